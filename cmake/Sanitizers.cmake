@@ -1,0 +1,11 @@
+# -DLAGSCALE_SANITIZE=address: ASan + UBSan; =thread: TSan (see tsan.supp for the only
+# suppressions: Debian's uninstrumented gRPC/abseil/upb/protobuf libraries).
+if(LAGSCALE_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(LAGSCALE_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT LAGSCALE_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "LAGSCALE_SANITIZE must be empty, 'address' or 'thread', not '${LAGSCALE_SANITIZE}'")
+endif()

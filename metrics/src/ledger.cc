@@ -1,0 +1,173 @@
+#include "lagscale/metrics/ledger.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace lagscale::metrics {
+
+namespace {
+
+// The histogram bounds in nanoseconds, for an integer comparison per request.
+constexpr std::array<int64_t, kLatencyBucketBounds.size()> kBoundsNs = [] {
+  std::array<int64_t, kLatencyBucketBounds.size()> ns{};
+  for (size_t i = 0; i < ns.size(); ++i) ns[i] = static_cast<int64_t>(kLatencyBucketBounds[i] * 1e9);
+  return ns;
+}();
+
+size_t BucketFor(int64_t duration_ns) {
+  return std::lower_bound(kBoundsNs.begin(), kBoundsNs.end(), duration_ns) - kBoundsNs.begin();
+}
+
+// Single-writer increment: a plain load and store, no read-modify-write instruction needed.
+template <typename T>
+void Bump(std::atomic<T>& a, T delta) {
+  a.store(a.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+std::string_view OutcomeName(Outcome outcome) {
+  static constexpr std::string_view kNames[kOutcomeCount] = {
+      "success", "client_error", "server_error", "upstream_error", "client_abort", "timeout"};
+  return kNames[static_cast<size_t>(outcome)];
+}
+
+Outcome OutcomeForHttpStatus(int status) {
+  if (status < 400) return Outcome::kSuccess;
+  if (status < 500) return Outcome::kClientError;
+  return Outcome::kServerError;
+}
+
+uint64_t ModelStats::completions() const {
+  return std::accumulate(outcomes.begin(), outcomes.end(), uint64_t{0});
+}
+
+void ModelStats::Add(const ModelStats& o) {
+  arrivals += o.arrivals;
+  for (size_t i = 0; i < kOutcomeCount; ++i) outcomes[i] += o.outcomes[i];
+  busy_seconds += o.busy_seconds;
+  duration_seconds_sum += o.duration_seconds_sum;
+  for (size_t i = 0; i < kLatencyBucketCount; ++i) latency_buckets[i] += o.latency_buckets[i];
+  last_request_unix_ns = std::max(last_request_unix_ns, o.last_request_unix_ns);
+}
+
+// One model's counters in one shard. busy_base_ns is (sum of durations of completed requests) -
+// (sum of start times of in-flight requests), so the integral of in-flight up to `now` is
+// busy_base_ns + inflight * now: exact, with no sampling.
+struct alignas(64) LedgerShard::Cell {
+  std::atomic<uint32_t> seq{0};  // odd while the owner is writing
+  std::atomic<uint64_t> arrivals{0};
+  std::atomic<uint64_t> outcomes[kOutcomeCount] = {};
+  std::atomic<int64_t> busy_base_ns{0};
+  std::atomic<int64_t> duration_ns_sum{0};
+  std::atomic<int64_t> last_arrival_ns{0};
+  std::atomic<uint64_t> buckets[kLatencyBucketCount] = {};
+
+  void BeginWrite() {
+    seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+  void EndWrite() { seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+};
+
+LedgerShard::LedgerShard(const Clock& clock, size_t id_space)
+    : clock_(clock), cells_(new Cell[id_space]) {}
+
+RequestGuard LedgerShard::Begin(ModelId model) {
+  const int64_t now = clock_.MonotonicNs();
+  Cell& c = cells_[model];
+  c.BeginWrite();
+  Bump(c.arrivals, uint64_t{1});
+  Bump(c.busy_base_ns, -now);
+  c.last_arrival_ns.store(now, std::memory_order_relaxed);
+  c.EndWrite();
+  return RequestGuard(this, model, now);
+}
+
+void LedgerShard::End(ModelId model, int64_t start_ns, Outcome outcome) {
+  const int64_t now = clock_.MonotonicNs();
+  const int64_t duration = std::max<int64_t>(0, now - start_ns);
+  Cell& c = cells_[model];
+  c.BeginWrite();
+  Bump(c.outcomes[static_cast<size_t>(outcome)], uint64_t{1});
+  // busy_base gains the request's duration and loses its start: net + end time.
+  Bump(c.busy_base_ns, start_ns + duration);
+  Bump(c.duration_ns_sum, duration);
+  Bump(c.buckets[BucketFor(duration)], uint64_t{1});
+  c.EndWrite();
+}
+
+void LedgerShard::Read(ModelId model, int64_t now_ns, ModelStats& into, int64_t& last_ns) const {
+  const Cell& c = cells_[model];
+  ModelStats s;
+  int64_t base, dur, last;
+  for (;;) {
+    const uint32_t before = c.seq.load(std::memory_order_acquire);
+    s.arrivals = c.arrivals.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < kOutcomeCount; ++i) s.outcomes[i] = c.outcomes[i].load(std::memory_order_relaxed);
+    base = c.busy_base_ns.load(std::memory_order_relaxed);
+    dur = c.duration_ns_sum.load(std::memory_order_relaxed);
+    last = c.last_arrival_ns.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < kLatencyBucketCount; ++i) {
+      s.latency_buckets[i] = c.buckets[i].load(std::memory_order_relaxed);
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if ((before & 1) == 0 && c.seq.load(std::memory_order_relaxed) == before) break;
+  }
+  s.busy_seconds = static_cast<double>(base + s.inflight() * now_ns) * 1e-9;
+  s.duration_seconds_sum = static_cast<double>(dur) * 1e-9;
+  into.Add(s);
+  if (s.arrivals > 0) last_ns = std::max(last_ns, last);
+}
+
+RequestGuard& RequestGuard::operator=(RequestGuard&& other) noexcept {
+  if (this != &other) {
+    Finish();
+    shard_ = std::exchange(other.shard_, nullptr);
+    model_ = other.model_;
+    outcome_ = other.outcome_;
+    start_ns_ = other.start_ns_;
+  }
+  return *this;
+}
+
+void RequestGuard::Finish() {
+  if (shard_ != nullptr) std::exchange(shard_, nullptr)->End(model_, start_ns_, outcome_);
+}
+
+Ledger::Ledger(ModelTable& table, size_t shards, const Clock& clock) : table_(table), clock_(clock) {
+  shards_.reserve(shards);
+  for (size_t i = 0; i < shards; ++i) {
+    shards_.emplace_back(new LedgerShard(clock, table.id_space()));
+  }
+}
+
+Ledger::~Ledger() = default;
+
+LedgerSnapshot Ledger::Snapshot() const {
+  LedgerSnapshot snap;
+  snap.monotonic_ns = clock_.MonotonicNs();
+  snap.unix_ns = clock_.UnixNs();
+  snap.max_models = table_.max_models();
+  snap.overflowed_lookups = table_.overflowed_lookups();
+  snap.invalid_names = table_.invalid_names();
+  const int64_t to_unix = snap.unix_ns - snap.monotonic_ns;
+
+  auto read = [&](ModelId id, ModelStats& into) {
+    int64_t last = INT64_MIN;
+    for (const auto& shard : shards_) shard->Read(id, snap.monotonic_ns, into, last);
+    into.last_request_unix_ns = last == INT64_MIN ? 0 : last + to_unix;
+  };
+  const ModelId limit = table_.id_limit();
+  snap.models.reserve(limit);
+  for (ModelId id = 0; id < limit; ++id) {
+    if (!table_.Published(id)) continue;
+    auto& [name, stats] = snap.models.emplace_back(std::string(table_.Name(id)), ModelStats{});
+    read(id, stats);
+  }
+  read(table_.unattributed(), snap.unattributed);
+  read(table_.overflow(), snap.overflow);
+  return snap;
+}
+
+}  // namespace lagscale::metrics
