@@ -1,0 +1,116 @@
+#pragma once
+
+// The seam between the coordinator's aggregation and the scaling decisions. The same policy code
+// runs in the coordinator (fed by real reports) and in lagscale-sim (fed by a queueing model on a
+// virtual clock), so every policy is a function of a clock reading and the demand view.
+
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lagscale::coordinator {
+
+// Read-only view of one model's recent demand summed over every pod that hosts it.
+// Implemented by the coordinator's aggregator and by the simulator.
+class DemandView {
+ public:
+  virtual ~DemandView() = default;
+  // Exact time-weighted average concurrency over the last `window_s` seconds, from busy-seconds
+  // deltas (Little's law); over the data available if less than the window has been seen.
+  virtual double AverageConcurrency(double window_s) const = 0;
+  // Requests in flight right now: the sum of the pods' latest in-flight counts.
+  virtual double Inflight() const = 0;
+  // Arrivals per second averaged over the last `window_s` seconds.
+  virtual double ArrivalRate(double window_s) const = 0;
+  // Seconds since the last arrival on any pod; +infinity if none was ever seen.
+  virtual double IdleSeconds() const = 0;
+  // False when data is missing, stale, or a pod restarted inside the windows: policies must hold
+  // (never scale down on missing data).
+  virtual bool Fresh() const = 0;
+};
+
+enum class PolicyKind { kTargetTracking, kLagThreshold };
+
+// Per-model policy parameters; YAML keys in camelCase (coordinator/config.example.yaml).
+struct ModelPolicyConfig {
+  PolicyKind kind = PolicyKind::kTargetTracking;
+  int min_replicas = 1;
+  int max_replicas = 10;
+  // target-tracking
+  double target_concurrency = 1.0;  // per replica
+  double tolerance = 0.1;           // no change while within +-10 % of target
+  double stable_window_s = 30;
+  double panic_window_s = 2;
+  double panic_threshold = 2.0;     // panic when short-window demand >= 2x current capacity
+  double scale_down_delay_s = 30;   // stabilization: highest recommendation over this window
+  double max_scale_up_rate = 10;    // desired <= current * rate (at least current + 1)
+  double max_scale_down_rate = 2;   // desired >= current / rate
+  // lag-threshold (Seldon Core 2 semantics)
+  double lag_threshold = 30;        // in-flight per replica that triggers a scale-up
+  double lag_window_s = 1;          // ... when it stays at or above the threshold this long
+  double idle_window_s = 600;       // scale down after this long without a request
+  // scheduled placement: memory one replica of this model needs on a server
+  double memory_bytes = 0;
+};
+
+enum class Direction { kHold, kUp, kDown };
+
+struct Decision {
+  int desired = 0;
+  Direction direction = Direction::kHold;
+  std::string reason;  // one line a person can read, e.g. "panic: 9.5 in flight > 2x 2 replicas"
+};
+
+struct ModelContext {
+  double now_s = 0;          // the caller's monotonic clock, seconds
+  int current_replicas = 0;  // what the target has now (or the last decision if unknown)
+  const DemandView& demand;
+};
+
+// ModelPolicy: decides one model's replicas. Stateful (windows, stabilization history), one
+// instance per model.
+// Thread safety: not thread-safe; the coordinator calls it from its single decision loop.
+class ModelPolicy {
+ public:
+  virtual ~ModelPolicy() = default;
+  virtual Decision Decide(const ModelContext& context) = 0;
+};
+
+std::unique_ptr<ModelPolicy> MakeModelPolicy(const ModelPolicyConfig& config);
+
+// How a server's replicas relate to its models' replicas (DESIGN.md "Server shapes").
+enum class Placement { kAll, kScheduled, kOneToOne };
+
+struct ServerPolicyConfig {
+  Placement placement = Placement::kAll;
+  int min_replicas = 1;
+  int max_replicas = 10;
+  double capacity_bytes = 0;  // memory one server replica offers to models (scheduled placement)
+  double drain_delay_s = 30;  // scale down only after the smaller size has been enough this long
+};
+
+struct ServerModelDemand {
+  std::string model;
+  int desired_replicas = 0;
+  double memory_bytes = 0;
+};
+
+struct ServerContext {
+  double now_s = 0;
+  int current_replicas = 0;
+  std::vector<ServerModelDemand> models;  // the models this server hosts, with their decisions
+  bool fresh = true;                      // false: hold, never scale down
+};
+
+// ServerSizer: decides one server's replicas from its models' decisions. Stateful (drain delay).
+// Thread safety: not thread-safe; one instance per server, called from the decision loop.
+class ServerSizer {
+ public:
+  virtual ~ServerSizer() = default;
+  virtual Decision Decide(const ServerContext& context) = 0;
+};
+
+std::unique_ptr<ServerSizer> MakeServerSizer(const ServerPolicyConfig& config);
+
+}  // namespace lagscale::coordinator
