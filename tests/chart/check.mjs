@@ -6,6 +6,7 @@ import {
   YAML, assert, chartDir, envOf, eq, finish, find, lint, one, podSpecs, portsOf, render,
   renderFails, sha256, test, tmp, validateAll,
 } from "./lib.mjs";
+import { dockerfileTests } from "./dockerfiles.mjs";
 
 const defaults = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
 const NS = "ml";
@@ -354,5 +355,7 @@ await test("a resourceOverrides entry makes a custom kind allowed, by its plural
   const objs = await build({ rbac: { resourceOverrides: { Widget: "widgets" } }, coordinator: { config: { servers: [{ name: "s", placement: "all", target: { apiVersion: "example.com/v1", kind: "Widget", name: "w" } }] } } });
   eq(rbacByNs(objs), { ml: [scaleRule("example.com", "widgets", ["w"])] }, "rules");
 });
+
+await dockerfileTests();
 
 finish();

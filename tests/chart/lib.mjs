@@ -14,7 +14,9 @@ export const chartDir = path.join(repo, "charts/lagscale");
 const tools = process.env.LAGSCALE_TOOLS_DIR || path.join(repo, ".tools");
 const helmBin = path.join(tools, "bin/helm");
 const nodeModules = path.join(tools, "node/node_modules");
-export const YAML = createRequire(path.join(tools, "node/package.json"))("yaml");
+// CommonJS packages from the pinned tool tree (ESM ones are imported by file path below).
+export const toolsRequire = createRequire(path.join(tools, "node/package.json"));
+export const YAML = toolsRequire("yaml");
 
 export const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lagscale-chart-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
