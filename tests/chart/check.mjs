@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
-  YAML, assert, chartDir, envOf, eq, finish, find, lint, one, podSpecs, portsOf, render,
+  YAML, assert, chartDir, envOf, eq, finish, find, helm, lint, one, podSpecs, portsOf, render,
   renderFails, sha256, test, tmp, validateAll,
 } from "./lib.mjs";
 import { dockerfileTests } from "./dockerfiles.mjs";
@@ -322,6 +322,15 @@ await test("everything at once renders, lints and validates", async () => {
     metrics: { podMonitor: { enabled: true }, serviceMonitor: { enabled: true } }, prometheusAdapter: { enabled: true },
     hpa: { enabled: true, approach: 3, models: hpaModels }, auth: { existingSecret: "tok" }, rbac: { clusterWide: true },
   });
+});
+
+await test("NOTES.txt says how to reach the status page", async () => {
+  const r = helm(["install", "rel", chartDir, "-n", NS, "--dry-run=client", "--set", "server.enabled=true"]);
+  eq(r.code, 0, `helm install --dry-run=client exit status (${r.stderr})`);
+  const notes = r.stdout.slice(r.stdout.indexOf("NOTES:"));
+  for (const want of [`kubectl -n ${NS} port-forward svc/${FULL} 8080:8080`, "/status", `Sidecars report to: ${FULL}.${NS}.svc:7070`, `svc/${FULL}-testserver 8000:8000`]) {
+    assert(notes.includes(want), `NOTES lack ${want}:\n${notes}`);
+  }
 });
 
 const rejections = [
