@@ -254,7 +254,7 @@ await test("Seldon ServerConfig: sidecar between the agent and MLServer", async 
   eq(sc.metadata.namespace, "seldon-mesh", "namespace");
   const spec = sc.spec.podSpec;
   eq(spec.containers.map((c) => c.name), ["rclone", "agent", "lagscale-sidecar", "mlserver"], "containers");
-  checkSidecar(sidecarOf(spec), { upHttp: 9000, upGrpc: 9500 });
+  checkSidecar(sidecarOf(spec), { upHttp: 9000, upGrpc: 9500, server: { fieldRef: { fieldPath: "metadata.labels['seldon-server-name']" } } });
   const agent = envOf(spec.containers.find((c) => c.name === "agent"));
   eq([agent.SELDON_SERVER_HTTP_PORT, agent.SELDON_SERVER_GRPC_PORT], ["8000", "8001"], "agent talks to the sidecar");
   eq(portsOf(spec.containers.find((c) => c.name === "mlserver")), { "server-http": 9000, "server-grpc": 9500 }, "MLServer ports");

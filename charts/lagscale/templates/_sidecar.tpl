@@ -6,7 +6,8 @@ lagscale.sidecar: the lagscale sidecar as one container, to put in your own pod 
     - name: my-inference-server
       ...
 
-or with per-workload settings (any omitted key falls back to the chart's `sidecar` values):
+or with per-workload settings (any omitted key falls back to the chart's `sidecar` values;
+serverNameLabel takes the server name from a pod label instead of a fixed serverName):
 
     {{- include "lagscale.sidecar" (dict "root" $ "serverName" "triton" "upstreamHttpPort" 8000
           "upstreamGrpcPort" 8001 "httpPort" 9100 "grpcPort" 9101) | nindent 4 }}
@@ -28,6 +29,7 @@ Prometheus scraping by annotation.
 {{- $upHttp := int (dig "upstreamHttpPort" $s.upstreamHttpPort $o) -}}
 {{- $upGrpc := int (dig "upstreamGrpcPort" $s.upstreamGrpcPort $o) -}}
 {{- $serverName := dig "serverName" "" $o -}}
+{{- $serverNameLabel := dig "serverNameLabel" "" $o -}}
 - name: lagscale-sidecar
   image: {{ include "lagscale.image" (dict "root" $root "image" $root.Values.image.sidecar) }}
   imagePullPolicy: {{ $root.Values.image.pullPolicy }}
@@ -54,6 +56,12 @@ Prometheus scraping by annotation.
     {{- if $serverName }}
     - name: LAGSCALE_SERVER_NAME
       value: {{ $serverName | quote }}
+    {{- else if $serverNameLabel }}
+    # The server name from a pod label (e.g. Seldon's seldon-server-name).
+    - name: LAGSCALE_SERVER_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.labels['{{ $serverNameLabel }}']
     {{- end }}
     - name: LAGSCALE_MODEL_HEADER
       value: {{ $s.modelHeader | quote }}
