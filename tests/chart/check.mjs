@@ -233,16 +233,24 @@ metadata:
 spec:
   selector: {matchLabels: {app: triton}}
   template:
-    metadata: {labels: {app: triton}}
+    metadata:
+      labels: {app: triton}
+      annotations:
+        {{- include "lagscale.sidecarPodAnnotations" .Subcharts.lagscale | nindent 8 }}
     spec:
+      volumes:
+        {{- include "lagscale.sidecarVolumes" .Subcharts.lagscale | nindent 8 }}
       containers:
         {{- include "lagscale.sidecar" (dict "root" .Subcharts.lagscale "serverName" "triton" "upstreamHttpPort" 8000 "upstreamGrpcPort" 8001 "httpPort" 9100 "grpcPort" 9101) | nindent 8 }}
         - name: triton
           image: nvcr.io/nvidia/tritonserver:24.01-py3
           ports: [{name: http, containerPort: 8000}, {name: grpc, containerPort: 8001}]
 `);
-  const objs = await common(render({ lagscale: { sidecar: { reportInterval: "2s" } } }, { chart: parent }));
-  const c = sidecarOf(one(objs, "Deployment", "triton").spec.template.spec);
+  const objs = await common(render({ lagscale: { sidecar: { reportInterval: "2s" }, auth: { existingSecret: "tok" } } }, { chart: parent }));
+  const pod = one(objs, "Deployment", "triton").spec.template;
+  const c = sidecarOf(pod.spec);
+  eq(pod.metadata.annotations["prometheus.io/port"], "9090", "scrape annotations");
+  eq(pod.spec.volumes, [{ name: "lagscale-auth", secret: { secretName: "tok" } }], "token volume");
   checkSidecar(c, { http: 9100, grpc: 9101, upHttp: 8000, upGrpc: 8001, server: "triton" });
   eq(envOf(c).LAGSCALE_REPORT_INTERVAL, "2s", "parent's values reach the sidecar");
   one(objs, "Service", FULL);
