@@ -341,6 +341,24 @@ await test("NOTES.txt says how to reach the status page", async () => {
   }
 });
 
+await test("values.yaml: every value carries a comment", () => {
+  // Kubernetes objects passed through as they are are documented by the comment on their key.
+  const passthrough = new Set(["resources", "podSecurityContext", "securityContext", "livenessProbe", "readinessProbe", "serverResources", "namespaceSelector", "selector", "behavior"]);
+  const text = fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8");
+  const doc = YAML.parseDocument(text);
+  const lines = text.split("\n");
+  const lineOf = (offset) => text.slice(0, offset).split("\n").length - 1;
+  const missing = [];
+  // Each key's line must follow a comment line.
+  const walk = (map, prefix) => map.items.forEach((pair) => {
+    const key = `${prefix}${pair.key.value}`;
+    if (!/^\s*#/.test(lines[lineOf(pair.key.range[0]) - 1] || "")) missing.push(key);
+    if (YAML.isMap(pair.value) && !pair.value.flow && !passthrough.has(pair.key.value)) walk(pair.value, `${key}.`);
+  });
+  walk(doc.contents, "");
+  eq(missing, [], "values without a comment");
+});
+
 const rejections = [
   [{ coordinator: { actuator: "kubectl" } }, "at '/coordinator/actuator': value must be one of 'kubernetes', 'webhook', 'dry-run'"],
   [{ coordinator: { replicas: 2 } }, "at '/coordinator/replicas': maximum: got 2, want 1"],
