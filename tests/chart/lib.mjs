@@ -116,15 +116,51 @@ async function validateAs(apiVersion, kind, obj, what) {
   } catch (e) {
     throw new Error(`${what} does not match the ${apiVersion} ${kind} schema: ${e.message}`);
   }
+  const unknown = unknownFields(Model, obj);
+  assert(unknown.length === 0, `${what}: fields unknown to the ${apiVersion} ${kind} schema (the API server would drop or reject them): ${unknown.join(", ")}`);
+}
+// The schemas accept unknown fields (as the API server does without strict field validation), so
+// a misspelt field would pass silently. The compiled validators read every property their schema
+// knows, so running one over a recording proxy tells which of the object's fields it never looked
+// at: those are the unknown ones (like `kubectl --validate=strict`).
+function unknownFields(Model, obj) {
+  const read = new Map(); // object -> Set of keys the validator read
+  const proxies = new WeakMap();
+  const track = (v) => {
+    if (!v || typeof v !== "object") return v;
+    if (!proxies.has(v)) {
+      read.set(v, new Set());
+      proxies.set(v, new Proxy(v, {
+        get(target, key, receiver) {
+          if (typeof key === "string" && Object.hasOwn(target, key)) read.get(target).add(key);
+          return track(Reflect.get(target, key, receiver));
+        },
+      }));
+    }
+    return proxies.get(v);
+  };
+  Model.prototype.validate.call(track(obj));
+  const unknown = [];
+  const walk = (v, at) => {
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
+    else if (v && typeof v === "object") {
+      for (const k of Object.keys(v)) {
+        if (!read.get(v)?.has(k)) unknown.push(`${at}.${k}`);
+        else walk(v[k], `${at}.${k}`);
+      }
+    }
+  };
+  walk(obj, "");
+  return unknown;
 }
 // Seldon Core 2 ships no npm schema: check the ServerConfig's shape and validate its pod spec
 // and claim templates with the core/v1 schemas.
 async function validateServerConfig(o, what) {
   const extra = Object.keys(o.spec || {}).filter((k) => !["podSpec", "volumeClaimTemplates"].includes(k));
   assert(extra.length === 0, `${what}: unknown ServerConfig spec fields ${extra}`);
-  await validateAs("v1", "Pod", { metadata: { name: "x" }, spec: o.spec.podSpec }, `${what} podSpec`);
+  await validateAs("v1", "Pod", { apiVersion: "v1", kind: "Pod", metadata: { name: "x" }, spec: o.spec.podSpec }, `${what} podSpec`);
   for (const t of o.spec.volumeClaimTemplates || []) {
-    await validateAs("v1", "PersistentVolumeClaim", { metadata: { name: t.name }, spec: t.spec }, `${what} claim ${t.name}`);
+    await validateAs("v1", "PersistentVolumeClaim", { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: t.name }, spec: t.spec }, `${what} claim ${t.name}`);
   }
 }
 export async function validateAll(objs) {
