@@ -332,6 +332,13 @@ await test("everything at once renders, lints and validates", async () => {
   });
 });
 
+await test("coordinator disabled: only the sidecar wiring, pointed at the given address", async () => {
+  const objs = await build({ coordinator: { enabled: false }, server: { enabled: true, autoscale: false }, sidecar: { coordinatorAddress: "lagscale.infra.svc:7070" }, commonLabels: { team: "ml" } });
+  eq(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [`ConfigMap/${FULL}-dashboard`, `Deployment/${FULL}-testserver`, `Service/${FULL}-testserver`], "objects");
+  checkSidecar(sidecarOf(one(objs, "Deployment").spec.template.spec), { coordinator: "lagscale.infra.svc:7070", server: "testserver" });
+  for (const o of objs) eq(o.metadata.labels.team, "ml", `commonLabels on ${o.kind}`);
+});
+
 await test("NOTES.txt says how to reach the status page", async () => {
   const r = helm(["install", "rel", chartDir, "-n", NS, "--dry-run=client", "--set", "server.enabled=true"]);
   eq(r.code, 0, `helm install --dry-run=client exit status (${r.stderr})`);
