@@ -305,6 +305,7 @@ await test("HPA approach 3: matching HPAs on each Model and its Server", async (
   const objs = await build({ hpa: { enabled: true, approach: 3, models: hpaModels } });
   const hpas = find(objs, "HorizontalPodAutoscaler");
   eq(hpas.map((h) => `${h.spec.scaleTargetRef.kind}/${h.spec.scaleTargetRef.name}`), ["Model/iris", "Server/mlserver-iris", "Model/wine", "Server/mlserver-wine"], "targets");
+  eq(hpas.map((h) => h.metadata.name), [`${FULL}-model-iris`, `${FULL}-server-mlserver-iris`, `${FULL}-model-wine`, `${FULL}-server-mlserver-wine`], "names");
   eq(hpas[1].spec.metrics, hpas[0].spec.metrics, "server follows the model's metric");
   eq([hpas[1].spec.minReplicas, hpas[1].spec.maxReplicas], [hpas[0].spec.minReplicas, hpas[0].spec.maxReplicas], "same bounds");
   const err = renderFails({ hpa: { enabled: true, approach: 3, models: [{ name: "iris", maxReplicas: 3 }] } });
