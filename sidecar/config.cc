@@ -83,6 +83,8 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
                "server that counts per-model inference lag"};
   app.set_version_flag("--version", std::string("lagscale-sidecar ") + lagscale::kVersion + " (" +
                                         lagscale::kRevision + ")");
+  // A flag given twice takes its last value, so wrappers can append overrides.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string listen = "0.0.0.0:8000", upstream = "127.0.0.1:9000", admin = "0.0.0.0:9090";
   size_t threads = std::max(1u, std::thread::hardware_concurrency());
   app.add_option("--listen", listen, "HTTP/1.1 listen address (port 0: the OS picks)")
