@@ -104,6 +104,25 @@ size_t HttpHead::Count(std::string_view field, std::string_view* first) const {
   return n;
 }
 
+bool HttpHead::WellFormed() const {
+  auto is_tchar = [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+  };
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    const std::string_view n = name(i);
+    if (n.empty()) return false;
+    for (char c : n) {
+      if (!is_tchar(static_cast<unsigned char>(c))) return false;
+    }
+    for (char c : View(fields_[i].value_off, fields_[i].value_len)) {
+      const auto u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+    }
+  }
+  return true;
+}
+
 bool HttpHead::IsHopByHop(std::string_view field) const {
   for (std::string_view h : kHopByHop) {
     if (EqualsIgnoreCase(field, h)) return true;

@@ -112,6 +112,7 @@ int RequestStream::OnHeadersComplete(llhttp_t* p) {
   if (lengths > 1 || (lengths > 0 && encodings > 0) || (encodings > 0 && !s.chunked_)) {
     return s.Fail(metrics::ParseError::kSmuggling);
   }
+  if (!s.head_.WellFormed()) return s.Fail(metrics::ParseError::kMalformed);
   const size_t hosts = s.head_.Count("host");
   if (hosts > 1 || (s.http11_ && hosts == 0)) return s.Fail(metrics::ParseError::kMalformed);
   if (s.limits_.max_body_bytes != 0 && (p->flags & F_CONTENT_LENGTH) != 0 &&

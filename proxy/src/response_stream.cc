@@ -89,6 +89,7 @@ int ResponseStream::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
 int ResponseStream::OnHeadersComplete(llhttp_t* p) {
   ResponseStream& s = Self(p);
   s.in_head_ = false;
+  if (!s.head_.WellFormed()) return -1;
   const int status = p->status_code;
   if (status == 101) return -1;  // never asked for: Upgrade is not forwarded
   if (status < 200) {

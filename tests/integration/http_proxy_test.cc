@@ -191,7 +191,7 @@ TEST(HttpProxy, ServerSentEventsArriveChunkByChunk) {
   client.Send(Get("/v2/models/llm/generate_stream"));
   EXPECT_TRUE(client.ReadUntil("data: one\n\n", 5s));
   EXPECT_EQ(client.buffer().find("data: two"), std::string::npos);
-  EXPECT_EQ(Stats(sidecar.admin)["models"]["llm"]["inflight"], 1);
+  EXPECT_EQ(ModelValue(Stats(sidecar.admin), "llm", "inflight"), 1);
   release = true;
   EXPECT_TRUE(client.ReadUntil("0\r\n\r\n"));
   EXPECT_NE(client.buffer().find("data: two\n\n"), std::string::npos);

@@ -440,6 +440,13 @@ inline SidecarProcess StartSidecar(const std::string& upstream,
   return s;
 }
 
+// One model's counter in a /stats snapshot; 0 while the model has not been seen.
+inline int64_t ModelValue(const nlohmann::json& stats, const std::string& model,
+                          const std::string& key) {
+  if (!stats.contains("models") || !stats["models"].contains(model)) return 0;
+  return stats["models"][model].value(key, int64_t{0});
+}
+
 inline uint64_t Outcome(const nlohmann::json& stats, const std::string& outcome) {
   return StatsTotal(stats, "outcomes." + outcome);
 }

@@ -35,6 +35,10 @@ class HttpHead {
   // How many fields are called `name` (case-insensitively); `first` gets the first one's value.
   size_t Count(std::string_view name, std::string_view* first = nullptr) const;
 
+  // True if every field name is a token (RFC 9110 §5.1) and no value holds a control character
+  // other than tab: anything else must not be forwarded.
+  bool WellFormed() const;
+
   // True if a field named `name` is hop-by-hop for this message: one of Connection, Keep-Alive,
   // Proxy-Connection, TE, Transfer-Encoding, Upgrade, Trailer (RFC 9110 §7.6.1; trailers are not
   // forwarded, so neither is their announcement) or a field the Connection header lists.
