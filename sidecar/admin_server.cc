@@ -84,10 +84,11 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
     response_.body() = std::move(body);
     response_.prepare_payload();
     if (request_.method() == http::verb::head) response_.body().clear();
-    http::async_write(stream_, response_, [self = shared_from_this()](const error_code& ec, size_t) {
-      if (ec || !self->response_.keep_alive()) return self->Shutdown();
-      self->Read();
-    });
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](const error_code& ec, size_t) {
+                        if (ec || !self->response_.keep_alive()) return self->Shutdown();
+                        self->Read();
+                      });
   }
 
   void Shutdown() {

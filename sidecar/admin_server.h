@@ -1,13 +1,13 @@
 #pragma once
 
-#include <utility>
-
-#include <boost/asio.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <thread>
+#include <utility>
+
+#include <boost/asio.hpp>
 
 #include "lagscale/metrics/exposition.h"
 #include "lagscale/metrics/ledger.h"

@@ -34,13 +34,13 @@ void Sidecar::Start() {
     throw std::runtime_error("cannot resolve --upstream " + config_.proxy.upstream_host + ": " +
                              ec.message());
   }
-  admin_ = std::make_unique<AdminServer>(AdminServer::Sources{
-      ledger_, exposition_, [this] { return proxy_.accepting(); }, upstream.begin()->endpoint(),
-      config_.proxy.connect_timeout});
+  admin_ = std::make_unique<AdminServer>(
+      AdminServer::Sources{ledger_, exposition_, [this] { return proxy_.accepting(); },
+                           upstream.begin()->endpoint(), config_.proxy.connect_timeout});
   admin_port_ = admin_->Start(config_.admin);
-  spdlog::info("proxying {} -> {}:{} with {} I/O threads", Printable(config_.proxy.listen_host,
-               http_port()), config_.proxy.upstream_host, config_.proxy.upstream_port,
-               config_.proxy.threads);
+  spdlog::info("proxying {} -> {}:{} with {} I/O threads",
+               Printable(config_.proxy.listen_host, http_port()), config_.proxy.upstream_host,
+               config_.proxy.upstream_port, config_.proxy.threads);
 }
 
 std::string Sidecar::Printable(const std::string& host, uint16_t port) {
@@ -50,8 +50,8 @@ std::string Sidecar::Printable(const std::string& host, uint16_t port) {
 }
 
 std::string Sidecar::ReadyLine(const std::optional<std::string>& grpc) const {
-  std::string line = "lagscale-sidecar ready http=" + Printable(config_.proxy.listen_host,
-                                                                http_port());
+  std::string line =
+      "lagscale-sidecar ready http=" + Printable(config_.proxy.listen_host, http_port());
   if (grpc) line += " grpc=" + *grpc;
   line += " admin=" + Printable(config_.admin.host, admin_port_);
   return line;

@@ -1,11 +1,11 @@
 #pragma once
 
-#include <utility>
-
-#include <boost/asio.hpp>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+
+#include <boost/asio.hpp>
 
 #include "lagscale/metrics/exposition.h"
 #include "lagscale/metrics/ledger.h"

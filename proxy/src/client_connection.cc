@@ -20,23 +20,35 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 
 std::string_view ReasonFor(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 502: return "Bad Gateway";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 502:
+      return "Bad Gateway";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Error";
   }
 }
 
 std::string_view BodyFor(int status) {
   switch (status) {
-    case 400: return "bad request: malformed or ambiguous HTTP/1.1 framing\n";
-    case 408: return "request headers not received in time\n";
-    case 413: return "request body larger than the configured limit\n";
-    case 431: return "request headers larger than the configured limit\n";
-    default: return "error\n";
+    case 400:
+      return "bad request: malformed or ambiguous HTTP/1.1 framing\n";
+    case 408:
+      return "request headers not received in time\n";
+    case 413:
+      return "request body larger than the configured limit\n";
+    case 431:
+      return "request headers larger than the configured limit\n";
+    default:
+      return "error\n";
   }
 }
 
@@ -103,7 +115,8 @@ void ClientConnection::StartExchange() {
   const HttpHead& head = request_.head();
   std::string_view header;
   const bool has_header = head.Count(worker_.config().model_header, &header) > 0;
-  guard_ = worker_.ledger().Begin(RouteModel(worker_.table(), has_header, header, request_.target()));
+  guard_ =
+      worker_.ledger().Begin(RouteModel(worker_.table(), has_header, header, request_.target()));
   exchange_ = true;
   retried_ = false;
   client_deadline_ = Clock::time_point::max();
@@ -128,10 +141,11 @@ void ClientConnection::MaybeReadClient() {
   }
   if (in_end_ == in_.size()) return;  // full of pipelined requests: they wait their turn
   client_reading_ = true;
-  client_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-                          [self = shared_from_this()](const error_code& ec, size_t n) {
-                            self->OnClientRead(ec, n);
-                          });
+  client_.async_read_some(
+      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      OnSlab(worker_.slab(), [self = shared_from_this()](const error_code& ec, size_t n) {
+        self->OnClientRead(ec, n);
+      }));
 }
 
 void ClientConnection::OnClientRead(const error_code& ec, size_t n) {
@@ -161,10 +175,11 @@ void ClientConnection::OnClientRead(const error_code& ec, size_t n) {
 
 void ClientConnection::WriteClient() {
   client_writing_ = true;
-  asio::async_write(client_, asio::buffer(to_client_),
-                    [self = shared_from_this()](const error_code& ec, size_t) {
-                      self->OnClientWritten(ec);
-                    });
+  asio::async_write(
+      client_, asio::buffer(to_client_),
+      OnSlab(worker_.slab(), [self = shared_from_this()](const error_code& ec, size_t) {
+        self->OnClientWritten(ec);
+      }));
 }
 
 void ClientConnection::OnClientWritten(const error_code& ec) {
@@ -231,8 +246,8 @@ void ClientConnection::OnRequestError() {
 }
 
 // Answers with a short plain-text error and closes: used for everything the proxy itself refuses.
-void ClientConnection::SendErrorAndClose(int status, std::string_view reason,
-                                         std::string_view body, Outcome outcome) {
+void ClientConnection::SendErrorAndClose(int status, std::string_view reason, std::string_view body,
+                                         Outcome outcome) {
   DropUpstream();
   exchange_ = false;
   guard_.set_outcome(outcome);
@@ -275,9 +290,10 @@ void ClientConnection::ArmClientTimer() {
   // deadline (every request) never touches the timer queue.
   const auto now = Clock::now();
   client_timer_.expires_at(std::min(client_deadline_, now + client_tick_));
-  client_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-    if (!ec) self->OnClientTimer();
-  });
+  client_timer_.async_wait(
+      OnSlab(worker_.slab(), [self = shared_from_this()](const error_code& ec) {
+        if (!ec) self->OnClientTimer();
+      }));
 }
 
 void ClientConnection::OnClientTimer() {

@@ -1,13 +1,13 @@
 #pragma once
 
-#include <utility>
-
 #include <array>
-#include <boost/asio.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include <boost/asio.hpp>
 
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/proxy/request_stream.h"
@@ -27,8 +27,7 @@ namespace lagscale::proxy {
 // once (the exchange then ends as client_abort and the upstream connection is dropped).
 // Every request is a RequestGuard from the worker's ledger shard, ended exactly once.
 // Thread safety: none; lives on its worker's thread. Async operations hold a shared_ptr to it.
-class ClientConnection : public std::enable_shared_from_this<ClientConnection>,
-                         public Drainable {
+class ClientConnection : public std::enable_shared_from_this<ClientConnection>, public Drainable {
  public:
   using Clock = std::chrono::steady_clock;
 
@@ -93,13 +92,13 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection>,
   Clock::time_point upstream_expiry_ = Clock::time_point::max();
   bool upstream_timer_armed_ = false;
 
-  bool exchange_ = false;         // a request has begun and its response has not ended
+  bool exchange_ = false;  // a request has begun and its response has not ended
   bool client_reading_ = false;
   bool client_writing_ = false;
   bool upstream_reading_ = false;
   bool upstream_writing_ = false;
   bool connecting_ = false;
-  bool retried_ = false;          // this exchange already replayed its request once
+  bool retried_ = false;  // this exchange already replayed its request once
   bool close_after_write_ = false;
   bool lingering_ = false;
   bool closed_ = false;

@@ -25,7 +25,8 @@ void ClientConnection::Connect() {
   upstream_reading_ = upstream_writing_ = false;
   SetUpstreamDeadline(Clock::now() + worker_.config().connect_timeout);
   upstream_->socket.async_connect(
-      worker_.upstream(), [self = shared_from_this(), conn = upstream_](const error_code& ec) {
+      worker_.upstream(),
+      OnSlab(worker_.slab(), [self = shared_from_this(), conn = upstream_](const error_code& ec) {
         if (conn != self->upstream_ || self->closed_) return;  // timed out or dropped meanwhile
         self->connecting_ = false;
         if (ec) {
@@ -37,7 +38,7 @@ void ClientConnection::Connect() {
         error_code ignored;
         conn->socket.set_option(asio::ip::tcp::no_delay(true), ignored);
         self->OnUpstreamReady();
-      });
+      }));
 }
 
 void ClientConnection::OnUpstreamReady() {
@@ -51,37 +52,38 @@ void ClientConnection::FlushUpstream() {
   // upstream had closed that connection meanwhile, the request is sent again on a new one.
   const bool keep = upstream_->reused && !retried_ && request_.message_done() && replay_.empty();
   upstream_writing_ = true;
-  asio::async_write(upstream_->socket, asio::buffer(to_upstream_),
-                    [self = shared_from_this(), conn = upstream_, keep](const error_code& ec,
-                                                                        size_t) {
-                      if (conn != self->upstream_ || self->closed_) return;
-                      self->upstream_writing_ = false;
-                      if (keep && !self->response_.received_any()) {
-                        self->replay_.swap(self->to_upstream_);
-                      }
-                      self->to_upstream_.clear();
-                      if (ec) {
-                        self->UpstreamFailed("upstream connection failed while sending the request");
-                        return;
-                      }
-                      if (self->response_.complete()) {
-                        self->MaybeFinishExchange();
-                        return;
-                      }
-                      self->Process();
-                    });
+  asio::async_write(
+      upstream_->socket, asio::buffer(to_upstream_),
+      OnSlab(worker_.slab(),
+             [self = shared_from_this(), conn = upstream_, keep](const error_code& ec, size_t) {
+               if (conn != self->upstream_ || self->closed_) return;
+               self->upstream_writing_ = false;
+               if (keep && !self->response_.received_any()) {
+                 self->replay_.swap(self->to_upstream_);
+               }
+               self->to_upstream_.clear();
+               if (ec) {
+                 self->UpstreamFailed("upstream connection failed while sending the request");
+                 return;
+               }
+               if (self->response_.complete()) {
+                 self->MaybeFinishExchange();
+                 return;
+               }
+               self->Process();
+             }));
 }
 
 void ClientConnection::ReadUpstream() {
   if (upstream_reading_ || !upstream_ || closed_) return;
   upstream_reading_ = true;
   upstream_->socket.async_read_some(
-      asio::buffer(up_in_), [self = shared_from_this(), conn = upstream_](const error_code& ec,
-                                                                          size_t n) {
+      asio::buffer(up_in_), OnSlab(worker_.slab(), [self = shared_from_this(), conn = upstream_](
+                                                       const error_code& ec, size_t n) {
         if (conn != self->upstream_ || self->closed_) return;
         self->upstream_reading_ = false;
         self->OnUpstreamRead(ec, n);
-      });
+      }));
 }
 
 void ClientConnection::OnUpstreamRead(const error_code& ec, size_t n) {
@@ -151,7 +153,8 @@ void ClientConnection::SetUpstreamDeadline(Clock::time_point deadline) {
   upstream_expiry_ = deadline;
   upstream_timer_.expires_at(deadline);
   upstream_timer_.async_wait(
-      [self = shared_from_this()](const error_code& ec) { self->OnUpstreamTimer(ec); });
+      OnSlab(worker_.slab(),
+             [self = shared_from_this()](const error_code& ec) { self->OnUpstreamTimer(ec); }));
 }
 
 void ClientConnection::OnUpstreamTimer(const error_code& ec) {

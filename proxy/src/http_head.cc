@@ -7,7 +7,8 @@ namespace lagscale::proxy {
 namespace {
 
 constexpr std::array<std::string_view, 7> kHopByHop = {
-    "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade", "trailer"};
+    "connection",        "keep-alive", "proxy-connection", "te",
+    "transfer-encoding", "upgrade",    "trailer"};
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
 

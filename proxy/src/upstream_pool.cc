@@ -31,18 +31,19 @@ void UpstreamPool::Release(std::shared_ptr<UpstreamConn> conn) {
   UpstreamConn* raw = conn.get();
   raw->socket.async_read_some(
       boost::asio::buffer(&raw->probe, 1),
-      [this, conn, watch](const boost::system::error_code&, size_t) {
+      OnSlab(slab_, [this, conn, watch](const boost::system::error_code&, size_t) {
         if (conn->watch != watch || !conn->idle) return;  // taken for a request meanwhile
         // An idle upstream connection must stay silent: data or EOF both mean it is done.
         boost::system::error_code ignored;
         conn->socket.close(ignored);
         Forget(conn.get());
-      });
+      }));
   idle_.push_back(std::move(conn));
 }
 
 void UpstreamPool::Forget(UpstreamConn* conn) {
-  auto it = std::find_if(idle_.begin(), idle_.end(), [&](const auto& c) { return c.get() == conn; });
+  auto it =
+      std::find_if(idle_.begin(), idle_.end(), [&](const auto& c) { return c.get() == conn; });
   if (it == idle_.end()) return;
   conn->idle = false;
   std::swap(*it, idle_.back());

@@ -1,11 +1,13 @@
 #pragma once
 
-#include <utility>
-
-#include <boost/asio.hpp>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
+
+#include <boost/asio.hpp>
+
+#include "handler_slab.h"
 
 namespace lagscale::proxy {
 
@@ -14,10 +16,10 @@ namespace lagscale::proxy {
 struct UpstreamConn {
   explicit UpstreamConn(boost::asio::io_context& io) : socket(io) {}
   boost::asio::ip::tcp::socket socket;
-  bool reused = false;      // it carried an earlier request
-  bool idle = false;        // sitting in the pool
-  uint64_t watch = 0;       // generation of the idle watch; bumped when it leaves the pool
-  char probe = 0;           // target of the idle watch's one-byte read
+  bool reused = false;  // it carried an earlier request
+  bool idle = false;    // sitting in the pool
+  uint64_t watch = 0;   // generation of the idle watch; bumped when it leaves the pool
+  char probe = 0;       // target of the idle watch's one-byte read
 };
 
 // UpstreamPool: the idle keep-alive connections of one I/O thread (LIFO, so the warmest socket is
@@ -26,7 +28,8 @@ struct UpstreamConn {
 // Thread safety: none; used only on its I/O thread.
 class UpstreamPool {
  public:
-  UpstreamPool(boost::asio::io_context& io, size_t max_idle) : io_(io), max_idle_(max_idle) {}
+  UpstreamPool(boost::asio::io_context& io, HandlerSlab& slab, size_t max_idle)
+      : io_(io), slab_(slab), max_idle_(max_idle) {}
   ~UpstreamPool() { CloseAll(); }
 
   // An idle connection, or null if there is none.
@@ -42,6 +45,7 @@ class UpstreamPool {
   void Forget(UpstreamConn* conn);
 
   boost::asio::io_context& io_;
+  HandlerSlab& slab_;
   const size_t max_idle_;
   std::vector<std::shared_ptr<UpstreamConn>> idle_;
 };

@@ -15,7 +15,7 @@ Worker::Worker(size_t index, const ProxyConfig& config, asio::ip::tcp::endpoint 
     : index_(index),
       config_(config),
       upstream_(std::move(upstream)),
-      pool_(io_, config.max_idle_upstream),
+      pool_(io_, slab_, config.max_idle_upstream),
       table_(ledger.table()),
       ledger_(ledger.shard(index)),
       counters_(counters.shard(index)) {}

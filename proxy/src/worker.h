@@ -1,12 +1,13 @@
 #pragma once
 
+#include <atomic>
+#include <cstddef>
 #include <utility>
 
 #include <boost/asio.hpp>
 #include <boost/intrusive/list.hpp>
-#include <atomic>
-#include <cstddef>
 
+#include "handler_slab.h"
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/metrics/server_counters.h"
 #include "lagscale/proxy/config.h"
@@ -52,6 +53,7 @@ class Worker {
   const ProxyConfig& config() const { return config_; }
   const boost::asio::ip::tcp::endpoint& upstream() const { return upstream_; }
   UpstreamPool& pool() { return pool_; }
+  HandlerSlab& slab() { return slab_; }
   metrics::ModelTable& table() { return table_; }
   metrics::LedgerShard& ledger() { return ledger_; }
   metrics::ServerShardCounters& counters() { return counters_; }
@@ -63,6 +65,7 @@ class Worker {
 
   const size_t index_;
   const ProxyConfig config_;
+  HandlerSlab slab_;  // before io_: pending handlers are freed when io_ is destroyed
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_};
   boost::asio::ip::tcp::endpoint upstream_;
@@ -70,8 +73,7 @@ class Worker {
   metrics::ModelTable& table_;
   metrics::LedgerShard& ledger_;
   metrics::ServerShardCounters& counters_;
-  boost::intrusive::list<Drainable, boost::intrusive::constant_time_size<false>>
-      connections_;
+  boost::intrusive::list<Drainable, boost::intrusive::constant_time_size<false>> connections_;
   std::atomic<size_t> open_{0};
   bool draining_ = false;
 };
