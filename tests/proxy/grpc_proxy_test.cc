@@ -3,10 +3,12 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "inference/grpc_service.grpc.pb.h"
 #include "support/grpc_upstream.h"
@@ -237,6 +239,49 @@ TEST_F(GrpcProxyTest, DeadlineIsPropagatedAndCountsAsTimeout) {
   EXPECT_LE(upstream_.last_deadline(), deadline + 50ms);
   EXPECT_TRUE(Eventually([&] { return upstream_.cancelled() == 1; }));
   ExpectOnly(Settled("iris"), 1, Outcome::kTimeout);
+}
+
+TEST_F(GrpcProxyTest, ConcurrentCallsOnAllThreadsAreCountedExactly) {
+  constexpr int kClients = 8;
+  constexpr int kCalls = 40;
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      // Own channels, so the calls spread over the proxy's threads.
+      grpc::ChannelArguments args;
+      args.SetInt("lagscale.test.client", c);
+      auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateCustomChannel(
+          "127.0.0.1:" + std::to_string(proxy_->port()), grpc::InsecureChannelCredentials(), args));
+      for (int i = 0; i < kCalls; ++i) {
+        inference::ModelInferRequest req;
+        req.set_model_name(i % 2 ? "odd" : "even");
+        inference::ModelInferResponse resp;
+        grpc::ClientContext ctx;
+        if (stub->ModelInfer(&ctx, req, &resp).ok()) ++ok;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), kClients * kCalls);
+  ExpectOnly(Settled("odd"), kClients * kCalls / 2, Outcome::kSuccess);
+  ExpectOnly(Stats("even"), kClients * kCalls / 2, Outcome::kSuccess);
+}
+
+TEST_F(GrpcProxyTest, ShutdownEndsCallsInProgressInTheLedger) {
+  grpc::ClientContext ctx;
+  auto stream = stub_->ModelStreamInfer(&ctx);
+  inference::ModelInferRequest req;
+  req.set_model_name("bert");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(Eventually([&] { return Stats("bert").inflight() == 1; }));
+  proxy_->Shutdown(std::chrono::milliseconds(50));
+  EXPECT_FALSE(stream->Finish().ok());
+  auto s = Stats("bert");
+  EXPECT_EQ(s.arrivals, 1u);
+  EXPECT_EQ(s.completions(), 1u);
+  EXPECT_EQ(s.inflight(), 0);
+  EXPECT_EQ(proxy_->active_calls(), 0);
 }
 
 TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
