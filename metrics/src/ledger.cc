@@ -3,6 +3,20 @@
 #include <algorithm>
 #include <numeric>
 
+// ThreadSanitizer does not model standalone fences; under it the sequence lock uses the equivalent
+// read-modify-write operations (Boehm, "Can seqlocks get along with programming language memory
+// models?"), so TSan checks the same protocol.
+#if defined(__SANITIZE_THREAD__)
+#define LAGSCALE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LAGSCALE_TSAN 1
+#endif
+#endif
+#ifndef LAGSCALE_TSAN
+#define LAGSCALE_TSAN 0
+#endif
+
 namespace lagscale::metrics {
 
 namespace {
@@ -63,11 +77,27 @@ struct alignas(64) LedgerShard::Cell {
   std::atomic<int64_t> last_arrival_ns{0};
   std::atomic<uint64_t> buckets[kLatencyBucketCount] = {};
 
+  // Writer side of the sequence lock: odd while the counters change.
   void BeginWrite() {
+#if LAGSCALE_TSAN
+    seq.fetch_add(1, std::memory_order_acq_rel);
+#else
     seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
+#endif
   }
   void EndWrite() { seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+
+  // Reader side: true if no write overlapped the reads since `before` was loaded.
+  bool Unchanged(uint32_t before) const {
+#if LAGSCALE_TSAN
+    return (before & 1) == 0 &&
+           const_cast<std::atomic<uint32_t>&>(seq).fetch_add(0, std::memory_order_acq_rel) == before;
+#else
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return (before & 1) == 0 && seq.load(std::memory_order_relaxed) == before;
+#endif
+  }
 };
 
 LedgerShard::LedgerShard(const Clock& clock, size_t id_space)
@@ -97,7 +127,7 @@ void LedgerShard::End(ModelId model, int64_t start_ns, Outcome outcome) {
   c.EndWrite();
 }
 
-void LedgerShard::Read(ModelId model, int64_t now_ns, ModelStats& into, int64_t& last_ns) const {
+void LedgerShard::Read(ModelId model, ModelStats& into, int64_t& busy_base_ns, int64_t& last_ns) const {
   const Cell& c = cells_[model];
   ModelStats s;
   int64_t base, dur, last;
@@ -111,12 +141,11 @@ void LedgerShard::Read(ModelId model, int64_t now_ns, ModelStats& into, int64_t&
     for (size_t i = 0; i < kLatencyBucketCount; ++i) {
       s.latency_buckets[i] = c.buckets[i].load(std::memory_order_relaxed);
     }
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if ((before & 1) == 0 && c.seq.load(std::memory_order_relaxed) == before) break;
+    if (c.Unchanged(before)) break;
   }
-  s.busy_seconds = static_cast<double>(base + s.inflight() * now_ns) * 1e-9;
   s.duration_seconds_sum = static_cast<double>(dur) * 1e-9;
   into.Add(s);
+  busy_base_ns += base;
   if (s.arrivals > 0) last_ns = std::max(last_ns, last);
 }
 
@@ -135,7 +164,8 @@ void RequestGuard::Finish() {
   if (shard_ != nullptr) std::exchange(shard_, nullptr)->End(model_, start_ns_, outcome_);
 }
 
-Ledger::Ledger(ModelTable& table, size_t shards, const Clock& clock) : table_(table), clock_(clock) {
+Ledger::Ledger(ModelTable& table, size_t shards, const Clock& clock)
+    : table_(table), clock_(clock), busy_floor_(table.id_space(), 0.0) {
   shards_.reserve(shards);
   for (size_t i = 0; i < shards; ++i) {
     shards_.emplace_back(new LedgerShard(clock, table.id_space()));
@@ -146,27 +176,47 @@ Ledger::~Ledger() = default;
 
 LedgerSnapshot Ledger::Snapshot() const {
   LedgerSnapshot snap;
-  snap.monotonic_ns = clock_.MonotonicNs();
-  snap.unix_ns = clock_.UnixNs();
   snap.max_models = table_.max_models();
   snap.overflowed_lookups = table_.overflowed_lookups();
   snap.invalid_names = table_.invalid_names();
-  const int64_t to_unix = snap.unix_ns - snap.monotonic_ns;
 
-  auto read = [&](ModelId id, ModelStats& into) {
-    int64_t last = INT64_MIN;
-    for (const auto& shard : shards_) shard->Read(id, snap.monotonic_ns, into, last);
-    into.last_request_unix_ns = last == INT64_MIN ? 0 : last + to_unix;
+  // Read every cell first and only then the clock: every event read carries a timestamp at or
+  // before `now`, so no in-flight request contributes a negative span to the busy integral.
+  struct Pending {
+    ModelStats* stats;
+    ModelId id;
+    int64_t busy_base_ns = 0;
+    int64_t last_ns = INT64_MIN;
   };
+  std::vector<Pending> pending;
   const ModelId limit = table_.id_limit();
   snap.models.reserve(limit);
+  pending.reserve(limit + 2);
   for (ModelId id = 0; id < limit; ++id) {
     if (!table_.Published(id)) continue;
-    auto& [name, stats] = snap.models.emplace_back(std::string(table_.Name(id)), ModelStats{});
-    read(id, stats);
+    pending.push_back({&snap.models.emplace_back(std::string(table_.Name(id)), ModelStats{}).second, id});
   }
-  read(table_.unattributed(), snap.unattributed);
-  read(table_.overflow(), snap.overflow);
+  pending.push_back({&snap.unattributed, table_.unattributed()});
+  pending.push_back({&snap.overflow, table_.overflow()});
+  for (Pending& p : pending) {
+    for (const auto& shard : shards_) shard->Read(p.id, *p.stats, p.busy_base_ns, p.last_ns);
+  }
+  snap.monotonic_ns = clock_.MonotonicNs();
+  snap.unix_ns = clock_.UnixNs();
+  const int64_t to_unix = snap.unix_ns - snap.monotonic_ns;
+
+  // A writer preempted between reading the clock and publishing an end can make one snapshot's
+  // integral a few microseconds ahead of the next one's; busy time is exported as a Prometheus
+  // counter, so it is held monotonic per model across snapshots.
+  std::lock_guard lock(busy_mu_);
+  for (Pending& p : pending) {
+    ModelStats& s = *p.stats;
+    double busy = static_cast<double>(p.busy_base_ns + s.inflight() * snap.monotonic_ns) * 1e-9;
+    double& floor = busy_floor_[p.id];
+    s.busy_seconds = std::max(busy, floor);
+    floor = s.busy_seconds;
+    s.last_request_unix_ns = p.last_ns == INT64_MIN ? 0 : p.last_ns + to_unix;
+  }
   return snap;
 }
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -121,7 +122,9 @@ class LedgerShard {
   struct Cell;
   LedgerShard(const Clock& clock, size_t id_space);
   void End(ModelId model, int64_t start_ns, Outcome outcome);
-  void Read(ModelId model, int64_t now_ns, ModelStats& into, int64_t& last_ns) const;
+  // Adds the cell's counters to `into`; accumulates its busy-time base (see Cell) and latest
+  // arrival for the caller to finish once it has read the clock.
+  void Read(ModelId model, ModelStats& into, int64_t& busy_base_ns, int64_t& last_ns) const;
 
   const Clock& clock_;
   std::unique_ptr<Cell[]> cells_;
@@ -129,7 +132,8 @@ class LedgerShard {
 
 // Ledger: per-model arrivals, completions by outcome, in-flight, busy time and latency, sharded per
 // I/O thread.
-// Thread safety: shard(i) is for thread i only; Snapshot() may run concurrently from any thread.
+// Thread safety: shard(i) is for thread i only; Snapshot() may run concurrently from any thread
+// (it takes a mutex of its own, never one a writer waits on).
 class Ledger {
  public:
   Ledger(ModelTable& table, size_t shards, const Clock& clock = SystemClock::Get());
@@ -146,6 +150,8 @@ class Ledger {
   ModelTable& table_;
   const Clock& clock_;
   std::vector<std::unique_ptr<LedgerShard>> shards_;
+  mutable std::mutex busy_mu_;
+  mutable std::vector<double> busy_floor_;  // guarded by busy_mu_: last busy_seconds per id
 };
 
 }  // namespace lagscale::metrics

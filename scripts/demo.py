@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""lagscale's closed-loop demo: traffic rises, lag rises, the coordinator scales, lag falls.
+
+Starts on loopback: the V2 test server (per-model service time, a per-replica concurrency limit so
+queues form), two sidecars in front of it as two pods of one server, and the coordinator with its
+webhook actuator pointed at the test server's /admin/scale, so a decision really changes capacity.
+An open-loop load generator drives a ramp, a burst and a quiet period. Every process started here
+is stopped on exit, on Ctrl-C and on failure.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+# model -> service time (ms) at the test server; each replica serves CONCURRENCY at once.
+MODELS = {"iris": 50, "bert": 100}
+CONCURRENCY = 2
+TARGET = 1.6  # target concurrency per replica: 80 % of what a replica can hold
+
+# (name, seconds, {model: (rps at start, rps at end)})
+PHASES = [
+    ("ramp", 20, {"iris": (5, 30), "bert": (3, 12)}),
+    ("burst", 20, {"iris": (120, 120), "bert": (40, 40)}),
+    ("quiet", 35, {"iris": (2, 2), "bert": (1, 1)}),
+]
+
+CONFIG = """\
+reportTTL: 5s
+decisionInterval: 100ms
+defaults:
+  policy: target-tracking
+  minReplicas: 1
+  maxReplicas: 8
+  targetConcurrency: {target}
+  tolerance: 0.1
+  stableWindow: 10s
+  panicWindow: 2s
+  panicThreshold: 2.0
+  scaleDownDelay: 8s
+  maxScaleUpRate: 10
+  maxScaleDownRate: 2
+servers:
+  - name: demo
+    placement: all
+    minReplicas: 1
+    maxReplicas: 8
+    drainDelay: 5s
+    target: {{apiVersion: apps/v1, kind: Deployment, name: demo, namespace: default}}
+models:
+{models}
+"""
+
+MODEL_CONFIG = """\
+  - name: {name}
+    server: demo
+    target: {{apiVersion: mlops.seldon.io/v1alpha1, kind: Model, name: {name}, namespace: default}}
+"""
+
+
+class Processes:
+    """The processes this demo started; all of them are stopped by stop_all()."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.procs = []
+
+    def start(self, name, argv, ready_prefix):
+        log = open(os.path.join(self.workdir, name + ".log"), "w")
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True)
+        self.procs.append((name, proc))
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith(ready_prefix):
+                # Keep draining stdout so the process never blocks on a full pipe.
+                threading.Thread(target=proc.stdout.read, daemon=True).start()
+                return dict(w.split("=", 1) for w in line.split() if "=" in w)
+        raise RuntimeError(f"{name} did not become ready; see {log.name}")
+
+    def stop_all(self):
+        for _, proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 10
+        for _, proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def get_json(addr, path, timeout=2.0):
+    with urllib.request.urlopen(f"http://{addr}{path}", timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+class Load:
+    """Open-loop arrivals: requests start on schedule whether or not earlier ones finished, so a
+    short capacity shows up as lag (in flight at the sidecar), not as a slower client."""
+
+    def __init__(self, sidecars, seed=7):
+        self.sidecars = sidecars
+        self.pool = ThreadPoolExecutor(max_workers=600)
+        self.local = threading.local()
+        self.rng = random.Random(seed)
+        self.sent = {m: 0 for m in MODELS}
+        self.failed = {m: 0 for m in MODELS}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def _conn(self, addr):
+        conns = getattr(self.local, "conns", None)
+        if conns is None:
+            conns = self.local.conns = {}
+        if addr not in conns:
+            host, port = addr.rsplit(":", 1)
+            conns[addr] = http.client.HTTPConnection(host, int(port), timeout=60)
+        return conns[addr]
+
+    def _one(self, model, addr):
+        body = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}]})
+        try:
+            conn = self._conn(addr)
+            conn.request("POST", f"/v2/models/{model}/infer", body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            ok = resp.status == 200
+        except (OSError, http.client.HTTPException):
+            self.local.conns.pop(addr, None)
+            ok = False
+        if not ok:
+            with self.lock:
+                self.failed[model] += 1
+
+    def rate(self, model, t):
+        start = 0.0
+        for _, seconds, rates in PHASES:
+            if t < start + seconds:
+                a, b = rates[model]
+                return a + (b - a) * (t - start) / seconds
+            start += seconds
+        return 0.0
+
+    def run(self, t0):
+        """Schedules arrivals until every phase is over (or stop is set)."""
+        total = sum(p[1] for p in PHASES)
+        next_at = {m: t0 for m in MODELS}
+        i = 0
+        while not self.stop.is_set():
+            now = time.time()
+            if now - t0 >= total:
+                break
+            for model in MODELS:
+                while next_at[model] <= now:
+                    r = max(self.rate(model, next_at[model] - t0), 0.1)
+                    self.pool.submit(self._one, model, self.sidecars[i % len(self.sidecars)])
+                    i += 1
+                    with self.lock:
+                        self.sent[model] += 1
+                    next_at[model] += self.rng.expovariate(r)
+            time.sleep(0.002)
+
+
+def phase_at(t):
+    start = 0.0
+    for name, seconds, _ in PHASES:
+        if t < start + seconds:
+            return name
+        start += seconds
+    return "done"
+
+
+def model_rows(status):
+    """Per model: in-flight, concurrency, desired and current replicas, last decision."""
+    rows = {}
+    for name, m in status.get("models", {}).items():
+        rows[name] = m
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bin-dir", required=True)
+    ap.add_argument("--ci", action="store_true", help="non-interactive; fail if the loop did not work")
+    args = ap.parse_args()
+    bins = os.path.abspath(args.bin_dir)
+    workdir = tempfile.mkdtemp(prefix="lagscale-demo-")
+    procs = Processes(workdir)
+    load = None
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        ts = procs.start("testserver", [f"{bins}/lagscale-testserver", "--http", "127.0.0.1:0",
+                                        "--grpc", "127.0.0.1:0", "--concurrency", str(CONCURRENCY),
+                                        "--replicas", "1", "--queue-limit", "100000"]
+                         + sum((["--model", f"{m}:{ms}"] for m, ms in MODELS.items()), []),
+                         "lagscale-testserver ready")
+        config = os.path.join(workdir, "coordinator.yaml")
+        with open(config, "w") as f:
+            f.write(CONFIG.format(target=TARGET,
+                                  models="".join(MODEL_CONFIG.format(name=m) for m in MODELS)))
+        coord = procs.start("coordinator", [f"{bins}/lagscale-coordinator", "--config", config,
+                                            "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                                            "--actuator", "webhook",
+                                            "--webhook-url", f"http://{ts['http']}/admin/scale"],
+                            "lagscale-coordinator ready")
+        sidecars = []
+        for i in range(2):
+            sc = procs.start(f"sidecar-{i}", [f"{bins}/lagscale-sidecar", "--listen", "127.0.0.1:0",
+                                              "--upstream", ts["http"], "--grpc-listen", "127.0.0.1:0",
+                                              "--grpc-upstream", ts["grpc"], "--admin", "127.0.0.1:0",
+                                              "--threads", "1", "--server-name", "demo",
+                                              "--pod-name", f"demo-{i}", "--coordinator", coord["grpc"],
+                                              "--report-interval", "1s"],
+                             "lagscale-sidecar ready")
+            sidecars.append(sc["http"])
+
+        status_url = f"http://{coord['http']}/"
+        print(f"lagscale demo: test server {ts['http']}, sidecars {', '.join(sidecars)}, "
+              f"coordinator {coord['http']}")
+        print(f"status page: {status_url}   (logs in {workdir})\n")
+
+        load = Load(sidecars)
+        t0 = time.time()
+        runner = threading.Thread(target=load.run, args=(t0,), daemon=True)
+        runner.start()
+
+        timeline, last_seen = [], {}
+        burst_start = t0 + PHASES[0][1]
+        quiet_start = burst_start + PHASES[1][1]
+        lines_drawn = 0
+        next_draw = 0.0
+        while runner.is_alive():
+            try:
+                status = get_json(coord["http"], "/status")
+            except OSError:
+                status = {}
+            now = time.time()
+            rows = model_rows(status)
+            for name, m in rows.items():
+                d = m.get("last_decision") or {}
+                key = (d.get("time_unix_ms"), d.get("from"), d.get("to"))
+                if d and d.get("to") is not None and last_seen.get(name) != key:
+                    last_seen[name] = key
+                    timeline.append((d.get("time_unix_ms", now * 1000) / 1000.0, name,
+                                     d.get("from"), d.get("to"), d.get("reason", "")))
+            if now >= next_draw:
+                next_draw = now + (2.0 if args.ci else 0.5)
+                out = [f"t={now - t0:5.1f}s  phase={phase_at(now - t0):6s}"]
+                out.append(f"{'model':8s} {'rps':>6s} {'in-flight':>10s} {'concurrency':>12s} "
+                           f"{'desired':>8s} {'current':>8s}")
+                for name in MODELS:
+                    m = rows.get(name, {})
+                    conc = m.get("concurrency")
+                    if isinstance(conc, dict):
+                        conc = next(iter(conc.values()), None)
+                    out.append(f"{name:8s} {load.rate(name, now - t0):6.0f} "
+                               f"{m.get('inflight', 0):10.0f} {conc or 0:12.2f} "
+                               f"{m.get('desired_replicas', 0):8d} {m.get('current_replicas', 0):8d}")
+                if args.ci or not sys.stdout.isatty():
+                    print(" | ".join(out[:1] + [
+                        f"{n}: inflight={rows.get(n, {}).get('inflight', 0):.0f} "
+                        f"desired={rows.get(n, {}).get('desired_replicas', 0)}" for n in MODELS]))
+                else:
+                    if lines_drawn:
+                        sys.stdout.write(f"\x1b[{lines_drawn}A")
+                    sys.stdout.write("".join(line + "\x1b[K\n" for line in out))
+                    sys.stdout.flush()
+                    lines_drawn = len(out)
+            time.sleep(0.25)
+
+        print("\nDecision timeline (seconds from start):")
+        for t, name, frm, to, reason in timeline:
+            print(f"  {t - t0:6.1f}s  {name:6s} {frm} -> {to}   {reason}")
+
+        ok = True
+        print("\nReaction to the burst (burst starts at "
+              f"{burst_start - t0:.1f}s; decision latency from the first burst request):")
+        for name in MODELS:
+            ups = [t for t, n, frm, to, _ in timeline if n == name and t >= burst_start and to > frm]
+            downs = [t for t, n, frm, to, _ in timeline if n == name and t >= quiet_start and to < frm]
+            react = (ups[0] - burst_start) if ups else None
+            print(f"  {name:6s} scale-up after {react:.2f}s" if react is not None
+                  else f"  {name:6s} no scale-up during the burst")
+            print(f"  {name:6s} scale-down after the burst: {'yes' if downs else 'no'}")
+            if react is None or react > 2.0 or not downs:
+                ok = False
+        state = get_json(ts["http"], "/admin/state")
+        print("\nTest server capacity now: " + ", ".join(
+            f"{n}={m.get('replicas')} replicas" for n, m in state.get("models", {}).items()))
+        sent = sum(load.sent.values())
+        failed = sum(load.failed.values())
+        print(f"Requests sent {sent}, failed {failed}")
+
+        if args.ci:
+            print("demo: closed loop " + ("worked" if ok else "DID NOT WORK"))
+            return 0 if ok else 1
+        print(f"\nStatus page still up at {status_url} - press Ctrl-C to stop.")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopping")
+        return 0 if not args.ci else 1
+    finally:
+        if load:
+            load.stop.set()
+            load.pool.shutdown(wait=False, cancel_futures=True)
+        procs.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The closed-loop demo on one machine: installs what is missing, builds (Release), then runs the
+# V2 test server, two sidecars in front of it (two "pods" of one server) and the coordinator, whose
+# webhook actuator changes the test server's capacity; a load generator drives a ramp, a burst and
+# a quiet period while the terminal shows lag and replicas. Ctrl-C stops everything.
+#
+#   scripts/demo.sh        interactive: live display, then the status page stays up until Ctrl-C
+#   scripts/demo.sh --ci   non-interactive: fails unless the loop scaled up within 2 s of the burst
+#                          and back down after it
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build_dir="${LAGSCALE_BUILD_DIR:-build-release}"
+scripts/install-deps.sh
+if [ ! -f "$build_dir/build.ninja" ]; then
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DLAGSCALE_BUILD_TESTS=OFF -DLAGSCALE_BUILD_BENCH=OFF >/dev/null
+fi
+ninja -C "$build_dir" -j"${LAGSCALE_JOBS:-2}" lagscale-sidecar lagscale-coordinator lagscale-testserver
+exec /usr/bin/python3 scripts/demo.py --bin-dir "$build_dir/bin" "$@"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything and runs the default test suite: unit, integration
+# and chart tests (the soak and fuzz labels are left to their own targets).
+#
+#   scripts/test.sh                      # RelWithDebInfo build in build/
+#   LAGSCALE_SANITIZE=address scripts/test.sh   # ASan+UBSan build in build-address/
+#   LAGSCALE_SANITIZE=thread scripts/test.sh    # TSan build in build-thread/
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+sanitize="${LAGSCALE_SANITIZE:-}"
+build_dir="${LAGSCALE_BUILD_DIR:-build${sanitize:+-$sanitize}}"
+jobs="${LAGSCALE_JOBS:-2}"
+
+scripts/install-deps.sh
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DLAGSCALE_SANITIZE="$sanitize" -DLAGSCALE_BUILD_BENCH="$([ -z "$sanitize" ] && echo ON || echo OFF)" >/dev/null
+ninja -C "$build_dir" -j"$jobs"
+
+export TSAN_OPTIONS="suppressions=$PWD/tsan.supp halt_on_error=1 ${TSAN_OPTIONS:-}"
+export ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
+export LSAN_OPTIONS="suppressions=$PWD/lsan.supp ${LSAN_OPTIONS:-}"
+ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" -LE 'soak|fuzz|bench' --timeout 300

@@ -1,0 +1,88 @@
+#pragma once
+
+// Test support: real child processes (the project's binaries, nginx, prometheus) and a tiny HTTP
+// client, for integration tests that assert what a user would see.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lagscale::testing {
+
+using namespace std::chrono_literals;
+
+// ChildProcess: a program started with fork/exec, its stdout piped to the test and its stderr kept
+// in a temporary file (shown by stderr_text() when a test fails). Killed with SIGKILL on
+// destruction if still running.
+// Thread safety: not thread-safe.
+class ChildProcess {
+ public:
+  // Starts argv[0] (a path) with argv; `env` entries ("K=V") are added to the test's environment.
+  // Returns nullptr (and fails the current test) if it cannot be started.
+  static std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& argv,
+                                             const std::vector<std::string>& env = {});
+  ~ChildProcess();
+
+  // Reads stdout until a line starting with `prefix` appears; nullopt on timeout or exit.
+  std::optional<std::string> WaitForLine(std::string_view prefix,
+                                         std::chrono::milliseconds timeout = 10s);
+  // Sends `signal`; Wait() returns the exit code (or 128 + signal) once the process has ended.
+  void Signal(int signal);
+  std::optional<int> Wait(std::chrono::milliseconds timeout = 10s);
+  bool running();
+  pid_t pid() const { return pid_; }
+  std::string stderr_text() const;
+
+ private:
+  ChildProcess() = default;
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string stdout_buffer_;
+  std::string stderr_path_;
+  std::optional<int> exit_code_;
+};
+
+// "lagscale-sidecar ready http=127.0.0.1:1 admin=127.0.0.1:2" -> {http: ..., admin: ...}.
+std::map<std::string, std::string> ParseReadyLine(const std::string& line);
+
+// Starts a project binary from LAGSCALE_BIN_DIR and waits for its ready line; the returned map
+// holds the addresses it printed. Fails the test (returns nullptr) if it does not become ready.
+std::unique_ptr<ChildProcess> StartReady(const std::string& binary,
+                                         const std::vector<std::string>& args,
+                                         std::map<std::string, std::string>& addresses,
+                                         const std::vector<std::string>& env = {});
+
+// A loopback port that was free a moment ago (bind port 0, read it, close), for programs that
+// cannot report the port they bound (nginx, prometheus). Callers retry on a bind failure.
+int FreeLoopbackPort();
+
+// Polls `condition` every 10 ms until it holds or `timeout` passes.
+bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s);
+
+struct HttpResponse {
+  int status = 0;  // 0 when the request failed at the transport level
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string error;
+};
+
+// One HTTP/1.1 request on a fresh connection (Boost.Beast), to "host:port".
+HttpResponse Http(const std::string& method, const std::string& host_port,
+                  const std::string& target, const std::string& body = {},
+                  const std::map<std::string, std::string>& headers = {},
+                  std::chrono::milliseconds timeout = 10s);
+inline HttpResponse HttpGet(const std::string& host_port, const std::string& target) {
+  return Http("GET", host_port, target);
+}
+
+// Resident set size of a process in KiB (VmRSS from /proc/<pid>/status), or -1.
+long RssKiB(pid_t pid);
+
+}  // namespace lagscale::testing
