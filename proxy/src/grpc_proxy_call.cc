@@ -105,11 +105,7 @@ void ProxyCall::Handle(Op op, bool ok) {
       break;
     case kUpMetadata:
       if (ok) {
-        for (const auto& [k, v] : up_ctx_->GetServerInitialMetadata()) {
-          if (Forwardable(k))
-            down_ctx_.AddInitialMetadata(std::string(k.data(), k.size()),
-                                         std::string(v.data(), v.size()));
-        }
+        CopyUpstreamMetadata(true);
         down_.SendInitialMetadata(tag(kDownSendMetadata));
       } else {
         UpRead();
@@ -128,6 +124,9 @@ void ProxyCall::Handle(Op op, bool ok) {
     case kUpFinish:
       OnUpFinish();
       break;
+    case kUpUnaryFinish:
+      OnUnaryFinish();
+      break;
     case kOpCount:
       break;
   }
@@ -137,6 +136,9 @@ void ProxyCall::Handle(Op op, bool ok) {
 void ProxyCall::OnAccepted() {
   const std::string& method = down_ctx_.method();
   stream_infer_ = method == "/inference.GRPCInferenceService/ModelStreamInfer";
+  // Every other method of the V2 service is unary (the protocol says so), which allows the
+  // short path: one upstream operation instead of a message pump in each direction.
+  unary_ = !stream_infer_ && method.starts_with(kService);
   for (const auto& [k, v] : down_ctx_.client_metadata()) {
     if (std::string_view(k.data(), k.size()) == env_.model_header) {
       header_model_ = env_.table->Resolve(std::string_view(v.data(), v.size()));
@@ -147,7 +149,7 @@ void ProxyCall::OnAccepted() {
   // Without a header, V2 calls are attributed from their first message, so the upstream call
   // starts once it is here; any other call starts upstream at once (it may be a stream whose
   // server speaks first).
-  if (header_model_found_ || !NamesModelInBody(method)) {
+  if (!unary_ && (header_model_found_ || !NamesModelInBody(method))) {
     StartUpstream(header_model_found_ ? header_model_ : env_.table->unattributed(), false);
   }
   DownRead();
@@ -179,8 +181,63 @@ void ProxyCall::StartUpstream(metrics::ModelId model, bool have_message) {
 
 void ProxyCall::DownRead() { down_.Read(&request_, tag(kDownRead)); }
 
+// Unary short path: the request is here; one upstream operation does the rest.
+void ProxyCall::StartUnary() {
+  const metrics::ModelId model = header_model_found_ ? header_model_
+                                 : NamesModelInBody(down_ctx_.method())
+                                     ? ModelOfMessage(request_)
+                                     : env_.table->unattributed();
+  call_guard_ = env_.shard->Begin(model);
+  up_ctx_ = grpc::ClientContext::FromServerContext(down_ctx_);
+  for (const auto& [k, v] : down_ctx_.client_metadata()) {
+    if (Forwardable(k)) {
+      up_ctx_->AddMetadata(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+    }
+  }
+  up_unary_ = env_.stub->PrepareUnaryCall(up_ctx_.get(), down_ctx_.method(), request_, env_.cq);
+  up_started_ = true;
+  up_unary_->StartCall();
+  up_unary_->Finish(&response_, &status_, tag(kUpUnaryFinish));
+}
+
+void ProxyCall::OnUnaryFinish() {
+  up_finished_ = true;
+  CopyUpstreamMetadata(true);
+  CopyUpstreamMetadata(false);
+  if (status_.ok()) {
+    down_.WriteAndFinish(response_, grpc::WriteOptions(), status_, tag(kDownFinish));
+  } else {
+    down_.Finish(status_, tag(kDownFinish));
+  }
+}
+
+void ProxyCall::CopyUpstreamMetadata(bool initial) {
+  const auto& md =
+      initial ? up_ctx_->GetServerInitialMetadata() : up_ctx_->GetServerTrailingMetadata();
+  for (const auto& [k, v] : md) {
+    if (!Forwardable(k)) continue;
+    std::string key(k.data(), k.size()), value(v.data(), v.size());
+    if (initial) {
+      down_ctx_.AddInitialMetadata(std::move(key), std::move(value));
+    } else {
+      down_ctx_.AddTrailingMetadata(std::move(key), std::move(value));
+    }
+  }
+}
+
 // Client -> upstream: one message at a time (read, write, read ...).
 void ProxyCall::OnDownRead(bool ok) {
+  if (unary_) {
+    if (ok) {
+      StartUnary();
+    } else {  // cancelled, or a client that closed without sending its one message
+      call_guard_ =
+          env_.shard->Begin(header_model_found_ ? header_model_ : env_.table->unattributed());
+      status_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request message missing");
+      down_.Finish(status_, tag(kDownFinish));
+    }
+    return;
+  }
   if (up_read_failed_) return;  // the upstream has ended the call; drop the rest
   if (!ok) {                    // half-close or cancellation
     down_eof_ = true;
@@ -250,11 +307,7 @@ void ProxyCall::MaybeFinishUpstream() {
 
 void ProxyCall::OnUpFinish() {
   up_finished_ = true;
-  for (const auto& [k, v] : up_ctx_->GetServerTrailingMetadata()) {
-    if (Forwardable(k))
-      down_ctx_.AddTrailingMetadata(std::string(k.data(), k.size()),
-                                    std::string(v.data(), v.size()));
-  }
+  CopyUpstreamMetadata(false);
   down_.Finish(status_, tag(kDownFinish));
 }
 
@@ -278,7 +331,8 @@ metrics::Outcome ProxyCall::FinalOutcome() const {
       return Outcome::kTimeout;
     case grpc::StatusCode::UNAVAILABLE:
       // Made by our own channel (refused, reset, closed) rather than sent by the server.
-      if (up_ctx_->debug_error_string().find("received from peer") == std::string::npos) {
+      if (up_ctx_ &&
+          up_ctx_->debug_error_string().find("received from peer") == std::string::npos) {
         return Outcome::kUpstreamError;
       }
       return Outcome::kServerError;

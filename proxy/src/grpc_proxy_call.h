@@ -55,6 +55,7 @@ class ProxyCall {
     kUpWrite,
     kUpWritesDone,
     kUpFinish,
+    kUpUnaryFinish,
     kOpCount,
   };
   struct Tag {
@@ -77,6 +78,9 @@ class ProxyCall {
   void MaybeWritesDone();
   void MaybeFinishUpstream();
   void OnUpFinish();
+  void StartUnary();
+  void OnUnaryFinish();
+  void CopyUpstreamMetadata(bool initial);
   void Finalize();
   metrics::Outcome FinalOutcome() const;
   metrics::ModelId ModelOfMessage(const grpc::ByteBuffer& message);
@@ -94,11 +98,13 @@ class ProxyCall {
   grpc::GenericServerAsyncReaderWriter down_{&down_ctx_};
   std::unique_ptr<grpc::ClientContext> up_ctx_;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> up_;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> up_unary_;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   grpc::Status status_;
 
   bool stream_infer_ = false;  // ModelStreamInfer: per-message accounting
+  bool unary_ = false;         // a unary V2 method: one message each way, the short path
   bool header_model_found_ = false;
   metrics::ModelId header_model_ = 0;
   bool done_ = false;

@@ -1,5 +1,6 @@
 #include "lagscale/proxy/grpc_proxy.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "inference/grpc_service.grpc.pb.h"
+#include "lagscale/v1/lag.grpc.pb.h"
 #include "support/grpc_upstream.h"
 
 namespace lagscale::proxy {
@@ -282,6 +284,76 @@ TEST_F(GrpcProxyTest, ShutdownEndsCallsInProgressInTheLedger) {
   EXPECT_EQ(s.completions(), 1u);
   EXPECT_EQ(s.inflight(), 0);
   EXPECT_EQ(proxy_->active_calls(), 0);
+}
+
+// A bidi stream of another service takes the generic message pump and counts as one call.
+class Echo final : public lagscale::v1::LagService::Service {
+  grpc::Status Report(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<lagscale::v1::ReportAck, lagscale::v1::PodReport>* stream) override {
+    ctx->AddTrailingMetadata("x-reports", "seen");
+    lagscale::v1::PodReport report;
+    while (stream->Read(&report)) {
+      lagscale::v1::ReportAck ack;
+      ack.set_sequence(report.sequence());
+      stream->Write(ack);
+    }
+    return grpc::Status::OK;
+  }
+};
+
+TEST(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
+  Echo echo;
+  int upstream_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &upstream_port);
+  builder.RegisterService(&echo);
+  auto upstream = builder.BuildAndStart();
+  metrics::ModelTable table(10);
+  metrics::Ledger ledger(table, 1);
+  GrpcProxyOptions options;
+  options.listen = "127.0.0.1:0";
+  options.upstream = "127.0.0.1:" + std::to_string(upstream_port);
+  GrpcProxy proxy(options, ledger, 0, 1);
+  proxy.Start();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(proxy.port()),
+                                     grpc::InsecureChannelCredentials());
+
+  auto stub = lagscale::v1::LagService::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto stream = stub->Report(&ctx);
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    lagscale::v1::PodReport report;
+    report.set_sequence(seq);
+    ASSERT_TRUE(stream->Write(report));
+    lagscale::v1::ReportAck ack;
+    ASSERT_TRUE(stream->Read(&ack));
+    EXPECT_EQ(ack.sequence(), seq);
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(ctx.GetServerTrailingMetadata().find("x-reports")->second, "seen");
+
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext unknown_ctx;
+  grpc::ByteBuffer request(nullptr, 0), response;
+  std::atomic<bool> done{false};
+  grpc::Status unknown_status;
+  generic.UnaryCall(&unknown_ctx, "/other.Service/Method", grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      unknown_status = s;
+                      done = true;
+                    });
+  ASSERT_TRUE(Eventually([&] { return done.load(); }));
+  EXPECT_EQ(unknown_status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+
+  ASSERT_TRUE(Eventually([&] { return proxy.active_calls() == 0; }));
+  auto s = ledger.Snapshot().unattributed;
+  EXPECT_EQ(s.arrivals, 2u);
+  EXPECT_EQ(s.outcome(Outcome::kSuccess), 1u);
+  EXPECT_EQ(s.outcome(Outcome::kServerError), 1u);
+  EXPECT_EQ(s.inflight(), 0);
+  upstream->Shutdown(std::chrono::system_clock::now());
 }
 
 TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
