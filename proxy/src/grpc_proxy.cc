@@ -17,15 +17,21 @@ namespace lagscale::proxy {
 
 class GrpcProxy::Impl {
  public:
-  Impl(GrpcProxyOptions options, metrics::Ledger& ledger, size_t first_shard, size_t shard_count)
-      : options_(std::move(options)), ledger_(ledger), first_(first_shard), count_(shard_count) {
+  Impl(GrpcProxyOptions options, metrics::Ledger& ledger, size_t first_shard, size_t shard_count,
+       metrics::ServerCounters* counters)
+      : options_(std::move(options)),
+        ledger_(ledger),
+        counters_(counters),
+        first_(first_shard),
+        count_(shard_count) {
     std::transform(options_.model_header.begin(), options_.model_header.end(),
                    options_.model_header.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   }
 
   void Start() {
-    if (count_ == 0 || first_ + count_ > ledger_.shard_count()) {
+    if (count_ == 0 || first_ + count_ > ledger_.shard_count() ||
+        (counters_ && first_ + count_ > counters_->shard_count())) {
       throw std::invalid_argument("gRPC proxy: ledger shards out of range");
     }
     grpc::ServerBuilder builder;
@@ -59,6 +65,7 @@ class GrpcProxy::Impl {
       env->cq = cqs_[i].get();
       env->stub = stubs_[i].get();
       env->shard = &ledger_.shard(first_ + i);
+      env->counters = counters_ ? &counters_->shard(first_ + i) : nullptr;
       env->table = &ledger_.table();
       env->model_header = options_.model_header;
       env->live = &live_;
@@ -102,11 +109,17 @@ class GrpcProxy::Impl {
   }
 
   int port() const { return port_; }
+  std::string address() const {
+    std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+    if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") host = "127.0.0.1";
+    return host + ":" + std::to_string(port_);
+  }
   int64_t live() const { return live_.load(std::memory_order_relaxed); }
 
  private:
   GrpcProxyOptions options_;
   metrics::Ledger& ledger_;
+  metrics::ServerCounters* counters_;
   const size_t first_;
   const size_t count_;
   grpc::AsyncGenericService service_;
@@ -122,13 +135,15 @@ class GrpcProxy::Impl {
 };
 
 GrpcProxy::GrpcProxy(GrpcProxyOptions options, metrics::Ledger& ledger, size_t first_shard,
-                     size_t shard_count)
-    : impl_(std::make_unique<Impl>(std::move(options), ledger, first_shard, shard_count)) {}
+                     size_t shard_count, metrics::ServerCounters* counters)
+    : impl_(
+          std::make_unique<Impl>(std::move(options), ledger, first_shard, shard_count, counters)) {}
 
 GrpcProxy::~GrpcProxy() { impl_->Shutdown(std::chrono::milliseconds(0)); }
 
 void GrpcProxy::Start() { impl_->Start(); }
 int GrpcProxy::port() const { return impl_->port(); }
+std::string GrpcProxy::address() const { return impl_->address(); }
 void GrpcProxy::Shutdown(std::chrono::milliseconds drain) { impl_->Shutdown(drain); }
 int64_t GrpcProxy::active_calls() const { return impl_->live(); }
 

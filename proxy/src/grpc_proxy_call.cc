@@ -343,6 +343,9 @@ metrics::Outcome ProxyCall::FinalOutcome() const {
 
 void ProxyCall::Finalize() {
   const Outcome outcome = FinalOutcome();
+  if (outcome == Outcome::kUpstreamError && env_.counters) {
+    metrics::ServerShardCounters::Add(env_.counters->upstream_connect_failures);
+  }
   call_guard_.End(outcome);
   for (auto& guard : messages_) guard.End(outcome);
   messages_.clear();

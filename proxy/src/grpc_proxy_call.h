@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lagscale/metrics/ledger.h"
+#include "lagscale/metrics/server_counters.h"
 
 namespace lagscale::proxy::internal {
 
@@ -22,6 +23,7 @@ struct CallEnv {
   grpc::ServerCompletionQueue* cq = nullptr;
   grpc::GenericStub* stub = nullptr;
   metrics::LedgerShard* shard = nullptr;
+  metrics::ServerShardCounters* counters = nullptr;  // may be null
   metrics::ModelTable* table = nullptr;
   std::string model_header;  // lower case
   std::atomic<int64_t>* live = nullptr;

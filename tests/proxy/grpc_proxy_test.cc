@@ -367,8 +367,10 @@ TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
   GrpcProxyOptions options;
   options.listen = "127.0.0.1:0";
   options.upstream = dead;
-  GrpcProxy proxy(options, ledger, 0, 1);
+  metrics::ServerCounters counters(1);
+  GrpcProxy proxy(options, ledger, 0, 1, &counters);
   proxy.Start();
+  EXPECT_EQ(proxy.address(), "127.0.0.1:" + std::to_string(proxy.port()));
   auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
       "127.0.0.1:" + std::to_string(proxy.port()), grpc::InsecureChannelCredentials()));
   inference::ModelInferRequest req;
@@ -383,6 +385,7 @@ TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
   EXPECT_EQ(snap.models[0].second.arrivals, 1u);
   EXPECT_EQ(snap.models[0].second.outcome(Outcome::kUpstreamError), 1u);
   EXPECT_EQ(snap.models[0].second.inflight(), 0);
+  EXPECT_EQ(counters.Sum().upstream_connect_failures, 1u);
 }
 
 TEST(GrpcProxyStart, ListenFailureThrowsNamingTheAddress) {

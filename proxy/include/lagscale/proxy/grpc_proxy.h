@@ -7,6 +7,7 @@
 #include <string>
 
 #include "lagscale/metrics/ledger.h"
+#include "lagscale/metrics/server_counters.h"
 
 namespace lagscale::proxy {
 
@@ -41,11 +42,13 @@ struct GrpcProxyOptions {
 // any thread after Start().
 class GrpcProxy {
  public:
-  // Uses ledger shards [first_shard, first_shard + shard_count); shard_count threads.
-  // REQUIRES: shard_count >= 1, first_shard + shard_count <= ledger.shard_count(); the ledger
-  // outlives the proxy.
+  // Uses ledger shards [first_shard, first_shard + shard_count), and the same shards of
+  // `counters` if given (upstream_connect_failures counts calls that ended as upstream_error);
+  // shard_count threads.
+  // REQUIRES: shard_count >= 1, first_shard + shard_count <= ledger.shard_count() (and
+  // counters->shard_count()); ledger and counters outlive the proxy.
   GrpcProxy(GrpcProxyOptions options, metrics::Ledger& ledger, size_t first_shard,
-            size_t shard_count);
+            size_t shard_count, metrics::ServerCounters* counters = nullptr);
   ~GrpcProxy();  // Shutdown(0) if still running
   GrpcProxy(const GrpcProxy&) = delete;
   GrpcProxy& operator=(const GrpcProxy&) = delete;
@@ -55,6 +58,9 @@ class GrpcProxy {
   void Start();
   // The port actually bound (useful with port 0). REQUIRES: Start() returned.
   int port() const;
+  // "host:port" to print in the ready line: the listen host (127.0.0.1 for a wildcard) and the
+  // real port. REQUIRES: Start() returned.
+  std::string address() const;
   // Stops accepting calls, lets calls in progress finish for up to `drain`, cancels the rest
   // (each ends in the ledger, as client_abort unless it got a status), then joins the threads.
   // Idempotent.
