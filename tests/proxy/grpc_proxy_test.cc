@@ -386,6 +386,21 @@ TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
   EXPECT_EQ(snap.models[0].second.outcome(Outcome::kUpstreamError), 1u);
   EXPECT_EQ(snap.models[0].second.inflight(), 0);
   EXPECT_EQ(counters.Sum().upstream_connect_failures, 1u);
+
+  // The streaming path reports the same: each message sent ends as upstream_error.
+  grpc::ClientContext stream_ctx;
+  auto stream = stub->ModelStreamInfer(&stream_ctx);
+  req.set_model_name("bert");
+  stream->Write(req);
+  stream->WritesDone();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(Eventually([&] { return proxy.active_calls() == 0; }));
+  snap = ledger.Snapshot();
+  ASSERT_EQ(snap.models.size(), 2u);
+  EXPECT_EQ(snap.models[1].first, "bert");
+  EXPECT_EQ(snap.models[1].second.arrivals, 1u);
+  EXPECT_EQ(snap.models[1].second.outcome(Outcome::kUpstreamError), 1u);
+  EXPECT_EQ(snap.models[1].second.inflight(), 0);
 }
 
 TEST(GrpcProxyStart, ListenFailureThrowsNamingTheAddress) {
