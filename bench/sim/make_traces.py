@@ -23,6 +23,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     write("step", [(0, 50), (60, 200), (360, 50), (600, 50)],
           "step x4: 50 rps, 200 rps at 60 s for 5 minutes, back to 50 rps; 10 minutes")
+    write("step_x2", [(0, 50), (60, 100), (360, 50), (600, 50)],
+          "step x2: 50 rps, 100 rps at 60 s for 5 minutes, back to 50 rps; 10 minutes")
     write("ramp", [(0, 20)] + [(60 + i, 20 + 180 * i / 600) for i in range(601)] + [(900, 200)],
           "linear ramp 20 -> 200 rps from 60 s to 660 s, then flat; 15 minutes")
     for period in (10, 30, 120):

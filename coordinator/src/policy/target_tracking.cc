@@ -41,12 +41,17 @@ class TargetTracking : public ModelPolicy {
     const bool learned = seconds_per_request_ > 0;
     const double short_demand = learned ? short_rate * seconds_per_request_ : short_avg;
 
-    // Panic: the short window, or the requests in flight right now (a queue that built up inside
-    // one report interval), ask for panic_threshold times the capacity we have. From zero
+    // Panic: the short window asks for panic_threshold times the capacity we have, or the requests
+    // in flight right now do (a queue that built up inside one report interval) and the arrivals
+    // confirm at least half of that excess (a lone Poisson clump is not a burst). From zero
     // replicas any demand at all is a burst.
-    const double burst = std::max({short_demand, short_avg, inflight});
-    const bool over =
-        current == 0 ? burst > 0 : burst >= config_.panic_threshold * current * target;
+    const double capacity = current * target;
+    const double confirm = 1 + (config_.panic_threshold - 1) / 2;
+    const double burst = std::max(short_demand, short_avg);
+    const bool over = current == 0 ? std::max(burst, inflight) > 0
+                                   : burst >= config_.panic_threshold * capacity ||
+                                         (inflight >= config_.panic_threshold * capacity &&
+                                          short_demand >= confirm * capacity);
     if (over) {
       panicking_ = true;
       last_over_s_ = now;
@@ -59,7 +64,7 @@ class TargetTracking : public ModelPolicy {
     if (panicking_) {
       // Size on arrivals x learned time per request; never lower while panicking (KPA keeps the
       // panic maximum). Without a learned service time, the measured burst is all there is.
-      double demand = burst;
+      double demand = std::max(burst, inflight);
       if (learned) {
         // Requests queued beyond the steady demand need extra slots to drain in backlog_drain_s.
         const double steady = std::max(short_demand, stable_rate * seconds_per_request_);
