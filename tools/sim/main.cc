@@ -19,11 +19,12 @@ using lagscale::sim::SimParams;
 
 const std::map<std::string, double> kSeconds = {{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}};
 
+// A duration flag: a number of seconds or a number with a unit (250ms, 10s, 2m).
 CLI::Option* Duration(CLI::App& app, const std::string& flag, double& value,
-                      const std::string& help) {
+                      const std::string& help, bool positive = false) {
   return app.add_option(flag, value, help + " (e.g. 250ms, 10s, 2m)")
       ->transform(CLI::AsNumberWithUnit(kSeconds, CLI::AsNumberWithUnit::CASE_SENSITIVE))
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(positive ? 0.001 : 0.0, 1e6))
       ->capture_default_str();
 }
 
@@ -61,11 +62,11 @@ int main(int argc, char** argv) {
                         ->check(CLI::NonNegativeNumber)
                         ->capture_default_str());
   options.push_back(
-      Duration(app, "--timeout", p.cluster.timeout_s, "a request queued this long gives up"));
+      Duration(app, "--timeout", p.cluster.timeout_s, "a request queued this long gives up", true));
   options.push_back(Duration(app, "--report-interval", p.report_interval_s,
-                             "sidecar report period seen by lagscale"));
+                             "sidecar report period seen by lagscale", true));
   options.push_back(Duration(app, "--decision-interval", p.decision_interval_s,
-                             "coordinator decision loop period"));
+                             "coordinator decision loop period", true));
   options.push_back(app.add_option("--early-report-threshold", p.early_report_threshold,
                                    "in-flight jump that sends a report early (0: never)")
                         ->check(CLI::NonNegativeNumber)
@@ -74,8 +75,10 @@ int main(int argc, char** argv) {
                                    "target concurrency per replica as a share of its concurrency")
                         ->check(CLI::Range(0.01, 1.0))
                         ->capture_default_str());
-  options.push_back(app.add_option("--min-replicas", p.min_replicas)->capture_default_str());
-  options.push_back(app.add_option("--max-replicas", p.max_replicas)->capture_default_str());
+  options.push_back(app.add_option("--min-replicas", p.min_replicas, "lower bound for every policy")
+                        ->capture_default_str());
+  options.push_back(app.add_option("--max-replicas", p.max_replicas, "upper bound for every policy")
+                        ->capture_default_str());
   options.push_back(
       app.add_flag("--log-decisions", p.log_decisions, "print every scale event to stderr"));
   options.push_back(app.add_option("--seed", p.seed, "arrival randomness")->capture_default_str());
@@ -83,15 +86,26 @@ int main(int argc, char** argv) {
   options.push_back(app.add_option("--policy", kind, "lagscale's policy")
                         ->check(CLI::IsMember({"target-tracking", "lag-threshold"}))
                         ->capture_default_str());
-  options.push_back(app.add_option("--tolerance", lc.tolerance)->capture_default_str());
-  options.push_back(Duration(app, "--stable-window", lc.stable_window_s, "lagscale stable window"));
-  options.push_back(Duration(app, "--panic-window", lc.panic_window_s, "lagscale panic window"));
-  options.push_back(app.add_option("--panic-threshold", lc.panic_threshold)->capture_default_str());
+  options.push_back(app.add_option("--tolerance", lc.tolerance,
+                                   "lagscale: no change while within this share of the target")
+                        ->check(CLI::Range(0.0, 1.0))
+                        ->capture_default_str());
+  options.push_back(
+      Duration(app, "--stable-window", lc.stable_window_s, "lagscale stable window", true));
+  options.push_back(
+      Duration(app, "--panic-window", lc.panic_window_s, "lagscale panic window", true));
+  options.push_back(app.add_option("--panic-threshold", lc.panic_threshold,
+                                   "lagscale: panic at this multiple of current capacity")
+                        ->check(CLI::Range(1.0, 1000.0))
+                        ->capture_default_str());
   options.push_back(Duration(app, "--scale-down-delay", lc.scale_down_delay_s,
                              "lagscale scale-down stabilization"));
   options.push_back(Duration(app, "--backlog-drain", lc.backlog_drain_s,
-                             "lagscale: drain a burst's queue within this time"));
-  options.push_back(app.add_option("--lag-threshold", lc.lag_threshold)->capture_default_str());
+                             "lagscale: drain a burst's queue within this time", true));
+  options.push_back(app.add_option("--lag-threshold", lc.lag_threshold,
+                                   "lagscale lag-threshold: in-flight per replica that scales up")
+                        ->check(CLI::PositiveNumber)
+                        ->capture_default_str());
   for (CLI::Option* o : options) o->envname(Env(o->get_name()));
   CLI11_PARSE(app, argc, argv);
 
