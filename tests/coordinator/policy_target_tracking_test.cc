@@ -60,6 +60,15 @@ TEST_F(TargetTrackingTest, StaleDataHoldsLastDecisionAndNeverScalesDown) {
   EXPECT_NE(d.reason.find("stale"), std::string::npos) << d.reason;
 }
 
+TEST_F(TargetTrackingTest, StaleDataNeverGoesBelowWhatTheTargetHasNow) {
+  demand_.Steady(3.5, 35);
+  ASSERT_EQ(Decide(0, 2).desired, 4);
+  demand_.fresh = false;
+  Decision d = Decide(1, 6);  // scaled further by someone else meanwhile
+  EXPECT_EQ(d.desired, 6);
+  EXPECT_EQ(d.direction, Direction::kHold);
+}
+
 TEST_F(TargetTrackingTest, RestartedPodWithoutHistoryHoldsCurrentSize) {
   // A restarted pod reports counters from zero: the view says not fresh and nothing was decided.
   demand_.fresh = false;
