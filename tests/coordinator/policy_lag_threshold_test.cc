@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "lagscale/coordinator/policy.h"
 #include "support/policy_fake_demand.h"
 
@@ -75,13 +77,23 @@ TEST_F(LagThresholdTest, EachStepNeedsAnotherFullWindow) {
 
 TEST_F(LagThresholdTest, ScalesDownToMinimumAfterIdleWindow) {
   demand_.inflight = 0;
+  demand_.idle_s = 0;
+  Decide(0, 3);
   demand_.idle_s = 599;
-  EXPECT_EQ(Decide(0, 3).direction, Direction::kHold);
+  EXPECT_EQ(Decide(599, 3).direction, Direction::kHold);
   demand_.idle_s = 600;
-  Decision d = Decide(1, 3);
+  Decision d = Decide(600, 3);
   EXPECT_EQ(d.direction, Direction::kDown);
   EXPECT_EQ(d.desired, 1);
   EXPECT_NE(d.reason.find("idle"), std::string::npos) << d.reason;
+}
+
+TEST_F(LagThresholdTest, NeverSeenTrafficCountsAsIdleOnlyAfterAWholeWindow) {
+  demand_.inflight = 0;
+  demand_.idle_s = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(Decide(100, 3).direction, Direction::kHold);
+  EXPECT_EQ(Decide(699, 3).direction, Direction::kHold);
+  EXPECT_EQ(Decide(700, 3).direction, Direction::kDown);
 }
 
 TEST_F(LagThresholdTest, LowLagButRecentTrafficHolds) {

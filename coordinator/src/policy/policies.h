@@ -2,6 +2,7 @@
 
 // Internal to the coordinator library: the concrete policies behind MakeModelPolicy and
 // MakeServerSizer, and the small helpers they share.
+// Thread safety: the helpers are pure functions; the policies are single-threaded (policy.h).
 
 #include <algorithm>
 #include <cmath>
