@@ -3,9 +3,10 @@
 // concurrency, panic threshold 200 %, max scale-up rate 1000, max scale-down rate 2 (at most
 // halving per tick), scale-down delay 0. Every tick:
 //   ready = max(1, ready pods); dspc = ceil(stable / target); dppc = ceil(panic / target);
-//   both clamped to [floor(ready / 2), ceil(1000 x ready)];
-//   over = dppc / ready >= 2; panic starts when over, is extended while over, and ends a full
-//   stable window after it was last over; while panicking the desired count never drops.
+//   over = dppc / ready >= 2; the sizes are dspc and dppc clamped to
+//   [floor(ready / 2), ceil(1000 x ready)]; panic starts when over, is extended while over, and
+//   ends a full stable window after it was last over; while panicking the desired count never
+//   drops.
 #include <algorithm>
 #include <cmath>
 
@@ -36,9 +37,12 @@ class Kpa : public Autoscaler {
     const double panic = cluster.AverageInflight(kPanicWindowS);
     const double max_up = std::ceil(kMaxScaleUpRate * ready);
     const double max_down = std::floor(ready / kMaxScaleDownRate);
-    const double dspc = std::clamp(std::ceil(stable / target - 1e-9), max_down, max_up);
-    const double dppc = std::clamp(std::ceil(panic / target - 1e-9), max_down, max_up);
+    const double dspc = std::ceil(stable / target - 1e-9);
+    const double dppc = std::ceil(panic / target - 1e-9);
+    // The panic check uses the unclamped panic count, the sizes the clamped ones.
     const bool over = dppc / ready >= kPanicThreshold;
+    const double stable_pods = std::clamp(dspc, max_down, max_up);
+    const double panic_pods = std::clamp(dppc, max_down, max_up);
     if (over) {
       panicking_ = true;
       panic_time_s_ = now;
@@ -48,10 +52,10 @@ class Kpa : public Autoscaler {
     }
     int desired;
     if (panicking_) {
-      desired = std::max(static_cast<int>(dppc), max_panic_pods_);
+      desired = std::max(static_cast<int>(panic_pods), max_panic_pods_);
       max_panic_pods_ = desired;
     } else {
-      desired = static_cast<int>(dspc);
+      desired = static_cast<int>(stable_pods);
     }
     desired = std::clamp(desired, params_.min_replicas, params_.max_replicas);
     char reason[128];
