@@ -1,8 +1,11 @@
-// Target tracking, after Knative's KPA (stable + panic windows) and the HPA's scale-down
-// stabilization, with three changes: the panic window also counts the requests in flight right
-// now (a queue that builds inside one report interval triggers it), a tolerance band around the
-// target (HPA) keeps small drifts from moving replicas, and repeated up/down reversals lengthen
-// the scale-down delay (flap damping) so oscillating load settles on its peak.
+// Target tracking, after Knative's KPA (stable + panic windows, rate limits) and the HPA
+// (tolerance band, scale-down stabilization), with these changes (docs/policies.md shows why):
+//  - the requests in flight right now can start a panic, so a queue that builds inside one report
+//    interval is acted on at once;
+//  - a panic is sized on arrivals x the time per request learned while calm, plus the backlog to
+//    drain, not on measured concurrency that the queue inflates while new replicas start;
+//  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak;
+//  - reversals lengthen the scale-down delay (flap damping).
 #include <cmath>
 #include <deque>
 #include <limits>
