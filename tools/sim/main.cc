@@ -2,6 +2,8 @@
 // baselines (Kubernetes HPA, Knative KPA, Seldon Core 2, and an oracle) on one queueing model and
 // a virtual clock, and prints how each one did.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <map>
