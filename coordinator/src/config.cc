@@ -76,7 +76,8 @@ std::string Join(const std::string& prefix, const std::string& key) {
 const std::set<std::string> kPolicyKeys = {
     "policy",         "minReplicas",    "maxReplicas",   "targetConcurrency", "tolerance",
     "stableWindow",   "panicWindow",    "panicThreshold", "scaleDownDelay",   "maxScaleUpRate",
-    "maxScaleDownRate", "lagThreshold", "lagWindow",     "idleWindow",        "memory"};
+    "maxScaleDownRate", "lagThreshold", "lagWindow",     "idleWindow",        "memory",
+    "flapWindow",     "maxScaleDownDelay", "lagProportional"};
 
 // Overlays the policy keys present in `node` onto `policy`.
 void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyConfig& policy) {
@@ -104,6 +105,13 @@ void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyCo
   if (auto n = node["lagThreshold"]) policy.lag_threshold = Number(n, f("lagThreshold"));
   if (auto n = node["lagWindow"]) policy.lag_window_s = ParseDuration(Scalar(n, f("lagWindow")), f("lagWindow"));
   if (auto n = node["idleWindow"]) policy.idle_window_s = ParseDuration(Scalar(n, f("idleWindow")), f("idleWindow"));
+  if (auto n = node["flapWindow"]) policy.flap_window_s = ParseDuration(Scalar(n, f("flapWindow")), f("flapWindow"));
+  if (auto n = node["maxScaleDownDelay"]) policy.max_scale_down_delay_s = ParseDuration(Scalar(n, f("maxScaleDownDelay")), f("maxScaleDownDelay"));
+  if (auto n = node["lagProportional"]) {
+    const std::string v = Scalar(n, f("lagProportional"));
+    if (v != "true" && v != "false") Fail(f("lagProportional"), "invalid value \"" + v + "\" (expected true or false)");
+    policy.lag_proportional = v == "true";
+  }
   if (auto n = node["memory"]) policy.memory_bytes = ParseBytes(Scalar(n, f("memory")), f("memory"));
 }
 
@@ -358,6 +366,9 @@ bool SamePolicy(const ModelPolicyConfig& a, const ModelPolicyConfig& b) {
          a.max_scale_up_rate == b.max_scale_up_rate &&
          a.max_scale_down_rate == b.max_scale_down_rate && a.lag_threshold == b.lag_threshold &&
          a.lag_window_s == b.lag_window_s && a.idle_window_s == b.idle_window_s &&
+         a.flap_window_s == b.flap_window_s &&
+         a.max_scale_down_delay_s == b.max_scale_down_delay_s &&
+         a.lag_proportional == b.lag_proportional &&
          a.memory_bytes == b.memory_bytes;
 }
 
