@@ -94,8 +94,9 @@ TEST_F(MetricsTest, EverySeriesEqualsWhatWasSent) {
     const std::string hp = sidecar_addr_["http"];
     s.connect(tcp::endpoint(boost::asio::ip::make_address(hp.substr(0, hp.rfind(':'))),
                             static_cast<unsigned short>(std::stoi(hp.substr(hp.rfind(':') + 1)))));
-    const std::string req =
-        "POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+    const std::string body = R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]})";
+    const std::string req = "POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body;
     boost::asio::write(s, boost::asio::buffer(req));
     ASSERT_TRUE(Eventually([&] {
       return Sample(Scrape(), "lagscale_model_inflight_requests", {{"model", "slow"}}) == 1;
@@ -139,7 +140,11 @@ TEST_F(MetricsTest, EverySeriesEqualsWhatWasSent) {
 }
 
 TEST_F(MetricsTest, UpstreamDownCountsUpstreamErrors) {
-  const int dead = FreeLoopbackPort();
+  // A port held bound but never listening: connections to it are refused, and no other test can
+  // take it meanwhile.
+  boost::asio::io_context io;
+  tcp::socket holder(io, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  const int dead = holder.local_endpoint().port();
   std::map<std::string, std::string> addr;
   auto sidecar = StartReady("lagscale-sidecar",
                             {"--listen", "127.0.0.1:0", "--upstream",
