@@ -1,0 +1,96 @@
+#pragma once
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lagscale/metrics/server_counters.h"
+#include "lagscale/proxy/http_head.h"
+
+namespace lagscale::proxy {
+
+// RequestStream: the client-to-upstream half of a proxied HTTP/1.1 connection, without sockets.
+// Feed() parses what the client sent (llhttp, strict) and appends what the upstream must get: the
+// request line, the end-to-end header fields, our own framing, then the body as it streams
+// (chunked bodies are re-chunked as they arrive, never buffered whole).
+//
+// Requests are taken one at a time: parsing stops at the end of each one (message_done()) until
+// NextMessage(), so pipelined requests wait in the caller's buffer and are answered in order.
+// Framing that could be read two ways (Content-Length with Transfer-Encoding, several
+// Content-Lengths, a Transfer-Encoding not ending in chunked) is refused, as are heads past the
+// size limit and bodies past the body limit.
+// Thread safety: none; owned by one connection.
+class RequestStream {
+ public:
+  struct Limits {
+    size_t max_header_bytes = 65536;
+    uint64_t max_body_bytes = 0;  // 0 = unlimited
+  };
+
+  explicit RequestStream(Limits limits);
+  RequestStream(const RequestStream&) = delete;
+  RequestStream& operator=(const RequestStream&) = delete;
+
+  // Parses up to `len` bytes, appending bytes for the upstream to `out`. Returns how many bytes
+  // were consumed: fewer than `len` when the request ended (message_done()) or on an error.
+  size_t Feed(const char* data, size_t len, std::string& out);
+  // Starts the next request. REQUIRES: message_done().
+  void NextMessage();
+
+  // A request has begun (some of its bytes were consumed) and its head is not complete yet.
+  bool reading_head() const { return started_ && !head_done_; }
+  // The current request's head was parsed and written to `out`.
+  bool head_done() const { return head_done_; }
+  // The current request was read to its end.
+  bool message_done() const { return message_done_; }
+
+  bool failed() const { return failed_; }
+  // REQUIRES: failed().
+  metrics::ParseError error() const { return error_; }
+  // The status code to answer a failure with: 400, 413 or 431.
+  int error_status() const;
+
+  // About the current request; valid once head_done().
+  const HttpHead& head() const { return head_; }
+  std::string_view target() const { return head_.start_text(); }
+  bool is_head_method() const { return method_ == HTTP_HEAD; }
+  bool http11() const { return http11_; }
+  // The client allows the connection to stay open after this request.
+  bool keep_alive() const { return keep_alive_; }
+
+ private:
+  static int OnMessageBegin(llhttp_t* p);
+  static int OnUrl(llhttp_t* p, const char* at, size_t len);
+  static int OnHeaderField(llhttp_t* p, const char* at, size_t len);
+  static int OnHeaderValue(llhttp_t* p, const char* at, size_t len);
+  static int OnHeadersComplete(llhttp_t* p);
+  static int OnBody(llhttp_t* p, const char* at, size_t len);
+  static int OnChunkHeader(llhttp_t* p);
+  static int OnChunkComplete(llhttp_t* p);
+  static int OnMessageComplete(llhttp_t* p);
+  static const llhttp_settings_t kSettings;
+
+  int Fail(metrics::ParseError e);
+  void WriteHead();
+
+  Limits limits_;
+  llhttp_t parser_;
+  HttpHead head_;
+  std::string* out_ = nullptr;
+  uint64_t body_bytes_ = 0;
+  metrics::ParseError error_ = metrics::ParseError::kMalformed;
+  uint8_t method_ = 0;
+  bool started_ = false;
+  bool head_done_ = false;
+  bool message_done_ = false;
+  bool failed_ = false;
+  bool chunked_ = false;
+  bool chunk_open_ = false;
+  bool http11_ = true;
+  bool keep_alive_ = true;
+};
+
+}  // namespace lagscale::proxy

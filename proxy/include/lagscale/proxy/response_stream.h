@@ -1,0 +1,88 @@
+#pragma once
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <string>
+
+#include "lagscale/proxy/http_head.h"
+
+namespace lagscale::proxy {
+
+// ResponseStream: the upstream-to-client half of a proxied HTTP/1.1 exchange, without sockets.
+// Feed() parses the upstream's response (llhttp, strict) and appends what the client must get: the
+// status line, end-to-end header fields and our own framing, then each piece of body as soon as it
+// is parsed, so a chunked or server-sent-events response reaches the client chunk by chunk.
+//
+// Framing towards the client: Content-Length bodies pass through; chunked bodies are re-chunked
+// (trailers dropped); a body delimited by the upstream closing becomes chunked for an HTTP/1.1
+// client (so the client connection survives) and stays close-delimited for an HTTP/1.0 one.
+// Interim 1xx responses (100 Continue) are forwarded and parsing goes on to the final response.
+// Thread safety: none; owned by one connection.
+class ResponseStream {
+ public:
+  explicit ResponseStream(size_t max_header_bytes);
+  ResponseStream(const ResponseStream&) = delete;
+  ResponseStream& operator=(const ResponseStream&) = delete;
+
+  // Prepares for the response to one request. `close_client`: the client connection will close
+  // after this response, so the head says "Connection: close".
+  void Start(bool head_request, bool client_http11, bool close_client);
+  // Parses up to `len` bytes, appending bytes for the client to `out`; returns the bytes consumed.
+  size_t Feed(const char* data, size_t len, std::string& out);
+  // The upstream closed its side; ends a close-delimited body. Returns complete().
+  bool FinishOnEof(std::string& out);
+
+  bool received_any() const { return received_any_; }
+  // The final (non-1xx) response head was written.
+  bool final_head_done() const { return final_head_done_; }
+  bool complete() const { return complete_; }
+  bool failed() const { return failed_; }
+  int status() const { return status_; }
+  // The upstream connection may carry another request.
+  bool upstream_reusable() const { return upstream_reusable_; }
+  // The client connection must close after this response.
+  bool close_client() const { return close_client_; }
+  // Bytes followed the response: the upstream connection must not be reused.
+  void ForbidReuse() { upstream_reusable_ = false; }
+  // Asks for "Connection: close" on the final head if it is not written yet (graceful drain).
+  void RequestClientClose() {
+    if (!final_head_done_) close_client_ = true;
+  }
+
+ private:
+  enum class Body : uint8_t { kNone, kRaw, kRechunk, kWrapInChunks, kUntilClose };
+
+  static int OnMessageBegin(llhttp_t* p);
+  static int OnStatus(llhttp_t* p, const char* at, size_t len);
+  static int OnHeaderField(llhttp_t* p, const char* at, size_t len);
+  static int OnHeaderValue(llhttp_t* p, const char* at, size_t len);
+  static int OnHeadersComplete(llhttp_t* p);
+  static int OnBody(llhttp_t* p, const char* at, size_t len);
+  static int OnChunkHeader(llhttp_t* p);
+  static int OnChunkComplete(llhttp_t* p);
+  static int OnMessageComplete(llhttp_t* p);
+  static const llhttp_settings_t kSettings;
+
+  void WriteHead(int status, bool interim);
+
+  const size_t max_header_bytes_;
+  llhttp_t parser_;
+  HttpHead head_;
+  std::string* out_ = nullptr;
+  Body body_ = Body::kNone;
+  int status_ = 0;
+  bool head_request_ = false;
+  bool client_http11_ = true;
+  bool close_client_ = false;
+  bool in_head_ = false;
+  bool received_any_ = false;
+  bool final_head_done_ = false;
+  bool complete_ = false;
+  bool failed_ = false;
+  bool chunk_open_ = false;
+  bool upstream_reusable_ = false;
+  bool until_eof_ = false;  // the upstream delimits the body by closing
+};
+
+}  // namespace lagscale::proxy

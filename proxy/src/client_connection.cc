@@ -1,0 +1,318 @@
+#include "client_connection.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "lagscale/proxy/model_router.h"
+
+namespace lagscale::proxy {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using metrics::Outcome;
+
+namespace {
+
+// How long a connection that answered with an error keeps reading (and discarding) what the
+// client still sends, so closing does not reset the connection before the client read the answer.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+
+std::string_view ReasonFor(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 502:
+      return "Bad Gateway";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Error";
+  }
+}
+
+std::string_view BodyFor(int status) {
+  switch (status) {
+    case 400:
+      return "bad request: malformed or ambiguous HTTP/1.1 framing\n";
+    case 408:
+      return "request headers not received in time\n";
+    case 413:
+      return "request body larger than the configured limit\n";
+    case 431:
+      return "request headers larger than the configured limit\n";
+    default:
+      return "error\n";
+  }
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket)
+    : worker_(worker),
+      client_(std::move(socket)),
+      request_({worker.config().max_header_bytes, worker.config().max_body_bytes}),
+      response_(worker.config().max_header_bytes),
+      client_timer_(worker.io()),
+      client_tick_(std::min(worker.config().header_timeout, worker.config().idle_timeout)),
+      upstream_timer_(worker.io()) {}
+
+ClientConnection::~ClientConnection() = default;
+
+void ClientConnection::Start() {
+  error_code ec;
+  client_.set_option(asio::ip::tcp::no_delay(true), ec);
+  client_deadline_ = Clock::now() + worker_.config().idle_timeout;
+  ArmClientTimer();
+  MaybeReadClient();
+}
+
+void ClientConnection::OnDrain() {
+  if (closed_) return;
+  if (!exchange_ && !request_.reading_head()) {
+    Close();
+    return;
+  }
+  response_.RequestClientClose();
+}
+
+// Parses what the client sent and moves the exchange on as far as it can without waiting.
+void ClientConnection::Process() {
+  if (closed_ || lingering_) return;
+  if (!request_.message_done() && !request_.failed() && in_begin_ < in_end_) {
+    const bool was_reading = request_.reading_head() || request_.head_done();
+    in_begin_ += request_.Feed(in_.data() + in_begin_, in_end_ - in_begin_, to_upstream_);
+    if (!was_reading && request_.reading_head()) {
+      client_deadline_ = Clock::now() + worker_.config().header_timeout;
+    }
+    if (request_.head_done() && !exchange_ && !request_.failed()) StartExchange();
+  }
+  if (request_.failed()) {
+    OnRequestError();
+    return;
+  }
+  if (exchange_) {
+    if (!upstream_) {
+      if (!connecting_) AcquireUpstream();
+      return;
+    }
+    if (connecting_) return;
+    if (!to_upstream_.empty()) {
+      if (!upstream_writing_) FlushUpstream();
+      return;
+    }
+  }
+  MaybeReadClient();
+}
+
+void ClientConnection::StartExchange() {
+  const HttpHead& head = request_.head();
+  std::string_view header;
+  const bool has_header = head.Count(worker_.config().model_header, &header) > 0;
+  guard_ =
+      worker_.ledger().Begin(RouteModel(worker_.table(), has_header, header, request_.target()));
+  exchange_ = true;
+  retried_ = false;
+  client_deadline_ = Clock::time_point::max();
+  StartResponse();
+}
+
+void ClientConnection::StartResponse() {
+  response_.Start(request_.is_head_method(), request_.http11(),
+                  !request_.keep_alive() || worker_.draining());
+}
+
+void ClientConnection::MaybeReadClient() {
+  if (client_reading_ || closed_) return;
+  // Back-pressure: while a request streams, read more only once the last piece went upstream.
+  if (exchange_ && !request_.message_done() && !to_upstream_.empty()) return;
+  if (in_begin_ == in_end_) {
+    in_begin_ = in_end_ = 0;
+  } else if (in_end_ == in_.size() && in_begin_ > 0) {
+    std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+  }
+  if (in_end_ == in_.size()) return;  // full of pipelined requests: they wait their turn
+  client_reading_ = true;
+  client_.async_read_some(
+      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      OnSlab(worker_.slab(), [self = shared_from_this()](const error_code& ec, size_t n) {
+        self->OnClientRead(ec, n);
+      }));
+}
+
+void ClientConnection::OnClientRead(const error_code& ec, size_t n) {
+  client_reading_ = false;
+  if (closed_) return;
+  if (lingering_) {
+    if (ec) {
+      Close();
+    } else {
+      in_begin_ = in_end_ = 0;  // discarded
+      MaybeReadClient();
+    }
+    return;
+  }
+  if (ec) {
+    // The client left. Mid-exchange the guard ends as client_abort (its default outcome).
+    Close();
+    return;
+  }
+  in_end_ += n;
+  if (request_.message_done()) {
+    MaybeReadClient();  // a pipelined request (or the client's EOF) waits for the response
+    return;
+  }
+  Process();
+}
+
+void ClientConnection::WriteClient() {
+  client_writing_ = true;
+  asio::async_write(
+      client_, asio::buffer(to_client_),
+      OnSlab(worker_.slab(), [self = shared_from_this()](const error_code& ec, size_t) {
+        self->OnClientWritten(ec);
+      }));
+}
+
+void ClientConnection::OnClientWritten(const error_code& ec) {
+  client_writing_ = false;
+  if (closed_) return;
+  if (ec) {
+    guard_.set_outcome(Outcome::kClientAbort);
+    Close();
+    return;
+  }
+  to_client_.clear();
+  if (close_after_write_) {
+    Linger();
+    return;
+  }
+  if (response_.complete()) {
+    MaybeFinishExchange();
+  } else {
+    ReadUpstream();
+  }
+}
+
+// Ends the exchange once the whole response reached the client, then picks up the next request.
+void ClientConnection::MaybeFinishExchange() {
+  if (!exchange_ || !response_.complete() || client_writing_ || !to_client_.empty()) return;
+  const bool request_done = request_.message_done();
+  if (request_done && upstream_writing_) return;  // the write's completion comes back here
+  guard_.End(metrics::OutcomeForHttpStatus(response_.status()));
+  exchange_ = false;
+  upstream_deadline_ = Clock::time_point::max();
+  if (request_done && response_.upstream_reusable()) {
+    worker_.pool().Release(std::move(upstream_));
+    upstream_.reset();
+  } else {
+    DropUpstream();
+  }
+  // A response that came before its request was fully read leaves the rest of the request
+  // unread: the connection cannot carry another request.
+  if (!request_done || response_.close_client() || worker_.draining()) {
+    error_code ignored;
+    client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    Close();
+    return;
+  }
+  request_.NextMessage();
+  to_upstream_.clear();
+  client_deadline_ = Clock::now() + worker_.config().idle_timeout;
+  Process();
+}
+
+void ClientConnection::OnRequestError() {
+  const metrics::ParseError error = request_.error();
+  worker_.counters().AddParseError(error);
+  if (!exchange_ && error == metrics::ParseError::kBodyTooLarge && request_.head_done()) {
+    StartExchange();  // a well-formed head that arrived counts, then ends as client_error
+  }
+  const int status = request_.error_status();
+  if (exchange_ && (response_.final_head_done() || client_writing_)) {
+    guard_.set_outcome(Outcome::kClientError);
+    Close();
+    return;
+  }
+  SendErrorAndClose(status, ReasonFor(status), BodyFor(status), Outcome::kClientError);
+}
+
+// Answers with a short plain-text error and closes: used for everything the proxy itself refuses.
+void ClientConnection::SendErrorAndClose(int status, std::string_view reason, std::string_view body,
+                                         Outcome outcome) {
+  DropUpstream();
+  exchange_ = false;
+  guard_.set_outcome(outcome);
+  char code[8], length[24];
+  const auto code_end = std::to_chars(code, code + sizeof code, status).ptr;
+  const auto length_end = std::to_chars(length, length + sizeof length, body.size()).ptr;
+  to_client_.clear();
+  to_client_.append("HTTP/1.1 ").append(code, code_end).append(" ").append(reason);
+  to_client_.append("\r\nContent-Type: text/plain\r\nContent-Length: ");
+  to_client_.append(length, length_end).append("\r\nConnection: close\r\n\r\n").append(body);
+  close_after_write_ = true;
+  WriteClient();
+}
+
+// After an error answer: stop sending, drain what the client still sends for a moment, close.
+void ClientConnection::Linger() {
+  guard_ = {};  // the answer is out: the request ends here with the outcome already set
+  lingering_ = true;
+  error_code ignored;
+  client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  client_deadline_ = Clock::now() + kLingerTime;
+  ArmClientTimer();
+  MaybeReadClient();
+}
+
+void ClientConnection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  guard_ = {};
+  DropUpstream();
+  error_code ignored;
+  client_.close(ignored);
+  client_timer_.cancel();
+  upstream_timer_.cancel();
+  worker_.OnConnectionClosed();
+}
+
+void ClientConnection::ArmClientTimer() {
+  // The timer ticks at most every client_tick_ and compares against the deadline, so moving the
+  // deadline (every request) never touches the timer queue.
+  const auto now = Clock::now();
+  client_timer_.expires_at(std::min(client_deadline_, now + client_tick_));
+  client_timer_.async_wait(
+      OnSlab(worker_.slab(), [self = shared_from_this()](const error_code& ec) {
+        if (!ec) self->OnClientTimer();
+      }));
+}
+
+void ClientConnection::OnClientTimer() {
+  if (closed_) return;
+  if (Clock::now() < client_deadline_) {
+    ArmClientTimer();
+    return;
+  }
+  if (!lingering_ && !exchange_ && request_.reading_head()) {
+    worker_.counters().AddParseError(metrics::ParseError::kHeaderTimeout);
+    client_deadline_ = Clock::time_point::max();
+    SendErrorAndClose(408, ReasonFor(408), BodyFor(408), Outcome::kClientError);
+    return;
+  }
+  if (exchange_) {  // deadlines are off during an exchange; a stale tick
+    ArmClientTimer();
+    return;
+  }
+  Close();  // idle keep-alive timeout, or the end of lingering
+}
+
+}  // namespace lagscale::proxy

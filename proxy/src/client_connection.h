@@ -1,0 +1,107 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <boost/asio.hpp>
+
+#include "lagscale/metrics/ledger.h"
+#include "lagscale/proxy/request_stream.h"
+#include "lagscale/proxy/response_stream.h"
+#include "upstream_pool.h"
+#include "worker.h"
+
+namespace lagscale::proxy {
+
+// ClientConnection: one client connection and the exchange in progress on it.
+//
+// Two loops run at once, so bodies stream in both directions with bounded memory:
+//   client -> RequestStream -> upstream  (read a buffer, write it on, only then read again)
+//   upstream -> ResponseStream -> client (the same, the other way)
+// Requests are handled one at a time; pipelined ones wait, unparsed, in the read buffer. While a
+// request waits for its response the client socket stays read, so a client that leaves is seen at
+// once (the exchange then ends as client_abort and the upstream connection is dropped).
+// Every request is a RequestGuard from the worker's ledger shard, ended exactly once.
+// Thread safety: none; lives on its worker's thread. Async operations hold a shared_ptr to it.
+class ClientConnection : public std::enable_shared_from_this<ClientConnection>, public Drainable {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket);
+  ~ClientConnection();
+  void Start();
+  // Graceful drain: closes the connection now if it is between requests, else after the response.
+  void OnDrain() override;
+
+ private:
+  static constexpr size_t kBufferBytes = 16 * 1024;
+
+  // Client side (client_connection.cc).
+  void Process();
+  void StartExchange();
+  void StartResponse();
+  void MaybeReadClient();
+  void OnClientRead(const boost::system::error_code& ec, size_t n);
+  void WriteClient();
+  void OnClientWritten(const boost::system::error_code& ec);
+  void MaybeFinishExchange();
+  void OnRequestError();
+  void SendErrorAndClose(int status, std::string_view reason, std::string_view body,
+                         metrics::Outcome outcome);
+  void Linger();
+  void Close();
+  void ArmClientTimer();
+  void OnClientTimer();
+
+  // Upstream side (client_connection_upstream.cc).
+  void AcquireUpstream();
+  void Connect();
+  void OnUpstreamReady();
+  void FlushUpstream();
+  void ReadUpstream();
+  void OnUpstreamRead(const boost::system::error_code& ec, size_t n);
+  void UpstreamFailed(std::string_view why);
+  void DropUpstream();
+  void SetUpstreamDeadline(Clock::time_point deadline);
+  void OnUpstreamTimer(const boost::system::error_code& ec);
+
+  Worker& worker_;
+  boost::asio::ip::tcp::socket client_;
+  RequestStream request_;
+  ResponseStream response_;
+  metrics::RequestGuard guard_;
+  std::shared_ptr<UpstreamConn> upstream_;
+
+  // Client bytes; [in_begin_, in_end_) are read but not parsed yet.
+  std::array<char, kBufferBytes> in_;
+  size_t in_begin_ = 0, in_end_ = 0;
+  std::array<char, kBufferBytes> up_in_;
+  std::string to_upstream_;  // bytes owed to the upstream (at most one parsed buffer's worth)
+  std::string replay_;       // a whole request kept until its response starts (retry once)
+  std::string to_client_;    // bytes owed to the client
+
+  boost::asio::steady_timer client_timer_;
+  Clock::time_point client_deadline_ = Clock::time_point::max();
+  Clock::duration client_tick_;
+  boost::asio::steady_timer upstream_timer_;
+  Clock::time_point upstream_deadline_ = Clock::time_point::max();
+  Clock::time_point upstream_expiry_ = Clock::time_point::max();
+  bool upstream_timer_armed_ = false;
+
+  bool exchange_ = false;  // a request has begun and its response has not ended
+  bool client_reading_ = false;
+  bool client_writing_ = false;
+  bool upstream_reading_ = false;
+  bool upstream_writing_ = false;
+  bool connecting_ = false;
+  bool retried_ = false;  // this exchange already replayed its request once
+  bool close_after_write_ = false;
+  bool lingering_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace lagscale::proxy

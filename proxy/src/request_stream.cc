@@ -1,0 +1,170 @@
+#include "lagscale/proxy/request_stream.h"
+
+namespace lagscale::proxy {
+
+namespace {
+
+RequestStream& Self(llhttp_t* p) { return *static_cast<RequestStream*>(p->data); }
+
+}  // namespace
+
+const llhttp_settings_t RequestStream::kSettings = [] {
+  llhttp_settings_t s;
+  llhttp_settings_init(&s);
+  s.on_message_begin = &RequestStream::OnMessageBegin;
+  s.on_url = &RequestStream::OnUrl;
+  s.on_header_field = &RequestStream::OnHeaderField;
+  s.on_header_value = &RequestStream::OnHeaderValue;
+  s.on_headers_complete = &RequestStream::OnHeadersComplete;
+  s.on_body = &RequestStream::OnBody;
+  s.on_chunk_header = &RequestStream::OnChunkHeader;
+  s.on_chunk_complete = &RequestStream::OnChunkComplete;
+  s.on_message_complete = &RequestStream::OnMessageComplete;
+  return s;
+}();
+
+RequestStream::RequestStream(Limits limits) : limits_(limits) {
+  llhttp_init(&parser_, HTTP_REQUEST, &kSettings);
+  parser_.data = this;
+  head_.Reset(limits_.max_header_bytes);
+}
+
+size_t RequestStream::Feed(const char* data, size_t len, std::string& out) {
+  if (failed_ || message_done_ || len == 0) return 0;
+  out_ = &out;
+  const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+  out_ = nullptr;
+  if (err == HPE_OK) return len;
+  const size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+  if (err == HPE_PAUSED) return consumed;  // the end of one request
+  if (!failed_) {
+    // llhttp refused the bytes itself; framing ambiguities are told apart from plain garbage.
+    failed_ = true;
+    error_ = (err == HPE_UNEXPECTED_CONTENT_LENGTH || err == HPE_INVALID_TRANSFER_ENCODING ||
+              err == HPE_INVALID_CONTENT_LENGTH)
+                 ? metrics::ParseError::kSmuggling
+                 : metrics::ParseError::kMalformed;
+  }
+  return consumed;
+}
+
+void RequestStream::NextMessage() {
+  message_done_ = head_done_ = started_ = false;
+  llhttp_resume(&parser_);
+}
+
+int RequestStream::error_status() const {
+  switch (error_) {
+    case metrics::ParseError::kHeaderTooLarge:
+      return 431;
+    case metrics::ParseError::kBodyTooLarge:
+      return 413;
+    case metrics::ParseError::kHeaderTimeout:
+      return 408;
+    default:
+      return 400;
+  }
+}
+
+int RequestStream::Fail(metrics::ParseError e) {
+  failed_ = true;
+  error_ = e;
+  return HPE_USER;
+}
+
+int RequestStream::OnMessageBegin(llhttp_t* p) {
+  RequestStream& s = Self(p);
+  s.head_.Reset(s.limits_.max_header_bytes);
+  s.started_ = true;
+  s.body_bytes_ = 0;
+  s.chunked_ = s.chunk_open_ = false;
+  return 0;
+}
+
+int RequestStream::OnUrl(llhttp_t* p, const char* at, size_t len) {
+  RequestStream& s = Self(p);
+  return s.head_.AppendStartText({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
+}
+
+int RequestStream::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
+  RequestStream& s = Self(p);
+  if (s.head_done_) return 0;  // a trailer field: trailers are not forwarded
+  return s.head_.AppendFieldName({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
+}
+
+int RequestStream::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  RequestStream& s = Self(p);
+  if (s.head_done_) return 0;
+  return s.head_.AppendFieldValue({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
+}
+
+int RequestStream::OnHeadersComplete(llhttp_t* p) {
+  RequestStream& s = Self(p);
+  s.method_ = p->method;
+  s.http11_ = p->http_major == 1 && p->http_minor >= 1;
+  s.keep_alive_ = llhttp_should_keep_alive(p) != 0;
+  s.chunked_ = (p->flags & F_CHUNKED) != 0;
+  // llhttp already refuses Content-Length with Transfer-Encoding, a repeated Content-Length and a
+  // request Transfer-Encoding that does not end in chunked; these checks keep that true whatever
+  // the parser version, and add Host, which HTTP/1.1 requires exactly once.
+  const size_t lengths = s.head_.Count("content-length");
+  const size_t encodings = s.head_.Count("transfer-encoding");
+  if (lengths > 1 || (lengths > 0 && encodings > 0) || (encodings > 0 && !s.chunked_)) {
+    return s.Fail(metrics::ParseError::kSmuggling);
+  }
+  if (!s.head_.WellFormed()) return s.Fail(metrics::ParseError::kMalformed);
+  const size_t hosts = s.head_.Count("host");
+  if (hosts > 1 || (s.http11_ && hosts == 0)) return s.Fail(metrics::ParseError::kMalformed);
+  if (s.limits_.max_body_bytes != 0 && (p->flags & F_CONTENT_LENGTH) != 0 &&
+      p->content_length > s.limits_.max_body_bytes) {
+    s.head_done_ = true;  // the head is valid: the caller counts the request before refusing it
+    return s.Fail(metrics::ParseError::kBodyTooLarge);
+  }
+  s.WriteHead();
+  s.head_done_ = true;
+  return 0;
+}
+
+void RequestStream::WriteHead() {
+  std::string& out = *out_;
+  out.append(llhttp_method_name(static_cast<llhttp_method_t>(method_)))
+      .append(" ")
+      .append(head_.start_text())
+      .append(" HTTP/1.1\r\n");
+  head_.WriteEndToEndFields(out);
+  if (chunked_) out.append("Transfer-Encoding: chunked\r\n");
+  out.append("\r\n");
+}
+
+int RequestStream::OnBody(llhttp_t* p, const char* at, size_t len) {
+  RequestStream& s = Self(p);
+  s.body_bytes_ += len;
+  if (s.limits_.max_body_bytes != 0 && s.body_bytes_ > s.limits_.max_body_bytes) {
+    return s.Fail(metrics::ParseError::kBodyTooLarge);
+  }
+  s.out_->append(at, len);
+  return 0;
+}
+
+int RequestStream::OnChunkHeader(llhttp_t* p) {
+  RequestStream& s = Self(p);
+  s.chunk_open_ = p->content_length > 0;
+  if (s.chunk_open_) AppendChunkSize(*s.out_, p->content_length);
+  return 0;
+}
+
+int RequestStream::OnChunkComplete(llhttp_t* p) {
+  RequestStream& s = Self(p);
+  if (s.chunk_open_) s.out_->append("\r\n");
+  s.chunk_open_ = false;
+  return 0;
+}
+
+int RequestStream::OnMessageComplete(llhttp_t* p) {
+  RequestStream& s = Self(p);
+  if (s.chunked_) s.out_->append("0\r\n\r\n");
+  s.message_done_ = true;
+  return HPE_PAUSED;
+}
+
+}  // namespace lagscale::proxy

@@ -1,0 +1,170 @@
+#include "lagscale/proxy/response_stream.h"
+
+#include <charconv>
+
+namespace lagscale::proxy {
+
+namespace {
+
+ResponseStream& Self(llhttp_t* p) { return *static_cast<ResponseStream*>(p->data); }
+
+}  // namespace
+
+const llhttp_settings_t ResponseStream::kSettings = [] {
+  llhttp_settings_t s;
+  llhttp_settings_init(&s);
+  s.on_message_begin = &ResponseStream::OnMessageBegin;
+  s.on_status = &ResponseStream::OnStatus;
+  s.on_header_field = &ResponseStream::OnHeaderField;
+  s.on_header_value = &ResponseStream::OnHeaderValue;
+  s.on_headers_complete = &ResponseStream::OnHeadersComplete;
+  s.on_body = &ResponseStream::OnBody;
+  s.on_chunk_header = &ResponseStream::OnChunkHeader;
+  s.on_chunk_complete = &ResponseStream::OnChunkComplete;
+  s.on_message_complete = &ResponseStream::OnMessageComplete;
+  return s;
+}();
+
+ResponseStream::ResponseStream(size_t max_header_bytes) : max_header_bytes_(max_header_bytes) {
+  llhttp_init(&parser_, HTTP_RESPONSE, &kSettings);
+  parser_.data = this;
+}
+
+void ResponseStream::Start(bool head_request, bool client_http11, bool close_client) {
+  llhttp_reset(&parser_);
+  head_request_ = head_request;
+  client_http11_ = client_http11;
+  close_client_ = close_client;
+  body_ = Body::kNone;
+  status_ = 0;
+  in_head_ = received_any_ = final_head_done_ = complete_ = failed_ = chunk_open_ = false;
+  until_eof_ = false;
+  upstream_reusable_ = false;
+}
+
+size_t ResponseStream::Feed(const char* data, size_t len, std::string& out) {
+  if (failed_ || complete_ || len == 0) return 0;
+  received_any_ = true;
+  out_ = &out;
+  const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+  out_ = nullptr;
+  if (err == HPE_OK) return len;
+  if (err != HPE_PAUSED) failed_ = true;
+  return static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+}
+
+bool ResponseStream::FinishOnEof(std::string& out) {
+  if (failed_ || complete_) return complete_;
+  out_ = &out;
+  const llhttp_errno_t err = llhttp_finish(&parser_);
+  out_ = nullptr;
+  if (err != HPE_OK && err != HPE_PAUSED) failed_ = true;
+  upstream_reusable_ = false;
+  return complete_;
+}
+
+int ResponseStream::OnMessageBegin(llhttp_t* p) {
+  ResponseStream& s = Self(p);
+  s.head_.Reset(s.max_header_bytes_);
+  s.in_head_ = true;
+  return 0;
+}
+
+int ResponseStream::OnStatus(llhttp_t* p, const char* at, size_t len) {
+  return Self(p).head_.AppendStartText({at, len}) ? 0 : -1;
+}
+
+int ResponseStream::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
+  ResponseStream& s = Self(p);
+  if (!s.in_head_) return 0;  // a trailer field
+  return s.head_.AppendFieldName({at, len}) ? 0 : -1;
+}
+
+int ResponseStream::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  ResponseStream& s = Self(p);
+  if (!s.in_head_) return 0;
+  return s.head_.AppendFieldValue({at, len}) ? 0 : -1;
+}
+
+int ResponseStream::OnHeadersComplete(llhttp_t* p) {
+  ResponseStream& s = Self(p);
+  s.in_head_ = false;
+  if (!s.head_.WellFormed()) return -1;
+  const int status = p->status_code;
+  if (status == 101) return -1;  // never asked for: Upgrade is not forwarded
+  if (status < 200) {
+    s.WriteHead(status, /*interim=*/true);
+    return 0;
+  }
+  s.status_ = status;
+  const bool no_body = s.head_request_ || status == 204 || status == 304;
+  if (no_body) {
+    s.body_ = Body::kNone;
+  } else if ((p->flags & F_CHUNKED) != 0) {
+    s.body_ = s.client_http11_ ? Body::kRechunk : Body::kUntilClose;
+  } else if ((p->flags & F_CONTENT_LENGTH) != 0) {
+    s.body_ = Body::kRaw;
+  } else {
+    s.until_eof_ = true;
+    s.body_ = s.client_http11_ ? Body::kWrapInChunks : Body::kUntilClose;
+  }
+  if (s.body_ == Body::kUntilClose) s.close_client_ = true;
+  s.WriteHead(status, /*interim=*/false);
+  s.final_head_done_ = true;
+  return s.head_request_ ? 1 : 0;
+}
+
+void ResponseStream::WriteHead(int status, bool interim) {
+  std::string& out = *out_;
+  char code[8];
+  const auto end = std::to_chars(code, code + sizeof code, status).ptr;
+  out.append("HTTP/1.1 ").append(code, end).append(" ").append(head_.start_text()).append("\r\n");
+  head_.WriteEndToEndFields(out);
+  if (!interim) {
+    if (body_ == Body::kRechunk || body_ == Body::kWrapInChunks) {
+      out.append("Transfer-Encoding: chunked\r\n");
+    }
+    if (close_client_) {
+      out.append("Connection: close\r\n");
+    } else if (!client_http11_) {
+      out.append("Connection: keep-alive\r\n");
+    }
+  }
+  out.append("\r\n");
+}
+
+int ResponseStream::OnBody(llhttp_t* p, const char* at, size_t len) {
+  ResponseStream& s = Self(p);
+  if (s.body_ == Body::kWrapInChunks) {
+    AppendChunkSize(*s.out_, len);
+    s.out_->append(at, len).append("\r\n");
+  } else {
+    s.out_->append(at, len);
+  }
+  return 0;
+}
+
+int ResponseStream::OnChunkHeader(llhttp_t* p) {
+  ResponseStream& s = Self(p);
+  s.chunk_open_ = p->content_length > 0;
+  if (s.chunk_open_ && s.body_ == Body::kRechunk) AppendChunkSize(*s.out_, p->content_length);
+  return 0;
+}
+
+int ResponseStream::OnChunkComplete(llhttp_t* p) {
+  ResponseStream& s = Self(p);
+  if (s.chunk_open_ && s.body_ == Body::kRechunk) s.out_->append("\r\n");
+  s.chunk_open_ = false;
+  return 0;
+}
+
+int ResponseStream::OnMessageComplete(llhttp_t* p) {
+  ResponseStream& s = Self(p);
+  if (s.status_ == 0) return 0;  // the end of an interim response: the final one follows
+  if (s.body_ == Body::kRechunk || s.body_ == Body::kWrapInChunks) s.out_->append("0\r\n\r\n");
+  s.complete_ = true;
+  s.upstream_reusable_ = llhttp_should_keep_alive(p) != 0 && !s.until_eof_;
+  return HPE_PAUSED;
+}
+
+}  // namespace lagscale::proxy

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <boost/asio.hpp>
+
+#include "handler_slab.h"
+
+namespace lagscale::proxy {
+
+// One connection to the inference server. Shared between the pool and the async operations that
+// may still be queued on it, so a stale completion never touches freed memory.
+struct UpstreamConn {
+  explicit UpstreamConn(boost::asio::io_context& io) : socket(io) {}
+  boost::asio::ip::tcp::socket socket;
+  bool reused = false;  // it carried an earlier request
+  bool idle = false;    // sitting in the pool
+  uint64_t watch = 0;   // generation of the idle watch; bumped when it leaves the pool
+  char probe = 0;       // target of the idle watch's one-byte read
+};
+
+// UpstreamPool: the idle keep-alive connections of one I/O thread (LIFO, so the warmest socket is
+// reused first). An idle connection keeps a one-byte read pending, so an upstream that closes it
+// (keep-alive timeout) is noticed and dropped before a request is sent on it.
+// Thread safety: none; used only on its I/O thread.
+class UpstreamPool {
+ public:
+  UpstreamPool(boost::asio::io_context& io, HandlerSlab& slab, size_t max_idle)
+      : io_(io), slab_(slab), max_idle_(max_idle) {}
+  ~UpstreamPool() { CloseAll(); }
+
+  // An idle connection, or null if there is none.
+  std::shared_ptr<UpstreamConn> Acquire();
+  // A new, unconnected socket on this thread.
+  std::shared_ptr<UpstreamConn> Create() { return std::make_shared<UpstreamConn>(io_); }
+  // Keeps `conn` for reuse (or closes it when the pool is full).
+  void Release(std::shared_ptr<UpstreamConn> conn);
+  void CloseAll();
+  size_t idle() const { return idle_.size(); }
+
+ private:
+  void Forget(UpstreamConn* conn);
+
+  boost::asio::io_context& io_;
+  HandlerSlab& slab_;
+  const size_t max_idle_;
+  std::vector<std::shared_ptr<UpstreamConn>> idle_;
+};
+
+}  // namespace lagscale::proxy

@@ -1,0 +1,182 @@
+#include "sidecar/config.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <thread>
+
+#include "lagscale/version.h"
+
+namespace lagscale::sidecar {
+
+namespace {
+
+// Durations: "250ms", "10s", "2m"; the unit is required so "10" is never read as 10 ms.
+CLI::AsNumberWithUnit DurationUnits() {
+  return CLI::AsNumberWithUnit(
+      std::map<std::string, int64_t>{{"ms", 1}, {"s", 1000}, {"m", 60000}},
+      static_cast<CLI::AsNumberWithUnit::Options>(CLI::AsNumberWithUnit::CASE_SENSITIVE |
+                                                  CLI::AsNumberWithUnit::UNIT_REQUIRED),
+      "DURATION");
+}
+
+void AddDuration(CLI::App& app, const std::string& flag, std::chrono::milliseconds& into,
+                 const std::string& help) {
+  std::string env = "LAGSCALE_" + flag.substr(2);
+  for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  app.add_option_function<int64_t>(
+         flag, [&into](const int64_t& ms) { into = std::chrono::milliseconds(ms); }, help)
+      ->transform(DurationUnits())
+      ->check(CLI::NonNegativeNumber)
+      ->envname(env);
+}
+
+CLI::Validator HostPortValidator(bool allow_empty) {
+  return CLI::Validator(
+      [allow_empty](std::string& v) {
+        if (allow_empty && v.empty()) return std::string();
+        return ParseHostPort(v) ? std::string() : "'" + v + "' is not HOST:PORT";
+      },
+      "HOST:PORT");
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+}  // namespace
+
+std::string HostPort::ToString() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::optional<HostPort> ParseHostPort(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return std::nullopt;
+  std::string host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return std::nullopt;  // IPv6 needs brackets
+  }
+  const std::string port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return std::nullopt;
+  }
+  return HostPort{host, static_cast<uint16_t>(port)};
+}
+
+std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& exit_code) {
+  SidecarConfig c;
+  CLI::App app{
+      "lagscale-sidecar: an HTTP/1.1 and gRPC reverse proxy in front of one inference "
+      "server that counts per-model inference lag"};
+  app.set_version_flag("--version", std::string("lagscale-sidecar ") + lagscale::kVersion + " (" +
+                                        lagscale::kRevision + ")");
+  // A flag given twice takes its last value, so wrappers can append overrides.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  std::string listen = "0.0.0.0:8000", upstream = "127.0.0.1:9000", admin = "0.0.0.0:9090";
+  size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  app.add_option("--listen", listen, "HTTP/1.1 listen address (port 0: the OS picks)")
+      ->envname("LAGSCALE_LISTEN")
+      ->check(HostPortValidator(false))
+      ->capture_default_str();
+  app.add_option("--upstream", upstream, "the inference server's HTTP address")
+      ->envname("LAGSCALE_UPSTREAM")
+      ->check(HostPortValidator(false))
+      ->capture_default_str();
+  app.add_option("--admin", admin, "admin address: /metrics /healthz /readyz /stats")
+      ->envname("LAGSCALE_ADMIN")
+      ->check(HostPortValidator(false))
+      ->capture_default_str();
+  app.add_option("--threads", threads, "I/O threads (default: the number of cores)")
+      ->envname("LAGSCALE_THREADS")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--model-header", c.proxy.model_header, "header that names the model")
+      ->envname("LAGSCALE_MODEL_HEADER")
+      ->capture_default_str();
+  app.add_option("--max-models", c.max_models, "distinct models tracked; the rest overflow")
+      ->envname("LAGSCALE_MAX_MODELS")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--server-name", c.server_name, "the `server` label on every series")
+      ->envname("LAGSCALE_SERVER_NAME");
+  app.add_option("--pod-name", c.pod_name, "the `pod` label (default: POD_NAME, then hostname)")
+      ->envname("LAGSCALE_POD_NAME");
+  app.add_option("--max-header-bytes", c.proxy.max_header_bytes, "request head limit (431)")
+      ->envname("LAGSCALE_MAX_HEADER_BYTES")
+      ->check(CLI::Range(size_t{256}, size_t{1} << 24))
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", c.proxy.max_body_bytes,
+                 "request body limit (413); 0 = unlimited")
+      ->envname("LAGSCALE_MAX_BODY_BYTES")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  AddDuration(app, "--header-timeout", c.proxy.header_timeout,
+              "time to receive a request head (408); default 10s");
+  AddDuration(app, "--idle-timeout", c.proxy.idle_timeout,
+              "keep-alive client connection idle time; default 60s");
+  AddDuration(app, "--connect-timeout", c.proxy.connect_timeout,
+              "upstream connect timeout (502); default 1s");
+  AddDuration(app, "--upstream-timeout", c.proxy.upstream_timeout,
+              "longest upstream silence while a response is due (504); default 300s");
+  AddDuration(app, "--drain-timeout", c.drain_timeout,
+              "on SIGTERM, time in-flight requests get to finish; default 30s");
+  app.add_option("--grpc-listen", c.grpc_listen, "gRPC (h2c) listen address; empty disables")
+      ->envname("LAGSCALE_GRPC_LISTEN")
+      ->check(HostPortValidator(true))
+      ->capture_default_str();
+  app.add_option("--grpc-upstream", c.grpc_upstream, "the inference server's gRPC address")
+      ->envname("LAGSCALE_GRPC_UPSTREAM")
+      ->check(HostPortValidator(false))
+      ->capture_default_str();
+  app.add_option("--coordinator", c.coordinator, "coordinator HOST:PORT; empty = no reporting")
+      ->envname("LAGSCALE_COORDINATOR")
+      ->check(HostPortValidator(true));
+  AddDuration(app, "--report-interval", c.report_interval,
+              "interval between lag reports; default 1s");
+  app.add_option("--early-report-threshold", c.early_report_threshold,
+                 "in-flight jump that triggers an early report")
+      ->envname("LAGSCALE_EARLY_REPORT_THRESHOLD")
+      ->capture_default_str();
+  app.add_option("--coordinator-token-file", c.coordinator_token_file,
+                 "file holding the bearer token presented to the coordinator")
+      ->envname("LAGSCALE_COORDINATOR_TOKEN_FILE");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return std::nullopt;
+  }
+  const HostPort l = *ParseHostPort(listen), u = *ParseHostPort(upstream);
+  c.proxy.listen_host = l.host;
+  c.proxy.listen_port = l.port;
+  c.proxy.upstream_host = u.host;
+  c.proxy.upstream_port = u.port;
+  c.proxy.threads = threads;
+  c.admin = *ParseHostPort(admin);
+  if (c.pod_name.empty()) {
+    const char* pod = std::getenv("POD_NAME");
+    c.pod_name = pod != nullptr && *pod != '\0' ? pod : Hostname();
+  }
+  if (c.report_interval.count() == 0) {
+    std::fprintf(stderr, "--report-interval: must be greater than 0\n");
+    exit_code = 2;
+    return std::nullopt;
+  }
+  exit_code = 0;
+  return c;
+}
+
+}  // namespace lagscale::sidecar

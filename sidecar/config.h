@@ -1,0 +1,47 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "lagscale/proxy/config.h"
+
+namespace lagscale::sidecar {
+
+// A "host:port" split in two; host may be a name, an IPv4 address or a bracketed IPv6 address.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;
+};
+// Splits "host:port" (port 0-65535, required). Returns nullopt when it is not of that shape.
+std::optional<HostPort> ParseHostPort(const std::string& text);
+
+// SidecarConfig: every setting of lagscale-sidecar, from flags or their LAGSCALE_* environment
+// variables (contracts: flag --foo-bar <-> LAGSCALE_FOO_BAR). A plain value.
+struct SidecarConfig {
+  proxy::ProxyConfig proxy;  // --listen --upstream --threads --model-header, limits, timeouts
+  HostPort admin{"0.0.0.0", 9090};
+  size_t max_models = 1000;
+  std::string server_name;  // the `server` label on every series
+  std::string pod_name;     // the `pod` label; --pod-name, else POD_NAME, else the hostname
+  std::chrono::milliseconds drain_timeout{30'000};
+
+  // gRPC passthrough (wired by the gRPC proxy); empty grpc_listen disables it.
+  std::string grpc_listen = "0.0.0.0:8001";
+  std::string grpc_upstream = "127.0.0.1:9001";
+  // Lag reports (wired by the scaler client); empty coordinator disables reporting.
+  std::string coordinator;
+  std::chrono::milliseconds report_interval{1'000};
+  uint32_t early_report_threshold = 8;
+  std::string coordinator_token_file;
+};
+
+// Parses the command line (with environment fallbacks). Returns the config, or nullopt with
+// `exit_code` set: 0 after --help/--version, non-zero (and a message on stderr naming the setting
+// and its value) for anything unknown or invalid.
+std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& exit_code);
+
+}  // namespace lagscale::sidecar

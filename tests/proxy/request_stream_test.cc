@@ -1,0 +1,181 @@
+#include "lagscale/proxy/request_stream.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace lagscale::proxy {
+namespace {
+
+using metrics::ParseError;
+
+// Feeds `bytes` (in pieces of `step` bytes, to cross every boundary) and returns what the
+// upstream would get for the first request.
+struct Fed {
+  std::string out;
+  size_t consumed = 0;
+};
+Fed FeedAll(RequestStream& s, const std::string& bytes, size_t step = 1) {
+  Fed f;
+  while (f.consumed < bytes.size() && !s.message_done() && !s.failed()) {
+    const size_t n = std::min(step, bytes.size() - f.consumed);
+    const size_t used = s.Feed(bytes.data() + f.consumed, n, f.out);
+    f.consumed += used;
+    if (used < n) break;
+  }
+  return f;
+}
+
+TEST(RequestStream, ContentLengthRequestIsForwardedWithHopByHopRemoved) {
+  for (size_t step : {1, 7, 4096}) {
+    RequestStream s({});
+    const std::string in =
+        "POST /v2/models/iris/infer HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Hop\r\n"
+        "X-Hop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: x\r\n"
+        "Seldon-Model: iris\r\nContent-Length: 4\r\n\r\nbody";
+    Fed f = FeedAll(s, in, step);
+    ASSERT_TRUE(s.message_done()) << step;
+    EXPECT_EQ(f.consumed, in.size());
+    EXPECT_EQ(f.out,
+              "POST /v2/models/iris/infer HTTP/1.1\r\nHost: h\r\nSeldon-Model: iris\r\n"
+              "Content-Length: 4\r\n\r\nbody");
+    EXPECT_TRUE(s.keep_alive());
+    EXPECT_EQ(s.target(), "/v2/models/iris/infer");
+  }
+}
+
+TEST(RequestStream, ChunkedBodyIsRechunkedWithoutExtensionsOrTrailers) {
+  RequestStream s({});
+  Fed f = FeedAll(s,
+                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "3;name=v\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nTrailer-A: x\r\n\r\n",
+                  5);
+  ASSERT_TRUE(s.message_done());
+  EXPECT_EQ(f.out,
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n");
+}
+
+TEST(RequestStream, StopsAtTheEndOfEachPipelinedRequest) {
+  RequestStream s({});
+  const std::string one = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+  const std::string two = "GET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+  const std::string both = one + two;
+  std::string out;
+  size_t used = s.Feed(both.data(), both.size(), out);
+  EXPECT_EQ(used, one.size());
+  EXPECT_TRUE(s.message_done());
+  EXPECT_EQ(s.target(), "/a");
+  EXPECT_EQ(s.Feed(both.data() + used, both.size() - used, out), 0u);  // waits its turn
+  s.NextMessage();
+  out.clear();
+  EXPECT_EQ(s.Feed(both.data() + used, both.size() - used, out), two.size());
+  EXPECT_TRUE(s.message_done());
+  EXPECT_EQ(s.target(), "/b");
+  EXPECT_EQ(out, two);
+}
+
+TEST(RequestStream, Http10DefaultsToCloseAndHostIsOptional) {
+  RequestStream s({});
+  Fed f = FeedAll(s, "GET / HTTP/1.0\r\n\r\n", 100);
+  ASSERT_TRUE(s.message_done());
+  EXPECT_FALSE(s.keep_alive());
+  EXPECT_FALSE(s.http11());
+  EXPECT_EQ(f.out, "GET / HTTP/1.1\r\n\r\n");
+}
+
+TEST(RequestStream, HeadMethodIsReported) {
+  RequestStream s({});
+  FeedAll(s, "HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", 100);
+  EXPECT_TRUE(s.is_head_method());
+}
+
+struct Refused {
+  const char* name;
+  std::string bytes;
+  ParseError error;
+  int status;
+};
+
+class RequestStreamRefuses : public ::testing::TestWithParam<Refused> {};
+
+TEST_P(RequestStreamRefuses, WithTheRightStatus) {
+  RequestStream s({1024, 100});
+  std::string out;
+  const std::string& in = GetParam().bytes;
+  s.Feed(in.data(), in.size(), out);
+  ASSERT_TRUE(s.failed());
+  EXPECT_EQ(s.error(), GetParam().error);
+  EXPECT_EQ(s.error_status(), GetParam().status);
+  if (!s.head_done()) {
+    EXPECT_EQ(out.find("\r\n\r\n"), std::string::npos) << "a refused head must not reach the upstream";
+  }
+}
+
+const std::string kPost = "POST / HTTP/1.1\r\nHost: h\r\n";
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, RequestStreamRefuses,
+    ::testing::Values(
+        Refused{"ClThenTe", kPost + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                ParseError::kSmuggling, 400},
+        Refused{"TeThenCl", kPost + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+                ParseError::kSmuggling, 400},
+        Refused{"TwoLengths", kPost + "Content-Length: 3\r\nContent-Length: 4\r\n\r\n",
+                ParseError::kSmuggling, 400},
+        Refused{"SameLengthTwice", kPost + "Content-Length: 3\r\nContent-Length: 3\r\n\r\n",
+                ParseError::kSmuggling, 400},
+        Refused{"LengthList", kPost + "Content-Length: 3, 4\r\n\r\n", ParseError::kSmuggling,
+                400},
+        Refused{"TeNotChunked", kPost + "Transfer-Encoding: gzip\r\n\r\n",
+                ParseError::kSmuggling, 400},
+        Refused{"TeChunkedThenGzip", kPost + "Transfer-Encoding: chunked, gzip\r\n\r\n",
+                ParseError::kSmuggling, 400},
+        Refused{"BadChunkSize", kPost + "Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+                ParseError::kMalformed, 400},
+        Refused{"NoHost", "GET / HTTP/1.1\r\n\r\n", ParseError::kMalformed, 400},
+        Refused{"TwoHosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                ParseError::kMalformed, 400},
+        Refused{"SpaceInName", "GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n",
+                ParseError::kMalformed, 400},
+        Refused{"BareLf", "GET / HTTP/1.1\nHost: a\n\n", ParseError::kMalformed, 400},
+        Refused{"Garbage", "\x01\x02\x03 / HTTP/1.1\r\n\r\n", ParseError::kMalformed, 400},
+        Refused{"LongHeader", "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(2000, 'a'),
+                ParseError::kHeaderTooLarge, 431},
+        Refused{"ManyHeaders", [] {
+                  std::string s = "GET / HTTP/1.1\r\nHost: a\r\n";
+                  for (int i = 0; i < 300; ++i) s += "a:\r\n";
+                  return s;
+                }(),
+                ParseError::kHeaderTooLarge, 431},
+        Refused{"DeclaredBodyTooLarge", kPost + "Content-Length: 101\r\n\r\n",
+                ParseError::kBodyTooLarge, 413},
+        Refused{"ChunkedBodyTooLarge",
+                kPost + "Transfer-Encoding: chunked\r\n\r\n65\r\n" + std::string(101, 'x'),
+                ParseError::kBodyTooLarge, 413}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(RequestStream, RefusedBodyTooLargeStillHasAParsedHead) {
+  RequestStream s({1024, 10});
+  std::string out;
+  const std::string in = "POST /v2/models/m/infer HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n";
+  s.Feed(in.data(), in.size(), out);
+  ASSERT_TRUE(s.failed());
+  EXPECT_TRUE(s.head_done());  // so the request is counted, as a client error
+  EXPECT_EQ(s.target(), "/v2/models/m/infer");
+}
+
+TEST(RequestStream, HeadStorageIsReusedAcrossRequests) {
+  RequestStream s({});
+  std::string out;
+  const std::string in = "GET /x HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n";
+  for (int i = 0; i < 3; ++i) {
+    out.clear();
+    EXPECT_EQ(s.Feed(in.data(), in.size(), out), in.size());
+    ASSERT_TRUE(s.message_done());
+    EXPECT_EQ(s.head().field_count(), 2u);
+    s.NextMessage();
+  }
+}
+
+}  // namespace
+}  // namespace lagscale::proxy

@@ -1,0 +1,142 @@
+#include "lagscale/proxy/response_stream.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace lagscale::proxy {
+namespace {
+
+std::string FeedAll(ResponseStream& s, const std::string& in, size_t step = 3) {
+  std::string out;
+  for (size_t i = 0; i < in.size() && !s.complete() && !s.failed(); i += step) {
+    s.Feed(in.data() + i, std::min(step, in.size() - i), out);
+  }
+  return out;
+}
+
+TEST(ResponseStream, ContentLengthResponsePassesThrough) {
+  ResponseStream s(65536);
+  s.Start(false, true, false);
+  std::string out = FeedAll(s,
+                            "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nConnection: keep-alive\r\n"
+                            "Keep-Alive: timeout=5\r\nX-A: b\r\n\r\nok");
+  EXPECT_TRUE(s.complete());
+  EXPECT_EQ(s.status(), 201);
+  EXPECT_TRUE(s.upstream_reusable());
+  EXPECT_EQ(out, "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-A: b\r\n\r\nok");
+}
+
+TEST(ResponseStream, ChunkedResponseIsRechunkedPieceByPiece) {
+  ResponseStream s(65536);
+  s.Start(false, true, false);
+  std::string out;
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  s.Feed(head.data(), head.size(), out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+  out.clear();
+  const std::string first = "5;x=y\r\nhello\r\n";
+  s.Feed(first.data(), first.size(), out);
+  EXPECT_EQ(out, "5\r\nhello\r\n");  // out before the response ends
+  EXPECT_FALSE(s.complete());
+  out.clear();
+  const std::string last = "0\r\nX-Trailer: 1\r\n\r\n";
+  s.Feed(last.data(), last.size(), out);
+  EXPECT_EQ(out, "0\r\n\r\n");
+  EXPECT_TRUE(s.complete());
+}
+
+TEST(ResponseStream, CloseDelimitedBodyBecomesChunkedForHttp11) {
+  ResponseStream s(65536);
+  s.Start(false, true, false);
+  std::string out = FeedAll(s, "HTTP/1.1 200 OK\r\n\r\nabcdef", 100);
+  EXPECT_FALSE(s.complete());
+  EXPECT_TRUE(s.FinishOnEof(out));
+  EXPECT_FALSE(s.upstream_reusable());
+  EXPECT_FALSE(s.close_client());
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n0\r\n\r\n");
+}
+
+TEST(ResponseStream, CloseDelimitedBodyStaysSoForHttp10) {
+  ResponseStream s(65536);
+  s.Start(false, false, false);
+  std::string out = FeedAll(s, "HTTP/1.1 200 OK\r\n\r\nabc", 100);
+  EXPECT_TRUE(s.FinishOnEof(out));
+  EXPECT_TRUE(s.close_client());
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc");
+}
+
+TEST(ResponseStream, HeadResponseHasNoBodyDespiteItsLength) {
+  ResponseStream s(65536);
+  s.Start(true, true, false);
+  std::string out = FeedAll(s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+  EXPECT_TRUE(s.complete());
+  EXPECT_TRUE(s.upstream_reusable());
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+}
+
+TEST(ResponseStream, NoContentAndNotModifiedEndAtTheirHead) {
+  for (int status : {204, 304}) {
+    ResponseStream s(65536);
+    s.Start(false, true, false);
+    FeedAll(s, "HTTP/1.1 " + std::to_string(status) + " X\r\n\r\n");
+    EXPECT_TRUE(s.complete()) << status;
+    EXPECT_EQ(s.status(), status);
+  }
+}
+
+TEST(ResponseStream, InterimContinueIsForwardedThenTheFinalResponse) {
+  ResponseStream s(65536);
+  s.Start(false, true, false);
+  std::string out = FeedAll(s, "HTTP/1.1 100 Continue\r\n\r\n", 100);
+  EXPECT_EQ(out, "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_FALSE(s.final_head_done());
+  EXPECT_FALSE(s.complete());
+  out = FeedAll(s, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", 100);
+  EXPECT_TRUE(s.complete());
+  EXPECT_EQ(s.status(), 200);
+}
+
+TEST(ResponseStream, ClosingClientSaysSo) {
+  ResponseStream s(65536);
+  s.Start(false, true, true);
+  std::string out = FeedAll(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}
+
+TEST(ResponseStream, UpstreamConnectionCloseForbidsReuse) {
+  ResponseStream s(65536);
+  s.Start(false, true, false);
+  FeedAll(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(s.complete());
+  EXPECT_FALSE(s.upstream_reusable());
+}
+
+TEST(ResponseStream, InvalidResponsesFail) {
+  for (const std::string& bad :
+       {std::string("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+        std::string("NOT HTTP\r\n\r\n"), std::string("HTTP/1.1 101 Switching\r\n\r\n"),
+        std::string("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n")}) {
+    ResponseStream s(65536);
+    s.Start(false, true, false);
+    FeedAll(s, bad, 100);
+    EXPECT_TRUE(s.failed()) << bad;
+  }
+}
+
+TEST(ResponseStream, OversizeHeadFails) {
+  ResponseStream s(256);
+  s.Start(false, true, false);
+  FeedAll(s, "HTTP/1.1 200 OK\r\nX: " + std::string(300, 'a') + "\r\n\r\n", 100);
+  EXPECT_TRUE(s.failed());
+}
+
+TEST(ResponseStream, TruncatedBodyIsNotComplete) {
+  ResponseStream s(65536);
+  s.Start(false, true, false);
+  std::string out = FeedAll(s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 100);
+  EXPECT_FALSE(s.FinishOnEof(out));
+}
+
+}  // namespace
+}  // namespace lagscale::proxy

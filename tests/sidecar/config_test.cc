@@ -1,0 +1,129 @@
+#include "sidecar/config.h"
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace lagscale::sidecar {
+namespace {
+
+std::optional<SidecarConfig> Parse(std::vector<std::string> args, int& code) {
+  args.insert(args.begin(), "lagscale-sidecar");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return ParseFlags(static_cast<int>(argv.size()), argv.data(), code);
+}
+
+TEST(SidecarConfig, DefaultsFollowTheContract) {
+  int code = -1;
+  auto c = Parse({}, code);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(c->proxy.listen_port, 8000);
+  EXPECT_EQ(c->proxy.upstream_host, "127.0.0.1");
+  EXPECT_EQ(c->proxy.upstream_port, 9000);
+  EXPECT_EQ(c->admin.port, 9090);
+  EXPECT_EQ(c->proxy.model_header, "seldon-model");
+  EXPECT_EQ(c->max_models, 1000u);
+  EXPECT_EQ(c->proxy.max_header_bytes, 65536u);
+  EXPECT_EQ(c->proxy.max_body_bytes, 0u);
+  EXPECT_EQ(c->proxy.header_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(c->proxy.idle_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c->proxy.connect_timeout, std::chrono::seconds(1));
+  EXPECT_EQ(c->proxy.upstream_timeout, std::chrono::seconds(300));
+  EXPECT_EQ(c->drain_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c->grpc_listen, "0.0.0.0:8001");
+  EXPECT_EQ(c->grpc_upstream, "127.0.0.1:9001");
+  EXPECT_EQ(c->coordinator, "");
+  EXPECT_EQ(c->report_interval, std::chrono::seconds(1));
+  EXPECT_EQ(c->early_report_threshold, 8u);
+  EXPECT_GE(c->proxy.threads, 1u);
+  EXPECT_FALSE(c->pod_name.empty());
+}
+
+TEST(SidecarConfig, DurationsTakeUnits) {
+  int code = -1;
+  auto c = Parse({"--header-timeout", "250ms", "--idle-timeout", "2m", "--drain-timeout", "5s",
+                  "--report-interval", "500ms"},
+                 code);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->proxy.header_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(c->proxy.idle_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(c->drain_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c->report_interval, std::chrono::milliseconds(500));
+}
+
+TEST(SidecarConfig, EnvironmentFillsUnsetFlags) {
+  setenv("LAGSCALE_UPSTREAM", "10.0.0.1:9999", 1);
+  setenv("LAGSCALE_CONNECT_TIMEOUT", "3s", 1);
+  setenv("LAGSCALE_MAX_MODELS", "7", 1);
+  int code = -1;
+  auto c = Parse({"--max-models", "9"}, code);
+  unsetenv("LAGSCALE_UPSTREAM");
+  unsetenv("LAGSCALE_CONNECT_TIMEOUT");
+  unsetenv("LAGSCALE_MAX_MODELS");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->proxy.upstream_host, "10.0.0.1");
+  EXPECT_EQ(c->proxy.upstream_port, 9999);
+  EXPECT_EQ(c->proxy.connect_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c->max_models, 9u);  // a flag beats the environment
+}
+
+TEST(SidecarConfig, PodNameFallsBackToPodNameVariable) {
+  setenv("POD_NAME", "mlserver-0", 1);
+  int code = -1;
+  auto c = Parse({}, code);
+  unsetenv("POD_NAME");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->pod_name, "mlserver-0");
+}
+
+TEST(SidecarConfig, EmptyGrpcListenDisablesIt) {
+  int code = -1;
+  auto c = Parse({"--grpc-listen", ""}, code);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->grpc_listen, "");
+}
+
+TEST(SidecarConfig, InvalidSettingsStopStartUp) {
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--listen", "nonsense"}, {"--upstream", "host:99999"},
+        {"--header-timeout", "10"}, {"--header-timeout", "ten seconds"}, {"--threads", "0"},
+        {"--max-models", "-1"}, {"--bogus-flag", "1"}, {"--admin", "::1:80"},
+        {"--report-interval", "0s"}}) {
+    int code = 0;
+    testing::internal::CaptureStderr();
+    testing::internal::CaptureStdout();
+    EXPECT_FALSE(Parse(bad, code)) << bad[0];
+    const std::string said = testing::internal::GetCapturedStderr() +
+                             testing::internal::GetCapturedStdout();
+    EXPECT_NE(code, 0) << bad[0];
+    EXPECT_NE(said.find(bad[0]), std::string::npos) << said;
+  }
+}
+
+TEST(SidecarConfig, HelpAndVersionExitZero) {
+  for (const char* flag : {"--help", "--version"}) {
+    int code = -1;
+    testing::internal::CaptureStdout();
+    EXPECT_FALSE(Parse({flag}, code));
+    const std::string out = testing::internal::GetCapturedStdout();
+    EXPECT_EQ(code, 0) << flag;
+    EXPECT_NE(out.find("lagscale-sidecar"), std::string::npos) << out;
+  }
+}
+
+TEST(HostPort, ParsesNamesAddressesAndBrackets) {
+  EXPECT_EQ(ParseHostPort("localhost:80")->host, "localhost");
+  EXPECT_EQ(ParseHostPort("[::1]:8000")->host, "::1");
+  EXPECT_EQ(ParseHostPort("[::1]:8000")->port, 8000);
+  EXPECT_EQ(ParseHostPort("[::1]:8000")->ToString(), "[::1]:8000");
+  EXPECT_FALSE(ParseHostPort(":80"));
+  EXPECT_FALSE(ParseHostPort("host:"));
+  EXPECT_FALSE(ParseHostPort("host:8x"));
+}
+
+}  // namespace
+}  // namespace lagscale::sidecar
