@@ -60,7 +60,9 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals,
     if (hi <= lo) continue;
     const double f = static_cast<double>(hi - lo) / static_cast<double>(span);
     Bucket& b = ring_[static_cast<size_t>(k) % ring_.size()];
-    if (b.index != k) b = Bucket{k, 0, 0, 0};
+    if (b.index != k) b = Bucket{k, lo, hi, 0, 0, 0};
+    b.lo = std::min(b.lo, lo);
+    b.hi = std::max(b.hi, hi);
     b.busy += busy * f;
     b.arrivals += arrivals * f;
     b.completions += completions * f;
@@ -74,9 +76,11 @@ double ModelDemand::Sum(int64_t from, int64_t to, double Bucket::*field) const {
   for (int64_t k = from / bucket_ns_; k * bucket_ns_ < to; ++k) {
     const Bucket& b = ring_[static_cast<size_t>(k) % ring_.size()];
     if (b.index != k) continue;
-    const int64_t lo = std::max(from, k * bucket_ns_);
-    const int64_t hi = std::min(to, (k + 1) * bucket_ns_);
-    if (hi > lo) sum += b.*field * static_cast<double>(hi - lo) / static_cast<double>(bucket_ns_);
+    // Within a bucket the data is taken as spread evenly over the part it covers, so windows
+    // that start or end where the data does (a report's snapshot) count exactly.
+    const int64_t lo = std::max(from, b.lo);
+    const int64_t hi = std::min(to, b.hi);
+    if (hi > lo) sum += b.*field * static_cast<double>(hi - lo) / static_cast<double>(b.hi - b.lo);
   }
   return sum;
 }

@@ -214,13 +214,25 @@ double ParseDuration(const std::string& text, const std::string& field) {
 }
 
 double ParseBytes(const std::string& text, const std::string& field) {
-  static const std::map<std::string, double> kUnits = {
-      {"Ki", 1024.0},          {"Mi", 1024.0 * 1024},        {"Gi", 1024.0 * 1024 * 1024},
-      {"Ti", 1099511627776.0}, {"k", 1e3}, {"K", 1e3},       {"M", 1e6},
-      {"G", 1e9},              {"T", 1e12}};
-  const double v = WithUnit(text, field, kUnits, "bytes such as 512Mi or 2Gi");
-  if (v < 0) Fail(field, "invalid value \"" + text + "\" (must not be negative)");
-  return v;
+  // Integer arithmetic: CLI11 prints a double result with 6 significant digits.
+  static const std::map<std::string, long long> kUnits = {
+      {"Ki", 1LL << 10}, {"Mi", 1LL << 20}, {"Gi", 1LL << 30}, {"Ti", 1LL << 40},
+      {"k", 1000},       {"K", 1000},       {"M", 1000000},   {"G", 1000000000LL},
+      {"T", 1000000000000LL}};
+  CLI::AsNumberWithUnit transform(kUnits, CLI::AsNumberWithUnit::CASE_SENSITIVE);
+  std::string value = text;
+  std::string error;
+  try {
+    error = transform(value);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  long long bytes = 0;
+  if (!error.empty() || !CLI::detail::lexical_cast(value, bytes)) {
+    Fail(field, "invalid value \"" + text + "\" (expected bytes such as 512Mi or 2Gi)");
+  }
+  if (bytes < 0) Fail(field, "invalid value \"" + text + "\" (must not be negative)");
+  return static_cast<double>(bytes);
 }
 
 Config ParseConfig(const std::string& yaml_text) {
