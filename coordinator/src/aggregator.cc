@@ -73,8 +73,13 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals,
 
 double ModelDemand::Sum(int64_t from, int64_t to, double Bucket::*field) const {
   double sum = 0;
-  for (int64_t k = from / bucket_ns_; k * bucket_ns_ < to; ++k) {
-    const Bucket& b = ring_[static_cast<size_t>(k) % ring_.size()];
+  int64_t k = from / bucket_ns_;
+  // One division for the ring position, then a wrapping increment: this loop is the decision
+  // cycle's hot spot (a 30 s window is 120 buckets, for every model, every cycle).
+  size_t slot = static_cast<size_t>(k) % ring_.size();
+  for (; k * bucket_ns_ < to; ++k) {
+    const Bucket& b = ring_[slot];
+    if (++slot == ring_.size()) slot = 0;
     if (b.index != k) continue;
     // Within a bucket the data is taken as spread evenly over the part it covers, so windows
     // that start or end where the data does (a report's snapshot) count exactly.
@@ -289,6 +294,12 @@ std::vector<PodView> Aggregator::Pods() const {
   std::sort(out.begin(), out.end(), [](const PodView& a, const PodView& b) {
     return a.server != b.server ? a.server < b.server : a.pod < b.pod;
   });
+  return out;
+}
+
+std::unordered_map<std::string, int> Aggregator::PodsPerServer() const {
+  std::unordered_map<std::string, int> out;
+  for (const auto& [key, p] : pods_) ++out[p->server];
   return out;
 }
 

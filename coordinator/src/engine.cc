@@ -269,11 +269,13 @@ void Engine::DecideNow() {
       if (e->target) options_.reader->RequestRead("server/" + name, *e->target);
     }
   }
-  for (const auto& m : config_->models) Model(m.name);
-  for (const auto& s : config_->servers) Server(s.name);
-  for (const auto& [name, demand] : aggregator_.models()) {
-    ModelEntry& e = Model(name);
-    e.demand = demand.get();
+  // New names are rare: walk the rosters only when the config or the set of models changed.
+  if (roster_config_ != config_.get() || roster_models_ != aggregator_.models().size()) {
+    roster_config_ = config_.get();
+    roster_models_ = aggregator_.models().size();
+    for (const auto& m : config_->models) Model(m.name);
+    for (const auto& s : config_->servers) Server(s.name);
+    for (const auto& [name, demand] : aggregator_.models()) Model(name).demand = demand.get();
   }
   for (auto& [name, s] : servers_) {
     s->models.clear();
@@ -308,11 +310,12 @@ void Engine::DecideNow() {
     }
   }
 
-  std::unordered_map<std::string, int> pods_per_server;
-  for (const auto& p : aggregator_.Pods()) ++pods_per_server[p.server];
+  const auto pods_per_server = aggregator_.PodsPerServer();
   for (auto& [name, sp] : servers_) {
     ServerEntry& s = *sp;
-    const int current = CurrentOf(s.observed, s.desired, pods_per_server[name],
+    const auto pods = pods_per_server.find(name);
+    const int current = CurrentOf(s.observed, s.desired,
+                                  pods == pods_per_server.end() ? 0 : pods->second,
                                   s.config.min_replicas, s.config.max_replicas);
     const Decision d = s.sizer->Decide(ServerContext{now_s, current, s.models, s.fresh});
     const int previous = s.desired >= 0 ? s.desired : current;

@@ -109,6 +109,7 @@ class Aggregator {
     return models_;
   }
   std::vector<PodView> Pods() const;
+  std::unordered_map<std::string, int> PodsPerServer() const;
   size_t pod_count() const;
   int64_t now_ns() const { return now_ns_; }
   int64_t now_unix_ms() const { return now_unix_ms_; }

@@ -101,6 +101,8 @@ class Engine {
   ActuatorHealth health_;
   uint64_t received_ = 0, applied_ = 0, ignored_ = 0, restarts_ = 0, expired_ = 0;
   int64_t last_status_ns_ = INT64_MIN / 2;
+  const Config* roster_config_ = nullptr;  // the config and model count the entries reflect
+  size_t roster_models_ = 0;
   int64_t last_seldon_read_ns_ = INT64_MIN / 2;
 
   mutable std::mutex status_mu_;
