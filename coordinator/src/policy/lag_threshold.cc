@@ -25,6 +25,7 @@ class LagThreshold : public ModelPolicy {
       return HoldOnStaleData(last_desired_, current, config_.min_replicas);
     }
     const double now = context.now_s;
+    if (std::isnan(first_seen_s_)) first_seen_s_ = now;
     const double threshold = std::max(config_.lag_threshold, 1e-9);
     const double lag = context.demand.Inflight();
     const double per_replica = lag / std::max(current, 1);
@@ -48,13 +49,15 @@ class LagThreshold : public ModelPolicy {
       }
     } else {
       above_since_s_ = kNever;
-      const double idle = context.demand.IdleSeconds();
+      // Idle only counts for as long as this policy has watched: a model never seen to receive a
+      // request (infinite idle) is not idle before a whole window has passed.
+      const double idle = std::min(context.demand.IdleSeconds(), now - first_seen_s_);
       if (idle >= config_.idle_window_s && lag <= 0) {
         desired = config_.min_replicas;
         why = Format("idle for %.0fs >= %.0fs", idle, config_.idle_window_s);
       } else {
-        why = Format("lag %.1f per replica below %.0f, last request %.0fs ago", per_replica,
-                     threshold, std::isinf(idle) ? -1.0 : idle);
+        why =
+            Format("lag %.1f per replica below %.0f, idle for %.0fs", per_replica, threshold, idle);
       }
     }
     desired = Clamp(desired, config_.min_replicas, config_.max_replicas);
@@ -68,6 +71,7 @@ class LagThreshold : public ModelPolicy {
   ModelPolicyConfig config_;
   int last_desired_ = -1;
   double above_since_s_ = kNever;
+  double first_seen_s_ = kNever;
 };
 
 }  // namespace

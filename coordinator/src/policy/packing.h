@@ -2,6 +2,7 @@
 
 // First-fit-decreasing packing of model replicas onto server replicas, honouring the scheduler's
 // rule that one server replica holds at most one replica of a given model.
+// Thread safety: a pure function.
 
 #include <vector>
 

@@ -2,6 +2,7 @@
 
 // Internal to the coordinator library: the concrete policies behind MakeModelPolicy and
 // MakeServerSizer, and the small helpers they share.
+// Thread safety: the helpers are pure functions; the policies are single-threaded (policy.h).
 
 #include <algorithm>
 #include <cmath>
@@ -43,11 +44,12 @@ inline int ReplicasFor(double demand, double per_replica) {
   return static_cast<int>(std::ceil(ratio - 1e-9));
 }
 
-// What a policy returns when its inputs cannot be trusted: keep the last decision (or the current
-// size), raised to the lower bound; never lower.
+// What a policy returns when its inputs cannot be trusted: keep the last decision, but never
+// below what the target has now (that would be a scale-down on missing data) nor below the lower
+// bound. Only a decision the target has not reached yet (or the lower bound) can move it, upward.
 inline Decision HoldOnStaleData(int last_desired, int current, int min_replicas) {
-  int held = std::max(last_desired >= 0 ? last_desired : current, min_replicas);
-  return Decision{held, Direction::kHold,
+  const int held = std::max({last_desired, current, min_replicas});
+  return Decision{held, held > current ? Direction::kUp : Direction::kHold,
                   Format("hold at %d: demand data missing, stale or restarted", held)};
 }
 

@@ -1,8 +1,11 @@
-// Target tracking, after Knative's KPA (stable + panic windows) and the HPA's scale-down
-// stabilization, with three changes: the panic window also counts the requests in flight right
-// now (a queue that builds inside one report interval triggers it), a tolerance band around the
-// target (HPA) keeps small drifts from moving replicas, and repeated up/down reversals lengthen
-// the scale-down delay (flap damping) so oscillating load settles on its peak.
+// Target tracking, after Knative's KPA (stable + panic windows, rate limits) and the HPA
+// (tolerance band, scale-down stabilization), with these changes (docs/policies.md shows why):
+//  - the requests in flight right now can start a panic, so a queue that builds inside one report
+//    interval is acted on at once;
+//  - a panic is sized on arrivals x the time per request learned while calm, plus the backlog to
+//    drain, not on measured concurrency that the queue inflates while new replicas start;
+//  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak;
+//  - reversals lengthen the scale-down delay (flap damping).
 #include <cmath>
 #include <deque>
 #include <limits>
@@ -29,15 +32,29 @@ class TargetTracking : public ModelPolicy {
 
     const double stable = context.demand.AverageConcurrency(config_.stable_window_s);
     const double inflight = context.demand.Inflight();
-    const double burst =
-        std::max(context.demand.AverageConcurrency(config_.panic_window_s), inflight);
-    const int want_stable = ReplicasFor(stable, target);
-    const int want_burst = ReplicasFor(burst, target);
+    const double short_avg = context.demand.AverageConcurrency(config_.panic_window_s);
+    const double stable_rate = context.demand.ArrivalRate(config_.stable_window_s);
+    const double short_rate = context.demand.ArrivalRate(config_.panic_window_s / 4);
 
-    // Panic: the short window asks for panic_threshold times what we have. From zero replicas any
-    // demand at all is a burst.
-    const bool over =
-        current == 0 ? burst > 0 : burst >= config_.panic_threshold * current * target;
+    // Concurrency is arrivals x time per request (Little's law). While nothing queues, the time per
+    // request is the service time; learn it then, because during a burst the queue inflates
+    // measured concurrency with requests that more replicas would not have had to hold: sizing on
+    // it would keep adding replicas for as long as the new ones take to start.
+    if (!panicking_ && stable_rate > 0 && stable > 0) seconds_per_request_ = stable / stable_rate;
+    const bool learned = seconds_per_request_ > 0;
+    const double short_demand = learned ? short_rate * seconds_per_request_ : short_avg;
+
+    // Panic: the short window asks for panic_threshold times the capacity we have, or the requests
+    // in flight right now do (a queue that built up inside one report interval) and the arrivals
+    // confirm at least half of that excess (a lone Poisson clump is not a burst). From zero
+    // replicas any demand at all is a burst.
+    const double capacity = current * target;
+    const double confirm = 1 + (config_.panic_threshold - 1) / 2;
+    const double burst = std::max(short_demand, short_avg);
+    const bool over = current == 0 ? std::max(burst, inflight) > 0
+                                   : burst >= config_.panic_threshold * capacity ||
+                                         (inflight >= config_.panic_threshold * capacity &&
+                                          short_demand >= confirm * capacity);
     if (over) {
       panicking_ = true;
       last_over_s_ = now;
@@ -48,23 +65,39 @@ class TargetTracking : public ModelPolicy {
     int recommendation;
     std::string why;
     if (panicking_) {
-      // Never lower while panicking (KPA keeps the panic maximum).
-      recommendation = std::max({want_burst, want_stable, current});
-      why = Format("panic: %.1f in flight/short-window > %.1fx capacity of %d", burst,
-                   config_.panic_threshold, current);
+      // Size on arrivals x learned time per request; never lower while panicking (KPA keeps the
+      // panic maximum). Without a learned service time, the measured burst is all there is.
+      double demand = std::max(burst, inflight);
+      if (learned) {
+        // Requests queued beyond the steady demand need extra slots to drain in backlog_drain_s.
+        const double steady = std::max(short_demand, stable_rate * seconds_per_request_);
+        const double backlog = std::max(0.0, inflight - steady);
+        demand = steady + backlog * seconds_per_request_ / std::max(config_.backlog_drain_s, 1e-3);
+      }
+      recommendation = std::max(ReplicasFor(demand, target), current);
+      why = Format("panic: %.0f in flight, %.1f rps x %.3fs, vs %.1fx capacity of %d", inflight,
+                   short_rate, seconds_per_request_, config_.panic_threshold, current);
     } else if (current > 0 && std::fabs(stable / (current * target) - 1) <= config_.tolerance) {
       recommendation = current;
       why = Format("%.1f concurrency within %.0f%% of target %.1f x %d", stable,
                    config_.tolerance * 100, target, current);
     } else {
-      recommendation = want_stable;
+      recommendation = ReplicasFor(stable, target);
       why = Format("%.1f average concurrency over %.0fs / target %.1f", stable,
                    config_.stable_window_s, target);
     }
     recommendation = Clamp(recommendation, config_.min_replicas, config_.max_replicas);
 
-    // Scale-down stabilization: the highest recommendation over the (possibly damped) delay.
-    history_.emplace_back(now, recommendation);
+    // Scale-down stabilization: the highest recommendation over the (possibly damped) delay, where
+    // each moment recommends at least what its short window needed. A stable window averages an
+    // oscillation away; remembering the short-window peaks keeps oscillating load on its peak
+    // instead of dropping between peaks and paying a reversal (and a start-up delay) each time.
+    const double window_demand =
+        learned ? context.demand.ArrivalRate(config_.panic_window_s) * seconds_per_request_
+                : short_avg;
+    history_.emplace_back(
+        now, std::max(recommendation, Clamp(ReplicasFor(window_demand, target),
+                                            config_.min_replicas, config_.max_replicas)));
     const double keep = std::max(config_.max_scale_down_delay_s, config_.scale_down_delay_s);
     while (!history_.empty() && history_.front().first < now - keep) history_.pop_front();
     int desired = recommendation;
@@ -126,6 +159,7 @@ class TargetTracking : public ModelPolicy {
   int last_desired_ = -1;
   bool panicking_ = false;
   double last_over_s_ = kNever;
+  double seconds_per_request_ = 0;              // learned while nothing queues
   std::deque<std::pair<double, int>> history_;  // (time, recommendation)
   double down_delay_s_;
   double last_down_s_ = kNever;
