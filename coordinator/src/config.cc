@@ -77,7 +77,7 @@ const std::set<std::string> kPolicyKeys = {
     "policy",         "minReplicas",    "maxReplicas",   "targetConcurrency", "tolerance",
     "stableWindow",   "panicWindow",    "panicThreshold", "scaleDownDelay",   "maxScaleUpRate",
     "maxScaleDownRate", "lagThreshold", "lagWindow",     "idleWindow",        "memory",
-    "flapWindow",     "maxScaleDownDelay", "lagProportional"};
+    "flapWindow",     "maxScaleDownDelay", "lagProportional", "backlogDrain"};
 
 // Overlays the policy keys present in `node` onto `policy`.
 void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyConfig& policy) {
@@ -107,6 +107,7 @@ void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyCo
   if (auto n = node["idleWindow"]) policy.idle_window_s = ParseDuration(Scalar(n, f("idleWindow")), f("idleWindow"));
   if (auto n = node["flapWindow"]) policy.flap_window_s = ParseDuration(Scalar(n, f("flapWindow")), f("flapWindow"));
   if (auto n = node["maxScaleDownDelay"]) policy.max_scale_down_delay_s = ParseDuration(Scalar(n, f("maxScaleDownDelay")), f("maxScaleDownDelay"));
+  if (auto n = node["backlogDrain"]) policy.backlog_drain_s = ParseDuration(Scalar(n, f("backlogDrain")), f("backlogDrain"));
   if (auto n = node["lagProportional"]) {
     const std::string v = Scalar(n, f("lagProportional"));
     if (v != "true" && v != "false") Fail(f("lagProportional"), "invalid value \"" + v + "\" (expected true or false)");
@@ -378,7 +379,7 @@ bool SamePolicy(const ModelPolicyConfig& a, const ModelPolicyConfig& b) {
          a.max_scale_up_rate == b.max_scale_up_rate &&
          a.max_scale_down_rate == b.max_scale_down_rate && a.lag_threshold == b.lag_threshold &&
          a.lag_window_s == b.lag_window_s && a.idle_window_s == b.idle_window_s &&
-         a.flap_window_s == b.flap_window_s &&
+         a.flap_window_s == b.flap_window_s && a.backlog_drain_s == b.backlog_drain_s &&
          a.max_scale_down_delay_s == b.max_scale_down_delay_s &&
          a.lag_proportional == b.lag_proportional &&
          a.memory_bytes == b.memory_bytes;
