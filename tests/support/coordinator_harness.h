@@ -130,28 +130,34 @@ struct HttpResult {
   std::string body;
 };
 
-// GET http://`host_port``target` (host_port as "127.0.0.1:1234"); status 0 if unreachable.
+// GET http://`host_port``target` (host_port as "127.0.0.1:1234") with a 5 s deadline; status 0 if
+// unreachable or too slow.
 inline HttpResult HttpGet(const std::string& host_port, const std::string& target) {
   namespace http = boost::beast::http;
   HttpResult out;
-  try {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::resolver resolver(ioc);
-    const auto colon = host_port.rfind(':');
-    boost::beast::tcp_stream stream(ioc);
-    stream.connect(resolver.resolve(host_port.substr(0, colon), host_port.substr(colon + 1)));
-    http::request<http::empty_body> req{http::verb::get, target, 11};
-    req.set(http::field::host, host_port);
-    http::write(stream, req);
-    boost::beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    out.status = res.result_int();
-    out.content_type = std::string(res[http::field::content_type]);
-    out.body = res.body();
-  } catch (const std::exception&) {
-    out.status = 0;
-  }
+  boost::asio::io_context ioc;
+  boost::beast::tcp_stream stream(ioc);
+  boost::beast::flat_buffer buffer;
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, host_port);
+  http::response<http::string_body> res;
+  const auto colon = host_port.rfind(':');
+  boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address(host_port.substr(0, colon)),
+                                    static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
+  stream.expires_after(std::chrono::seconds(5));
+  stream.async_connect(ep, [&](boost::system::error_code ec) {
+    if (ec) return;
+    http::async_write(stream, req, [&](boost::system::error_code ec, size_t) {
+      if (ec) return;
+      http::async_read(stream, buffer, res, [&](boost::system::error_code ec, size_t) {
+        if (ec) return;
+        out.status = res.result_int();
+        out.content_type = std::string(res[http::field::content_type]);
+        out.body = res.body();
+      });
+    });
+  });
+  ioc.run();
   return out;
 }
 
