@@ -133,7 +133,11 @@ void BM_DecisionCycle(benchmark::State& state) {
   }
   state.counters["models"] = static_cast<double>(f.engine->aggregator().models().size());
 }
-BENCHMARK(BM_DecisionCycle)->Args({10'000, 1})->Args({10'000, 0})->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK(BM_DecisionCycle)
+    ->Args({10'000, 1})
+    ->Args({10'000, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);
 
 void BM_PublishStatus(benchmark::State& state) {
   DecisionFixture f(static_cast<int>(state.range(0)), false);

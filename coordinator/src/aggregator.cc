@@ -23,8 +23,8 @@ struct PodState {
   uint64_t incarnation = 0;
   uint64_t sequence = 0;
   int64_t last_snapshot_ns = 0;
-  int64_t offset_ns = 0;       // coordinator clock - sidecar clock (smallest seen: least delay)
-  int64_t last_point_ns = 0;   // coordinator time the last applied snapshot maps to
+  int64_t offset_ns = 0;      // coordinator clock - sidecar clock (smallest seen: least delay)
+  int64_t last_point_ns = 0;  // coordinator time the last applied snapshot maps to
   int64_t last_recv_ns = 0;
   int64_t interval_ns = 1'000'000'000;  // smoothed spacing of regular (non-early) reports
   std::unordered_map<std::string, PodModel> models;
@@ -34,8 +34,8 @@ namespace {
 
 uint64_t Completions(const v1::ModelCounters& m) {
   const auto& o = m.outcomes();
-  return o.success() + o.client_error() + o.server_error() + o.upstream_error() +
-         o.client_abort() + o.timeout();
+  return o.success() + o.client_error() + o.server_error() + o.upstream_error() + o.client_abort() +
+         o.timeout();
 }
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -46,13 +46,12 @@ ModelDemand::ModelDemand(const Aggregator& owner, std::string name, int64_t buck
                          size_t buckets)
     : owner_(owner), name_(std::move(name)), bucket_ns_(bucket_ns), ring_(buckets) {}
 
-void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals,
-                         double completions) {
+void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, double completions) {
   const int64_t span = t1 - t0;
   if (span <= 0) return;
   // Only the part of the interval the ring can still hold is kept, pro rata.
-  const int64_t oldest = (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) *
-                         bucket_ns_;
+  const int64_t oldest =
+      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) * bucket_ns_;
   const int64_t from = std::max(t0, oldest);
   for (int64_t k = from / bucket_ns_; k * bucket_ns_ < t1; ++k) {
     const int64_t lo = std::max(from, k * bucket_ns_);
@@ -121,7 +120,8 @@ double ModelDemand::CompletionRate(double window_s) const {
 double ModelDemand::IdleSeconds() const {
   if (inflight_ > 0) return 0;
   if (last_request_unix_ms_ <= 0) return kInf;
-  return std::max<double>(0, static_cast<double>(owner_.now_unix_ms_ - last_request_unix_ms_) / 1e3);
+  return std::max<double>(0,
+                          static_cast<double>(owner_.now_unix_ms_ - last_request_unix_ms_) / 1e3);
 }
 
 double ModelDemand::DataAgeSeconds() const {
@@ -286,8 +286,13 @@ std::vector<PodView> Aggregator::Pods() const {
   std::vector<PodView> out;
   out.reserve(pods_.size());
   for (const auto& [key, p] : pods_) {
-    PodView v{p->server, p->pod, p->incarnation, p->sequence,
-              static_cast<double>(now_ns_ - p->last_recv_ns) / 1e9, 0, p->models.size()};
+    PodView v{p->server,
+              p->pod,
+              p->incarnation,
+              p->sequence,
+              static_cast<double>(now_ns_ - p->last_recv_ns) / 1e9,
+              0,
+              p->models.size()};
     for (const auto& [name, pm] : p->models) v.inflight += pm.inflight;
     out.push_back(std::move(v));
   }

@@ -76,8 +76,9 @@ std::shared_ptr<const StatusSnapshot> Engine::status() const {
 
 std::optional<ScaleTarget> Engine::SeldonTarget(TargetKind kind, const std::string& name) const {
   if (!config_->seldon.enabled) return std::nullopt;
-  return MakeScaleTarget("mlops.seldon.io/v1alpha1", kind == TargetKind::kModel ? "Model" : "Server",
-                         name, config_->seldon.name_space);
+  return MakeScaleTarget("mlops.seldon.io/v1alpha1",
+                         kind == TargetKind::kModel ? "Model" : "Server", name,
+                         config_->seldon.name_space);
 }
 
 void Engine::ApplyConfig(std::shared_ptr<const Config> config) {
@@ -116,7 +117,8 @@ Engine::ModelEntry& Engine::Model(const std::string& name) {
     slot->config_server = mc ? mc->server : "";
     slot->target = mc && mc->target ? mc->target : SeldonTarget(TargetKind::kModel, name);
     slot->policy = options_.model_policy(slot->config);
-    if (options_.reader && slot->target) options_.reader->RequestRead("model/" + name, *slot->target);
+    if (options_.reader && slot->target)
+      options_.reader->RequestRead("model/" + name, *slot->target);
   }
   return *slot;
 }
@@ -130,7 +132,8 @@ Engine::ServerEntry& Engine::Server(const std::string& name) {
     slot->config = sc ? sc->policy : ServerPolicyConfig{};
     slot->target = sc && sc->target ? sc->target : SeldonTarget(TargetKind::kServer, name);
     slot->sizer = options_.server_sizer(slot->config);
-    if (options_.reader && slot->target) options_.reader->RequestRead("server/" + name, *slot->target);
+    if (options_.reader && slot->target)
+      options_.reader->RequestRead("server/" + name, *slot->target);
   }
   return *slot;
 }
@@ -140,9 +143,15 @@ void Engine::ApplyReceived(const Received& r) {
   ++received_;
   switch (outcome) {
     case Aggregator::Outcome::kApplied:
-    case Aggregator::Outcome::kBaseline: ++applied_; break;
-    case Aggregator::Outcome::kRestart: ++applied_; ++restarts_; break;
-    default: ++ignored_;
+    case Aggregator::Outcome::kBaseline:
+      ++applied_;
+      break;
+    case Aggregator::Outcome::kRestart:
+      ++applied_;
+      ++restarts_;
+      break;
+    default:
+      ++ignored_;
   }
   if (options_.metrics) options_.metrics->OnReport(outcome, r.report.models_size());
 }
@@ -198,8 +207,8 @@ void Engine::AbsorbResults() {
   while (options_.actuator->PollResult(report)) {
     const auto& r = report.result;
     ActuationState state{StatusName(r.status), r.http_status, r.error, NowUnixMs()};
-    const bool done = r.status == ActuationResult::Status::kOk ||
-                      r.status == ActuationResult::Status::kSkipped;
+    const bool done =
+        r.status == ActuationResult::Status::kOk || r.status == ActuationResult::Status::kSkipped;
     const int observed = r.observed_replicas >= 0 ? r.observed_replicas : report.request.to;
     if (report.request.kind == TargetKind::kModel) {
       if (auto it = models_.find(report.request.name); it != models_.end()) {
@@ -211,10 +220,17 @@ void Engine::AbsorbResults() {
       if (done) it->second->observed = observed;
     }
     switch (r.status) {
-      case ActuationResult::Status::kOk: ++health_.succeeded; break;
-      case ActuationResult::Status::kRetry: ++health_.retried; break;
-      case ActuationResult::Status::kFailed: ++health_.failed; break;
-      case ActuationResult::Status::kSkipped: break;
+      case ActuationResult::Status::kOk:
+        ++health_.succeeded;
+        break;
+      case ActuationResult::Status::kRetry:
+        ++health_.retried;
+        break;
+      case ActuationResult::Status::kFailed:
+        ++health_.failed;
+        break;
+      case ActuationResult::Status::kSkipped:
+        break;
     }
     if (!done) health_.last_error = std::make_pair(report.request.Key(), state);
     if (options_.metrics) options_.metrics->OnActuation(state.status.c_str(), r.http_status);
@@ -288,7 +304,8 @@ void Engine::DecideNow() {
     ModelEntry& e = *ep;
     const ModelPolicyConfig& pc = e.config;
     if (e.demand) {
-      e.demand->set_hold_seconds(std::max({pc.stable_window_s, pc.panic_window_s, pc.lag_window_s}));
+      e.demand->set_hold_seconds(
+          std::max({pc.stable_window_s, pc.panic_window_s, pc.lag_window_s}));
     }
     const DemandView& view = e.demand ? static_cast<const DemandView&>(*e.demand) : kNoDemand;
     const int hosting = e.demand ? static_cast<int>(e.demand->hosting_pods()) : 0;
@@ -314,9 +331,9 @@ void Engine::DecideNow() {
   for (auto& [name, sp] : servers_) {
     ServerEntry& s = *sp;
     const auto pods = pods_per_server.find(name);
-    const int current = CurrentOf(s.observed, s.desired,
-                                  pods == pods_per_server.end() ? 0 : pods->second,
-                                  s.config.min_replicas, s.config.max_replicas);
+    const int current =
+        CurrentOf(s.observed, s.desired, pods == pods_per_server.end() ? 0 : pods->second,
+                  s.config.min_replicas, s.config.max_replicas);
     const Decision d = s.sizer->Decide(ServerContext{now_s, current, s.models, s.fresh});
     const int previous = s.desired >= 0 ? s.desired : current;
     s.desired = d.desired;

@@ -62,9 +62,9 @@ TEST_F(AggregatorTest, BusySecondsDeltasGiveExactWindowedConcurrency) {
   EXPECT_EQ(Apply(Report("a", 1, 2, 11, {{"m", 4, 2, 2.0, 2}})), Outcome::kApplied);
   EXPECT_EQ(Apply(Report("a", 1, 3, 12, {{"m", 10, 7, 5.0, 3}})), Outcome::kApplied);
   ModelDemand& m = Model("m");
-  EXPECT_NEAR(m.AverageConcurrency(2), 2.5, 1e-9);  // 5 busy-seconds over 2 s
-  EXPECT_NEAR(m.AverageConcurrency(1), 3.0, 1e-9);  // the last second alone
-  EXPECT_NEAR(m.AverageConcurrency(60), 2.5, 1e-9); // only 2 s of data so far
+  EXPECT_NEAR(m.AverageConcurrency(2), 2.5, 1e-9);   // 5 busy-seconds over 2 s
+  EXPECT_NEAR(m.AverageConcurrency(1), 3.0, 1e-9);   // the last second alone
+  EXPECT_NEAR(m.AverageConcurrency(60), 2.5, 1e-9);  // only 2 s of data so far
   EXPECT_NEAR(m.ArrivalRate(2), 5.0, 1e-9);
   EXPECT_NEAR(m.CompletionRate(1), 5.0, 1e-9);
   EXPECT_EQ(m.Inflight(), 3);

@@ -18,7 +18,8 @@ std::string Error(const std::string& yaml) {
 }
 
 TEST(ConfigTest, ExampleFileParsesWithEveryField) {
-  const Config c = LoadConfigFile(std::string(LAGSCALE_SOURCE_DIR) + "/coordinator/config.example.yaml");
+  const Config c =
+      LoadConfigFile(std::string(LAGSCALE_SOURCE_DIR) + "/coordinator/config.example.yaml");
   EXPECT_DOUBLE_EQ(c.report_ttl_s, 10);
   EXPECT_DOUBLE_EQ(c.decision_interval_s, 0.25);
   EXPECT_EQ(c.windows_s, (std::vector<double>{10, 60}));
@@ -59,27 +60,33 @@ TEST(ConfigTest, UnlistedModelsGetTheDefaults) {
 }
 
 TEST(ConfigTest, ErrorsNameTheFieldAndTheValue) {
-  EXPECT_EQ(Error("reportTTL: soon\n"),
-            "config: reportTTL: invalid value \"soon\" (expected a duration such as 250ms, 1s or 2m)");
+  EXPECT_EQ(
+      Error("reportTTL: soon\n"),
+      "config: reportTTL: invalid value \"soon\" (expected a duration such as 250ms, 1s or 2m)");
   EXPECT_EQ(Error("defaults: {maxReplicas: lots}\n"),
             "config: defaults.maxReplicas: invalid value \"lots\" (expected a whole number >= 0)");
   EXPECT_EQ(Error("models: [{name: a, minReplicas: 5, maxReplicas: 2}]\n"),
             "config: models[0].minReplicas: invalid value 5 (greater than maxReplicas 2)");
   EXPECT_EQ(Error("models: [{name: a, policy: magic}]\n"),
-            "config: models[0].policy: invalid value \"magic\" (expected target-tracking or lag-threshold)");
+            "config: models[0].policy: invalid value \"magic\" (expected target-tracking or "
+            "lag-threshold)");
   EXPECT_EQ(Error("models: [{name: a, server: ghost}]\n"),
             "config: models[0].server: unknown server \"ghost\" (not in servers)");
   EXPECT_EQ(Error("servers: [{name: s, placement: everywhere}]\n"),
-            "config: servers[0].placement: invalid value \"everywhere\" (expected all, scheduled or one-to-one)");
+            "config: servers[0].placement: invalid value \"everywhere\" (expected all, scheduled "
+            "or one-to-one)");
   EXPECT_EQ(Error("models: [{name: a, target: {apiVersion: v1, kind: Model, name: a}}]\n"),
-            "config: models[0].target.apiVersion: invalid value \"v1\" (expected group/version, e.g. apps/v1)");
+            "config: models[0].target.apiVersion: invalid value \"v1\" (expected group/version, "
+            "e.g. apps/v1)");
   EXPECT_EQ(Error("models: [{name: a, target: {apiVersion: apps/v1, kind: Pod, name: a}}]\n"),
-            "config: models[0].target.kind: invalid value \"Pod\" (expected Model, Server, Deployment or StatefulSet)");
+            "config: models[0].target.kind: invalid value \"Pod\" (expected Model, Server, "
+            "Deployment or StatefulSet)");
   EXPECT_EQ(Error("defaults: {tolerance: 1.5}\n"),
             "config: defaults.tolerance: invalid value 1.5 (must be in [0, 1))");
   EXPECT_EQ(Error("defaults: {targetConcurrency: 0}\n"),
             "config: defaults.targetConcurrency: invalid value 0 (must be > 0)");
-  EXPECT_EQ(Error("models: [{name: a}, {name: a}]\n"), "config: models[1].name: duplicate model \"a\"");
+  EXPECT_EQ(Error("models: [{name: a}, {name: a}]\n"),
+            "config: models[1].name: duplicate model \"a\"");
   EXPECT_EQ(Error("seldon: {enabled: maybe}\n"),
             "config: seldon.enabled: invalid value \"maybe\" (expected true or false)");
   EXPECT_EQ(Error("decisionInterval: 1ms\n"),
@@ -88,7 +95,8 @@ TEST(ConfigTest, ErrorsNameTheFieldAndTheValue) {
 
 TEST(ConfigTest, UnknownKeysAreRejected) {
   EXPECT_EQ(Error("reportTtl: 5s\n"), "config: reportTtl: unknown field");
-  EXPECT_EQ(Error("models: [{name: a, maxReplica: 3}]\n"), "config: models[0].maxReplica: unknown field");
+  EXPECT_EQ(Error("models: [{name: a, maxReplica: 3}]\n"),
+            "config: models[0].maxReplica: unknown field");
   EXPECT_NE(Error("models: [unclosed\n").find("not valid YAML"), std::string::npos);
 }
 
@@ -104,7 +112,8 @@ TEST(ConfigTest, MissingFileIsNamed) {
 TEST(ConfigTest, TargetsDeriveTheirPaths) {
   const ScaleTarget d = MakeScaleTarget("apps/v1", "StatefulSet", "db", "prod");
   EXPECT_EQ(d.ScalePath(), "/apis/apps/v1/namespaces/prod/statefulsets/db/scale");
-  const Config c = ParseConfig("models: [{name: a, target: {apiVersion: apps/v1, kind: Deployment, name: web}}]\n");
+  const Config c = ParseConfig(
+      "models: [{name: a, target: {apiVersion: apps/v1, kind: Deployment, name: web}}]\n");
   EXPECT_EQ(c.models[0].target->name_space, "default");
 }
 

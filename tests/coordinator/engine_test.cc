@@ -39,7 +39,8 @@ class MaxSizer final : public ServerSizer {
 
 class FakeActuator final : public Actuator {
  public:
-  FakeActuator(ActuationResult result, TargetReading reading) : result_(result), reading_(reading) {}
+  FakeActuator(ActuationResult result, TargetReading reading)
+      : result_(result), reading_(reading) {}
   const char* name() const override { return "fake"; }
   ActuationResult Apply(const ScaleRequest&) override { return result_; }
   TargetReading Read(const ScaleTarget&) override { return reading_; }
@@ -66,7 +67,8 @@ v1::PodReport Report(const std::string& pod, uint64_t seq, int64_t snapshot_ns, 
 
 class EngineTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Engine> Make(std::shared_ptr<const Config> config, ActuationWorker* worker = nullptr,
+  std::unique_ptr<Engine> Make(std::shared_ptr<const Config> config,
+                               ActuationWorker* worker = nullptr,
                                ActuationWorker* reader = nullptr) {
     EngineOptions o;
     o.config = std::move(config);
@@ -140,7 +142,8 @@ TEST_F(EngineTest, FailedActuationShowsOnStatusAndKeepsCurrent) {
   forbidden.status = ActuationResult::Status::kFailed;
   forbidden.http_status = 403;
   forbidden.error = "PATCH ...: HTTP 403 forbidden";
-  ActuationWorker worker(std::make_unique<FakeActuator>(forbidden, TargetReading{}), WorkerOptions{});
+  ActuationWorker worker(std::make_unique<FakeActuator>(forbidden, TargetReading{}),
+                         WorkerOptions{});
   auto engine = Make(std::make_shared<Config>(), &worker);
   Feed(*engine, 4);
   engine->DecideNow();
@@ -164,9 +167,11 @@ TEST_F(EngineTest, SeldonModeTakesBoundsFromTheResources) {
   reading.replicas = 2;
   reading.min_replicas = 2;
   reading.max_replicas = 3;
-  ActuationWorker reader(std::make_unique<FakeActuator>(ActuationResult{}, reading), WorkerOptions{});
-  auto engine = Make(std::make_shared<Config>(ParseConfig("seldon: {enabled: true, namespace: ns}\n")),
-                     nullptr, &reader);
+  ActuationWorker reader(std::make_unique<FakeActuator>(ActuationResult{}, reading),
+                         WorkerOptions{});
+  auto engine =
+      Make(std::make_shared<Config>(ParseConfig("seldon: {enabled: true, namespace: ns}\n")),
+           nullptr, &reader);
   Feed(*engine, 9);
   engine->DecideNow();  // first sight of the model: its Model resource is read
   ASSERT_TRUE(PollUntil([&] {

@@ -79,7 +79,8 @@ class FakeSidecar {
     r.set_sequence(++sequence_);
     r.set_snapshot_monotonic_ns(now);
     r.set_report_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count());
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count());
     auto* m = r.add_models();
     m->set_model("iris");
     m->set_arrivals(arrivals_);
@@ -95,7 +96,8 @@ class FakeSidecar {
  private:
   static int64_t Now() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch()).count();
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
   std::unique_ptr<v1::LagService::Stub> stub_;
   grpc::ClientContext context_;
@@ -168,10 +170,14 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
   });
 
   // At rest: both pods show up and the model sits at one replica.
-  ASSERT_TRUE(PollUntil([&] {
-    const json m = Iris(Status(http));
-    return m.is_object() && m["pods"].size() == 2 && m["desired_replicas"] == 1 && m["fresh"] == true;
-  }, 10)) << Status(http).dump(2);
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        const json m = Iris(Status(http));
+        return m.is_object() && m["pods"].size() == 2 && m["desired_replicas"] == 1 &&
+               m["fresh"] == true;
+      },
+      10))
+      << Status(http).dump(2);
 
   // Burst: 5 + 7 requests in flight.
   const auto burst = std::chrono::steady_clock::now();
@@ -181,7 +187,8 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
   // policy's business, pinned by its own tests.)
   ASSERT_TRUE(PollUntil([&] { return Iris(Status(http))["desired_replicas"] > 1; }, 5))
       << Status(http).dump(2);
-  const double reaction = std::chrono::duration<double>(std::chrono::steady_clock::now() - burst).count();
+  const double reaction =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - burst).count();
   RecordProperty("reaction_ms", static_cast<int>(reaction * 1000));
   EXPECT_LT(reaction, 1.0) << "desired replicas rose " << reaction << " s after the burst";
   ASSERT_TRUE(PollUntil([&] { return Iris(Status(http))["inflight"] == 12; }));
@@ -196,24 +203,30 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
   EXPECT_FALSE(decision["reason"].get<std::string>().empty());
 
   // The webhook received the scale-up in the contract's shape.
-  ASSERT_TRUE(PollUntil([&] {
-    for (const auto& r : webhook.Requests()) {
-      const json body = json::parse(r.body);
-      if (body["kind"] == "model" && body["name"] == "iris" && body["from"] == 1 && body["to"] > 1) {
-        return true;
-      }
-    }
-    return false;
-  }, 5));
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (const auto& r : webhook.Requests()) {
+          const json body = json::parse(r.body);
+          if (body["kind"] == "model" && body["name"] == "iris" && body["from"] == 1 &&
+              body["to"] > 1) {
+            return true;
+          }
+        }
+        return false;
+      },
+      5));
   for (const auto& r : webhook.Requests()) {
     EXPECT_EQ(r.method, "POST");
     EXPECT_EQ(r.target, "/admin/scale");
     EXPECT_EQ(r.headers.at("content-type"), "application/json");
   }
-  EXPECT_TRUE(PollUntil([&] {
-    const json m = Iris(Status(http));
-    return m["current_replicas"] == m["desired_replicas"];
-  }, 5)) << "the webhook's acknowledgements move current_replicas";
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        const json m = Iris(Status(http));
+        return m["current_replicas"] == m["desired_replicas"];
+      },
+      5))
+      << "the webhook's acknowledgements move current_replicas";
 
   // After the burst the replicas fall back, and the webhook hears about it.
   level_a = 1;
@@ -221,16 +234,19 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
   ASSERT_TRUE(PollUntil([&] { return Iris(Status(http))["desired_replicas"] == 1; }, 15))
       << Status(http).dump(2);
   EXPECT_EQ(Iris(Status(http))["inflight"], 1);
-  EXPECT_TRUE(PollUntil([&] {
-    const auto reqs = webhook.Requests();
-    return !reqs.empty() && json::parse(reqs.back().body)["to"] == 1;
-  }, 5));
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        const auto reqs = webhook.Requests();
+        return !reqs.empty() && json::parse(reqs.back().body)["to"] == 1;
+      },
+      5));
   EXPECT_GT(a.last_ack(), 0u);
 
   // The coordinator's own metrics saw it all.
   const auto metrics = HttpGet(http, "/metrics");
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("lagscale_coordinator_decisions_total{direction=\"up\"}"), std::string::npos);
+  EXPECT_NE(metrics.body.find("lagscale_coordinator_decisions_total{direction=\"up\"}"),
+            std::string::npos);
   EXPECT_NE(metrics.body.find("lagscale_coordinator_model_desired_replicas{model=\"iris\"} 1"),
             std::string::npos);
 }
@@ -309,8 +325,9 @@ TEST_F(CoordinatorBurstTest, SighupReloadsConfigAndKeepsState) {
   std::ofstream(dir_ / "reload.yaml") << "models: [{name: iris, maxReplicas: many}]\n";
   coordinator.Signal(SIGHUP);
   ASSERT_TRUE(PollUntil([&] {
-    return HttpGet(http, "/metrics").body.find(
-               "lagscale_coordinator_config_reloads_total{result=\"error\"} 1") != std::string::npos;
+    return HttpGet(http, "/metrics")
+               .body.find("lagscale_coordinator_config_reloads_total{result=\"error\"} 1") !=
+           std::string::npos;
   }));
   EXPECT_EQ(Iris(Status(http))["max_replicas"], 2) << "a bad file keeps the previous config";
 }

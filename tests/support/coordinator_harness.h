@@ -12,9 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <utility>
-
+// clang-format off
+#include <utility>  // g++ 12 + Boost 1.74: before Boost.Asio
 #include <boost/asio.hpp>
+// clang-format on
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -66,7 +67,8 @@ class ChildProcess {
   ~ChildProcess() {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
-      for (int i = 0; i < 300 && !Exited(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      for (int i = 0; i < 300 && !Exited(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       if (!exited_) {
         kill(pid_, SIGKILL);
         waitpid(pid_, &status_, 0);
@@ -79,7 +81,8 @@ class ChildProcess {
 
   // Reads stdout until a line starting with `prefix` (returned) or the deadline ("" then).
   std::string WaitForLine(const std::string& prefix, double timeout_s = 10) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     for (;;) {
       for (size_t nl; (nl = buffer_.find('\n')) != std::string::npos;) {
         std::string line = buffer_.substr(0, nl);
@@ -258,8 +261,9 @@ class ScriptedHttpServer {
     boost::beast::flat_buffer buffer;
     http::request<http::string_body> req;
     http::read(stream, buffer, req);
-    RecordedRequest rec{std::string(req.method_string()), std::string(req.target()), req.body(), {},
-                        client_cert, std::chrono::steady_clock::now()};
+    RecordedRequest rec{
+        std::string(req.method_string()), std::string(req.target()), req.body(), {}, client_cert,
+        std::chrono::steady_clock::now()};
     for (const auto& f : req) {
       std::string name(f.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -48,7 +48,7 @@ class ModelDemand final : public DemandView {
  private:
   friend class Aggregator;
   struct Bucket {
-    int64_t index = -1;  // absolute bucket number (time / bucket width); -1 = empty
+    int64_t index = -1;      // absolute bucket number (time / bucket width); -1 = empty
     int64_t lo = 0, hi = 0;  // the part of the bucket the data covers
     double busy = 0, arrivals = 0, completions = 0;
   };
