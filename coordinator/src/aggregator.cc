@@ -44,57 +44,91 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 ModelDemand::ModelDemand(const Aggregator& owner, std::string name, int64_t bucket_ns,
                          size_t buckets)
-    : owner_(owner), name_(std::move(name)), bucket_ns_(bucket_ns), ring_(buckets) {}
+    : owner_(owner),
+      name_(std::move(name)),
+      bucket_ns_(bucket_ns),
+      index_(buckets, -1),
+      span_(buckets),
+      values_{std::vector<double>(buckets), std::vector<double>(buckets),
+              std::vector<double>(buckets)} {}
 
 void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, double completions) {
   const int64_t span = t1 - t0;
   if (span <= 0) return;
   // Only the part of the interval the ring can still hold is kept, pro rata.
   const int64_t oldest =
-      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) * bucket_ns_;
+      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(index_.size()) + 1) * bucket_ns_;
   const int64_t from = std::max(t0, oldest);
   for (int64_t k = from / bucket_ns_; k * bucket_ns_ < t1; ++k) {
     const int64_t lo = std::max(from, k * bucket_ns_);
     const int64_t hi = std::min(t1, (k + 1) * bucket_ns_);
     if (hi <= lo) continue;
     const double f = static_cast<double>(hi - lo) / static_cast<double>(span);
-    Bucket& b = ring_[static_cast<size_t>(k) % ring_.size()];
-    if (b.index != k) b = Bucket{k, lo, hi, 0, 0, 0};
-    b.lo = std::min(b.lo, lo);
-    b.hi = std::max(b.hi, hi);
-    b.busy += busy * f;
-    b.arrivals += arrivals * f;
-    b.completions += completions * f;
+    const size_t slot = static_cast<size_t>(k) % index_.size();
+    if (index_[slot] != k) {
+      index_[slot] = k;
+      span_[slot] = Span{lo, hi};
+      for (auto& v : values_) v[slot] = 0;
+    }
+    span_[slot].lo = std::min(span_[slot].lo, lo);
+    span_[slot].hi = std::max(span_[slot].hi, hi);
+    values_[kBusy][slot] += busy * f;
+    values_[kArrivals][slot] += arrivals * f;
+    values_[kCompletions][slot] += completions * f;
   }
   if (first_data_ns_ < 0 || t0 < first_data_ns_) first_data_ns_ = std::max(t0, oldest);
   newest_data_ns_ = std::max(newest_data_ns_, t1);
 }
 
-double ModelDemand::Sum(int64_t from, int64_t to, double Bucket::*field) const {
+double ModelDemand::Sum(int64_t from, int64_t to, Field field) const {
+  const double* values = values_[field].data();
+  const size_t n = index_.size();
   double sum = 0;
   int64_t k = from / bucket_ns_;
   // One division for the ring position, then a wrapping increment: this loop is the decision
   // cycle's hot spot (a 30 s window is 120 buckets, for every model, every cycle).
-  size_t slot = static_cast<size_t>(k) % ring_.size();
-  for (; k * bucket_ns_ < to; ++k) {
-    const Bucket& b = ring_[slot];
-    if (++slot == ring_.size()) slot = 0;
-    if (b.index != k) continue;
-    // Within a bucket the data is taken as spread evenly over the part it covers, so windows
+  size_t slot = static_cast<size_t>(k) % n;
+  for (; k * bucket_ns_ < to; ++k, slot = slot + 1 == n ? 0 : slot + 1) {
+    if (index_[slot] != k) continue;
+    if (k * bucket_ns_ >= from && (k + 1) * bucket_ns_ <= to) {
+      sum += values[slot];  // wholly inside the window
+      continue;
+    }
+    // An edge bucket: its data is taken as spread evenly over the part it covers, so windows
     // that start or end where the data does (a report's snapshot) count exactly.
-    const int64_t lo = std::max(from, b.lo);
-    const int64_t hi = std::min(to, b.hi);
-    if (hi > lo) sum += b.*field * static_cast<double>(hi - lo) / static_cast<double>(b.hi - b.lo);
+    const Span& span = span_[slot];
+    const int64_t lo = std::max(from, span.lo);
+    const int64_t hi = std::min(to, span.hi);
+    if (hi > lo) {
+      sum += values[slot] * static_cast<double>(hi - lo) / static_cast<double>(span.hi - span.lo);
+    }
   }
   return sum;
 }
 
+void ModelDemand::Refresh() const {
+  if (cached_at_ == owner_.generation_) return;
+  cached_at_ = owner_.generation_;
+  int64_t end = newest_data_ns_;
+  bool fresh = !hosts_.empty() && first_data_ns_ >= 0 &&
+               owner_.now_ns_ - last_disruption_ns_ >= hold_ns_;
+  const int64_t ttl_ns = static_cast<int64_t>(owner_.options_.ttl_s * 1e9);
+  for (const PodModel* h : hosts_) {
+    end = std::min(end, h->pod->last_point_ns);
+    // A pod that missed about three reports makes the newest windows incomplete.
+    const int64_t late = std::clamp<int64_t>(3 * h->pod->interval_ns, 500'000'000, ttl_ns);
+    if (owner_.now_ns_ - h->pod->last_recv_ns > late) fresh = false;
+  }
+  cached_end_ns_ = end;
+  cached_fresh_ = fresh;
+}
+
 bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
   if (hosts_.empty() || first_data_ns_ < 0) return false;
-  end = newest_data_ns_;
-  for (const PodModel* h : hosts_) end = std::min(end, h->pod->last_point_ns);
+  Refresh();
+  end = cached_end_ns_;
   const int64_t oldest =
-      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) * bucket_ns_;
+      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(index_.size()) + 1) * bucket_ns_;
   start = std::max({end - static_cast<int64_t>(window_s * 1e9), first_data_ns_, oldest});
   return end > start;
 }
@@ -102,19 +136,19 @@ bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
 double ModelDemand::AverageConcurrency(double window_s) const {
   int64_t start = 0, end = 0;
   if (!Window(window_s, start, end)) return 0;
-  return Sum(start, end, &Bucket::busy) * 1e9 / static_cast<double>(end - start);
+  return Sum(start, end, kBusy) * 1e9 / static_cast<double>(end - start);
 }
 
 double ModelDemand::ArrivalRate(double window_s) const {
   int64_t start = 0, end = 0;
   if (!Window(window_s, start, end)) return 0;
-  return Sum(start, end, &Bucket::arrivals) * 1e9 / static_cast<double>(end - start);
+  return Sum(start, end, kArrivals) * 1e9 / static_cast<double>(end - start);
 }
 
 double ModelDemand::CompletionRate(double window_s) const {
   int64_t start = 0, end = 0;
   if (!Window(window_s, start, end)) return 0;
-  return Sum(start, end, &Bucket::completions) * 1e9 / static_cast<double>(end - start);
+  return Sum(start, end, kCompletions) * 1e9 / static_cast<double>(end - start);
 }
 
 double ModelDemand::IdleSeconds() const {
@@ -132,15 +166,8 @@ double ModelDemand::DataAgeSeconds() const {
 }
 
 bool ModelDemand::Fresh() const {
-  if (hosts_.empty() || first_data_ns_ < 0) return false;
-  if (owner_.now_ns_ - last_disruption_ns_ < hold_ns_) return false;
-  const int64_t ttl_ns = static_cast<int64_t>(owner_.options_.ttl_s * 1e9);
-  for (const PodModel* h : hosts_) {
-    // A pod that missed about three reports makes the newest windows incomplete.
-    const int64_t late = std::clamp<int64_t>(3 * h->pod->interval_ns, 500'000'000, ttl_ns);
-    if (owner_.now_ns_ - h->pod->last_recv_ns > late) return false;
-  }
-  return true;
+  Refresh();
+  return cached_fresh_;
 }
 
 std::vector<std::string> ModelDemand::HostingPods() const {
@@ -187,6 +214,7 @@ void Aggregator::Detach(PodState& pod, bool disruption) {
 
 Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_ns,
                                       int64_t now_unix_ms) {
+  ++generation_;
   now_ns_ = std::max(now_ns_, now_ns);
   now_unix_ms_ = std::max(now_unix_ms_, now_unix_ms);
   if (report.pod().empty()) return Outcome::kInvalid;
@@ -266,6 +294,7 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
 }
 
 int Aggregator::Advance(int64_t now_ns, int64_t now_unix_ms) {
+  ++generation_;
   now_ns_ = std::max(now_ns_, now_ns);
   now_unix_ms_ = std::max(now_unix_ms_, now_unix_ms);
   const int64_t ttl_ns = static_cast<int64_t>(options_.ttl_s * 1e9);

@@ -321,7 +321,9 @@ void Engine::DecideNow() {
     }
     if (options_.metrics) options_.metrics->SetModelReplicas(name, current, e.desired);
     if (!e.server.empty()) {
-      ServerEntry& s = Server(e.server);
+      // The server's entry is looked up by name only when the model's server changes.
+      if (!e.server_entry || e.server_entry->name != e.server) e.server_entry = &Server(e.server);
+      ServerEntry& s = *e.server_entry;
       s.models.push_back(ServerModelDemand{name, e.desired, pc.memory_bytes});
       s.fresh = s.fresh && e.fresh;
     }
