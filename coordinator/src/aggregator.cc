@@ -50,7 +50,28 @@ ModelDemand::ModelDemand(const Aggregator& owner, std::string name, int64_t buck
       index_(buckets, -1),
       span_(buckets),
       values_{std::vector<double>(buckets), std::vector<double>(buckets),
+              std::vector<double>(buckets)},
+      totals_{std::vector<double>(buckets), std::vector<double>(buckets),
               std::vector<double>(buckets)} {}
+
+void ModelDemand::Extend(int64_t k) {
+  const auto n = static_cast<int64_t>(index_.size());
+  double carry[3] = {0, 0, 0};
+  if (newest_k_ >= 0) {
+    for (int f = 0; f < 3; ++f) carry[f] = totals_[f][Slot(newest_k_)];
+  }
+  const int64_t first = newest_k_ < 0 || k - newest_k_ >= n ? k - n + 1 : newest_k_ + 1;
+  for (int64_t j = std::max<int64_t>(first, 0); j <= k; ++j) {
+    const size_t slot = Slot(j);
+    index_[slot] = j;
+    span_[slot] = Span{};
+    for (int f = 0; f < 3; ++f) {
+      values_[f][slot] = 0;
+      totals_[f][slot] = carry[f];
+    }
+  }
+  newest_k_ = k;
+}
 
 void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, double completions) {
   const int64_t span = t1 - t0;
@@ -64,54 +85,64 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, d
     const int64_t hi = std::min(t1, (k + 1) * bucket_ns_);
     if (hi <= lo) continue;
     const double f = static_cast<double>(hi - lo) / static_cast<double>(span);
-    const size_t slot = static_cast<size_t>(k) % index_.size();
-    if (index_[slot] != k) {
-      index_[slot] = k;
-      span_[slot] = Span{lo, hi};
-      for (auto& v : values_) v[slot] = 0;
+    if (k > newest_k_) Extend(k);
+    const size_t slot = Slot(k);
+    if (index_[slot] != k) continue;  // older than the ring
+    Span& sp = span_[slot];
+    if (sp.hi <= sp.lo) sp = Span{lo, hi};
+    sp.lo = std::min(sp.lo, lo);
+    sp.hi = std::max(sp.hi, hi);
+    const double add[3] = {busy * f, arrivals * f, completions * f};
+    for (int field = 0; field < 3; ++field) {
+      values_[field][slot] += add[field];
+      // Later buckets' running totals include this one (usually none or a few: reports arrive
+      // in time order, so k is at or near the newest bucket).
+      for (int64_t j = k; j <= newest_k_; ++j) totals_[field][Slot(j)] += add[field];
     }
-    span_[slot].lo = std::min(span_[slot].lo, lo);
-    span_[slot].hi = std::max(span_[slot].hi, hi);
-    values_[kBusy][slot] += busy * f;
-    values_[kArrivals][slot] += arrivals * f;
-    values_[kCompletions][slot] += completions * f;
   }
   if (first_data_ns_ < 0 || t0 < first_data_ns_) first_data_ns_ = std::max(t0, oldest);
   newest_data_ns_ = std::max(newest_data_ns_, t1);
 }
 
-double ModelDemand::Sum(int64_t from, int64_t to, Field field) const {
-  const double* values = values_[field].data();
-  const size_t n = index_.size();
-  double sum = 0;
-  int64_t k = from / bucket_ns_;
-  // One division for the ring position, then a wrapping increment: this loop is the decision
-  // cycle's hot spot (a 30 s window is 120 buckets, for every model, every cycle).
-  size_t slot = static_cast<size_t>(k) % n;
-  for (; k * bucket_ns_ < to; ++k, slot = slot + 1 == n ? 0 : slot + 1) {
-    if (index_[slot] != k) continue;
-    if (k * bucket_ns_ >= from && (k + 1) * bucket_ns_ <= to) {
-      sum += values[slot];  // wholly inside the window
-      continue;
-    }
-    // An edge bucket: its data is taken as spread evenly over the part it covers, so windows
-    // that start or end where the data does (a report's snapshot) count exactly.
-    const Span& span = span_[slot];
-    const int64_t lo = std::max(from, span.lo);
-    const int64_t hi = std::min(to, span.hi);
-    if (hi > lo) {
-      sum += values[slot] * static_cast<double>(hi - lo) / static_cast<double>(span.hi - span.lo);
-    }
+double ModelDemand::Partial(int64_t k, int64_t from, int64_t to, Field field) const {
+  const size_t slot = Slot(k);
+  if (index_[slot] != k) return 0;
+  // The bucket's data is taken as spread evenly over the part it covers, so windows that start
+  // or end where the data does (a report's snapshot) count exactly.
+  const Span& span = span_[slot];
+  const int64_t lo = std::max(from, span.lo);
+  const int64_t hi = std::min(to, span.hi);
+  if (hi <= lo || span.hi <= span.lo) return 0;
+  return values_[field][slot] * static_cast<double>(hi - lo) /
+         static_cast<double>(span.hi - span.lo);
+}
+
+double ModelDemand::TotalThrough(int64_t k, Field field) const {
+  if (newest_k_ < 0) return 0;
+  if (k >= newest_k_) return totals_[field][Slot(newest_k_)];
+  const int64_t oldest = newest_k_ - static_cast<int64_t>(index_.size()) + 1;
+  if (k < oldest) {
+    const size_t slot = Slot(oldest);
+    return totals_[field][slot] - values_[field][slot];
   }
-  return sum;
+  return totals_[field][Slot(k)];
+}
+
+double ModelDemand::Sum(int64_t from, int64_t to, Field field) const {
+  if (to <= from) return 0;
+  const int64_t first = from / bucket_ns_;
+  const int64_t last = (to - 1) / bucket_ns_;
+  if (first == last) return Partial(first, from, to, field);
+  const double inner = TotalThrough(last - 1, field) - TotalThrough(first, field);
+  return std::max(0.0, Partial(first, from, to, field) + inner + Partial(last, from, to, field));
 }
 
 void ModelDemand::Refresh() const {
   if (cached_at_ == owner_.generation_) return;
   cached_at_ = owner_.generation_;
   int64_t end = newest_data_ns_;
-  bool fresh = !hosts_.empty() && first_data_ns_ >= 0 &&
-               owner_.now_ns_ - last_disruption_ns_ >= hold_ns_;
+  bool fresh =
+      !hosts_.empty() && first_data_ns_ >= 0 && owner_.now_ns_ - last_disruption_ns_ >= hold_ns_;
   const int64_t ttl_ns = static_cast<int64_t>(owner_.options_.ttl_s * 1e9);
   for (const PodModel* h : hosts_) {
     end = std::min(end, h->pod->last_point_ns);

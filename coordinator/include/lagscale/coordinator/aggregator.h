@@ -50,8 +50,8 @@ class ModelDemand final : public DemandView {
 
  private:
   friend class Aggregator;
-  // The ring is stored as parallel arrays: a window sum over interior buckets reads only the
-  // bucket numbers and one field (the decision cycle is bound by this memory traffic).
+  // The ring is stored as parallel arrays, with running totals per field at each bucket's end, so
+  // a window sum costs two edge buckets and one subtraction whatever its length.
   enum Field { kBusy = 0, kArrivals = 1, kCompletions = 2 };
   struct Span {
     int64_t lo = 0, hi = 0;  // the part of the bucket the data covers
@@ -60,6 +60,13 @@ class ModelDemand final : public DemandView {
   void Spread(int64_t t0, int64_t t1, double busy, double arrivals, double completions);
   // Sums `field` over [from, to], counting partial buckets pro rata.
   double Sum(int64_t from, int64_t to, Field field) const;
+  // Makes buckets up to number k exist (empty, carrying the running totals forward).
+  void Extend(int64_t k);
+  // Data of bucket k inside [from, to], pro rata over the part of the bucket the data covers.
+  double Partial(int64_t k, int64_t from, int64_t to, Field field) const;
+  // Running total of `field` up to the end of bucket k.
+  double TotalThrough(int64_t k, Field field) const;
+  size_t Slot(int64_t k) const { return static_cast<size_t>(k) % index_.size(); }
   // The window [start, end] the data fully covers, ending where every hosting pod has reported.
   bool Window(double window_s, int64_t& start, int64_t& end) const;
 
@@ -70,6 +77,8 @@ class ModelDemand final : public DemandView {
   std::vector<int64_t> index_;  // absolute bucket number (time / width) per slot; -1 = empty
   std::vector<Span> span_;
   std::vector<double> values_[3];
+  std::vector<double> totals_[3];  // running total through the end of each bucket
+  int64_t newest_k_ = -1;          // highest bucket number that exists
   std::vector<PodModel*> hosts_;
   int64_t inflight_ = 0;
   int64_t last_request_unix_ms_ = 0;
