@@ -44,31 +44,18 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 ModelDemand::ModelDemand(const Aggregator& owner, std::string name, int64_t bucket_ns,
                          size_t buckets)
-    : owner_(owner),
-      name_(std::move(name)),
-      bucket_ns_(bucket_ns),
-      index_(buckets, -1),
-      span_(buckets),
-      values_{std::vector<double>(buckets), std::vector<double>(buckets),
-              std::vector<double>(buckets)},
-      totals_{std::vector<double>(buckets), std::vector<double>(buckets),
-              std::vector<double>(buckets)} {}
+    : owner_(owner), name_(std::move(name)), bucket_ns_(bucket_ns), ring_(buckets) {}
 
 void ModelDemand::Extend(int64_t k) {
-  const auto n = static_cast<int64_t>(index_.size());
+  const auto n = static_cast<int64_t>(ring_.size());
   double carry[3] = {0, 0, 0};
-  if (newest_k_ >= 0) {
-    for (int f = 0; f < 3; ++f) carry[f] = totals_[f][Slot(newest_k_)];
-  }
+  if (newest_k_ >= 0) std::copy_n(ring_[Slot(newest_k_)].totals, 3, carry);
   const int64_t first = newest_k_ < 0 || k - newest_k_ >= n ? k - n + 1 : newest_k_ + 1;
   for (int64_t j = std::max<int64_t>(first, 0); j <= k; ++j) {
-    const size_t slot = Slot(j);
-    index_[slot] = j;
-    span_[slot] = Span{};
-    for (int f = 0; f < 3; ++f) {
-      values_[f][slot] = 0;
-      totals_[f][slot] = carry[f];
-    }
+    Bucket& b = ring_[Slot(j)];
+    b = Bucket{};
+    b.index = j;
+    std::copy_n(carry, 3, b.totals);
   }
   newest_k_ = k;
 }
@@ -78,7 +65,7 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, d
   if (span <= 0) return;
   // Only the part of the interval the ring can still hold is kept, pro rata.
   const int64_t oldest =
-      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(index_.size()) + 1) * bucket_ns_;
+      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) * bucket_ns_;
   const int64_t from = std::max(t0, oldest);
   for (int64_t k = from / bucket_ns_; k * bucket_ns_ < t1; ++k) {
     const int64_t lo = std::max(from, k * bucket_ns_);
@@ -86,18 +73,18 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, d
     if (hi <= lo) continue;
     const double f = static_cast<double>(hi - lo) / static_cast<double>(span);
     if (k > newest_k_) Extend(k);
-    const size_t slot = Slot(k);
-    if (index_[slot] != k) continue;  // older than the ring
-    Span& sp = span_[slot];
-    if (sp.hi <= sp.lo) sp = Span{lo, hi};
-    sp.lo = std::min(sp.lo, lo);
-    sp.hi = std::max(sp.hi, hi);
+    Bucket& b = ring_[Slot(k)];
+    if (b.index != k) continue;  // older than the ring
+    if (b.span.hi <= b.span.lo) b.span = Span{lo, hi};
+    b.span.lo = std::min(b.span.lo, lo);
+    b.span.hi = std::max(b.span.hi, hi);
     const double add[3] = {busy * f, arrivals * f, completions * f};
-    for (int field = 0; field < 3; ++field) {
-      values_[field][slot] += add[field];
-      // Later buckets' running totals include this one (usually none or a few: reports arrive
-      // in time order, so k is at or near the newest bucket).
-      for (int64_t j = k; j <= newest_k_; ++j) totals_[field][Slot(j)] += add[field];
+    for (int field = 0; field < 3; ++field) b.values[field] += add[field];
+    // Later buckets' running totals include this one (usually none or a few: reports arrive in
+    // time order, so k is at or near the newest bucket).
+    for (int64_t j = k; j <= newest_k_; ++j) {
+      Bucket& later = ring_[Slot(j)];
+      for (int field = 0; field < 3; ++field) later.totals[field] += add[field];
     }
   }
   if (first_data_ns_ < 0 || t0 < first_data_ns_) first_data_ns_ = std::max(t0, oldest);
@@ -105,27 +92,26 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, d
 }
 
 double ModelDemand::Partial(int64_t k, int64_t from, int64_t to, Field field) const {
-  const size_t slot = Slot(k);
-  if (index_[slot] != k) return 0;
+  const Bucket& b = ring_[Slot(k)];
+  if (b.index != k) return 0;
   // The bucket's data is taken as spread evenly over the part it covers, so windows that start
   // or end where the data does (a report's snapshot) count exactly.
-  const Span& span = span_[slot];
-  const int64_t lo = std::max(from, span.lo);
-  const int64_t hi = std::min(to, span.hi);
-  if (hi <= lo || span.hi <= span.lo) return 0;
-  return values_[field][slot] * static_cast<double>(hi - lo) /
-         static_cast<double>(span.hi - span.lo);
+  const int64_t lo = std::max(from, b.span.lo);
+  const int64_t hi = std::min(to, b.span.hi);
+  if (hi <= lo || b.span.hi <= b.span.lo) return 0;
+  return b.values[field] * static_cast<double>(hi - lo) /
+         static_cast<double>(b.span.hi - b.span.lo);
 }
 
 double ModelDemand::TotalThrough(int64_t k, Field field) const {
   if (newest_k_ < 0) return 0;
-  if (k >= newest_k_) return totals_[field][Slot(newest_k_)];
-  const int64_t oldest = newest_k_ - static_cast<int64_t>(index_.size()) + 1;
+  if (k >= newest_k_) return ring_[Slot(newest_k_)].totals[field];
+  const int64_t oldest = newest_k_ - static_cast<int64_t>(ring_.size()) + 1;
   if (k < oldest) {
-    const size_t slot = Slot(oldest);
-    return totals_[field][slot] - values_[field][slot];
+    const Bucket& b = ring_[Slot(oldest)];
+    return b.totals[field] - b.values[field];
   }
-  return totals_[field][Slot(k)];
+  return ring_[Slot(k)].totals[field];
 }
 
 double ModelDemand::Sum(int64_t from, int64_t to, Field field) const {
@@ -159,7 +145,7 @@ bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
   Refresh();
   end = cached_end_ns_;
   const int64_t oldest =
-      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(index_.size()) + 1) * bucket_ns_;
+      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) * bucket_ns_;
   start = std::max({end - static_cast<int64_t>(window_s * 1e9), first_data_ns_, oldest});
   return end > start;
 }

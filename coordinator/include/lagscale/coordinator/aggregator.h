@@ -50,8 +50,8 @@ class ModelDemand final : public DemandView {
 
  private:
   friend class Aggregator;
-  // The ring is stored as parallel arrays, with running totals per field at each bucket's end, so
-  // a window sum costs two edge buckets and one subtraction whatever its length.
+  // The ring keeps each bucket's data in one cache line and running totals per field at each
+  // bucket's end, so a window sum costs two edge buckets and one subtraction whatever its length.
   enum Field { kBusy = 0, kArrivals = 1, kCompletions = 2 };
   struct Span {
     int64_t lo = 0, hi = 0;  // the part of the bucket the data covers
@@ -66,7 +66,7 @@ class ModelDemand final : public DemandView {
   double Partial(int64_t k, int64_t from, int64_t to, Field field) const;
   // Running total of `field` up to the end of bucket k.
   double TotalThrough(int64_t k, Field field) const;
-  size_t Slot(int64_t k) const { return static_cast<size_t>(k) % index_.size(); }
+  size_t Slot(int64_t k) const { return static_cast<size_t>(k) % ring_.size(); }
   // The window [start, end] the data fully covers, ending where every hosting pod has reported.
   bool Window(double window_s, int64_t& start, int64_t& end) const;
 
@@ -74,11 +74,14 @@ class ModelDemand final : public DemandView {
   std::string name_;
   std::string server_;
   int64_t bucket_ns_;
-  std::vector<int64_t> index_;  // absolute bucket number (time / width) per slot; -1 = empty
-  std::vector<Span> span_;
-  std::vector<double> values_[3];
-  std::vector<double> totals_[3];  // running total through the end of each bucket
-  int64_t newest_k_ = -1;          // highest bucket number that exists
+  struct Bucket {
+    int64_t index = -1;  // absolute bucket number (time / width); -1 = empty
+    Span span;
+    double values[3] = {0, 0, 0};
+    double totals[3] = {0, 0, 0};  // running totals through the end of this bucket
+  };
+  std::vector<Bucket> ring_;
+  int64_t newest_k_ = -1;  // highest bucket number that exists
   std::vector<PodModel*> hosts_;
   int64_t inflight_ = 0;
   int64_t last_request_unix_ms_ = 0;
