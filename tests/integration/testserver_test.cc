@@ -2,6 +2,7 @@
 // /admin/scale and the test knobs other components' tests rely on.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,6 +59,7 @@ class TestServer {
     if (pipe(out) != 0) return;
     pid_ = fork();
     if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
       close(out[1]);
@@ -160,7 +162,7 @@ std::vector<Clock::time_point> ConcurrentInfers(const std::string& address, int 
                                                 std::vector<int>* statuses) {
   std::vector<Clock::time_point> ends(count);
   statuses->assign(count, 0);
-  std::vector<std::thread> threads;
+  std::vector<std::jthread> threads;
   for (int i = 0; i < count; ++i) {
     threads.emplace_back([&, i] {
       (*statuses)[i] = Infer(address, "iris").status;
@@ -265,7 +267,7 @@ TEST(TestServer, AdminScaleLetsQueuedRequestsProceed) {
   std::vector<int> statuses;
   std::vector<Clock::time_point> ends;
   auto start = Clock::now();
-  std::thread load([&] { ends = ConcurrentInfers(address, 4, &statuses); });
+  std::jthread load([&] { ends = ConcurrentInfers(address, 4, &statuses); });
   ASSERT_TRUE(WaitFor([&] { return State(address)["models"]["iris"]["queued"] == 3; }));
   json state = State(address)["models"]["iris"];
   EXPECT_EQ(state["serving"], 1);
@@ -317,7 +319,7 @@ TEST(TestServer, QueueLimitRejectsWith503AndResourceExhausted) {
   TestServer server({"--service-time-ms", "800", "--concurrency", "1", "--queue-limit", "1"});
   const std::string address = server.http();
   std::vector<int> statuses;
-  std::thread load([&] { ConcurrentInfers(address, 2, &statuses); });
+  std::jthread load([&] { ConcurrentInfers(address, 2, &statuses); });
   ASSERT_TRUE(WaitFor([&] { return State(address)["models"]["iris"]["queued"] == 1; }));
   auto start = Clock::now();
   HttpReply rejected = Infer(address, "iris");
@@ -387,7 +389,7 @@ TEST(TestServer, GrpcModelInferEchoesAndQueues) {
   // gRPC shares REST's queue: two gRPC calls and one REST call are served one after another.
   auto start = Clock::now();
   std::vector<Clock::time_point> ends(3);
-  std::vector<std::thread> threads;
+  std::vector<std::jthread> threads;
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] {
       grpc::ClientContext call;
@@ -452,10 +454,45 @@ TEST(TestServer, StatusAndDelayKnobs) {
   slow.set_deadline(std::chrono::system_clock::now() + 200ms);
   EXPECT_EQ(stub->ModelInfer(&slow, GrpcInferRequest("iris", "k"), &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The abandoned call gives its slot back at once rather than after its 2 s of service.
+  EXPECT_TRUE(WaitFor([&] { return State(a)["models"]["iris"]["serving"] == 0; }, 1000ms));
   grpc::ClientContext bad;
   bad.AddMetadata("x-test-status", "99");
   inference::ServerLiveResponse live;
   EXPECT_EQ(stub->ServerLive(&bad, {}, &live).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(TestServer, GrpcCancelledCallsLeaveTheQueue) {
+  TestServer server({"--service-time-ms", "3000", "--concurrency", "1"});
+  auto stub = Stub(server.grpc());
+  auto call = [&](std::chrono::milliseconds timeout) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    inference::ModelInferResponse response;
+    return stub->ModelInfer(&context, GrpcInferRequest("iris", "c"), &response).error_code();
+  };
+  std::jthread serving([&] { EXPECT_EQ(call(400ms), grpc::StatusCode::DEADLINE_EXCEEDED); });
+  std::jthread queued([&] { EXPECT_EQ(call(300ms), grpc::StatusCode::DEADLINE_EXCEEDED); });
+  serving.join();
+  queued.join();
+  EXPECT_TRUE(WaitFor([&] {
+    json state = State(server.http())["models"]["iris"];
+    return state["serving"] == 0 && state["queued"] == 0;
+  }, 1000ms));
+  // The stream: a cancelled stream ends without waiting for its messages' service.
+  grpc::ClientContext context;
+  auto stream = stub->ModelStreamInfer(&context);
+  ASSERT_TRUE(stream->Write(GrpcInferRequest("iris", "s1")));
+  ASSERT_TRUE(stream->Write(GrpcInferRequest("iris", "s2")));
+  ASSERT_TRUE(WaitFor([&] { return State(server.http())["models"]["iris"]["queued"] == 1; }));
+  auto start = Clock::now();
+  context.TryCancel();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(WaitFor([&] {
+    json state = State(server.http())["models"]["iris"];
+    return state["serving"] == 0 && state["queued"] == 0;
+  }, 1000ms));
+  EXPECT_LT(MsSince(start), 1500);
 }
 
 TEST(TestServer, GenerateStreamFlushesEventsOneByOne) {

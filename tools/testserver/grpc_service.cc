@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "grpc_echo.h"
@@ -18,14 +19,14 @@ grpc::Status NotServed(const std::string& model) {
 
 // One ModelInfer call: waits for a slot of its model, holds it for the service time (plus
 // x-test-delay-ms), answers with the echoed inputs. A client that cancels (or whose deadline
-// passes) while the call waits in the queue leaves the queue at once.
+// passes) leaves the queue at once, or ends its service early, so no slot is held for nobody.
 class InferReactor final : public grpc::ServerUnaryReactor {
  public:
   InferReactor(ModelPool& pool, boost::asio::io_context& io, TestKnobs knobs,
                const inference::ModelInferRequest& request,
                inference::ModelInferResponse* response)
       : pool_(pool),
-        timer_(io),
+        timer_(std::make_shared<boost::asio::steady_timer>(io)),
         knobs_(knobs),
         request_(request),
         response_(response),
@@ -37,7 +38,12 @@ class InferReactor final : public grpc::ServerUnaryReactor {
     pool_.Acquire(waiter_);
   }
 
-  void OnCancel() override { pool_.Cancel(waiter_); }
+  void OnCancel() override {
+    pool_.Cancel(waiter_);
+    // The timer is shared so this stays safe after Complete() has finished the call; on the
+    // timer's single I/O thread the cancel either cuts the service short or finds nothing to do.
+    boost::asio::post(timer_->get_executor(), [timer = timer_] { timer->cancel(); });
+  }
   void OnDone() override { delete this; }
 
  private:
@@ -54,8 +60,14 @@ class InferReactor final : public grpc::ServerUnaryReactor {
     slot_ = std::move(slot);
     int ms = pool_.service_time_ms() + knobs_.delay_ms;
     if (ms == 0) return Complete();
-    timer_.expires_after(std::chrono::milliseconds(ms));
-    timer_.async_wait([this](const boost::system::error_code&) { Complete(); });
+    timer_->expires_after(std::chrono::milliseconds(ms));
+    timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (ec) {
+        slot_.Release();
+        return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled during service"));
+      }
+      Complete();
+    });
   }
 
   void Complete() {
@@ -65,7 +77,7 @@ class InferReactor final : public grpc::ServerUnaryReactor {
   }
 
   ModelPool& pool_;
-  boost::asio::steady_timer timer_;
+  std::shared_ptr<boost::asio::steady_timer> timer_;
   const TestKnobs knobs_;
   const inference::ModelInferRequest& request_;
   inference::ModelInferResponse* response_;

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <vector>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "grpc_echo.h"
@@ -61,13 +62,19 @@ class StreamInferReactor final
 
   void OnCancel() override {
     std::vector<std::pair<ModelPool*, std::shared_ptr<Waiter>>> queued;
+    std::vector<std::shared_ptr<boost::asio::steady_timer>> timers;
     {
       std::lock_guard lock(mu_);
       broken_ = true;
       for (auto& [seq, entry] : queued_) queued.push_back(entry);
+      for (auto& [seq, timer] : timers_) timers.push_back(timer);
     }
-    // Outside the lock: cancelled waiters come back through OnAdmit on the I/O thread.
+    // Outside the lock: cancelled waiters come back through OnAdmit on the I/O thread, and the
+    // services in progress end early, so the call finishes at once.
     for (auto& [pool, waiter] : queued) pool->Cancel(waiter);
+    for (auto& timer : timers) {
+      boost::asio::post(io_, [timer] { timer->cancel(); });
+    }
   }
 
   void OnDone() override { delete this; }
@@ -112,8 +119,17 @@ class StreamInferReactor final
     auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(ms));
     auto held = std::make_shared<Slot>(std::move(slot));
     auto shared_answer = std::make_shared<ModelStreamInferResponse>(std::move(answer));
-    timer->async_wait([this, seq, timer, held, shared_answer](const boost::system::error_code&) {
+    {
+      std::lock_guard lock(mu_);
+      if (broken_) timer->expires_after(std::chrono::milliseconds(0));
+      timers_.emplace(seq, timer);
+    }
+    timer->async_wait([this, seq, held, shared_answer](const boost::system::error_code&) {
       held->Release();
+      {
+        std::lock_guard lock(mu_);
+        timers_.erase(seq);
+      }
       Deliver(seq, std::move(*shared_answer));
     });
   }
@@ -161,6 +177,7 @@ class StreamInferReactor final
   bool finished_ = false;                                   // guarded by mu_
   std::map<uint64_t, ModelStreamInferResponse> ready_;      // guarded by mu_
   std::map<uint64_t, std::pair<ModelPool*, std::shared_ptr<Waiter>>> queued_;  // guarded by mu_
+  std::map<uint64_t, std::shared_ptr<boost::asio::steady_timer>> timers_;      // guarded by mu_
   ModelStreamInferResponse current_;  // the write in progress; owned by writing_
 };
 

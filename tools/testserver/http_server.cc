@@ -13,6 +13,7 @@
 #include <boost/beast/http/read.hpp>
 #include <spdlog/spdlog.h>
 
+#include "async_slot.h"
 #include "rest_handler.h"
 #include "v2_json.h"
 
@@ -76,7 +77,9 @@ awaitable<void> AcceptLoop(tcp::acceptor& acceptor, IoPool& pool, Capacity& capa
         co_await acceptor.async_accept(pool.Next(), redirect_error(use_awaitable, ec));
     if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
+      // Out of descriptors, most likely: back off instead of spinning.
       spdlog::warn("http accept: {}", ec.message());
+      co_await SleepMs(50);
       continue;
     }
     auto executor = socket.get_executor();
