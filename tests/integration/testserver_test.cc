@@ -578,6 +578,21 @@ TEST(TestServer, ServiceTimeZeroServesManyRequestsOnOneConnection) {
   EXPECT_EQ(State(address)["models"]["iris"]["served_total"], kRequests);
 }
 
+TEST(TestServer, EnvironmentConfiguresLikeFlags) {
+  setenv("LAGSCALE_MODEL", "iris:20,mnist:30:4", 1);
+  setenv("LAGSCALE_REPLICAS", "2", 1);
+  TestServer server({});
+  unsetenv("LAGSCALE_MODEL");
+  unsetenv("LAGSCALE_REPLICAS");
+  json models = State(server.http())["models"];
+  EXPECT_EQ(models["iris"]["service_time_ms"], 20);
+  EXPECT_EQ(models["iris"]["replicas"], 2);
+  EXPECT_EQ(models["mnist"]["service_time_ms"], 30);
+  EXPECT_EQ(models["mnist"]["concurrency"], 4);
+  EXPECT_EQ(models["mnist"]["capacity"], 8);
+  EXPECT_EQ(Infer(server.http(), "resnet").status, 404);
+}
+
 TEST(TestServer, BadFlagsStopStartupNamingTheSetting) {
   std::string binary = std::string(LAGSCALE_BIN_DIR) + "/lagscale-testserver";
   auto run = [&](const std::string& args, int* code) {
