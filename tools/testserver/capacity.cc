@@ -44,6 +44,7 @@ void ModelPool::Acquire(std::shared_ptr<Waiter> waiter) {
   Admission admission = Admission::kGranted;
   {
     std::lock_guard lock(mu_);
+    if (closed_) return;
     if (queue_.empty() && HasFreeSlotLocked()) {
       ++serving_;
     } else if (queue_limit_ > 0 && queue_.size() >= static_cast<size_t>(queue_limit_)) {
@@ -69,7 +70,7 @@ void ModelPool::Cancel(const std::shared_ptr<Waiter>& waiter) {
 
 std::vector<std::shared_ptr<Waiter>> ModelPool::AdmitLocked() {
   std::vector<std::shared_ptr<Waiter>> admitted;
-  while (!queue_.empty() && HasFreeSlotLocked()) {
+  while (!closed_ && !queue_.empty() && HasFreeSlotLocked()) {
     ++serving_;
     admitted.push_back(std::move(queue_.front()));
     queue_.pop_front();
@@ -96,6 +97,17 @@ void ModelPool::SetReplicas(int replicas) {
     admitted = AdmitLocked();
   }
   for (auto& waiter : admitted) Deliver(std::move(waiter), Admission::kGranted, Slot(this));
+}
+
+void ModelPool::Close() {
+  std::deque<std::shared_ptr<Waiter>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    dropped.swap(queue_);
+  }
+  // Destroyed outside the lock: a waiter's handler may own a connection whose teardown
+  // releases other slots.
 }
 
 ModelState ModelPool::State() const {
@@ -150,6 +162,11 @@ void Capacity::SetServerReplicas(int replicas) {
   if (config_.placement != Placement::kAll) return;
   defaults_.replicas = replicas;
   for (auto& [name, pool] : pools_) pool->SetReplicas(replicas);
+}
+
+void Capacity::Close() {
+  std::shared_lock lock(mu_);
+  for (auto& [name, pool] : pools_) pool->Close();
 }
 
 int Capacity::server_replicas() const {

@@ -80,6 +80,9 @@ class ModelPool {
   // once it was admitted.
   void Cancel(const std::shared_ptr<Waiter>& waiter);
   void SetReplicas(int replicas);
+  // Shutdown: drops the queued waiters unanswered and admits no one from now on, so nothing is
+  // posted to I/O threads that are going away.
+  void Close();
 
   const std::string& name() const { return name_; }
   int service_time_ms() const { return service_time_ms_; }
@@ -103,6 +106,7 @@ class ModelPool {
   std::deque<std::shared_ptr<Waiter>> queue_;    // guarded by mu_
   uint64_t served_total_ = 0;                    // guarded by mu_
   uint64_t rejected_total_ = 0;                  // guarded by mu_
+  bool closed_ = false;                          // guarded by mu_
 };
 
 // Capacity: every model's pool, created from the --model list or, without one, on first use.
@@ -117,6 +121,9 @@ class Capacity {
   bool SetModelReplicas(std::string_view name, int replicas);
   // A server decision: sets the server replicas (and, with placement "all", every model's).
   void SetServerReplicas(int replicas);
+
+  // Closes every pool; call after the I/O threads stopped, before they are destroyed.
+  void Close();
 
   int server_replicas() const;
   std::vector<ModelState> States() const;

@@ -78,6 +78,7 @@ int Run(const Config& config) {
   if (grpc) grpc->Shutdown();
   pool.Stop();
   pool.Join();
+  capacity.Close();  // queued requests are dropped while their I/O contexts still exist
   return 0;
 }
 
