@@ -495,6 +495,30 @@ TEST(TestServer, GrpcCancelledCallsLeaveTheQueue) {
   EXPECT_LT(MsSince(start), 1500);
 }
 
+TEST(TestServer, RestClientHangingUpLeavesTheQueue) {
+  TestServer server({"--service-time-ms", "5000", "--concurrency", "1"});
+  const std::string address = server.http();
+  auto colon = address.rfind(':');
+  net::ip::tcp::endpoint endpoint(net::ip::make_address(address.substr(0, colon)),
+                                  std::stoi(address.substr(colon + 1)));
+  net::io_context io;
+  std::vector<std::unique_ptr<net::ip::tcp::socket>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<net::ip::tcp::socket>(io));
+    clients.back()->connect(endpoint);
+    http::request<http::string_body> request{http::verb::post, "/v2/models/iris/infer", 11};
+    request.set(http::field::host, address);
+    request.body() = kInferBody;
+    request.prepare_payload();
+    http::write(*clients.back(), request);
+  }
+  ASSERT_TRUE(WaitFor([&] { return State(address)["models"]["iris"]["queued"] == 2; }));
+  clients[1]->close();
+  clients[2]->close();
+  EXPECT_TRUE(WaitFor([&] { return State(address)["models"]["iris"]["queued"] == 0; }, 2000ms));
+  EXPECT_EQ(State(address)["models"]["iris"]["serving"], 1);
+}
+
 TEST(TestServer, GenerateStreamFlushesEventsOneByOne) {
   TestServer server({});
   net::io_context io;

@@ -40,11 +40,11 @@ void ModelPool::Deliver(std::shared_ptr<Waiter> waiter, Admission admission, Slo
   });
 }
 
-void ModelPool::Acquire(std::shared_ptr<Waiter> waiter) {
+bool ModelPool::Acquire(std::shared_ptr<Waiter> waiter) {
   Admission admission = Admission::kGranted;
   {
     std::lock_guard lock(mu_);
-    if (closed_) return;
+    if (closed_) return false;
     if (queue_.empty() && HasFreeSlotLocked()) {
       ++serving_;
     } else if (queue_limit_ > 0 && queue_.size() >= static_cast<size_t>(queue_limit_)) {
@@ -52,10 +52,11 @@ void ModelPool::Acquire(std::shared_ptr<Waiter> waiter) {
       admission = Admission::kQueueFull;
     } else {
       queue_.push_back(std::move(waiter));
-      return;
+      return true;
     }
   }
   Deliver(std::move(waiter), admission, admission == Admission::kGranted ? Slot(this) : Slot());
+  return false;
 }
 
 void ModelPool::Cancel(const std::shared_ptr<Waiter>& waiter) {

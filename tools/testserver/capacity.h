@@ -74,8 +74,9 @@ class ModelPool {
   ModelPool(const ModelSpec& spec, int queue_limit);
 
   // Grants a slot now when one is free, else queues the waiter, else (queue full) rejects it.
-  // Every outcome is delivered through waiter->on_admit on its executor.
-  void Acquire(std::shared_ptr<Waiter> waiter);
+  // Every outcome is delivered through waiter->on_admit on its executor. Returns whether the
+  // waiter was queued (it may have been admitted since).
+  bool Acquire(std::shared_ptr<Waiter> waiter);
   // Takes a still-queued waiter out of the queue and completes it with kCancelled; does nothing
   // once it was admitted.
   void Cancel(const std::shared_ptr<Waiter>& waiter);

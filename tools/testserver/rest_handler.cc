@@ -1,5 +1,9 @@
 #include "rest_handler.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/write.hpp>
@@ -42,7 +46,7 @@ std::string NotServed(std::string_view model) {
 
 // Infer and predict: check the body, wait for a slot, hold it for the service time.
 awaitable<Response> Infer(Capacity& capacity, const Request& request, const Route& route,
-                          const TestKnobs& knobs) {
+                          const TestKnobs& knobs, boost::beast::tcp_stream& stream) {
   ModelPool* pool = capacity.Find(route.model);
   if (pool == nullptr) co_return Error(request, 404, NotServed(route.model));
   std::string body, error;
@@ -50,7 +54,8 @@ awaitable<Response> Infer(Capacity& capacity, const Request& request, const Rout
                 ? PredictResponseJson(request.body(), &body, &error)
                 : InferResponseJson(route.model, route.version, request.body(), &body, &error);
   if (!ok) co_return Error(request, 400, error);
-  auto [admission, slot] = co_await AsyncAcquire(*pool, use_awaitable);
+  auto [admission, slot] = co_await AcquireWhileConnected(*pool, stream);
+  if (admission == Admission::kCancelled) co_return Error(request, 499, "client went away");
   if (admission != Admission::kGranted) {
     co_return Error(request, 503, "queue of model '" + std::string(route.model) + "' is full");
   }
@@ -86,6 +91,33 @@ awaitable<Response> Describe(Capacity& capacity, const Request& request, const R
 }
 
 }  // namespace
+
+awaitable<std::tuple<Admission, Slot>> AcquireWhileConnected(ModelPool& pool,
+                                                             boost::beast::tcp_stream& stream) {
+  auto& socket = stream.socket();
+  bool watching = false;
+  auto watch = [&](const std::shared_ptr<Waiter>& waiter) {
+    watching = true;
+    // Readable while queued means either a pipelined request (left unread, watching stops) or
+    // the peer's FIN/RST, which MSG_PEEK tells apart without consuming anything.
+    socket.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                      [&pool, &socket, waiter](const boost::system::error_code& ec) {
+                        if (ec) return;  // admitted: the watch was cancelled
+                        char byte;
+                        ssize_t n = ::recv(socket.native_handle(), &byte, 1,
+                                           MSG_PEEK | MSG_DONTWAIT);
+                        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                          pool.Cancel(waiter);
+                        }
+                      });
+  };
+  auto [admission, slot] = co_await AsyncAcquire(pool, use_awaitable, watch);
+  if (watching) {
+    boost::system::error_code ignored;
+    socket.cancel(ignored);
+  }
+  co_return std::make_tuple(admission, std::move(slot));
+}
 
 Response JsonResponse(const Request& request, unsigned status, std::string body) {
   Response response{static_cast<http::status>(status), request.version()};
@@ -139,7 +171,7 @@ awaitable<bool> HandleRequest(Capacity& capacity, Request& request,
     case RouteKind::kInfer:
     case RouteKind::kPredict:
       co_return co_await WriteResponse(stream,
-                                       co_await Infer(capacity, request, route, knobs));
+                                       co_await Infer(capacity, request, route, knobs, stream));
     case RouteKind::kGenerateStream:
       co_return co_await GenerateStream(capacity, request, route.model, knobs, stream);
     default:

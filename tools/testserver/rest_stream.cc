@@ -26,7 +26,8 @@ awaitable<bool> GenerateStream(Capacity& capacity, const Request& request, std::
         stream, JsonResponse(request, 404,
                              ErrorJson("model '" + std::string(model) + "' is not served here")));
   }
-  auto [admission, slot] = co_await AsyncAcquire(*pool, use_awaitable);
+  auto [admission, slot] = co_await AcquireWhileConnected(*pool, stream);
+  if (admission == Admission::kCancelled) co_return false;  // the client went away
   if (admission != Admission::kGranted) {
     co_return co_await WriteResponse(
         stream, JsonResponse(request, 503,
