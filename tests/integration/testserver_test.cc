@@ -1,28 +1,29 @@
 // lagscale-testserver, run as a real process on loopback: V2 REST and gRPC, the capacity queue,
 // /admin/scale and the test knobs other components' tests rely on.
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <poll.h>
-#include <sys/prctl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <functional>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include <utility>  // before asio (g++ 12 + Boost 1.74)
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
+#include <chrono>
+#include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "inference/grpc_service.grpc.pb.h"
 
@@ -129,8 +130,9 @@ HttpReply Http(const std::string& address, http::verb verb, const std::string& t
   net::io_context io;
   beast::tcp_stream stream(io);
   auto colon = address.rfind(':');
-  net::ip::tcp::endpoint endpoint(net::ip::make_address(address.substr(0, colon)),
-                                  static_cast<unsigned short>(std::stoi(address.substr(colon + 1))));
+  net::ip::tcp::endpoint endpoint(
+      net::ip::make_address(address.substr(0, colon)),
+      static_cast<unsigned short>(std::stoi(address.substr(colon + 1))));
   stream.expires_after(10s);
   stream.connect(endpoint);
   http::request<http::string_body> request{verb, target, 11};
@@ -214,11 +216,11 @@ TEST(TestServer, RestInferEchoesInputsAsOutputs) {
   EXPECT_EQ(body["outputs"][0]["shape"], json({2, 2}));
   EXPECT_EQ(body["outputs"][0]["data"], json::parse("[[1,2],[3,4]]"));
 
-  HttpReply versioned = Http(server.http(), http::verb::post, "/v2/models/iris/versions/3/infer",
-                             kInferBody);
+  HttpReply versioned =
+      Http(server.http(), http::verb::post, "/v2/models/iris/versions/3/infer", kInferBody);
   EXPECT_EQ(versioned.Json()["model_version"], "3");
-  HttpReply predict = Http(server.http(), http::verb::post, "/v1/models/iris:predict",
-                           R"({"instances":[[1,2]]})");
+  HttpReply predict =
+      Http(server.http(), http::verb::post, "/v1/models/iris:predict", R"({"instances":[[1,2]]})");
   EXPECT_EQ(predict.status, 200);
   EXPECT_EQ(predict.Json()["predictions"], json::parse("[[1,2]]"));
   EXPECT_EQ(Http(server.http(), http::verb::get, "/v2/models/iris").Json()["name"], "iris");
@@ -273,8 +275,9 @@ TEST(TestServer, AdminScaleLetsQueuedRequestsProceed) {
   EXPECT_EQ(state["serving"], 1);
   EXPECT_EQ(state["inflight"], 4);
 
-  HttpReply scaled = Http(address, http::verb::post, "/admin/scale",
-                          R"({"kind":"model","name":"iris","server":"mlserver","namespace":"default",
+  HttpReply scaled =
+      Http(address, http::verb::post, "/admin/scale",
+           R"({"kind":"model","name":"iris","server":"mlserver","namespace":"default",
                               "from":1,"to":4,"reason":"test","time_unix_ms":1764300000000})");
   auto scaled_at = Clock::now();
   ASSERT_EQ(scaled.status, 200) << scaled.body;
@@ -475,10 +478,12 @@ TEST(TestServer, GrpcCancelledCallsLeaveTheQueue) {
   std::jthread queued([&] { EXPECT_EQ(call(300ms), grpc::StatusCode::DEADLINE_EXCEEDED); });
   serving.join();
   queued.join();
-  EXPECT_TRUE(WaitFor([&] {
-    json state = State(server.http())["models"]["iris"];
-    return state["serving"] == 0 && state["queued"] == 0;
-  }, 1000ms));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        json state = State(server.http())["models"]["iris"];
+        return state["serving"] == 0 && state["queued"] == 0;
+      },
+      1000ms));
   // The stream: a cancelled stream ends without waiting for its messages' service.
   grpc::ClientContext context;
   auto stream = stub->ModelStreamInfer(&context);
@@ -488,10 +493,12 @@ TEST(TestServer, GrpcCancelledCallsLeaveTheQueue) {
   auto start = Clock::now();
   context.TryCancel();
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  EXPECT_TRUE(WaitFor([&] {
-    json state = State(server.http())["models"]["iris"];
-    return state["serving"] == 0 && state["queued"] == 0;
-  }, 1000ms));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        json state = State(server.http())["models"]["iris"];
+        return state["serving"] == 0 && state["queued"] == 0;
+      },
+      1000ms));
   EXPECT_LT(MsSince(start), 1500);
 }
 
@@ -528,8 +535,7 @@ TEST(TestServer, GenerateStreamFlushesEventsOneByOne) {
   stream.expires_after(10s);
   stream.connect(net::ip::tcp::endpoint(net::ip::make_address(address.substr(0, colon)),
                                         std::stoi(address.substr(colon + 1))));
-  http::request<http::string_body> request{http::verb::post, "/v2/models/iris/generate_stream",
-                                           11};
+  http::request<http::string_body> request{http::verb::post, "/v2/models/iris/generate_stream", 11};
   request.set(http::field::host, address);
   request.set("x-test-chunks", "3");
   request.set("x-test-delay-ms", "150");
@@ -561,7 +567,9 @@ TEST(TestServer, PythonGrpcPeerCallsServerLive) {
   // An independent gRPC implementation, with no generated code: raw bytes over a generic call.
   std::string script =
       "import grpc\n"
-      "channel = grpc.insecure_channel('" + server.grpc() + "')\n"
+      "channel = grpc.insecure_channel('" +
+      server.grpc() +
+      "')\n"
       "live = channel.unary_unary('/inference.GRPCInferenceService/ServerLive')\n"
       "print(live(b'', timeout=10).hex())\n";
   std::string command = "/usr/bin/python3 -c \"" + script + "\" 2>&1";

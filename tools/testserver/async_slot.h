@@ -4,17 +4,18 @@
 //   auto [admission, slot] = co_await AsyncAcquire(pool, use_awaitable);
 // without holding a thread while it waits in the queue.
 
-#include <chrono>
-#include <functional>
-#include <memory>
-#include <utility>
-
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
 
 #include "capacity.h"
 

@@ -1,8 +1,10 @@
 #include "capacity.h"
 
-#include <limits>
-
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <boost/asio/post.hpp>
+#include <limits>
 
 #include "model_name.h"
 
@@ -34,10 +36,10 @@ bool ModelPool::HasFreeSlotLocked() const {
 
 void ModelPool::Deliver(std::shared_ptr<Waiter> waiter, Admission admission, Slot slot) {
   auto executor = waiter->executor;
-  boost::asio::post(executor, [waiter = std::move(waiter), admission,
-                               slot = std::move(slot)]() mutable {
-    waiter->on_admit(admission, std::move(slot));
-  });
+  boost::asio::post(executor,
+                    [waiter = std::move(waiter), admission, slot = std::move(slot)]() mutable {
+                      waiter->on_admit(admission, std::move(slot));
+                    });
 }
 
 bool ModelPool::Acquire(std::shared_ptr<Waiter> waiter) {
@@ -113,14 +115,10 @@ void ModelPool::Close() {
 
 ModelState ModelPool::State() const {
   std::lock_guard lock(mu_);
-  return ModelState{name_,
-                    replicas_,
-                    concurrency_,
-                    service_time_ms_,
-                    serving_,
-                    static_cast<int>(queue_.size()),
-                    served_total_,
-                    rejected_total_};
+  return ModelState{name_,         replicas_,
+                    concurrency_,  service_time_ms_,
+                    serving_,      static_cast<int>(queue_.size()),
+                    served_total_, rejected_total_};
 }
 
 Capacity::Capacity(const Config& config)

@@ -8,6 +8,10 @@
 // counters and queue; admissions of queued requests are posted to the waiter's executor, never run
 // under the lock or inline in the caller.
 
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -17,10 +21,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "config.h"
 
@@ -102,12 +103,12 @@ class ModelPool {
   const int concurrency_;
   const int queue_limit_;
   mutable std::mutex mu_;
-  int replicas_;                                 // guarded by mu_
-  int serving_ = 0;                              // guarded by mu_
-  std::deque<std::shared_ptr<Waiter>> queue_;    // guarded by mu_
-  uint64_t served_total_ = 0;                    // guarded by mu_
-  uint64_t rejected_total_ = 0;                  // guarded by mu_
-  bool closed_ = false;                          // guarded by mu_
+  int replicas_;                               // guarded by mu_
+  int serving_ = 0;                            // guarded by mu_
+  std::deque<std::shared_ptr<Waiter>> queue_;  // guarded by mu_
+  uint64_t served_total_ = 0;                  // guarded by mu_
+  uint64_t rejected_total_ = 0;                // guarded by mu_
+  bool closed_ = false;                        // guarded by mu_
 };
 
 // Capacity: every model's pool, created from the --model list or, without one, on first use.

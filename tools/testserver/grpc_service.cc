@@ -1,9 +1,11 @@
 #include "grpc_service.h"
 
-#include <chrono>
-
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 
 #include "grpc_echo.h"
 #include "grpc_knobs.h"
@@ -23,8 +25,7 @@ grpc::Status NotServed(const std::string& model) {
 class InferReactor final : public grpc::ServerUnaryReactor {
  public:
   InferReactor(ModelPool& pool, boost::asio::io_context& io, TestKnobs knobs,
-               const inference::ModelInferRequest& request,
-               inference::ModelInferResponse* response)
+               const inference::ModelInferRequest& request, inference::ModelInferResponse* response)
       : pool_(pool),
         timer_(std::make_shared<boost::asio::steady_timer>(io)),
         knobs_(knobs),
@@ -101,11 +102,10 @@ grpc::ServerUnaryReactor* InferenceService::Answer(grpc::CallbackServerContext* 
     reactor->Finish(status);
     return reactor;
   }
-  auto timer = std::make_shared<boost::asio::steady_timer>(pool_.Next(),
-                                                           std::chrono::milliseconds(knobs.delay_ms));
-  timer->async_wait([timer, reactor, status](const boost::system::error_code&) {
-    reactor->Finish(status);
-  });
+  auto timer = std::make_shared<boost::asio::steady_timer>(
+      pool_.Next(), std::chrono::milliseconds(knobs.delay_ms));
+  timer->async_wait(
+      [timer, reactor, status](const boost::system::error_code&) { reactor->Finish(status); });
   return reactor;
 }
 

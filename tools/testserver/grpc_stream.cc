@@ -1,12 +1,14 @@
 #include "grpc_stream.h"
 
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <vector>
-
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "grpc_echo.h"
 #include "grpc_knobs.h"
@@ -168,14 +170,14 @@ class StreamInferReactor final
   ModelInferRequest request_;  // the read in progress (one at a time)
 
   std::mutex mu_;
-  uint64_t next_seq_ = 0;                                   // guarded by mu_
-  uint64_t next_write_ = 0;                                 // guarded by mu_
-  int outstanding_ = 0;                                     // guarded by mu_
-  bool reads_done_ = false;                                 // guarded by mu_
-  bool writing_ = false;                                    // guarded by mu_
-  bool broken_ = false;                                     // guarded by mu_
-  bool finished_ = false;                                   // guarded by mu_
-  std::map<uint64_t, ModelStreamInferResponse> ready_;      // guarded by mu_
+  uint64_t next_seq_ = 0;                                                      // guarded by mu_
+  uint64_t next_write_ = 0;                                                    // guarded by mu_
+  int outstanding_ = 0;                                                        // guarded by mu_
+  bool reads_done_ = false;                                                    // guarded by mu_
+  bool writing_ = false;                                                       // guarded by mu_
+  bool broken_ = false;                                                        // guarded by mu_
+  bool finished_ = false;                                                      // guarded by mu_
+  std::map<uint64_t, ModelStreamInferResponse> ready_;                         // guarded by mu_
   std::map<uint64_t, std::pair<ModelPool*, std::shared_ptr<Waiter>>> queued_;  // guarded by mu_
   std::map<uint64_t, std::shared_ptr<boost::asio::steady_timer>> timers_;      // guarded by mu_
   ModelStreamInferResponse current_;  // the write in progress; owned by writing_

@@ -1,6 +1,9 @@
 #include "http_server.h"
 
-#include <chrono>
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,7 +14,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <spdlog/spdlog.h>
+#include <chrono>
 
 #include "async_slot.h"
 #include "rest_handler.h"
@@ -59,8 +62,9 @@ awaitable<void> Session(tcp::socket socket, Capacity& capacity) {
       if (IsParseError(ec)) {
         Request request;
         request.keep_alive(false);
-        co_await WriteResponse(stream, JsonResponse(request, StatusForParseError(ec),
-                                                    ErrorJson("bad HTTP request: " + ec.message())));
+        co_await WriteResponse(stream,
+                               JsonResponse(request, StatusForParseError(ec),
+                                            ErrorJson("bad HTTP request: " + ec.message())));
       }
       break;
     }

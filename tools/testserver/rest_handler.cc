@@ -1,12 +1,14 @@
 #include "rest_handler.h"
 
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <sys/socket.h>
-
-#include <cerrno>
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
 
 #include "admin.h"
 #include "async_slot.h"
@@ -104,8 +106,8 @@ awaitable<std::tuple<Admission, Slot>> AcquireWhileConnected(ModelPool& pool,
                       [&pool, &socket, waiter](const boost::system::error_code& ec) {
                         if (ec) return;  // admitted: the watch was cancelled
                         char byte;
-                        ssize_t n = ::recv(socket.native_handle(), &byte, 1,
-                                           MSG_PEEK | MSG_DONTWAIT);
+                        ssize_t n =
+                            ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
                         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
                           pool.Cancel(waiter);
                         }
@@ -165,7 +167,8 @@ awaitable<bool> HandleRequest(Capacity& capacity, Request& request,
         return ToStd(it->value());
       },
       &knobs);
-  if (!knob_error.empty()) co_return co_await WriteResponse(stream, Error(request, 400, knob_error));
+  if (!knob_error.empty())
+    co_return co_await WriteResponse(stream, Error(request, 400, knob_error));
 
   switch (route.kind) {
     case RouteKind::kInfer:
@@ -175,8 +178,7 @@ awaitable<bool> HandleRequest(Capacity& capacity, Request& request,
     case RouteKind::kGenerateStream:
       co_return co_await GenerateStream(capacity, request, route.model, knobs, stream);
     default:
-      co_return co_await WriteResponse(stream,
-                                       co_await Describe(capacity, request, route, knobs));
+      co_return co_await WriteResponse(stream, co_await Describe(capacity, request, route, knobs));
   }
 }
 

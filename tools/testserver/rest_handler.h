@@ -3,12 +3,13 @@
 // The REST side: answers one parsed request on its connection, including the streamed
 // generate_stream route, which writes its own chunked response.
 
-#include <utility>  // before asio (g++ 12 + Boost 1.74)
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-
 #include <tuple>
 
 #include "capacity.h"
