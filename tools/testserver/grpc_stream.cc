@@ -92,12 +92,19 @@ class StreamInferReactor final
     auto waiter = std::make_shared<Waiter>();
     waiter->executor = io_.get_executor();
     auto shared_request = std::make_shared<ModelInferRequest>(std::move(request));
+    bool cancelled = false;
     waiter->on_admit = [this, seq, pool, shared_request](Admission admission, Slot slot) {
       OnAdmit(seq, *pool, std::move(*shared_request), admission, std::move(slot));
     };
     {
       std::lock_guard lock(mu_);
-      queued_.emplace(seq, std::make_pair(pool, waiter));
+      cancelled = broken_;  // OnCancel has already swept the queue: do not join it now
+      if (!cancelled) queued_.emplace(seq, std::make_pair(pool, waiter));
+    }
+    if (cancelled) {
+      ModelStreamInferResponse answer;
+      answer.set_error_message("cancelled");
+      return Deliver(seq, std::move(answer));
     }
     pool->Acquire(std::move(waiter));
   }
