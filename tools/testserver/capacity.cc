@@ -61,6 +61,13 @@ bool ModelPool::Acquire(std::shared_ptr<Waiter> waiter) {
   return false;
 }
 
+Slot ModelPool::TryAcquire() {
+  std::lock_guard lock(mu_);
+  if (closed_ || !queue_.empty() || !HasFreeSlotLocked()) return Slot();
+  ++serving_;
+  return Slot(this);
+}
+
 void ModelPool::Cancel(const std::shared_ptr<Waiter>& waiter) {
   {
     std::lock_guard lock(mu_);

@@ -78,6 +78,9 @@ class ModelPool {
   // Every outcome is delivered through waiter->on_admit on its executor. Returns whether the
   // waiter was queued (it may have been admitted since).
   bool Acquire(std::shared_ptr<Waiter> waiter);
+  // The fast path for an unloaded model: a held slot when one is free and nobody waits, else an
+  // empty Slot (then call Acquire).
+  Slot TryAcquire();
   // Takes a still-queued waiter out of the queue and completes it with kCancelled; does nothing
   // once it was admitted.
   void Cancel(const std::shared_ptr<Waiter>& waiter);

@@ -30,8 +30,13 @@ class InferReactor final : public grpc::ServerUnaryReactor {
         timer_(std::make_shared<boost::asio::steady_timer>(io)),
         knobs_(knobs),
         request_(request),
-        response_(response),
-        waiter_(std::make_shared<Waiter>()) {
+        response_(response) {
+    // An unloaded model answers without a trip through the queue or the I/O thread.
+    if (Slot slot = pool_.TryAcquire()) {
+      StartService(std::move(slot));
+      return;
+    }
+    waiter_ = std::make_shared<Waiter>();
     waiter_->executor = io.get_executor();
     waiter_->on_admit = [this](Admission admission, Slot slot) {
       OnAdmit(admission, std::move(slot));
@@ -40,7 +45,7 @@ class InferReactor final : public grpc::ServerUnaryReactor {
   }
 
   void OnCancel() override {
-    pool_.Cancel(waiter_);
+    if (waiter_) pool_.Cancel(waiter_);
     // The timer is shared so this stays safe after Complete() has finished the call; on the
     // timer's single I/O thread the cancel either cuts the service short or finds nothing to do.
     boost::asio::post(timer_->get_executor(), [timer = timer_] { timer->cancel(); });
@@ -58,6 +63,10 @@ class InferReactor final : public grpc::ServerUnaryReactor {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while queued"));
       return;
     }
+    StartService(std::move(slot));
+  }
+
+  void StartService(Slot slot) {
     slot_ = std::move(slot);
     int ms = pool_.service_time_ms() + knobs_.delay_ms;
     if (ms == 0) return Complete();
@@ -82,7 +91,7 @@ class InferReactor final : public grpc::ServerUnaryReactor {
   const TestKnobs knobs_;
   const inference::ModelInferRequest& request_;
   inference::ModelInferResponse* response_;
-  std::shared_ptr<Waiter> waiter_;
+  std::shared_ptr<Waiter> waiter_;  // set only when the call had to queue
   Slot slot_;
 };
 
