@@ -94,30 +94,46 @@ awaitable<Response> Describe(Capacity& capacity, const Request& request, const R
 
 }  // namespace
 
+namespace {
+
+// Watches a queued request's connection until `active` turns false. Readable means the peer's
+// FIN/RST (then the waiter leaves the queue), a pipelined request (left unread, the watch ends), or
+// nothing at all: with edge-triggered epoll the wakeup can be a stale edge of the request's own
+// bytes, so an empty peek re-arms the watch instead of ending it.
+void WatchForHangUp(boost::asio::ip::tcp::socket& socket, ModelPool& pool,
+                    std::shared_ptr<Waiter> waiter, std::shared_ptr<bool> active) {
+  socket.async_wait(
+      boost::asio::ip::tcp::socket::wait_read,
+      [&socket, &pool, waiter, active](const boost::system::error_code& ec) mutable {
+        if (ec || !*active) return;
+        char byte;
+        ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          pool.Cancel(waiter);
+        } else if (n < 0) {
+          WatchForHangUp(socket, pool, std::move(waiter), std::move(active));
+        }
+      });
+}
+
+}  // namespace
+
 awaitable<std::tuple<Admission, Slot>> AcquireWhileConnected(ModelPool& pool,
                                                              boost::beast::tcp_stream& stream) {
   // No suspension at all when a slot is free: the common case of a benchmark upstream.
   if (Slot slot = pool.TryAcquire())
     co_return std::make_tuple(Admission::kGranted, std::move(slot));
   auto& socket = stream.socket();
-  bool watching = false;
+  // The watch and this coroutine run on the connection's single I/O thread: a plain flag is
+  // enough to stop a watch that is already scheduled.
+  std::shared_ptr<bool> active;
   auto watch = [&](const std::shared_ptr<Waiter>& waiter) {
-    watching = true;
-    // Readable while queued means either a pipelined request (left unread, watching stops) or
-    // the peer's FIN/RST, which MSG_PEEK tells apart without consuming anything.
-    socket.async_wait(boost::asio::ip::tcp::socket::wait_read,
-                      [&pool, &socket, waiter](const boost::system::error_code& ec) {
-                        if (ec) return;  // admitted: the watch was cancelled
-                        char byte;
-                        ssize_t n =
-                            ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-                        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-                          pool.Cancel(waiter);
-                        }
-                      });
+    active = std::make_shared<bool>(true);
+    WatchForHangUp(socket, pool, waiter, active);
   };
   auto [admission, slot] = co_await AsyncAcquire(pool, use_awaitable, watch);
-  if (watching) {
+  if (active) {
+    *active = false;
     boost::system::error_code ignored;
     socket.cancel(ignored);
   }
