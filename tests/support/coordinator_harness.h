@@ -32,6 +32,9 @@
 extern char** environ;
 
 namespace lagscale::testing {
+// An inline namespace gives these helpers their own link names: support/process.h declares a
+// ChildProcess and HttpGet of its own, and both are linked into every test binary.
+inline namespace coordinator_harness {
 
 // Polls `condition` until it holds or `timeout_s` passes.
 template <class F>
@@ -323,4 +326,5 @@ class ScriptedHttpServer {
   std::vector<std::thread> connections_;  // only touched by the accept thread, then joined
 };
 
+}  // namespace coordinator_harness
 }  // namespace lagscale::testing
