@@ -21,4 +21,4 @@ export TSAN_OPTIONS="suppressions=$PWD/tsan.supp halt_on_error=1 ${TSAN_OPTIONS:
 export ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
 export LSAN_OPTIONS="suppressions=$PWD/lsan.supp ${LSAN_OPTIONS:-}"
-ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" -LE 'soak|fuzz|bench' --timeout 300
+ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" -LE 'soak|fuzz|bench|browser' --timeout 300
