@@ -119,7 +119,9 @@ void ClientConnection::StartExchange() {
       worker_.ledger().Begin(RouteModel(worker_.table(), has_header, header, request_.target()));
   exchange_ = true;
   retried_ = false;
-  client_deadline_ = Clock::time_point::max();
+  // A body still to come must keep coming: the idle timeout bounds silence mid-body.
+  client_deadline_ = request_.message_done() ? Clock::time_point::max()
+                                             : Clock::now() + worker_.config().idle_timeout;
   StartResponse();
 }
 
@@ -166,6 +168,9 @@ void ClientConnection::OnClientRead(const error_code& ec, size_t n) {
     return;
   }
   in_end_ += n;
+  if (exchange_ && !request_.message_done()) {
+    client_deadline_ = Clock::now() + worker_.config().idle_timeout;
+  }
   if (request_.message_done()) {
     MaybeReadClient();  // a pipelined request (or the client's EOF) waits for the response
     return;
@@ -308,7 +313,19 @@ void ClientConnection::OnClientTimer() {
     SendErrorAndClose(408, ReasonFor(408), BodyFor(408), Outcome::kClientError);
     return;
   }
-  if (exchange_) {  // deadlines are off during an exchange; a stale tick
+  if (exchange_ && !request_.message_done()) {
+    // The client stopped sending its body.
+    if (response_.final_head_done() || client_writing_) {
+      Close();
+      return;
+    }
+    client_deadline_ = Clock::time_point::max();
+    SendErrorAndClose(408, ReasonFor(408), "request body not received in time\n",
+                      Outcome::kClientError);
+    return;
+  }
+  if (exchange_) {  // no deadline while the response is due (the upstream timer has it)
+    client_deadline_ = Clock::time_point::max();
     ArmClientTimer();
     return;
   }
