@@ -215,7 +215,7 @@ void ClientConnection::MaybeFinishExchange() {
   guard_.End(metrics::OutcomeForHttpStatus(response_.status()));
   exchange_ = false;
   upstream_deadline_ = Clock::time_point::max();
-  if (request_done && response_.upstream_reusable()) {
+  if (request_done && response_.upstream_reusable() && !worker_.draining()) {
     worker_.pool().Release(std::move(upstream_));
     upstream_.reset();
   } else {
