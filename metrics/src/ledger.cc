@@ -3,6 +3,20 @@
 #include <algorithm>
 #include <numeric>
 
+// ThreadSanitizer does not model standalone fences; under it the sequence lock uses the equivalent
+// read-modify-write operations (Boehm, "Can seqlocks get along with programming language memory
+// models?"), so TSan checks the same protocol.
+#if defined(__SANITIZE_THREAD__)
+#define LAGSCALE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LAGSCALE_TSAN 1
+#endif
+#endif
+#ifndef LAGSCALE_TSAN
+#define LAGSCALE_TSAN 0
+#endif
+
 namespace lagscale::metrics {
 
 namespace {
@@ -63,11 +77,27 @@ struct alignas(64) LedgerShard::Cell {
   std::atomic<int64_t> last_arrival_ns{0};
   std::atomic<uint64_t> buckets[kLatencyBucketCount] = {};
 
+  // Writer side of the sequence lock: odd while the counters change.
   void BeginWrite() {
+#if LAGSCALE_TSAN
+    seq.fetch_add(1, std::memory_order_acq_rel);
+#else
     seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
+#endif
   }
   void EndWrite() { seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+
+  // Reader side: true if no write overlapped the reads since `before` was loaded.
+  bool Unchanged(uint32_t before) const {
+#if LAGSCALE_TSAN
+    return (before & 1) == 0 &&
+           const_cast<std::atomic<uint32_t>&>(seq).fetch_add(0, std::memory_order_acq_rel) == before;
+#else
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return (before & 1) == 0 && seq.load(std::memory_order_relaxed) == before;
+#endif
+  }
 };
 
 LedgerShard::LedgerShard(const Clock& clock, size_t id_space)
@@ -111,8 +141,7 @@ void LedgerShard::Read(ModelId model, ModelStats& into, int64_t& busy_base_ns, i
     for (size_t i = 0; i < kLatencyBucketCount; ++i) {
       s.latency_buckets[i] = c.buckets[i].load(std::memory_order_relaxed);
     }
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if ((before & 1) == 0 && c.seq.load(std::memory_order_relaxed) == before) break;
+    if (c.Unchanged(before)) break;
   }
   s.duration_seconds_sum = static_cast<double>(dur) * 1e-9;
   into.Add(s);

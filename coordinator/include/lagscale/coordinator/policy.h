@@ -43,13 +43,21 @@ struct ModelPolicyConfig {
   double stable_window_s = 30;
   double panic_window_s = 2;
   double panic_threshold = 2.0;     // panic when short-window demand >= 2x current capacity
-  double scale_down_delay_s = 30;   // stabilization: highest recommendation over this window
+  double scale_down_delay_s = 60;   // stabilization: highest recommendation over this window
   double max_scale_up_rate = 10;    // desired <= current * rate (at least current + 1)
   double max_scale_down_rate = 2;   // desired >= current / rate
+  // Flap damping: a scale-up that undoes a scale-down made less than flap_window_s earlier doubles
+  // the scale-down delay (up to max_scale_down_delay_s); it relaxes back once load has been steady
+  // for max_scale_down_delay_s. Set max_scale_down_delay_s <= scale_down_delay_s to disable.
+  double flap_window_s = 300;
+  // While panicking, also add the replicas that drain the queue above steady demand in this time.
+  double backlog_drain_s = 2;
+  double max_scale_down_delay_s = 600;
   // lag-threshold (Seldon Core 2 semantics)
   double lag_threshold = 30;        // in-flight per replica that triggers a scale-up
   double lag_window_s = 1;          // ... when it stays at or above the threshold this long
   double idle_window_s = 600;       // scale down after this long without a request
+  bool lag_proportional = true;     // step to ceil(lag / threshold) at once instead of +1
   // scheduled placement: memory one replica of this model needs on a server
   double memory_bytes = 0;
 };

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs lagscale-sim over every trace in bench/traces/ and prints the results and the goal table
+# (Markdown, as recorded in docs/policies.md), each number the mean over the seeds in SEEDS
+# (default 1..5: Poisson arrivals differ per seed, every policy sees the same arrivals for a seed).
+# Extra arguments go to every lagscale-sim run. Exit status 1 when a goal is not met.
+#   bench/sim/run.sh                      # defaults
+#   LAGSCALE_SIM=/path/to/lagscale-sim bench/sim/run.sh --startup-delay 30s
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+sim=${LAGSCALE_SIM:-$root/build/bin/lagscale-sim}
+[ -x "$sim" ] || { echo "run.sh: $sim not built (ninja -C build lagscale-sim)" >&2; exit 2; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for trace in "$root"/bench/traces/*.csv; do
+  name=$(basename "$trace" .csv)
+  for seed in ${SEEDS:-1 2 3 4 5}; do
+    "$sim" --trace "$trace" --json --seed "$seed" "$@" > "$out/$name.$seed.json"
+  done
+done
+python3 "$here/goals.py" "$out"

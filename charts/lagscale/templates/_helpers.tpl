@@ -1,0 +1,105 @@
+{{/* Names, labels and images shared by every template. */}}
+
+{{- define "lagscale.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name: "<release>-lagscale", or the release name when it already says lagscale. */}}
+{{- define "lagscale.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "lagscale.name" . -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "lagscale.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "lagscale.labels" -}}
+helm.sh/chart: {{ include "lagscale.chart" . }}
+app.kubernetes.io/name: {{ include "lagscale.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Selector labels of one component (pass (dict "root" $ "component" "coordinator")). */}}
+{{- define "lagscale.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "lagscale.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "lagscale.componentLabels" -}}
+{{ include "lagscale.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "lagscale.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "lagscale.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Image reference: (dict "root" $ "image" .Values.image.sidecar). */}}
+{{- define "lagscale.image" -}}
+{{- $tag := .image.tag | default .root.Chart.AppVersion -}}
+{{- if .root.Values.image.registry -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" .root.Values.image.registry) .image.repository $tag -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Address sidecars report to: the configured one, or this release's coordinator Service. */}}
+{{- define "lagscale.coordinatorAddress" -}}
+{{- if .Values.sidecar.coordinatorAddress -}}
+{{- .Values.sidecar.coordinatorAddress -}}
+{{- else -}}
+{{- printf "%s.%s.svc:%d" (include "lagscale.fullname" .) .Release.Namespace (int .Values.coordinator.grpcPort) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "lagscale.serverName" -}}
+{{- printf "%s-%s" (include "lagscale.fullname" .) .Values.server.name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The coordinator configuration as a dict: coordinator.config, plus the example server when
+server.autoscale is on, plus the seldon section from the chart's seldon values.
+*/}}
+{{- define "lagscale.coordinatorConfig" -}}
+{{- $cfg := deepCopy .Values.coordinator.config -}}
+{{- if and .Values.server.enabled .Values.server.autoscale -}}
+{{- $target := dict "apiVersion" "apps/v1" "kind" "Deployment" "name" (include "lagscale.serverName" .) "namespace" .Release.Namespace -}}
+{{- $srv := dict "name" .Values.server.name "placement" "all" "minReplicas" .Values.server.minReplicas "maxReplicas" .Values.server.maxReplicas "target" $target -}}
+{{- $_ := set $cfg "servers" (append (default (list) $cfg.servers) $srv) -}}
+{{- end -}}
+{{- $_ := set $cfg "seldon" (dict "enabled" .Values.seldon.enabled "namespace" .Values.seldon.namespace) -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
+{{/* Plural resource of a kind for RBAC. */}}
+{{- define "lagscale.kindResource" -}}
+{{- $known := dict "Deployment" "deployments" "StatefulSet" "statefulsets" "ReplicaSet" "replicasets" "ReplicationController" "replicationcontrollers" "Model" "models" "Server" "servers" "Rollout" "rollouts" "InferenceService" "inferenceservices" -}}
+{{- $over := .root.Values.rbac.resourceOverrides | default dict -}}
+{{- if hasKey $over .kind -}}
+{{- get $over .kind -}}
+{{- else if hasKey $known .kind -}}
+{{- get $known .kind -}}
+{{- else -}}
+{{- fail (printf "rbac: no plural resource known for kind %q; add it to rbac.resourceOverrides (e.g. {%s: %ss})" .kind .kind (lower .kind)) -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,73 @@
+#pragma once
+
+// ActuationWorker: runs an Actuator on its own thread so that a slow or hanging API never delays
+// the decision loop. Submit() queues a decision; for each target only the newest pending decision
+// is applied. Transient failures are retried with exponential backoff (at least Retry-After), and
+// every target is actuated at most once per `min_interval_s`. Results come back through
+// PollResult() for the decision loop to show on /status.
+// Thread safety: Submit() and PollResult() may be called from any thread; the actuator itself
+// only ever runs on the worker thread.
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include <concurrentqueue/blockingconcurrentqueue.h>
+
+#include "lagscale/coordinator/actuator.h"
+
+namespace lagscale::coordinator {
+
+struct WorkerOptions {
+  double min_interval_s = 1;       // per-target rate limit
+  double initial_backoff_s = 0.25;
+  double max_backoff_s = 30;
+  int max_attempts = 10;           // then the decision is reported as failed
+};
+
+struct ActuationReport {
+  ScaleRequest request;
+  ActuationResult result;
+  int attempt = 1;
+};
+
+struct ReadReport {
+  ScaleTarget target;
+  std::string key;
+  TargetReading reading;
+};
+
+class ActuationWorker {
+ public:
+  ActuationWorker(std::unique_ptr<Actuator> actuator, WorkerOptions options);
+  ~ActuationWorker();  // stops the thread; pending decisions are dropped
+  ActuationWorker(const ActuationWorker&) = delete;
+  ActuationWorker& operator=(const ActuationWorker&) = delete;
+
+  const char* actuator_name() const { return name_; }
+  void Submit(ScaleRequest request);
+  // Asks the worker to read a target (current replicas, Seldon bounds); answered by PollRead().
+  void RequestRead(std::string key, ScaleTarget target);
+  bool PollResult(ActuationReport& out) { return results_.try_dequeue(out); }
+  bool PollRead(ReadReport& out) { return reads_done_.try_dequeue(out); }
+
+ private:
+  struct Command {
+    bool read = false;  // a read request (key + target) instead of a decision
+    ScaleRequest request;
+    std::string key;
+    ScaleTarget target;
+  };
+  void Run();
+
+  std::unique_ptr<Actuator> actuator_;
+  const char* name_;
+  WorkerOptions options_;
+  std::atomic<bool> stop_{false};
+  moodycamel::BlockingConcurrentQueue<Command> commands_;
+  moodycamel::ConcurrentQueue<ActuationReport> results_;
+  moodycamel::ConcurrentQueue<ReadReport> reads_done_;
+  std::thread thread_;
+};
+
+}  // namespace lagscale::coordinator

@@ -1,0 +1,129 @@
+#pragma once
+
+// Aggregator: turns the sidecars' cumulative per-(pod, model) counters into per-model demand.
+// Each report is applied as deltas against the last report applied from the same pod incarnation;
+// duplicates and out-of-order reports are ignored (cumulative counters make the next report carry
+// everything), a new incarnation or counters going backwards re-baselines the pod, and a pod silent
+// for longer than the TTL is expired. Busy-seconds deltas are spread over the time the report
+// covers into a per-model ring of time buckets, so the average concurrency over any window is the
+// busy time inside it divided by its length (Little's law), not a sample.
+// Thread safety: not thread-safe. One thread (the coordinator's decision loop) owns it; DemandView
+// references it hands out are valid until the next call that mutates it.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lagscale/coordinator/policy.h"
+#include "lagscale/v1/lag.pb.h"
+
+namespace lagscale::coordinator {
+
+class Aggregator;
+struct PodState;
+struct PodModel;
+
+// One model's demand summed over the pods hosting it. Implements the policy seam.
+class ModelDemand final : public DemandView {
+ public:
+  ModelDemand(const Aggregator& owner, std::string name, int64_t bucket_ns, size_t buckets);
+  double AverageConcurrency(double window_s) const override;
+  double Inflight() const override { return static_cast<double>(inflight_); }
+  double ArrivalRate(double window_s) const override;
+  double IdleSeconds() const override;
+  bool Fresh() const override;
+
+  double CompletionRate(double window_s) const;
+  // Seconds since the newest data point from any pod; +infinity without data.
+  double DataAgeSeconds() const;
+  const std::string& name() const { return name_; }
+  const std::string& server() const { return server_; }
+  size_t hosting_pods() const { return hosts_.size(); }
+  std::vector<std::string> HostingPods() const;
+  // How long after a restart or expiry the data counts as disturbed (Fresh() false).
+  void set_hold_seconds(double s) { hold_ns_ = static_cast<int64_t>(s * 1e9); }
+
+ private:
+  friend class Aggregator;
+  struct Bucket {
+    int64_t index = -1;  // absolute bucket number (time / bucket width); -1 = empty
+    double busy = 0, arrivals = 0, completions = 0;
+  };
+  // Adds a delta covering [t0, t1] (coordinator monotonic ns), spread evenly over that interval.
+  void Spread(int64_t t0, int64_t t1, double busy, double arrivals, double completions);
+  // Sums bucket field `field` over [from, to], counting partial buckets pro rata.
+  double Sum(int64_t from, int64_t to, double Bucket::*field) const;
+  // The window [start, end] the data fully covers, ending where every hosting pod has reported.
+  bool Window(double window_s, int64_t& start, int64_t& end) const;
+
+  const Aggregator& owner_;
+  std::string name_;
+  std::string server_;
+  int64_t bucket_ns_;
+  std::vector<Bucket> ring_;
+  std::vector<PodModel*> hosts_;
+  int64_t inflight_ = 0;
+  int64_t last_request_unix_ms_ = 0;
+  int64_t first_data_ns_ = -1;  // start of the earliest delta; -1 = none yet
+  int64_t newest_data_ns_ = -1;
+  int64_t last_disruption_ns_ = INT64_MIN / 2;
+  int64_t hold_ns_ = 30'000'000'000;
+};
+
+struct PodView {
+  std::string server, pod;
+  uint64_t incarnation = 0, sequence = 0;
+  double report_age_s = 0;
+  int64_t inflight = 0;
+  size_t models = 0;
+};
+
+class Aggregator {
+ public:
+  struct Options {
+    double ttl_s = 10;
+    double history_s = 60;  // the longest window anyone asks for
+    double bucket_s = 0.25;
+  };
+  enum class Outcome { kApplied, kBaseline, kRestart, kDuplicate, kOutOfOrder, kInvalid };
+
+  explicit Aggregator(Options options);
+  ~Aggregator();
+  Aggregator(const Aggregator&) = delete;
+  Aggregator& operator=(const Aggregator&) = delete;
+
+  // Applies one report received at `now_ns` (coordinator monotonic) / `now_unix_ms`.
+  Outcome Apply(const v1::PodReport& report, int64_t now_ns, int64_t now_unix_ms);
+  // Moves the clock the views read and expires pods silent for longer than the TTL.
+  // Returns the number of pods expired.
+  int Advance(int64_t now_ns, int64_t now_unix_ms);
+  // Changes TTL (history and bucket width stay; they size memory already allocated).
+  void set_ttl_seconds(double s) { options_.ttl_s = s; }
+
+  // nullptr if the model never reported.
+  ModelDemand* FindModel(const std::string& name);
+  const std::unordered_map<std::string, std::unique_ptr<ModelDemand>>& models() const {
+    return models_;
+  }
+  std::vector<PodView> Pods() const;
+  size_t pod_count() const;
+  int64_t now_ns() const { return now_ns_; }
+  int64_t now_unix_ms() const { return now_unix_ms_; }
+
+ private:
+  friend class ModelDemand;
+  ModelDemand& ModelFor(const std::string& name);
+  void Detach(PodState& pod, bool disruption);
+
+  Options options_;
+  int64_t bucket_ns_;
+  size_t buckets_;
+  int64_t now_ns_ = 0;
+  int64_t now_unix_ms_ = 0;
+  std::unordered_map<std::string, std::unique_ptr<ModelDemand>> models_;
+  std::unordered_map<std::string, std::unique_ptr<PodState>> pods_;  // key: server + '/' + pod
+};
+
+}  // namespace lagscale::coordinator

@@ -1,0 +1,94 @@
+#pragma once
+
+// Config: the coordinator's targets and policies, parsed from the YAML format of
+// coordinator/config.example.yaml (camelCase keys). Parsing validates every field and throws
+// ConfigError with a message naming the field and the offending value.
+// Thread safety: a parsed Config is an immutable value; share it as `shared_ptr<const Config>`.
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lagscale/coordinator/policy.h"
+
+namespace lagscale::coordinator {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A Kubernetes object with a scale subresource: /apis/{group}/{version}/namespaces/{ns}/{plural}/{name}/scale.
+struct ScaleTarget {
+  std::string api_version;  // "mlops.seldon.io/v1alpha1", "apps/v1"
+  std::string kind;         // "Model", "Server", "Deployment", "StatefulSet"
+  std::string name;
+  std::string name_space;
+  std::string group;    // derived from api_version
+  std::string version;  // derived from api_version
+  std::string plural;   // derived from kind
+  // The scale subresource path, e.g. /apis/apps/v1/namespaces/default/deployments/web/scale.
+  std::string ScalePath() const;
+  // The object itself (for reading spec.minReplicas/maxReplicas in Seldon mode).
+  std::string ObjectPath() const;
+};
+
+// Builds a target, deriving group, version and plural. Throws ConfigError naming `field`.
+ScaleTarget MakeScaleTarget(const std::string& api_version, const std::string& kind,
+                            const std::string& name, const std::string& name_space,
+                            const std::string& field = "target");
+
+struct ServerConfig {
+  std::string name;
+  ServerPolicyConfig policy;
+  std::optional<ScaleTarget> target;
+};
+
+struct ModelConfig {
+  std::string name;
+  std::string server;  // empty: whatever server the reporting pods name
+  ModelPolicyConfig policy;
+  std::optional<ScaleTarget> target;
+};
+
+struct SeldonConfig {
+  bool enabled = false;
+  std::string name_space = "seldon-mesh";
+};
+
+struct Config {
+  double report_ttl_s = 10;
+  double decision_interval_s = 0.25;
+  std::vector<double> windows_s = {10, 60};
+  ModelPolicyConfig defaults;
+  std::vector<ServerConfig> servers;
+  std::vector<ModelConfig> models;
+  SeldonConfig seldon;
+
+  // nullptr when not listed.
+  const ModelConfig* FindModel(const std::string& name) const;
+  const ServerConfig* FindServer(const std::string& name) const;
+  // The longest window any policy or /status reads: how much history the aggregator keeps.
+  double HistorySeconds() const;
+};
+
+// Parses YAML text. REQUIRES: nothing; throws ConfigError on any invalid or unknown field.
+Config ParseConfig(const std::string& yaml_text);
+// Reads and parses a file; throws ConfigError (also when the file cannot be read).
+Config LoadConfigFile(const std::string& path);
+
+// Parses "250ms", "1s", "2m", "1h" (a bare number means seconds). Throws ConfigError naming field.
+double ParseDuration(const std::string& text, const std::string& field);
+// Parses "2Gi", "512Mi", "1000", "1G". Throws ConfigError naming field.
+double ParseBytes(const std::string& text, const std::string& field);
+
+// True when two policy configurations would behave identically (reload keeps the policy state).
+bool SamePolicy(const ModelPolicyConfig& a, const ModelPolicyConfig& b);
+bool SameServerPolicy(const ServerPolicyConfig& a, const ServerPolicyConfig& b);
+
+const char* PolicyKindName(PolicyKind kind);
+const char* PlacementName(Placement placement);
+
+}  // namespace lagscale::coordinator

@@ -1,0 +1,80 @@
+#pragma once
+
+// StatusSnapshot: what /status shows, built by the decision loop and published as an immutable
+// value; the HTTP thread only renders it. Field names in the JSON are stable (docs/coordinator.md).
+// Thread safety: a snapshot is immutable once published; the JSON functions are pure.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lagscale/coordinator/aggregator.h"
+
+namespace lagscale::coordinator {
+
+struct DecisionRecord {
+  std::string kind;  // "model" | "server"
+  std::string name;
+  int64_t time_unix_ms = 0;
+  int from = 0;
+  int to = 0;
+  std::string reason;
+};
+
+struct ActuationState {
+  std::string status;  // "", "ok", "retry", "failed", "skipped"
+  int http_status = 0;
+  std::string error;
+  int64_t time_unix_ms = 0;
+};
+
+struct ModelStatus {
+  std::string name, server, policy;
+  int current = 0, desired = 0, min = 0, max = 0;
+  double inflight = 0;
+  std::vector<std::pair<double, double>> concurrency;  // (window seconds, average)
+  double arrival_rate = 0, completion_rate = 0;
+  double idle_s = 0, data_age_s = 0;  // +infinity when unknown
+  bool fresh = false;
+  std::vector<std::string> pods;
+  std::optional<DecisionRecord> last_decision;
+  ActuationState actuation;
+};
+
+struct ServerStatus {
+  std::string name, placement;
+  int current = 0, desired = 0, min = 0, max = 0;
+  double inflight = 0;
+  std::vector<std::string> pods;
+  std::vector<std::string> models;
+  std::optional<DecisionRecord> last_decision;
+  ActuationState actuation;
+};
+
+struct ActuatorHealth {
+  std::string name;
+  uint64_t succeeded = 0, retried = 0, failed = 0;
+  std::optional<std::pair<std::string, ActuationState>> last_error;  // (target key, state)
+  bool healthy = true;  // false while any target's latest actuation failed or is retrying
+};
+
+struct StatusSnapshot {
+  int64_t time_unix_ms = 0;
+  std::vector<double> windows_s;
+  std::vector<ModelStatus> models;
+  std::vector<ServerStatus> servers;
+  std::vector<PodView> pods;
+  ActuatorHealth actuator;
+  std::deque<DecisionRecord> recent_decisions;  // newest first
+  uint64_t reports_received = 0, reports_applied = 0, reports_ignored = 0, restarts = 0,
+           expired = 0;
+};
+
+std::string StatusJson(const StatusSnapshot& status);
+// nullopt when the model is unknown.
+std::optional<std::string> ModelStatusJson(const StatusSnapshot& status, const std::string& name);
+
+}  // namespace lagscale::coordinator

@@ -1,0 +1,144 @@
+// The actuation thread: coalesces decisions per target, rate-limits, retries with backoff.
+#include "lagscale/coordinator/actuation_worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+namespace lagscale::coordinator {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+SteadyClock::duration FromSeconds(double s) {
+  return std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(s));
+}
+
+}  // namespace
+
+std::string ScaleRequest::Key() const {
+  return (kind == TargetKind::kModel ? "model/" : "server/") + name;
+}
+
+const char* StatusName(ActuationResult::Status status) {
+  switch (status) {
+    case ActuationResult::Status::kOk: return "ok";
+    case ActuationResult::Status::kRetry: return "retry";
+    case ActuationResult::Status::kFailed: return "failed";
+    case ActuationResult::Status::kSkipped: return "skipped";
+  }
+  return "unknown";
+}
+
+ActuationWorker::ActuationWorker(std::unique_ptr<Actuator> actuator, WorkerOptions options)
+    : actuator_(std::move(actuator)), name_(actuator_->name()), options_(options) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+ActuationWorker::~ActuationWorker() {
+  stop_.store(true);
+  commands_.enqueue(Command{});  // wake the thread
+  thread_.join();
+}
+
+void ActuationWorker::Submit(ScaleRequest request) {
+  Command c;
+  c.request = std::move(request);
+  commands_.enqueue(std::move(c));
+}
+
+void ActuationWorker::RequestRead(std::string key, ScaleTarget target) {
+  Command c;
+  c.read = true;
+  c.key = std::move(key);
+  c.target = std::move(target);
+  commands_.enqueue(std::move(c));
+}
+
+void ActuationWorker::Run() {
+  struct Pending {
+    ScaleRequest request;
+    int attempts = 0;
+    SteadyClock::time_point not_before;
+  };
+  std::map<std::string, Pending> pending;               // newest decision per target
+  std::map<std::string, SteadyClock::time_point> last;  // last actuation per target
+  std::map<std::string, ScaleTarget> reads;
+  auto absorb = [&](Command& c) {
+    if (c.read) {
+      reads[c.key] = std::move(c.target);
+      return;
+    }
+    if (c.request.name.empty()) return;  // the wake-up sentinel
+    const std::string key = c.request.Key();
+    auto it = pending.find(key);
+    if (it != pending.end()) {
+      // Newest wins, but it keeps the backoff the target earned.
+      it->second.request = std::move(c.request);
+      it->second.attempts = 0;
+      return;
+    }
+    SteadyClock::time_point not_before{};
+    if (auto l = last.find(key); l != last.end()) {
+      not_before = l->second + FromSeconds(options_.min_interval_s);
+    }
+    pending.emplace(key, Pending{std::move(c.request), 0, not_before});
+  };
+
+  while (!stop_.load()) {
+    // Sleep until the next pending decision is due or a command arrives.
+    auto now = SteadyClock::now();
+    auto wake = now + std::chrono::milliseconds(200);
+    for (const auto& [key, p] : pending) wake = std::min(wake, p.not_before);
+    Command c;
+    if (commands_.wait_dequeue_timed(c, std::max<SteadyClock::duration>(wake - now, {}))) {
+      absorb(c);
+      while (commands_.try_dequeue(c)) absorb(c);
+    }
+    if (stop_.load()) break;
+
+    for (auto& [key, target] : reads) {
+      reads_done_.enqueue(ReadReport{target, key, actuator_->Read(target)});
+    }
+    reads.clear();
+
+    now = SteadyClock::now();
+    for (auto it = pending.begin(); it != pending.end() && !stop_.load();) {
+      Pending& p = it->second;
+      if (p.not_before > now) {
+        ++it;
+        continue;
+      }
+      ++p.attempts;
+      ActuationResult r = actuator_->Apply(p.request);
+      now = SteadyClock::now();
+      last[it->first] = now;
+      const bool retry = r.status == ActuationResult::Status::kRetry;
+      if (retry && p.attempts >= options_.max_attempts) {
+        r.status = ActuationResult::Status::kFailed;
+        r.error = "gave up after " + std::to_string(p.attempts) + " attempts: " + r.error;
+      }
+      results_.enqueue(ActuationReport{p.request, r, p.attempts});
+      if (r.status == ActuationResult::Status::kRetry) {
+        double backoff = std::min(options_.max_backoff_s,
+                                  options_.initial_backoff_s * std::pow(2.0, p.attempts - 1));
+        backoff = std::max({backoff, r.retry_after_s, options_.min_interval_s});
+        spdlog::warn("actuator {}: {} -> {} replicas: {}; retrying in {:.2f}s", name_,
+                     it->first, p.request.to, r.error, backoff);
+        p.not_before = now + FromSeconds(backoff);
+        ++it;
+      } else {
+        if (r.status == ActuationResult::Status::kFailed) {
+          spdlog::error("actuator {}: {} -> {} replicas failed: {}", name_, it->first,
+                        p.request.to, r.error);
+        }
+        it = pending.erase(it);
+      }
+    }
+  }
+}
+
+}  // namespace lagscale::coordinator

@@ -1,0 +1,293 @@
+// Report deltas -> per-model time-bucketed demand. See aggregator.h for the rules.
+#include "lagscale/coordinator/aggregator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace lagscale::coordinator {
+
+// One model's counters as last applied from one pod incarnation.
+struct PodModel {
+  PodState* pod = nullptr;
+  ModelDemand* model = nullptr;
+  size_t index = 0;  // position in model->hosts_
+  uint64_t arrivals = 0;
+  uint64_t completions = 0;
+  double busy = 0;
+  int64_t inflight = 0;
+};
+
+struct PodState {
+  std::string server, pod;
+  uint64_t incarnation = 0;
+  uint64_t sequence = 0;
+  int64_t last_snapshot_ns = 0;
+  int64_t offset_ns = 0;       // coordinator clock - sidecar clock (smallest seen: least delay)
+  int64_t last_point_ns = 0;   // coordinator time the last applied snapshot maps to
+  int64_t last_recv_ns = 0;
+  int64_t interval_ns = 1'000'000'000;  // smoothed spacing of regular (non-early) reports
+  std::unordered_map<std::string, PodModel> models;
+};
+
+namespace {
+
+uint64_t Completions(const v1::ModelCounters& m) {
+  const auto& o = m.outcomes();
+  return o.success() + o.client_error() + o.server_error() + o.upstream_error() +
+         o.client_abort() + o.timeout();
+}
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+}  // namespace
+
+ModelDemand::ModelDemand(const Aggregator& owner, std::string name, int64_t bucket_ns,
+                         size_t buckets)
+    : owner_(owner), name_(std::move(name)), bucket_ns_(bucket_ns), ring_(buckets) {}
+
+void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals,
+                         double completions) {
+  const int64_t span = t1 - t0;
+  if (span <= 0) return;
+  // Only the part of the interval the ring can still hold is kept, pro rata.
+  const int64_t oldest = (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) *
+                         bucket_ns_;
+  const int64_t from = std::max(t0, oldest);
+  for (int64_t k = from / bucket_ns_; k * bucket_ns_ < t1; ++k) {
+    const int64_t lo = std::max(from, k * bucket_ns_);
+    const int64_t hi = std::min(t1, (k + 1) * bucket_ns_);
+    if (hi <= lo) continue;
+    const double f = static_cast<double>(hi - lo) / static_cast<double>(span);
+    Bucket& b = ring_[static_cast<size_t>(k) % ring_.size()];
+    if (b.index != k) b = Bucket{k, 0, 0, 0};
+    b.busy += busy * f;
+    b.arrivals += arrivals * f;
+    b.completions += completions * f;
+  }
+  if (first_data_ns_ < 0 || t0 < first_data_ns_) first_data_ns_ = std::max(t0, oldest);
+  newest_data_ns_ = std::max(newest_data_ns_, t1);
+}
+
+double ModelDemand::Sum(int64_t from, int64_t to, double Bucket::*field) const {
+  double sum = 0;
+  for (int64_t k = from / bucket_ns_; k * bucket_ns_ < to; ++k) {
+    const Bucket& b = ring_[static_cast<size_t>(k) % ring_.size()];
+    if (b.index != k) continue;
+    const int64_t lo = std::max(from, k * bucket_ns_);
+    const int64_t hi = std::min(to, (k + 1) * bucket_ns_);
+    if (hi > lo) sum += b.*field * static_cast<double>(hi - lo) / static_cast<double>(bucket_ns_);
+  }
+  return sum;
+}
+
+bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
+  if (hosts_.empty() || first_data_ns_ < 0) return false;
+  end = newest_data_ns_;
+  for (const PodModel* h : hosts_) end = std::min(end, h->pod->last_point_ns);
+  const int64_t oldest =
+      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) * bucket_ns_;
+  start = std::max({end - static_cast<int64_t>(window_s * 1e9), first_data_ns_, oldest});
+  return end > start;
+}
+
+double ModelDemand::AverageConcurrency(double window_s) const {
+  int64_t start = 0, end = 0;
+  if (!Window(window_s, start, end)) return 0;
+  return Sum(start, end, &Bucket::busy) * 1e9 / static_cast<double>(end - start);
+}
+
+double ModelDemand::ArrivalRate(double window_s) const {
+  int64_t start = 0, end = 0;
+  if (!Window(window_s, start, end)) return 0;
+  return Sum(start, end, &Bucket::arrivals) * 1e9 / static_cast<double>(end - start);
+}
+
+double ModelDemand::CompletionRate(double window_s) const {
+  int64_t start = 0, end = 0;
+  if (!Window(window_s, start, end)) return 0;
+  return Sum(start, end, &Bucket::completions) * 1e9 / static_cast<double>(end - start);
+}
+
+double ModelDemand::IdleSeconds() const {
+  if (inflight_ > 0) return 0;
+  if (last_request_unix_ms_ <= 0) return kInf;
+  return std::max<double>(0, static_cast<double>(owner_.now_unix_ms_ - last_request_unix_ms_) / 1e3);
+}
+
+double ModelDemand::DataAgeSeconds() const {
+  int64_t newest = -1;
+  for (const PodModel* h : hosts_) newest = std::max(newest, h->pod->last_recv_ns);
+  if (newest < 0) return kInf;
+  return static_cast<double>(owner_.now_ns_ - newest) / 1e9;
+}
+
+bool ModelDemand::Fresh() const {
+  if (hosts_.empty() || first_data_ns_ < 0) return false;
+  if (owner_.now_ns_ - last_disruption_ns_ < hold_ns_) return false;
+  const int64_t ttl_ns = static_cast<int64_t>(owner_.options_.ttl_s * 1e9);
+  for (const PodModel* h : hosts_) {
+    // A pod that missed about three reports makes the newest windows incomplete.
+    const int64_t late = std::clamp<int64_t>(3 * h->pod->interval_ns, 500'000'000, ttl_ns);
+    if (owner_.now_ns_ - h->pod->last_recv_ns > late) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> ModelDemand::HostingPods() const {
+  std::vector<std::string> pods;
+  pods.reserve(hosts_.size());
+  for (const PodModel* h : hosts_) pods.push_back(h->pod->pod);
+  std::sort(pods.begin(), pods.end());
+  return pods;
+}
+
+Aggregator::Aggregator(Options options)
+    : options_(options),
+      bucket_ns_(std::max<int64_t>(1'000'000, static_cast<int64_t>(options.bucket_s * 1e9))),
+      buckets_(static_cast<size_t>(std::ceil(options.history_s * 1e9 / bucket_ns_)) + 4) {}
+
+Aggregator::~Aggregator() = default;
+
+ModelDemand& Aggregator::ModelFor(const std::string& name) {
+  auto it = models_.find(name);
+  if (it == models_.end()) {
+    it = models_.emplace(name, std::make_unique<ModelDemand>(*this, name, bucket_ns_, buckets_))
+             .first;
+  }
+  return *it->second;
+}
+
+ModelDemand* Aggregator::FindModel(const std::string& name) {
+  auto it = models_.find(name);
+  return it == models_.end() ? nullptr : it->second.get();
+}
+
+void Aggregator::Detach(PodState& pod, bool disruption) {
+  for (auto& [name, pm] : pod.models) {
+    ModelDemand& m = *pm.model;
+    m.inflight_ -= pm.inflight;
+    PodModel* last = m.hosts_.back();
+    m.hosts_[pm.index] = last;
+    last->index = pm.index;
+    m.hosts_.pop_back();
+    if (disruption) m.last_disruption_ns_ = now_ns_;
+  }
+  pod.models.clear();
+}
+
+Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_ns,
+                                      int64_t now_unix_ms) {
+  now_ns_ = std::max(now_ns_, now_ns);
+  now_unix_ms_ = std::max(now_unix_ms_, now_unix_ms);
+  if (report.pod().empty()) return Outcome::kInvalid;
+  std::string key;
+  key.reserve(report.server().size() + report.pod().size() + 1);
+  key.append(report.server()).append(1, '/').append(report.pod());
+  auto& slot = pods_[key];
+  const bool is_new = !slot;
+  if (is_new) {
+    slot = std::make_unique<PodState>();
+    slot->server = report.server();
+    slot->pod = report.pod();
+  }
+  PodState& pod = *slot;
+  const int64_t snap = report.snapshot_monotonic_ns();
+  bool restart = !is_new && report.incarnation() != pod.incarnation;
+  if (!is_new && !restart) {
+    if (report.sequence() == pod.sequence) return Outcome::kDuplicate;
+    if (report.sequence() < pod.sequence || snap <= pod.last_snapshot_ns) {
+      return Outcome::kOutOfOrder;
+    }
+    // Counters going backwards within one incarnation also mean the sidecar started over.
+    for (const auto& mc : report.models()) {
+      auto it = pod.models.find(mc.model());
+      if (it == pod.models.end()) continue;
+      const PodModel& pm = it->second;
+      if (mc.arrivals() < pm.arrivals || Completions(mc) < pm.completions ||
+          mc.busy_seconds() < pm.busy - 1e-9) {
+        restart = true;
+        break;
+      }
+    }
+  }
+  if (is_new || restart) {
+    if (restart) Detach(pod, /*disruption=*/true);
+    pod.incarnation = report.incarnation();
+    pod.offset_ns = now_ns - snap;
+    pod.last_snapshot_ns = snap - 1;  // so that the baseline below reads as a zero-length delta
+  }
+  const bool baseline = is_new || restart;
+  const int64_t dt = snap - pod.last_snapshot_ns;
+  pod.offset_ns = std::min(pod.offset_ns, now_ns - snap);
+  const int64_t t1 = std::min(snap + pod.offset_ns, now_ns);
+  const int64_t t0 = t1 - dt;
+  for (const auto& mc : report.models()) {
+    auto [it, added] = pod.models.try_emplace(mc.model());
+    PodModel& pm = it->second;
+    const uint64_t completions = Completions(mc);
+    if (added) {
+      // First sight of this model on this pod: its counters become the baseline.
+      ModelDemand& m = ModelFor(mc.model());
+      pm.pod = &pod;
+      pm.model = &m;
+      pm.index = m.hosts_.size();
+      m.hosts_.push_back(&pm);
+      m.server_ = pod.server;
+    } else if (!baseline) {
+      pm.model->Spread(t0, t1, mc.busy_seconds() - pm.busy,
+                       static_cast<double>(mc.arrivals() - pm.arrivals),
+                       static_cast<double>(completions - pm.completions));
+    }
+    ModelDemand& m = *pm.model;
+    m.inflight_ += mc.inflight() - pm.inflight;
+    m.last_request_unix_ms_ = std::max(m.last_request_unix_ms_, mc.last_request_unix_ms());
+    pm.arrivals = mc.arrivals();
+    pm.completions = completions;
+    pm.busy = mc.busy_seconds();
+    pm.inflight = mc.inflight();
+  }
+  if (!baseline && !report.early()) pod.interval_ns = (pod.interval_ns * 3 + dt) / 4;
+  pod.sequence = report.sequence();
+  pod.last_snapshot_ns = snap;
+  pod.last_point_ns = t1;
+  pod.last_recv_ns = now_ns;
+  if (restart) return Outcome::kRestart;
+  return baseline ? Outcome::kBaseline : Outcome::kApplied;
+}
+
+int Aggregator::Advance(int64_t now_ns, int64_t now_unix_ms) {
+  now_ns_ = std::max(now_ns_, now_ns);
+  now_unix_ms_ = std::max(now_unix_ms_, now_unix_ms);
+  const int64_t ttl_ns = static_cast<int64_t>(options_.ttl_s * 1e9);
+  int expired = 0;
+  for (auto it = pods_.begin(); it != pods_.end();) {
+    if (now_ns_ - it->second->last_recv_ns > ttl_ns) {
+      Detach(*it->second, /*disruption=*/true);
+      it = pods_.erase(it);
+      ++expired;
+    } else {
+      ++it;
+    }
+  }
+  return expired;
+}
+
+std::vector<PodView> Aggregator::Pods() const {
+  std::vector<PodView> out;
+  out.reserve(pods_.size());
+  for (const auto& [key, p] : pods_) {
+    PodView v{p->server, p->pod, p->incarnation, p->sequence,
+              static_cast<double>(now_ns_ - p->last_recv_ns) / 1e9, 0, p->models.size()};
+    for (const auto& [name, pm] : p->models) v.inflight += pm.inflight;
+    out.push_back(std::move(v));
+  }
+  std::sort(out.begin(), out.end(), [](const PodView& a, const PodView& b) {
+    return a.server != b.server ? a.server < b.server : a.pod < b.pod;
+  });
+  return out;
+}
+
+size_t Aggregator::pod_count() const { return pods_.size(); }
+
+}  // namespace lagscale::coordinator

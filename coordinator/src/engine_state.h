@@ -1,0 +1,41 @@
+#pragma once
+
+// Per-model and per-server state the decision loop keeps between cycles (private to the engine).
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "lagscale/coordinator/engine.h"
+
+namespace lagscale::coordinator {
+
+struct Engine::ModelEntry {
+  std::string name;
+  ModelPolicyConfig config;  // effective: file config (or defaults) + Seldon bounds
+  std::string config_server;
+  std::optional<ScaleTarget> target;
+  std::optional<int> seldon_min, seldon_max;
+  std::unique_ptr<ModelPolicy> policy;
+  ModelDemand* demand = nullptr;  // owned by the aggregator; null until the model reports
+  std::string server;             // effective server
+  int desired = -1, observed = -1, submitted = -1;
+  bool fresh = false;
+  std::optional<DecisionRecord> last;
+  ActuationState actuation;
+};
+
+struct Engine::ServerEntry {
+  std::string name;
+  ServerPolicyConfig config;
+  std::optional<ScaleTarget> target;
+  std::optional<int> seldon_min, seldon_max;
+  std::unique_ptr<ServerSizer> sizer;
+  std::vector<ServerModelDemand> models;  // rebuilt every cycle
+  bool fresh = true;
+  int desired = -1, observed = -1, submitted = -1;
+  std::optional<DecisionRecord> last;
+  ActuationState actuation;
+};
+
+}  // namespace lagscale::coordinator

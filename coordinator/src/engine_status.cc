@@ -1,0 +1,96 @@
+// Builds the immutable /status snapshot from the loop's state (runs on the loop thread).
+#include <algorithm>
+#include <map>
+
+#include "engine_state.h"
+#include "lagscale/coordinator/engine.h"
+
+namespace lagscale::coordinator {
+
+void Engine::PublishStatus() {
+  auto s = std::make_shared<StatusSnapshot>();
+  s->time_unix_ms = NowUnixMs();
+  s->windows_s = config_->windows_s;
+  s->pods = aggregator_.Pods();
+  s->recent_decisions = recent_;
+  s->reports_received = received_;
+  s->reports_applied = applied_;
+  s->reports_ignored = ignored_;
+  s->restarts = restarts_;
+  s->expired = expired_;
+  s->actuator = health_;
+
+  std::map<std::string, std::pair<std::vector<std::string>, double>> server_pods;
+  for (const auto& p : s->pods) {
+    auto& [pods, inflight] = server_pods[p.server];
+    pods.push_back(p.pod);
+    inflight += static_cast<double>(p.inflight);
+  }
+  bool healthy = true;
+  auto unhealthy = [](const ActuationState& a) { return a.status == "failed" || a.status == "retry"; };
+
+  s->models.reserve(models_.size());
+  for (const auto& [name, e] : models_) {
+    ModelStatus m;
+    m.name = name;
+    m.server = e->server;
+    m.policy = PolicyKindName(e->config.kind);
+    m.min = e->config.min_replicas;
+    m.max = e->config.max_replicas;
+    m.desired = e->desired;
+    const int hosting = e->demand ? static_cast<int>(e->demand->hosting_pods()) : 0;
+    m.current = e->observed >= 0 ? e->observed
+                                 : (e->desired >= 0 ? e->desired : std::max(hosting, m.min));
+    if (e->demand) {
+      const ModelDemand& d = *e->demand;
+      m.inflight = d.Inflight();
+      for (double w : config_->windows_s) m.concurrency.emplace_back(w, d.AverageConcurrency(w));
+      const double rate_window = config_->windows_s.empty() ? 10 : config_->windows_s.front();
+      m.arrival_rate = d.ArrivalRate(rate_window);
+      m.completion_rate = d.CompletionRate(rate_window);
+      m.idle_s = d.IdleSeconds();
+      m.data_age_s = d.DataAgeSeconds();
+      m.pods = d.HostingPods();
+    } else {
+      for (double w : config_->windows_s) m.concurrency.emplace_back(w, 0.0);
+      m.idle_s = m.data_age_s = std::numeric_limits<double>::infinity();
+    }
+    m.fresh = e->fresh;
+    m.last_decision = e->last;
+    m.actuation = e->actuation;
+    healthy = healthy && !unhealthy(e->actuation);
+    s->models.push_back(std::move(m));
+  }
+  std::sort(s->models.begin(), s->models.end(),
+            [](const ModelStatus& a, const ModelStatus& b) { return a.name < b.name; });
+
+  for (const auto& [name, e] : servers_) {
+    ServerStatus v;
+    v.name = name;
+    v.placement = PlacementName(e->config.placement);
+    v.min = e->config.min_replicas;
+    v.max = e->config.max_replicas;
+    v.desired = e->desired;
+    if (auto it = server_pods.find(name); it != server_pods.end()) {
+      v.pods = it->second.first;
+      v.inflight = it->second.second;
+    }
+    v.current = e->observed >= 0
+                    ? e->observed
+                    : (e->desired >= 0 ? e->desired : std::max(static_cast<int>(v.pods.size()), v.min));
+    for (const auto& md : e->models) v.models.push_back(md.model);
+    std::sort(v.models.begin(), v.models.end());
+    v.last_decision = e->last;
+    v.actuation = e->actuation;
+    healthy = healthy && !unhealthy(e->actuation);
+    s->servers.push_back(std::move(v));
+  }
+  std::sort(s->servers.begin(), s->servers.end(),
+            [](const ServerStatus& a, const ServerStatus& b) { return a.name < b.name; });
+  s->actuator.healthy = healthy;
+
+  std::lock_guard lock(status_mu_);
+  status_ = std::move(s);
+}
+
+}  // namespace lagscale::coordinator

@@ -1,0 +1,158 @@
+// One-shot HTTP(S) requests with a deadline, written as an Asio coroutine run to completion.
+#include "http_client.h"
+
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <regex>
+
+#include "lagscale/version.h"
+
+namespace lagscale::coordinator {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+double ParseRetryAfter(std::string_view v) {
+  // Retry-After is either delta-seconds or an HTTP date; the API server sends seconds.
+  try {
+    size_t used = 0;
+    const double s = std::stod(std::string(v), &used);
+    return used > 0 && s >= 0 ? s : -1;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Exchange(Stream& stream, http::request<http::string_body>& req,
+                               HttpResponse& out) {
+  co_await http::async_write(stream, req, asio::use_awaitable);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(8 * 1024 * 1024);
+  co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+  auto& res = parser.get();
+  out.status = static_cast<int>(res.result_int());
+  out.body = std::move(res.body());
+  if (auto it = res.find(http::field::retry_after); it != res.end()) {
+    out.retry_after_s = ParseRetryAfter(std::string(it->value()));
+  }
+}
+
+asio::awaitable<void> Run(const HttpEndpoint& ep, http::request<http::string_body>& req,
+                          std::chrono::steady_clock::duration timeout, HttpResponse& out) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  auto results = co_await resolver.async_resolve(ep.host, ep.port, asio::use_awaitable);
+  if (!ep.tls) {
+    beast::tcp_stream stream(ex);
+    stream.expires_after(timeout);
+    co_await stream.async_connect(results, asio::use_awaitable);
+    co_await Exchange(stream, req, out);
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(ex, *ep.ssl);
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(ep.host, ec);
+  X509_VERIFY_PARAM* param = SSL_get0_param(stream.native_handle());
+  if (!ec) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, ep.host.c_str());
+  } else {
+    SSL_set_tlsext_host_name(stream.native_handle(), ep.host.c_str());
+    X509_VERIFY_PARAM_set1_host(param, ep.host.c_str(), 0);
+  }
+  co_await beast::get_lowest_layer(stream).async_connect(results, asio::use_awaitable);
+  co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+  co_await Exchange(stream, req, out);
+  (void)address;
+}
+
+}  // namespace
+
+std::optional<HttpEndpoint> ParseHttpUrl(const std::string& url) {
+  static const std::regex kUrl(R"(^(https?)://(\[[0-9a-fA-F:.]+\]|[^/:?#\[\]@]+)(?::([0-9]{1,5}))?(/[^#]*)?$)");
+  std::smatch m;
+  if (!std::regex_match(url, m, kUrl)) return std::nullopt;
+  HttpEndpoint ep;
+  ep.tls = m[1] == "https";
+  ep.host = m[2];
+  if (!ep.host.empty() && ep.host.front() == '[') ep.host = ep.host.substr(1, ep.host.size() - 2);
+  ep.port = m[3].matched ? m[3].str() : (ep.tls ? "443" : "80");
+  ep.base_path = m[4].matched ? m[4].str() : "";
+  return ep;
+}
+
+std::shared_ptr<asio::ssl::context> MakeClientTlsContext(const std::string& ca_pem,
+                                                         const std::string& cert_pem,
+                                                         const std::string& key_pem, bool verify) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  try {
+    if (!ca_pem.empty()) {
+      ctx->add_certificate_authority(asio::buffer(ca_pem));
+    } else {
+      ctx->set_default_verify_paths();
+    }
+    if (!cert_pem.empty()) {
+      ctx->use_certificate_chain(asio::buffer(cert_pem));
+      ctx->use_private_key(asio::buffer(key_pem), asio::ssl::context::pem);
+    }
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error(std::string("TLS setup: ") + e.what());
+  }
+  ctx->set_verify_mode(verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+  return ctx;
+}
+
+HttpResponse HttpCall(const HttpEndpoint& endpoint, const std::string& method,
+                      const std::string& target,
+                      const std::vector<std::pair<std::string, std::string>>& headers,
+                      const std::string& body, double timeout_s) {
+  http::request<http::string_body> req;
+  req.method(http::string_to_verb(method));
+  req.target(target);
+  req.version(11);
+  const bool default_port = endpoint.port == (endpoint.tls ? "443" : "80");
+  req.set(http::field::host, default_port ? endpoint.host : endpoint.host + ":" + endpoint.port);
+  req.set(http::field::user_agent, std::string("lagscale-coordinator/") + lagscale::kVersion);
+  req.set(http::field::connection, "close");
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty() || method == "POST" || method == "PATCH" || method == "PUT") {
+    req.body() = body;
+    req.prepare_payload();
+  }
+  HttpResponse out;
+  asio::io_context ioc;
+  const auto timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(timeout_s));
+  asio::co_spawn(ioc, Run(endpoint, req, timeout, out), [&out](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const boost::system::system_error& err) {
+      out.status = 0;
+      out.error = err.code() == beast::error::timeout ? "timed out" : err.code().message();
+    } catch (const std::exception& err) {
+      out.status = 0;
+      out.error = err.what();
+    }
+  });
+  ioc.run();
+  return out;
+}
+
+}  // namespace lagscale::coordinator

@@ -1,0 +1,48 @@
+#pragma once
+
+// HttpClient: one HTTP/1.1 request over a fresh connection (plain or TLS) with an overall
+// deadline, for the actuators. Boost.Beast + OpenSSL; no connection reuse (actuations are rare).
+// Thread safety: Call() is safe from any thread; an endpoint's TLS context is shared read-only.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/ssl/context.hpp>
+
+namespace lagscale::coordinator {
+
+struct HttpEndpoint {
+  std::string host;
+  std::string port;
+  bool tls = false;
+  std::string base_path;  // path part of the URL ("" or "/admin/scale")
+  std::shared_ptr<boost::asio::ssl::context> ssl;  // required when tls
+};
+
+// Splits http(s)://host[:port][/path]. Boost 1.74 predates Boost.URL, so this is a regex over the
+// RFC 3986 shape, limited to what an endpoint needs. nullopt when the URL does not fit.
+std::optional<HttpEndpoint> ParseHttpUrl(const std::string& url);
+
+// A TLS client context verifying against `ca_pem` (system CAs when empty), optionally presenting
+// a client certificate. Throws std::runtime_error with OpenSSL's reason on bad PEM.
+std::shared_ptr<boost::asio::ssl::context> MakeClientTlsContext(const std::string& ca_pem,
+                                                                const std::string& cert_pem,
+                                                                const std::string& key_pem,
+                                                                bool verify = true);
+
+struct HttpResponse {
+  int status = 0;  // 0 = no response (see error)
+  std::string body;
+  double retry_after_s = -1;
+  std::string error;
+};
+
+HttpResponse HttpCall(const HttpEndpoint& endpoint, const std::string& method,
+                      const std::string& target,
+                      const std::vector<std::pair<std::string, std::string>>& headers,
+                      const std::string& body, double timeout_s);
+
+}  // namespace lagscale::coordinator

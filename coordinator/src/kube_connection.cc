@@ -1,0 +1,129 @@
+// Where the Kubernetes API is and how to authenticate to it: in-cluster or kubeconfig.
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "lagscale/coordinator/kubernetes.h"
+
+namespace lagscale::coordinator {
+namespace {
+
+std::string ReadFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(what + ": cannot read \"" + path + "\"");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string Base64Decode(const std::string& in, const std::string& field) {
+  std::string clean;
+  for (char c : in) {
+    if (!std::isspace(static_cast<unsigned char>(c))) clean += c;
+  }
+  if (clean.size() % 4 != 0) throw std::runtime_error("kubeconfig: " + field + ": not base64");
+  std::string out(clean.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(clean.data()),
+                                static_cast<int>(clean.size()));
+  if (n < 0) throw std::runtime_error("kubeconfig: " + field + ": not base64");
+  size_t pad = 0;
+  while (pad < 2 && clean.size() > pad && clean[clean.size() - 1 - pad] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+YAML::Node Named(const YAML::Node& list, const std::string& name, const std::string& field) {
+  if (list && list.IsSequence()) {
+    for (const auto& item : list) {
+      if (item["name"] && item["name"].as<std::string>() == name) return item;
+    }
+  }
+  throw std::runtime_error("kubeconfig: " + field + " \"" + name + "\" not found");
+}
+
+// A credential given inline (`<key>-data`, base64) or as a file path relative to the kubeconfig.
+std::string DataOrFile(const YAML::Node& node, const std::string& key, const std::string& base,
+                       const std::string& field) {
+  if (auto d = node[key + "-data"]) return Base64Decode(d.as<std::string>(), field + "." + key + "-data");
+  if (auto f = node[key]) {
+    std::filesystem::path p(f.as<std::string>());
+    if (p.is_relative()) p = std::filesystem::path(base) / p;
+    return ReadFile(p.string(), "kubeconfig: " + field + "." + key);
+  }
+  return "";
+}
+
+}  // namespace
+
+KubeConnection InClusterConnection(const std::string& dir) {
+  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+  const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
+  if (!host || !*host) {
+    throw std::runtime_error(
+        "kubernetes: KUBERNETES_SERVICE_HOST is not set (not in a cluster? use --kubeconfig)");
+  }
+  KubeConnection c;
+  std::string h = host;
+  if (h.find(':') != std::string::npos) h = "[" + h + "]";  // IPv6 service address
+  c.server = "https://" + h + ":" + (port && *port ? port : "443");
+  c.ca_pem = ReadFile(dir + "/ca.crt", "kubernetes: service-account CA");
+  c.token_file = dir + "/token";
+  ReadFile(c.token_file, "kubernetes: service-account token");  // fail early when missing
+  return c;
+}
+
+KubeConnection KubeconfigConnection(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error("--kubeconfig: cannot load \"" + path + "\": " + e.what());
+  }
+  const std::string base = std::filesystem::path(path).parent_path().string();
+  if (!root["current-context"]) throw std::runtime_error("kubeconfig: current-context: missing");
+  const std::string context_name = root["current-context"].as<std::string>();
+  const YAML::Node context = Named(root["contexts"], context_name, "context")["context"];
+  if (!context) throw std::runtime_error("kubeconfig: context \"" + context_name + "\" is empty");
+  const std::string cluster_name = context["cluster"].as<std::string>("");
+  const std::string user_name = context["user"].as<std::string>("");
+  const YAML::Node cluster = Named(root["clusters"], cluster_name, "cluster")["cluster"];
+  KubeConnection c;
+  if (!cluster || !cluster["server"]) {
+    throw std::runtime_error("kubeconfig: cluster \"" + cluster_name + "\": server: missing");
+  }
+  c.server = cluster["server"].as<std::string>();
+  c.ca_pem = DataOrFile(cluster, "certificate-authority", base, "cluster");
+  c.insecure_skip_verify = cluster["insecure-skip-tls-verify"].as<bool>(false);
+  if (!user_name.empty()) {
+    const YAML::Node user = Named(root["users"], user_name, "user")["user"];
+    if (user) {
+      if (auto t = user["token"]) c.token = t.as<std::string>();
+      if (auto tf = user["tokenFile"]) {
+        std::filesystem::path p(tf.as<std::string>());
+        if (p.is_relative()) p = std::filesystem::path(base) / p;
+        c.token_file = p.string();
+      }
+      c.client_cert_pem = DataOrFile(user, "client-certificate", base, "user");
+      c.client_key_pem = DataOrFile(user, "client-key", base, "user");
+      if (user["exec"] || user["auth-provider"]) {
+        if (c.token.empty() && c.token_file.empty() && c.client_cert_pem.empty()) {
+          throw std::runtime_error("kubeconfig: user \"" + user_name +
+                                   "\": exec/auth-provider plugins are not supported; use a "
+                                   "token or client certificate");
+        }
+      }
+    }
+  }
+  if (!c.client_cert_pem.empty() && c.client_key_pem.empty()) {
+    throw std::runtime_error("kubeconfig: user \"" + user_name + "\": client-key: missing");
+  }
+  return c;
+}
+
+}  // namespace lagscale::coordinator

@@ -1,0 +1,56 @@
+#pragma once
+
+// Internal to the coordinator library: the concrete policies behind MakeModelPolicy and
+// MakeServerSizer, and the small helpers they share.
+// Thread safety: the helpers are pure functions; the policies are single-threaded (policy.h).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "lagscale/coordinator/policy.h"
+
+namespace lagscale::coordinator::policy {
+
+std::unique_ptr<ModelPolicy> MakeTargetTracking(const ModelPolicyConfig& config);
+std::unique_ptr<ModelPolicy> MakeLagThreshold(const ModelPolicyConfig& config);
+
+// printf-style formatting for decision reasons (they are built a few times per second at most).
+inline std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+inline std::string Format(const char* fmt, ...) {
+  char buf[256];
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(buf, sizeof(buf), fmt, args);
+  va_end(args);
+  return buf;
+}
+
+inline Direction DirectionOf(int from, int to) {
+  return to > from ? Direction::kUp : to < from ? Direction::kDown : Direction::kHold;
+}
+
+inline int Clamp(int value, int lo, int hi) {
+  return std::max(lo, std::min(value, std::max(lo, hi)));
+}
+
+// Number of replicas that serve `demand` at `per_replica` each; tiny float noise must not add one.
+inline int ReplicasFor(double demand, double per_replica) {
+  if (demand <= 0) return 0;
+  double ratio = demand / std::max(per_replica, 1e-9);
+  return static_cast<int>(std::ceil(ratio - 1e-9));
+}
+
+// What a policy returns when its inputs cannot be trusted: keep the last decision, but never
+// below what the target has now (that would be a scale-down on missing data) nor below the lower
+// bound. Only a decision the target has not reached yet (or the lower bound) can move it, upward.
+inline Decision HoldOnStaleData(int last_desired, int current, int min_replicas) {
+  const int held = std::max({last_desired, current, min_replicas});
+  return Decision{held, held > current ? Direction::kUp : Direction::kHold,
+                  Format("hold at %d: demand data missing, stale or restarted", held)};
+}
+
+}  // namespace lagscale::coordinator::policy

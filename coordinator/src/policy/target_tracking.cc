@@ -1,0 +1,176 @@
+// Target tracking, after Knative's KPA (stable + panic windows, rate limits) and the HPA
+// (tolerance band, scale-down stabilization), with these changes (docs/policies.md shows why):
+//  - the requests in flight right now can start a panic, so a queue that builds inside one report
+//    interval is acted on at once;
+//  - a panic is sized on arrivals x the time per request learned while calm, plus the backlog to
+//    drain, not on measured concurrency that the queue inflates while new replicas start;
+//  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak;
+//  - reversals lengthen the scale-down delay (flap damping).
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <utility>
+
+#include "policy/policies.h"
+
+namespace lagscale::coordinator::policy {
+namespace {
+
+constexpr double kNever = -std::numeric_limits<double>::infinity();
+
+class TargetTracking : public ModelPolicy {
+ public:
+  explicit TargetTracking(const ModelPolicyConfig& config)
+      : config_(config), down_delay_s_(config.scale_down_delay_s) {}
+
+  Decision Decide(const ModelContext& context) override {
+    const int current = context.current_replicas;
+    if (!context.demand.Fresh())
+      return HoldOnStaleData(last_desired_, current, config_.min_replicas);
+    const double now = context.now_s;
+    const double target = std::max(config_.target_concurrency, 1e-9);
+
+    const double stable = context.demand.AverageConcurrency(config_.stable_window_s);
+    const double inflight = context.demand.Inflight();
+    const double short_avg = context.demand.AverageConcurrency(config_.panic_window_s);
+    const double stable_rate = context.demand.ArrivalRate(config_.stable_window_s);
+    const double short_rate = context.demand.ArrivalRate(config_.panic_window_s / 4);
+
+    // Concurrency is arrivals x time per request (Little's law). While nothing queues, the time per
+    // request is the service time; learn it then, because during a burst the queue inflates
+    // measured concurrency with requests that more replicas would not have had to hold: sizing on
+    // it would keep adding replicas for as long as the new ones take to start.
+    if (!panicking_ && stable_rate > 0 && stable > 0) seconds_per_request_ = stable / stable_rate;
+    const bool learned = seconds_per_request_ > 0;
+    const double short_demand = learned ? short_rate * seconds_per_request_ : short_avg;
+
+    // Panic: the short window asks for panic_threshold times the capacity we have, or the requests
+    // in flight right now do (a queue that built up inside one report interval) and the arrivals
+    // confirm at least half of that excess (a lone Poisson clump is not a burst). From zero
+    // replicas any demand at all is a burst.
+    const double capacity = current * target;
+    const double confirm = 1 + (config_.panic_threshold - 1) / 2;
+    const double burst = std::max(short_demand, short_avg);
+    const bool over = current == 0 ? std::max(burst, inflight) > 0
+                                   : burst >= config_.panic_threshold * capacity ||
+                                         (inflight >= config_.panic_threshold * capacity &&
+                                          short_demand >= confirm * capacity);
+    if (over) {
+      panicking_ = true;
+      last_over_s_ = now;
+    } else if (panicking_ && now - last_over_s_ >= config_.stable_window_s) {
+      panicking_ = false;
+    }
+
+    int recommendation;
+    std::string why;
+    if (panicking_) {
+      // Size on arrivals x learned time per request; never lower while panicking (KPA keeps the
+      // panic maximum). Without a learned service time, the measured burst is all there is.
+      double demand = std::max(burst, inflight);
+      if (learned) {
+        // Requests queued beyond the steady demand need extra slots to drain in backlog_drain_s.
+        const double steady = std::max(short_demand, stable_rate * seconds_per_request_);
+        const double backlog = std::max(0.0, inflight - steady);
+        demand = steady + backlog * seconds_per_request_ / std::max(config_.backlog_drain_s, 1e-3);
+      }
+      recommendation = std::max(ReplicasFor(demand, target), current);
+      why = Format("panic: %.0f in flight, %.1f rps x %.3fs, vs %.1fx capacity of %d", inflight,
+                   short_rate, seconds_per_request_, config_.panic_threshold, current);
+    } else if (current > 0 && std::fabs(stable / (current * target) - 1) <= config_.tolerance) {
+      recommendation = current;
+      why = Format("%.1f concurrency within %.0f%% of target %.1f x %d", stable,
+                   config_.tolerance * 100, target, current);
+    } else {
+      recommendation = ReplicasFor(stable, target);
+      why = Format("%.1f average concurrency over %.0fs / target %.1f", stable,
+                   config_.stable_window_s, target);
+    }
+    recommendation = Clamp(recommendation, config_.min_replicas, config_.max_replicas);
+
+    // Scale-down stabilization: the highest recommendation over the (possibly damped) delay, where
+    // each moment recommends at least what its short window needed. A stable window averages an
+    // oscillation away; remembering the short-window peaks keeps oscillating load on its peak
+    // instead of dropping between peaks and paying a reversal (and a start-up delay) each time.
+    const double window_demand =
+        learned ? context.demand.ArrivalRate(config_.panic_window_s) * seconds_per_request_
+                : short_avg;
+    history_.emplace_back(
+        now, std::max(recommendation, Clamp(ReplicasFor(window_demand, target),
+                                            config_.min_replicas, config_.max_replicas)));
+    const double keep = std::max(config_.max_scale_down_delay_s, config_.scale_down_delay_s);
+    while (!history_.empty() && history_.front().first < now - keep) history_.pop_front();
+    int desired = recommendation;
+    if (recommendation < current) {
+      int highest = recommendation, highest_base = recommendation;
+      for (const auto& [t, r] : history_) {
+        if (t >= now - down_delay_s_) highest = std::max(highest, r);
+        if (t >= now - config_.scale_down_delay_s) highest_base = std::max(highest_base, r);
+      }
+      desired = std::min(current, highest);
+      if (desired > recommendation) {
+        if (highest > highest_base) last_damped_block_s_ = now;
+        why += Format("; scale-down held: %d recommended within the last %.0fs", highest,
+                      down_delay_s_);
+      }
+    }
+
+    // Rate limits both ways (KPA: up to ceil(rate x ready), down to floor(ready / rate)).
+    if (current > 0) {
+      const int up_cap =
+          std::max(current + 1, static_cast<int>(std::ceil(current * config_.max_scale_up_rate)));
+      const int down_floor =
+          static_cast<int>(std::floor(current / std::max(config_.max_scale_down_rate, 1.0)));
+      if (desired > up_cap) {
+        desired = up_cap;
+        why += Format("; step limited to %.0fx", config_.max_scale_up_rate);
+      } else if (desired < down_floor) {
+        desired = down_floor;
+        why += Format("; step limited to 1/%.0f", config_.max_scale_down_rate);
+      }
+    }
+    desired = Clamp(desired, config_.min_replicas, config_.max_replicas);
+
+    const Direction direction = DirectionOf(current, desired);
+    Damp(direction, now);
+    last_desired_ = desired;
+    if (direction == Direction::kHold) why = "hold: " + why;
+    return Decision{desired, direction, std::move(why)};
+  }
+
+ private:
+  // A scale-up soon after a scale-down (or the reverse) is a reversal: double the scale-down
+  // delay. Relax to the configured delay once no reversal happened and no scale-down was held by
+  // the longer delay for max_scale_down_delay_s.
+  void Damp(Direction direction, double now) {
+    if (direction == Direction::kUp && now - last_down_s_ < config_.flap_window_s) {
+      down_delay_s_ = std::min(std::max(config_.max_scale_down_delay_s, config_.scale_down_delay_s),
+                               down_delay_s_ * 2);
+      last_reversal_s_ = now;
+    }
+    if (direction == Direction::kDown) last_down_s_ = now;
+    const double quiet = config_.max_scale_down_delay_s;
+    if (now - last_reversal_s_ > quiet && now - last_damped_block_s_ > quiet) {
+      down_delay_s_ = config_.scale_down_delay_s;
+    }
+  }
+
+  ModelPolicyConfig config_;
+  int last_desired_ = -1;
+  bool panicking_ = false;
+  double last_over_s_ = kNever;
+  double seconds_per_request_ = 0;              // learned while nothing queues
+  std::deque<std::pair<double, int>> history_;  // (time, recommendation)
+  double down_delay_s_;
+  double last_down_s_ = kNever;
+  double last_reversal_s_ = kNever;
+  double last_damped_block_s_ = kNever;
+};
+
+}  // namespace
+
+std::unique_ptr<ModelPolicy> MakeTargetTracking(const ModelPolicyConfig& config) {
+  return std::make_unique<TargetTracking>(config);
+}
+
+}  // namespace lagscale::coordinator::policy

@@ -1,0 +1,153 @@
+// LagService.Report as a callback bidi reactor feeding the Engine queue.
+#include "lagscale/coordinator/report_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+
+#include "lagscale/v1/lag.grpc.pb.h"
+
+namespace lagscale::coordinator {
+namespace {
+
+// Compares without an early exit so the time taken does not reveal how much of a guess matched.
+bool SameSecret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+class Refused final : public grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck> {
+ public:
+  explicit Refused(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck> {
+ public:
+  ReportReactor(Engine& engine, CoordinatorMetrics* metrics) : engine_(engine), metrics_(metrics) {
+    if (metrics_) metrics_->OnStreamOpened();
+    StartRead(&report_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The sidecar closed its side (or the stream broke): finish once no ack is in flight.
+      bool finish = false;
+      {
+        std::lock_guard lock(mu_);
+        reading_done_ = true;
+        finish = !writing_;
+      }
+      if (finish) Finish(grpc::Status::OK);
+      return;
+    }
+    const uint64_t incarnation = report_.incarnation();
+    const uint64_t sequence = report_.sequence();
+    engine_.Enqueue(std::move(report_));
+    report_.Clear();
+    {
+      std::lock_guard lock(mu_);
+      // Acks are cumulative in meaning: if one is still being written, the newest replaces the
+      // queued one rather than piling up behind a slow reader.
+      next_.set_incarnation(incarnation);
+      next_.set_sequence(sequence);
+      has_next_ = true;
+      MaybeWrite();
+    }
+    StartRead(&report_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool finish = false;
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (ok) MaybeWrite();
+      else has_next_ = false;
+      finish = !writing_ && reading_done_;
+    }
+    // A failed write means the stream is broken: the pending read fails too and ends the call.
+    if (finish) Finish(grpc::Status::OK);
+  }
+
+  void OnDone() override {
+    if (metrics_) metrics_->OnStreamClosed();
+    delete this;
+  }
+
+ private:
+  void MaybeWrite() {  // REQUIRES: mu_ held
+    if (writing_ || !has_next_) return;
+    ack_ = next_;
+    has_next_ = false;
+    writing_ = true;
+    StartWrite(&ack_);
+  }
+
+  Engine& engine_;
+  CoordinatorMetrics* metrics_;
+  v1::PodReport report_;  // owned by the read side
+  std::mutex mu_;         // guards the fields below
+  v1::ReportAck ack_, next_;
+  bool has_next_ = false, writing_ = false, reading_done_ = false;
+};
+
+}  // namespace
+
+struct ReportServer::Service final : public v1::LagService::CallbackService {
+  Service(Engine& e, CoordinatorMetrics* m, std::string t)
+      : engine(e), metrics(m), expected("Bearer " + t), check(!t.empty()) {}
+
+  grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck>* Report(
+      grpc::CallbackServerContext* context) override {
+    if (check) {
+      const auto& md = context->client_metadata();
+      auto it = md.find("authorization");
+      const bool ok = it != md.end() &&
+                      SameSecret(std::string(it->second.data(), it->second.size()), expected);
+      if (!ok) {
+        if (metrics) metrics->OnUnauthenticated();
+        return new Refused(
+            grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing or wrong bearer token"));
+      }
+    }
+    return new ReportReactor(engine, metrics);
+  }
+
+  Engine& engine;
+  CoordinatorMetrics* metrics;
+  const std::string expected;
+  const bool check;
+};
+
+ReportServer::ReportServer(const std::string& listen, Engine& engine, CoordinatorMetrics* metrics,
+                           std::string token)
+    : service_(std::make_unique<Service>(engine, metrics, std::move(token))) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(service_.get());
+  // Sidecars keep their stream open for days; keepalive notices the ones that vanished.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    throw std::runtime_error("--grpc-listen: cannot listen on \"" + listen + "\"");
+  }
+}
+
+ReportServer::~ReportServer() { Shutdown(); }
+
+void ReportServer::Shutdown() {
+  if (!server_) return;
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace lagscale::coordinator

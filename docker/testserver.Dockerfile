@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# lagscale-testserver: a V2 REST+gRPC inference server with configurable service time (tests, demo).
+#   docker build -f docker/testserver.Dockerfile -t lagscale/lagscale-testserver .    (from the repository root)
+# Two stages: a Debian 12 build stage with the project's toolchain (scripts/install-deps.sh), and a
+# slim Debian 12 runtime stage with only the shared libraries the binary loads, as a non-root user.
+
+ARG DEBIAN_IMAGE=debian:12-slim
+
+FROM ${DEBIAN_IMAGE} AS build
+# Dependencies first, as their own layer: rebuilt only when the dependency list changes.
+COPY scripts/install-deps.sh /src/scripts/install-deps.sh
+RUN bash /src/scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+# Only the folders the binaries are built from (no tests, benchmarks, build trees or tools).
+COPY CMakeLists.txt /src/
+COPY cmake /src/cmake
+COPY proto /src/proto
+COPY metrics /src/metrics
+COPY proxy /src/proxy
+COPY scaler-client /src/scaler-client
+COPY coordinator /src/coordinator
+COPY sidecar /src/sidecar
+COPY tools /src/tools
+COPY docker/runtime-packages.sh /src/docker/runtime-packages.sh
+WORKDIR /src
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DLAGSCALE_BUILD_TESTS=OFF -DLAGSCALE_BUILD_BENCH=OFF \
+ && ninja -C /build lagscale-testserver \
+ && strip /build/bin/lagscale-testserver \
+ && install -D -m 0755 /build/bin/lagscale-testserver /out/usr/local/bin/lagscale-testserver \
+ && bash docker/runtime-packages.sh /build/bin/lagscale-testserver > /out/runtime-packages \
+ && cat /out/runtime-packages
+
+FROM ${DEBIAN_IMAGE}
+# Runtime libraries exactly as the binary needs them (computed from ldd in the build stage).
+COPY --from=build /out/runtime-packages /tmp/runtime-packages
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive xargs -a /tmp/runtime-packages apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages \
+ && groupadd --system --gid 65532 lagscale \
+ && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin lagscale
+COPY --from=build /out/usr/local/bin/lagscale-testserver /usr/local/bin/lagscale-testserver
+# Fails the image build if a shared library is missing.
+RUN /usr/local/bin/lagscale-testserver --version
+# Numeric user so Kubernetes can verify runAsNonRoot.
+USER 65532:65532
+EXPOSE 9000 9001
+ENTRYPOINT ["/usr/local/bin/lagscale-testserver"]
+CMD ["--http=0.0.0.0:9000", "--grpc=0.0.0.0:9001"]

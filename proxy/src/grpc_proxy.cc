@@ -1,0 +1,150 @@
+#include "lagscale/proxy/grpc_proxy.h"
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "grpc_proxy_call.h"
+
+namespace lagscale::proxy {
+
+class GrpcProxy::Impl {
+ public:
+  Impl(GrpcProxyOptions options, metrics::Ledger& ledger, size_t first_shard, size_t shard_count,
+       metrics::ServerCounters* counters)
+      : options_(std::move(options)),
+        ledger_(ledger),
+        counters_(counters),
+        first_(first_shard),
+        count_(shard_count) {
+    std::transform(options_.model_header.begin(), options_.model_header.end(),
+                   options_.model_header.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  }
+
+  void Start() {
+    if (count_ == 0 || first_ + count_ > ledger_.shard_count() ||
+        (counters_ && first_ + count_ > counters_->shard_count())) {
+      throw std::invalid_argument("gRPC proxy: ledger shards out of range");
+    }
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterAsyncGenericService(&service_);
+    // Size limits are the inference server's business: the proxy passes any message.
+    builder.SetMaxReceiveMessageSize(-1);
+    builder.SetMaxSendMessageSize(-1);
+    for (size_t i = 0; i < count_; ++i) cqs_.push_back(builder.AddCompletionQueue());
+    server_ = builder.BuildAndStart();
+    if (!server_ || port_ == 0) {
+      throw std::runtime_error("cannot listen for gRPC on --grpc-listen " + options_.listen);
+    }
+    for (size_t i = 0; i < count_; ++i) {
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(-1);
+      args.SetMaxSendMessageSize(-1);
+      // No retries: they would buffer every message, and a proxy must not replay calls.
+      args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+      // One HTTP/2 connection per thread instead of one shared by all.
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      // The upstream is in the same pod: notice it coming back within a second.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+      auto channel =
+          grpc::CreateCustomChannel(options_.upstream, grpc::InsecureChannelCredentials(), args);
+      stubs_.push_back(std::make_unique<grpc::GenericStub>(channel));
+      auto env = std::make_unique<internal::CallEnv>();
+      env->service = &service_;
+      env->cq = cqs_[i].get();
+      env->stub = stubs_[i].get();
+      env->shard = &ledger_.shard(first_ + i);
+      env->counters = counters_ ? &counters_->shard(first_ + i) : nullptr;
+      env->table = &ledger_.table();
+      env->model_header = options_.model_header;
+      env->live = &live_;
+      env->accepting = &accepting_;
+      envs_.push_back(std::move(env));
+    }
+    accepting_ = true;
+    for (size_t i = 0; i < count_; ++i) {
+      // Two calls waiting per queue, so a new call never waits for a thread to re-arm.
+      internal::ProxyCall::Listen(*envs_[i]);
+      internal::ProxyCall::Listen(*envs_[i]);
+      threads_.emplace_back([cq = cqs_[i].get()] {
+        void* tag;
+        bool ok;
+        while (cq->Next(&tag, &ok)) internal::ProxyCall::Dispatch(tag, ok);
+      });
+    }
+  }
+
+  void Shutdown(std::chrono::milliseconds drain) {
+    if (!server_ || stopped_) return;
+    stopped_ = true;
+    accepting_ = false;
+    // Waits for calls in progress until the deadline, then cancels them; cancellation reaches
+    // their upstream calls, so every call ends promptly on its own thread.
+    server_->Shutdown(std::chrono::system_clock::now() + drain);
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (live_.load() > 0 && std::chrono::steady_clock::now() < limit) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    for (auto& cq : cqs_) cq->Shutdown();
+    for (auto& t : threads_) t.join();
+    if (threads_.empty()) {  // Start() failed half-way: drain the queues here
+      for (auto& cq : cqs_) {
+        void* tag;
+        bool ok;
+        while (cq->Next(&tag, &ok)) {
+        }
+      }
+    }
+  }
+
+  int port() const { return port_; }
+  std::string address() const {
+    std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+    if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") host = "127.0.0.1";
+    return host + ":" + std::to_string(port_);
+  }
+  int64_t live() const { return live_.load(std::memory_order_relaxed); }
+
+ private:
+  GrpcProxyOptions options_;
+  metrics::Ledger& ledger_;
+  metrics::ServerCounters* counters_;
+  const size_t first_;
+  const size_t count_;
+  grpc::AsyncGenericService service_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
+  std::unique_ptr<grpc::Server> server_;
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs_;
+  std::vector<std::unique_ptr<internal::CallEnv>> envs_;
+  std::vector<std::thread> threads_;
+  std::atomic<int64_t> live_{0};
+  std::atomic<bool> accepting_{false};
+  int port_ = 0;
+  bool stopped_ = false;
+};
+
+GrpcProxy::GrpcProxy(GrpcProxyOptions options, metrics::Ledger& ledger, size_t first_shard,
+                     size_t shard_count, metrics::ServerCounters* counters)
+    : impl_(
+          std::make_unique<Impl>(std::move(options), ledger, first_shard, shard_count, counters)) {}
+
+GrpcProxy::~GrpcProxy() { impl_->Shutdown(std::chrono::milliseconds(0)); }
+
+void GrpcProxy::Start() { impl_->Start(); }
+int GrpcProxy::port() const { return impl_->port(); }
+std::string GrpcProxy::address() const { return impl_->address(); }
+void GrpcProxy::Shutdown(std::chrono::milliseconds drain) { impl_->Shutdown(drain); }
+int64_t GrpcProxy::active_calls() const { return impl_->live(); }
+
+}  // namespace lagscale::proxy

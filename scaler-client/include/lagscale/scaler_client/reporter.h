@@ -1,0 +1,76 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "lagscale/metrics/ledger.h"
+#include "lagscale/metrics/server_counters.h"
+
+namespace lagscale::scaler_client {
+
+struct ReporterOptions {
+  std::string coordinator;  // host:port of the coordinator's LagService
+  std::string server_name;  // PodReport.server
+  std::string pod_name;     // PodReport.pod
+  std::chrono::milliseconds interval{1000};
+  // An early report goes out as soon as any model's in-flight has risen by this much since the
+  // last report; 0 disables early reports.
+  int64_t early_threshold = 8;
+  // File holding the bearer token sent as `authorization: Bearer <token>`; empty = none. Read at
+  // Start() and again at every reconnect (so a rotated token is picked up).
+  std::string token_file;
+  // How often the ledger is looked at for an early report (a snapshot is a few microseconds).
+  std::chrono::milliseconds poll_interval{25};
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{5000};
+  uint64_t seed = 0;  // randomness for the incarnation and the jitter; 0 = from the OS
+};
+
+// Reporter: streams the ledger's cumulative counters to the coordinator (LagService.Report), from
+// its own thread. Every interval it snapshots the ledger and sends a PodReport (incarnation random
+// per process, sequence +1 per report); between intervals it polls the ledger and reports early
+// when a model's in-flight jumps. It keeps one stream open and reconnects after failures with
+// exponential backoff and jitter. Nothing is queued: a report that cannot go out is dropped (the
+// next one carries the same cumulative counters), and a report due while the previous write is
+// still pending is built from a fresh snapshot once that write completes. Failures and sent
+// reports are counted in ServerCounters::report_failures()/reports_sent(); while the coordinator
+// is away a warning is logged at most once per interval. The request path is never touched: the
+// only shared state is Ledger::Snapshot(), which never blocks the shards' writers.
+//
+// Thread safety: Start(), Stop() and the destructor from one controlling thread; incarnation()
+// and connected() from any thread.
+class Reporter {
+ public:
+  // REQUIRES: ledger and counters outlive the reporter.
+  Reporter(ReporterOptions options, const metrics::Ledger& ledger,
+           metrics::ServerCounters& counters);
+  ~Reporter();  // Stop()
+  Reporter(const Reporter&) = delete;
+  Reporter& operator=(const Reporter&) = delete;
+
+  // Starts the report thread. Throws std::runtime_error naming the file if a token file is set
+  // but cannot be read, or naming the value if the coordinator address is empty.
+  void Start();
+  // Cancels the stream and joins the thread; returns within about one poll interval. Idempotent.
+  void Stop();
+
+  uint64_t incarnation() const { return incarnation_; }
+  // True while a report stream is established.
+  bool connected() const { return connected_.load(std::memory_order_relaxed); }
+
+ private:
+  class Loop;
+  ReporterOptions options_;
+  const metrics::Ledger& ledger_;
+  metrics::ServerCounters& counters_;
+  uint64_t incarnation_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> connected_{false};
+  std::thread thread_;
+};
+
+}  // namespace lagscale::scaler_client

@@ -1,0 +1,43 @@
+#include "report.h"
+
+namespace lagscale::scaler_client {
+namespace {
+
+using metrics::Outcome;
+
+void Fill(lagscale::v1::ModelCounters& out, const std::string& name,
+          const metrics::ModelStats& stats) {
+  out.set_model(name);
+  out.set_arrivals(stats.arrivals);
+  auto& o = *out.mutable_outcomes();
+  o.set_success(stats.outcome(Outcome::kSuccess));
+  o.set_client_error(stats.outcome(Outcome::kClientError));
+  o.set_server_error(stats.outcome(Outcome::kServerError));
+  o.set_upstream_error(stats.outcome(Outcome::kUpstreamError));
+  o.set_client_abort(stats.outcome(Outcome::kClientAbort));
+  o.set_timeout(stats.outcome(Outcome::kTimeout));
+  out.set_busy_seconds(stats.busy_seconds);
+  out.set_inflight(stats.inflight());
+  out.set_last_request_unix_ms(stats.last_request_unix_ns / 1'000'000);
+}
+
+}  // namespace
+
+lagscale::v1::PodReport BuildReport(const metrics::LedgerSnapshot& snapshot,
+                                    const ReportIdentity& identity, uint64_t sequence,
+                                    int64_t report_unix_ms, bool early) {
+  lagscale::v1::PodReport report;
+  report.set_server(identity.server);
+  report.set_pod(identity.pod);
+  report.set_incarnation(identity.incarnation);
+  report.set_sequence(sequence);
+  report.set_report_unix_ms(report_unix_ms);
+  report.set_snapshot_monotonic_ns(snapshot.monotonic_ns);
+  report.set_early(early);
+  for (const auto& [name, stats] : snapshot.models) Fill(*report.add_models(), name, stats);
+  Fill(*report.mutable_unattributed(), "", snapshot.unattributed);
+  Fill(*report.mutable_overflow(), "", snapshot.overflow);
+  return report;
+}
+
+}  // namespace lagscale::scaler_client

@@ -1,0 +1,316 @@
+#include "lagscale/scaler_client/reporter.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include "lagscale/v1/lag.grpc.pb.h"
+#include "report.h"
+
+namespace lagscale::scaler_client {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// The token in `path` without surrounding whitespace; nullopt if the file cannot be read.
+std::optional<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string token = buffer.str();
+  const char* space = " \t\r\n";
+  token.erase(0, token.find_first_not_of(space));
+  token.erase(token.find_last_not_of(space) + 1);
+  return token;
+}
+
+uint64_t SeedFromOs() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+// One connection attempt: its channel, the call and the operations in flight on it. At most one
+// operation of each kind is outstanding; the stream is dropped once none is.
+struct Stream {
+  enum Op : uint8_t { kStart, kWrite, kRead, kFinish, kOpCount };
+  struct Tag {
+    Stream* stream;
+    Op op;
+  };
+  Stream() {
+    for (int i = 0; i < kOpCount; ++i) tags[i] = Tag{this, static_cast<Op>(i)};
+  }
+  void* tag(Op op) {
+    ++pending;
+    return &tags[op];
+  }
+
+  Tag tags[kOpCount];
+  std::unique_ptr<lagscale::v1::LagService::Stub> stub;
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<lagscale::v1::PodReport, lagscale::v1::ReportAck>>
+      rpc;
+  lagscale::v1::PodReport out;
+  lagscale::v1::ReportAck ack;
+  grpc::Status status;
+  int pending = 0;
+  bool started = false;
+  bool write_pending = false;
+  bool read_failed = false;
+  bool finishing = false;
+};
+
+}  // namespace
+
+// The report thread's state; lives on that thread only.
+class Reporter::Loop {
+ public:
+  Loop(Reporter& r, uint64_t seed)
+      : r_(r),
+        rng_(seed),
+        identity_{r.options_.server_name, r.options_.pod_name, r.incarnation_},
+        backoff_(r.options_.backoff_initial) {}
+
+  void Run() {
+    const auto now = SteadyClock::now();
+    next_attempt_ = next_poll_ = next_report_ = next_warning_ = now;
+    bool cancelled = false;
+    while (true) {
+      SteadyClock::time_point wake;
+      if (r_.stop_.load()) {
+        if (!stream_) break;
+        if (!cancelled) stream_->ctx.TryCancel();  // its operations now fail fast
+        cancelled = true;
+        wake = SteadyClock::now() + std::chrono::milliseconds(10);
+      } else {
+        const auto t = SteadyClock::now();
+        if (!stream_ && t >= next_attempt_) Connect();
+        if (t >= next_poll_) {
+          Poll(t);
+          next_poll_ = t + r_.options_.poll_interval;
+        }
+        wake = stream_ ? next_poll_ : std::min(next_poll_, next_attempt_);
+      }
+      void* tag;
+      bool ok;
+      // gRPC takes the wake-up time on its own monotonic clock.
+      const int64_t wait_ns = std::max<int64_t>(
+          0,
+          std::chrono::duration_cast<std::chrono::nanoseconds>(wake - SteadyClock::now()).count());
+      const gpr_timespec deadline =
+          gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(wait_ns, GPR_TIMESPAN));
+      if (cq_.AsyncNext(&tag, &ok, deadline) == grpc::CompletionQueue::GOT_EVENT) {
+        Handle(*static_cast<Stream::Tag*>(tag), ok);
+      }
+    }
+    cq_.Shutdown();
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+
+ private:
+  void Connect() {
+    const ReporterOptions& o = r_.options_;
+    if (!o.token_file.empty()) {
+      if (auto t = ReadToken(o.token_file)) token_ = *t;  // else keep the last good one
+    }
+    grpc::ChannelArguments args;
+    // A fresh channel per attempt with its own subchannel: our backoff decides when to retry,
+    // not a shared subchannel still waiting out an earlier failure.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    stream_ = std::make_unique<Stream>();
+    connect_started_ = SteadyClock::now();
+    stream_->stub = lagscale::v1::LagService::NewStub(
+        grpc::CreateCustomChannel(o.coordinator, grpc::InsecureChannelCredentials(), args));
+    if (!token_.empty()) stream_->ctx.AddMetadata("authorization", "Bearer " + token_);
+    stream_->rpc = stream_->stub->PrepareAsyncReport(&stream_->ctx, &cq_);
+    stream_->rpc->StartCall(stream_->tag(Stream::kStart));
+  }
+
+  bool Usable() const { return stream_ && stream_->started && !stream_->read_failed; }
+
+  void Poll(SteadyClock::time_point now) {
+    const bool due = now >= next_report_;
+    if (!Usable()) {
+      // A stream still connecting gets one interval: the report goes out once it is up.
+      const bool connecting = stream_ && !stream_->started && !stream_->read_failed &&
+                              now - connect_started_ < r_.options_.interval;
+      if (due &&
+          !connecting) {  // this report is lost; the next one carries the same cumulative counters
+        r_.counters_.report_failures().fetch_add(1, std::memory_order_relaxed);
+        next_report_ = now + r_.options_.interval;
+        Warn(now);
+      }
+      return;
+    }
+    if (!due && r_.options_.early_threshold <= 0) return;
+    metrics::LedgerSnapshot snapshot = r_.ledger_.Snapshot();
+    const bool early = !due && Jumped(snapshot);
+    if (!due && !early) return;
+    if (stream_->write_pending) {  // never queue: send the newest snapshot when the write is done
+      send_when_written_ = true;
+      return;
+    }
+    Send(snapshot, early);
+  }
+
+  // True if any model's in-flight rose by the threshold since the last report.
+  bool Jumped(const metrics::LedgerSnapshot& snapshot) const {
+    const int64_t threshold = r_.options_.early_threshold;
+    auto rose = [&](const std::string& name, const metrics::ModelStats& stats) {
+      auto it = reported_inflight_.find(name);
+      return stats.inflight() - (it == reported_inflight_.end() ? 0 : it->second) >= threshold;
+    };
+    if (rose("", snapshot.unattributed)) return true;
+    return std::any_of(snapshot.models.begin(), snapshot.models.end(),
+                       [&](const auto& m) { return rose(m.first, m.second); });
+  }
+
+  void Send(const metrics::LedgerSnapshot& snapshot, bool early) {
+    const int64_t unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    stream_->out = BuildReport(snapshot, identity_, ++sequence_, unix_ms, early);
+    reported_inflight_.clear();
+    reported_inflight_[""] = snapshot.unattributed.inflight();
+    for (const auto& [name, stats] : snapshot.models) reported_inflight_[name] = stats.inflight();
+    next_report_ = SteadyClock::now() + r_.options_.interval;
+    stream_->write_pending = true;
+    stream_->rpc->Write(stream_->out, stream_->tag(Stream::kWrite));
+  }
+
+  void Handle(Stream::Tag& tag, bool ok) {
+    Stream& s = *tag.stream;
+    --s.pending;
+    switch (tag.op) {
+      case Stream::kStart:
+        if (ok) {
+          s.started = true;
+          r_.connected_.store(true, std::memory_order_relaxed);
+          s.rpc->Read(&s.ack, s.tag(Stream::kRead));
+          next_report_ = next_poll_ = SteadyClock::now();  // tell the coordinator at once
+        } else {
+          s.read_failed = true;  // no read was issued; the status says why
+          MaybeFinish(s);
+        }
+        break;
+      case Stream::kWrite:
+        s.write_pending = false;
+        if (ok) {
+          r_.counters_.reports_sent().fetch_add(1, std::memory_order_relaxed);
+          if (backoff_ != r_.options_.backoff_initial || !announced_) {
+            spdlog::info("reporting to coordinator {}", r_.options_.coordinator);
+            announced_ = true;
+          }
+          backoff_ = r_.options_.backoff_initial;
+          if (send_when_written_ && !s.read_failed && !r_.stop_.load()) {
+            send_when_written_ = false;
+            Send(r_.ledger_.Snapshot(), false);
+          }
+        } else {
+          s.ctx.TryCancel();  // the call is dead; make the read fail too
+        }
+        MaybeFinish(s);
+        break;
+      case Stream::kRead:
+        if (ok) {
+          s.rpc->Read(&s.ack, s.tag(Stream::kRead));
+        } else {
+          s.read_failed = true;
+          MaybeFinish(s);
+        }
+        break;
+      case Stream::kFinish:
+        break;
+      case Stream::kOpCount:
+        break;
+    }
+    if (s.pending == 0 && s.finishing) Drop(s);
+  }
+
+  // Finish() only once no read or write is outstanding (they share call state in gRPC).
+  void MaybeFinish(Stream& s) {
+    if (s.finishing || !s.read_failed || s.write_pending) return;
+    s.finishing = true;
+    s.rpc->Finish(&s.status, s.tag(Stream::kFinish));
+  }
+
+  void Drop(Stream& s) {
+    r_.connected_.store(false, std::memory_order_relaxed);
+    send_when_written_ = false;
+    if (!r_.stop_.load()) {
+      r_.counters_.report_failures().fetch_add(1, std::memory_order_relaxed);
+      last_error_ = s.status.error_message().empty()
+                        ? "stream ended"
+                        : std::to_string(s.status.error_code()) + " " + s.status.error_message();
+      std::uniform_real_distribution<double> jitter(0.5, 1.0);
+      next_attempt_ = SteadyClock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               backoff_ * jitter(rng_));
+      backoff_ = std::min(backoff_ * 2, r_.options_.backoff_max);
+      Warn(SteadyClock::now());
+    }
+    stream_.reset();
+  }
+
+  // Degraded mode is logged at most once per interval.
+  void Warn(SteadyClock::time_point now) {
+    if (now < next_warning_) return;
+    next_warning_ = now + std::max(r_.options_.interval, std::chrono::milliseconds(1000));
+    spdlog::warn("coordinator {} unreachable ({}); {} report failures so far; serving continues",
+                 r_.options_.coordinator, last_error_.empty() ? "connecting" : last_error_,
+                 r_.counters_.report_failures().load(std::memory_order_relaxed));
+  }
+
+  Reporter& r_;
+  std::mt19937_64 rng_;
+  ReportIdentity identity_;
+  grpc::CompletionQueue cq_;
+  std::unique_ptr<Stream> stream_;
+  std::string token_;
+  uint64_t sequence_ = 0;
+  std::map<std::string, int64_t> reported_inflight_;  // per model ("" = unattributed)
+  bool send_when_written_ = false;
+  bool announced_ = false;
+  std::string last_error_;
+  std::chrono::milliseconds backoff_;
+  SteadyClock::time_point connect_started_;
+  SteadyClock::time_point next_attempt_, next_poll_, next_report_, next_warning_;
+};
+
+Reporter::Reporter(ReporterOptions options, const metrics::Ledger& ledger,
+                   metrics::ServerCounters& counters)
+    : options_(std::move(options)), ledger_(ledger), counters_(counters) {
+  if (options_.seed == 0) options_.seed = SeedFromOs();
+  std::mt19937_64 rng(options_.seed);
+  incarnation_ = rng() | 1;  // never 0, which reads as "unset" on the wire
+}
+
+Reporter::~Reporter() { Stop(); }
+
+void Reporter::Start() {
+  if (options_.coordinator.empty()) {
+    throw std::runtime_error("--coordinator is empty: nothing to report to");
+  }
+  if (!options_.token_file.empty() && !ReadToken(options_.token_file)) {
+    throw std::runtime_error("cannot read --coordinator-token-file " + options_.token_file);
+  }
+  stop_ = false;
+  thread_ = std::thread([this, seed = options_.seed + 1] { Loop(*this, seed).Run(); });
+}
+
+void Reporter::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace lagscale::scaler_client

@@ -1,0 +1,181 @@
+#include <gtest/gtest.h>
+
+#include "lagscale/coordinator/policy.h"
+#include "support/policy_fake_demand.h"
+
+namespace lagscale::coordinator {
+namespace {
+
+using testing::FakeDemand;
+
+class TargetTrackingTest : public ::testing::Test {
+ protected:
+  TargetTrackingTest() {
+    config_.min_replicas = 1;
+    config_.max_replicas = 10;
+    config_.target_concurrency = 1;
+    config_.tolerance = 0.1;
+    config_.stable_window_s = 30;
+    config_.panic_window_s = 2;
+    config_.panic_threshold = 2;
+    config_.scale_down_delay_s = 60;
+    config_.max_scale_up_rate = 10;
+    config_.max_scale_down_rate = 2;
+  }
+
+  Decision Decide(double now, int current) {
+    if (!policy_) policy_ = MakeModelPolicy(config_);
+    return policy_->Decide(ModelContext{now, current, demand_});
+  }
+
+  ModelPolicyConfig config_;
+  FakeDemand demand_;
+  std::unique_ptr<ModelPolicy> policy_;
+};
+
+TEST_F(TargetTrackingTest, ScalesToCeilingOfConcurrencyOverTarget) {
+  demand_.Steady(3.5, 35);
+  Decision d = Decide(0, 2);
+  EXPECT_EQ(d.desired, 4);
+  EXPECT_EQ(d.direction, Direction::kUp);
+  EXPECT_FALSE(d.reason.empty());
+}
+
+TEST_F(TargetTrackingTest, HoldsWithinTolerance) {
+  demand_.Steady(2.15, 21.5);
+  Decision d = Decide(0, 2);
+  EXPECT_EQ(d.desired, 2);
+  EXPECT_EQ(d.direction, Direction::kHold);
+  EXPECT_NE(d.reason.find("within"), std::string::npos) << d.reason;
+}
+
+TEST_F(TargetTrackingTest, StaleDataHoldsLastDecisionAndNeverScalesDown) {
+  demand_.Steady(3.5, 35);
+  ASSERT_EQ(Decide(0, 2).desired, 4);
+  demand_.Steady(0, 0);  // what a silent pod would look like
+  demand_.fresh = false;
+  Decision d = Decide(100, 4);
+  EXPECT_EQ(d.desired, 4);
+  EXPECT_EQ(d.direction, Direction::kHold);
+  EXPECT_NE(d.reason.find("stale"), std::string::npos) << d.reason;
+}
+
+TEST_F(TargetTrackingTest, StaleDataNeverGoesBelowWhatTheTargetHasNow) {
+  demand_.Steady(3.5, 35);
+  ASSERT_EQ(Decide(0, 2).desired, 4);
+  demand_.fresh = false;
+  Decision d = Decide(1, 6);  // scaled further by someone else meanwhile
+  EXPECT_EQ(d.desired, 6);
+  EXPECT_EQ(d.direction, Direction::kHold);
+}
+
+TEST_F(TargetTrackingTest, RestartedPodWithoutHistoryHoldsCurrentSize) {
+  // A restarted pod reports counters from zero: the view says not fresh and nothing was decided.
+  demand_.fresh = false;
+  Decision d = Decide(0, 5);
+  EXPECT_EQ(d.desired, 5);
+  EXPECT_EQ(d.direction, Direction::kHold);
+}
+
+TEST_F(TargetTrackingTest, PanicScalesUpAtOnceOnRequestsInFlight) {
+  demand_.Steady(1, 10);  // 0.1 s per request, learned while calm
+  ASSERT_EQ(Decide(0, 1).desired, 1);
+  // The averages have not moved yet, but 8 requests are in flight and 40 rps arrive.
+  demand_.short_rate = 40;
+  demand_.inflight = 8;
+  Decision d = Decide(0.25, 1);
+  EXPECT_EQ(d.direction, Direction::kUp);
+  EXPECT_GE(d.desired, 4);  // 40 rps x 0.1 s = 4, plus the queue to drain
+  EXPECT_EQ(d.reason.rfind("panic", 0), 0u) << d.reason;
+}
+
+TEST_F(TargetTrackingTest, PanicSizesOnArrivalsNotOnTheQueueThatBuildsWhileStarting) {
+  demand_.Steady(1, 10);
+  Decide(0, 1);
+  demand_.short_rate = 40;
+  demand_.inflight = 8;
+  const int first = Decide(0.25, 1).desired;
+  // Replicas are starting; the queue keeps growing but the arrival rate does not.
+  demand_.inflight = 12;
+  demand_.short_concurrency = 10;
+  Decision d = Decide(1.0, first);
+  EXPECT_LE(d.desired, first + 1) << d.reason;
+  EXPECT_LT(d.desired, 12) << "sized on the queue: " << d.reason;
+}
+
+TEST_F(TargetTrackingTest, PanicBlocksScaleDown) {
+  demand_.Steady(1, 10);
+  Decide(0, 1);
+  demand_.short_rate = 80;
+  demand_.inflight = 8;
+  const int peak = Decide(0.25, 1).desired;
+  ASSERT_GE(peak, 8);
+  demand_.Steady(0.5, 5);  // the burst is over at once
+  for (double t = 1; t < 30; t += 1) {
+    Decision d = Decide(t, peak);
+    ASSERT_EQ(d.desired, peak) << "t=" << t << " " << d.reason;
+    ASSERT_EQ(d.direction, Direction::kHold);
+  }
+}
+
+TEST_F(TargetTrackingTest, ScaleDownWaitsForStabilizationWindowAndIsRateLimited) {
+  demand_.Steady(4, 40);
+  ASSERT_EQ(Decide(0, 4).direction, Direction::kHold);
+  demand_.Steady(1, 10);
+  Decision held = Decide(10, 4);
+  EXPECT_EQ(held.desired, 4);
+  EXPECT_EQ(held.direction, Direction::kHold);
+  EXPECT_NE(held.reason.find("held"), std::string::npos) << held.reason;
+  EXPECT_EQ(Decide(59, 4).desired, 4);  // the recommendation of 4 at t=0 is still in the window
+  Decision d = Decide(61, 4);
+  EXPECT_EQ(d.direction, Direction::kDown);
+  EXPECT_EQ(d.desired, 2);  // wants 1, may at most halve
+  EXPECT_NE(d.reason.find("limited"), std::string::npos) << d.reason;
+}
+
+TEST_F(TargetTrackingTest, ScaleUpIsRateLimited) {
+  config_.panic_threshold = 1000;  // stay on the stable path
+  config_.max_scale_up_rate = 3;
+  demand_.Steady(9, 90);
+  Decision d = Decide(0, 2);
+  EXPECT_EQ(d.desired, 6);
+  EXPECT_NE(d.reason.find("limited"), std::string::npos) << d.reason;
+}
+
+TEST_F(TargetTrackingTest, StaysWithinBounds) {
+  config_.panic_threshold = 1000;
+  config_.max_scale_up_rate = 100;
+  demand_.Steady(50, 500);
+  EXPECT_EQ(Decide(0, 5).desired, 10);
+  config_.scale_down_delay_s = 0;
+  config_.max_scale_down_rate = 100;
+  policy_.reset();
+  demand_.Steady(0, 0);
+  EXPECT_EQ(Decide(0, 5).desired, 1);
+}
+
+TEST_F(TargetTrackingTest, ScalesUpFromZeroOnAnyDemand) {
+  config_.min_replicas = 0;
+  demand_.inflight = 1;
+  Decision d = Decide(0, 0);
+  EXPECT_EQ(d.direction, Direction::kUp);
+  EXPECT_GE(d.desired, 1);
+}
+
+TEST_F(TargetTrackingTest, ReversalLengthensTheNextScaleDownDelay) {
+  config_.panic_threshold = 1000;
+  config_.scale_down_delay_s = 10;
+  config_.max_scale_down_delay_s = 100;
+  demand_.Steady(4, 40);
+  Decide(0, 4);
+  demand_.Steady(2, 20);
+  EXPECT_EQ(Decide(11, 4).direction, Direction::kDown);  // 10 s later: down to 2
+  demand_.Steady(4, 40);
+  EXPECT_EQ(Decide(20, 2).direction, Direction::kUp);  // a reversal: the delay doubles to 20 s
+  demand_.Steady(2, 20);
+  EXPECT_EQ(Decide(31, 4).direction, Direction::kHold);  // 11 s: enough before, not now
+  EXPECT_EQ(Decide(41, 4).direction, Direction::kDown);
+}
+
+}  // namespace
+}  // namespace lagscale::coordinator

@@ -1,0 +1,80 @@
+#include <gtest/gtest.h>
+
+#include "runner.h"
+#include "trace.h"
+
+namespace lagscale::sim {
+namespace {
+
+// 50 rps of 200 ms requests, then twice that for two minutes: a burst big enough to queue at
+// once, below the 2x short-window average that sends KPA into panic straight away.
+constexpr char kStep[] =
+    "t_seconds,model,arrival_rate_rps,service_time_ms\n"
+    "0,m,50,200\n"
+    "30,m,100,200\n"
+    "150,m,100,200\n";
+
+SimParams Defaults() {
+  SimParams p;
+  p.lagscale.min_replicas = p.min_replicas;
+  p.lagscale.max_replicas = p.max_replicas;
+  p.lagscale.target_concurrency = p.target();
+  return p;
+}
+
+TEST(SimRunnerTest, LagscaleReactsToAStepWithinOneSecondAndBeatsTheBaselinesOnSlo) {
+  const Trace trace = ParseTrace(kStep, "step");
+  const SimParams params = Defaults();
+  const PolicyResult lagscale = RunPolicy("lagscale", trace, params);
+  ASSERT_TRUE(lagscale.reaction_s.has_value());
+  EXPECT_LE(*lagscale.reaction_s, 1.0);
+  EXPECT_GT(lagscale.requests, 10000u);
+  for (const char* baseline : {"hpa", "kpa", "seldon"}) {
+    const PolicyResult r = RunPolicy(baseline, trace, params);
+    EXPECT_LT(lagscale.slo_violation_s, r.slo_violation_s) << baseline;
+  }
+}
+
+TEST(SimRunnerTest, OracleNeedsNoScaleUpAfterTheBurstAndViolatesNothing) {
+  const PolicyResult oracle = RunPolicy("oracle", ParseTrace(kStep, "step"), Defaults());
+  EXPECT_EQ(oracle.slo_violation_s, 0);
+  EXPECT_EQ(oracle.ready_s, 0);
+  EXPECT_EQ(oracle.timed_out_requests, 0u);
+}
+
+TEST(SimRunnerTest, SameSeedSameResult) {
+  const Trace trace = ParseTrace(kStep, "step");
+  const PolicyResult a = RunPolicy("kpa", trace, Defaults());
+  const PolicyResult b = RunPolicy("kpa", trace, Defaults());
+  EXPECT_EQ(a.replica_seconds, b.replica_seconds);
+  EXPECT_EQ(a.requests, b.requests);
+  EXPECT_EQ(a.slo_violation_s, b.slo_violation_s);
+}
+
+TEST(SimRunnerTest, FlatLoadCausesNoScaleEvents) {
+  const Trace trace = ParseTrace("0,m,100,200\n600,m,100,200\n", "flat");
+  const PolicyResult r = RunPolicy("lagscale", trace, Defaults());
+  EXPECT_EQ(r.scale_events, 0);
+  EXPECT_FALSE(r.reaction_s.has_value());
+}
+
+TEST(SimTraceTest, RejectsABadRowNamingFileAndLine) {
+  try {
+    ParseTrace("t_seconds,model,arrival_rate_rps,service_time_ms\n0,m,abc,200\n", "bad.csv");
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.csv:2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("arrival_rate_rps"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SimTraceTest, SameTimeRowsMakeAStep) {
+  const Trace trace = ParseTrace("0,m,10,100\n5,m,10,100\n5,m,40,100\n9,m,40,100\n", "t");
+  const ModelTrace& m = trace.models.at("m");
+  EXPECT_EQ(m.At(4.9).rate_rps, 10);
+  EXPECT_EQ(m.At(5).rate_rps, 40);
+  EXPECT_EQ(trace.end_s, 10);
+}
+
+}  // namespace
+}  // namespace lagscale::sim

@@ -1,0 +1,278 @@
+// The real lagscale-coordinator binary, fed by an in-test gRPC client playing two sidecars: a
+// burst of in-flight requests must raise the desired replicas on /status within a second, the
+// in-flight sums must be exact, the webhook must receive the decision, and the replicas must fall
+// back once the burst is over.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "lagscale/v1/lag.grpc.pb.h"
+#include "support/coordinator_harness.h"
+
+namespace lagscale {
+namespace {
+
+using nlohmann::json;
+using testing::ChildProcess;
+using testing::HttpGet;
+using testing::PollUntil;
+using testing::ReadyField;
+using testing::ScriptedHttpServer;
+
+constexpr char kConfig[] = R"(reportTTL: 3s
+decisionInterval: 100ms
+windows: [1s, 5s]
+defaults:
+  minReplicas: 1
+  maxReplicas: 20
+  targetConcurrency: 1
+  stableWindow: 2s
+  panicWindow: 1s
+  panicThreshold: 2
+  scaleDownDelay: 1s
+  maxScaleUpRate: 100
+  maxScaleDownRate: 100
+  flapWindow: 1s
+  maxScaleDownDelay: 1s
+)";
+
+// One simulated sidecar: cumulative counters advanced in real time, streamed every interval.
+class FakeSidecar {
+ public:
+  FakeSidecar(std::shared_ptr<grpc::Channel> channel, std::string pod, uint64_t incarnation)
+      : stub_(v1::LagService::NewStub(channel)), pod_(std::move(pod)), incarnation_(incarnation) {
+    stream_ = stub_->Report(&context_);
+    acks_ = std::thread([this] {
+      v1::ReportAck ack;
+      while (stream_->Read(&ack)) last_ack_.store(ack.sequence());
+    });
+    last_ns_ = Now();
+  }
+  ~FakeSidecar() {
+    stream_->WritesDone();
+    acks_.join();
+    stream_->Finish();
+  }
+  // Moves the counters to `now` at the current in-flight level, then sets the new level.
+  void Report(int64_t inflight) {
+    const int64_t now = Now();
+    busy_ += static_cast<double>(inflight_) * static_cast<double>(now - last_ns_) / 1e9;
+    last_ns_ = now;
+    if (inflight > inflight_) arrivals_ += static_cast<uint64_t>(inflight - inflight_);
+    if (inflight < inflight_) completions_ += static_cast<uint64_t>(inflight_ - inflight);
+    inflight_ = inflight;
+    v1::PodReport r;
+    r.set_server("srv");
+    r.set_pod(pod_);
+    r.set_incarnation(incarnation_);
+    r.set_sequence(++sequence_);
+    r.set_snapshot_monotonic_ns(now);
+    r.set_report_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count());
+    auto* m = r.add_models();
+    m->set_model("iris");
+    m->set_arrivals(arrivals_);
+    m->mutable_outcomes()->set_success(completions_);
+    m->set_busy_seconds(busy_);
+    m->set_inflight(inflight_);
+    m->set_last_request_unix_ms(arrivals_ ? r.report_unix_ms() : 0);
+    ASSERT_TRUE(stream_->Write(r));
+  }
+  uint64_t last_ack() const { return last_ack_.load(); }
+  uint64_t sequence() const { return sequence_; }
+
+ private:
+  static int64_t Now() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  std::unique_ptr<v1::LagService::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::PodReport, v1::ReportAck>> stream_;
+  std::thread acks_;
+  std::atomic<uint64_t> last_ack_{0};
+  std::string pod_;
+  uint64_t incarnation_;
+  uint64_t sequence_ = 0, arrivals_ = 0, completions_ = 0;
+  int64_t inflight_ = 0, last_ns_ = 0;
+  double busy_ = 0;
+};
+
+json Status(const std::string& http) {
+  const auto r = HttpGet(http, "/status");
+  return r.status == 200 ? json::parse(r.body) : json();
+}
+
+json Iris(const json& status) {
+  if (!status.is_object()) return json();
+  for (const auto& m : status["models"]) {
+    if (m["name"] == "iris") return m;
+  }
+  return json();
+}
+
+class CoordinatorBurstTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("lagscale-coord-" + std::to_string(getpid()) + "-" + std::to_string(rand()));
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ / "config.yaml") << kConfig;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack) {
+  ScriptedHttpServer webhook;
+  ChildProcess coordinator({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--config",
+                            (dir_ / "config.yaml").string(), "--grpc-listen", "127.0.0.1:0",
+                            "--http-listen", "127.0.0.1:0", "--actuator", "webhook",
+                            "--webhook-url", webhook.url("/admin/scale")});
+  const std::string ready = coordinator.WaitForLine("lagscale-coordinator ready");
+  ASSERT_FALSE(ready.empty());
+  const std::string grpc_addr = ReadyField(ready, "grpc"), http = ReadyField(ready, "http");
+  EXPECT_EQ(HttpGet(http, "/readyz").status, 200);
+
+  auto channel = grpc::CreateChannel(grpc_addr, grpc::InsecureChannelCredentials());
+  FakeSidecar a(channel, "pod-a", 11), b(channel, "pod-b", 22);
+  std::atomic<int64_t> level_a{0}, level_b{0};
+  std::atomic<bool> stop{false};
+  // The sidecars report every 100 ms, like a real one with --report-interval 100ms.
+  std::thread reporter([&] {
+    while (!stop.load()) {
+      a.Report(level_a.load());
+      b.Report(level_b.load());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+
+  // Idle: both pods show up, nothing in flight, the model rests at minReplicas.
+  ASSERT_TRUE(PollUntil([&] {
+    const json m = Iris(Status(http));
+    return m.is_object() && m["pods"].size() == 2 && m["desired_replicas"] == 1 && m["fresh"] == true;
+  }, 10)) << Status(http).dump(2);
+
+  // Burst: 5 + 7 requests in flight.
+  const auto burst = std::chrono::steady_clock::now();
+  level_a = 5;
+  level_b = 7;
+  ASSERT_TRUE(PollUntil([&] { return Iris(Status(http))["desired_replicas"] == 12; }, 5))
+      << Status(http).dump(2);
+  const double reaction = std::chrono::duration<double>(std::chrono::steady_clock::now() - burst).count();
+  RecordProperty("reaction_ms", static_cast<int>(reaction * 1000));
+  EXPECT_LT(reaction, 1.0) << "desired replicas rose " << reaction << " s after the burst";
+  const json during = Status(http);
+  EXPECT_EQ(Iris(during)["inflight"], 12);
+  EXPECT_EQ(Iris(during)["server"], "srv");
+  ASSERT_EQ(during["pods"].size(), 2u);
+  EXPECT_EQ(during["pods"][0]["inflight"], 5);
+  EXPECT_EQ(during["pods"][1]["inflight"], 7);
+  EXPECT_GT(during["pods"][0]["sequence"].get<uint64_t>(), 0u);
+  const json decision = Iris(during)["last_decision"];
+  EXPECT_EQ(decision["to"], 12);
+  EXPECT_FALSE(decision["reason"].get<std::string>().empty());
+
+  // The webhook received the scale-up in the contract's shape.
+  ASSERT_TRUE(PollUntil([&] {
+    for (const auto& r : webhook.Requests()) {
+      const json body = json::parse(r.body);
+      if (body["kind"] == "model" && body["name"] == "iris" && body["to"] == 12) return true;
+    }
+    return false;
+  }, 5));
+  for (const auto& r : webhook.Requests()) {
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.target, "/admin/scale");
+    EXPECT_EQ(r.headers.at("content-type"), "application/json");
+  }
+  EXPECT_TRUE(PollUntil([&] { return Iris(Status(http))["current_replicas"] == 12; }, 5));
+
+  // After the burst the replicas fall back to the minimum, and the webhook hears about it.
+  level_a = 0;
+  level_b = 0;
+  ASSERT_TRUE(PollUntil([&] { return Iris(Status(http))["desired_replicas"] == 1; }, 15))
+      << Status(http).dump(2);
+  EXPECT_EQ(Iris(Status(http))["inflight"], 0);
+  EXPECT_TRUE(PollUntil([&] {
+    const auto reqs = webhook.Requests();
+    return !reqs.empty() && json::parse(reqs.back().body)["to"] == 1;
+  }, 5));
+  EXPECT_GT(a.last_ack(), 0u);
+
+  // The coordinator's own metrics saw it all.
+  const auto metrics = HttpGet(http, "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("lagscale_coordinator_decisions_total{direction=\"up\"}"), std::string::npos);
+  EXPECT_NE(metrics.body.find("lagscale_coordinator_model_desired_replicas{model=\"iris\"} 1"),
+            std::string::npos);
+  stop = true;
+  reporter.join();
+}
+
+TEST_F(CoordinatorBurstTest, StatusPageIsSelfContained) {
+  ChildProcess coordinator({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator",
+                            "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"});
+  const std::string ready = coordinator.WaitForLine("lagscale-coordinator ready");
+  ASSERT_FALSE(ready.empty());
+  const auto page = HttpGet(ReadyField(ready, "http"), "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.content_type.find("text/html"), std::string::npos);
+  EXPECT_NE(page.body.find("<canvas"), std::string::npos);
+  for (const char* external : {"src=\"http", "href=\"http", "@import", "src=\"//"}) {
+    EXPECT_EQ(page.body.find(external), std::string::npos) << external;
+  }
+  const auto unknown = HttpGet(ReadyField(ready, "http"), "/status/models/nope");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(json::parse(unknown.body)["error"], "unknown model");
+}
+
+TEST_F(CoordinatorBurstTest, WrongTokenIsRefusedAndRightTokenAccepted) {
+  std::ofstream(dir_ / "token") << "s3cret\n";
+  ChildProcess coordinator({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator",
+                            "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                            "--token-file", (dir_ / "token").string()});
+  const std::string ready = coordinator.WaitForLine("lagscale-coordinator ready");
+  ASSERT_FALSE(ready.empty());
+  auto channel = grpc::CreateChannel(ReadyField(ready, "grpc"), grpc::InsecureChannelCredentials());
+  auto stub = v1::LagService::NewStub(channel);
+  for (const std::string token : {"", "wrong", "s3cret"}) {
+    grpc::ClientContext ctx;
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    auto stream = stub->Report(&ctx);
+    v1::PodReport r;
+    r.set_pod("p");
+    r.set_server("s");
+    r.set_incarnation(1);
+    r.set_sequence(1);
+    stream->Write(r);
+    v1::ReportAck ack;
+    const bool acked = stream->Read(&ack);
+    stream->WritesDone();
+    const grpc::Status status = stream->Finish();
+    if (token == "s3cret") {
+      EXPECT_TRUE(acked);
+      EXPECT_EQ(ack.sequence(), 1u);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+    } else {
+      EXPECT_FALSE(acked);
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << token;
+    }
+  }
+}
+
+TEST_F(CoordinatorBurstTest, InvalidConfigStopsStartupNamingTheField) {
+  std::ofstream(dir_ / "bad.yaml") << "defaults:\n  maxReplicas: lots\n";
+  ChildProcess coordinator({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--config",
+                            (dir_ / "bad.yaml").string(), "--grpc-listen", "127.0.0.1:0",
+                            "--http-listen", "127.0.0.1:0"});
+  EXPECT_EQ(coordinator.WaitForLine("lagscale-coordinator ready", 3), "");
+  EXPECT_EQ(coordinator.WaitExit(), 2);
+}
+
+}  // namespace
+}  // namespace lagscale

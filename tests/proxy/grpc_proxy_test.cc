@@ -1,0 +1,421 @@
+#include "lagscale/proxy/grpc_proxy.h"
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "inference/grpc_service.grpc.pb.h"
+#include "lagscale/v1/lag.grpc.pb.h"
+#include "support/grpc_upstream.h"
+
+namespace lagscale::proxy {
+namespace {
+
+using metrics::Outcome;
+using namespace std::chrono_literals;
+
+// Polls `done` until it holds or 5 s pass.
+template <typename F>
+bool Eventually(F done) {
+  const auto limit = std::chrono::steady_clock::now() + 5s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > limit) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+class GrpcProxyTest : public ::testing::Test {
+ protected:
+  GrpcProxyTest() : table_(100), ledger_(table_, 4) {}
+
+  void SetUp() override { StartProxy(upstream_.address()); }
+
+  void StartProxy(const std::string& upstream) {
+    GrpcProxyOptions options;
+    options.listen = "127.0.0.1:0";
+    options.upstream = upstream;
+    // Like the sidecar: the HTTP threads own shards 0-1, gRPC gets the last two.
+    proxy_ = std::make_unique<GrpcProxy>(options, ledger_, 2, 2);
+    proxy_->Start();
+    ASSERT_GT(proxy_->port(), 0);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(proxy_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = inference::GRPCInferenceService::NewStub(channel_);
+  }
+
+  // Counters of `model` ("" = unattributed) once every call through the proxy has ended.
+  metrics::ModelStats Settled(const std::string& model) {
+    EXPECT_TRUE(Eventually([&] {
+      if (proxy_->active_calls() != 0) return false;
+      auto snap = ledger_.Snapshot();
+      if (snap.unattributed.inflight() != 0) return false;
+      for (const auto& [name, stats] : snap.models) {
+        if (stats.inflight() != 0) return false;
+      }
+      return true;
+    })) << "calls still in flight";
+    return Stats(model);
+  }
+
+  metrics::ModelStats Stats(const std::string& model) {
+    auto snap = ledger_.Snapshot();
+    if (model.empty()) return snap.unattributed;
+    for (const auto& [name, stats] : snap.models) {
+      if (name == model) return stats;
+    }
+    return {};
+  }
+
+  grpc::Status Infer(const std::string& model, grpc::ClientContext& ctx,
+                     inference::ModelInferResponse* resp = nullptr) {
+    inference::ModelInferRequest req;
+    req.set_model_name(model);
+    req.set_id("req-1");
+    req.add_raw_input_contents(std::string(1000, 'x'));  // fields after the name are skipped
+    inference::ModelInferResponse ignored;
+    return stub_->ModelInfer(&ctx, req, resp ? resp : &ignored);
+  }
+
+  static void ExpectOnly(const metrics::ModelStats& s, uint64_t n, Outcome outcome) {
+    EXPECT_EQ(s.arrivals, n);
+    EXPECT_EQ(s.completions(), n);
+    std::string all;
+    for (size_t i = 0; i < metrics::kOutcomeCount; ++i) {
+      all += std::string(metrics::OutcomeName(static_cast<Outcome>(i))) + "=" +
+             std::to_string(s.outcomes[i]) + " ";
+    }
+    EXPECT_EQ(s.outcome(outcome), n) << metrics::OutcomeName(outcome) << " wanted; have " << all;
+    EXPECT_EQ(s.inflight(), 0);
+  }
+
+  metrics::ModelTable table_;
+  metrics::Ledger ledger_;
+  testing::GrpcUpstream upstream_;
+  std::unique_ptr<GrpcProxy> proxy_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+};
+
+TEST_F(GrpcProxyTest, UnaryModelInferIsOneArrivalAndOneSuccessForTheModelInItsFirstField) {
+  grpc::ClientContext ctx;
+  inference::ModelInferResponse resp;
+  ASSERT_TRUE(Infer("iris", ctx, &resp).ok());
+  EXPECT_EQ(resp.model_name(), "iris");
+  EXPECT_EQ(resp.id(), "req-1");
+  ExpectOnly(Settled("iris"), 1, Outcome::kSuccess);
+  EXPECT_EQ(Stats("").arrivals, 0u);
+}
+
+TEST_F(GrpcProxyTest, ModelHeaderTakesPrecedenceOverTheMessage) {
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("seldon-model", "from-header");
+  ASSERT_TRUE(Infer("from-body", ctx).ok());
+  ExpectOnly(Settled("from-header"), 1, Outcome::kSuccess);
+  EXPECT_EQ(Stats("from-body").arrivals, 0u);
+}
+
+TEST_F(GrpcProxyTest, ModelReadyIsAttributedAndOtherMethodsAreUnattributed) {
+  inference::ModelReadyRequest ready;
+  ready.set_name("mnist");
+  inference::ModelReadyResponse ready_resp;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub_->ModelReady(&c1, ready, &ready_resp).ok());
+  EXPECT_TRUE(ready_resp.ready());
+  grpc::ClientContext c2;
+  inference::ServerLiveResponse live;
+  ASSERT_TRUE(stub_->ServerLive(&c2, inference::ServerLiveRequest(), &live).ok());
+  EXPECT_TRUE(live.live());
+  ExpectOnly(Settled("mnist"), 1, Outcome::kSuccess);
+  ExpectOnly(Stats(""), 1, Outcome::kSuccess);
+}
+
+TEST_F(GrpcProxyTest, InvalidModelNameCountsAsUnattributed) {
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(Infer("../etc/passwd", ctx).ok());
+  ExpectOnly(Settled(""), 1, Outcome::kSuccess);
+  EXPECT_TRUE(ledger_.Snapshot().models.empty());
+}
+
+TEST_F(GrpcProxyTest, MetadataTrailersAndErrorStatusPassThrough) {
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-echo", "hello");
+  ctx.AddMetadata("x-status", std::to_string(grpc::StatusCode::INVALID_ARGUMENT));
+  grpc::Status status = Infer("iris", ctx);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "status from upstream");
+  auto initial = ctx.GetServerInitialMetadata().find("x-initial");
+  ASSERT_NE(initial, ctx.GetServerInitialMetadata().end());
+  EXPECT_EQ(initial->second, "hello");
+  auto trailer = ctx.GetServerTrailingMetadata().find("x-trailer");
+  ASSERT_NE(trailer, ctx.GetServerTrailingMetadata().end());
+  EXPECT_EQ(trailer->second, "hello");
+  ExpectOnly(Settled("iris"), 1, Outcome::kClientError);
+}
+
+TEST_F(GrpcProxyTest, ServerSideCodesAreServerErrors) {
+  for (auto code : {grpc::StatusCode::INTERNAL, grpc::StatusCode::UNAVAILABLE,
+                    grpc::StatusCode::UNIMPLEMENTED}) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-status", std::to_string(code));
+    EXPECT_EQ(Infer("iris", ctx).error_code(), code);
+  }
+  // UNAVAILABLE sent by the inference server is its error, not an unreachable upstream.
+  ExpectOnly(Settled("iris"), 3, Outcome::kServerError);
+}
+
+TEST_F(GrpcProxyTest, StreamCountsEachMessageAndShowsLagMidStream) {
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-echo", "s");
+  auto stream = stub_->ModelStreamInfer(&ctx);
+  for (const char* id : {"a", "b", "error"}) {
+    inference::ModelInferRequest req;
+    req.set_model_name("bert");
+    req.set_id(id);
+    ASSERT_TRUE(stream->Write(req));
+  }
+  // Nothing answered yet: the three requests are the model's lag.
+  ASSERT_TRUE(Eventually([&] { return Stats("bert").arrivals == 3; }));
+  EXPECT_EQ(Stats("bert").inflight(), 3);
+  upstream_.Release(1);
+  inference::ModelStreamInferResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_EQ(resp.infer_response().id(), "a");
+  EXPECT_TRUE(Eventually([&] { return Stats("bert").inflight() == 2; }));
+  upstream_.Release(2);
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_EQ(resp.error_message(), "bad tensor");
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_FALSE(stream->Read(&resp));
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(ctx.GetServerTrailingMetadata().find("x-trailer")->second, "s");
+  auto s = Settled("bert");
+  EXPECT_EQ(s.arrivals, 3u);
+  EXPECT_EQ(s.outcome(Outcome::kSuccess), 2u);
+  EXPECT_EQ(s.outcome(Outcome::kServerError), 1u);
+  EXPECT_EQ(s.inflight(), 0);
+}
+
+TEST_F(GrpcProxyTest, StreamMessagesLeftUnansweredEndWithTheClientsCancel) {
+  grpc::ClientContext ctx;
+  auto stream = stub_->ModelStreamInfer(&ctx);
+  inference::ModelInferRequest req;
+  req.set_model_name("bert");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(Eventually([&] { return upstream_.received() == 1 && Stats("bert").arrivals == 2; }));
+  ctx.TryCancel();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  ExpectOnly(Settled("bert"), 2, Outcome::kClientAbort);
+  EXPECT_TRUE(Eventually([&] { return upstream_.cancelled() == 1; }));
+}
+
+TEST_F(GrpcProxyTest, ClientCancellationReachesTheUpstreamAndCountsAsClientAbort) {
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-delay-ms", "20000");
+  std::thread canceller([&] {
+    Eventually([&] { return upstream_.received() == 1; });
+    ctx.TryCancel();
+  });
+  EXPECT_EQ(Infer("iris", ctx).error_code(), grpc::StatusCode::CANCELLED);
+  canceller.join();
+  EXPECT_TRUE(Eventually([&] { return upstream_.cancelled() == 1; }));
+  ExpectOnly(Settled("iris"), 1, Outcome::kClientAbort);
+}
+
+TEST_F(GrpcProxyTest, DeadlineIsPropagatedAndCountsAsTimeout) {
+  grpc::ClientContext ctx;
+  const auto deadline = std::chrono::system_clock::now() + 300ms;
+  ctx.set_deadline(deadline);
+  ctx.AddMetadata("x-delay-ms", "20000");
+  EXPECT_EQ(Infer("iris", ctx).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The upstream saw (about) the client's deadline, not an infinite one.
+  EXPECT_LE(upstream_.last_deadline(), deadline + 50ms);
+  EXPECT_TRUE(Eventually([&] { return upstream_.cancelled() == 1; }));
+  ExpectOnly(Settled("iris"), 1, Outcome::kTimeout);
+}
+
+TEST_F(GrpcProxyTest, ConcurrentCallsOnAllThreadsAreCountedExactly) {
+  constexpr int kClients = 8;
+  constexpr int kCalls = 40;
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      // Own channels, so the calls spread over the proxy's threads.
+      grpc::ChannelArguments args;
+      args.SetInt("lagscale.test.client", c);
+      auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateCustomChannel(
+          "127.0.0.1:" + std::to_string(proxy_->port()), grpc::InsecureChannelCredentials(), args));
+      for (int i = 0; i < kCalls; ++i) {
+        inference::ModelInferRequest req;
+        req.set_model_name(i % 2 ? "odd" : "even");
+        inference::ModelInferResponse resp;
+        grpc::ClientContext ctx;
+        if (stub->ModelInfer(&ctx, req, &resp).ok()) ++ok;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), kClients * kCalls);
+  ExpectOnly(Settled("odd"), kClients * kCalls / 2, Outcome::kSuccess);
+  ExpectOnly(Stats("even"), kClients * kCalls / 2, Outcome::kSuccess);
+}
+
+TEST_F(GrpcProxyTest, ShutdownEndsCallsInProgressInTheLedger) {
+  grpc::ClientContext ctx;
+  auto stream = stub_->ModelStreamInfer(&ctx);
+  inference::ModelInferRequest req;
+  req.set_model_name("bert");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(Eventually([&] { return Stats("bert").inflight() == 1; }));
+  proxy_->Shutdown(std::chrono::milliseconds(50));
+  EXPECT_FALSE(stream->Finish().ok());
+  auto s = Stats("bert");
+  EXPECT_EQ(s.arrivals, 1u);
+  EXPECT_EQ(s.completions(), 1u);
+  EXPECT_EQ(s.inflight(), 0);
+  EXPECT_EQ(proxy_->active_calls(), 0);
+}
+
+// A bidi stream of another service takes the generic message pump and counts as one call.
+class Echo final : public lagscale::v1::LagService::Service {
+  grpc::Status Report(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<lagscale::v1::ReportAck, lagscale::v1::PodReport>* stream) override {
+    ctx->AddTrailingMetadata("x-reports", "seen");
+    lagscale::v1::PodReport report;
+    while (stream->Read(&report)) {
+      lagscale::v1::ReportAck ack;
+      ack.set_sequence(report.sequence());
+      stream->Write(ack);
+    }
+    return grpc::Status::OK;
+  }
+};
+
+TEST(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
+  Echo echo;
+  int upstream_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &upstream_port);
+  builder.RegisterService(&echo);
+  auto upstream = builder.BuildAndStart();
+  metrics::ModelTable table(10);
+  metrics::Ledger ledger(table, 1);
+  GrpcProxyOptions options;
+  options.listen = "127.0.0.1:0";
+  options.upstream = "127.0.0.1:" + std::to_string(upstream_port);
+  GrpcProxy proxy(options, ledger, 0, 1);
+  proxy.Start();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(proxy.port()),
+                                     grpc::InsecureChannelCredentials());
+
+  auto stub = lagscale::v1::LagService::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto stream = stub->Report(&ctx);
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    lagscale::v1::PodReport report;
+    report.set_sequence(seq);
+    ASSERT_TRUE(stream->Write(report));
+    lagscale::v1::ReportAck ack;
+    ASSERT_TRUE(stream->Read(&ack));
+    EXPECT_EQ(ack.sequence(), seq);
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(ctx.GetServerTrailingMetadata().find("x-reports")->second, "seen");
+
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext unknown_ctx;
+  grpc::ByteBuffer request(nullptr, 0), response;
+  std::atomic<bool> done{false};
+  grpc::Status unknown_status;
+  generic.UnaryCall(&unknown_ctx, "/other.Service/Method", grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      unknown_status = s;
+                      done = true;
+                    });
+  ASSERT_TRUE(Eventually([&] { return done.load(); }));
+  EXPECT_EQ(unknown_status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+
+  ASSERT_TRUE(Eventually([&] { return proxy.active_calls() == 0; }));
+  auto s = ledger.Snapshot().unattributed;
+  EXPECT_EQ(s.arrivals, 2u);
+  EXPECT_EQ(s.outcome(Outcome::kSuccess), 1u);
+  EXPECT_EQ(s.outcome(Outcome::kServerError), 1u);
+  EXPECT_EQ(s.inflight(), 0);
+  upstream->Shutdown(std::chrono::system_clock::now());
+}
+
+TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
+  metrics::ModelTable table(10);
+  metrics::Ledger ledger(table, 1);
+  std::string dead;
+  {
+    testing::GrpcUpstream gone;  // a port that was just free
+    dead = gone.address();
+  }
+  GrpcProxyOptions options;
+  options.listen = "127.0.0.1:0";
+  options.upstream = dead;
+  metrics::ServerCounters counters(1);
+  GrpcProxy proxy(options, ledger, 0, 1, &counters);
+  proxy.Start();
+  EXPECT_EQ(proxy.address(), "127.0.0.1:" + std::to_string(proxy.port()));
+  auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(proxy.port()), grpc::InsecureChannelCredentials()));
+  inference::ModelInferRequest req;
+  req.set_model_name("iris");
+  inference::ModelInferResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  EXPECT_EQ(stub->ModelInfer(&ctx, req, &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(Eventually([&] { return proxy.active_calls() == 0; }));
+  auto snap = ledger.Snapshot();
+  ASSERT_EQ(snap.models.size(), 1u);
+  EXPECT_EQ(snap.models[0].second.arrivals, 1u);
+  EXPECT_EQ(snap.models[0].second.outcome(Outcome::kUpstreamError), 1u);
+  EXPECT_EQ(snap.models[0].second.inflight(), 0);
+  EXPECT_EQ(counters.Sum().upstream_connect_failures, 1u);
+
+  // The streaming path reports the same: each message sent ends as upstream_error.
+  grpc::ClientContext stream_ctx;
+  auto stream = stub->ModelStreamInfer(&stream_ctx);
+  req.set_model_name("bert");
+  stream->Write(req);
+  stream->WritesDone();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(Eventually([&] { return proxy.active_calls() == 0; }));
+  snap = ledger.Snapshot();
+  ASSERT_EQ(snap.models.size(), 2u);
+  EXPECT_EQ(snap.models[1].first, "bert");
+  EXPECT_EQ(snap.models[1].second.arrivals, 1u);
+  EXPECT_EQ(snap.models[1].second.outcome(Outcome::kUpstreamError), 1u);
+  EXPECT_EQ(snap.models[1].second.inflight(), 0);
+}
+
+TEST(GrpcProxyStart, ListenFailureThrowsNamingTheAddress) {
+  metrics::ModelTable table(10);
+  metrics::Ledger ledger(table, 1);
+  GrpcProxyOptions options;
+  options.listen = "256.1.1.1:1";
+  GrpcProxy proxy(options, ledger, 0, 1);
+  try {
+    proxy.Start();
+    FAIL() << "Start() should throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("256.1.1.1:1"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace lagscale::proxy

@@ -1,0 +1,291 @@
+#include "lagscale/scaler_client/reporter.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lagscale/v1/lag.grpc.pb.h"
+
+namespace lagscale::scaler_client {
+namespace {
+
+using namespace std::chrono_literals;
+using lagscale::v1::PodReport;
+using metrics::Outcome;
+
+// A real LagService on 127.0.0.1 that records what it receives and acknowledges each report.
+class FakeCoordinator final : public lagscale::v1::LagService::Service {
+ public:
+  explicit FakeCoordinator(int port = 0, std::string token = "") : token_(std::move(token)) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeCoordinator() override { Kill(); }
+  // Goes away like a crashed process would: open streams are cut.
+  void Kill() {
+    if (server_) server_->Shutdown(std::chrono::system_clock::now());
+    server_.reset();
+  }
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::vector<PodReport> reports() {
+    std::lock_guard lock(mu_);
+    return reports_;
+  }
+  int rejected() {
+    std::lock_guard lock(mu_);
+    return rejected_;
+  }
+
+  grpc::Status Report(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<lagscale::v1::ReportAck, PodReport>* stream) override {
+    if (!token_.empty()) {
+      auto it = ctx->client_metadata().find("authorization");
+      if (it == ctx->client_metadata().end() || it->second != "Bearer " + token_) {
+        std::lock_guard lock(mu_);
+        ++rejected_;
+        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");
+      }
+    }
+    PodReport report;
+    while (stream->Read(&report)) {
+      {
+        std::lock_guard lock(mu_);
+        reports_.push_back(report);
+      }
+      lagscale::v1::ReportAck ack;
+      ack.set_incarnation(report.incarnation());
+      ack.set_sequence(report.sequence());
+      if (!stream->Write(ack)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::string token_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::vector<PodReport> reports_;  // guarded by mu_
+  int rejected_ = 0;                // guarded by mu_
+};
+
+// Polls until `find` returns a value or `limit` passes.
+template <typename T>
+std::optional<T> Await(std::function<std::optional<T>()> find,
+                       std::chrono::milliseconds limit = 5000ms) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (auto v = find()) return v;
+    std::this_thread::sleep_for(2ms);
+  }
+  return std::nullopt;
+}
+
+const lagscale::v1::ModelCounters* Model(const PodReport& r, const std::string& name) {
+  for (const auto& m : r.models()) {
+    if (m.model() == name) return &m;
+  }
+  return nullptr;
+}
+
+// The first report (in arrival order) whose model `name` has `arrivals` arrivals.
+std::optional<PodReport> ReportWith(FakeCoordinator& c, const std::string& name, uint64_t arrivals,
+                                    std::chrono::milliseconds limit = 5000ms) {
+  return Await<PodReport>(
+      [&]() -> std::optional<PodReport> {
+        for (const auto& r : c.reports()) {
+          const auto* m = Model(r, name);
+          if (m && m->arrivals() == arrivals) return r;
+        }
+        return std::nullopt;
+      },
+      limit);
+}
+
+class ReporterTest : public ::testing::Test {
+ protected:
+  ReporterTest() : table_(10), ledger_(table_, 1), counters_(1) {}
+
+  ReporterOptions Options(const std::string& coordinator) {
+    ReporterOptions o;
+    o.coordinator = coordinator;
+    o.server_name = "mlserver";
+    o.pod_name = "mlserver-0";
+    o.interval = 100ms;
+    o.poll_interval = 10ms;
+    o.backoff_initial = 20ms;
+    o.backoff_max = 200ms;
+    o.seed = 42;
+    return o;
+  }
+
+  // Requests on the test thread, which owns shard 0.
+  void Serve(const std::string& model, int n, Outcome outcome = Outcome::kSuccess) {
+    for (int i = 0; i < n; ++i) ledger_.shard(0).Begin(table_.Resolve(model)).End(outcome);
+  }
+
+  metrics::ModelTable table_;
+  metrics::Ledger ledger_;
+  metrics::ServerCounters counters_;
+};
+
+TEST_F(ReporterTest, ReportsCarryCumulativeCountersWithIncreasingSequence) {
+  FakeCoordinator coordinator;
+  Reporter reporter(Options(coordinator.address()), ledger_, counters_);
+  reporter.Start();
+  Serve("iris", 3);
+  Serve("iris", 1, Outcome::kServerError);
+  auto first = ReportWith(coordinator, "iris", 4);
+  ASSERT_TRUE(first);
+  Serve("iris", 2);
+  auto second = ReportWith(coordinator, "iris", 6);
+  ASSERT_TRUE(second);
+  reporter.Stop();
+
+  EXPECT_EQ(first->server(), "mlserver");
+  EXPECT_EQ(first->pod(), "mlserver-0");
+  EXPECT_EQ(first->incarnation(), reporter.incarnation());
+  const auto* m = Model(*second, "iris");
+  EXPECT_EQ(m->outcomes().success(), 5u);
+  EXPECT_EQ(m->outcomes().server_error(), 1u);
+  EXPECT_EQ(m->inflight(), 0);
+  EXPECT_GT(m->last_request_unix_ms(), 1'700'000'000'000);
+  EXPECT_GT(second->snapshot_monotonic_ns(), first->snapshot_monotonic_ns());
+  auto all = coordinator.reports();
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].sequence(), i + 1);
+    EXPECT_EQ(all[i].incarnation(), reporter.incarnation());
+  }
+  EXPECT_GE(counters_.reports_sent().load(), all.size());
+  EXPECT_EQ(counters_.report_failures().load(), 0u);
+}
+
+TEST_F(ReporterTest, ReconnectsAfterTheCoordinatorRestartsAndCountersContinue) {
+  auto coordinator = std::make_unique<FakeCoordinator>();
+  const int port = coordinator->port();
+  Reporter reporter(Options(coordinator->address()), ledger_, counters_);
+  reporter.Start();
+  Serve("iris", 2);
+  auto before = ReportWith(*coordinator, "iris", 2);
+  ASSERT_TRUE(before);
+
+  coordinator->Kill();
+  Serve("iris", 3);  // the pod keeps serving while the coordinator is away
+  ASSERT_TRUE(Await<bool>([&]() -> std::optional<bool> {
+    if (counters_.report_failures().load() >= 2 && !reporter.connected()) return true;
+    return std::nullopt;
+  }));
+
+  coordinator = std::make_unique<FakeCoordinator>(port);
+  ASSERT_EQ(coordinator->port(), port);
+  auto after = ReportWith(*coordinator, "iris", 5);
+  ASSERT_TRUE(after) << "no report after the restart";
+  EXPECT_EQ(after->incarnation(), before->incarnation());
+  EXPECT_GT(after->sequence(), before->sequence());
+  EXPECT_EQ(Model(*after, "iris")->outcomes().success(), 5u);
+  EXPECT_TRUE(reporter.connected());
+}
+
+TEST_F(ReporterTest, BearerTokenFromFileIsPresented) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("lagscale-reporter-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = (dir / "token").string();
+  std::ofstream(file) << "s3cret\n";
+
+  FakeCoordinator coordinator(0, "s3cret");
+  auto options = Options(coordinator.address());
+  options.token_file = file;
+  Reporter reporter(options, ledger_, counters_);
+  reporter.Start();
+  Serve("iris", 1);
+  EXPECT_TRUE(ReportWith(coordinator, "iris", 1));
+  reporter.Stop();
+
+  std::ofstream(file) << "wrong";
+  metrics::ServerCounters counters(1);
+  Reporter impostor(options, ledger_, counters);
+  impostor.Start();
+  const size_t accepted = coordinator.reports().size();
+  EXPECT_TRUE(Await<bool>([&]() -> std::optional<bool> {
+    if (coordinator.rejected() >= 2 && counters.report_failures().load() >= 2) return true;
+    return std::nullopt;
+  }));
+  impostor.Stop();
+  EXPECT_EQ(coordinator.reports().size(), accepted);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(ReporterTest, InflightBurstIsReportedEarlyWellBeforeTheInterval) {
+  FakeCoordinator coordinator;
+  auto options = Options(coordinator.address());
+  options.interval = 10s;
+  options.early_threshold = 5;
+  Reporter reporter(options, ledger_, counters_);
+  reporter.Start();
+  // The first report goes out on connect.
+  ASSERT_TRUE(Await<bool>([&]() -> std::optional<bool> {
+    if (!coordinator.reports().empty()) return true;
+    return std::nullopt;
+  }));
+  const auto burst = std::chrono::steady_clock::now();
+  std::vector<metrics::RequestGuard> inflight;
+  for (int i = 0; i < 6; ++i) inflight.push_back(ledger_.shard(0).Begin(table_.Resolve("bert")));
+  auto early = ReportWith(coordinator, "bert", 6, 2000ms);
+  const auto took = std::chrono::steady_clock::now() - burst;
+  ASSERT_TRUE(early);
+  EXPECT_TRUE(early->early());
+  EXPECT_EQ(Model(*early, "bert")->inflight(), 6);
+  EXPECT_LT(took, 1s);
+  inflight.clear();
+}
+
+TEST_F(ReporterTest, StopIsPromptWhileTheCoordinatorIsAway) {
+  std::string dead;
+  {
+    FakeCoordinator gone;
+    dead = gone.address();
+  }
+  Reporter reporter(Options(dead), ledger_, counters_);
+  reporter.Start();
+  ASSERT_TRUE(Await<bool>([&]() -> std::optional<bool> {  // it has failed and is backing off
+    if (counters_.report_failures().load() >= 2) return true;
+    return std::nullopt;
+  }));
+  const auto t0 = std::chrono::steady_clock::now();
+  reporter.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  EXPECT_GE(counters_.report_failures().load(), 1u);
+  EXPECT_FALSE(reporter.connected());
+}
+
+TEST_F(ReporterTest, UnreadableTokenFileStopsStartUp) {
+  auto options = Options("127.0.0.1:1");
+  options.token_file = "/nonexistent/lagscale-token";
+  Reporter reporter(options, ledger_, counters_);
+  try {
+    reporter.Start();
+    FAIL() << "Start() should throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/lagscale-token"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace lagscale::scaler_client

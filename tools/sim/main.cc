@@ -1,0 +1,150 @@
+// lagscale-sim: replays a demand trace through lagscale's scaling policy and the published
+// baselines (Kubernetes HPA, Knative KPA, Seldon Core 2, and an oracle) on one queueing model and
+// a virtual clock, and prints how each one did.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lagscale/version.h"
+#include "output.h"
+#include "runner.h"
+
+namespace {
+
+using lagscale::sim::SimParams;
+
+const std::map<std::string, double> kSeconds = {{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}};
+
+// A duration flag: a number of seconds or a number with a unit (250ms, 10s, 2m).
+CLI::Option* Duration(CLI::App& app, const std::string& flag, double& value,
+                      const std::string& help, bool positive = false) {
+  return app.add_option(flag, value, help + " (e.g. 250ms, 10s, 2m)")
+      ->transform(CLI::AsNumberWithUnit(kSeconds, CLI::AsNumberWithUnit::CASE_SENSITIVE))
+      ->check(CLI::Range(positive ? 0.001 : 0.0, 1e6))
+      ->capture_default_str();
+}
+
+std::string Env(const std::string& flag) {
+  std::string name = "LAGSCALE_";
+  for (char c : flag.substr(2)) name += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return name;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lagscale-sim: compares scaling policies on a demand trace"};
+  app.set_version_flag("--version", std::string("lagscale-sim ") + lagscale::kVersion + " (" +
+                                        lagscale::kRevision + ")");
+  SimParams p;
+  std::string trace_path, policies = "lagscale,hpa,kpa,seldon,oracle", kind = "target-tracking";
+  bool json = false;
+  double slo_ms = p.cluster.slo_s * 1000;
+  std::vector<CLI::Option*> options;
+  options.push_back(
+      app.add_option("--trace", trace_path, "CSV t_seconds,model,arrival_rate_rps,service_time_ms")
+          ->required()
+          ->check(CLI::ExistingFile));
+  options.push_back(app.add_flag("--json", json, "print one JSON object instead of a table"));
+  options.push_back(app.add_option("--policies", policies, "comma-separated policies to run")
+                        ->capture_default_str());
+  options.push_back(app.add_option("--replica-concurrency", p.cluster.concurrency,
+                                   "requests one replica serves at once")
+                        ->check(CLI::PositiveNumber)
+                        ->capture_default_str());
+  options.push_back(Duration(app, "--startup-delay", p.cluster.startup_s,
+                             "time from a scale-up decision to a ready replica"));
+  options.push_back(app.add_option("--slo-ms", slo_ms, "queueing delay SLO in milliseconds")
+                        ->check(CLI::NonNegativeNumber)
+                        ->capture_default_str());
+  options.push_back(
+      Duration(app, "--timeout", p.cluster.timeout_s, "a request queued this long gives up", true));
+  options.push_back(Duration(app, "--report-interval", p.report_interval_s,
+                             "sidecar report period seen by lagscale", true));
+  options.push_back(Duration(app, "--decision-interval", p.decision_interval_s,
+                             "coordinator decision loop period", true));
+  options.push_back(app.add_option("--early-report-threshold", p.early_report_threshold,
+                                   "in-flight jump that sends a report early (0: never)")
+                        ->check(CLI::NonNegativeNumber)
+                        ->capture_default_str());
+  options.push_back(app.add_option("--target-utilization", p.target_utilization,
+                                   "target concurrency per replica as a share of its concurrency")
+                        ->check(CLI::Range(0.01, 1.0))
+                        ->capture_default_str());
+  options.push_back(app.add_option("--min-replicas", p.min_replicas, "lower bound for every policy")
+                        ->capture_default_str());
+  options.push_back(app.add_option("--max-replicas", p.max_replicas, "upper bound for every policy")
+                        ->capture_default_str());
+  options.push_back(
+      app.add_flag("--log-decisions", p.log_decisions, "print every scale event to stderr"));
+  options.push_back(app.add_option("--seed", p.seed, "arrival randomness")->capture_default_str());
+  auto& lc = p.lagscale;
+  options.push_back(app.add_option("--policy", kind, "lagscale's policy")
+                        ->check(CLI::IsMember({"target-tracking", "lag-threshold"}))
+                        ->capture_default_str());
+  options.push_back(app.add_option("--tolerance", lc.tolerance,
+                                   "lagscale: no change while within this share of the target")
+                        ->check(CLI::Range(0.0, 1.0))
+                        ->capture_default_str());
+  options.push_back(
+      Duration(app, "--stable-window", lc.stable_window_s, "lagscale stable window", true));
+  options.push_back(
+      Duration(app, "--panic-window", lc.panic_window_s, "lagscale panic window", true));
+  options.push_back(app.add_option("--panic-threshold", lc.panic_threshold,
+                                   "lagscale: panic at this multiple of current capacity")
+                        ->check(CLI::Range(1.0, 1000.0))
+                        ->capture_default_str());
+  options.push_back(Duration(app, "--scale-down-delay", lc.scale_down_delay_s,
+                             "lagscale scale-down stabilization"));
+  options.push_back(Duration(app, "--backlog-drain", lc.backlog_drain_s,
+                             "lagscale: drain a burst's queue within this time", true));
+  options.push_back(app.add_option("--lag-threshold", lc.lag_threshold,
+                                   "lagscale lag-threshold: in-flight per replica that scales up")
+                        ->check(CLI::PositiveNumber)
+                        ->capture_default_str());
+  for (CLI::Option* o : options) o->envname(Env(o->get_name()));
+  CLI11_PARSE(app, argc, argv);
+
+  if (p.min_replicas < 0 || p.max_replicas < std::max(p.min_replicas, 1)) {
+    std::fprintf(stderr, "lagscale-sim: --max-replicas %d must be >= 1 and >= --min-replicas %d\n",
+                 p.max_replicas, p.min_replicas);
+    return 2;
+  }
+  p.cluster.slo_s = slo_ms / 1000;
+  lc.kind = kind == "lag-threshold" ? lagscale::coordinator::PolicyKind::kLagThreshold
+                                    : lagscale::coordinator::PolicyKind::kTargetTracking;
+  lc.min_replicas = p.min_replicas;
+  lc.max_replicas = p.max_replicas;
+  lc.target_concurrency = p.target();
+
+  std::vector<std::string> names;
+  std::stringstream list(policies);
+  for (std::string n; std::getline(list, n, ',');) {
+    if (std::find(lagscale::sim::kPolicyNames.begin(), lagscale::sim::kPolicyNames.end(), n) ==
+        lagscale::sim::kPolicyNames.end()) {
+      std::fprintf(stderr, "lagscale-sim: --policies: unknown policy '%s'\n", n.c_str());
+      return 2;
+    }
+    names.push_back(n);
+  }
+  try {
+    const lagscale::sim::Trace trace = lagscale::sim::LoadTrace(trace_path);
+    std::vector<lagscale::sim::PolicyResult> results;
+    for (const auto& n : names) results.push_back(lagscale::sim::RunPolicy(n, trace, p));
+    if (json) {
+      std::cout << lagscale::sim::ResultsJson(trace_path, p, results).dump() << "\n";
+    } else {
+      std::cout << lagscale::sim::ResultsTable(trace_path, p, results);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lagscale-sim: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,166 @@
+#include "runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <random>
+
+namespace lagscale::sim {
+
+const std::vector<std::string> kPolicyNames = {"lagscale", "hpa", "kpa", "seldon", "oracle"};
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kWarmupS = 300;  // longer than every policy's longest window
+
+int InitialReplicas(const ModelTrace& trace, const SimParams& params) {
+  const int need = static_cast<int>(std::ceil(trace.Load(0) / params.target() - 1e-9));
+  return std::clamp(need, params.min_replicas, params.max_replicas);
+}
+
+std::unique_ptr<Autoscaler> Make(const std::string& name, const SimParams& params,
+                                 const ModelTrace& trace) {
+  if (name == "lagscale") return MakeLagscale(params);
+  if (name == "hpa") return MakeHpa(params);
+  if (name == "kpa") return MakeKpa(params);
+  if (name == "seldon") return MakeSeldon(params);
+  return MakeOracle(params, trace);
+}
+
+// Poisson arrivals with the trace's piecewise-constant rate (memoryless, so each segment can
+// restart the exponential clock at its boundary).
+class Arrivals {
+ public:
+  Arrivals(const ModelTrace& trace, uint64_t seed) : trace_(trace), rng_(seed) {}
+  double Next(double t) {
+    while (t < trace_.end_s()) {
+      const double rate = trace_.At(t).rate_rps;
+      const double boundary = trace_.NextChange(t);
+      if (rate > 0) {
+        const double at = t + exp_(rng_) / rate;
+        if (at < boundary) return at;
+      }
+      t = boundary;
+    }
+    return kInf;
+  }
+
+ private:
+  const ModelTrace& trace_;
+  std::mt19937_64 rng_;
+  std::exponential_distribution<double> exp_{1.0};
+};
+
+// The trace preceded by a warm-up at its starting load, so that every policy starts from a
+// steady state with full windows of history (a coordinator that has been running).
+ModelTrace WithWarmup(const ModelTrace& trace) {
+  std::vector<Segment> segments{Segment{0, trace.At(0).rate_rps, trace.At(0).service_s}};
+  for (Segment s : trace.segments()) {
+    s.start_s += kWarmupS;
+    segments.push_back(s);
+  }
+  return ModelTrace(std::move(segments), trace.end_s() + kWarmupS);
+}
+
+PolicyResult RunModel(const std::string& name, const std::string& model, const ModelTrace& original,
+                      const SimParams& params) {
+  const ModelTrace trace = WithWarmup(original);
+  const int initial = InitialReplicas(trace, params);
+  Cluster cluster(params.cluster, initial);
+  cluster.NoteLoad(trace.Load(0));
+  auto scaler = Make(name, params, trace);
+  // Every policy sees the same arrivals: the seed depends on the model only.
+  Arrivals arrivals(trace, params.seed ^ std::hash<std::string>{}(model));
+  const double end = trace.end_s();
+  std::optional<double> burst = BurstStart(original, params);
+  if (burst) *burst += kWarmupS;
+  bool measuring = false;
+  const double reaction_from =
+      burst ? *burst - (name == "oracle" ? params.cluster.startup_s + 1 : 0) : kInf;
+
+  PolicyResult r;
+  r.name = name;
+  int last_direction = 0;
+  double next_arrival = arrivals.Next(0);
+  double next_change = trace.NextChange(0);
+  while (true) {
+    double t = std::min({next_arrival, cluster.NextEvent(), scaler->NextWake(), next_change});
+    if (!measuring) t = std::min(t, kWarmupS);
+    if (t >= end) break;
+    cluster.AdvanceTo(t);
+    if (!measuring && t >= kWarmupS) {
+      cluster.ResetStats();
+      measuring = true;
+    }
+    if (t == next_change) {
+      cluster.NoteLoad(trace.Load(t));
+      next_change = trace.NextChange(t);
+    }
+    if (t == next_arrival) {
+      cluster.Arrive(trace.At(t).service_s);
+      scaler->AfterArrival(cluster);
+      next_arrival = arrivals.Next(t);
+    }
+    if (t >= scaler->NextWake()) {
+      const Wake wake = scaler->OnWake(cluster);
+      const int current = cluster.provisioned();
+      if (measuring && wake.desired && *wake.desired != current) {
+        const int direction = *wake.desired > current ? 1 : -1;
+        ++r.scale_events;
+        if (last_direction != 0 && direction != last_direction) ++r.reversals;
+        last_direction = direction;
+        if (direction > 0 && !r.reaction_s && t >= reaction_from) r.reaction_s = t - *burst;
+        if (params.log_decisions) {
+          std::fprintf(stderr, "%s %.2f %d -> %d: %s\n", name.c_str(), t, current, *wake.desired,
+                       wake.reason.c_str());
+        }
+        cluster.Scale(*wake.desired);
+      }
+    }
+  }
+  cluster.AdvanceTo(end);
+  cluster.Finish();
+  const ClusterStats& s = cluster.stats();
+  r.ready_s = s.longest_short_s;
+  r.replica_seconds = s.replica_seconds;
+  r.slo_violation_s = s.slo_violation_s;
+  r.timed_out_requests = s.timed_out;
+  r.requests = s.arrivals;
+  r.duration_s = end - kWarmupS;
+  return r;
+}
+
+}  // namespace
+
+std::optional<double> BurstStart(const ModelTrace& trace, const SimParams& params) {
+  const int initial = InitialReplicas(trace, params);
+  for (const auto& s : trace.segments()) {
+    if (std::ceil(s.rate_rps * s.service_s / params.target() - 1e-9) > initial) return s.start_s;
+  }
+  return std::nullopt;
+}
+
+PolicyResult RunPolicy(const std::string& name, const Trace& trace, const SimParams& params) {
+  PolicyResult total;
+  total.name = name;
+  for (const auto& [model, model_trace] : trace.models) {
+    const PolicyResult r = RunModel(name, model, model_trace, params);
+    if (r.reaction_s) total.reaction_s = std::max(total.reaction_s.value_or(0), *r.reaction_s);
+    total.ready_s = std::max(total.ready_s, r.ready_s);
+    total.scale_events += r.scale_events;
+    total.reversals += r.reversals;
+    total.replica_seconds += r.replica_seconds;
+    total.slo_violation_s += r.slo_violation_s;
+    total.timed_out_requests += r.timed_out_requests;
+    total.requests += r.requests;
+    total.duration_s = std::max(total.duration_s, r.duration_s);
+  }
+  total.reversals_per_5min =
+      total.duration_s > 0 ? total.reversals / (total.duration_s / 300.0) : 0;
+  return total;
+}
+
+}  // namespace lagscale::sim
