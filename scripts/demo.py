@@ -37,6 +37,7 @@ PHASES = [
 CONFIG = """\
 reportTTL: 5s
 decisionInterval: 100ms
+windows: [10s, 60s]
 defaults:
   policy: target-tracking
   minReplicas: 1
@@ -183,11 +184,8 @@ def phase_at(t):
 
 
 def model_rows(status):
-    """Per model: in-flight, concurrency, desired and current replicas, last decision."""
-    rows = {}
-    for name, m in status.get("models", {}).items():
-        rows[name] = m
-    return rows
+    """Per model name: the coordinator's /status entry (in-flight, concurrency, replicas, ...)."""
+    return {m["name"]: m for m in status.get("models", [])}
 
 
 def main():
@@ -240,7 +238,7 @@ def main():
         runner = threading.Thread(target=load.run, args=(t0,), daemon=True)
         runner.start()
 
-        timeline, last_seen = [], {}
+        timeline, seen_decisions = [], set()
         burst_start = t0 + PHASES[0][1]
         quiet_start = burst_start + PHASES[1][1]
         lines_drawn = 0
@@ -252,12 +250,12 @@ def main():
                 status = {}
             now = time.time()
             rows = model_rows(status)
-            for name, m in rows.items():
-                d = m.get("last_decision") or {}
-                key = (d.get("time_unix_ms"), d.get("from"), d.get("to"))
-                if d and d.get("to") is not None and last_seen.get(name) != key:
-                    last_seen[name] = key
-                    timeline.append((d.get("time_unix_ms", now * 1000) / 1000.0, name,
+            # /status lists the latest decisions, newest first; keep each one once.
+            for d in reversed(status.get("decisions", [])):
+                key = (d.get("kind"), d.get("name"), d.get("time_unix_ms"), d.get("to"))
+                if key not in seen_decisions:
+                    seen_decisions.add(key)
+                    timeline.append((d["time_unix_ms"] / 1000.0, d.get("kind", "model"), d["name"],
                                      d.get("from"), d.get("to"), d.get("reason", "")))
             if now >= next_draw:
                 next_draw = now + (2.0 if args.ci else 0.5)
@@ -266,9 +264,7 @@ def main():
                            f"{'desired':>8s} {'current':>8s}")
                 for name in MODELS:
                     m = rows.get(name, {})
-                    conc = m.get("concurrency")
-                    if isinstance(conc, dict):
-                        conc = next(iter(conc.values()), None)
+                    conc = (m.get("concurrency") or {}).get("10s")
                     out.append(f"{name:8s} {load.rate(name, now - t0):6.0f} "
                                f"{m.get('inflight', 0):10.0f} {conc or 0:12.2f} "
                                f"{m.get('desired_replicas', 0):8d} {m.get('current_replicas', 0):8d}")
@@ -285,15 +281,16 @@ def main():
             time.sleep(0.25)
 
         print("\nDecision timeline (seconds from start):")
-        for t, name, frm, to, reason in timeline:
-            print(f"  {t - t0:6.1f}s  {name:6s} {frm} -> {to}   {reason}")
+        for t, kind, name, frm, to, reason in sorted(timeline):
+            print(f"  {t - t0:6.1f}s  {kind:6s} {name:6s} {frm} -> {to}   {reason}")
 
         ok = True
         print("\nReaction to the burst (burst starts at "
               f"{burst_start - t0:.1f}s; decision latency from the first burst request):")
         for name in MODELS:
-            ups = [t for t, n, frm, to, _ in timeline if n == name and t >= burst_start and to > frm]
-            downs = [t for t, n, frm, to, _ in timeline if n == name and t >= quiet_start and to < frm]
+            mine = [(t, frm, to) for t, kind, n, frm, to, _ in timeline if kind == "model" and n == name]
+            ups = [t for t, frm, to in mine if t >= burst_start and to > frm]
+            downs = [t for t, frm, to in mine if t >= quiet_start and to < frm]
             react = (ups[0] - burst_start) if ups else None
             print(f"  {name:6s} scale-up after {react:.2f}s" if react is not None
                   else f"  {name:6s} no scale-up during the burst")

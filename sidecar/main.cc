@@ -6,8 +6,13 @@
 #include <cstdio>
 #include <exception>
 #include <optional>
+#include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 
+#include "lagscale/proxy/grpc_proxy.h"
+#include "lagscale/scaler_client/reporter.h"
 #include "sidecar/config.h"
 #include "sidecar/sidecar.h"
 
@@ -23,21 +28,43 @@ int main(int argc, char** argv) {
     sidecar.Start();
     std::optional<std::string> grpc_address;
 
-    // --- gRPC passthrough -------------------------------------------------------------------
-    // When config->grpc_listen is not empty, start the gRPC passthrough here with
-    // sidecar.ledger().shard(sidecar.grpc_shard_base() + k) and
-    // sidecar.server_counters().shard(sidecar.grpc_shard_base() + k), k in {0, 1}, and set
-    // grpc_address to the real "host:port" it bound.
+    // gRPC passthrough: its own completion-queue threads, each writing only its ledger shard.
+    std::unique_ptr<lagscale::proxy::GrpcProxy> grpc;
+    if (!config->grpc_listen.empty()) {
+      grpc = std::make_unique<lagscale::proxy::GrpcProxy>(
+          lagscale::proxy::GrpcProxyOptions{config->grpc_listen, config->grpc_upstream,
+                                            config->proxy.model_header},
+          sidecar.ledger(), sidecar.grpc_shard_base(), lagscale::sidecar::Sidecar::kGrpcShards,
+          &sidecar.server_counters());
+      grpc->Start();
+      grpc_address = grpc->address();
+    }
 
-    // --- report stream ----------------------------------------------------------------------
-    // When config->coordinator is not empty, start the scaler client here: it reads
-    // sidecar.ledger().Snapshot() (and sidecar.server_counters()) from its own thread.
+    // Report stream: a thread of its own that only ever reads ledger snapshots.
+    std::unique_ptr<lagscale::scaler_client::Reporter> reporter;
+    if (!config->coordinator.empty()) {
+      lagscale::scaler_client::ReporterOptions options;
+      options.coordinator = config->coordinator;
+      options.server_name = config->server_name;
+      options.pod_name = config->pod_name;
+      options.interval = config->report_interval;
+      options.early_threshold = config->early_report_threshold;
+      options.token_file = config->coordinator_token_file;
+      reporter = std::make_unique<lagscale::scaler_client::Reporter>(
+          std::move(options), sidecar.ledger(), sidecar.server_counters());
+      reporter->Start();
+    }
 
     std::printf("%s\n", sidecar.ReadyLine(grpc_address).c_str());
     std::fflush(stdout);
     sidecar.WaitForTermination();
-    // Stop the report stream and the gRPC passthrough's listener here, before the drain ends.
+    // Stop taking gRPC calls and let those in progress finish within the drain timeout, in step
+    // with the HTTP drain; the last report goes out after both, so the coordinator sees the end.
+    std::thread grpc_drain;
+    if (grpc) grpc_drain = std::thread([&] { grpc->Shutdown(config->drain_timeout); });
     sidecar.Drain();
+    if (grpc_drain.joinable()) grpc_drain.join();
+    if (reporter) reporter->Stop();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

@@ -13,8 +13,8 @@ namespace asio = boost::asio;
 Sidecar::Sidecar(SidecarConfig config)
     : config_(std::move(config)),
       table_(config_.max_models),
-      ledger_(table_, config_.proxy.threads + 2),
-      counters_(config_.proxy.threads + 2),
+      ledger_(table_, config_.proxy.threads + kGrpcShards),
+      counters_(config_.proxy.threads + kGrpcShards),
       exposition_(ledger_, counters_, {config_.server_name, config_.pod_name}),
       proxy_(config_.proxy, ledger_, counters_) {}
 

@@ -34,6 +34,8 @@ class Sidecar {
   metrics::Ledger& ledger() { return ledger_; }
   metrics::ServerCounters& server_counters() { return counters_; }
   // First of the two ledger/counter shards reserved for the gRPC passthrough.
+  // Ledger and counter shards reserved for the gRPC passthrough's completion-queue threads.
+  static constexpr size_t kGrpcShards = 2;
   size_t grpc_shard_base() const { return config_.proxy.threads; }
 
   // Binds the HTTP listener and the admin port and starts serving. Throws std::runtime_error

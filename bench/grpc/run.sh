@@ -5,6 +5,8 @@
 #
 #   bench/grpc/run.sh                      # uses build/bin
 #   N=50000 C=16 M=16 THREADS=2 bench/grpc/run.sh
+#   UPSTREAM=testserver bench/grpc/run.sh  # lagscale-testserver as the upstream
+#                                          # (SERVICE_TIME_MS, default 0)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -14,6 +16,7 @@ n="${N:-20000}"          # calls per run
 c="${C:-8}"              # h2load connections
 m="${M:-8}"              # concurrent streams per connection
 threads="${THREADS:-2}"  # passthrough threads
+upstream_kind="${UPSTREAM:-minimal}"  # minimal | testserver
 command -v h2load >/dev/null || { echo "h2load missing (Debian nghttp2-client)" >&2; exit 1; }
 [ -x "$host" ] || { echo "$host missing: ninja -C build lagscale-grpc-bench-host" >&2; exit 1; }
 
@@ -26,20 +29,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start NAME ARGS...: runs the host in the background (its pid in pids[NAME]).
+# start NAME PROGRAM ARGS...: runs PROGRAM in the background (its pid in pids_by_name[NAME]).
 declare -A pids_by_name
 start() {
   local name="$1"; shift
-  "$host" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pids+=("$!")
   pids_by_name[$name]=$!
 }
-# address NAME: waits for NAME's ready line and prints the address it names.
+# address NAME KEY: waits for NAME's ready line and prints its KEY=host:port address.
 address() {
-  local name="$1"
+  local name="$1" key="$2"
   for _ in $(seq 1 500); do
     if grep -q ' ready ' "$work/$name.out" 2>/dev/null; then
-      sed -n 's/.* ready [a-z]*=\(.*\)$/\1/p' "$work/$name.out"
+      grep ' ready ' "$work/$name.out" | tr ' ' '\n' | sed -n "s/^$key=//p"
       return
     fi
     sleep 0.01
@@ -63,16 +66,23 @@ measure() {
 }
 
 "$host" --write-request "$work/request.bin" --model iris --payload-bytes 64
-start upstream --upstream 127.0.0.1:0
-upstream="$(address upstream)"
-start proxy --proxy 127.0.0.1:0 --to "$upstream" --threads "$threads"
-proxy="$(address proxy)"
+if [ "$upstream_kind" = testserver ]; then
+  start upstream "$bin/lagscale-testserver" --http 127.0.0.1:0 --grpc 127.0.0.1:0 \
+    --service-time-ms "${SERVICE_TIME_MS:-0}" --concurrency 0 --log-level warn
+  upstream="$(address upstream grpc)"
+else
+  start upstream "$host" --upstream 127.0.0.1:0
+  upstream="$(address upstream upstream)"
+fi
+start proxy "$host" --proxy 127.0.0.1:0 --to "$upstream" --threads "$threads"
+proxy="$(address proxy proxy)"
 
 measure warmup "$proxy" >/dev/null
 read -r direct_rps direct_p99 < <(measure direct "$upstream")
 read -r proxy_rps proxy_p99 < <(measure proxied "$proxy")
 
-echo "gRPC unary ModelInfer, $n calls, $c connections x $m streams, passthrough threads $threads"
+echo "gRPC unary ModelInfer to the $upstream_kind upstream, $n calls, $c connections x $m streams," \
+  "passthrough threads $threads"
 printf '%-10s %12s %10s\n' "" "req/s" "p99 ms"
 printf '%-10s %12s %10s\n' direct "$direct_rps" "$direct_p99"
 printf '%-10s %12s %10s\n' proxied "$proxy_rps" "$proxy_p99"

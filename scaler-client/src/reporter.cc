@@ -32,6 +32,29 @@ std::optional<std::string> ReadToken(const std::string& path) {
   return token;
 }
 
+// gRPC's canonical code names, for log lines an operator reads.
+std::string_view CodeName(grpc::StatusCode code) {
+  static constexpr std::string_view kNames[] = {"OK",
+                                                "CANCELLED",
+                                                "UNKNOWN",
+                                                "INVALID_ARGUMENT",
+                                                "DEADLINE_EXCEEDED",
+                                                "NOT_FOUND",
+                                                "ALREADY_EXISTS",
+                                                "PERMISSION_DENIED",
+                                                "RESOURCE_EXHAUSTED",
+                                                "FAILED_PRECONDITION",
+                                                "ABORTED",
+                                                "OUT_OF_RANGE",
+                                                "UNIMPLEMENTED",
+                                                "INTERNAL",
+                                                "UNAVAILABLE",
+                                                "DATA_LOSS",
+                                                "UNAUTHENTICATED"};
+  const auto i = static_cast<size_t>(code);
+  return i < std::size(kNames) ? kNames[i] : "UNKNOWN";
+}
+
 uint64_t SeedFromOs() {
   std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();
@@ -250,9 +273,10 @@ class Reporter::Loop {
     send_when_written_ = false;
     if (!r_.stop_.load()) {
       r_.counters_.report_failures().fetch_add(1, std::memory_order_relaxed);
-      last_error_ = s.status.error_message().empty()
-                        ? "stream ended"
-                        : std::to_string(s.status.error_code()) + " " + s.status.error_message();
+      last_error_ =
+          s.status.error_message().empty()
+              ? "stream ended"
+              : std::string(CodeName(s.status.error_code())) + ": " + s.status.error_message();
       std::uniform_real_distribution<double> jitter(0.5, 1.0);
       next_attempt_ = SteadyClock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(
                                                backoff_ * jitter(rng_));
@@ -266,9 +290,10 @@ class Reporter::Loop {
   void Warn(SteadyClock::time_point now) {
     if (now < next_warning_) return;
     next_warning_ = now + std::max(r_.options_.interval, std::chrono::milliseconds(1000));
-    spdlog::warn("coordinator {} unreachable ({}); {} report failures so far; serving continues",
-                 r_.options_.coordinator, last_error_.empty() ? "connecting" : last_error_,
-                 r_.counters_.report_failures().load(std::memory_order_relaxed));
+    spdlog::warn(
+        "coordinator {} not taking reports ({}); {} report failures so far; serving continues",
+        r_.options_.coordinator, last_error_.empty() ? "connecting" : last_error_,
+        r_.counters_.report_failures().load(std::memory_order_relaxed));
   }
 
   Reporter& r_;

@@ -94,8 +94,9 @@ TEST_F(MetricsTest, EverySeriesEqualsWhatWasSent) {
     const std::string hp = sidecar_addr_["http"];
     s.connect(tcp::endpoint(boost::asio::ip::make_address(hp.substr(0, hp.rfind(':'))),
                             static_cast<unsigned short>(std::stoi(hp.substr(hp.rfind(':') + 1)))));
-    const std::string req =
-        "POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+    const std::string body = R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]})";
+    const std::string req = "POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body;
     boost::asio::write(s, boost::asio::buffer(req));
     ASSERT_TRUE(Eventually([&] {
       return Sample(Scrape(), "lagscale_model_inflight_requests", {{"model", "slow"}}) == 1;
@@ -103,7 +104,11 @@ TEST_F(MetricsTest, EverySeriesEqualsWhatWasSent) {
     s.close();
   }
   ASSERT_TRUE(Eventually([&] {
-    return Sample(Scrape(), "lagscale_model_inflight_requests", {{"model", "slow"}}) == 0;
+    const std::string t = Scrape();
+    return Sample(t, "lagscale_model_inflight_requests", {{"model", "slow"}}) == 0 &&
+           Sample(t, "lagscale_model_inflight_requests", {{"model", "iris"}}) == 0 &&
+           Sample(t, "lagscale_model_inflight_requests", {{"model", "bert"}}) == 0 &&
+           Sample(t, "lagscale_unattributed_inflight_requests", {}) == 0;
   }));
 
   const std::string text = Scrape();
@@ -139,7 +144,11 @@ TEST_F(MetricsTest, EverySeriesEqualsWhatWasSent) {
 }
 
 TEST_F(MetricsTest, UpstreamDownCountsUpstreamErrors) {
-  const int dead = FreeLoopbackPort();
+  // A port held bound but never listening: connections to it are refused, and no other test can
+  // take it meanwhile.
+  boost::asio::io_context io;
+  tcp::socket holder(io, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  const int dead = holder.local_endpoint().port();
   std::map<std::string, std::string> addr;
   auto sidecar = StartReady("lagscale-sidecar",
                             {"--listen", "127.0.0.1:0", "--upstream",
@@ -150,10 +159,13 @@ TEST_F(MetricsTest, UpstreamDownCountsUpstreamErrors) {
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(Http("POST", addr["http"], "/v2/models/iris/infer", "{}").status, 502);
   }
-  const std::string text = HttpGet(addr["admin"], "/metrics").body;
-  EXPECT_EQ(Sample(text, "lagscale_model_completions_total",
-                   {{"model", "iris"}, {"outcome", "upstream_error"}}),
-            3);
+  // The client can read the 502 a moment before the proxy's write completes and ends the request.
+  std::string text;
+  EXPECT_TRUE(Eventually([&] {
+    text = HttpGet(addr["admin"], "/metrics").body;
+    return Sample(text, "lagscale_model_completions_total",
+                  {{"model", "iris"}, {"outcome", "upstream_error"}}) == 3;
+  })) << text;
   EXPECT_GE(Sample(text, "lagscale_upstream_connect_failures_total", {}), 3);
 }
 

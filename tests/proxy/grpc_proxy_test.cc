@@ -135,6 +135,14 @@ TEST_F(GrpcProxyTest, ModelReadyIsAttributedAndOtherMethodsAreUnattributed) {
   EXPECT_TRUE(live.live());
   ExpectOnly(Settled("mnist"), 1, Outcome::kSuccess);
   ExpectOnly(Stats(""), 1, Outcome::kSuccess);
+  // ModelMetadata names its model in field 1 too (this upstream does not implement it).
+  inference::ModelMetadataRequest metadata;
+  metadata.set_name("resnet");
+  inference::ModelMetadataResponse metadata_resp;
+  grpc::ClientContext c3;
+  EXPECT_EQ(stub_->ModelMetadata(&c3, metadata, &metadata_resp).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  ExpectOnly(Settled("resnet"), 1, Outcome::kServerError);
 }
 
 TEST_F(GrpcProxyTest, InvalidModelNameCountsAsUnattributed) {
@@ -151,6 +159,7 @@ TEST_F(GrpcProxyTest, MetadataTrailersAndErrorStatusPassThrough) {
   grpc::Status status = Infer("iris", ctx);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(), "status from upstream");
+  EXPECT_EQ(status.error_details(), "details:3");  // grpc-status-details-bin
   auto initial = ctx.GetServerInitialMetadata().find("x-initial");
   ASSERT_NE(initial, ctx.GetServerInitialMetadata().end());
   EXPECT_EQ(initial->second, "hello");

@@ -2,6 +2,7 @@
 // A V2 inference.GRPCInferenceService for gRPC passthrough tests, steered per call by metadata:
 //   x-delay-ms: N      answer after N ms (returns early, CANCELLED, if the call is cancelled)
 //   x-status: CODE     finish with this gRPC status code and message "status from upstream"
+//                      (and binary error details "details:CODE")
 //   x-echo: V          send initial metadata x-initial: V and trailer x-trailer: V
 // ModelStreamInfer answers each request in order once Release() allows it; a request whose id is
 // "error" gets a response carrying error_message.
@@ -121,7 +122,8 @@ class GrpcUpstream final : public inference::GRPCInferenceService::Service {
   static grpc::Status Verdict(grpc::ServerContext* ctx) {
     std::string code = Meta(ctx, "x-status");
     if (code.empty()) return grpc::Status::OK;
-    return grpc::Status(static_cast<grpc::StatusCode>(std::stoi(code)), "status from upstream");
+    return grpc::Status(static_cast<grpc::StatusCode>(std::stoi(code)), "status from upstream",
+                        "details:" + code);
   }
 
   std::unique_ptr<grpc::Server> server_;

@@ -1,0 +1,153 @@
+// The real lagscale-sidecar with its gRPC passthrough and report stream: gRPC clients in front,
+// an in-test V2 gRPC server behind, an in-test coordinator receiving the reports. Asserts what a
+// user sees: the calls' results, /stats, and the reports.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "inference/grpc_service.grpc.pb.h"
+#include "lagscale/v1/lag.grpc.pb.h"
+#include "support/grpc_upstream.h"
+#include "support/process.h"
+
+namespace lagscale::testing {
+namespace {
+
+// A LagService that records the reports it receives.
+class Coordinator final : public lagscale::v1::LagService::Service {
+ public:
+  explicit Coordinator(int port = 0) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~Coordinator() override { server_->Shutdown(std::chrono::system_clock::now()); }
+  int port() const { return port_; }
+  std::vector<lagscale::v1::PodReport> reports() {
+    std::lock_guard lock(mu_);
+    return reports_;
+  }
+  grpc::Status Report(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<lagscale::v1::ReportAck, lagscale::v1::PodReport>* stream) override {
+    lagscale::v1::PodReport report;
+    while (stream->Read(&report)) {
+      std::lock_guard lock(mu_);
+      reports_.push_back(report);
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::vector<lagscale::v1::PodReport> reports_;  // guarded by mu_
+};
+
+// The arrivals of `model` in the last report that names it; -1 if none does.
+int64_t ReportedArrivals(Coordinator& c, const std::string& model) {
+  auto reports = c.reports();
+  for (auto it = reports.rbegin(); it != reports.rend(); ++it) {
+    for (const auto& m : it->models()) {
+      if (m.model() == model) return static_cast<int64_t>(m.arrivals());
+    }
+  }
+  return -1;
+}
+
+TEST(GrpcSidecarTest, CallsPassThroughStatsAreExactAndReportsSurviveACoordinatorRestart) {
+  GrpcUpstream upstream;
+  auto coordinator = std::make_unique<Coordinator>();
+  const int coordinator_port = coordinator->port();
+  auto sidecar = ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-sidecar",
+                                      "--listen",
+                                      "127.0.0.1:0",
+                                      "--upstream",
+                                      "127.0.0.1:9",
+                                      "--admin",
+                                      "127.0.0.1:0",
+                                      "--threads",
+                                      "1",
+                                      "--grpc-listen",
+                                      "127.0.0.1:0",
+                                      "--grpc-upstream",
+                                      upstream.address(),
+                                      "--coordinator",
+                                      "127.0.0.1:" + std::to_string(coordinator_port),
+                                      "--report-interval",
+                                      "100ms",
+                                      "--server-name",
+                                      "mlserver",
+                                      "--pod-name",
+                                      "mlserver-0"});
+  ASSERT_TRUE(sidecar);
+  auto line = sidecar->WaitForLine("lagscale-sidecar ready");
+  if (!line) GTEST_SKIP() << "this lagscale-sidecar does not serve yet: " << sidecar->stderr_text();
+  auto addresses = ParseReadyLine(*line);
+  if (!addresses.count("grpc")) GTEST_SKIP() << "this lagscale-sidecar does not wire gRPC yet";
+
+  auto stub = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel(addresses["grpc"], grpc::InsecureChannelCredentials()));
+  auto infer = [&](const std::string& model, std::map<std::string, std::string> md,
+                   std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+    grpc::ClientContext ctx;
+    for (const auto& [k, v] : md) ctx.AddMetadata(k, v);
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    inference::ModelInferRequest req;
+    req.set_model_name(model);
+    inference::ModelInferResponse resp;
+    return stub->ModelInfer(&ctx, req, &resp).error_code();
+  };
+  EXPECT_EQ(infer("iris", {}), grpc::StatusCode::OK);
+  EXPECT_EQ(infer("iris", {{"x-status", "3"}}), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(infer("iris", {{"x-delay-ms", "5000"}}, std::chrono::milliseconds(200)),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  {
+    grpc::ClientContext ctx;
+    auto stream = stub->ModelStreamInfer(&ctx);
+    inference::ModelInferRequest req;
+    req.set_model_name("bert");
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(stream->Write(req));
+    upstream.Release(3);
+    inference::ModelStreamInferResponse resp;
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(stream->Read(&resp));
+    stream->WritesDone();
+    EXPECT_TRUE(stream->Finish().ok());
+  }
+
+  nlohmann::json stats;
+  ASSERT_TRUE(Eventually([&] {
+    auto r = HttpGet(addresses["admin"], "/stats");
+    if (r.status != 200) return false;
+    stats = nlohmann::json::parse(r.body);
+    return stats["models"].contains("iris") && stats["models"]["iris"]["inflight"] == 0 &&
+           stats["models"].contains("bert") && stats["models"]["bert"]["completions"] == 3;
+  })) << stats.dump();
+  const auto& iris = stats["models"]["iris"];
+  EXPECT_EQ(iris["arrivals"], 3);
+  EXPECT_EQ(iris["outcomes"]["success"], 1);
+  EXPECT_EQ(iris["outcomes"]["client_error"], 1);
+  EXPECT_EQ(iris["outcomes"]["timeout"], 1);
+  EXPECT_EQ(stats["models"]["bert"]["outcomes"]["success"], 3);
+
+  ASSERT_TRUE(Eventually([&] { return ReportedArrivals(*coordinator, "iris") == 3; }));
+  coordinator.reset();  // the coordinator goes away; the pod serves on
+  EXPECT_EQ(infer("iris", {}), grpc::StatusCode::OK);
+  coordinator = std::make_unique<Coordinator>(coordinator_port);
+  EXPECT_EQ(infer("iris", {}), grpc::StatusCode::OK);
+  EXPECT_TRUE(Eventually([&] { return ReportedArrivals(*coordinator, "iris") == 5; }))
+      << "the report stream did not come back with the cumulative counters";
+}
+
+}  // namespace
+}  // namespace lagscale::testing
