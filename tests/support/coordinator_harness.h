@@ -31,10 +31,6 @@
 extern char** environ;
 
 namespace lagscale::testing {
-// An inline namespace gives these helpers their own symbols: support/process.h declares a
-// different ChildProcess and HttpGet in lagscale::testing, and both end up in the integration
-// test binary (same names, different layouts: an ODR violation that crashed the tests).
-inline namespace coordinator_harness {
 
 // Polls `condition` until it holds or `timeout_s` passes.
 template <class F>
@@ -317,5 +313,4 @@ class ScriptedHttpServer {
   std::vector<std::thread> connections_;  // only touched by the accept thread, then joined
 };
 
-}  // namespace coordinator_harness
 }  // namespace lagscale::testing
