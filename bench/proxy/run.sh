@@ -157,10 +157,11 @@ cpu_ticks() {  # utime + stime of the given pids, in clock ticks
   done
   echo "$total"
 }
-rss_kib() {
-  local total=0
+rss_kib() {  # $1 = VmRSS or RssAnon (the part not shared with other processes' library pages)
+  local key=$1 total=0
+  shift
   for pid in "$@"; do
-    total=$((total + $(awk '/^VmRSS:/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)))
+    total=$((total + $(awk -v k="$key:" '$1 == k {print $2}' /proc/$pid/status 2>/dev/null || echo 0)))
   done
   echo "$total"
 }
@@ -181,10 +182,12 @@ request = function()
 end
 LUA
 
-declare -A IDLE_RSS
+declare -A IDLE_RSS IDLE_ANON
 for p in sidecar nginx haproxy; do
   # shellcheck disable=SC2046
-  IDLE_RSS[$p]=$(rss_kib $(pids_of $p))
+  IDLE_RSS[$p]=$(rss_kib VmRSS $(pids_of $p))
+  # shellcheck disable=SC2046
+  IDLE_ANON[$p]=$(rss_kib RssAnon $(pids_of $p))
 done
 
 # Warm every proxy's upstream pool once, then the interleaved runs.
@@ -222,12 +225,14 @@ col() { awk -F'\t' -v p="$1" -v c="$2" -v k="$3" '$1==p && $2==c {print $k}' "$R
 
 echo
 echo "HTTP/1.1 proxies, one thread each, in front of one nginx upstream; $REPS x ${DURATION}s per cell, medians"
-printf "| proxy | conns | RPS | p50 (us) | p99 (us) | CPU-us/request | idle RSS (MiB) |\n"
-printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+printf "| proxy | conns | RPS | p50 (us) | p99 (us) | CPU-us/request | idle RSS (MiB) | of it anonymous (MiB) |\n"
+printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
 for c in $CONNS; do
   for p in sidecar nginx haproxy; do
-    printf "| %s | %s | %.0f | %.0f | %.0f | %.2f | %.1f |\n" "$p" "$c" "$(col $p $c 3)" "$(col $p $c 4)" \
-      "$(col $p $c 5)" "$(col $p $c 6)" "$(awk -v k="${IDLE_RSS[$p]}" 'BEGIN {print k/1024}')"
+    printf "| %s | %s | %.0f | %.0f | %.0f | %.2f | %.1f | %.1f |\n" "$p" "$c" "$(col $p $c 3)" \
+      "$(col $p $c 4)" "$(col $p $c 5)" "$(col $p $c 6)" \
+      "$(awk -v k="${IDLE_RSS[$p]}" 'BEGIN {print k/1024}')" \
+      "$(awk -v k="${IDLE_ANON[$p]}" 'BEGIN {print k/1024}')"
   done
 done
 echo

@@ -68,6 +68,7 @@ ClientConnection::~ClientConnection() = default;
 void ClientConnection::Start() {
   error_code ec;
   client_.set_option(asio::ip::tcp::no_delay(true), ec);
+  client_.non_blocking(true, ec);  // for the direct writes in WriteClient()
   client_deadline_ = Clock::now() + worker_.config().idle_timeout;
   ArmClientTimer();
   MaybeReadClient();
@@ -179,6 +180,15 @@ void ClientConnection::OnClientRead(const error_code& ec, size_t n) {
 }
 
 void ClientConnection::WriteClient() {
+  // As in FlushUpstream(): write now when the socket takes it all, queue only the rest.
+  error_code ec;
+  const size_t n = client_.write_some(asio::buffer(to_client_), ec);
+  if (ec != asio::error::would_block && ec != asio::error::try_again &&
+      (ec || n == to_client_.size())) {
+    OnClientWritten(ec);
+    return;
+  }
+  if (!ec && n > 0) to_client_.erase(0, n);
   client_writing_ = true;
   asio::async_write(
       client_, asio::buffer(to_client_),
