@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<lc::Actuator> actuator;
     if (actuator_name == "webhook") {
-      if (webhook_url.empty()) throw std::runtime_error("--webhook-url: required with --actuator webhook");
+      if (webhook_url.empty())
+        throw std::runtime_error("--webhook-url: required with --actuator webhook");
       actuator = lc::MakeWebhookActuator({webhook_url});
     } else if (actuator_name == "kubernetes") {
       actuator = lc::MakeKubernetesActuator(Connection(kubeconfig));

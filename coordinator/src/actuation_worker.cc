@@ -25,10 +25,14 @@ std::string ScaleRequest::Key() const {
 
 const char* StatusName(ActuationResult::Status status) {
   switch (status) {
-    case ActuationResult::Status::kOk: return "ok";
-    case ActuationResult::Status::kRetry: return "retry";
-    case ActuationResult::Status::kFailed: return "failed";
-    case ActuationResult::Status::kSkipped: return "skipped";
+    case ActuationResult::Status::kOk:
+      return "ok";
+    case ActuationResult::Status::kRetry:
+      return "retry";
+    case ActuationResult::Status::kFailed:
+      return "failed";
+    case ActuationResult::Status::kSkipped:
+      return "skipped";
   }
   return "unknown";
 }
@@ -126,14 +130,14 @@ void ActuationWorker::Run() {
         double backoff = std::min(options_.max_backoff_s,
                                   options_.initial_backoff_s * std::pow(2.0, p.attempts - 1));
         backoff = std::max({backoff, r.retry_after_s, options_.min_interval_s});
-        spdlog::warn("actuator {}: {} -> {} replicas: {}; retrying in {:.2f}s", name_,
-                     it->first, p.request.to, r.error, backoff);
+        spdlog::warn("actuator {}: {} -> {} replicas: {}; retrying in {:.2f}s", name_, it->first,
+                     p.request.to, r.error, backoff);
         p.not_before = now + FromSeconds(backoff);
         ++it;
       } else {
         if (r.status == ActuationResult::Status::kFailed) {
-          spdlog::error("actuator {}: {} -> {} replicas failed: {}", name_, it->first,
-                        p.request.to, r.error);
+          spdlog::error("actuator {}: {} -> {} replicas failed: {}", name_, it->first, p.request.to,
+                        r.error);
         }
         it = pending.erase(it);
       }

@@ -23,8 +23,8 @@ struct PodState {
   uint64_t incarnation = 0;
   uint64_t sequence = 0;
   int64_t last_snapshot_ns = 0;
-  int64_t offset_ns = 0;       // coordinator clock - sidecar clock (smallest seen: least delay)
-  int64_t last_point_ns = 0;   // coordinator time the last applied snapshot maps to
+  int64_t offset_ns = 0;      // coordinator clock - sidecar clock (smallest seen: least delay)
+  int64_t last_point_ns = 0;  // coordinator time the last applied snapshot maps to
   int64_t last_recv_ns = 0;
   int64_t interval_ns = 1'000'000'000;  // smoothed spacing of regular (non-early) reports
   std::unordered_map<std::string, PodModel> models;
@@ -34,8 +34,8 @@ namespace {
 
 uint64_t Completions(const v1::ModelCounters& m) {
   const auto& o = m.outcomes();
-  return o.success() + o.client_error() + o.server_error() + o.upstream_error() +
-         o.client_abort() + o.timeout();
+  return o.success() + o.client_error() + o.server_error() + o.upstream_error() + o.client_abort() +
+         o.timeout();
 }
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -46,45 +46,104 @@ ModelDemand::ModelDemand(const Aggregator& owner, std::string name, int64_t buck
                          size_t buckets)
     : owner_(owner), name_(std::move(name)), bucket_ns_(bucket_ns), ring_(buckets) {}
 
-void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals,
-                         double completions) {
+void ModelDemand::Extend(int64_t k) {
+  const auto n = static_cast<int64_t>(ring_.size());
+  double carry[3] = {0, 0, 0};
+  if (newest_k_ >= 0) std::copy_n(ring_[Slot(newest_k_)].totals, 3, carry);
+  const int64_t first = newest_k_ < 0 || k - newest_k_ >= n ? k - n + 1 : newest_k_ + 1;
+  for (int64_t j = std::max<int64_t>(first, 0); j <= k; ++j) {
+    Bucket& b = ring_[Slot(j)];
+    b = Bucket{};
+    b.index = j;
+    std::copy_n(carry, 3, b.totals);
+  }
+  newest_k_ = k;
+}
+
+void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, double completions) {
   const int64_t span = t1 - t0;
   if (span <= 0) return;
   // Only the part of the interval the ring can still hold is kept, pro rata.
-  const int64_t oldest = (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) *
-                         bucket_ns_;
+  const int64_t oldest =
+      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) * bucket_ns_;
   const int64_t from = std::max(t0, oldest);
   for (int64_t k = from / bucket_ns_; k * bucket_ns_ < t1; ++k) {
     const int64_t lo = std::max(from, k * bucket_ns_);
     const int64_t hi = std::min(t1, (k + 1) * bucket_ns_);
     if (hi <= lo) continue;
     const double f = static_cast<double>(hi - lo) / static_cast<double>(span);
-    Bucket& b = ring_[static_cast<size_t>(k) % ring_.size()];
-    if (b.index != k) b = Bucket{k, 0, 0, 0};
-    b.busy += busy * f;
-    b.arrivals += arrivals * f;
-    b.completions += completions * f;
+    if (k > newest_k_) Extend(k);
+    Bucket& b = ring_[Slot(k)];
+    if (b.index != k) continue;  // older than the ring
+    if (b.span.hi <= b.span.lo) b.span = Span{lo, hi};
+    b.span.lo = std::min(b.span.lo, lo);
+    b.span.hi = std::max(b.span.hi, hi);
+    const double add[3] = {busy * f, arrivals * f, completions * f};
+    for (int field = 0; field < 3; ++field) b.values[field] += add[field];
+    // Later buckets' running totals include this one (usually none or a few: reports arrive in
+    // time order, so k is at or near the newest bucket).
+    for (int64_t j = k; j <= newest_k_; ++j) {
+      Bucket& later = ring_[Slot(j)];
+      for (int field = 0; field < 3; ++field) later.totals[field] += add[field];
+    }
   }
   if (first_data_ns_ < 0 || t0 < first_data_ns_) first_data_ns_ = std::max(t0, oldest);
   newest_data_ns_ = std::max(newest_data_ns_, t1);
 }
 
-double ModelDemand::Sum(int64_t from, int64_t to, double Bucket::*field) const {
-  double sum = 0;
-  for (int64_t k = from / bucket_ns_; k * bucket_ns_ < to; ++k) {
-    const Bucket& b = ring_[static_cast<size_t>(k) % ring_.size()];
-    if (b.index != k) continue;
-    const int64_t lo = std::max(from, k * bucket_ns_);
-    const int64_t hi = std::min(to, (k + 1) * bucket_ns_);
-    if (hi > lo) sum += b.*field * static_cast<double>(hi - lo) / static_cast<double>(bucket_ns_);
+double ModelDemand::Partial(int64_t k, int64_t from, int64_t to, Field field) const {
+  const Bucket& b = ring_[Slot(k)];
+  if (b.index != k) return 0;
+  // The bucket's data is taken as spread evenly over the part it covers, so windows that start
+  // or end where the data does (a report's snapshot) count exactly.
+  const int64_t lo = std::max(from, b.span.lo);
+  const int64_t hi = std::min(to, b.span.hi);
+  if (hi <= lo || b.span.hi <= b.span.lo) return 0;
+  return b.values[field] * static_cast<double>(hi - lo) /
+         static_cast<double>(b.span.hi - b.span.lo);
+}
+
+double ModelDemand::TotalThrough(int64_t k, Field field) const {
+  if (newest_k_ < 0) return 0;
+  if (k >= newest_k_) return ring_[Slot(newest_k_)].totals[field];
+  const int64_t oldest = newest_k_ - static_cast<int64_t>(ring_.size()) + 1;
+  if (k < oldest) {
+    const Bucket& b = ring_[Slot(oldest)];
+    return b.totals[field] - b.values[field];
   }
-  return sum;
+  return ring_[Slot(k)].totals[field];
+}
+
+double ModelDemand::Sum(int64_t from, int64_t to, Field field) const {
+  if (to <= from) return 0;
+  const int64_t first = from / bucket_ns_;
+  const int64_t last = (to - 1) / bucket_ns_;
+  if (first == last) return Partial(first, from, to, field);
+  const double inner = TotalThrough(last - 1, field) - TotalThrough(first, field);
+  return std::max(0.0, Partial(first, from, to, field) + inner + Partial(last, from, to, field));
+}
+
+void ModelDemand::Refresh() const {
+  if (cached_at_ == owner_.generation_) return;
+  cached_at_ = owner_.generation_;
+  int64_t end = newest_data_ns_;
+  bool fresh =
+      !hosts_.empty() && first_data_ns_ >= 0 && owner_.now_ns_ - last_disruption_ns_ >= hold_ns_;
+  const int64_t ttl_ns = static_cast<int64_t>(owner_.options_.ttl_s * 1e9);
+  for (const PodModel* h : hosts_) {
+    end = std::min(end, h->pod->last_point_ns);
+    // A pod that missed about three reports makes the newest windows incomplete.
+    const int64_t late = std::clamp<int64_t>(3 * h->pod->interval_ns, 500'000'000, ttl_ns);
+    if (owner_.now_ns_ - h->pod->last_recv_ns > late) fresh = false;
+  }
+  cached_end_ns_ = end;
+  cached_fresh_ = fresh;
 }
 
 bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
   if (hosts_.empty() || first_data_ns_ < 0) return false;
-  end = newest_data_ns_;
-  for (const PodModel* h : hosts_) end = std::min(end, h->pod->last_point_ns);
+  Refresh();
+  end = cached_end_ns_;
   const int64_t oldest =
       (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) * bucket_ns_;
   start = std::max({end - static_cast<int64_t>(window_s * 1e9), first_data_ns_, oldest});
@@ -94,25 +153,26 @@ bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
 double ModelDemand::AverageConcurrency(double window_s) const {
   int64_t start = 0, end = 0;
   if (!Window(window_s, start, end)) return 0;
-  return Sum(start, end, &Bucket::busy) * 1e9 / static_cast<double>(end - start);
+  return Sum(start, end, kBusy) * 1e9 / static_cast<double>(end - start);
 }
 
 double ModelDemand::ArrivalRate(double window_s) const {
   int64_t start = 0, end = 0;
   if (!Window(window_s, start, end)) return 0;
-  return Sum(start, end, &Bucket::arrivals) * 1e9 / static_cast<double>(end - start);
+  return Sum(start, end, kArrivals) * 1e9 / static_cast<double>(end - start);
 }
 
 double ModelDemand::CompletionRate(double window_s) const {
   int64_t start = 0, end = 0;
   if (!Window(window_s, start, end)) return 0;
-  return Sum(start, end, &Bucket::completions) * 1e9 / static_cast<double>(end - start);
+  return Sum(start, end, kCompletions) * 1e9 / static_cast<double>(end - start);
 }
 
 double ModelDemand::IdleSeconds() const {
   if (inflight_ > 0) return 0;
   if (last_request_unix_ms_ <= 0) return kInf;
-  return std::max<double>(0, static_cast<double>(owner_.now_unix_ms_ - last_request_unix_ms_) / 1e3);
+  return std::max<double>(0,
+                          static_cast<double>(owner_.now_unix_ms_ - last_request_unix_ms_) / 1e3);
 }
 
 double ModelDemand::DataAgeSeconds() const {
@@ -123,15 +183,8 @@ double ModelDemand::DataAgeSeconds() const {
 }
 
 bool ModelDemand::Fresh() const {
-  if (hosts_.empty() || first_data_ns_ < 0) return false;
-  if (owner_.now_ns_ - last_disruption_ns_ < hold_ns_) return false;
-  const int64_t ttl_ns = static_cast<int64_t>(owner_.options_.ttl_s * 1e9);
-  for (const PodModel* h : hosts_) {
-    // A pod that missed about three reports makes the newest windows incomplete.
-    const int64_t late = std::clamp<int64_t>(3 * h->pod->interval_ns, 500'000'000, ttl_ns);
-    if (owner_.now_ns_ - h->pod->last_recv_ns > late) return false;
-  }
-  return true;
+  Refresh();
+  return cached_fresh_;
 }
 
 std::vector<std::string> ModelDemand::HostingPods() const {
@@ -178,6 +231,7 @@ void Aggregator::Detach(PodState& pod, bool disruption) {
 
 Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_ns,
                                       int64_t now_unix_ms) {
+  ++generation_;
   now_ns_ = std::max(now_ns_, now_ns);
   now_unix_ms_ = std::max(now_unix_ms_, now_unix_ms);
   if (report.pod().empty()) return Outcome::kInvalid;
@@ -257,6 +311,7 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
 }
 
 int Aggregator::Advance(int64_t now_ns, int64_t now_unix_ms) {
+  ++generation_;
   now_ns_ = std::max(now_ns_, now_ns);
   now_unix_ms_ = std::max(now_unix_ms_, now_unix_ms);
   const int64_t ttl_ns = static_cast<int64_t>(options_.ttl_s * 1e9);
@@ -277,14 +332,25 @@ std::vector<PodView> Aggregator::Pods() const {
   std::vector<PodView> out;
   out.reserve(pods_.size());
   for (const auto& [key, p] : pods_) {
-    PodView v{p->server, p->pod, p->incarnation, p->sequence,
-              static_cast<double>(now_ns_ - p->last_recv_ns) / 1e9, 0, p->models.size()};
+    PodView v{p->server,
+              p->pod,
+              p->incarnation,
+              p->sequence,
+              static_cast<double>(now_ns_ - p->last_recv_ns) / 1e9,
+              0,
+              p->models.size()};
     for (const auto& [name, pm] : p->models) v.inflight += pm.inflight;
     out.push_back(std::move(v));
   }
   std::sort(out.begin(), out.end(), [](const PodView& a, const PodView& b) {
     return a.server != b.server ? a.server < b.server : a.pod < b.pod;
   });
+  return out;
+}
+
+std::unordered_map<std::string, int> Aggregator::PodsPerServer() const {
+  std::unordered_map<std::string, int> out;
+  for (const auto& [key, p] : pods_) ++out[p->server];
   return out;
 }
 

@@ -1,4 +1,5 @@
-// Parsing and validation of the coordinator's YAML config (format: coordinator/config.example.yaml).
+// Parsing and validation of the coordinator's YAML config (format:
+// coordinator/config.example.yaml).
 #include "lagscale/coordinator/config.h"
 
 #include <yaml-cpp/yaml.h>
@@ -73,11 +74,25 @@ std::string Join(const std::string& prefix, const std::string& key) {
   return prefix.empty() ? key : prefix + "." + key;
 }
 
-const std::set<std::string> kPolicyKeys = {
-    "policy",         "minReplicas",    "maxReplicas",   "targetConcurrency", "tolerance",
-    "stableWindow",   "panicWindow",    "panicThreshold", "scaleDownDelay",   "maxScaleUpRate",
-    "maxScaleDownRate", "lagThreshold", "lagWindow",     "idleWindow",        "memory",
-    "flapWindow",     "maxScaleDownDelay", "lagProportional"};
+const std::set<std::string> kPolicyKeys = {"policy",
+                                           "minReplicas",
+                                           "maxReplicas",
+                                           "targetConcurrency",
+                                           "tolerance",
+                                           "stableWindow",
+                                           "panicWindow",
+                                           "panicThreshold",
+                                           "scaleDownDelay",
+                                           "maxScaleUpRate",
+                                           "maxScaleDownRate",
+                                           "lagThreshold",
+                                           "lagWindow",
+                                           "idleWindow",
+                                           "memory",
+                                           "flapWindow",
+                                           "maxScaleDownDelay",
+                                           "lagProportional",
+                                           "backlogDrain"};
 
 // Overlays the policy keys present in `node` onto `policy`.
 void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyConfig& policy) {
@@ -89,30 +104,45 @@ void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyCo
     } else if (kind == "lag-threshold") {
       policy.kind = PolicyKind::kLagThreshold;
     } else {
-      Fail(f("policy"), "invalid value \"" + kind + "\" (expected target-tracking or lag-threshold)");
+      Fail(f("policy"),
+           "invalid value \"" + kind + "\" (expected target-tracking or lag-threshold)");
     }
   }
   if (auto n = node["minReplicas"]) policy.min_replicas = Integer(n, f("minReplicas"));
   if (auto n = node["maxReplicas"]) policy.max_replicas = Integer(n, f("maxReplicas"));
-  if (auto n = node["targetConcurrency"]) policy.target_concurrency = Number(n, f("targetConcurrency"));
+  if (auto n = node["targetConcurrency"])
+    policy.target_concurrency = Number(n, f("targetConcurrency"));
   if (auto n = node["tolerance"]) policy.tolerance = Number(n, f("tolerance"));
-  if (auto n = node["stableWindow"]) policy.stable_window_s = ParseDuration(Scalar(n, f("stableWindow")), f("stableWindow"));
-  if (auto n = node["panicWindow"]) policy.panic_window_s = ParseDuration(Scalar(n, f("panicWindow")), f("panicWindow"));
+  if (auto n = node["stableWindow"])
+    policy.stable_window_s = ParseDuration(Scalar(n, f("stableWindow")), f("stableWindow"));
+  if (auto n = node["panicWindow"])
+    policy.panic_window_s = ParseDuration(Scalar(n, f("panicWindow")), f("panicWindow"));
   if (auto n = node["panicThreshold"]) policy.panic_threshold = Number(n, f("panicThreshold"));
-  if (auto n = node["scaleDownDelay"]) policy.scale_down_delay_s = ParseDuration(Scalar(n, f("scaleDownDelay")), f("scaleDownDelay"));
+  if (auto n = node["scaleDownDelay"])
+    policy.scale_down_delay_s = ParseDuration(Scalar(n, f("scaleDownDelay")), f("scaleDownDelay"));
   if (auto n = node["maxScaleUpRate"]) policy.max_scale_up_rate = Number(n, f("maxScaleUpRate"));
-  if (auto n = node["maxScaleDownRate"]) policy.max_scale_down_rate = Number(n, f("maxScaleDownRate"));
+  if (auto n = node["maxScaleDownRate"])
+    policy.max_scale_down_rate = Number(n, f("maxScaleDownRate"));
   if (auto n = node["lagThreshold"]) policy.lag_threshold = Number(n, f("lagThreshold"));
-  if (auto n = node["lagWindow"]) policy.lag_window_s = ParseDuration(Scalar(n, f("lagWindow")), f("lagWindow"));
-  if (auto n = node["idleWindow"]) policy.idle_window_s = ParseDuration(Scalar(n, f("idleWindow")), f("idleWindow"));
-  if (auto n = node["flapWindow"]) policy.flap_window_s = ParseDuration(Scalar(n, f("flapWindow")), f("flapWindow"));
-  if (auto n = node["maxScaleDownDelay"]) policy.max_scale_down_delay_s = ParseDuration(Scalar(n, f("maxScaleDownDelay")), f("maxScaleDownDelay"));
+  if (auto n = node["lagWindow"])
+    policy.lag_window_s = ParseDuration(Scalar(n, f("lagWindow")), f("lagWindow"));
+  if (auto n = node["idleWindow"])
+    policy.idle_window_s = ParseDuration(Scalar(n, f("idleWindow")), f("idleWindow"));
+  if (auto n = node["flapWindow"])
+    policy.flap_window_s = ParseDuration(Scalar(n, f("flapWindow")), f("flapWindow"));
+  if (auto n = node["maxScaleDownDelay"])
+    policy.max_scale_down_delay_s =
+        ParseDuration(Scalar(n, f("maxScaleDownDelay")), f("maxScaleDownDelay"));
+  if (auto n = node["backlogDrain"])
+    policy.backlog_drain_s = ParseDuration(Scalar(n, f("backlogDrain")), f("backlogDrain"));
   if (auto n = node["lagProportional"]) {
     const std::string v = Scalar(n, f("lagProportional"));
-    if (v != "true" && v != "false") Fail(f("lagProportional"), "invalid value \"" + v + "\" (expected true or false)");
+    if (v != "true" && v != "false")
+      Fail(f("lagProportional"), "invalid value \"" + v + "\" (expected true or false)");
     policy.lag_proportional = v == "true";
   }
-  if (auto n = node["memory"]) policy.memory_bytes = ParseBytes(Scalar(n, f("memory")), f("memory"));
+  if (auto n = node["memory"])
+    policy.memory_bytes = ParseBytes(Scalar(n, f("memory")), f("memory"));
 }
 
 std::string Num(double v) {
@@ -123,7 +153,8 @@ std::string Num(double v) {
 
 void ValidatePolicy(const ModelPolicyConfig& p, const std::string& prefix) {
   auto f = [&](const char* key) { return Join(prefix, key); };
-  if (p.max_replicas < 1) Fail(f("maxReplicas"), "invalid value " + Num(p.max_replicas) + " (must be >= 1)");
+  if (p.max_replicas < 1)
+    Fail(f("maxReplicas"), "invalid value " + Num(p.max_replicas) + " (must be >= 1)");
   if (p.min_replicas > p.max_replicas) {
     Fail(f("minReplicas"), "invalid value " + Num(p.min_replicas) + " (greater than maxReplicas " +
                                Num(p.max_replicas) + ")");
@@ -137,15 +168,22 @@ void ValidatePolicy(const ModelPolicyConfig& p, const std::string& prefix) {
   positive(p.lag_threshold, "lagThreshold");
   positive(p.lag_window_s, "lagWindow");
   positive(p.idle_window_s, "idleWindow");
-  if (p.tolerance < 0 || p.tolerance >= 1) Fail(f("tolerance"), "invalid value " + Num(p.tolerance) + " (must be in [0, 1))");
-  if (p.panic_threshold < 1) Fail(f("panicThreshold"), "invalid value " + Num(p.panic_threshold) + " (must be >= 1)");
+  if (p.tolerance < 0 || p.tolerance >= 1)
+    Fail(f("tolerance"), "invalid value " + Num(p.tolerance) + " (must be in [0, 1))");
+  if (p.panic_threshold < 1)
+    Fail(f("panicThreshold"), "invalid value " + Num(p.panic_threshold) + " (must be >= 1)");
   if (p.panic_window_s > p.stable_window_s) {
-    Fail(f("panicWindow"), "invalid value " + Num(p.panic_window_s) + "s (longer than stableWindow)");
+    Fail(f("panicWindow"),
+         "invalid value " + Num(p.panic_window_s) + "s (longer than stableWindow)");
   }
-  if (p.scale_down_delay_s < 0) Fail(f("scaleDownDelay"), "invalid value " + Num(p.scale_down_delay_s) + " (must be >= 0)");
-  if (p.max_scale_up_rate < 1) Fail(f("maxScaleUpRate"), "invalid value " + Num(p.max_scale_up_rate) + " (must be >= 1)");
-  if (p.max_scale_down_rate < 1) Fail(f("maxScaleDownRate"), "invalid value " + Num(p.max_scale_down_rate) + " (must be >= 1)");
-  if (p.memory_bytes < 0) Fail(f("memory"), "invalid value " + Num(p.memory_bytes) + " (must be >= 0)");
+  if (p.scale_down_delay_s < 0)
+    Fail(f("scaleDownDelay"), "invalid value " + Num(p.scale_down_delay_s) + " (must be >= 0)");
+  if (p.max_scale_up_rate < 1)
+    Fail(f("maxScaleUpRate"), "invalid value " + Num(p.max_scale_up_rate) + " (must be >= 1)");
+  if (p.max_scale_down_rate < 1)
+    Fail(f("maxScaleDownRate"), "invalid value " + Num(p.max_scale_down_rate) + " (must be >= 1)");
+  if (p.memory_bytes < 0)
+    Fail(f("memory"), "invalid value " + Num(p.memory_bytes) + " (must be >= 0)");
 }
 
 std::optional<ScaleTarget> ReadTarget(const YAML::Node& node, const std::string& field) {
@@ -214,13 +252,24 @@ double ParseDuration(const std::string& text, const std::string& field) {
 }
 
 double ParseBytes(const std::string& text, const std::string& field) {
-  static const std::map<std::string, double> kUnits = {
-      {"Ki", 1024.0},          {"Mi", 1024.0 * 1024},        {"Gi", 1024.0 * 1024 * 1024},
-      {"Ti", 1099511627776.0}, {"k", 1e3}, {"K", 1e3},       {"M", 1e6},
-      {"G", 1e9},              {"T", 1e12}};
-  const double v = WithUnit(text, field, kUnits, "bytes such as 512Mi or 2Gi");
-  if (v < 0) Fail(field, "invalid value \"" + text + "\" (must not be negative)");
-  return v;
+  // Integer arithmetic: CLI11 prints a double result with 6 significant digits.
+  static const std::map<std::string, long long> kUnits = {
+      {"Ki", 1LL << 10}, {"Mi", 1LL << 20}, {"Gi", 1LL << 30},   {"Ti", 1LL << 40},     {"k", 1000},
+      {"K", 1000},       {"M", 1000000},    {"G", 1000000000LL}, {"T", 1000000000000LL}};
+  CLI::AsNumberWithUnit transform(kUnits, CLI::AsNumberWithUnit::CASE_SENSITIVE);
+  std::string value = text;
+  std::string error;
+  try {
+    error = transform(value);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  long long bytes = 0;
+  if (!error.empty() || !CLI::detail::lexical_cast(value, bytes)) {
+    Fail(field, "invalid value \"" + text + "\" (expected bytes such as 512Mi or 2Gi)");
+  }
+  if (bytes < 0) Fail(field, "invalid value \"" + text + "\" (must not be negative)");
+  return static_cast<double>(bytes);
 }
 
 Config ParseConfig(const std::string& yaml_text) {
@@ -232,15 +281,19 @@ Config ParseConfig(const std::string& yaml_text) {
   }
   Config c;
   if (root.IsNull()) return c;
-  CheckKeys(root, "",
-            {"reportTTL", "decisionInterval", "windows", "defaults", "servers", "models", "seldon"});
-  if (auto n = root["reportTTL"]) c.report_ttl_s = ParseDuration(Scalar(n, "reportTTL"), "reportTTL");
-  if (!(c.report_ttl_s > 0)) Fail("reportTTL", "invalid value " + Num(c.report_ttl_s) + " (must be > 0)");
+  CheckKeys(
+      root, "",
+      {"reportTTL", "decisionInterval", "windows", "defaults", "servers", "models", "seldon"});
+  if (auto n = root["reportTTL"])
+    c.report_ttl_s = ParseDuration(Scalar(n, "reportTTL"), "reportTTL");
+  if (!(c.report_ttl_s > 0))
+    Fail("reportTTL", "invalid value " + Num(c.report_ttl_s) + " (must be > 0)");
   if (auto n = root["decisionInterval"]) {
     c.decision_interval_s = ParseDuration(Scalar(n, "decisionInterval"), "decisionInterval");
   }
   if (c.decision_interval_s < 0.01 || c.decision_interval_s > 60) {
-    Fail("decisionInterval", "invalid value " + Num(c.decision_interval_s) + "s (must be 10ms..60s)");
+    Fail("decisionInterval",
+         "invalid value " + Num(c.decision_interval_s) + "s (must be 10ms..60s)");
   }
   if (auto n = root["windows"]) {
     if (!n.IsSequence()) Fail("windows", "expected a list of durations");
@@ -264,25 +317,38 @@ Config ParseConfig(const std::string& yaml_text) {
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string f = "servers[" + std::to_string(i) + "]";
       const YAML::Node s = list[i];
-      CheckKeys(s, f, {"name", "placement", "minReplicas", "maxReplicas", "capacityMemory",
-                       "drainDelay", "target"});
+      CheckKeys(s, f,
+                {"name", "placement", "minReplicas", "maxReplicas", "capacityMemory", "drainDelay",
+                 "target"});
       ServerConfig sc;
       sc.name = Name(s, f);
       if (!seen.insert(sc.name).second) Fail(f + ".name", "duplicate server \"" + sc.name + "\"");
       if (auto n = s["placement"]) {
         const std::string p = Scalar(n, f + ".placement");
-        if (p == "all") sc.policy.placement = Placement::kAll;
-        else if (p == "scheduled") sc.policy.placement = Placement::kScheduled;
-        else if (p == "one-to-one") sc.policy.placement = Placement::kOneToOne;
-        else Fail(f + ".placement", "invalid value \"" + p + "\" (expected all, scheduled or one-to-one)");
+        if (p == "all")
+          sc.policy.placement = Placement::kAll;
+        else if (p == "scheduled")
+          sc.policy.placement = Placement::kScheduled;
+        else if (p == "one-to-one")
+          sc.policy.placement = Placement::kOneToOne;
+        else
+          Fail(f + ".placement",
+               "invalid value \"" + p + "\" (expected all, scheduled or one-to-one)");
       }
       if (auto n = s["minReplicas"]) sc.policy.min_replicas = Integer(n, f + ".minReplicas");
       if (auto n = s["maxReplicas"]) sc.policy.max_replicas = Integer(n, f + ".maxReplicas");
-      if (auto n = s["capacityMemory"]) sc.policy.capacity_bytes = ParseBytes(Scalar(n, f + ".capacityMemory"), f + ".capacityMemory");
-      if (auto n = s["drainDelay"]) sc.policy.drain_delay_s = ParseDuration(Scalar(n, f + ".drainDelay"), f + ".drainDelay");
-      if (sc.policy.max_replicas < 1) Fail(f + ".maxReplicas", "invalid value " + Num(sc.policy.max_replicas) + " (must be >= 1)");
+      if (auto n = s["capacityMemory"])
+        sc.policy.capacity_bytes =
+            ParseBytes(Scalar(n, f + ".capacityMemory"), f + ".capacityMemory");
+      if (auto n = s["drainDelay"])
+        sc.policy.drain_delay_s = ParseDuration(Scalar(n, f + ".drainDelay"), f + ".drainDelay");
+      if (sc.policy.max_replicas < 1)
+        Fail(f + ".maxReplicas",
+             "invalid value " + Num(sc.policy.max_replicas) + " (must be >= 1)");
       if (sc.policy.min_replicas > sc.policy.max_replicas) {
-        Fail(f + ".minReplicas", "invalid value " + Num(sc.policy.min_replicas) + " (greater than maxReplicas " + Num(sc.policy.max_replicas) + ")");
+        Fail(f + ".minReplicas", "invalid value " + Num(sc.policy.min_replicas) +
+                                     " (greater than maxReplicas " + Num(sc.policy.max_replicas) +
+                                     ")");
       }
       sc.target = ReadTarget(s["target"], f + ".target");
       c.servers.push_back(std::move(sc));
@@ -302,7 +368,8 @@ Config ParseConfig(const std::string& yaml_text) {
       if (!seen.insert(mc.name).second) Fail(f + ".name", "duplicate model \"" + mc.name + "\"");
       if (auto n = m["server"]) {
         mc.server = Scalar(n, f + ".server");
-        if (!c.FindServer(mc.server)) Fail(f + ".server", "unknown server \"" + mc.server + "\" (not in servers)");
+        if (!c.FindServer(mc.server))
+          Fail(f + ".server", "unknown server \"" + mc.server + "\" (not in servers)");
       }
       mc.policy = c.defaults;
       ReadPolicy(m, f, mc.policy);
@@ -315,9 +382,12 @@ Config ParseConfig(const std::string& yaml_text) {
     CheckKeys(n, "seldon", {"enabled", "namespace"});
     if (auto e = n["enabled"]) {
       const std::string v = Scalar(e, "seldon.enabled");
-      if (v == "true") c.seldon.enabled = true;
-      else if (v == "false") c.seldon.enabled = false;
-      else Fail("seldon.enabled", "invalid value \"" + v + "\" (expected true or false)");
+      if (v == "true")
+        c.seldon.enabled = true;
+      else if (v == "false")
+        c.seldon.enabled = false;
+      else
+        Fail("seldon.enabled", "invalid value \"" + v + "\" (expected true or false)");
     }
     if (auto ns = n["namespace"]) c.seldon.name_space = Scalar(ns, "seldon.namespace");
     if (c.seldon.name_space.empty()) Fail("seldon.namespace", "must not be empty");
@@ -366,10 +436,9 @@ bool SamePolicy(const ModelPolicyConfig& a, const ModelPolicyConfig& b) {
          a.max_scale_up_rate == b.max_scale_up_rate &&
          a.max_scale_down_rate == b.max_scale_down_rate && a.lag_threshold == b.lag_threshold &&
          a.lag_window_s == b.lag_window_s && a.idle_window_s == b.idle_window_s &&
-         a.flap_window_s == b.flap_window_s &&
+         a.flap_window_s == b.flap_window_s && a.backlog_drain_s == b.backlog_drain_s &&
          a.max_scale_down_delay_s == b.max_scale_down_delay_s &&
-         a.lag_proportional == b.lag_proportional &&
-         a.memory_bytes == b.memory_bytes;
+         a.lag_proportional == b.lag_proportional && a.memory_bytes == b.memory_bytes;
 }
 
 bool SameServerPolicy(const ServerPolicyConfig& a, const ServerPolicyConfig& b) {
@@ -384,9 +453,12 @@ const char* PolicyKindName(PolicyKind kind) {
 
 const char* PlacementName(Placement placement) {
   switch (placement) {
-    case Placement::kScheduled: return "scheduled";
-    case Placement::kOneToOne: return "one-to-one";
-    default: return "all";
+    case Placement::kScheduled:
+      return "scheduled";
+    case Placement::kOneToOne:
+      return "one-to-one";
+    default:
+      return "all";
   }
 }
 

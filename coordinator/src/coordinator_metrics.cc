@@ -16,50 +16,87 @@ using prometheus::BuildGauge;
 struct CoordinatorMetrics::State {
   prometheus::Registry registry;
   prometheus::Family<prometheus::Counter>& reports =
-      BuildCounter().Name("lagscale_coordinator_reports_total")
-          .Help("Pod reports received, by what applying them did").Register(registry);
+      BuildCounter()
+          .Name("lagscale_coordinator_reports_total")
+          .Help("Pod reports received, by what applying them did")
+          .Register(registry);
   prometheus::Counter& model_reports =
-      BuildCounter().Name("lagscale_coordinator_model_reports_total")
-          .Help("Per-model counter sets inside applied pod reports").Register(registry).Add({});
+      BuildCounter()
+          .Name("lagscale_coordinator_model_reports_total")
+          .Help("Per-model counter sets inside applied pod reports")
+          .Register(registry)
+          .Add({});
   prometheus::Counter& expired =
-      BuildCounter().Name("lagscale_coordinator_pods_expired_total")
-          .Help("Pods expired after staying silent longer than reportTTL").Register(registry).Add({});
-  prometheus::Gauge& pods = BuildGauge().Name("lagscale_coordinator_pods")
-                                .Help("Pods currently reporting").Register(registry).Add({});
+      BuildCounter()
+          .Name("lagscale_coordinator_pods_expired_total")
+          .Help("Pods expired after staying silent longer than reportTTL")
+          .Register(registry)
+          .Add({});
+  prometheus::Gauge& pods = BuildGauge()
+                                .Name("lagscale_coordinator_pods")
+                                .Help("Pods currently reporting")
+                                .Register(registry)
+                                .Add({});
   prometheus::Family<prometheus::Gauge>& model_desired =
-      BuildGauge().Name("lagscale_coordinator_model_desired_replicas")
-          .Help("Replicas the policy wants per model").Register(registry);
+      BuildGauge()
+          .Name("lagscale_coordinator_model_desired_replicas")
+          .Help("Replicas the policy wants per model")
+          .Register(registry);
   prometheus::Family<prometheus::Gauge>& model_current =
-      BuildGauge().Name("lagscale_coordinator_model_current_replicas")
-          .Help("Replicas per model as last known").Register(registry);
+      BuildGauge()
+          .Name("lagscale_coordinator_model_current_replicas")
+          .Help("Replicas per model as last known")
+          .Register(registry);
   prometheus::Family<prometheus::Gauge>& server_desired =
-      BuildGauge().Name("lagscale_coordinator_server_desired_replicas")
-          .Help("Replicas the sizer wants per server").Register(registry);
+      BuildGauge()
+          .Name("lagscale_coordinator_server_desired_replicas")
+          .Help("Replicas the sizer wants per server")
+          .Register(registry);
   prometheus::Family<prometheus::Gauge>& server_current =
-      BuildGauge().Name("lagscale_coordinator_server_current_replicas")
-          .Help("Replicas per server as last known").Register(registry);
+      BuildGauge()
+          .Name("lagscale_coordinator_server_current_replicas")
+          .Help("Replicas per server as last known")
+          .Register(registry);
   prometheus::Family<prometheus::Counter>& decisions =
-      BuildCounter().Name("lagscale_coordinator_decisions_total")
-          .Help("Replica changes decided, by direction").Register(registry);
+      BuildCounter()
+          .Name("lagscale_coordinator_decisions_total")
+          .Help("Replica changes decided, by direction")
+          .Register(registry);
   prometheus::Family<prometheus::Counter>& actuations =
-      BuildCounter().Name("lagscale_coordinator_actuations_total")
-          .Help("Actuation attempts, by result (ok, retry, failed, skipped)").Register(registry);
+      BuildCounter()
+          .Name("lagscale_coordinator_actuations_total")
+          .Help("Actuation attempts, by result (ok, retry, failed, skipped)")
+          .Register(registry);
   prometheus::Family<prometheus::Counter>& actuation_errors =
-      BuildCounter().Name("lagscale_coordinator_actuation_errors_total")
-          .Help("Failed actuation attempts by HTTP status (0 = no response)").Register(registry);
-  prometheus::Gauge& cycle = BuildGauge().Name("lagscale_coordinator_decision_cycle_seconds")
-                                 .Help("Duration of the last decision cycle").Register(registry).Add({});
+      BuildCounter()
+          .Name("lagscale_coordinator_actuation_errors_total")
+          .Help("Failed actuation attempts by HTTP status (0 = no response)")
+          .Register(registry);
+  prometheus::Gauge& cycle = BuildGauge()
+                                 .Name("lagscale_coordinator_decision_cycle_seconds")
+                                 .Help("Duration of the last decision cycle")
+                                 .Register(registry)
+                                 .Add({});
   prometheus::Family<prometheus::Counter>& reloads =
-      BuildCounter().Name("lagscale_coordinator_config_reloads_total")
-          .Help("Configuration reloads (SIGHUP), by result").Register(registry);
-  prometheus::Gauge& streams = BuildGauge().Name("lagscale_coordinator_report_streams")
-                                   .Help("Open sidecar report streams").Register(registry).Add({});
+      BuildCounter()
+          .Name("lagscale_coordinator_config_reloads_total")
+          .Help("Configuration reloads (SIGHUP), by result")
+          .Register(registry);
+  prometheus::Gauge& streams = BuildGauge()
+                                   .Name("lagscale_coordinator_report_streams")
+                                   .Help("Open sidecar report streams")
+                                   .Register(registry)
+                                   .Add({});
   prometheus::Counter& unauthenticated =
-      BuildCounter().Name("lagscale_coordinator_unauthenticated_streams_total")
-          .Help("Report streams refused for a missing or wrong bearer token").Register(registry).Add({});
+      BuildCounter()
+          .Name("lagscale_coordinator_unauthenticated_streams_total")
+          .Help("Report streams refused for a missing or wrong bearer token")
+          .Register(registry)
+          .Add({});
 
   prometheus::Counter* outcome[6] = {};
-  std::unordered_map<std::string, std::pair<prometheus::Gauge*, prometheus::Gauge*>> models, servers;
+  std::unordered_map<std::string, std::pair<prometheus::Gauge*, prometheus::Gauge*>> models,
+      servers;
 };
 
 CoordinatorMetrics::CoordinatorMetrics() : state_(std::make_unique<State>()) {
@@ -71,7 +108,8 @@ CoordinatorMetrics::~CoordinatorMetrics() = default;
 
 void CoordinatorMetrics::OnReport(Aggregator::Outcome outcome, size_t models) {
   state_->outcome[static_cast<int>(outcome)]->Increment();
-  if (outcome == Aggregator::Outcome::kApplied) state_->model_reports.Increment(static_cast<double>(models));
+  if (outcome == Aggregator::Outcome::kApplied)
+    state_->model_reports.Increment(static_cast<double>(models));
 }
 
 void CoordinatorMetrics::OnPodsExpired(int n) { state_->expired.Increment(n); }

@@ -76,8 +76,9 @@ std::shared_ptr<const StatusSnapshot> Engine::status() const {
 
 std::optional<ScaleTarget> Engine::SeldonTarget(TargetKind kind, const std::string& name) const {
   if (!config_->seldon.enabled) return std::nullopt;
-  return MakeScaleTarget("mlops.seldon.io/v1alpha1", kind == TargetKind::kModel ? "Model" : "Server",
-                         name, config_->seldon.name_space);
+  return MakeScaleTarget("mlops.seldon.io/v1alpha1",
+                         kind == TargetKind::kModel ? "Model" : "Server", name,
+                         config_->seldon.name_space);
 }
 
 void Engine::ApplyConfig(std::shared_ptr<const Config> config) {
@@ -116,7 +117,8 @@ Engine::ModelEntry& Engine::Model(const std::string& name) {
     slot->config_server = mc ? mc->server : "";
     slot->target = mc && mc->target ? mc->target : SeldonTarget(TargetKind::kModel, name);
     slot->policy = options_.model_policy(slot->config);
-    if (options_.reader && slot->target) options_.reader->RequestRead("model/" + name, *slot->target);
+    if (options_.reader && slot->target)
+      options_.reader->RequestRead("model/" + name, *slot->target);
   }
   return *slot;
 }
@@ -130,7 +132,8 @@ Engine::ServerEntry& Engine::Server(const std::string& name) {
     slot->config = sc ? sc->policy : ServerPolicyConfig{};
     slot->target = sc && sc->target ? sc->target : SeldonTarget(TargetKind::kServer, name);
     slot->sizer = options_.server_sizer(slot->config);
-    if (options_.reader && slot->target) options_.reader->RequestRead("server/" + name, *slot->target);
+    if (options_.reader && slot->target)
+      options_.reader->RequestRead("server/" + name, *slot->target);
   }
   return *slot;
 }
@@ -140,9 +143,15 @@ void Engine::ApplyReceived(const Received& r) {
   ++received_;
   switch (outcome) {
     case Aggregator::Outcome::kApplied:
-    case Aggregator::Outcome::kBaseline: ++applied_; break;
-    case Aggregator::Outcome::kRestart: ++applied_; ++restarts_; break;
-    default: ++ignored_;
+    case Aggregator::Outcome::kBaseline:
+      ++applied_;
+      break;
+    case Aggregator::Outcome::kRestart:
+      ++applied_;
+      ++restarts_;
+      break;
+    default:
+      ++ignored_;
   }
   if (options_.metrics) options_.metrics->OnReport(outcome, r.report.models_size());
 }
@@ -198,8 +207,8 @@ void Engine::AbsorbResults() {
   while (options_.actuator->PollResult(report)) {
     const auto& r = report.result;
     ActuationState state{StatusName(r.status), r.http_status, r.error, NowUnixMs()};
-    const bool done = r.status == ActuationResult::Status::kOk ||
-                      r.status == ActuationResult::Status::kSkipped;
+    const bool done =
+        r.status == ActuationResult::Status::kOk || r.status == ActuationResult::Status::kSkipped;
     const int observed = r.observed_replicas >= 0 ? r.observed_replicas : report.request.to;
     if (report.request.kind == TargetKind::kModel) {
       if (auto it = models_.find(report.request.name); it != models_.end()) {
@@ -211,10 +220,17 @@ void Engine::AbsorbResults() {
       if (done) it->second->observed = observed;
     }
     switch (r.status) {
-      case ActuationResult::Status::kOk: ++health_.succeeded; break;
-      case ActuationResult::Status::kRetry: ++health_.retried; break;
-      case ActuationResult::Status::kFailed: ++health_.failed; break;
-      case ActuationResult::Status::kSkipped: break;
+      case ActuationResult::Status::kOk:
+        ++health_.succeeded;
+        break;
+      case ActuationResult::Status::kRetry:
+        ++health_.retried;
+        break;
+      case ActuationResult::Status::kFailed:
+        ++health_.failed;
+        break;
+      case ActuationResult::Status::kSkipped:
+        break;
     }
     if (!done) health_.last_error = std::make_pair(report.request.Key(), state);
     if (options_.metrics) options_.metrics->OnActuation(state.status.c_str(), r.http_status);
@@ -269,11 +285,13 @@ void Engine::DecideNow() {
       if (e->target) options_.reader->RequestRead("server/" + name, *e->target);
     }
   }
-  for (const auto& m : config_->models) Model(m.name);
-  for (const auto& s : config_->servers) Server(s.name);
-  for (const auto& [name, demand] : aggregator_.models()) {
-    ModelEntry& e = Model(name);
-    e.demand = demand.get();
+  // New names are rare: walk the rosters only when the config or the set of models changed.
+  if (roster_config_ != config_.get() || roster_models_ != aggregator_.models().size()) {
+    roster_config_ = config_.get();
+    roster_models_ = aggregator_.models().size();
+    for (const auto& m : config_->models) Model(m.name);
+    for (const auto& s : config_->servers) Server(s.name);
+    for (const auto& [name, demand] : aggregator_.models()) Model(name).demand = demand.get();
   }
   for (auto& [name, s] : servers_) {
     s->models.clear();
@@ -286,7 +304,8 @@ void Engine::DecideNow() {
     ModelEntry& e = *ep;
     const ModelPolicyConfig& pc = e.config;
     if (e.demand) {
-      e.demand->set_hold_seconds(std::max({pc.stable_window_s, pc.panic_window_s, pc.lag_window_s}));
+      e.demand->set_hold_seconds(
+          std::max({pc.stable_window_s, pc.panic_window_s, pc.lag_window_s}));
     }
     const DemandView& view = e.demand ? static_cast<const DemandView&>(*e.demand) : kNoDemand;
     const int hosting = e.demand ? static_cast<int>(e.demand->hosting_pods()) : 0;
@@ -302,18 +321,21 @@ void Engine::DecideNow() {
     }
     if (options_.metrics) options_.metrics->SetModelReplicas(name, current, e.desired);
     if (!e.server.empty()) {
-      ServerEntry& s = Server(e.server);
+      // The server's entry is looked up by name only when the model's server changes.
+      if (!e.server_entry || e.server_entry->name != e.server) e.server_entry = &Server(e.server);
+      ServerEntry& s = *e.server_entry;
       s.models.push_back(ServerModelDemand{name, e.desired, pc.memory_bytes});
       s.fresh = s.fresh && e.fresh;
     }
   }
 
-  std::unordered_map<std::string, int> pods_per_server;
-  for (const auto& p : aggregator_.Pods()) ++pods_per_server[p.server];
+  const auto pods_per_server = aggregator_.PodsPerServer();
   for (auto& [name, sp] : servers_) {
     ServerEntry& s = *sp;
-    const int current = CurrentOf(s.observed, s.desired, pods_per_server[name],
-                                  s.config.min_replicas, s.config.max_replicas);
+    const auto pods = pods_per_server.find(name);
+    const int current =
+        CurrentOf(s.observed, s.desired, pods == pods_per_server.end() ? 0 : pods->second,
+                  s.config.min_replicas, s.config.max_replicas);
     const Decision d = s.sizer->Decide(ServerContext{now_s, current, s.models, s.fresh});
     const int previous = s.desired >= 0 ? s.desired : current;
     s.desired = d.desired;

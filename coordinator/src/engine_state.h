@@ -19,6 +19,7 @@ struct Engine::ModelEntry {
   std::unique_ptr<ModelPolicy> policy;
   ModelDemand* demand = nullptr;  // owned by the aggregator; null until the model reports
   std::string server;             // effective server
+  struct ServerEntry* server_entry = nullptr;  // cached Server(server); entries are never freed
   int desired = -1, observed = -1, submitted = -1;
   bool fresh = false;
   std::optional<DecisionRecord> last;

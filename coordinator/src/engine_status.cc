@@ -27,7 +27,9 @@ void Engine::PublishStatus() {
     inflight += static_cast<double>(p.inflight);
   }
   bool healthy = true;
-  auto unhealthy = [](const ActuationState& a) { return a.status == "failed" || a.status == "retry"; };
+  auto unhealthy = [](const ActuationState& a) {
+    return a.status == "failed" || a.status == "retry";
+  };
 
   s->models.reserve(models_.size());
   for (const auto& [name, e] : models_) {
@@ -39,8 +41,8 @@ void Engine::PublishStatus() {
     m.max = e->config.max_replicas;
     m.desired = e->desired;
     const int hosting = e->demand ? static_cast<int>(e->demand->hosting_pods()) : 0;
-    m.current = e->observed >= 0 ? e->observed
-                                 : (e->desired >= 0 ? e->desired : std::max(hosting, m.min));
+    m.current =
+        e->observed >= 0 ? e->observed : (e->desired >= 0 ? e->desired : std::max(hosting, m.min));
     if (e->demand) {
       const ModelDemand& d = *e->demand;
       m.inflight = d.Inflight();
@@ -75,9 +77,10 @@ void Engine::PublishStatus() {
       v.pods = it->second.first;
       v.inflight = it->second.second;
     }
-    v.current = e->observed >= 0
-                    ? e->observed
-                    : (e->desired >= 0 ? e->desired : std::max(static_cast<int>(v.pods.size()), v.min));
+    v.current =
+        e->observed >= 0
+            ? e->observed
+            : (e->desired >= 0 ? e->desired : std::max(static_cast<int>(v.pods.size()), v.min));
     for (const auto& md : e->models) v.models.push_back(md.model);
     std::sort(v.models.begin(), v.models.end());
     v.last_decision = e->last;

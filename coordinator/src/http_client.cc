@@ -1,9 +1,10 @@
 // One-shot HTTP(S) requests with a deadline, written as an Asio coroutine run to completion.
 #include "http_client.h"
 
-#include <utility>
-
+// clang-format off
+#include <utility>  // g++ 12 + Boost 1.74: before Boost.Asio
 #include <boost/asio.hpp>
+// clang-format on
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -82,7 +83,8 @@ asio::awaitable<void> Run(const HttpEndpoint& ep, http::request<http::string_bod
 }  // namespace
 
 std::optional<HttpEndpoint> ParseHttpUrl(const std::string& url) {
-  static const std::regex kUrl(R"(^(https?)://(\[[0-9a-fA-F:.]+\]|[^/:?#\[\]@]+)(?::([0-9]{1,5}))?(/[^#]*)?$)");
+  static const std::regex kUrl(
+      R"(^(https?)://(\[[0-9a-fA-F:.]+\]|[^/:?#\[\]@]+)(?::([0-9]{1,5}))?(/[^#]*)?$)");
   std::smatch m;
   if (!std::regex_match(url, m, kUrl)) return std::nullopt;
   HttpEndpoint ep;

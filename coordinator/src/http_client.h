@@ -4,13 +4,12 @@
 // deadline, for the actuators. Boost.Beast + OpenSSL; no connection reuse (actuations are rare).
 // Thread safety: Call() is safe from any thread; an endpoint's TLS context is shared read-only.
 
+#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/ssl/context.hpp>
 
 namespace lagscale::coordinator {
 
@@ -18,7 +17,7 @@ struct HttpEndpoint {
   std::string host;
   std::string port;
   bool tls = false;
-  std::string base_path;  // path part of the URL ("" or "/admin/scale")
+  std::string base_path;                           // path part of the URL ("" or "/admin/scale")
   std::shared_ptr<boost::asio::ssl::context> ssl;  // required when tls
 };
 

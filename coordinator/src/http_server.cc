@@ -1,9 +1,10 @@
 // Beast HTTP/1.1 server as Asio coroutines: accept loop + one coroutine per connection.
 #include "lagscale/coordinator/http_server.h"
 
-#include <utility>
-
+// clang-format off
+#include <utility>  // g++ 12 + Boost 1.74: before Boost.Asio
 #include <boost/asio.hpp>
+// clang-format on
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -32,8 +33,7 @@ asio::awaitable<void> Session(beast::tcp_stream stream, const HttpHandler& handl
       } catch (const std::exception& e) {
         reply = HttpReply{500, "application/json", std::string("{\"error\":\"internal\"}")};
       }
-      http::response<http::string_body> res{static_cast<http::status>(reply.status),
-                                            req.version()};
+      http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
       res.set(http::field::content_type, reply.content_type);
       res.set(http::field::cache_control, "no-store");
       res.keep_alive(req.keep_alive());
@@ -52,7 +52,8 @@ asio::awaitable<void> Session(beast::tcp_stream stream, const HttpHandler& handl
 asio::awaitable<void> Listen(tcp::acceptor& acceptor, const HttpHandler& handler) {
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) continue;
     asio::co_spawn(acceptor.get_executor(), Session(beast::tcp_stream(std::move(socket)), handler),
@@ -62,14 +63,16 @@ asio::awaitable<void> Listen(tcp::acceptor& acceptor, const HttpHandler& handler
 
 }  // namespace
 
-std::pair<std::string, uint16_t> SplitHostPort(const std::string& address, const std::string& flag) {
+std::pair<std::string, uint16_t> SplitHostPort(const std::string& address,
+                                               const std::string& flag) {
   const auto colon = address.rfind(':');
   auto bad = [&]() {
     return std::invalid_argument(flag + ": invalid value \"" + address + "\" (expected HOST:PORT)");
   };
   if (colon == std::string::npos || colon + 1 == address.size()) throw bad();
   std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   int port = -1;
   try {
@@ -100,8 +103,8 @@ HttpServer::HttpServer(const std::string& listen, HttpHandler handler)
     impl_->acceptor.bind(ep);
     impl_->acceptor.listen();
   } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("--http-listen: cannot listen on \"" + listen + "\": " +
-                             e.code().message());
+    throw std::runtime_error("--http-listen: cannot listen on \"" + listen +
+                             "\": " + e.code().message());
   }
   asio::co_spawn(impl_->ioc, Listen(impl_->acceptor, impl_->handler), asio::detached);
   impl_->thread = std::thread([this] { impl_->ioc.run(); });

@@ -50,7 +50,8 @@ YAML::Node Named(const YAML::Node& list, const std::string& name, const std::str
 // A credential given inline (`<key>-data`, base64) or as a file path relative to the kubeconfig.
 std::string DataOrFile(const YAML::Node& node, const std::string& key, const std::string& base,
                        const std::string& field) {
-  if (auto d = node[key + "-data"]) return Base64Decode(d.as<std::string>(), field + "." + key + "-data");
+  if (auto d = node[key + "-data"])
+    return Base64Decode(d.as<std::string>(), field + "." + key + "-data");
   if (auto f = node[key]) {
     std::filesystem::path p(f.as<std::string>());
     if (p.is_relative()) p = std::filesystem::path(base) / p;

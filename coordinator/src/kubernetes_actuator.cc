@@ -1,9 +1,9 @@
 // kubernetes: GET then (if needed) PATCH the scale subresource with a JSON merge patch.
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 

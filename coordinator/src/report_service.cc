@@ -67,8 +67,10 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
     {
       std::lock_guard lock(mu_);
       writing_ = false;
-      if (ok) MaybeWrite();
-      else has_next_ = false;
+      if (ok)
+        MaybeWrite();
+      else
+        has_next_ = false;
       finish = !writing_ && reading_done_;
     }
     // A failed write means the stream is broken: the pending read fails too and ends the call.
@@ -108,8 +110,8 @@ struct ReportServer::Service final : public v1::LagService::CallbackService {
     if (check) {
       const auto& md = context->client_metadata();
       auto it = md.find("authorization");
-      const bool ok = it != md.end() &&
-                      SameSecret(std::string(it->second.data(), it->second.size()), expected);
+      const bool ok =
+          it != md.end() && SameSecret(std::string(it->second.data(), it->second.size()), expected);
       if (!ok) {
         if (metrics) metrics->OnUnauthenticated();
         return new Refused(

@@ -5,7 +5,9 @@
 namespace lagscale::coordinator {
 namespace {
 
-HttpReply Json(int status, std::string body) { return HttpReply{status, "application/json", std::move(body)}; }
+HttpReply Json(int status, std::string body) {
+  return HttpReply{status, "application/json", std::move(body)};
+}
 
 }  // namespace
 

@@ -19,13 +19,15 @@ std::string WindowKey(double s) {
 
 json DecisionJson(const std::optional<DecisionRecord>& d) {
   if (!d) return nullptr;
-  return {{"time_unix_ms", d->time_unix_ms}, {"from", d->from}, {"to", d->to},
-          {"reason", d->reason}};
+  return {
+      {"time_unix_ms", d->time_unix_ms}, {"from", d->from}, {"to", d->to}, {"reason", d->reason}};
 }
 
 json Actuation(const ActuationState& a) {
   if (a.status.empty()) return nullptr;
-  return {{"status", a.status}, {"http_status", a.http_status}, {"error", a.error},
+  return {{"status", a.status},
+          {"http_status", a.http_status},
+          {"error", a.error},
           {"time_unix_ms", a.time_unix_ms}};
 }
 
@@ -59,32 +61,36 @@ std::string StatusJson(const StatusSnapshot& s) {
   json servers = json::array();
   for (const auto& v : s.servers) {
     servers.push_back(json{{"name", v.name},
-                       {"placement", v.placement},
-                       {"current_replicas", v.current},
-                       {"desired_replicas", v.desired},
-                       {"min_replicas", v.min},
-                       {"max_replicas", v.max},
-                       {"inflight", v.inflight},
-                       {"reporting_pods", v.pods.size()},
-                       {"pods", v.pods},
-                       {"models", v.models},
-                       {"last_decision", DecisionJson(v.last_decision)},
-                       {"actuation", Actuation(v.actuation)}});
+                           {"placement", v.placement},
+                           {"current_replicas", v.current},
+                           {"desired_replicas", v.desired},
+                           {"min_replicas", v.min},
+                           {"max_replicas", v.max},
+                           {"inflight", v.inflight},
+                           {"reporting_pods", v.pods.size()},
+                           {"pods", v.pods},
+                           {"models", v.models},
+                           {"last_decision", DecisionJson(v.last_decision)},
+                           {"actuation", Actuation(v.actuation)}});
   }
   json pods = json::array();
   for (const auto& p : s.pods) {
     pods.push_back(json{{"server", p.server},
-                    {"pod", p.pod},
-                    {"incarnation", std::to_string(p.incarnation)},
-                    {"sequence", p.sequence},
-                    {"last_report_age_seconds", p.report_age_s},
-                    {"inflight", p.inflight},
-                    {"models", p.models}});
+                        {"pod", p.pod},
+                        {"incarnation", std::to_string(p.incarnation)},
+                        {"sequence", p.sequence},
+                        {"last_report_age_seconds", p.report_age_s},
+                        {"inflight", p.inflight},
+                        {"models", p.models}});
   }
   json decisions = json::array();
   for (const auto& d : s.recent_decisions) {
-    decisions.push_back(json{{"kind", d.kind}, {"name", d.name}, {"time_unix_ms", d.time_unix_ms},
-                         {"from", d.from}, {"to", d.to}, {"reason", d.reason}});
+    decisions.push_back(json{{"kind", d.kind},
+                             {"name", d.name},
+                             {"time_unix_ms", d.time_unix_ms},
+                             {"from", d.from},
+                             {"to", d.to},
+                             {"reason", d.reason}});
   }
   json last_error = nullptr;
   if (s.actuator.last_error) {
@@ -93,26 +99,25 @@ std::string StatusJson(const StatusSnapshot& s) {
   }
   json windows = json::array();
   for (double w : s.windows_s) windows.push_back(WindowKey(w));
-  const json doc = {
-      {"time_unix_ms", s.time_unix_ms},
-      {"windows", windows},
-      {"actuator",
-       {{"name", s.actuator.name},
-        {"healthy", s.actuator.healthy},
-        {"succeeded", s.actuator.succeeded},
-        {"retried", s.actuator.retried},
-        {"failed", s.actuator.failed},
-        {"last_error", last_error}}},
-      {"reports",
-       {{"received", s.reports_received},
-        {"applied", s.reports_applied},
-        {"ignored", s.reports_ignored},
-        {"restarts", s.restarts},
-        {"expired_pods", s.expired}}},
-      {"models", models},
-      {"servers", servers},
-      {"pods", pods},
-      {"decisions", decisions}};
+  const json doc = {{"time_unix_ms", s.time_unix_ms},
+                    {"windows", windows},
+                    {"actuator",
+                     {{"name", s.actuator.name},
+                      {"healthy", s.actuator.healthy},
+                      {"succeeded", s.actuator.succeeded},
+                      {"retried", s.actuator.retried},
+                      {"failed", s.actuator.failed},
+                      {"last_error", last_error}}},
+                    {"reports",
+                     {{"received", s.reports_received},
+                      {"applied", s.reports_applied},
+                      {"ignored", s.reports_ignored},
+                      {"restarts", s.restarts},
+                      {"expired_pods", s.expired}}},
+                    {"models", models},
+                    {"servers", servers},
+                    {"pods", pods},
+                    {"decisions", decisions}};
   return doc.dump();
 }
 

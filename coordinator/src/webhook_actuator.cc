@@ -21,15 +21,14 @@ class WebhookActuator final : public Actuator {
   const char* name() const override { return "webhook"; }
 
   ActuationResult Apply(const ScaleRequest& r) override {
-    const nlohmann::json body = {
-        {"kind", r.kind == TargetKind::kModel ? "model" : "server"},
-        {"name", r.name},
-        {"server", r.server},
-        {"namespace", r.name_space},
-        {"from", r.from},
-        {"to", r.to},
-        {"reason", r.reason},
-        {"time_unix_ms", r.time_unix_ms}};
+    const nlohmann::json body = {{"kind", r.kind == TargetKind::kModel ? "model" : "server"},
+                                 {"name", r.name},
+                                 {"server", r.server},
+                                 {"namespace", r.name_space},
+                                 {"from", r.from},
+                                 {"to", r.to},
+                                 {"reason", r.reason},
+                                 {"time_unix_ms", r.time_unix_ms}};
     HttpResponse res = HttpCall(endpoint_, "POST", path_, {{"Content-Type", "application/json"}},
                                 body.dump(), timeout_s_);
     ActuationResult out;

@@ -1,5 +1,3 @@
-#include "lagscale/coordinator/kubernetes.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -7,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lagscale/coordinator/actuation_worker.h"
+#include "lagscale/coordinator/kubernetes.h"
 #include "support/k8s_emulator.h"
 
 namespace lagscale::coordinator {
@@ -17,13 +16,14 @@ using testing::PollUntil;
 using testing::ScriptedReply;
 using testing::TestPki;
 
-const std::string kScalePath = "/apis/mlops.seldon.io/v1alpha1/namespaces/seldon-mesh/models/iris/scale";
+const std::string kScalePath =
+    "/apis/mlops.seldon.io/v1alpha1/namespaces/seldon-mesh/models/iris/scale";
 
 std::string B64(const std::string& s) {
   std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(s.data()),
-                                static_cast<int>(s.size()));
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -35,7 +35,8 @@ std::string WriteKubeconfig(const TestPki& pki, const KubeEmulator& api, const s
                       << "contexts:\n- name: test\n  context: {cluster: emu, user: me}\n"
                       << "clusters:\n- name: emu\n  cluster:\n    server: " << api.url() << "\n"
                       << "    certificate-authority-data: " << B64(pki.ca_pem) << "\n"
-                      << "users:\n- name: me\n  user:\n" << user;
+                      << "users:\n- name: me\n  user:\n"
+                      << user;
   return path;
 }
 
@@ -82,13 +83,14 @@ TEST_F(KubernetesActuatorTest, PatchesScaleSubresourceWithMergePatchAndBearerTok
   EXPECT_EQ(reqs[1].target, kScalePath);
   EXPECT_EQ(reqs[1].headers.at("authorization"), "Bearer secret-token");
   EXPECT_EQ(reqs[1].headers.at("content-type"), "application/merge-patch+json");
-  EXPECT_EQ(nlohmann::json::parse(reqs[1].body), nlohmann::json::parse(R"({"spec":{"replicas":5}})"));
+  EXPECT_EQ(nlohmann::json::parse(reqs[1].body),
+            nlohmann::json::parse(R"({"spec":{"replicas":5}})"));
   EXPECT_FALSE(reqs[1].client_certificate);
 }
 
 TEST_F(KubernetesActuatorTest, DeploymentAndStatefulSetPathsUseTheirGroups) {
-  auto actuator = MakeKubernetesActuator(
-      KubeconfigConnection(WriteKubeconfig(pki, api, "    token: t\n")));
+  auto actuator =
+      MakeKubernetesActuator(KubeconfigConnection(WriteKubeconfig(pki, api, "    token: t\n")));
   api.SetHandler([](const testing::RecordedRequest&) {
     return ScriptedReply{200, KubeEmulator::ScaleJson("web", "prod", 3)};
   });
@@ -150,10 +152,11 @@ TEST_F(KubernetesActuatorTest, ForbiddenAndNotFoundFailWithoutRetry) {
   for (int code : {403, 404}) {
     TestPki local_pki;
     KubeEmulator local(local_pki);
-    local.Push({code, KubeEmulator::StatusJson(code, code == 403 ? "Forbidden" : "NotFound", "nope")});
-    ActuationWorker worker(
-        MakeKubernetesActuator(KubeconfigConnection(WriteKubeconfig(local_pki, local, "    token: t\n"))),
-        WorkerOptions{0.01, 0.01, 0.05, 5});
+    local.Push(
+        {code, KubeEmulator::StatusJson(code, code == 403 ? "Forbidden" : "NotFound", "nope")});
+    ActuationWorker worker(MakeKubernetesActuator(KubeconfigConnection(
+                               WriteKubeconfig(local_pki, local, "    token: t\n"))),
+                           WorkerOptions{0.01, 0.01, 0.05, 5});
     worker.Submit(IrisTo(3));
     const ActuationReport report = WaitResult(worker);
     EXPECT_EQ(report.result.status, ActuationResult::Status::kFailed);
@@ -165,7 +168,8 @@ TEST_F(KubernetesActuatorTest, ForbiddenAndNotFoundFailWithoutRetry) {
 }
 
 TEST_F(KubernetesActuatorTest, RetriesTooManyRequestsAfterRetryAfter) {
-  api.Push({429, KubeEmulator::StatusJson(429, "TooManyRequests", "slow down"), {{"Retry-After", "1"}}});
+  api.Push(
+      {429, KubeEmulator::StatusJson(429, "TooManyRequests", "slow down"), {{"Retry-After", "1"}}});
   api.Push({500, KubeEmulator::StatusJson(500, "InternalError", "boom")});
   api.Push({200, KubeEmulator::ScaleJson("iris", "seldon-mesh", 2)});
   api.Push({409, KubeEmulator::StatusJson(409, "Conflict", "changed")});
@@ -209,15 +213,16 @@ TEST_F(KubernetesActuatorTest, HangingApiTimesOutAndIsRetried) {
 
 TEST_F(KubernetesActuatorTest, ReadsSeldonBoundsFromTheResource) {
   api.Push({200, R"({"kind":"Model","spec":{"replicas":2,"minReplicas":1,"maxReplicas":7}})"});
-  auto actuator = MakeKubernetesActuator(
-      KubeconfigConnection(WriteKubeconfig(pki, api, "    token: t\n")));
+  auto actuator =
+      MakeKubernetesActuator(KubeconfigConnection(WriteKubeconfig(pki, api, "    token: t\n")));
   const TargetReading r =
       actuator->Read(MakeScaleTarget("mlops.seldon.io/v1alpha1", "Model", "iris", "seldon-mesh"));
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.replicas, 2);
   EXPECT_EQ(r.min_replicas, 1);
   EXPECT_EQ(r.max_replicas, 7);
-  EXPECT_EQ(api.Requests()[0].target, "/apis/mlops.seldon.io/v1alpha1/namespaces/seldon-mesh/models/iris");
+  EXPECT_EQ(api.Requests()[0].target,
+            "/apis/mlops.seldon.io/v1alpha1/namespaces/seldon-mesh/models/iris");
 }
 
 TEST(KubeconfigTest, MissingContextIsNamed) {

@@ -106,7 +106,8 @@ TEST(ActuationWorkerTest, NewestDecisionPerTargetWinsWhileBusy) {
     posted.emplace_back(body["name"], body["to"]);
   }
   std::sort(posted.begin() + 1, posted.end());
-  EXPECT_EQ(posted, (std::vector<std::pair<std::string, int>>{{"iris", 3}, {"iris", 5}, {"other", 2}}));
+  EXPECT_EQ(posted,
+            (std::vector<std::pair<std::string, int>>{{"iris", 3}, {"iris", 5}, {"other", 2}}));
 }
 
 TEST(ActuationWorkerTest, RateLimitsEachTarget) {

@@ -12,9 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <utility>
-
+// clang-format off
+#include <utility>  // g++ 12 + Boost 1.74: before Boost.Asio
 #include <boost/asio.hpp>
+// clang-format on
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -31,6 +32,9 @@
 extern char** environ;
 
 namespace lagscale::testing {
+// An inline namespace gives these helpers their own link names: support/process.h declares a
+// ChildProcess and HttpGet of its own, and both are linked into every test binary.
+inline namespace coordinator_harness {
 
 // Polls `condition` until it holds or `timeout_s` passes.
 template <class F>
@@ -66,7 +70,8 @@ class ChildProcess {
   ~ChildProcess() {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
-      for (int i = 0; i < 300 && !Exited(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      for (int i = 0; i < 300 && !Exited(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       if (!exited_) {
         kill(pid_, SIGKILL);
         waitpid(pid_, &status_, 0);
@@ -79,7 +84,8 @@ class ChildProcess {
 
   // Reads stdout until a line starting with `prefix` (returned) or the deadline ("" then).
   std::string WaitForLine(const std::string& prefix, double timeout_s = 10) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     for (;;) {
       for (size_t nl; (nl = buffer_.find('\n')) != std::string::npos;) {
         std::string line = buffer_.substr(0, nl);
@@ -130,28 +136,34 @@ struct HttpResult {
   std::string body;
 };
 
-// GET http://`host_port``target` (host_port as "127.0.0.1:1234"); status 0 if unreachable.
+// GET http://`host_port``target` (host_port as "127.0.0.1:1234") with a 5 s deadline; status 0 if
+// unreachable or too slow.
 inline HttpResult HttpGet(const std::string& host_port, const std::string& target) {
   namespace http = boost::beast::http;
   HttpResult out;
-  try {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::resolver resolver(ioc);
-    const auto colon = host_port.rfind(':');
-    boost::beast::tcp_stream stream(ioc);
-    stream.connect(resolver.resolve(host_port.substr(0, colon), host_port.substr(colon + 1)));
-    http::request<http::empty_body> req{http::verb::get, target, 11};
-    req.set(http::field::host, host_port);
-    http::write(stream, req);
-    boost::beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    out.status = res.result_int();
-    out.content_type = std::string(res[http::field::content_type]);
-    out.body = res.body();
-  } catch (const std::exception&) {
-    out.status = 0;
-  }
+  boost::asio::io_context ioc;
+  boost::beast::tcp_stream stream(ioc);
+  boost::beast::flat_buffer buffer;
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, host_port);
+  http::response<http::string_body> res;
+  const auto colon = host_port.rfind(':');
+  boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address(host_port.substr(0, colon)),
+                                    static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
+  stream.expires_after(std::chrono::seconds(5));
+  stream.async_connect(ep, [&](boost::system::error_code ec) {
+    if (ec) return;
+    http::async_write(stream, req, [&](boost::system::error_code ec, size_t) {
+      if (ec) return;
+      http::async_read(stream, buffer, res, [&](boost::system::error_code ec, size_t) {
+        if (ec) return;
+        out.status = res.result_int();
+        out.content_type = std::string(res[http::field::content_type]);
+        out.body = res.body();
+      });
+    });
+  });
+  ioc.run();
   return out;
 }
 
@@ -252,8 +264,9 @@ class ScriptedHttpServer {
     boost::beast::flat_buffer buffer;
     http::request<http::string_body> req;
     http::read(stream, buffer, req);
-    RecordedRequest rec{std::string(req.method_string()), std::string(req.target()), req.body(), {},
-                        client_cert, std::chrono::steady_clock::now()};
+    RecordedRequest rec{
+        std::string(req.method_string()), std::string(req.target()), req.body(), {}, client_cert,
+        std::chrono::steady_clock::now()};
     for (const auto& f : req) {
       std::string name(f.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -313,4 +326,5 @@ class ScriptedHttpServer {
   std::vector<std::thread> connections_;  // only touched by the accept thread, then joined
 };
 
+}  // namespace coordinator_harness
 }  // namespace lagscale::testing

@@ -27,15 +27,18 @@ struct TestPki {
     char tmpl[] = "/tmp/lagscale-pki-XXXXXX";
     dir = mkdtemp(tmpl);
     const std::string script =
-        "cd " + dir + " && "
+        "cd " + dir +
+        " && "
         "K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
         "openssl req -x509 $K -keyout ca.key -out ca.crt -days 2 -subj /CN=lagscale-test-ca "
-        "  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign >/dev/null 2>&1 && "
+        "  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign "
+        ">/dev/null 2>&1 && "
         "openssl req $K -keyout server.key -out server.csr -subj /CN=127.0.0.1 >/dev/null 2>&1 && "
         "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext && "
         "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
         "  -extfile server.ext -out server.crt >/dev/null 2>&1 && "
-        "openssl req $K -keyout client.key -out client.csr -subj /CN=lagscale-coordinator >/dev/null 2>&1 && "
+        "openssl req $K -keyout client.key -out client.csr -subj /CN=lagscale-coordinator "
+        ">/dev/null 2>&1 && "
         "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && "
         "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
         "  -extfile client.ext -out client.crt >/dev/null 2>&1";
@@ -75,9 +78,9 @@ class KubeEmulator : public ScriptedHttpServer {
   // The JSON of a Scale object, as the API server returns it.
   static std::string ScaleJson(const std::string& name, const std::string& ns, int replicas) {
     return "{\"kind\":\"Scale\",\"apiVersion\":\"autoscaling/v1\",\"metadata\":{\"name\":\"" +
-           name + "\",\"namespace\":\"" + ns + "\"},\"spec\":{\"replicas\":" +
-           std::to_string(replicas) + "},\"status\":{\"replicas\":" + std::to_string(replicas) +
-           "}}";
+           name + "\",\"namespace\":\"" + ns +
+           "\"},\"spec\":{\"replicas\":" + std::to_string(replicas) +
+           "},\"status\":{\"replicas\":" + std::to_string(replicas) + "}}";
   }
   static std::string StatusJson(int code, const std::string& reason, const std::string& message) {
     return "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"" +

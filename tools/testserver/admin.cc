@@ -50,8 +50,7 @@ AdminReply ApplyScale(Capacity& capacity, std::string_view text) {
   auto to = body.find("to");
   if (to == body.end() || !to->is_number_integer()) return BadRequest("to must be an integer");
   if (to->get<int64_t>() < 0 || to->get<int64_t>() > kMaxReplicas) {
-    return BadRequest("to must be in [0, " + std::to_string(kMaxReplicas) + "], got " +
-                      to->dump());
+    return BadRequest("to must be in [0, " + std::to_string(kMaxReplicas) + "], got " + to->dump());
   }
   if (std::string problem = CheckOptional(body); !problem.empty()) return BadRequest(problem);
 
@@ -73,16 +72,17 @@ AdminReply ApplyScale(Capacity& capacity, std::string_view text) {
 std::string StateJson(const Capacity& capacity) {
   json models = json::object();
   for (const ModelState& s : capacity.States()) {
-    models[s.name] = {{"replicas", s.replicas},
-                      {"concurrency", s.concurrency},
-                      {"capacity", s.concurrency == 0 ? json(nullptr)  // no limit
-                                                : json(static_cast<int64_t>(s.replicas) * s.concurrency)},
-                      {"service_time_ms", s.service_time_ms},
-                      {"serving", s.serving},
-                      {"queued", s.queued},
-                      {"inflight", s.serving + s.queued},
-                      {"served_total", s.served_total},
-                      {"rejected_total", s.rejected_total}};
+    models[s.name] = {
+        {"replicas", s.replicas},
+        {"concurrency", s.concurrency},
+        {"capacity", s.concurrency == 0 ? json(nullptr)  // no limit
+                                        : json(static_cast<int64_t>(s.replicas) * s.concurrency)},
+        {"service_time_ms", s.service_time_ms},
+        {"serving", s.serving},
+        {"queued", s.queued},
+        {"inflight", s.serving + s.queued},
+        {"served_total", s.served_total},
+        {"rejected_total", s.rejected_total}};
   }
   return json{{"models", std::move(models)}, {"server_replicas", capacity.server_replicas()}}
       .dump();

@@ -4,27 +4,31 @@
 //   auto [admission, slot] = co_await AsyncAcquire(pool, use_awaitable);
 // without holding a thread while it waits in the queue.
 
-#include <chrono>
-#include <memory>
-#include <utility>
-
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
 
 #include "capacity.h"
 
 namespace lagscale::testserver {
 
 // Completes with (Admission, Slot) on the token's associated executor once the pool admits,
-// rejects or cancels the request.
+// rejects or cancels the request. `on_queued`, if set, is called with the waiter when it had to
+// queue (from the initiating thread, before the completion can run), e.g. to cancel it later.
 template <typename Token>
-auto AsyncAcquire(ModelPool& pool, Token&& token) {
+auto AsyncAcquire(ModelPool& pool, Token&& token,
+                  std::function<void(const std::shared_ptr<Waiter>&)> on_queued = {}) {
   return boost::asio::async_initiate<Token, void(Admission, Slot)>(
-      [&pool](auto handler) {
+      [&pool, on_queued = std::move(on_queued)](auto handler) {
         using Handler = decltype(handler);
         auto waiter = std::make_shared<Waiter>();
         waiter->executor = boost::asio::get_associated_executor(handler);
@@ -33,7 +37,7 @@ auto AsyncAcquire(ModelPool& pool, Token&& token) {
         waiter->on_admit = [shared](Admission admission, Slot slot) {
           (*shared)(admission, std::move(slot));
         };
-        pool.Acquire(std::move(waiter));
+        if (pool.Acquire(waiter) && on_queued) on_queued(waiter);
       },
       token);
 }

@@ -1,8 +1,10 @@
 #include "capacity.h"
 
-#include <limits>
-
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <boost/asio/post.hpp>
+#include <limits>
 
 #include "model_name.h"
 
@@ -34,16 +36,17 @@ bool ModelPool::HasFreeSlotLocked() const {
 
 void ModelPool::Deliver(std::shared_ptr<Waiter> waiter, Admission admission, Slot slot) {
   auto executor = waiter->executor;
-  boost::asio::post(executor, [waiter = std::move(waiter), admission,
-                               slot = std::move(slot)]() mutable {
-    waiter->on_admit(admission, std::move(slot));
-  });
+  boost::asio::post(executor,
+                    [waiter = std::move(waiter), admission, slot = std::move(slot)]() mutable {
+                      waiter->on_admit(admission, std::move(slot));
+                    });
 }
 
-void ModelPool::Acquire(std::shared_ptr<Waiter> waiter) {
+bool ModelPool::Acquire(std::shared_ptr<Waiter> waiter) {
   Admission admission = Admission::kGranted;
   {
     std::lock_guard lock(mu_);
+    if (closed_) return false;
     if (queue_.empty() && HasFreeSlotLocked()) {
       ++serving_;
     } else if (queue_limit_ > 0 && queue_.size() >= static_cast<size_t>(queue_limit_)) {
@@ -51,10 +54,18 @@ void ModelPool::Acquire(std::shared_ptr<Waiter> waiter) {
       admission = Admission::kQueueFull;
     } else {
       queue_.push_back(std::move(waiter));
-      return;
+      return true;
     }
   }
   Deliver(std::move(waiter), admission, admission == Admission::kGranted ? Slot(this) : Slot());
+  return false;
+}
+
+Slot ModelPool::TryAcquire() {
+  std::lock_guard lock(mu_);
+  if (closed_ || !queue_.empty() || !HasFreeSlotLocked()) return Slot();
+  ++serving_;
+  return Slot(this);
 }
 
 void ModelPool::Cancel(const std::shared_ptr<Waiter>& waiter) {
@@ -69,7 +80,7 @@ void ModelPool::Cancel(const std::shared_ptr<Waiter>& waiter) {
 
 std::vector<std::shared_ptr<Waiter>> ModelPool::AdmitLocked() {
   std::vector<std::shared_ptr<Waiter>> admitted;
-  while (!queue_.empty() && HasFreeSlotLocked()) {
+  while (!closed_ && !queue_.empty() && HasFreeSlotLocked()) {
     ++serving_;
     admitted.push_back(std::move(queue_.front()));
     queue_.pop_front();
@@ -98,16 +109,23 @@ void ModelPool::SetReplicas(int replicas) {
   for (auto& waiter : admitted) Deliver(std::move(waiter), Admission::kGranted, Slot(this));
 }
 
+void ModelPool::Close() {
+  std::deque<std::shared_ptr<Waiter>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    dropped.swap(queue_);
+  }
+  // Destroyed outside the lock: a waiter's handler may own a connection whose teardown
+  // releases other slots.
+}
+
 ModelState ModelPool::State() const {
   std::lock_guard lock(mu_);
-  return ModelState{name_,
-                    replicas_,
-                    concurrency_,
-                    service_time_ms_,
-                    serving_,
-                    static_cast<int>(queue_.size()),
-                    served_total_,
-                    rejected_total_};
+  return ModelState{name_,         replicas_,
+                    concurrency_,  service_time_ms_,
+                    serving_,      static_cast<int>(queue_.size()),
+                    served_total_, rejected_total_};
 }
 
 Capacity::Capacity(const Config& config)
@@ -150,6 +168,11 @@ void Capacity::SetServerReplicas(int replicas) {
   if (config_.placement != Placement::kAll) return;
   defaults_.replicas = replicas;
   for (auto& [name, pool] : pools_) pool->SetReplicas(replicas);
+}
+
+void Capacity::Close() {
+  std::shared_lock lock(mu_);
+  for (auto& [name, pool] : pools_) pool->Close();
 }
 
 int Capacity::server_replicas() const {

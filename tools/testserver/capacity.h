@@ -8,6 +8,10 @@
 // counters and queue; admissions of queued requests are posted to the waiter's executor, never run
 // under the lock or inline in the caller.
 
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -17,10 +21,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "config.h"
 
@@ -74,12 +75,19 @@ class ModelPool {
   ModelPool(const ModelSpec& spec, int queue_limit);
 
   // Grants a slot now when one is free, else queues the waiter, else (queue full) rejects it.
-  // Every outcome is delivered through waiter->on_admit on its executor.
-  void Acquire(std::shared_ptr<Waiter> waiter);
+  // Every outcome is delivered through waiter->on_admit on its executor. Returns whether the
+  // waiter was queued (it may have been admitted since).
+  bool Acquire(std::shared_ptr<Waiter> waiter);
+  // The fast path for an unloaded model: a held slot when one is free and nobody waits, else an
+  // empty Slot (then call Acquire).
+  Slot TryAcquire();
   // Takes a still-queued waiter out of the queue and completes it with kCancelled; does nothing
   // once it was admitted.
   void Cancel(const std::shared_ptr<Waiter>& waiter);
   void SetReplicas(int replicas);
+  // Shutdown: drops the queued waiters unanswered and admits no one from now on, so nothing is
+  // posted to I/O threads that are going away.
+  void Close();
 
   const std::string& name() const { return name_; }
   int service_time_ms() const { return service_time_ms_; }
@@ -98,11 +106,12 @@ class ModelPool {
   const int concurrency_;
   const int queue_limit_;
   mutable std::mutex mu_;
-  int replicas_;                                 // guarded by mu_
-  int serving_ = 0;                              // guarded by mu_
-  std::deque<std::shared_ptr<Waiter>> queue_;    // guarded by mu_
-  uint64_t served_total_ = 0;                    // guarded by mu_
-  uint64_t rejected_total_ = 0;                  // guarded by mu_
+  int replicas_;                               // guarded by mu_
+  int serving_ = 0;                            // guarded by mu_
+  std::deque<std::shared_ptr<Waiter>> queue_;  // guarded by mu_
+  uint64_t served_total_ = 0;                  // guarded by mu_
+  uint64_t rejected_total_ = 0;                // guarded by mu_
+  bool closed_ = false;                        // guarded by mu_
 };
 
 // Capacity: every model's pool, created from the --model list or, without one, on first use.
@@ -117,6 +126,9 @@ class Capacity {
   bool SetModelReplicas(std::string_view name, int replicas);
   // A server decision: sets the server replicas (and, with placement "all", every model's).
   void SetServerReplicas(int replicas);
+
+  // Closes every pool; call after the I/O threads stopped, before they are destroyed.
+  void Close();
 
   int server_replicas() const;
   std::vector<ModelState> States() const;

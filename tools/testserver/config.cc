@@ -1,10 +1,9 @@
 #include "config.h"
 
+#include <CLI/CLI.hpp>
 #include <charconv>
 #include <set>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "lagscale/version.h"
 #include "model_name.h"
@@ -45,8 +44,8 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   CLI::App app{
       "lagscale-testserver: a V2 inference server (REST and gRPC) with a configurable service time "
       "and capacity per model, for tests, demos and benchmarks"};
-  app.set_version_flag("--version", std::string("lagscale-testserver ") + kVersion + " (" +
-                                        kRevision + ")");
+  app.set_version_flag("--version",
+                       std::string("lagscale-testserver ") + kVersion + " (" + kRevision + ")");
   app.add_option("--http", config.http_listen, "REST listen address ADDR:PORT (port 0: any)")
       ->envname("LAGSCALE_HTTP")
       ->capture_default_str();
@@ -74,8 +73,9 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
                  "variable takes a comma-separated list)")
       ->envname("LAGSCALE_MODEL")
       ->delimiter(',');
-  app.add_option("--queue-limit", config.queue_limit,
-                 "requests that may wait per model; beyond it 503 / RESOURCE_EXHAUSTED (0: no limit)")
+  app.add_option(
+         "--queue-limit", config.queue_limit,
+         "requests that may wait per model; beyond it 503 / RESOURCE_EXHAUSTED (0: no limit)")
       ->envname("LAGSCALE_QUEUE_LIMIT")
       ->check(CLI::Range(0, 100'000'000))
       ->capture_default_str();

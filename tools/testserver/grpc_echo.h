@@ -6,6 +6,7 @@
 
 namespace lagscale::testserver {
 
-void EchoInfer(const inference::ModelInferRequest& request, inference::ModelInferResponse* response);
+void EchoInfer(const inference::ModelInferRequest& request,
+               inference::ModelInferResponse* response);
 
 }  // namespace lagscale::testserver

@@ -1,9 +1,9 @@
 #include "grpc_server.h"
 
-#include <chrono>
-
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+
+#include <chrono>
 
 #include "grpc_service.h"
 #include "listen_address.h"

@@ -5,11 +5,13 @@
 // timers, so a slow request holds no thread.
 // Thread safety: Start and Shutdown from one thread; RPCs run on gRPC's and the IoPool's threads.
 
-#include <memory>
-
-#include <utility>  // before asio (g++ 12 + Boost 1.74)
-#include <boost/asio/ip/tcp.hpp>
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <grpcpp/server.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
 
 #include "capacity.h"
 #include "io_pool.h"

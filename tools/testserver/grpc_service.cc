@@ -1,8 +1,11 @@
 #include "grpc_service.h"
 
-#include <chrono>
-
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 
 #include "grpc_echo.h"
 #include "grpc_knobs.h"
@@ -18,18 +21,22 @@ grpc::Status NotServed(const std::string& model) {
 
 // One ModelInfer call: waits for a slot of its model, holds it for the service time (plus
 // x-test-delay-ms), answers with the echoed inputs. A client that cancels (or whose deadline
-// passes) while the call waits in the queue leaves the queue at once.
+// passes) leaves the queue at once, or ends its service early, so no slot is held for nobody.
 class InferReactor final : public grpc::ServerUnaryReactor {
  public:
   InferReactor(ModelPool& pool, boost::asio::io_context& io, TestKnobs knobs,
-               const inference::ModelInferRequest& request,
-               inference::ModelInferResponse* response)
+               const inference::ModelInferRequest& request, inference::ModelInferResponse* response)
       : pool_(pool),
-        timer_(io),
+        timer_(std::make_shared<boost::asio::steady_timer>(io)),
         knobs_(knobs),
         request_(request),
-        response_(response),
-        waiter_(std::make_shared<Waiter>()) {
+        response_(response) {
+    // An unloaded model answers without a trip through the queue or the I/O thread.
+    if (Slot slot = pool_.TryAcquire()) {
+      StartService(std::move(slot));
+      return;
+    }
+    waiter_ = std::make_shared<Waiter>();
     waiter_->executor = io.get_executor();
     waiter_->on_admit = [this](Admission admission, Slot slot) {
       OnAdmit(admission, std::move(slot));
@@ -37,7 +44,12 @@ class InferReactor final : public grpc::ServerUnaryReactor {
     pool_.Acquire(waiter_);
   }
 
-  void OnCancel() override { pool_.Cancel(waiter_); }
+  void OnCancel() override {
+    if (waiter_) pool_.Cancel(waiter_);
+    // The timer is shared so this stays safe after Complete() has finished the call; on the
+    // timer's single I/O thread the cancel either cuts the service short or finds nothing to do.
+    boost::asio::post(timer_->get_executor(), [timer = timer_] { timer->cancel(); });
+  }
   void OnDone() override { delete this; }
 
  private:
@@ -51,11 +63,21 @@ class InferReactor final : public grpc::ServerUnaryReactor {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while queued"));
       return;
     }
+    StartService(std::move(slot));
+  }
+
+  void StartService(Slot slot) {
     slot_ = std::move(slot);
     int ms = pool_.service_time_ms() + knobs_.delay_ms;
     if (ms == 0) return Complete();
-    timer_.expires_after(std::chrono::milliseconds(ms));
-    timer_.async_wait([this](const boost::system::error_code&) { Complete(); });
+    timer_->expires_after(std::chrono::milliseconds(ms));
+    timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (ec) {
+        slot_.Release();
+        return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled during service"));
+      }
+      Complete();
+    });
   }
 
   void Complete() {
@@ -65,11 +87,11 @@ class InferReactor final : public grpc::ServerUnaryReactor {
   }
 
   ModelPool& pool_;
-  boost::asio::steady_timer timer_;
+  std::shared_ptr<boost::asio::steady_timer> timer_;
   const TestKnobs knobs_;
   const inference::ModelInferRequest& request_;
   inference::ModelInferResponse* response_;
-  std::shared_ptr<Waiter> waiter_;
+  std::shared_ptr<Waiter> waiter_;  // set only when the call had to queue
   Slot slot_;
 };
 
@@ -89,11 +111,10 @@ grpc::ServerUnaryReactor* InferenceService::Answer(grpc::CallbackServerContext* 
     reactor->Finish(status);
     return reactor;
   }
-  auto timer = std::make_shared<boost::asio::steady_timer>(pool_.Next(),
-                                                           std::chrono::milliseconds(knobs.delay_ms));
-  timer->async_wait([timer, reactor, status](const boost::system::error_code&) {
-    reactor->Finish(status);
-  });
+  auto timer = std::make_shared<boost::asio::steady_timer>(
+      pool_.Next(), std::chrono::milliseconds(knobs.delay_ms));
+  timer->async_wait(
+      [timer, reactor, status](const boost::system::error_code&) { reactor->Finish(status); });
   return reactor;
 }
 

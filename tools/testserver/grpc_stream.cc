@@ -1,11 +1,14 @@
 #include "grpc_stream.h"
 
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <vector>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include "grpc_echo.h"
 #include "grpc_knobs.h"
@@ -61,13 +64,19 @@ class StreamInferReactor final
 
   void OnCancel() override {
     std::vector<std::pair<ModelPool*, std::shared_ptr<Waiter>>> queued;
+    std::vector<std::shared_ptr<boost::asio::steady_timer>> timers;
     {
       std::lock_guard lock(mu_);
       broken_ = true;
       for (auto& [seq, entry] : queued_) queued.push_back(entry);
+      for (auto& [seq, timer] : timers_) timers.push_back(timer);
     }
-    // Outside the lock: cancelled waiters come back through OnAdmit on the I/O thread.
+    // Outside the lock: cancelled waiters come back through OnAdmit on the I/O thread, and the
+    // services in progress end early, so the call finishes at once.
     for (auto& [pool, waiter] : queued) pool->Cancel(waiter);
+    for (auto& timer : timers) {
+      boost::asio::post(io_, [timer] { timer->cancel(); });
+    }
   }
 
   void OnDone() override { delete this; }
@@ -83,12 +92,19 @@ class StreamInferReactor final
     auto waiter = std::make_shared<Waiter>();
     waiter->executor = io_.get_executor();
     auto shared_request = std::make_shared<ModelInferRequest>(std::move(request));
+    bool cancelled = false;
     waiter->on_admit = [this, seq, pool, shared_request](Admission admission, Slot slot) {
       OnAdmit(seq, *pool, std::move(*shared_request), admission, std::move(slot));
     };
     {
       std::lock_guard lock(mu_);
-      queued_.emplace(seq, std::make_pair(pool, waiter));
+      cancelled = broken_;  // OnCancel has already swept the queue: do not join it now
+      if (!cancelled) queued_.emplace(seq, std::make_pair(pool, waiter));
+    }
+    if (cancelled) {
+      ModelStreamInferResponse answer;
+      answer.set_error_message("cancelled");
+      return Deliver(seq, std::move(answer));
     }
     pool->Acquire(std::move(waiter));
   }
@@ -112,8 +128,17 @@ class StreamInferReactor final
     auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(ms));
     auto held = std::make_shared<Slot>(std::move(slot));
     auto shared_answer = std::make_shared<ModelStreamInferResponse>(std::move(answer));
-    timer->async_wait([this, seq, timer, held, shared_answer](const boost::system::error_code&) {
+    {
+      std::lock_guard lock(mu_);
+      if (broken_) timer->expires_after(std::chrono::milliseconds(0));
+      timers_.emplace(seq, timer);
+    }
+    timer->async_wait([this, seq, held, shared_answer](const boost::system::error_code&) {
       held->Release();
+      {
+        std::lock_guard lock(mu_);
+        timers_.erase(seq);
+      }
       Deliver(seq, std::move(*shared_answer));
     });
   }
@@ -152,15 +177,16 @@ class StreamInferReactor final
   ModelInferRequest request_;  // the read in progress (one at a time)
 
   std::mutex mu_;
-  uint64_t next_seq_ = 0;                                   // guarded by mu_
-  uint64_t next_write_ = 0;                                 // guarded by mu_
-  int outstanding_ = 0;                                     // guarded by mu_
-  bool reads_done_ = false;                                 // guarded by mu_
-  bool writing_ = false;                                    // guarded by mu_
-  bool broken_ = false;                                     // guarded by mu_
-  bool finished_ = false;                                   // guarded by mu_
-  std::map<uint64_t, ModelStreamInferResponse> ready_;      // guarded by mu_
+  uint64_t next_seq_ = 0;                                                      // guarded by mu_
+  uint64_t next_write_ = 0;                                                    // guarded by mu_
+  int outstanding_ = 0;                                                        // guarded by mu_
+  bool reads_done_ = false;                                                    // guarded by mu_
+  bool writing_ = false;                                                       // guarded by mu_
+  bool broken_ = false;                                                        // guarded by mu_
+  bool finished_ = false;                                                      // guarded by mu_
+  std::map<uint64_t, ModelStreamInferResponse> ready_;                         // guarded by mu_
   std::map<uint64_t, std::pair<ModelPool*, std::shared_ptr<Waiter>>> queued_;  // guarded by mu_
+  std::map<uint64_t, std::shared_ptr<boost::asio::steady_timer>> timers_;      // guarded by mu_
   ModelStreamInferResponse current_;  // the write in progress; owned by writing_
 };
 

@@ -1,6 +1,9 @@
 #include "http_server.h"
 
-#include <chrono>
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,8 +14,9 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <spdlog/spdlog.h>
+#include <chrono>
 
+#include "async_slot.h"
 #include "rest_handler.h"
 #include "v2_json.h"
 
@@ -58,8 +62,9 @@ awaitable<void> Session(tcp::socket socket, Capacity& capacity) {
       if (IsParseError(ec)) {
         Request request;
         request.keep_alive(false);
-        co_await WriteResponse(stream, JsonResponse(request, StatusForParseError(ec),
-                                                    ErrorJson("bad HTTP request: " + ec.message())));
+        co_await WriteResponse(stream,
+                               JsonResponse(request, StatusForParseError(ec),
+                                            ErrorJson("bad HTTP request: " + ec.message())));
       }
       break;
     }
@@ -76,7 +81,9 @@ awaitable<void> AcceptLoop(tcp::acceptor& acceptor, IoPool& pool, Capacity& capa
         co_await acceptor.async_accept(pool.Next(), redirect_error(use_awaitable, ec));
     if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
+      // Out of descriptors, most likely: back off instead of spinning.
       spdlog::warn("http accept: {}", ec.message());
+      co_await SleepMs(50);
       continue;
     }
     auto executor = socket.get_executor();

@@ -4,7 +4,9 @@
 // next I/O thread, where one coroutine reads requests (keep-alive) and answers them in turn.
 // Thread safety: construct, Start and Stop from one thread; the connections run on the IoPool.
 
-#include <utility>  // before asio (g++ 12 + Boost 1.74)
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <boost/asio/ip/tcp.hpp>
 
 #include "capacity.h"

@@ -4,14 +4,15 @@
 // threads without sharing a scheduler queue (the Beast "io_context per CPU" layout).
 // Thread safety: Next() may be called from any thread; Start/Stop/Join from the owner only.
 
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <memory>
 #include <thread>
 #include <vector>
-
-#include <utility>  // before asio (g++ 12 + Boost 1.74)
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 
 namespace lagscale::testserver {
 

@@ -2,10 +2,11 @@
 
 // Listen addresses: `ADDR:PORT`, `[V6ADDR]:PORT`, `localhost:PORT` or `:PORT` (all interfaces).
 
-#include <string>
-
-#include <utility>  // before asio (g++ 12 + Boost 1.74)
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <boost/asio/ip/tcp.hpp>
+#include <string>
 
 namespace lagscale::testserver {
 

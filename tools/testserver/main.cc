@@ -1,14 +1,16 @@
 // lagscale-testserver: a V2 inference server (REST + gRPC) whose models have a service time and a
 // capacity (replicas x concurrency), so lag builds under load and drains when replicas are added
 // through POST /admin/scale. The upstream of the tests, the demo and the proxy benchmarks.
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
 #include <memory>
-
-#include <utility>  // before asio (g++ 12 + Boost 1.74)
-#include <boost/asio/signal_set.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "capacity.h"
 #include "config.h"
@@ -78,6 +80,7 @@ int Run(const Config& config) {
   if (grpc) grpc->Shutdown();
   pool.Stop();
   pool.Join();
+  capacity.Close();  // queued requests are dropped while their I/O contexts still exist
   return 0;
 }
 

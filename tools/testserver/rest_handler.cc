@@ -1,8 +1,14 @@
 #include "rest_handler.h"
 
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
+#include <sys/socket.h>
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
 
 #include "admin.h"
 #include "async_slot.h"
@@ -42,7 +48,7 @@ std::string NotServed(std::string_view model) {
 
 // Infer and predict: check the body, wait for a slot, hold it for the service time.
 awaitable<Response> Infer(Capacity& capacity, const Request& request, const Route& route,
-                          const TestKnobs& knobs) {
+                          const TestKnobs& knobs, boost::beast::tcp_stream& stream) {
   ModelPool* pool = capacity.Find(route.model);
   if (pool == nullptr) co_return Error(request, 404, NotServed(route.model));
   std::string body, error;
@@ -50,7 +56,8 @@ awaitable<Response> Infer(Capacity& capacity, const Request& request, const Rout
                 ? PredictResponseJson(request.body(), &body, &error)
                 : InferResponseJson(route.model, route.version, request.body(), &body, &error);
   if (!ok) co_return Error(request, 400, error);
-  auto [admission, slot] = co_await AsyncAcquire(*pool, use_awaitable);
+  auto [admission, slot] = co_await AcquireWhileConnected(*pool, stream);
+  if (admission == Admission::kCancelled) co_return Error(request, 499, "client went away");
   if (admission != Admission::kGranted) {
     co_return Error(request, 503, "queue of model '" + std::string(route.model) + "' is full");
   }
@@ -86,6 +93,52 @@ awaitable<Response> Describe(Capacity& capacity, const Request& request, const R
 }
 
 }  // namespace
+
+namespace {
+
+// Watches a queued request's connection until `active` turns false. Readable means the peer's
+// FIN/RST (then the waiter leaves the queue), a pipelined request (left unread, the watch ends), or
+// nothing at all: with edge-triggered epoll the wakeup can be a stale edge of the request's own
+// bytes, so an empty peek re-arms the watch instead of ending it.
+void WatchForHangUp(boost::asio::ip::tcp::socket& socket, ModelPool& pool,
+                    std::shared_ptr<Waiter> waiter, std::shared_ptr<bool> active) {
+  socket.async_wait(
+      boost::asio::ip::tcp::socket::wait_read,
+      [&socket, &pool, waiter, active](const boost::system::error_code& ec) mutable {
+        if (ec || !*active) return;
+        char byte;
+        ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          pool.Cancel(waiter);
+        } else if (n < 0) {
+          WatchForHangUp(socket, pool, std::move(waiter), std::move(active));
+        }
+      });
+}
+
+}  // namespace
+
+awaitable<std::tuple<Admission, Slot>> AcquireWhileConnected(ModelPool& pool,
+                                                             boost::beast::tcp_stream& stream) {
+  // No suspension at all when a slot is free: the common case of a benchmark upstream.
+  if (Slot slot = pool.TryAcquire())
+    co_return std::make_tuple(Admission::kGranted, std::move(slot));
+  auto& socket = stream.socket();
+  // The watch and this coroutine run on the connection's single I/O thread: a plain flag is
+  // enough to stop a watch that is already scheduled.
+  std::shared_ptr<bool> active;
+  auto watch = [&](const std::shared_ptr<Waiter>& waiter) {
+    active = std::make_shared<bool>(true);
+    WatchForHangUp(socket, pool, waiter, active);
+  };
+  auto [admission, slot] = co_await AsyncAcquire(pool, use_awaitable, watch);
+  if (active) {
+    *active = false;
+    boost::system::error_code ignored;
+    socket.cancel(ignored);
+  }
+  co_return std::make_tuple(admission, std::move(slot));
+}
 
 Response JsonResponse(const Request& request, unsigned status, std::string body) {
   Response response{static_cast<http::status>(status), request.version()};
@@ -133,18 +186,18 @@ awaitable<bool> HandleRequest(Capacity& capacity, Request& request,
         return ToStd(it->value());
       },
       &knobs);
-  if (!knob_error.empty()) co_return co_await WriteResponse(stream, Error(request, 400, knob_error));
+  if (!knob_error.empty())
+    co_return co_await WriteResponse(stream, Error(request, 400, knob_error));
 
   switch (route.kind) {
     case RouteKind::kInfer:
     case RouteKind::kPredict:
       co_return co_await WriteResponse(stream,
-                                       co_await Infer(capacity, request, route, knobs));
+                                       co_await Infer(capacity, request, route, knobs, stream));
     case RouteKind::kGenerateStream:
       co_return co_await GenerateStream(capacity, request, route.model, knobs, stream);
     default:
-      co_return co_await WriteResponse(stream,
-                                       co_await Describe(capacity, request, route, knobs));
+      co_return co_await WriteResponse(stream, co_await Describe(capacity, request, route, knobs));
   }
 }
 

@@ -3,11 +3,14 @@
 // The REST side: answers one parsed request on its connection, including the streamed
 // generate_stream route, which writes its own chunked response.
 
-#include <utility>  // before asio (g++ 12 + Boost 1.74)
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <tuple>
 
 #include "capacity.h"
 
@@ -24,6 +27,11 @@ boost::asio::awaitable<bool> HandleRequest(Capacity& capacity, Request& request,
 
 // A JSON response with the request's HTTP version and keep-alive.
 Response JsonResponse(const Request& request, unsigned status, std::string body);
+
+// Waits for a slot of `pool`. While the request is queued the connection is watched: a client
+// that hangs up leaves the queue (completing with kCancelled) instead of taking a slot later.
+boost::asio::awaitable<std::tuple<Admission, Slot>> AcquireWhileConnected(
+    ModelPool& pool, boost::beast::tcp_stream& stream);
 
 // Writes `response`; returns whether the connection may stay open.
 boost::asio::awaitable<bool> WriteResponse(boost::beast::tcp_stream& stream, Response response);

@@ -1,5 +1,8 @@
 #include "rest_stream.h"
 
+// clang-format off
+#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
+// clang-format on
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -26,7 +29,8 @@ awaitable<bool> GenerateStream(Capacity& capacity, const Request& request, std::
         stream, JsonResponse(request, 404,
                              ErrorJson("model '" + std::string(model) + "' is not served here")));
   }
-  auto [admission, slot] = co_await AsyncAcquire(*pool, use_awaitable);
+  auto [admission, slot] = co_await AcquireWhileConnected(*pool, stream);
+  if (admission == Admission::kCancelled) co_return false;  // the client went away
   if (admission != Admission::kGranted) {
     co_return co_await WriteResponse(
         stream, JsonResponse(request, 503,

@@ -30,8 +30,8 @@ Route MatchModelRoute(std::string_view rest) {
   }
   if (!rest.empty()) return Route{};
   if (action.empty()) {
-    route.kind = had_slash && route.version.empty() ? RouteKind::kNotFound
-                                                    : RouteKind::kModelMetadata;
+    route.kind =
+        had_slash && route.version.empty() ? RouteKind::kNotFound : RouteKind::kModelMetadata;
   } else if (action == "ready") {
     route.kind = RouteKind::kModelReady;
   } else if (action == "infer") {

@@ -5,8 +5,8 @@
 namespace lagscale::testserver {
 namespace {
 
-std::string ParseOne(std::string_view name, std::optional<std::string_view> value, int min,
-                     int max, int* out) {
+std::string ParseOne(std::string_view name, std::optional<std::string_view> value, int min, int max,
+                     int* out) {
   if (!value) return "";
   int parsed = 0;
   auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), parsed);

@@ -22,9 +22,9 @@ enum class KnobProtocol { kHttp, kGrpc };
 
 // Reads the knobs through `lookup` (header or metadata value by lower-case name). Returns the
 // error message naming the bad knob and value, or "" on success.
-std::string ParseTestKnobs(KnobProtocol protocol,
-                           const std::function<std::optional<std::string_view>(std::string_view)>&
-                               lookup,
-                           TestKnobs* knobs);
+std::string ParseTestKnobs(
+    KnobProtocol protocol,
+    const std::function<std::optional<std::string_view>(std::string_view)>& lookup,
+    TestKnobs* knobs);
 
 }  // namespace lagscale::testserver

@@ -1,7 +1,6 @@
 #include "v2_json.h"
 
 #include <array>
-
 #include <nlohmann/json.hpp>
 
 #include "lagscale/version.h"
@@ -76,9 +75,7 @@ bool ParseObject(std::string_view body, json* out, std::string* error) {
 
 }  // namespace
 
-std::string ErrorJson(std::string_view message) {
-  return json{{"error", message}}.dump();
-}
+std::string ErrorJson(std::string_view message) { return json{{"error", message}}.dump(); }
 
 std::string ServerMetadataJson() {
   return json{{"name", "lagscale-testserver"},

@@ -8,21 +8,21 @@
 // Thread safety: Submit() and PollResult() may be called from any thread; the actuator itself
 // only ever runs on the worker thread.
 
+#include <concurrentqueue/blockingconcurrentqueue.h>
+
 #include <atomic>
 #include <memory>
 #include <thread>
-
-#include <concurrentqueue/blockingconcurrentqueue.h>
 
 #include "lagscale/coordinator/actuator.h"
 
 namespace lagscale::coordinator {
 
 struct WorkerOptions {
-  double min_interval_s = 1;       // per-target rate limit
+  double min_interval_s = 1;  // per-target rate limit
   double initial_backoff_s = 0.25;
   double max_backoff_s = 30;
-  int max_attempts = 10;           // then the decision is reported as failed
+  int max_attempts = 10;  // then the decision is reported as failed
 };
 
 struct ActuationReport {

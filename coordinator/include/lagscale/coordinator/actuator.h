@@ -39,10 +39,10 @@ struct ActuationResult {
     kSkipped,  // nothing to do here (e.g. no scale target configured)
   };
   Status status = Status::kOk;
-  int http_status = 0;          // 0 when no HTTP exchange happened
-  int observed_replicas = -1;   // replicas the target reported, -1 if unknown
-  double retry_after_s = -1;    // from a Retry-After header, -1 if none
-  std::string error;            // one line a person can read
+  int http_status = 0;         // 0 when no HTTP exchange happened
+  int observed_replicas = -1;  // replicas the target reported, -1 if unknown
+  double retry_after_s = -1;   // from a Retry-After header, -1 if none
+  std::string error;           // one line a person can read
 };
 
 // Current replicas and (in Seldon mode) the bounds the resource itself declares.

@@ -43,18 +43,30 @@ class ModelDemand final : public DemandView {
   size_t hosting_pods() const { return hosts_.size(); }
   std::vector<std::string> HostingPods() const;
   // How long after a restart or expiry the data counts as disturbed (Fresh() false).
-  void set_hold_seconds(double s) { hold_ns_ = static_cast<int64_t>(s * 1e9); }
+  void set_hold_seconds(double s) {
+    hold_ns_ = static_cast<int64_t>(s * 1e9);
+    cached_at_ = 0;
+  }
 
  private:
   friend class Aggregator;
-  struct Bucket {
-    int64_t index = -1;  // absolute bucket number (time / bucket width); -1 = empty
-    double busy = 0, arrivals = 0, completions = 0;
+  // The ring keeps each bucket's data in one cache line and running totals per field at each
+  // bucket's end, so a window sum costs two edge buckets and one subtraction whatever its length.
+  enum Field { kBusy = 0, kArrivals = 1, kCompletions = 2 };
+  struct Span {
+    int64_t lo = 0, hi = 0;  // the part of the bucket the data covers
   };
   // Adds a delta covering [t0, t1] (coordinator monotonic ns), spread evenly over that interval.
   void Spread(int64_t t0, int64_t t1, double busy, double arrivals, double completions);
-  // Sums bucket field `field` over [from, to], counting partial buckets pro rata.
-  double Sum(int64_t from, int64_t to, double Bucket::*field) const;
+  // Sums `field` over [from, to], counting partial buckets pro rata.
+  double Sum(int64_t from, int64_t to, Field field) const;
+  // Makes buckets up to number k exist (empty, carrying the running totals forward).
+  void Extend(int64_t k);
+  // Data of bucket k inside [from, to], pro rata over the part of the bucket the data covers.
+  double Partial(int64_t k, int64_t from, int64_t to, Field field) const;
+  // Running total of `field` up to the end of bucket k.
+  double TotalThrough(int64_t k, Field field) const;
+  size_t Slot(int64_t k) const { return static_cast<size_t>(k) % ring_.size(); }
   // The window [start, end] the data fully covers, ending where every hosting pod has reported.
   bool Window(double window_s, int64_t& start, int64_t& end) const;
 
@@ -62,7 +74,14 @@ class ModelDemand final : public DemandView {
   std::string name_;
   std::string server_;
   int64_t bucket_ns_;
+  struct Bucket {
+    int64_t index = -1;  // absolute bucket number (time / width); -1 = empty
+    Span span;
+    double values[3] = {0, 0, 0};
+    double totals[3] = {0, 0, 0};  // running totals through the end of this bucket
+  };
   std::vector<Bucket> ring_;
+  int64_t newest_k_ = -1;  // highest bucket number that exists
   std::vector<PodModel*> hosts_;
   int64_t inflight_ = 0;
   int64_t last_request_unix_ms_ = 0;
@@ -70,6 +89,12 @@ class ModelDemand final : public DemandView {
   int64_t newest_data_ns_ = -1;
   int64_t last_disruption_ns_ = INT64_MIN / 2;
   int64_t hold_ns_ = 30'000'000'000;
+  // Fresh() and the window end walk every hosting pod; policies ask several times per decision
+  // cycle, so both are kept until the aggregator changes (its generation moves).
+  mutable uint64_t cached_at_ = 0;
+  mutable bool cached_fresh_ = false;
+  mutable int64_t cached_end_ns_ = 0;
+  void Refresh() const;
 };
 
 struct PodView {
@@ -108,6 +133,7 @@ class Aggregator {
     return models_;
   }
   std::vector<PodView> Pods() const;
+  std::unordered_map<std::string, int> PodsPerServer() const;
   size_t pod_count() const;
   int64_t now_ns() const { return now_ns_; }
   int64_t now_unix_ms() const { return now_unix_ms_; }
@@ -122,6 +148,7 @@ class Aggregator {
   size_t buckets_;
   int64_t now_ns_ = 0;
   int64_t now_unix_ms_ = 0;
+  uint64_t generation_ = 1;  // moves on every change; ModelDemand caches are valid for one value
   std::unordered_map<std::string, std::unique_ptr<ModelDemand>> models_;
   std::unordered_map<std::string, std::unique_ptr<PodState>> pods_;  // key: server + '/' + pod
 };

@@ -20,7 +20,8 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A Kubernetes object with a scale subresource: /apis/{group}/{version}/namespaces/{ns}/{plural}/{name}/scale.
+// A Kubernetes object with a scale subresource:
+// /apis/{group}/{version}/namespaces/{ns}/{plural}/{name}/scale.
 struct ScaleTarget {
   std::string api_version;  // "mlops.seldon.io/v1alpha1", "apps/v1"
   std::string kind;         // "Model", "Server", "Deployment", "StatefulSet"

@@ -9,6 +9,8 @@
 // Start()/Stop() from the owning thread. DecideNow()/DrainReports() are for tests and
 // benchmarks that drive the loop by hand; never call them while Start()ed.
 
+#include <concurrentqueue/blockingconcurrentqueue.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -17,21 +19,19 @@
 #include <thread>
 #include <unordered_map>
 
-#include <concurrentqueue/blockingconcurrentqueue.h>
-
 #include "lagscale/coordinator/actuation_worker.h"
 #include "lagscale/coordinator/aggregator.h"
+#include "lagscale/coordinator/clock.h"
 #include "lagscale/coordinator/config.h"
 #include "lagscale/coordinator/coordinator_metrics.h"
 #include "lagscale/coordinator/status.h"
-#include "lagscale/coordinator/clock.h"
 
 namespace lagscale::coordinator {
 
 struct EngineOptions {
   std::shared_ptr<const Config> config;
-  const Clock* clock = nullptr;  // nullptr: the system clock
-  ActuationWorker* actuator = nullptr;    // nullptr: decisions are only shown
+  const Clock* clock = nullptr;         // nullptr: the system clock
+  ActuationWorker* actuator = nullptr;  // nullptr: decisions are only shown
   // Reads Seldon Model/Server bounds; may be the actuator. nullptr: no reads.
   ActuationWorker* reader = nullptr;
   CoordinatorMetrics* metrics = nullptr;
@@ -83,9 +83,8 @@ class Engine {
   ModelEntry& Model(const std::string& name);
   ServerEntry& Server(const std::string& name);
   void Record(TargetKind kind, const std::string& name, const std::string& server,
-              const std::optional<ScaleTarget>& target, int from, int to,
-              const std::string& reason, int& submitted,
-              std::optional<DecisionRecord>& last);
+              const std::optional<ScaleTarget>& target, int from, int to, const std::string& reason,
+              int& submitted, std::optional<DecisionRecord>& last);
   std::optional<ScaleTarget> SeldonTarget(TargetKind kind, const std::string& name) const;
   int64_t NowNs() const;
   int64_t NowUnixMs() const;
@@ -101,6 +100,8 @@ class Engine {
   ActuatorHealth health_;
   uint64_t received_ = 0, applied_ = 0, ignored_ = 0, restarts_ = 0, expired_ = 0;
   int64_t last_status_ns_ = INT64_MIN / 2;
+  const Config* roster_config_ = nullptr;  // the config and model count the entries reflect
+  size_t roster_models_ = 0;
   int64_t last_seldon_read_ns_ = INT64_MIN / 2;
 
   mutable std::mutex status_mu_;

@@ -15,8 +15,8 @@
 namespace lagscale::coordinator {
 
 struct KubeConnection {
-  std::string server;      // https://host:port
-  std::string ca_pem;      // trust anchor for the API server; empty = system CAs
+  std::string server;  // https://host:port
+  std::string ca_pem;  // trust anchor for the API server; empty = system CAs
   bool insecure_skip_verify = false;
   std::string token;       // bearer token (static)
   std::string token_file;  // bearer token re-read every minute (service-account tokens rotate)

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# lagscale's benchmark suite: one entry point that builds Release and prints every table the
+# README's "Performance" section holds. Every comparison is measured in the same run.
+#
+#   bench/run.sh            # everything (about 15 minutes on 2 cores)
+#   bench/run.sh proxy sim  # only some parts: ledger proxy accounting scrape grpc memory coordinator sim
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(ledger proxy accounting scrape grpc memory coordinator sim)
+want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
+
+scripts/install-deps.sh
+build=build-release
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF \
+  -DLAGSCALE_BUILD_BENCH=ON >/dev/null
+ninja -C "$build" -j2 lagscale-sidecar lagscale-coordinator lagscale-testserver lagscale-sim \
+  lagscale_metrics_bench lagscale_coordinator_bench lagscale-grpc-bench-host >/dev/null
+bin="$PWD/$build/bin"
+
+echo "# lagscale benchmarks — $(date -u +%Y-%m-%dT%H:%MZ), revision $(git rev-parse --short HEAD)"
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/Mem:/{print $2}') GiB"
+echo
+
+if want ledger; then
+  echo "## Ledger: one request's accounting (Begin + End), 1..8 threads"
+  "$bin/lagscale_metrics_bench" --benchmark_min_time=0.5 2>/dev/null | grep -E '^BM_'
+  echo
+fi
+if want proxy; then
+  echo "## HTTP/1.1 proxy: sidecar vs nginx vs haproxy (one worker/thread each, same upstream)"
+  BIN_DIR="$bin" bench/proxy/run.sh
+  echo
+fi
+if want accounting; then
+  echo "## Accounting overhead: the same sidecar with the ledger compiled out"
+  cmake -S . -B build-noacct -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF \
+    -DLAGSCALE_BUILD_BENCH=OFF -DLAGSCALE_BENCH_NO_ACCOUNTING=ON >/dev/null
+  ninja -C build-noacct -j2 lagscale-sidecar >/dev/null
+  BIN_DIR="$bin" NOACCT_SIDECAR="$PWD/build-noacct/bin/lagscale-sidecar" bench/proxy/accounting.sh
+  echo
+fi
+if want scrape; then
+  echo "## Scrape cost: the proxy benchmark with /metrics polled every 100 ms vs not at all"
+  BIN_DIR="$bin" bench/proxy/scrape.sh
+  echo
+fi
+if want grpc; then
+  echo "## gRPC passthrough vs direct (h2load)"
+  LAGSCALE_BIN_DIR="$bin" bench/grpc/run.sh
+  echo
+fi
+if want memory; then
+  echo "## Sidecar memory"
+  /usr/bin/python3 bench/memory/run.py "$bin" | tail -3
+  echo
+fi
+if want coordinator; then
+  echo "## Coordinator: ingest rate and decision-cycle time"
+  "$bin/lagscale_coordinator_bench" --benchmark_min_time=0.5 2>/dev/null | grep -E '^BM_'
+  echo
+fi
+if want sim; then
+  echo "## Policies on demand traces (lagscale-sim, virtual clock)"
+  LAGSCALE_SIM="$bin/lagscale-sim" bench/sim/run.sh || true  # exits 1 when a goal is missed; the table says which
+fi

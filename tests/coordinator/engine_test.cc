@@ -1,0 +1,200 @@
+#include "lagscale/coordinator/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "support/coordinator_harness.h"
+
+namespace lagscale::coordinator {
+namespace {
+
+using testing::PollUntil;
+
+// desired = in-flight (within bounds); holds on stale data. Counts how many were built.
+class InflightPolicy final : public ModelPolicy {
+ public:
+  explicit InflightPolicy(const ModelPolicyConfig& c) : c_(c) {}
+  Decision Decide(const ModelContext& ctx) override {
+    if (!ctx.demand.Fresh()) return Decision{ctx.current_replicas, Direction::kHold, "hold"};
+    const int want = std::clamp(static_cast<int>(std::ceil(ctx.demand.Inflight())), c_.min_replicas,
+                                c_.max_replicas);
+    return Decision{want, want > ctx.current_replicas ? Direction::kUp : Direction::kDown,
+                    "inflight " + std::to_string(want)};
+  }
+
+ private:
+  ModelPolicyConfig c_;
+};
+
+class MaxSizer final : public ServerSizer {
+ public:
+  Decision Decide(const ServerContext& ctx) override {
+    int want = 1;
+    for (const auto& m : ctx.models) want = std::max(want, m.desired_replicas);
+    return Decision{want, Direction::kHold, "widest model"};
+  }
+};
+
+class FakeActuator final : public Actuator {
+ public:
+  FakeActuator(ActuationResult result, TargetReading reading)
+      : result_(result), reading_(reading) {}
+  const char* name() const override { return "fake"; }
+  ActuationResult Apply(const ScaleRequest&) override { return result_; }
+  TargetReading Read(const ScaleTarget&) override { return reading_; }
+
+ private:
+  ActuationResult result_;
+  TargetReading reading_;
+};
+
+v1::PodReport Report(const std::string& pod, uint64_t seq, int64_t snapshot_ns, int64_t inflight,
+                     double busy, const std::string& model = "m") {
+  v1::PodReport r;
+  r.set_server("srv");
+  r.set_pod(pod);
+  r.set_incarnation(1);
+  r.set_sequence(seq);
+  r.set_snapshot_monotonic_ns(snapshot_ns);
+  auto* c = r.add_models();
+  c->set_model(model);
+  c->set_inflight(inflight);
+  c->set_busy_seconds(busy);
+  return r;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Engine> Make(std::shared_ptr<const Config> config,
+                               ActuationWorker* worker = nullptr,
+                               ActuationWorker* reader = nullptr) {
+    EngineOptions o;
+    o.config = std::move(config);
+    o.clock = &clock;
+    o.actuator = worker;
+    o.reader = reader;
+    o.status_interval_s = 0;
+    o.model_policy = [this](const ModelPolicyConfig& c) {
+      ++policies_built;
+      return std::make_unique<InflightPolicy>(c);
+    };
+    o.server_sizer = [](const ServerPolicyConfig&) { return std::make_unique<MaxSizer>(); };
+    return std::make_unique<Engine>(std::move(o));
+  }
+  // Two reports a second apart from pod "a" with `inflight` requests in flight.
+  void Feed(Engine& e, int64_t inflight, const std::string& model = "m") {
+    for (int i = 0; i < 2; ++i) {
+      clock.AdvanceSeconds(1);
+      e.Enqueue(Report("a", ++seq_, clock.MonotonicNs(), inflight, busy_ += inflight, model));
+    }
+    e.DrainReports();
+  }
+  nlohmann::json Model(const Engine& e, const std::string& name) {
+    const auto doc = nlohmann::json::parse(StatusJson(*e.status()));
+    for (const auto& m : doc["models"]) {
+      if (m["name"] == name) return m;
+    }
+    return nullptr;
+  }
+
+  ManualClock clock;
+  int policies_built = 0;
+  uint64_t seq_ = 0;
+  double busy_ = 0;
+};
+
+TEST_F(EngineTest, UnlistedModelGetsDefaultsAndItsPodsServer) {
+  auto engine = Make(std::make_shared<Config>(ParseConfig("defaults: {maxReplicas: 4}\n")));
+  Feed(*engine, 3);
+  engine->DecideNow();
+  const auto m = Model(*engine, "m");
+  EXPECT_EQ(m["desired_replicas"], 3);
+  EXPECT_EQ(m["max_replicas"], 4);
+  EXPECT_EQ(m["server"], "srv");
+  EXPECT_EQ(m["last_decision"]["from"], 1);
+  EXPECT_EQ(m["last_decision"]["to"], 3);
+  const auto status = nlohmann::json::parse(StatusJson(*engine->status()));
+  EXPECT_EQ(status["servers"][0]["name"], "srv");
+  EXPECT_EQ(status["servers"][0]["desired_replicas"], 3);
+  EXPECT_EQ(status["servers"][0]["reporting_pods"], 1);
+}
+
+TEST_F(EngineTest, ReloadKeepsDemandAndUnchangedPolicies) {
+  auto engine = Make(std::make_shared<Config>(
+      ParseConfig("models: [{name: m, maxReplicas: 8}, {name: n, maxReplicas: 8}]\n")));
+  Feed(*engine, 5);
+  engine->DecideNow();
+  EXPECT_EQ(policies_built, 2);
+  engine->Reload(std::make_shared<Config>(
+      ParseConfig("models: [{name: m, maxReplicas: 8}, {name: n, maxReplicas: 2}]\n")));
+  engine->DecideNow();
+  EXPECT_EQ(policies_built, 3) << "only the changed model's policy is rebuilt";
+  const auto m = Model(*engine, "m");
+  EXPECT_EQ(m["inflight"], 5);  // aggregation survived the reload
+  EXPECT_EQ(m["desired_replicas"], 5);
+  EXPECT_EQ(Model(*engine, "n")["max_replicas"], 2);
+}
+
+TEST_F(EngineTest, FailedActuationShowsOnStatusAndKeepsCurrent) {
+  ActuationResult forbidden;
+  forbidden.status = ActuationResult::Status::kFailed;
+  forbidden.http_status = 403;
+  forbidden.error = "PATCH ...: HTTP 403 forbidden";
+  ActuationWorker worker(std::make_unique<FakeActuator>(forbidden, TargetReading{}),
+                         WorkerOptions{});
+  auto engine = Make(std::make_shared<Config>(), &worker);
+  Feed(*engine, 4);
+  engine->DecideNow();
+  ASSERT_TRUE(PollUntil([&] {
+    engine->DecideNow();
+    return Model(*engine, "m")["actuation"].is_object();
+  }));
+  const auto m = Model(*engine, "m");
+  EXPECT_EQ(m["actuation"]["status"], "failed");
+  EXPECT_EQ(m["actuation"]["http_status"], 403);
+  EXPECT_EQ(m["desired_replicas"], 4);
+  const auto status = nlohmann::json::parse(StatusJson(*engine->status()));
+  EXPECT_EQ(status["actuator"]["healthy"], false);
+  EXPECT_EQ(status["actuator"]["last_error"]["http_status"], 403);
+  EXPECT_GE(status["actuator"]["failed"], 1);
+}
+
+TEST_F(EngineTest, SeldonModeTakesBoundsFromTheResources) {
+  TargetReading reading;
+  reading.ok = true;
+  reading.replicas = 2;
+  reading.min_replicas = 2;
+  reading.max_replicas = 3;
+  ActuationWorker reader(std::make_unique<FakeActuator>(ActuationResult{}, reading),
+                         WorkerOptions{});
+  auto engine =
+      Make(std::make_shared<Config>(ParseConfig("seldon: {enabled: true, namespace: ns}\n")),
+           nullptr, &reader);
+  Feed(*engine, 9);
+  engine->DecideNow();  // first sight of the model: its Model resource is read
+  ASSERT_TRUE(PollUntil([&] {
+    engine->DecideNow();
+    return Model(*engine, "m")["max_replicas"] == 3;
+  }));
+  const auto m = Model(*engine, "m");
+  EXPECT_EQ(m["min_replicas"], 2);
+  EXPECT_EQ(m["desired_replicas"], 3);  // 9 in flight, capped by the Model's maxReplicas
+}
+
+TEST_F(EngineTest, ExpiredPodHoldsTheDecision) {
+  auto engine = Make(std::make_shared<Config>(ParseConfig("reportTTL: 3s\n")));
+  Feed(*engine, 6);
+  engine->DecideNow();
+  EXPECT_EQ(Model(*engine, "m")["desired_replicas"], 6);
+  clock.AdvanceSeconds(5);  // the only pod falls silent past the TTL
+  engine->DecideNow();
+  const auto m = Model(*engine, "m");
+  EXPECT_EQ(m["pods"].size(), 0u);
+  EXPECT_EQ(m["fresh"], false);
+  EXPECT_EQ(m["desired_replicas"], 6) << "missing data must not scale down";
+}
+
+}  // namespace
+}  // namespace lagscale::coordinator
