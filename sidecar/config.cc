@@ -26,13 +26,13 @@ CLI::AsNumberWithUnit DurationUnits() {
 }
 
 void AddDuration(CLI::App& app, const std::string& flag, std::chrono::milliseconds& into,
-                 const std::string& help) {
+                 const std::string& help, bool allow_zero = false) {
   std::string env = "LAGSCALE_" + flag.substr(2);
   for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
   app.add_option_function<int64_t>(
          flag, [&into](const int64_t& ms) { into = std::chrono::milliseconds(ms); }, help)
       ->transform(DurationUnits())
-      ->check(CLI::NonNegativeNumber)
+      ->check(allow_zero ? CLI::NonNegativeNumber : CLI::PositiveNumber)
       ->envname(env);
 }
 
@@ -132,7 +132,8 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   AddDuration(app, "--upstream-timeout", c.proxy.upstream_timeout,
               "longest upstream silence while a response is due (504); default 300s");
   AddDuration(app, "--drain-timeout", c.drain_timeout,
-              "on SIGTERM, time in-flight requests get to finish; default 30s");
+              "on SIGTERM, time in-flight requests get to finish; default 30s",
+              /*allow_zero=*/true);
   app.add_option("--grpc-listen", c.grpc_listen, "gRPC (h2c) listen address; empty disables")
       ->envname("LAGSCALE_GRPC_LISTEN")
       ->check(HostPortValidator(true))
@@ -169,11 +170,6 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   if (c.pod_name.empty()) {
     const char* pod = std::getenv("POD_NAME");
     c.pod_name = pod != nullptr && *pod != '\0' ? pod : Hostname();
-  }
-  if (c.report_interval.count() == 0) {
-    std::fprintf(stderr, "--report-interval: must be greater than 0\n");
-    exit_code = 2;
-    return std::nullopt;
   }
   exit_code = 0;
   return c;

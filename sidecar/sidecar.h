@@ -19,9 +19,9 @@ namespace lagscale::sidecar {
 
 // Sidecar: the parts of one lagscale-sidecar process, wired, and their order of start and drain.
 //
-// Shard layout of the ledger and the server counters (both have threads + 2 shards):
+// Shard layout of the ledger and the server counters (both have threads + kGrpcShards shards):
 //   [0, threads)         the HTTP/1.1 I/O threads, shard i for thread i
-//   threads, threads + 1 reserved for the gRPC passthrough (grpc_shard_base())
+//   threads, threads + 1 the gRPC passthrough (grpc_shard_base())
 // Thread safety: construct, Start(), WaitForTermination() and Drain() from the main thread; the
 // accessors hand out objects whose own contracts say how they may be shared.
 class Sidecar {
@@ -33,8 +33,8 @@ class Sidecar {
   metrics::ModelTable& models() { return table_; }
   metrics::Ledger& ledger() { return ledger_; }
   metrics::ServerCounters& server_counters() { return counters_; }
-  // First of the two ledger/counter shards reserved for the gRPC passthrough.
-  // Ledger and counter shards reserved for the gRPC passthrough's completion-queue threads.
+  // Ledger and counter shards reserved for the gRPC passthrough's completion-queue threads:
+  // [grpc_shard_base(), grpc_shard_base() + kGrpcShards).
   static constexpr size_t kGrpcShards = 2;
   size_t grpc_shard_base() const { return config_.proxy.threads; }
 

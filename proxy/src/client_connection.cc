@@ -68,6 +68,7 @@ ClientConnection::~ClientConnection() = default;
 void ClientConnection::Start() {
   error_code ec;
   client_.set_option(asio::ip::tcp::no_delay(true), ec);
+  client_.non_blocking(true, ec);  // for the direct writes in WriteClient()
   client_deadline_ = Clock::now() + worker_.config().idle_timeout;
   ArmClientTimer();
   MaybeReadClient();
@@ -119,7 +120,9 @@ void ClientConnection::StartExchange() {
       worker_.ledger().Begin(RouteModel(worker_.table(), has_header, header, request_.target()));
   exchange_ = true;
   retried_ = false;
-  client_deadline_ = Clock::time_point::max();
+  // A body still to come must keep coming: the idle timeout bounds silence mid-body.
+  client_deadline_ = request_.message_done() ? Clock::time_point::max()
+                                             : Clock::now() + worker_.config().idle_timeout;
   StartResponse();
 }
 
@@ -166,6 +169,9 @@ void ClientConnection::OnClientRead(const error_code& ec, size_t n) {
     return;
   }
   in_end_ += n;
+  if (exchange_ && !request_.message_done()) {
+    client_deadline_ = Clock::now() + worker_.config().idle_timeout;
+  }
   if (request_.message_done()) {
     MaybeReadClient();  // a pipelined request (or the client's EOF) waits for the response
     return;
@@ -174,6 +180,15 @@ void ClientConnection::OnClientRead(const error_code& ec, size_t n) {
 }
 
 void ClientConnection::WriteClient() {
+  // As in FlushUpstream(): write now when the socket takes it all, queue only the rest.
+  error_code ec;
+  const size_t n = client_.write_some(asio::buffer(to_client_), ec);
+  if (ec != asio::error::would_block && ec != asio::error::try_again &&
+      (ec || n == to_client_.size())) {
+    OnClientWritten(ec);
+    return;
+  }
+  if (!ec && n > 0) to_client_.erase(0, n);
   client_writing_ = true;
   asio::async_write(
       client_, asio::buffer(to_client_),
@@ -210,7 +225,7 @@ void ClientConnection::MaybeFinishExchange() {
   guard_.End(metrics::OutcomeForHttpStatus(response_.status()));
   exchange_ = false;
   upstream_deadline_ = Clock::time_point::max();
-  if (request_done && response_.upstream_reusable()) {
+  if (request_done && response_.upstream_reusable() && !worker_.draining()) {
     worker_.pool().Release(std::move(upstream_));
     upstream_.reset();
   } else {
@@ -308,7 +323,19 @@ void ClientConnection::OnClientTimer() {
     SendErrorAndClose(408, ReasonFor(408), BodyFor(408), Outcome::kClientError);
     return;
   }
-  if (exchange_) {  // deadlines are off during an exchange; a stale tick
+  if (exchange_ && !request_.message_done()) {
+    // The client stopped sending its body.
+    if (response_.final_head_done() || client_writing_) {
+      Close();
+      return;
+    }
+    client_deadline_ = Clock::time_point::max();
+    SendErrorAndClose(408, ReasonFor(408), "request body not received in time\n",
+                      Outcome::kClientError);
+    return;
+  }
+  if (exchange_) {  // no deadline while the response is due (the upstream timer has it)
+    client_deadline_ = Clock::time_point::max();
     ArmClientTimer();
     return;
   }

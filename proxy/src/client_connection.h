@@ -62,6 +62,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection>, 
   void Connect();
   void OnUpstreamReady();
   void FlushUpstream();
+  void OnUpstreamWritten(bool keep_for_replay, const boost::system::error_code& ec);
   void ReadUpstream();
   void OnUpstreamRead(const boost::system::error_code& ec, size_t n);
   void UpstreamFailed(std::string_view why);

@@ -191,6 +191,19 @@ TEST(HttpFaults, SlowlorisGets408) {
   EXPECT_EQ(StatsTotal(stats, "arrivals"), 0u);
 }
 
+TEST(HttpFaults, StalledRequestBodyGets408) {
+  SilentUpstream upstream;
+  SidecarProcess sidecar = StartSidecar(upstream.server.address(), {"--idle-timeout", "300ms"});
+  ASSERT_TRUE(sidecar.ok());
+  RawClient client(sidecar.http);
+  client.Send("POST /v2/models/stall/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"
+              "only ten b");
+  EXPECT_EQ(client.Read(false, 5s).status, 408);
+  EXPECT_TRUE(Eventually([&] { return upstream.closed == 1; }));
+  auto stats = SettledStats(sidecar.admin);
+  EXPECT_EQ(stats["models"]["stall"]["outcomes"]["client_error"], 1);
+}
+
 TEST(HttpFaults, IdleKeepAliveConnectionIsClosed) {
   FakeUpstream upstream([](FakeConn& c) { c.ReadHead(); });
   SidecarProcess sidecar = StartSidecar(upstream.address(), {"--idle-timeout", "200ms"});

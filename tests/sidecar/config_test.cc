@@ -92,7 +92,7 @@ TEST(SidecarConfig, InvalidSettingsStopStartUp) {
        {std::vector<std::string>{"--listen", "nonsense"}, {"--upstream", "host:99999"},
         {"--header-timeout", "10"}, {"--header-timeout", "ten seconds"}, {"--threads", "0"},
         {"--max-models", "-1"}, {"--bogus-flag", "1"}, {"--admin", "::1:80"},
-        {"--report-interval", "0s"}}) {
+        {"--report-interval", "0s"}, {"--idle-timeout", "0ms"}, {"--connect-timeout", "-1s"}}) {
     int code = 0;
     testing::internal::CaptureStderr();
     testing::internal::CaptureStdout();
