@@ -3,11 +3,11 @@
 # README's "Performance" section holds. Every comparison is measured in the same run.
 #
 #   bench/run.sh            # everything (about 15 minutes on 2 cores)
-#   bench/run.sh proxy sim  # only some parts: ledger proxy accounting scrape grpc memory coordinator sim
+#   bench/run.sh proxy sim  # only some parts: ledger proxy grpc memory coordinator sim
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(ledger proxy accounting scrape grpc memory coordinator sim)
+[ ${#parts[@]} -eq 0 ] && parts=(ledger proxy grpc memory coordinator sim)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 scripts/install-deps.sh
@@ -28,21 +28,13 @@ if want ledger; then
   echo
 fi
 if want proxy; then
-  echo "## HTTP/1.1 proxy: sidecar vs nginx vs haproxy (one worker/thread each, same upstream)"
-  BIN_DIR="$bin" bench/proxy/run.sh
-  echo
-fi
-if want accounting; then
-  echo "## Accounting overhead: the same sidecar with the ledger compiled out"
+  echo "## HTTP/1.1 proxy: sidecar vs nginx vs haproxy (one worker/thread each, same upstream),"
+  echo "## with the accounting-overhead (noacct) and scrape-cost (scraped) runs interleaved"
   cmake -S . -B build-noacct -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF \
     -DLAGSCALE_BUILD_BENCH=OFF -DLAGSCALE_BENCH_NO_ACCOUNTING=ON >/dev/null
   ninja -C build-noacct -j2 lagscale-sidecar >/dev/null
-  BIN_DIR="$bin" NOACCT_SIDECAR="$PWD/build-noacct/bin/lagscale-sidecar" bench/proxy/accounting.sh
-  echo
-fi
-if want scrape; then
-  echo "## Scrape cost: the proxy benchmark with /metrics polled every 100 ms vs not at all"
-  BIN_DIR="$bin" bench/proxy/scrape.sh
+  BUILD_DIR="$PWD/$build" NOACCT_SIDECAR="$PWD/build-noacct/bin/lagscale-sidecar" SCRAPE=1 \
+    bench/proxy/run.sh 2>/dev/null
   echo
 fi
 if want grpc; then

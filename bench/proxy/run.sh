@@ -7,6 +7,10 @@
 #   DURATION=3 REPS=1 bench/proxy/run.sh   # a quick check that everything works
 #
 # Env: BUILD_DIR (default build), DURATION (s), REPS, CONNS ("32 128"), MODELS (8), BODY_BYTES (300).
+#   NOACCT_SIDECAR=path: also run a sidecar built with -DLAGSCALE_BENCH_NO_ACCOUNTING=ON ("noacct")
+#                        and print the accounting overhead (sidecar vs noacct, same run).
+#   SCRAPE=1:            also run the sidecar while a scraper polls its /metrics every 100 ms
+#                        ("scraped") and print the scrape cost (scraped vs sidecar, same run).
 # With two or more cores the proxy under test is pinned to CPU 0 and wrk plus the upstream to
 # CPU 1 (taskset), so the proxies compete for the same, separate core.
 set -euo pipefail
@@ -95,6 +99,19 @@ for _ in $(seq 200); do grep -q ready "$WORK/sidecar.out" 2>/dev/null && break; 
 SIDECAR_PORT=$(grep -o 'http=[^ ]*' "$WORK/sidecar.out" | sed 's/.*://')
 SIDECAR_ADMIN=$(grep -o 'admin=[^ ]*' "$WORK/sidecar.out" | sed 's/admin=//')
 
+PROXIES="sidecar nginx haproxy"
+# Optional: the same sidecar with its accounting compiled out, for the overhead measurement.
+if [ -n "${NOACCT_SIDECAR:-}" ]; then
+  "${PROXY_CPU[@]}" "$NOACCT_SIDECAR" --listen 127.0.0.1:0 --upstream 127.0.0.1:$UP_PORT \
+    --admin 127.0.0.1:0 --grpc-listen "" --threads 1 > "$WORK/noacct.out" 2> "$WORK/noacct.err" &
+  NOACCT_PID=$!
+  PIDS+=($NOACCT_PID)
+  for _ in $(seq 200); do grep -q ready "$WORK/noacct.out" 2>/dev/null && break; sleep 0.05; done
+  NOACCT_PORT=$(grep -o 'http=[^ ]*' "$WORK/noacct.out" | sed 's/.*://')
+  PROXIES="$PROXIES noacct"
+fi
+[ -n "${SCRAPE:-}" ] && PROXIES="$PROXIES scraped"
+
 # Proxy 2: nginx, one worker, upstream keep-alive.
 NGINX_PORT=$(free_port)
 mkdir -p "$WORK/ng"
@@ -140,13 +157,14 @@ wait_port "$SIDECAR_PORT"; wait_port "$NGINX_PORT"; wait_port "$HAPROXY_PORT"
 # The processes whose CPU and memory count for each proxy (nginx: master and its worker).
 pids_of() {
   case $1 in
-    sidecar) echo "$SIDECAR_PID" ;;
+    sidecar|scraped) echo "$SIDECAR_PID" ;;
+    noacct) echo "$NOACCT_PID" ;;
     nginx) echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
     haproxy) echo "$HAPROXY_PID $(pgrep -P "$HAPROXY_PID" | tr '\n' ' ')" ;;
   esac
 }
 port_of() {
-  case $1 in sidecar) echo "$SIDECAR_PORT" ;; nginx) echo "$NGINX_PORT" ;; haproxy) echo "$HAPROXY_PORT" ;; esac
+  case $1 in sidecar|scraped) echo "$SIDECAR_PORT" ;; noacct) echo "$NOACCT_PORT" ;; nginx) echo "$NGINX_PORT" ;; haproxy) echo "$HAPROXY_PORT" ;; esac
 }
 cpu_ticks() {  # utime + stime of the given pids, in clock ticks
   local total=0
@@ -183,7 +201,7 @@ end
 LUA
 
 declare -A IDLE_RSS IDLE_ANON
-for p in sidecar nginx haproxy; do
+for p in $PROXIES; do
   # shellcheck disable=SC2046
   IDLE_RSS[$p]=$(rss_kib VmRSS $(pids_of $p))
   # shellcheck disable=SC2046
@@ -191,7 +209,7 @@ for p in sidecar nginx haproxy; do
 done
 
 # Warm every proxy's upstream pool once, then the interleaved runs.
-for p in sidecar nginx haproxy; do
+for p in $PROXIES; do
   "${LOAD_CPU[@]}" wrk -t1 -c32 -d1s -s "$WORK/infer.lua" "http://127.0.0.1:$(port_of $p)/" > /dev/null
 done
 TICK=$(getconf CLK_TCK)
@@ -199,13 +217,19 @@ RESULTS=$WORK/results.tsv
 : > "$RESULTS"
 for rep in $(seq "$REPS"); do
   for c in $CONNS; do
-    for p in sidecar nginx haproxy; do
+    for p in $PROXIES; do
+      scraper=""
+      if [ "$p" = scraped ]; then  # Prometheus-style scraper, 10 scrapes a second
+        (while :; do curl -s -o /dev/null "http://$SIDECAR_ADMIN/metrics"; sleep 0.1; done) &
+        scraper=$!
+      fi
       # shellcheck disable=SC2046
       before=$(cpu_ticks $(pids_of $p))
       out=$("${LOAD_CPU[@]}" wrk -t1 -c"$c" -d"${DURATION}s" --latency -s "$WORK/infer.lua" \
             "http://127.0.0.1:$(port_of $p)/")
       # shellcheck disable=SC2046
       after=$(cpu_ticks $(pids_of $p))
+      if [ -n "$scraper" ]; then kill "$scraper"; wait "$scraper" 2>/dev/null || true; fi
       requests=$(echo "$out" | awk '/requests in/ {print $1}')
       rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
       errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
@@ -228,7 +252,7 @@ echo "HTTP/1.1 proxies, one thread each, in front of one nginx upstream; $REPS x
 printf "| proxy | conns | RPS | p50 (us) | p99 (us) | CPU-us/request | idle RSS (MiB) | of it anonymous (MiB) |\n"
 printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
 for c in $CONNS; do
-  for p in sidecar nginx haproxy; do
+  for p in $PROXIES; do
     printf "| %s | %s | %.0f | %.0f | %.0f | %.2f | %.1f | %.1f |\n" "$p" "$c" "$(col $p $c 3)" \
       "$(col $p $c 4)" "$(col $p $c 5)" "$(col $p $c 6)" \
       "$(awk -v k="${IDLE_RSS[$p]}" 'BEGIN {print k/1024}')" \
@@ -241,6 +265,18 @@ for c in $CONNS; do
       -v sp="$(col sidecar $c 5)" -v np="$(col nginx $c 5)" -v hp="$(col haproxy $c 5)" \
       -v sc="$(col sidecar $c 6)" -v nc="$(col nginx $c 6)" -v hc="$(col haproxy $c 6)" \
       'BEGIN { printf "c=%s: RPS sidecar/nginx %.2fx, sidecar/haproxy %.2fx; p99 sidecar/nginx %.2fx, sidecar/haproxy %.2fx; CPU/request sidecar/nginx %.2fx, sidecar/haproxy %.2fx\n", c, s/n, s/h, sp/np, sp/hp, sc/nc, sc/hc }'
+done
+for c in $CONNS; do
+  if [[ " $PROXIES " == *" noacct "* ]]; then
+    awk -v c="$c" -v s="$(col sidecar $c 3)" -v n="$(col noacct $c 3)" -v sc="$(col sidecar $c 6)" \
+        -v nc="$(col noacct $c 6)" -v sp="$(col sidecar $c 5)" -v np="$(col noacct $c 5)" \
+        'BEGIN { printf "c=%s: accounting on/off: RPS %.3fx, CPU/request %.3fx, p99 %.2fx\n", c, s/n, sc/nc, sp/np }'
+  fi
+  if [[ " $PROXIES " == *" scraped "* ]]; then
+    awk -v c="$c" -v s="$(col scraped $c 3)" -v n="$(col sidecar $c 3)" -v sp="$(col scraped $c 5)" \
+        -v np="$(col sidecar $c 5)" \
+        'BEGIN { printf "c=%s: scraped every 100 ms / not scraped: RPS %.3fx, p99 %.2fx\n", c, s/n, sp/np }'
+  fi
 done
 # Every request above was counted by the sidecar: show its ledger agrees with itself.
 curl -s "http://$SIDECAR_ADMIN/stats" | python3 -c '
