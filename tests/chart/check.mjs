@@ -319,7 +319,7 @@ await test("Grafana dashboard: labelled ConfigMap with the five panels' queries"
   const dash = JSON.parse(cm.data["lagscale.json"]);
   const exprs = dash.panels.flatMap((p) => p.targets.map((t) => t.expr)).join("\n");
   for (const want of ["lagscale_model_inflight_requests", "rate(lagscale_model_busy_seconds_total{", "rate(lagscale_model_arrivals_total{",
-    "histogram_quantile(0.99, sum by (le, model) (rate(lagscale_model_request_duration_seconds_bucket{", "lagscale_coordinator_desired_replicas", "lagscale_coordinator_current_replicas"]) {
+    "histogram_quantile(0.99, sum by (le, model) (rate(lagscale_model_request_duration_seconds_bucket{", "lagscale_coordinator_model_desired_replicas", "lagscale_coordinator_model_current_replicas"]) {
     assert(exprs.includes(want), `dashboard lacks ${want}`);
   }
   eq(find(render({ dashboard: { enabled: false } }), "ConfigMap", `${FULL}-dashboard`).length, 0, "disabled");
