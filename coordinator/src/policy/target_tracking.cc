@@ -37,12 +37,12 @@ class TargetTracking : public ModelPolicy {
     const double short_rate = context.demand.ArrivalRate(config_.panic_window_s / 4);
 
     // Concurrency is arrivals x time per request (Little's law). While nothing queues, the time per
-    // request is the service time; learn it then, because during a burst the queue inflates
-    // measured concurrency with requests that more replicas would not have had to hold: sizing on
-    // it would keep adding replicas for as long as the new ones take to start.
-    if (!panicking_ && stable_rate > 0 && stable > 0) seconds_per_request_ = stable / stable_rate;
-    const bool learned = seconds_per_request_ > 0;
-    const double short_demand = learned ? short_rate * seconds_per_request_ : short_avg;
+    // request is the service time, and the panic below sizes on it: during a burst the queue
+    // inflates measured concurrency with requests that more replicas would not have had to hold,
+    // and sizing on that would keep adding replicas for as long as the new ones take to start.
+    // The panic test uses the value learned before this cycle: see Learn() for when it is updated.
+    bool learned = seconds_per_request_ > 0;
+    double short_demand = learned ? short_rate * seconds_per_request_ : short_avg;
 
     // Panic: the short window asks for panic_threshold times the capacity we have, or the requests
     // in flight right now do (a queue that built up inside one report interval) and the arrivals
@@ -50,17 +50,31 @@ class TargetTracking : public ModelPolicy {
     // replicas any demand at all is a burst.
     const double capacity = current * target;
     const double confirm = 1 + (config_.panic_threshold - 1) / 2;
-    const double burst = std::max(short_demand, short_avg);
-    const bool over = current == 0 ? std::max(burst, inflight) > 0
-                                   : burst >= config_.panic_threshold * capacity ||
-                                         (inflight >= config_.panic_threshold * capacity &&
-                                          short_demand >= confirm * capacity);
+    const bool queue_building = inflight >= config_.panic_threshold * capacity;
+    const bool over = current == 0 ? std::max(std::max(short_demand, short_avg), inflight) > 0
+                                   : std::max(short_demand, short_avg) >=
+                                             config_.panic_threshold * capacity ||
+                                         (queue_building && short_demand >= confirm * capacity);
     if (over) {
       panicking_ = true;
       last_over_s_ = now;
     } else if (panicking_ && now - last_over_s_ >= config_.stable_window_s) {
       panicking_ = false;
     }
+    // Little's law over a window (average concurrency / arrival rate) gives the time per request
+    // only when the window's ends balance: as many requests in flight when it starts as when it
+    // ends. A burst's first moments add arrivals that have not yet accumulated busy time, so the
+    // ratio reads low (0.116 s for 0.5 s requests when 11 arrive at once into a 2 s window), and a
+    // panic sized on it would stop at a third of what the load needs. So learn only on calm
+    // windows: not panicking, no panic signal now, and no queue building in flight (a burst whose
+    // arrivals are not yet confirmed is not calm either). The value learned before the burst is
+    // kept through the panic.
+    if (!panicking_ && !queue_building && stable_rate > 0 && stable > 0) {
+      seconds_per_request_ = stable / stable_rate;
+      learned = true;
+      short_demand = short_rate * seconds_per_request_;
+    }
+    const double burst = std::max(short_demand, short_avg);
 
     int recommendation;
     std::string why;
@@ -82,7 +96,11 @@ class TargetTracking : public ModelPolicy {
       why = Format("%.1f concurrency within %.0f%% of target %.1f x %d", stable,
                    config_.tolerance * 100, target, current);
     } else {
-      recommendation = ReplicasFor(stable, target);
+      // The tolerance also applies to the rounding: a band only around the current count would
+      // let 1.0002 at target 1 round up to 2 on the way down, and then hold 2 (0.5 is outside
+      // the band around 2) for good. Within the tolerance of a whole count, that count is enough;
+      // it is also inside the band around it, so the next decision holds there.
+      recommendation = ReplicasFor(stable, target, config_.tolerance);
       why = Format("%.1f average concurrency over %.0fs / target %.1f", stable,
                    config_.stable_window_s, target);
     }
@@ -96,7 +114,7 @@ class TargetTracking : public ModelPolicy {
         learned ? context.demand.ArrivalRate(config_.panic_window_s) * seconds_per_request_
                 : short_avg;
     history_.emplace_back(
-        now, std::max(recommendation, Clamp(ReplicasFor(window_demand, target),
+        now, std::max(recommendation, Clamp(ReplicasFor(window_demand, target, config_.tolerance),
                                             config_.min_replicas, config_.max_replicas)));
     const double keep = std::max(config_.max_scale_down_delay_s, config_.scale_down_delay_s);
     while (!history_.empty() && history_.front().first < now - keep) history_.pop_front();
