@@ -88,7 +88,9 @@ class TargetTracking : public ModelPolicy {
         const double backlog = std::max(0.0, inflight - steady);
         demand = steady + backlog * seconds_per_request_ / std::max(config_.backlog_drain_s, 1e-3);
       }
-      recommendation = std::max(ReplicasFor(demand, target), current);
+      // The same dead-band as below: without a learned time the demand is measured concurrency,
+      // which reads 12.1 for 12 requests in flight and would add a replica as the burst ends.
+      recommendation = std::max(ReplicasFor(demand, target, config_.tolerance), current);
       why = Format("panic: %.0f in flight, %.1f rps x %.3fs, vs %.1fx capacity of %d", inflight,
                    short_rate, seconds_per_request_, config_.panic_threshold, current);
     } else if (current > 0 && std::fabs(stable / (current * target) - 1) <= config_.tolerance) {
