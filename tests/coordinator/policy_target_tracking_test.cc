@@ -285,5 +285,23 @@ TEST_F(TargetTrackingTest, ExactMultipleWithNoiseComesDownToIt) {
   EXPECT_EQ(Decide(300, 1).desired, 2);
 }
 
+// The reason is built only when the cause or the outcome changes, but a repeated hold still
+// carries one, and a new cause gets a new one.
+TEST_F(TargetTrackingTest, RepeatedHoldKeepsItsReasonAndANewCauseGetsItsOwn) {
+  demand_.Steady(2.05, 20.5);
+  for (double t = 0; t < 5; t += 0.25) {
+    const Decision d = Decide(t, 2);
+    ASSERT_EQ(d.direction, Direction::kHold);
+    ASSERT_EQ(d.reason.rfind("hold: ", 0), 0u) << d.reason;
+    ASSERT_NE(d.reason.find("within"), std::string::npos) << d.reason;
+  }
+  demand_.Steady(1, 10);
+  const Decision held = Decide(10, 2);
+  EXPECT_EQ(held.desired, 2);
+  EXPECT_NE(held.reason.find("scale-down held: 2"), std::string::npos) << held.reason;
+  demand_.fresh = false;
+  EXPECT_NE(Decide(11, 2).reason.find("stale"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lagscale::coordinator
