@@ -39,7 +39,12 @@ class TargetTracking : public ModelPolicy {
     const double inflight = context.demand.Inflight();
     const double short_avg = context.demand.AverageConcurrency(config_.panic_window_s);
     const double stable_rate = context.demand.ArrivalRate(config_.stable_window_s);
-    const double short_rate = context.demand.ArrivalRate(config_.panic_window_s / 4);
+    // Arrivals over a quarter of the panic window, but never over less than one request's time:
+    // over a shorter window, requests that arrived together (a clump) extrapolate to a rate that
+    // would keep more of them in flight than arrived, and the panic would overshoot by the ratio
+    // (2x for 0.5 s requests over 0.25 s in the coordinator's integration test).
+    const double short_rate = context.demand.ArrivalRate(
+        std::max(config_.panic_window_s / 4, std::min(seconds_per_request_, config_.panic_window_s)));
 
     // Concurrency is arrivals x time per request (Little's law). While nothing queues, the time per
     // request is the service time, and the panic below sizes on it: during a burst the queue
