@@ -1,17 +1,15 @@
 #include <gtest/gtest.h>
 
-#include "lagscale/coordinator/policy.h"
-
 #include <cmath>
 #include <vector>
 
+#include "lagscale/coordinator/policy.h"
 #include "support/policy_fake_demand.h"
 
 namespace lagscale::coordinator {
 namespace {
 
 using testing::FakeDemand;
-
 
 // Pods that hold `level` requests of kServiceS each in flight, like the coordinator's integration
 // test: requests arrive and complete at level / kServiceS per second (Little's law), and a step up
@@ -27,7 +25,8 @@ class LevelDemand : public DemandView {
     for (int i = 0; now() < until - kStep / 2; ++i) {
       const double l = i < ramp ? from + (level - from) * (i + 1) / ramp : level;
       busy_.push_back(l * kStep);
-      arrivals_.push_back(l * kStep / kServiceS + (i < ramp && level > from ? (level - from) / ramp : 0));
+      arrivals_.push_back(l * kStep / kServiceS +
+                          (i < ramp && level > from ? (level - from) / ramp : 0));
       level_ = l;
     }
   }

@@ -43,8 +43,8 @@ class TargetTracking : public ModelPolicy {
     // over a shorter window, requests that arrived together (a clump) extrapolate to a rate that
     // would keep more of them in flight than arrived, and the panic would overshoot by the ratio
     // (2x for 0.5 s requests over 0.25 s in the coordinator's integration test).
-    const double short_rate = context.demand.ArrivalRate(
-        std::max(config_.panic_window_s / 4, std::min(seconds_per_request_, config_.panic_window_s)));
+    const double short_rate = context.demand.ArrivalRate(std::max(
+        config_.panic_window_s / 4, std::min(seconds_per_request_, config_.panic_window_s)));
 
     // Concurrency is arrivals x time per request (Little's law). While nothing queues, the time per
     // request is the service time, and the panic below sizes on it: during a burst the queue
@@ -61,10 +61,10 @@ class TargetTracking : public ModelPolicy {
     const double capacity = current * target;
     const double confirm = 1 + (config_.panic_threshold - 1) / 2;
     const bool queue_building = inflight >= config_.panic_threshold * capacity;
-    const bool over = current == 0 ? std::max(std::max(short_demand, short_avg), inflight) > 0
-                                   : std::max(short_demand, short_avg) >=
-                                             config_.panic_threshold * capacity ||
-                                         (queue_building && short_demand >= confirm * capacity);
+    const bool over =
+        current == 0 ? std::max(std::max(short_demand, short_avg), inflight) > 0
+                     : std::max(short_demand, short_avg) >= config_.panic_threshold * capacity ||
+                           (queue_building && short_demand >= confirm * capacity);
     if (over) {
       panicking_ = true;
       last_over_s_ = now;
@@ -126,9 +126,9 @@ class TargetTracking : public ModelPolicy {
     const double window_demand =
         learned ? context.demand.ArrivalRate(config_.panic_window_s) * seconds_per_request_
                 : short_avg;
-    Remember(now, std::max(recommendation,
-                           Clamp(ReplicasFor(window_demand, target, config_.tolerance),
-                                 config_.min_replicas, config_.max_replicas)));
+    Remember(now,
+             std::max(recommendation, Clamp(ReplicasFor(window_demand, target, config_.tolerance),
+                                            config_.min_replicas, config_.max_replicas)));
     int desired = recommendation;
     if (recommendation < current) {
       const int highest = HighestSince(now - down_delay_s_);
