@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <vector>
+
 #include "lagscale/coordinator/policy.h"
 #include "support/policy_fake_demand.h"
 
@@ -7,6 +10,43 @@ namespace lagscale::coordinator {
 namespace {
 
 using testing::FakeDemand;
+
+// Pods that hold `level` requests of kServiceS each in flight, like the coordinator's integration
+// test: requests arrive and complete at level / kServiceS per second (Little's law), and a step up
+// in the level arrives at once (spread over one 100 ms report). Windows are exact sums over 10 ms
+// steps, as the aggregator's are over its buckets.
+class LevelDemand : public DemandView {
+ public:
+  static constexpr double kStep = 0.01, kServiceS = 0.5;
+  // Advances to `until` seconds holding `level` in flight (a step is spread over 100 ms).
+  void Hold(double level, double until) {
+    const double from = level_;
+    const int ramp = level > from ? 10 : 1;
+    for (int i = 0; now() < until - kStep / 2; ++i) {
+      const double l = i < ramp ? from + (level - from) * (i + 1) / ramp : level;
+      busy_.push_back(l * kStep);
+      arrivals_.push_back(l * kStep / kServiceS +
+                          (i < ramp && level > from ? (level - from) / ramp : 0));
+      level_ = l;
+    }
+  }
+  double now() const { return static_cast<double>(busy_.size()) * kStep; }
+  double AverageConcurrency(double w) const override { return Sum(busy_, w) / w; }
+  double Inflight() const override { return level_; }
+  double ArrivalRate(double w) const override { return Sum(arrivals_, w) / w; }
+  double IdleSeconds() const override { return 0; }
+  bool Fresh() const override { return true; }
+
+ private:
+  static double Sum(const std::vector<double>& v, double w) {
+    const size_t n = std::min(v.size(), static_cast<size_t>(std::lround(w / kStep)));
+    double sum = 0;
+    for (size_t i = v.size() - n; i < v.size(); ++i) sum += v[i];
+    return sum;
+  }
+  std::vector<double> busy_, arrivals_;
+  double level_ = 0;
+};
 
 class TargetTrackingTest : public ::testing::Test {
  protected:
@@ -23,9 +63,10 @@ class TargetTrackingTest : public ::testing::Test {
     config_.max_scale_down_rate = 2;
   }
 
-  Decision Decide(double now, int current) {
+  Decision Decide(double now, int current) { return Decide(demand_, now, current); }
+  Decision Decide(const DemandView& demand, double now, int current) {
     if (!policy_) policy_ = MakeModelPolicy(config_);
-    return policy_->Decide(ModelContext{now, current, demand_});
+    return policy_->Decide(ModelContext{now, current, demand});
   }
 
   ModelPolicyConfig config_;
@@ -175,6 +216,90 @@ TEST_F(TargetTrackingTest, ReversalLengthensTheNextScaleDownDelay) {
   demand_.Steady(2, 20);
   EXPECT_EQ(Decide(31, 4).direction, Direction::kHold);  // 11 s: enough before, not now
   EXPECT_EQ(Decide(41, 4).direction, Direction::kDown);
+}
+
+// Steady 0.5 s requests (one in flight), then a burst to 12 in flight: the time per request must
+// not be learned from the burst's first moments (which read 0.116 s and settled at 4 replicas).
+TEST_F(TargetTrackingTest, BurstIsSizedOnTheTimePerRequestLearnedBeforeIt) {
+  config_.max_replicas = 20;
+  config_.max_scale_up_rate = 100;
+  config_.stable_window_s = 2;
+  config_.panic_window_s = 1;
+  config_.scale_down_delay_s = 1;
+  config_.max_scale_down_delay_s = 1;
+  policy_ = MakeModelPolicy(config_);
+  LevelDemand pods;
+  int current = 1;
+  pods.Hold(1, 10);
+  for (double t = 0.1; t <= 10; t += 0.1) ASSERT_EQ(Decide(pods, t, current).desired, 1);
+  const double burst = pods.now();
+  int reached_at_ms = -1, peak = 0;
+  for (int i = 1; i <= 60; ++i) {  // 6 s of burst, a decision every 100 ms
+    pods.Hold(12, burst + i * 0.1);
+    const Decision d = Decide(pods, pods.now(), current);
+    ASSERT_LE(d.desired, 20) << d.reason;
+    peak = std::max(peak, d.desired);
+    if (reached_at_ms < 0 && d.desired >= 12) reached_at_ms = i * 100;
+    current = d.desired;  // the target follows at once
+  }
+  ASSERT_GT(reached_at_ms, 0) << "peak " << peak;
+  EXPECT_LE(reached_at_ms, 1000);
+  EXPECT_EQ(current, 12) << "settles on what 12 in flight need at target 1";
+}
+
+TEST_F(TargetTrackingTest, BurstStepIsBoundedByTheScaleUpRate) {
+  config_.max_replicas = 20;
+  config_.max_scale_up_rate = 3;
+  config_.stable_window_s = 2;
+  config_.panic_window_s = 1;
+  policy_ = MakeModelPolicy(config_);
+  LevelDemand pods;
+  pods.Hold(1, 10);
+  for (double t = 0.1; t <= 10; t += 0.1) Decide(pods, t, 1);
+  pods.Hold(12, pods.now() + 0.2);
+  const Decision d = Decide(pods, pods.now(), 1);
+  EXPECT_EQ(d.desired, 3) << d.reason;
+  EXPECT_NE(d.reason.find("limited"), std::string::npos) << d.reason;
+}
+
+// A measured 1.0002 at target 1 is one replica: the tolerance applies to the rounding too, not
+// only around the current count (which once left it at 2 for good after a scale-down).
+TEST_F(TargetTrackingTest, ExactMultipleWithNoiseDoesNotRoundUp) {
+  demand_.Steady(1.0002, 10.002);
+  for (double t = 0; t < 120; t += 0.25) {
+    const Decision d = Decide(t, 1);
+    ASSERT_EQ(d.desired, 1) << "t=" << t << " " << d.reason;
+    ASSERT_EQ(d.direction, Direction::kHold);
+  }
+}
+
+TEST_F(TargetTrackingTest, ExactMultipleWithNoiseComesDownToIt) {
+  demand_.Steady(4, 40);
+  ASSERT_EQ(Decide(0, 4).desired, 4);
+  demand_.Steady(1.0002, 10.002);
+  int current = 4;
+  for (double t = 0.25; t < 300; t += 0.25) current = Decide(t, current).desired;
+  EXPECT_EQ(current, 1);
+  demand_.Steady(1.2, 12);  // beyond the tolerance: one more replica
+  EXPECT_EQ(Decide(300, 1).desired, 2);
+}
+
+// The reason is built only when the cause or the outcome changes, but a repeated hold still
+// carries one, and a new cause gets a new one.
+TEST_F(TargetTrackingTest, RepeatedHoldKeepsItsReasonAndANewCauseGetsItsOwn) {
+  demand_.Steady(2.05, 20.5);
+  for (double t = 0; t < 5; t += 0.25) {
+    const Decision d = Decide(t, 2);
+    ASSERT_EQ(d.direction, Direction::kHold);
+    ASSERT_EQ(d.reason.rfind("hold: ", 0), 0u) << d.reason;
+    ASSERT_NE(d.reason.find("within"), std::string::npos) << d.reason;
+  }
+  demand_.Steady(1, 10);
+  const Decision held = Decide(10, 2);
+  EXPECT_EQ(held.desired, 2);
+  EXPECT_NE(held.reason.find("scale-down held: 2"), std::string::npos) << held.reason;
+  demand_.fresh = false;
+  EXPECT_NE(Decide(11, 2).reason.find("stale"), std::string::npos);
 }
 
 }  // namespace

@@ -38,10 +38,12 @@ inline int Clamp(int value, int lo, int hi) {
 }
 
 // Number of replicas that serve `demand` at `per_replica` each; tiny float noise must not add one.
-inline int ReplicasFor(double demand, double per_replica) {
+// `dead_band` (a policy's tolerance) is how far past a whole number of replicas the ratio may go
+// before it rounds up: a measured 1.0002 at target 1 is one replica, not two. Any demand needs one.
+inline int ReplicasFor(double demand, double per_replica, double dead_band = 0) {
   if (demand <= 0) return 0;
   double ratio = demand / std::max(per_replica, 1e-9);
-  return static_cast<int>(std::ceil(ratio - 1e-9));
+  return std::max(1, static_cast<int>(std::ceil(ratio - std::max(dead_band, 1e-9))));
 }
 
 // What a policy returns when its inputs cannot be trusted: keep the last decision, but never

@@ -25,24 +25,34 @@ class TargetTracking : public ModelPolicy {
 
   Decision Decide(const ModelContext& context) override {
     const int current = context.current_replicas;
-    if (!context.demand.Fresh())
-      return HoldOnStaleData(last_desired_, current, config_.min_replicas);
     const double now = context.now_s;
+    if (!context.demand.Fresh()) {
+      // Hold (policies.h HoldOnStaleData), with the reason built only when the hold changes.
+      const int held = std::max({last_desired_, current, config_.min_replicas});
+      why_ = Why{};
+      why_.cause = Cause::kStale;
+      return Conclude(held, current);
+    }
     const double target = std::max(config_.target_concurrency, 1e-9);
 
     const double stable = context.demand.AverageConcurrency(config_.stable_window_s);
     const double inflight = context.demand.Inflight();
     const double short_avg = context.demand.AverageConcurrency(config_.panic_window_s);
     const double stable_rate = context.demand.ArrivalRate(config_.stable_window_s);
-    const double short_rate = context.demand.ArrivalRate(config_.panic_window_s / 4);
+    // Arrivals over a quarter of the panic window, but never over less than one request's time:
+    // over a shorter window, requests that arrived together (a clump) extrapolate to a rate that
+    // would keep more of them in flight than arrived, and the panic would overshoot by the ratio
+    // (2x for 0.5 s requests over 0.25 s in the coordinator's integration test).
+    const double short_rate = context.demand.ArrivalRate(std::max(
+        config_.panic_window_s / 4, std::min(seconds_per_request_, config_.panic_window_s)));
 
     // Concurrency is arrivals x time per request (Little's law). While nothing queues, the time per
-    // request is the service time; learn it then, because during a burst the queue inflates
-    // measured concurrency with requests that more replicas would not have had to hold: sizing on
-    // it would keep adding replicas for as long as the new ones take to start.
-    if (!panicking_ && stable_rate > 0 && stable > 0) seconds_per_request_ = stable / stable_rate;
-    const bool learned = seconds_per_request_ > 0;
-    const double short_demand = learned ? short_rate * seconds_per_request_ : short_avg;
+    // request is the service time, and the panic below sizes on it: during a burst the queue
+    // inflates measured concurrency with requests that more replicas would not have had to hold,
+    // and sizing on that would keep adding replicas for as long as the new ones take to start.
+    // The panic test uses the value learned before this cycle: see Learn() for when it is updated.
+    bool learned = seconds_per_request_ > 0;
+    double short_demand = learned ? short_rate * seconds_per_request_ : short_avg;
 
     // Panic: the short window asks for panic_threshold times the capacity we have, or the requests
     // in flight right now do (a queue that built up inside one report interval) and the arrivals
@@ -50,20 +60,34 @@ class TargetTracking : public ModelPolicy {
     // replicas any demand at all is a burst.
     const double capacity = current * target;
     const double confirm = 1 + (config_.panic_threshold - 1) / 2;
-    const double burst = std::max(short_demand, short_avg);
-    const bool over = current == 0 ? std::max(burst, inflight) > 0
-                                   : burst >= config_.panic_threshold * capacity ||
-                                         (inflight >= config_.panic_threshold * capacity &&
-                                          short_demand >= confirm * capacity);
+    const bool queue_building = inflight >= config_.panic_threshold * capacity;
+    const bool over =
+        current == 0 ? std::max(std::max(short_demand, short_avg), inflight) > 0
+                     : std::max(short_demand, short_avg) >= config_.panic_threshold * capacity ||
+                           (queue_building && short_demand >= confirm * capacity);
     if (over) {
       panicking_ = true;
       last_over_s_ = now;
     } else if (panicking_ && now - last_over_s_ >= config_.stable_window_s) {
       panicking_ = false;
     }
+    // Little's law over a window (average concurrency / arrival rate) gives the time per request
+    // only when the window's ends balance: as many requests in flight when it starts as when it
+    // ends. A burst's first moments add arrivals that have not yet accumulated busy time, so the
+    // ratio reads low (0.116 s for 0.5 s requests when 11 arrive at once into a 2 s window), and a
+    // panic sized on it would stop at a third of what the load needs. So learn only on calm
+    // windows: not panicking, no panic signal now, and no queue building in flight (a burst whose
+    // arrivals are not yet confirmed is not calm either). The value learned before the burst is
+    // kept through the panic.
+    if (!panicking_ && !queue_building && stable_rate > 0 && stable > 0) {
+      seconds_per_request_ = stable / stable_rate;
+      learned = true;
+      short_demand = short_rate * seconds_per_request_;
+    }
+    const double burst = std::max(short_demand, short_avg);
 
     int recommendation;
-    std::string why;
+    why_ = Why{};
     if (panicking_) {
       // Size on arrivals x learned time per request; never lower while panicking (KPA keeps the
       // panic maximum). Without a learned service time, the measured burst is all there is.
@@ -74,17 +98,24 @@ class TargetTracking : public ModelPolicy {
         const double backlog = std::max(0.0, inflight - steady);
         demand = steady + backlog * seconds_per_request_ / std::max(config_.backlog_drain_s, 1e-3);
       }
-      recommendation = std::max(ReplicasFor(demand, target), current);
-      why = Format("panic: %.0f in flight, %.1f rps x %.3fs, vs %.1fx capacity of %d", inflight,
-                   short_rate, seconds_per_request_, config_.panic_threshold, current);
+      // The same dead-band as below: without a learned time the demand is measured concurrency,
+      // which reads 12.1 for 12 requests in flight and would add a replica as the burst ends.
+      recommendation = std::max(ReplicasFor(demand, target, config_.tolerance), current);
+      why_.cause = Cause::kPanic;
+      why_.a = inflight;
+      why_.b = short_rate;
     } else if (current > 0 && std::fabs(stable / (current * target) - 1) <= config_.tolerance) {
       recommendation = current;
-      why = Format("%.1f concurrency within %.0f%% of target %.1f x %d", stable,
-                   config_.tolerance * 100, target, current);
+      why_.cause = Cause::kWithin;
+      why_.a = stable;
     } else {
-      recommendation = ReplicasFor(stable, target);
-      why = Format("%.1f average concurrency over %.0fs / target %.1f", stable,
-                   config_.stable_window_s, target);
+      // The tolerance also applies to the rounding: a band only around the current count would
+      // let 1.0002 at target 1 round up to 2 on the way down, and then hold 2 (0.5 is outside
+      // the band around 2) for good. Within the tolerance of a whole count, that count is enough;
+      // it is also inside the band around it, so the next decision holds there.
+      recommendation = ReplicasFor(stable, target, config_.tolerance);
+      why_.cause = Cause::kStable;
+      why_.a = stable;
     }
     recommendation = Clamp(recommendation, config_.min_replicas, config_.max_replicas);
 
@@ -95,23 +126,17 @@ class TargetTracking : public ModelPolicy {
     const double window_demand =
         learned ? context.demand.ArrivalRate(config_.panic_window_s) * seconds_per_request_
                 : short_avg;
-    history_.emplace_back(
-        now, std::max(recommendation, Clamp(ReplicasFor(window_demand, target),
+    Remember(now,
+             std::max(recommendation, Clamp(ReplicasFor(window_demand, target, config_.tolerance),
                                             config_.min_replicas, config_.max_replicas)));
-    const double keep = std::max(config_.max_scale_down_delay_s, config_.scale_down_delay_s);
-    while (!history_.empty() && history_.front().first < now - keep) history_.pop_front();
     int desired = recommendation;
     if (recommendation < current) {
-      int highest = recommendation, highest_base = recommendation;
-      for (const auto& [t, r] : history_) {
-        if (t >= now - down_delay_s_) highest = std::max(highest, r);
-        if (t >= now - config_.scale_down_delay_s) highest_base = std::max(highest_base, r);
-      }
+      const int highest = HighestSince(now - down_delay_s_);
       desired = std::min(current, highest);
       if (desired > recommendation) {
-        if (highest > highest_base) last_damped_block_s_ = now;
-        why += Format("; scale-down held: %d recommended within the last %.0fs", highest,
-                      down_delay_s_);
+        if (highest > HighestSince(now - config_.scale_down_delay_s)) last_damped_block_s_ = now;
+        why_.held = highest;
+        why_.held_for_s = down_delay_s_;
       }
     }
 
@@ -123,22 +148,102 @@ class TargetTracking : public ModelPolicy {
           static_cast<int>(std::floor(current / std::max(config_.max_scale_down_rate, 1.0)));
       if (desired > up_cap) {
         desired = up_cap;
-        why += Format("; step limited to %.0fx", config_.max_scale_up_rate);
+        why_.limited = Direction::kUp;
       } else if (desired < down_floor) {
         desired = down_floor;
-        why += Format("; step limited to 1/%.0f", config_.max_scale_down_rate);
+        why_.limited = Direction::kDown;
       }
     }
     desired = Clamp(desired, config_.min_replicas, config_.max_replicas);
 
-    const Direction direction = DirectionOf(current, desired);
-    Damp(direction, now);
+    Damp(DirectionOf(current, desired), now);
     last_desired_ = desired;
-    if (direction == Direction::kHold) why = "hold: " + why;
-    return Decision{desired, direction, std::move(why)};
+    return Conclude(desired, current);
   }
 
  private:
+  enum class Cause : uint8_t { kStale, kPanic, kWithin, kStable };
+  // What a decision's reason says, kept as numbers: formatting it is most of a decision's cost
+  // (the coordinator decides for every model several times a second, and nearly every decision
+  // repeats a hold), so the text is built only when the cause or the outcome changes.
+  struct Why {
+    Cause cause = Cause::kStable;
+    double a = 0, b = 0;  // panic: in flight, rps; within / stable: average concurrency
+    int held = 0;         // scale-down held at this recommendation (0: not held)
+    double held_for_s = 0;
+    Direction limited = Direction::kHold;  // rate-limited up or down
+    int desired = 0, current = 0;
+    // The same outcome for the same cause: the reason already built still says why.
+    bool SameAs(const Why& o) const {
+      return cause == o.cause && held == o.held && held_for_s == o.held_for_s &&
+             limited == o.limited && desired == o.desired && current == o.current;
+    }
+  };
+
+  Decision Conclude(int desired, int current) {
+    why_.desired = desired;
+    why_.current = current;
+    const Direction direction = DirectionOf(current, desired);
+    if (reason_.empty() || !why_.SameAs(reason_why_)) {
+      reason_ = Explain(direction);
+      reason_why_ = why_;
+    }
+    return Decision{desired, direction, reason_};
+  }
+
+  std::string Explain(Direction direction) const {
+    const double target = std::max(config_.target_concurrency, 1e-9);
+    char buf[320];
+    size_t n = 0;
+    auto add = [&](const char* fmt, auto... args) {
+      if (n < sizeof(buf)) n += std::snprintf(buf + n, sizeof(buf) - n, fmt, args...);
+    };
+    if (why_.cause == Cause::kStale) {
+      add("hold at %d: demand data missing, stale or restarted", why_.desired);
+      return std::string(buf, std::min(n, sizeof(buf) - 1));
+    }
+    if (direction == Direction::kHold) add("%s", "hold: ");
+    switch (why_.cause) {
+      case Cause::kPanic:
+        add("panic: %.0f in flight, %.1f rps x %.3fs, vs %.1fx capacity of %d", why_.a, why_.b,
+            seconds_per_request_, config_.panic_threshold, why_.current);
+        break;
+      case Cause::kWithin:
+        add("%.1f concurrency within %.0f%% of target %.1f x %d", why_.a, config_.tolerance * 100,
+            target, why_.current);
+        break;
+      default:
+        add("%.1f average concurrency over %.0fs / target %.1f", why_.a, config_.stable_window_s,
+            target);
+    }
+    if (why_.held > 0) {
+      add("; scale-down held: %d recommended within the last %.0fs", why_.held, why_.held_for_s);
+    }
+    if (why_.limited == Direction::kUp) add("; step limited to %.0fx", config_.max_scale_up_rate);
+    if (why_.limited == Direction::kDown) {
+      add("; step limited to 1/%.0f", config_.max_scale_down_rate);
+    }
+    return std::string(buf, std::min(n, sizeof(buf) - 1));
+  }
+
+  // Scale-down stabilization history as a monotonic queue: times increase and recommendations
+  // strictly decrease from front to back, because an entry followed by one at least as high can
+  // never again be the highest of a window that ends now. The highest recommendation since any
+  // time is then the first entry at or after it, and the queue holds at most one entry per
+  // distinct replica count (not one per decision: 2,400 of them over 600 s at 250 ms).
+  void Remember(double now, int recommendation) {
+    while (!history_.empty() && history_.back().second <= recommendation) history_.pop_back();
+    history_.emplace_back(now, recommendation);
+    const double keep = std::max(config_.max_scale_down_delay_s, config_.scale_down_delay_s);
+    while (history_.front().first < now - keep) history_.pop_front();
+  }
+  int HighestSince(double since) const {
+    for (const auto& [t, r] : history_) {
+      if (t >= since) return r;
+    }
+    return history_.back().second;
+  }
+
   // A scale-up soon after a scale-down (or the reverse) is a reversal: double the scale-down
   // delay. Relax to the configured delay once no reversal happened and no scale-down was held by
   // the longer delay for max_scale_down_delay_s.
@@ -160,7 +265,10 @@ class TargetTracking : public ModelPolicy {
   bool panicking_ = false;
   double last_over_s_ = kNever;
   double seconds_per_request_ = 0;              // learned while nothing queues
-  std::deque<std::pair<double, int>> history_;  // (time, recommendation)
+  std::deque<std::pair<double, int>> history_;  // (time, recommendation), see Remember()
+  Why why_;                                     // the decision being made
+  Why reason_why_;                              // what reason_ was built from
+  std::string reason_;
   double down_delay_s_;
   double last_down_s_ = kNever;
   double last_reversal_s_ = kNever;
