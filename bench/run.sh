@@ -11,14 +11,19 @@ parts=("$@")
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 scripts/install-deps.sh
-build=build-release
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF \
-  -DLAGSCALE_BUILD_BENCH=ON >/dev/null
+# LAGSCALE_BUILD_DIR reuses an existing build tree as it is configured (e.g. build/); by default
+# a Release tree of its own.
+build="${LAGSCALE_BUILD_DIR:-build-release}"
+if [ -z "${LAGSCALE_BUILD_DIR:-}" ]; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF \
+    -DLAGSCALE_BUILD_BENCH=ON >/dev/null
+fi
 ninja -C "$build" -j2 lagscale-sidecar lagscale-coordinator lagscale-testserver lagscale-sim \
   lagscale_metrics_bench lagscale_coordinator_bench lagscale-grpc-bench-host >/dev/null
 bin="$PWD/$build/bin"
 
 echo "# lagscale benchmarks — $(date -u +%Y-%m-%dT%H:%MZ), revision $(git rev-parse --short HEAD)"
+echo "build: $build ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/Mem:/{print $2}') GiB"
 echo
 
@@ -30,8 +35,9 @@ fi
 if want proxy; then
   echo "## HTTP/1.1 proxy: sidecar vs nginx vs haproxy (one worker/thread each, same upstream),"
   echo "## with the accounting-overhead (noacct) and scrape-cost (scraped) runs interleaved"
-  cmake -S . -B build-noacct -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF \
-    -DLAGSCALE_BUILD_BENCH=OFF -DLAGSCALE_BENCH_NO_ACCOUNTING=ON >/dev/null
+  [ -f build-noacct/build.ninja ] || cmake -S . -B build-noacct -G Ninja \
+    -DCMAKE_BUILD_TYPE="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")" \
+    -DLAGSCALE_BUILD_TESTS=OFF -DLAGSCALE_BUILD_BENCH=OFF -DLAGSCALE_BENCH_NO_ACCOUNTING=ON >/dev/null
   ninja -C build-noacct -j2 lagscale-sidecar >/dev/null
   BUILD_DIR="$PWD/$build" NOACCT_SIDECAR="$PWD/build-noacct/bin/lagscale-sidecar" SCRAPE=1 \
     bench/proxy/run.sh 2>/dev/null
