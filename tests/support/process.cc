@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +56,8 @@ std::unique_ptr<ChildProcess> ChildProcess::Start(const std::vector<std::string>
     dup2(out[1], STDOUT_FILENO);
     dup2(err_fd, STDERR_FILENO);
     setpgid(0, 0);
+    // Die with the test: a test binary killed by a timeout must not leave servers behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     execve(cargv[0], cargv.data(), cenv.data());
     _exit(127);
   }
