@@ -30,9 +30,16 @@ std::string ParseListenAddress(const std::string& text, net::ip::tcp::endpoint* 
 }
 
 std::string FormatEndpoint(const net::ip::tcp::endpoint& endpoint) {
-  auto address = endpoint.address();
-  std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return host + ":" + std::to_string(endpoint.port());
+  // Appended piece by piece rather than with `"[" + s + "]"`: GCC 12 at -O3 reports a bogus
+  // -Wrestrict overlap inside std::string's operator+ on temporaries (GCC bug 105329).
+  const auto address = endpoint.address();
+  std::string text;
+  if (address.is_v6()) text.push_back('[');
+  text.append(address.to_string());
+  if (address.is_v6()) text.push_back(']');
+  text.push_back(':');
+  text.append(std::to_string(endpoint.port()));
+  return text;
 }
 
 std::string DialAddress(const net::ip::tcp::endpoint& endpoint) {
