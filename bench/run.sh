@@ -4,23 +4,40 @@
 #
 #   bench/run.sh            # everything (about 15 minutes on 2 cores)
 #   bench/run.sh proxy sim  # only some parts: ledger proxy grpc memory coordinator sim
+#   bench/run.sh --build-only [parts]  # build what the parts need, run nothing (CI does this)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+build_only=0
+if [ "${1:-}" = "--build-only" ]; then
+  build_only=1
+  shift
+fi
 parts=("$@")
 [ ${#parts[@]} -eq 0 ] && parts=(ledger proxy grpc memory coordinator sim)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 scripts/install-deps.sh
 # LAGSCALE_BUILD_DIR reuses an existing build tree as it is configured (e.g. build/); by default
-# a Release tree of its own.
-build="${LAGSCALE_BUILD_DIR:-build-release}"
-if [ -z "${LAGSCALE_BUILD_DIR:-}" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF \
-    -DLAGSCALE_BUILD_BENCH=ON >/dev/null
+# the Release tree of scripts/configure.sh, shared with scripts/demo.sh.
+if [ -n "${LAGSCALE_BUILD_DIR:-}" ]; then
+  build="$LAGSCALE_BUILD_DIR"
+else
+  build="$(scripts/configure.sh release)"
 fi
 ninja -C "$build" -j2 lagscale-sidecar lagscale-coordinator lagscale-testserver lagscale-sim \
   lagscale_metrics_bench lagscale_coordinator_bench lagscale-grpc-bench-host >/dev/null
 bin="$PWD/$build/bin"
+if want proxy; then
+  # The accounting-overhead run needs a sidecar with the ledger compiled out, built with the
+  # measured tree's build type; always in build-noacct/, whatever LAGSCALE_BUILD_DIR says.
+  noacct="$(LAGSCALE_BUILD_DIR=build-noacct scripts/configure.sh noacct \
+    -DCMAKE_BUILD_TYPE="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")")"
+  ninja -C "$noacct" -j2 lagscale-sidecar >/dev/null
+fi
+if [ "$build_only" = 1 ]; then
+  echo "bench/run.sh: built $build${noacct:+ and $noacct}; --build-only, no benchmark run"
+  exit 0
+fi
 
 echo "# lagscale benchmarks — $(date -u +%Y-%m-%dT%H:%MZ), revision $(git rev-parse --short HEAD)"
 echo "build: $build ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
@@ -35,11 +52,7 @@ fi
 if want proxy; then
   echo "## HTTP/1.1 proxy: sidecar vs nginx vs haproxy (one worker/thread each, same upstream),"
   echo "## with the accounting-overhead (noacct) and scrape-cost (scraped) runs interleaved"
-  [ -f build-noacct/build.ninja ] || cmake -S . -B build-noacct -G Ninja \
-    -DCMAKE_BUILD_TYPE="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")" \
-    -DLAGSCALE_BUILD_TESTS=OFF -DLAGSCALE_BUILD_BENCH=OFF -DLAGSCALE_BENCH_NO_ACCOUNTING=ON >/dev/null
-  ninja -C build-noacct -j2 lagscale-sidecar >/dev/null
-  BUILD_DIR="$PWD/$build" NOACCT_SIDECAR="$PWD/build-noacct/bin/lagscale-sidecar" SCRAPE=1 \
+  BUILD_DIR="$PWD/$build" NOACCT_SIDECAR="$PWD/$noacct/bin/lagscale-sidecar" SCRAPE=1 \
     bench/proxy/run.sh 2>/dev/null
   echo
 fi

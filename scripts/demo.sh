@@ -10,11 +10,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-build_dir="${LAGSCALE_BUILD_DIR:-build-release}"
 scripts/install-deps.sh
-if [ ! -f "$build_dir/build.ninja" ]; then
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DLAGSCALE_BUILD_TESTS=OFF -DLAGSCALE_BUILD_BENCH=OFF >/dev/null
-fi
+# The Release tree bench/run.sh also uses (scripts/configure.sh); the demo builds only its binaries.
+build_dir="$(scripts/configure.sh release)"
 ninja -C "$build_dir" -j"${LAGSCALE_JOBS:-2}" lagscale-sidecar lagscale-coordinator lagscale-testserver
 exec /usr/bin/python3 scripts/demo.py --bin-dir "$build_dir/bin" "$@"

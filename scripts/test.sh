@@ -2,19 +2,17 @@
 # Installs what is missing, builds everything and runs the default test suite: unit, integration
 # and chart tests (the soak and fuzz labels are left to their own targets).
 #
-#   scripts/test.sh                      # RelWithDebInfo build in build/
+#   scripts/test.sh                      # RelWithDebInfo build in build/ (scripts/configure.sh)
 #   LAGSCALE_SANITIZE=address scripts/test.sh   # ASan+UBSan build in build-address/
 #   LAGSCALE_SANITIZE=thread scripts/test.sh    # TSan build in build-thread/
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 sanitize="${LAGSCALE_SANITIZE:-}"
-build_dir="${LAGSCALE_BUILD_DIR:-build${sanitize:+-$sanitize}}"
 jobs="${LAGSCALE_JOBS:-2}"
 
 scripts/install-deps.sh
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DLAGSCALE_SANITIZE="$sanitize" -DLAGSCALE_BUILD_BENCH="$([ -z "$sanitize" ] && echo ON || echo OFF)" >/dev/null
+build_dir="$(scripts/configure.sh "${sanitize:-test}")"
 ninja -C "$build_dir" -j"$jobs"
 
 export TSAN_OPTIONS="suppressions=$PWD/tsan.supp halt_on_error=1 ${TSAN_OPTIONS:-}"

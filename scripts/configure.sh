@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's build trees and their CMake flags, in one place. Every script that builds calls
+# this, so a tree is always configured the same way whoever builds it:
+#
+#   scripts/configure.sh TREE [extra cmake arguments]    prints the tree's directory
+#
+#   test      build/          RelWithDebInfo, tests and benchmarks      scripts/test.sh
+#   address   build-address/  RelWithDebInfo, ASan+UBSan, tests         LAGSCALE_SANITIZE=address scripts/test.sh
+#   thread    build-thread/   RelWithDebInfo, TSan, tests               LAGSCALE_SANITIZE=thread scripts/test.sh
+#   release   build-release/  Release, benchmarks, no tests             scripts/demo.sh, bench/run.sh
+#   noacct    build-noacct/   as release, ledger compiled out (sidecar) bench/run.sh proxy
+#
+# Extra arguments stay in the tree's CMake cache (CI passes -DLAGSCALE_WERROR=ON once; later
+# configurations without it keep it). LAGSCALE_BUILD_DIR overrides the directory.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+tree="${1:?usage: scripts/configure.sh test|address|thread|release|noacct [cmake args]}"
+shift
+case "$tree" in
+  test) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAGSCALE_SANITIZE= -DLAGSCALE_BUILD_TESTS=ON -DLAGSCALE_BUILD_BENCH=ON) ;;
+  address | thread)
+    dir=build-$tree
+    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAGSCALE_SANITIZE=$tree -DLAGSCALE_BUILD_TESTS=ON -DLAGSCALE_BUILD_BENCH=OFF) ;;
+  release) dir=build-release; flags=(-DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF -DLAGSCALE_BUILD_BENCH=ON) ;;
+  noacct)
+    dir=build-noacct
+    flags=(-DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF -DLAGSCALE_BUILD_BENCH=OFF -DLAGSCALE_BENCH_NO_ACCOUNTING=ON) ;;
+  *) echo "scripts/configure.sh: unknown tree '$tree' (test, address, thread, release, noacct)" >&2; exit 2 ;;
+esac
+dir="${LAGSCALE_BUILD_DIR:-$dir}"
+cmake -S . -B "$dir" -G Ninja "${flags[@]}" "$@" >/dev/null
+echo "$dir"
