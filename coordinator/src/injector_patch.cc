@@ -243,7 +243,8 @@ Injection InjectPod(const json& pod, const SidecarTemplate& tmpl, SidecarMode mo
   const json container = SidecarContainer(tmpl, ports, server, mode);
   out.patch = BuildPatch(pod, tmpl, container, ports, mode);
   out.outcome = InjectOutcome::kInjected;
-  out.detail = "server \"" + server + "\", ports http " + std::to_string(ports.http) + " grpc " +
+  out.detail = (server.empty() ? std::string("no server name") : "server \"" + server + "\"") +
+               ", ports http " + std::to_string(ports.http) + " grpc " +
                std::to_string(ports.grpc) + " admin " + std::to_string(ports.admin) +
                " -> upstream " + std::to_string(ports.upstream_http) + "/" +
                std::to_string(ports.upstream_grpc);
