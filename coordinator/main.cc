@@ -16,6 +16,7 @@
 #include "lagscale/coordinator/coordinator_metrics.h"
 #include "lagscale/coordinator/engine.h"
 #include "lagscale/coordinator/http_server.h"
+#include "lagscale/coordinator/injector_webhook.h"
 #include "lagscale/coordinator/kubernetes.h"
 #include "lagscale/coordinator/report_service.h"
 #include "lagscale/coordinator/routes.h"
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
       ->envname("LAGSCALE_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  lc::InjectorFlags injector_flags;
+  lc::AddInjectorFlags(app, injector_flags);
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_default_logger(spdlog::stderr_color_mt("coordinator"));
@@ -127,10 +130,13 @@ int main(int argc, char** argv) {
     lc::Engine engine(std::move(options));
     lc::ReportServer grpc_server(grpc_listen, engine, &metrics, token);
     lc::HttpServer http_server(http_listen, lc::MakeRoutes(engine, metrics));
+    auto injector = lc::StartInjector(injector_flags, metrics);
     engine.Start();
-    std::printf("lagscale-coordinator ready grpc=%s http=%s\n",
+    const std::string webhook =
+        injector ? " webhook=" + Dialable(injector_flags.listen, injector->port()) : "";
+    std::printf("lagscale-coordinator ready grpc=%s http=%s%s\n",
                 Dialable(grpc_listen, grpc_server.port()).c_str(),
-                Dialable(http_listen, http_server.port()).c_str());
+                Dialable(http_listen, http_server.port()).c_str(), webhook.c_str());
     std::fflush(stdout);
     spdlog::info("serving; actuator {}, {} models and {} servers configured", actuator_name,
                  config->models.size(), config->servers.size());
@@ -156,6 +162,7 @@ int main(int argc, char** argv) {
     grpc_server.Shutdown();
     engine.Stop();
     http_server.Stop();
+    if (injector) injector->Stop();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lagscale-coordinator: %s\n", e.what());
     return 2;

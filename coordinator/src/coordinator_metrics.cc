@@ -93,6 +93,11 @@ struct CoordinatorMetrics::State {
           .Help("Report streams refused for a missing or wrong bearer token")
           .Register(registry)
           .Add({});
+  prometheus::Family<prometheus::Counter>& injections =
+      BuildCounter()
+          .Name("lagscale_coordinator_injections_total")
+          .Help("Admission reviews answered by the injection webhook, by what was done")
+          .Register(registry);
 
   prometheus::Counter* outcome[6] = {};
   std::unordered_map<std::string, std::pair<prometheus::Gauge*, prometheus::Gauge*>> models,
@@ -154,6 +159,9 @@ void CoordinatorMetrics::OnReload(bool ok) {
 void CoordinatorMetrics::OnStreamOpened() { state_->streams.Increment(); }
 void CoordinatorMetrics::OnStreamClosed() { state_->streams.Decrement(); }
 void CoordinatorMetrics::OnUnauthenticated() { state_->unauthenticated.Increment(); }
+void CoordinatorMetrics::OnInjection(const char* result) {
+  state_->injections.Add({{"result", result}}).Increment();
+}
 
 std::string CoordinatorMetrics::Render() const {
   return prometheus::TextSerializer().Serialize(state_->registry.Collect());

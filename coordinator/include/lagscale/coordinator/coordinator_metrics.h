@@ -32,6 +32,9 @@ class CoordinatorMetrics {
   void OnStreamOpened();
   void OnStreamClosed();
   void OnUnauthenticated();
+  // From the webhook thread: one admission review answered (result as injector.h OutcomeName,
+  // or "invalid_review" / "ignored").
+  void OnInjection(const char* result);
 
   // Prometheus text format 0.0.4.
   std::string Render() const;

@@ -1,0 +1,69 @@
+{{/*
+The sidecar injection webhook (injector.enabled). The container the webhook injects is rendered
+here from the same named template users include by hand ("lagscale.sidecar"), as JSON, into the
+injector ConfigMap; the coordinator reads it (--webhook-sidecar-template) and fills in only the
+per-pod ports and server name. One source of truth for the sidecar's container spec.
+*/}}
+
+{{/* The sidecar template file (sidecar.json) the webhook reads. Pass the root. */}}
+{{- define "lagscale.injectorSidecarTemplate" -}}
+{{- $s := .Values.sidecar -}}
+{{- dict
+    "container" (include "lagscale.sidecar" . | fromYamlArray | first)
+    "volumes" (include "lagscale.sidecarVolumes" . | fromYamlArray)
+    "podAnnotations" (include "lagscale.sidecarPodAnnotations" . | fromYaml)
+    "skipPodLabels" (include "lagscale.selectorLabels" (dict "root" . "component" "coordinator") | fromYaml)
+    "ports" (dict "http" (int $s.httpPort) "grpc" (int $s.grpcPort) "admin" (int $s.adminPort)
+                  "upstreamHttp" (int $s.upstreamHttpPort) "upstreamGrpc" (int $s.upstreamGrpcPort))
+  | toPrettyJson -}}
+{{- end -}}
+
+{{- define "lagscale.injectorName" -}}
+{{- printf "%s-injector" (include "lagscale.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Name of the Secret holding the webhook's serving certificate. */}}
+{{- define "lagscale.injectorTlsSecret" -}}
+{{- printf "%s-injector-tls" (include "lagscale.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Coordinator arguments for the webhook (inside the container's args list). */}}
+{{- define "lagscale.injectorArgs" -}}
+{{- if .Values.injector.enabled -}}
+- --webhook-listen=0.0.0.0:{{ .Values.injector.port }}
+- --webhook-cert=/var/run/lagscale/webhook-tls/tls.crt
+- --webhook-key=/var/run/lagscale/webhook-tls/tls.key
+- --webhook-sidecar-template=/etc/lagscale-injector/sidecar.json
+- --webhook-sidecar-mode={{ .Values.injector.sidecarMode }}
+{{- end -}}
+{{- end -}}
+
+{{/* Coordinator container port, volume mounts and pod volumes for the webhook. */}}
+{{- define "lagscale.injectorPorts" -}}
+{{- if .Values.injector.enabled -}}
+- name: webhook
+  containerPort: {{ .Values.injector.port }}
+  protocol: TCP
+{{- end -}}
+{{- end -}}
+{{- define "lagscale.injectorMounts" -}}
+{{- if .Values.injector.enabled -}}
+# A directory mount (not subPath), so rotated certificates reach the running process.
+- name: webhook-tls
+  mountPath: /var/run/lagscale/webhook-tls
+  readOnly: true
+- name: injector
+  mountPath: /etc/lagscale-injector
+  readOnly: true
+{{- end -}}
+{{- end -}}
+{{- define "lagscale.injectorVolumes" -}}
+{{- if .Values.injector.enabled -}}
+- name: webhook-tls
+  secret:
+    secretName: {{ include "lagscale.injectorTlsSecret" . }}
+- name: injector
+  configMap:
+    name: {{ include "lagscale.injectorName" . }}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,230 @@
+// Beast HTTPS server as Asio coroutines: accept loop + one coroutine per connection, each
+// connection served with the TLS context current when it was accepted.
+#include "lagscale/coordinator/https_server.h"
+
+// clang-format off
+#include <utility>  // g++ 12 + Boost 1.74: before Boost.Asio
+#include <boost/asio.hpp>
+// clang-format on
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace lagscale::coordinator {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kRequestTimeout = std::chrono::seconds(10);
+constexpr auto kReloadCheckInterval = std::chrono::seconds(1);
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A server context for TLS 1.2 and later. Throws boost::system::system_error on bad PEM.
+std::shared_ptr<ssl::context> MakeServerContext(const std::string& cert, const std::string& key) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ctx->use_certificate_chain(asio::buffer(cert));
+  ctx->use_private_key(asio::buffer(key), ssl::context::pem);
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    throw std::runtime_error("the private key does not match the certificate");
+  }
+  return ctx;
+}
+
+// The current TLS context; re-reads the PEM files when asked, at most once per interval.
+// Thread safety: used only on the server's I/O thread.
+class CertificateSource {
+ public:
+  explicit CertificateSource(const HttpsOptions& o)
+      : cert_file_(o.cert_file), key_file_(o.key_file) {
+    cert_ = ReadFile(cert_file_);
+    key_ = ReadFile(key_file_);
+    if (cert_.empty())
+      throw std::runtime_error(o.flag + "-cert: cannot read \"" + cert_file_ + "\"");
+    if (key_.empty()) throw std::runtime_error(o.flag + "-key: cannot read \"" + key_file_ + "\"");
+    try {
+      ctx_ = MakeServerContext(cert_, key_);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(o.flag + "-cert/" + o.flag + "-key: \"" + cert_file_ + "\", \"" +
+                               key_file_ + "\": " + e.what());
+    }
+    checked_ = Clock::now();
+  }
+
+  std::shared_ptr<ssl::context> Current() {
+    if (Clock::now() - checked_ < kReloadCheckInterval) return ctx_;
+    checked_ = Clock::now();
+    std::string cert = ReadFile(cert_file_), key = ReadFile(key_file_);
+    if ((cert == cert_ && key == key_) || (cert == rejected_cert_ && key == rejected_key_)) {
+      return ctx_;
+    }
+    try {
+      ctx_ = MakeServerContext(cert, key);
+      cert_ = std::move(cert);
+      key_ = std::move(key);
+      spdlog::info("webhook: serving the new certificate from {}", cert_file_);
+    } catch (const std::exception& e) {
+      // Mid-rotation the two files may briefly disagree: keep serving the old pair.
+      spdlog::warn("webhook: keeping the previous certificate; {} / {} do not load: {}", cert_file_,
+                   key_file_, e.what());
+      rejected_cert_ = std::move(cert);
+      rejected_key_ = std::move(key);
+    }
+    return ctx_;
+  }
+
+ private:
+  std::string cert_file_, key_file_;
+  std::string cert_, key_, rejected_cert_, rejected_key_;
+  std::shared_ptr<ssl::context> ctx_;
+  Clock::time_point checked_;
+};
+
+// The reply to a request Beast could not parse, or nullopt when the peer just went away.
+std::optional<HttpReply> ParseErrorReply(const beast::error_code& ec) {
+  if (ec == http::error::body_limit)
+    return HttpReply{413, "application/json", R"({"error":"body too large"})"};
+  if (ec == http::error::header_limit)
+    return HttpReply{431, "application/json", R"({"error":"headers too large"})"};
+  if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return HttpReply{400, "application/json", R"({"error":"malformed HTTP request"})"};
+  }
+  return std::nullopt;
+}
+
+HttpReply Dispatch(const HttpsHandler& handler, http::request<http::string_body>& req) {
+  try {
+    return handler(HttpsRequest{std::string(req.method_string()), std::string(req.target()),
+                                std::string(req[http::field::content_type]),
+                                std::move(req.body())});
+  } catch (const std::exception& e) {
+    spdlog::error("webhook: handler failed: {}", e.what());
+    return HttpReply{500, "application/json", R"({"error":"internal"})"};
+  }
+}
+
+using Stream = beast::ssl_stream<beast::tcp_stream>;
+
+asio::awaitable<void> Write(Stream& stream, HttpReply reply, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
+  res.set(http::field::content_type, reply.content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
+  res.body() = std::move(reply.body);
+  res.prepare_payload();
+  co_await http::async_write(stream, res, asio::use_awaitable);
+}
+
+asio::awaitable<void> Session(tcp::socket socket, std::shared_ptr<ssl::context> ctx,
+                              const HttpsHandler& handler, size_t body_limit) {
+  Stream stream(beast::tcp_stream(std::move(socket)), *ctx);
+  beast::flat_buffer buffer;
+  try {
+    stream.next_layer().expires_after(kRequestTimeout);
+    co_await stream.async_handshake(ssl::stream_base::server, asio::use_awaitable);
+    for (;;) {
+      stream.next_layer().expires_after(kRequestTimeout);
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(16 * 1024);
+      parser.body_limit(body_limit);
+      beast::error_code ec;
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (auto reply = ParseErrorReply(ec)) co_await Write(stream, std::move(*reply), 11, false);
+        break;
+      }
+      auto& req = parser.get();
+      const bool keep_alive = req.keep_alive();
+      co_await Write(stream, Dispatch(handler, req), req.version(), keep_alive);
+      if (!keep_alive) break;
+    }
+    stream.next_layer().expires_after(std::chrono::seconds(2));
+    beast::error_code ignored;
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ignored));
+  } catch (const boost::system::system_error&) {
+    // Handshake failed, timed out or the peer went away: the connection ends here.
+  }
+}
+
+}  // namespace
+
+struct HttpsServer::Impl {
+  asio::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  HttpsOptions options;
+  HttpsHandler handler;
+  std::unique_ptr<CertificateSource> certs;
+  std::thread thread;
+
+  asio::awaitable<void> Listen() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket =
+          co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) continue;
+      asio::co_spawn(ioc, Session(std::move(socket), certs->Current(), handler, options.body_limit),
+                     asio::detached);
+    }
+  }
+};
+
+HttpsServer::HttpsServer(HttpsOptions options, HttpsHandler handler)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = std::move(handler);
+  const auto& o = impl_->options;
+  impl_->certs = std::make_unique<CertificateSource>(o);
+  const auto [host, port] = SplitHostPort(o.listen, o.flag + "-listen");
+  try {
+    const tcp::endpoint ep(asio::ip::make_address(host), port);
+    impl_->acceptor.open(ep.protocol());
+    impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+    impl_->acceptor.bind(ep);
+    impl_->acceptor.listen();
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error(o.flag + "-listen: cannot listen on \"" + o.listen +
+                             "\": " + e.code().message());
+  }
+  asio::co_spawn(impl_->ioc, impl_->Listen(), asio::detached);
+  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+}
+
+HttpsServer::~HttpsServer() { Stop(); }
+
+uint16_t HttpsServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void HttpsServer::Stop() {
+  if (!impl_->thread.joinable()) return;
+  impl_->ioc.stop();
+  impl_->thread.join();
+}
+
+}  // namespace lagscale::coordinator
