@@ -7,6 +7,7 @@ import {
   renderFails, sha256, test, tmp, validateAll,
 } from "./lib.mjs";
 import { dockerfileTests } from "./dockerfiles.mjs";
+import { kedaTests } from "./keda.mjs";
 
 const defaults = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
 const NS = "ml";
@@ -400,5 +401,6 @@ await test("a resourceOverrides entry makes a custom kind allowed, by its plural
 });
 
 await dockerfileTests();
+await kedaTests();
 
 finish();

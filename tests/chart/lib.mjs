@@ -101,7 +101,9 @@ async function modelFor(apiVersion, kind) {
   if (!modelCache.has(key)) {
     const pkg = apiVersion.startsWith("monitoring.coreos.com/")
       ? "@kubernetes-models/prometheus-operator"
-      : "kubernetes-models";
+      : apiVersion.startsWith("keda.sh/")
+        ? "@kubernetes-models/keda"
+        : "kubernetes-models";
     const file = path.join(nodeModules, pkg, apiVersion, `${kind}.js`);
     assert(fs.existsSync(file), `no schema for ${key} (looked for ${file})`);
     const mod = await import(pathToFileURL(file).href);
