@@ -43,7 +43,9 @@ std::string KedaQuery::MetricName() const {
 std::string ParseKedaQuery(const std::map<std::string, std::string>& metadata, KedaQuery& query) {
   for (const auto& [key, value] : metadata) {
     if (key != "model" && key != "server" && key != "metric") {
-      return "scalerMetadata." + key + ": unknown key (expected model or server, and metric)";
+      // The key comes from the caller: cut it short like any other echoed value.
+      const std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+      return "scalerMetadata." + shown + ": unknown key (expected model or server, and metric)";
     }
   }
   const auto model = metadata.find("model"), server = metadata.find("server");

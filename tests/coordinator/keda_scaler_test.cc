@@ -45,6 +45,9 @@ TEST(KedaQueryTest, BadMetadataNamesTheProblem) {
             "concurrency or inflight)");
   EXPECT_EQ(ErrorOf({{"model", "iris"}, {"modle", "x"}}),
             "scalerMetadata.modle: unknown key (expected model or server, and metric)");
+  EXPECT_EQ(ErrorOf({{"model", "iris"}, {std::string(10000, 'k'), "x"}}),
+            "scalerMetadata." + std::string(64, 'k') +
+                "...: unknown key (expected model or server, and metric)");
 }
 
 ScalerView FreshView() {
