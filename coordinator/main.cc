@@ -17,6 +17,7 @@
 #include "lagscale/coordinator/engine.h"
 #include "lagscale/coordinator/http_server.h"
 #include "lagscale/coordinator/injector_webhook.h"
+#include "lagscale/coordinator/keda_scaler.h"
 #include "lagscale/coordinator/kubernetes.h"
 #include "lagscale/coordinator/report_service.h"
 #include "lagscale/coordinator/routes.h"
@@ -122,13 +123,16 @@ int main(int argc, char** argv) {
           lc::MakeKubernetesActuator(Connection(kubeconfig)), lc::WorkerOptions{});
     }
     lc::CoordinatorMetrics metrics;
+    lc::ScalerViewHub scaler_view;  // KEDA's external scaler reads the engine through it
     lc::EngineOptions options;
+    options.scaler_view = &scaler_view;
     options.config = config;
     options.actuator = &worker;
     options.reader = reader ? reader.get() : (actuator_name == "kubernetes" ? &worker : nullptr);
     options.metrics = &metrics;
     lc::Engine engine(std::move(options));
-    lc::ReportServer grpc_server(grpc_listen, engine, &metrics, token);
+    lc::KedaScaler keda(scaler_view);
+    lc::ReportServer grpc_server(grpc_listen, engine, &metrics, token, keda.service());
     lc::HttpServer http_server(http_listen, lc::MakeRoutes(engine, metrics));
     auto injector = lc::StartInjector(injector_flags, metrics);
     engine.Start();
@@ -159,6 +163,7 @@ int main(int argc, char** argv) {
       }
     }
     spdlog::info("shutting down");
+    keda.Shutdown();
     grpc_server.Shutdown();
     engine.Stop();
     http_server.Stop();

@@ -12,7 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   # real peers for tests and benchmarks
-  prometheus nginx-light haproxy wrk nghttp2-client python3-grpcio python3-jsonpatch openssl procps
+  prometheus nginx-light haproxy wrk nghttp2-client python3-grpcio python3-grpc-tools python3-jsonpatch openssl procps
   # chart tests (helm comes from npm, see scripts/install-helm.sh)
   unzip
 )

@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "config_actuators.h"
+
 namespace lagscale::coordinator {
 namespace {
 
@@ -319,7 +321,7 @@ Config ParseConfig(const std::string& yaml_text) {
       const YAML::Node s = list[i];
       CheckKeys(s, f,
                 {"name", "placement", "minReplicas", "maxReplicas", "capacityMemory", "drainDelay",
-                 "target"});
+                 "target", "actuator"});
       ServerConfig sc;
       sc.name = Name(s, f);
       if (!seen.insert(sc.name).second) Fail(f + ".name", "duplicate server \"" + sc.name + "\"");
@@ -351,6 +353,7 @@ Config ParseConfig(const std::string& yaml_text) {
                                      ")");
       }
       sc.target = ReadTarget(s["target"], f + ".target");
+      if (auto n = s["actuator"]) sc.actuator = ParseActuatedBy(Scalar(n, f + ".actuator"), f);
       c.servers.push_back(std::move(sc));
     }
   }
@@ -361,7 +364,7 @@ Config ParseConfig(const std::string& yaml_text) {
       const std::string f = "models[" + std::to_string(i) + "]";
       const YAML::Node m = list[i];
       std::set<std::string> keys = kPolicyKeys;
-      keys.insert({"name", "server", "target"});
+      keys.insert({"name", "server", "target", "actuator"});
       CheckKeys(m, f, keys);
       ModelConfig mc;
       mc.name = Name(m, f);
@@ -375,6 +378,7 @@ Config ParseConfig(const std::string& yaml_text) {
       ReadPolicy(m, f, mc.policy);
       ValidatePolicy(mc.policy, f);
       mc.target = ReadTarget(m["target"], f + ".target");
+      if (auto n = m["actuator"]) mc.actuator = ParseActuatedBy(Scalar(n, f + ".actuator"), f);
       c.models.push_back(std::move(mc));
     }
   }
@@ -392,6 +396,7 @@ Config ParseConfig(const std::string& yaml_text) {
     if (auto ns = n["namespace"]) c.seldon.name_space = Scalar(ns, "seldon.namespace");
     if (c.seldon.name_space.empty()) Fail("seldon.namespace", "must not be empty");
   }
+  CheckOneWriterPerTarget(c);
   return c;
 }
 

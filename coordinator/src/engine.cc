@@ -248,7 +248,11 @@ void Engine::Record(TargetKind kind, const std::string& name, const std::string&
   if (recent_.size() > 50) recent_.pop_back();
   last = std::move(d);
   if (options_.metrics) options_.metrics->OnDecision(to > from ? Direction::kUp : Direction::kDown);
-  if (!options_.actuator || to == submitted) return;
+  // A target KEDA scales is only reported (KEDA reads the decision); one writer per target.
+  const bool keda =
+      (kind == TargetKind::kModel ? config_->ModelActuator(name) : config_->ServerActuator(name)) ==
+      ActuatedBy::kKeda;
+  if (!options_.actuator || keda || to == submitted) return;
   ScaleRequest req;
   req.kind = kind;
   req.name = name;
@@ -348,6 +352,7 @@ void Engine::DecideNow() {
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (options_.metrics) options_.metrics->SetDecisionCycleSeconds(took);
+  PublishScalerView(true);
   if (now_ns - last_status_ns_ >= options_.status_interval_s * 1e9) {
     last_status_ns_ = now_ns;
     PublishStatus();
@@ -375,7 +380,9 @@ void Engine::Run() {
     const int64_t wait_ns = std::max<int64_t>(0, std::min<int64_t>(next - NowNs(), 50'000'000));
     const size_t n = reports_.wait_dequeue_bulk_timed(batch.begin(), batch.size(), wait_ns / 1000);
     for (size_t i = 0; i < n; ++i) ApplyReceived(batch[i]);
-    DrainReports();
+    const size_t applied = n + DrainReports();
+    // New reports reach KEDA's view at once (activity pushes); idle passes keep idle windows.
+    PublishScalerView(applied > 0);
     const int64_t now = NowNs();
     if (now >= next) {
       DecideNow();

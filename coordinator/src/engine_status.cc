@@ -4,6 +4,7 @@
 
 #include "engine_state.h"
 #include "lagscale/coordinator/engine.h"
+#include "status_keda.h"
 
 namespace lagscale::coordinator {
 
@@ -60,6 +61,7 @@ void Engine::PublishStatus() {
     m.fresh = e->fresh;
     m.last_decision = e->last;
     m.actuation = e->actuation;
+    m.actuated_by = ActuatedByName(config_->ModelActuator(name));
     healthy = healthy && !unhealthy(e->actuation);
     s->models.push_back(std::move(m));
   }
@@ -85,12 +87,14 @@ void Engine::PublishStatus() {
     std::sort(v.models.begin(), v.models.end());
     v.last_decision = e->last;
     v.actuation = e->actuation;
+    v.actuated_by = ActuatedByName(config_->ServerActuator(name));
     healthy = healthy && !unhealthy(e->actuation);
     s->servers.push_back(std::move(v));
   }
   std::sort(s->servers.begin(), s->servers.end(),
             [](const ServerStatus& a, const ServerStatus& b) { return a.name < b.name; });
   s->actuator.healthy = healthy;
+  if (options_.scaler_view) AttachKedaReads(*s, options_.scaler_view->Reads());
 
   std::lock_guard lock(status_mu_);
   status_ = std::move(s);

@@ -128,11 +128,12 @@ struct ReportServer::Service final : public v1::LagService::CallbackService {
 };
 
 ReportServer::ReportServer(const std::string& listen, Engine& engine, CoordinatorMetrics* metrics,
-                           std::string token)
+                           std::string token, grpc::Service* extra_service)
     : service_(std::make_unique<Service>(engine, metrics, std::move(token))) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(service_.get());
+  if (extra_service) builder.RegisterService(extra_service);  // KEDA's external scaler
   // Sidecars keep their stream open for days; keepalive notices the ones that vanished.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lagscale/coordinator/status.h"
+#include "status_keda.h"
 
 namespace lagscale::coordinator {
 namespace {
@@ -50,7 +51,9 @@ json Model(const ModelStatus& m) {
           {"fresh", m.fresh},
           {"pods", m.pods},
           {"last_decision", DecisionJson(m.last_decision)},
-          {"actuation", Actuation(m.actuation)}};
+          {"actuation", Actuation(m.actuation)},
+          {"actuated_by", m.actuated_by},
+          {"keda", KedaReadJson(m.keda_read)}};
 }
 
 }  // namespace
@@ -71,7 +74,9 @@ std::string StatusJson(const StatusSnapshot& s) {
                            {"pods", v.pods},
                            {"models", v.models},
                            {"last_decision", DecisionJson(v.last_decision)},
-                           {"actuation", Actuation(v.actuation)}});
+                           {"actuation", Actuation(v.actuation)},
+                           {"actuated_by", v.actuated_by},
+                           {"keda", KedaReadJson(v.keda_read)}});
   }
   json pods = json::array();
   for (const auto& p : s.pods) {
@@ -117,7 +122,8 @@ std::string StatusJson(const StatusSnapshot& s) {
                     {"models", models},
                     {"servers", servers},
                     {"pods", pods},
-                    {"decisions", decisions}};
+                    {"decisions", decisions},
+                    {"keda", KedaReadsJson(s.keda_reads)}};
   return doc.dump();
 }
 

@@ -46,6 +46,11 @@ function draw(canvas, points) {
   }
   ctx.fillStyle = "#555"; ctx.font = "10px sans-serif"; ctx.fillText("max " + max.toFixed(1), 4, 10);
 }
+function kedaText(k) {
+  if (!k) return "";
+  return " · KEDA read " + esc(k.metric) + " = " + (k.status === "ok" ? Number(k.value).toFixed(2) : esc(k.status)) +
+    " (" + new Date(k.time_unix_ms).toLocaleTimeString() + ")";
+}
 function render(s) {
   const now = s.time_unix_ms;
   const a = s.actuator;
@@ -69,7 +74,8 @@ function render(s) {
     card.querySelector(".meta").innerHTML = "server " + esc(m.server || "?") + " · replicas " +
       m.current_replicas + " → " + m.desired_replicas + " [" + m.min_replicas + "…" + m.max_replicas + "]" +
       " · in flight " + m.inflight + "<br>concurrency " + esc(conc) + " · " + m.arrival_rate.toFixed(1) + " req/s" +
-      (m.fresh ? "" : " · <span class=\"bad\">holding (data not fresh)</span>");
+      (m.fresh ? "" : " · <span class=\"bad\">holding (data not fresh)</span>") +
+      "<br><span class=\"actuated\">actuated by " + esc(m.actuated_by || "coordinator") + "</span>" + kedaText(m.keda);
     const d = m.last_decision;
     card.querySelector(".decision").textContent = d ? "last: " + d.from + " → " + d.to + " " + d.reason : "no decision yet";
     draw(card.querySelector("canvas"), h);

@@ -8,6 +8,7 @@ import {
 } from "./lib.mjs";
 import { dockerfileTests } from "./dockerfiles.mjs";
 import { injectorTests } from "./injector.mjs";
+import { kedaTests } from "./keda.mjs";
 
 const defaults = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
 const NS = "ml";
@@ -402,5 +403,6 @@ await test("a resourceOverrides entry makes a custom kind allowed, by its plural
 
 await dockerfileTests();
 await injectorTests();
+await kedaTests();
 
 finish();

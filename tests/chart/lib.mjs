@@ -103,6 +103,8 @@ async function modelFor(apiVersion, kind) {
       ? "@kubernetes-models/prometheus-operator"
       : apiVersion.startsWith("cert-manager.io/")
         ? "@kubernetes-models/cert-manager"
+      : apiVersion.startsWith("keda.sh/")
+        ? "@kubernetes-models/keda"
         : "kubernetes-models";
     const file = path.join(nodeModules, pkg, apiVersion, `${kind}.js`);
     assert(fs.existsSync(file), `no schema for ${key} (looked for ${file})`);

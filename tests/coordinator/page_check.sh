@@ -53,5 +53,6 @@ check '<canvas width="320" height="90"' "the card's chart canvas"
 check 'actuator <b>dry-run</b>' "the actuator summary rendered from /status"
 check '<td>mlserver</td>' "the server table row"
 check 'replicas 1 → 1' "current and desired replicas of iris"
+check 'actuated by coordinator' "how iris is actuated (coordinator or KEDA)"
 if grep -q '<div id="summary" class="meta">cannot reach' <<<"$dom"; then echo "FAIL: the page could not fetch /status"; fail=1; fi
 exit $fail

@@ -41,14 +41,22 @@ ScaleTarget MakeScaleTarget(const std::string& api_version, const std::string& k
                             const std::string& name, const std::string& name_space,
                             const std::string& field = "target");
 
+// Who writes a target's replica count: the coordinator's own actuator, or KEDA (which reads the
+// coordinator's external scaler; the coordinator then never writes that target). Parsing and the
+// one-writer check live in config_actuators.cc.
+enum class ActuatedBy { kCoordinator, kKeda };
+const char* ActuatedByName(ActuatedBy by);
+
 struct ServerConfig {
   std::string name;
+  ActuatedBy actuator = ActuatedBy::kCoordinator;
   ServerPolicyConfig policy;
   std::optional<ScaleTarget> target;
 };
 
 struct ModelConfig {
   std::string name;
+  ActuatedBy actuator = ActuatedBy::kCoordinator;
   std::string server;  // empty: whatever server the reporting pods name
   ModelPolicyConfig policy;
   std::optional<ScaleTarget> target;
@@ -71,6 +79,9 @@ struct Config {
   // nullptr when not listed.
   const ModelConfig* FindModel(const std::string& name) const;
   const ServerConfig* FindServer(const std::string& name) const;
+  // Who actuates a model or server (kCoordinator when not listed).
+  ActuatedBy ModelActuator(const std::string& name) const;
+  ActuatedBy ServerActuator(const std::string& name) const;
   // The longest window any policy or /status reads: how much history the aggregator keeps.
   double HistorySeconds() const;
 };

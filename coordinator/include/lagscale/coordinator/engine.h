@@ -24,6 +24,7 @@
 #include "lagscale/coordinator/clock.h"
 #include "lagscale/coordinator/config.h"
 #include "lagscale/coordinator/coordinator_metrics.h"
+#include "lagscale/coordinator/scaler_view.h"
 #include "lagscale/coordinator/status.h"
 
 namespace lagscale::coordinator {
@@ -35,6 +36,7 @@ struct EngineOptions {
   // Reads Seldon Model/Server bounds; may be the actuator. nullptr: no reads.
   ActuationWorker* reader = nullptr;
   CoordinatorMetrics* metrics = nullptr;
+  ScalerViewHub* scaler_view = nullptr;  // KEDA's external scaler reads it; nullptr: not built
   std::function<std::unique_ptr<ModelPolicy>(const ModelPolicyConfig&)> model_policy =
       MakeModelPolicy;
   std::function<std::unique_ptr<ServerSizer>(const ServerPolicyConfig&)> server_sizer =
@@ -88,6 +90,8 @@ class Engine {
   std::optional<ScaleTarget> SeldonTarget(TargetKind kind, const std::string& name) const;
   int64_t NowNs() const;
   int64_t NowUnixMs() const;
+  // Builds and publishes the ScalerView (engine_scaler_view.cc); rate-limited unless `force`.
+  void PublishScalerView(bool force);
 
   EngineOptions options_;
   std::shared_ptr<const Config> config_;
@@ -103,6 +107,8 @@ class Engine {
   const Config* roster_config_ = nullptr;  // the config and model count the entries reflect
   size_t roster_models_ = 0;
   int64_t last_seldon_read_ns_ = INT64_MIN / 2;
+  struct ScalerViewState;
+  std::shared_ptr<ScalerViewState> scaler_state_;  // shared_ptr: complete only in its own file
 
   mutable std::mutex status_mu_;
   std::shared_ptr<const StatusSnapshot> status_;  // guarded by status_mu_ (the pointer only)

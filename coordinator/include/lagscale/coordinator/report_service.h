@@ -14,15 +14,17 @@
 
 namespace grpc {
 class Server;
+class Service;
 }
 
 namespace lagscale::coordinator {
 
 class ReportServer {
  public:
-  // Binds `listen` ("host:port", port 0 = any) and starts serving. Throws std::runtime_error.
+  // Binds `listen` ("host:port", port 0 = any) and starts serving, with `extra_service` (if any)
+  // on the same port. Throws std::runtime_error.
   ReportServer(const std::string& listen, Engine& engine, CoordinatorMetrics* metrics,
-               std::string token);
+               std::string token, grpc::Service* extra_service = nullptr);
   ~ReportServer();
   int port() const { return port_; }
   void Shutdown();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lagscale/coordinator/aggregator.h"
+#include "lagscale/coordinator/scaler_view.h"
 
 namespace lagscale::coordinator {
 
@@ -42,6 +43,8 @@ struct ModelStatus {
   std::vector<std::string> pods;
   std::optional<DecisionRecord> last_decision;
   ActuationState actuation;
+  std::string actuated_by = "coordinator";  // "coordinator" | "keda"
+  std::optional<KedaRead> keda_read;        // the newest value KEDA read (GetMetrics)
 };
 
 struct ServerStatus {
@@ -52,6 +55,8 @@ struct ServerStatus {
   std::vector<std::string> models;
   std::optional<DecisionRecord> last_decision;
   ActuationState actuation;
+  std::string actuated_by = "coordinator";
+  std::optional<KedaRead> keda_read;
 };
 
 struct ActuatorHealth {
@@ -69,6 +74,7 @@ struct StatusSnapshot {
   std::vector<PodView> pods;
   ActuatorHealth actuator;
   std::deque<DecisionRecord> recent_decisions;  // newest first
+  std::vector<KedaRead> keda_reads;             // what KEDA asked about and was told
   uint64_t reports_received = 0, reports_applied = 0, reports_ignored = 0, restarts = 0,
            expired = 0;
 };

@@ -1,0 +1,123 @@
+// The external scaler's pure part: scalerMetadata in, one answer per view out.
+#include <algorithm>
+#include <cctype>
+
+#include "lagscale/coordinator/keda_scaler.h"
+
+namespace lagscale::coordinator {
+namespace {
+
+// The sidecar's rule for model names (and a fine one for server names):
+// [A-Za-z0-9][A-Za-z0-9._-]{0,127}.
+bool ValidName(const std::string& name) {
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (name.empty() || name.size() > 128 || !alnum(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+std::string Quote(const std::string& s) {
+  return "\"" + (s.size() > 64 ? s.substr(0, 64) + "..." : s) + "\"";
+}
+
+}  // namespace
+
+const char* KedaMetricName(KedaMetric metric) {
+  switch (metric) {
+    case KedaMetric::kConcurrency:
+      return "concurrency";
+    case KedaMetric::kInflight:
+      return "inflight";
+    default:
+      return "desiredReplicas";
+  }
+}
+
+std::string KedaQuery::MetricName() const {
+  std::string metric = KedaMetricName(this->metric);
+  std::transform(metric.begin(), metric.end(), metric.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::string("lagscale-") + (server ? "server-" : "model-") + name + "-" + metric;
+}
+
+std::string ParseKedaQuery(const std::map<std::string, std::string>& metadata, KedaQuery& query) {
+  for (const auto& [key, value] : metadata) {
+    if (key != "model" && key != "server" && key != "metric") {
+      // The key comes from the caller: cut it short like any other echoed value.
+      const std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+      return "scalerMetadata." + shown + ": unknown key (expected model or server, and metric)";
+    }
+  }
+  const auto model = metadata.find("model"), server = metadata.find("server");
+  if (model != metadata.end() && server != metadata.end()) {
+    return "scalerMetadata: both model and server are set (name exactly one)";
+  }
+  if (model == metadata.end() && server == metadata.end()) {
+    return "scalerMetadata: missing model or server (the name of what to scale on)";
+  }
+  const auto& [key, name] = model != metadata.end() ? *model : *server;
+  if (!ValidName(name)) {
+    return "scalerMetadata." + key + ": invalid name " + Quote(name) +
+           " (expected [A-Za-z0-9][A-Za-z0-9._-]{0,127})";
+  }
+  query.server = server != metadata.end();
+  query.name = name;
+  query.metric = KedaMetric::kDesiredReplicas;
+  if (auto m = metadata.find("metric"); m != metadata.end()) {
+    if (m->second == "desiredReplicas") {
+      query.metric = KedaMetric::kDesiredReplicas;
+    } else if (m->second == "concurrency") {
+      query.metric = KedaMetric::kConcurrency;
+    } else if (m->second == "inflight") {
+      query.metric = KedaMetric::kInflight;
+    } else {
+      return "scalerMetadata.metric: unknown metric " + Quote(m->second) +
+             " (expected desiredReplicas, concurrency or inflight)";
+    }
+  }
+  return "";
+}
+
+KedaAnswer AnswerKedaQuery(const ScalerView& view, const KedaQuery& query) {
+  KedaAnswer a;
+  const auto& targets = query.server ? view.servers : view.models;
+  const auto it = targets.find(query.name);
+  // The per-replica target does not depend on data: GetMetricSpec answers it even without any.
+  if (query.metric == KedaMetric::kDesiredReplicas) {
+    a.target = 1;
+  } else {
+    a.target =
+        it != targets.end() ? it->second.target_concurrency : view.default_target_concurrency;
+  }
+  if (!view.fresh) {
+    a.code = KedaAnswer::Code::kUnavailable;
+    a.message =
+        "lagscale has no fresh reports (" + view.not_fresh_reason + "); keep the current replicas";
+    return a;
+  }
+  // Named before any pod mentioned it (ScaledObjects come before traffic): idle, value 0.
+  if (it == targets.end() || !it->second.reported) return a;
+  const ScalerTargetView& t = it->second;
+  if (!t.available) {
+    a.code = KedaAnswer::Code::kUnavailable;
+    a.message = std::string(query.server ? "server" : "model") + " \"" + query.name +
+                "\" has no settled data yet (reports since the last restart do not cover a "
+                "window); keep the current replicas";
+    return a;
+  }
+  a.active = t.active;
+  switch (query.metric) {
+    case KedaMetric::kDesiredReplicas:
+      a.value = t.desired;
+      break;
+    case KedaMetric::kConcurrency:
+      a.value = t.concurrency;
+      break;
+    case KedaMetric::kInflight:
+      a.value = t.inflight;
+      break;
+  }
+  return a;
+}
+
+}  // namespace lagscale::coordinator

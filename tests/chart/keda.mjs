@@ -1,0 +1,90 @@
+// Chart tests for keda.enabled: one KEDA ScaledObject per model/server marked `actuator: keda`,
+// validated against the @kubernetes-models/keda schema, pointed at the coordinator's gRPC port.
+import { YAML, assert, eq, find, lint, one, render, renderFails, test, validateAll } from "./lib.mjs";
+
+const config = {
+  servers: [
+    { name: "mlserver", placement: "all", minReplicas: 2, maxReplicas: 6, actuator: "keda",
+      target: { apiVersion: "apps/v1", kind: "Deployment", name: "mlserver", namespace: "serving" } },
+  ],
+  models: [
+    { name: "iris", actuator: "keda", minReplicas: 0, maxReplicas: 7, targetConcurrency: 3,
+      target: { apiVersion: "apps/v1", kind: "Deployment", name: "iris" } },
+    { name: "bert_v2", actuator: "keda", target: { apiVersion: "apps/v1", kind: "StatefulSet", name: "bert" } },
+    { name: "resnet", target: { apiVersion: "apps/v1", kind: "Deployment", name: "resnet" } },
+  ],
+};
+
+async function build(values) {
+  lint(values);
+  const objs = render(values);
+  await validateAll(objs);
+  return objs;
+}
+
+export async function kedaTests() {
+  await test("KEDA: no ScaledObject unless keda.enabled", async () => {
+    const objs = await build({ coordinator: { config } });
+    eq(find(objs, "ScaledObject").length, 0, "ScaledObjects");
+  });
+
+  await test("KEDA: one valid ScaledObject per keda target, external-push to the coordinator's gRPC port", async () => {
+    const objs = await build({ coordinator: { config }, keda: { enabled: true, metricByName: { bert_v2: "concurrency" } } });
+    const scaled = find(objs, "ScaledObject");
+    eq(scaled.map((o) => o.metadata.name).sort(), ["rel-lagscale-model-bert-v2", "rel-lagscale-model-iris", "rel-lagscale-server-mlserver"], "ScaledObjects");
+    const iris = one(objs, "ScaledObject", "rel-lagscale-model-iris");
+    eq(iris.metadata.namespace, "ml", "namespace (the target's, default the release's)");
+    eq(iris.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "iris" }, "scaleTargetRef");
+    eq([iris.spec.minReplicaCount, iris.spec.maxReplicaCount], [0, 7], "min/max from the config");
+    eq(iris.spec.triggers, [{ type: "external-push", metadata: { scalerAddress: "rel-lagscale.ml.svc:7070", model: "iris", metric: "desiredReplicas" } }], "trigger");
+    const behavior = iris.spec.advanced.horizontalPodAutoscalerConfig.behavior;
+    eq(behavior.scaleDown.stabilizationWindowSeconds, 0, "no second scale-down window on top of the coordinator's");
+    eq(behavior.scaleUp.stabilizationWindowSeconds, 0, "scale-up at once");
+    const bert = one(objs, "ScaledObject", "rel-lagscale-model-bert-v2");
+    eq(bert.spec.triggers[0].metadata, { scalerAddress: "rel-lagscale.ml.svc:7070", model: "bert_v2", metric: "concurrency" }, "per-name metric");
+    eq([bert.spec.minReplicaCount, bert.spec.maxReplicaCount], [1, 10], "bounds from defaults");
+    const srv = one(objs, "ScaledObject", "rel-lagscale-server-mlserver");
+    eq(srv.metadata.namespace, "serving", "server namespace");
+    eq(srv.spec.triggers[0].metadata.server, "mlserver", "server metadata");
+    eq([srv.spec.minReplicaCount, srv.spec.maxReplicaCount], [2, 6], "server bounds");
+    // The coordinator gets the same marks, so it never writes these targets.
+    const cfg = YAML.parse(one(objs, "ConfigMap", "rel-lagscale").data["config.yaml"]);
+    eq(cfg.models.map((m) => m.actuator || "coordinator"), ["keda", "keda", "coordinator"], "actuators in the coordinator config");
+  });
+
+  await test("KEDA: a custom gRPC port and Seldon-derived targets", async () => {
+    const objs = await build({
+      seldon: { enabled: true, namespace: "seldon-mesh" },
+      coordinator: { grpcPort: 7443, config: { models: [{ name: "iris", actuator: "keda" }] } },
+      keda: { enabled: true, metric: "inflight" },
+    });
+    const iris = one(objs, "ScaledObject", "rel-lagscale-model-iris");
+    eq(iris.metadata.namespace, "seldon-mesh", "namespace");
+    eq(iris.spec.scaleTargetRef, { apiVersion: "mlops.seldon.io/v1alpha1", kind: "Model", name: "iris" }, "Seldon Model");
+    eq(iris.spec.triggers[0].metadata, { scalerAddress: "rel-lagscale.ml.svc:7443", model: "iris", metric: "inflight" }, "metadata");
+  });
+
+  await test("KEDA: a keda model without a target is refused, naming it", async () => {
+    const err = renderFails({ keda: { enabled: true }, coordinator: { config: { models: [{ name: "iris", actuator: "keda" }] } } });
+    assert(err.includes("coordinator.config.models[0] (iris): actuator keda needs a target"), err);
+  });
+
+  await test("KEDA: a target written by both KEDA and the coordinator is refused", async () => {
+    const target = { apiVersion: "apps/v1", kind: "Deployment", name: "mlserver" };
+    const err = renderFails({
+      keda: { enabled: true },
+      coordinator: { config: {
+        servers: [{ name: "mlserver", placement: "all", target }],
+        models: [{ name: "iris", actuator: "keda", target }],
+      } },
+    });
+    assert(err.includes("coordinator.config.models[0] (iris): actuator keda, but its target Deployment ml/mlserver is also written by the coordinator for coordinator.config.servers \"mlserver\"; one writer per target"), err);
+  });
+
+  await test("KEDA: schema rejects an unknown metric and actuator", async () => {
+    let err = renderFails({ keda: { metric: "qps" } });
+    assert(err.includes("at '/keda/metric': value must be one of 'desiredReplicas', 'concurrency', 'inflight'"), err);
+    err = renderFails({ coordinator: { config: { models: [{ name: "m", actuator: "hpa" }] } } });
+    assert(err.includes("at '/coordinator/config/models/0/actuator': value must be one of 'coordinator', 'keda'"), err);
+  });
+}
