@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
                  "file with the bearer token sidecars must present (empty: no check)")
       ->envname("LAGSCALE_TOKEN_FILE")
       ->check(CLI::ExistingFile);
+  lc::ReportTlsOptions report_tls;
+  lc::AddReportTlsFlags(app, report_tls);
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->envname("LAGSCALE_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -125,7 +127,7 @@ int main(int argc, char** argv) {
     options.reader = reader ? reader.get() : (actuator_name == "kubernetes" ? &worker : nullptr);
     options.metrics = &metrics;
     lc::Engine engine(std::move(options));
-    lc::ReportServer grpc_server(grpc_listen, engine, &metrics, token);
+    lc::ReportServer grpc_server(grpc_listen, engine, &metrics, token, report_tls);
     lc::HttpServer http_server(http_listen, lc::MakeRoutes(engine, metrics));
     engine.Start();
     std::printf("lagscale-coordinator ready grpc=%s http=%s\n",

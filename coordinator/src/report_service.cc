@@ -128,10 +128,10 @@ struct ReportServer::Service final : public v1::LagService::CallbackService {
 };
 
 ReportServer::ReportServer(const std::string& listen, Engine& engine, CoordinatorMetrics* metrics,
-                           std::string token)
+                           std::string token, const ReportTlsOptions& tls)
     : service_(std::make_unique<Service>(engine, metrics, std::move(token))) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(listen, ReportServerCredentials(tls), &port_);
   builder.RegisterService(service_.get());
   // Sidecars keep their stream open for days; keepalive notices the ones that vanished.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
