@@ -7,6 +7,7 @@ import {
   renderFails, sha256, test, tmp, validateAll,
 } from "./lib.mjs";
 import { dockerfileTests } from "./dockerfiles.mjs";
+import { reportTlsTests } from "./report-tls.mjs";
 
 const defaults = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
 const NS = "ml";
@@ -99,7 +100,7 @@ const targetsConfig = {
 
 await test("default values: lint, render, schema-valid", async () => {
   const objs = await build(undefined);
-  eq(objs.map((o) => o.kind).sort(), ["ConfigMap", "ConfigMap", "Deployment", "Service", "ServiceAccount"], "default objects");
+  eq(objs.map((o) => o.kind).sort(), ["ConfigMap", "ConfigMap", "Deployment", "Secret", "Service", "ServiceAccount"], "default objects (the Secret: the generated report token)");
 });
 
 await test("coordinator Deployment: non-root, read-only, probes, args, config checksum", async () => {
@@ -113,7 +114,7 @@ await test("coordinator Deployment: non-root, read-only, probes, args, config ch
   eq(c.livenessProbe.httpGet, { path: "/healthz", port: "http" }, "liveness probe");
   eq(c.readinessProbe.httpGet, { path: "/readyz", port: "http" }, "readiness probe");
   eq(portsOf(c), { grpc: 7070, http: 8080 }, "container ports");
-  eq(c.args.slice(0, 5), ["--config=/etc/lagscale/config.yaml", "--grpc-listen=0.0.0.0:7070", "--http-listen=0.0.0.0:8080", "--actuator=kubernetes", "--log-level=info"], "args");
+  eq(c.args.slice(0, 6), ["--config=/etc/lagscale/config.yaml", "--grpc-listen=0.0.0.0:7070", "--http-listen=0.0.0.0:8080", "--actuator=kubernetes", "--token-file=/var/run/lagscale/auth/token", "--log-level=info"], "args");
   const mount = c.volumeMounts.find((m) => m.mountPath === "/etc/lagscale");
   eq(pod.spec.volumes.find((v) => v.name === mount.name).configMap.name, FULL, "config volume");
   const text = one(objs, "ConfigMap", FULL).data["config.yaml"];
@@ -138,7 +139,7 @@ await test("ConfigMap equals the default coordinator config plus the seldon sect
 await test("ConfigMap equals the values asked for (servers, models, overrides)", async () => {
   const config = { ...targetsConfig, reportTTL: "5s", decisionInterval: "100ms", windows: ["5s"], defaults: { ...defaults.coordinator.config.defaults, maxReplicas: 20, tolerance: 0.25 } };
   const objs = await build({ coordinator: { config } });
-  eq(configOf(objs), { ...config, seldon: { enabled: false, namespace: "seldon-mesh" } }, "config");
+  eq(configOf(objs), { ...config, limits: defaults.coordinator.config.limits, seldon: { enabled: false, namespace: "seldon-mesh" } }, "config");
 });
 
 await test("RBAC: get/patch on scale of exactly the configured kinds and names, per namespace", async () => {
@@ -400,5 +401,6 @@ await test("a resourceOverrides entry makes a custom kind allowed, by its plural
 });
 
 await dockerfileTests();
+await reportTlsTests();
 
 finish();
