@@ -54,12 +54,23 @@ export async function reportTlsTests() {
 
   await test("auth: the generated token is read back with lookup, so upgrades keep it", () => {
     const text = fs.readFileSync(path.join(chartDir, "templates/report-secrets.yaml"), "utf8");
-    assert(/lookup "v1" "Secret" \.Release\.Namespace \$name/.test(text), "token Secret looked up by its own name");
-    assert(/\$token = index \$old\.data \.Values\.auth\.key/.test(text), "old token reused");
+    assert(/lookup "v1" "Secret" \. \$name/.test(text), "token Secret looked up by its own name in each namespace");
+    assert(/\$token = index \$old\.data \$\.Values\.auth\.key/.test(text), "old token reused");
     // Without a cluster lookup finds nothing: two renders differ, proving the value is random.
     const a = one(render(undefined), "Secret", `${FULL}-auth`).data.token;
     const b = one(render(undefined), "Secret", `${FULL}-auth`).data.token;
     assert(a !== b, "token is random per fresh install");
+  });
+
+  await test("auth and TLS: a Seldon ServerConfig in another namespace gets the same Secrets there", async () => {
+    const objs = await build({ seldon: { enabled: true, serverConfig: { enabled: true } }, reportTls: { enabled: true, mutual: true } });
+    const tokens = find(objs, "Secret", `${FULL}-auth`);
+    eq(tokens.map((t) => t.metadata.namespace), ["ml", "seldon-mesh"], "token Secret in both namespaces");
+    eq(tokens[0].data, tokens[1].data, "one token");
+    const clients = find(objs, "Secret", `${FULL}-report-tls-client`);
+    eq(clients.map((t) => t.metadata.namespace), ["ml", "seldon-mesh"], "client TLS Secret in both namespaces");
+    eq(clients[0].data, clients[1].data, "one client certificate");
+    eq(find(objs, "Secret", `${FULL}-report-tls`).map((t) => t.metadata.namespace), ["ml"], "the server key stays with the coordinator");
   });
 
   await test("auth: generate=false without existingSecret means no token anywhere", async () => {

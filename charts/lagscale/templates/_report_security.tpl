@@ -12,6 +12,16 @@ chart's own coordinator: another coordinator would not know its value), else "".
 {{- end -}}
 {{- end -}}
 
+{{/* Namespaces the chart's Secrets for sidecars go to (JSON list): the release's, and the Seldon
+ServerConfig's when it renders one elsewhere (its pods mount them there). */}}
+{{- define "lagscale.sidecarSecretNamespaces" -}}
+{{- $list := list .Release.Namespace -}}
+{{- if .Values.seldon.serverConfig.enabled -}}
+{{- $list = append $list (default .Values.seldon.namespace .Values.seldon.serverConfig.namespace) | uniq -}}
+{{- end -}}
+{{- toJson $list -}}
+{{- end -}}
+
 {{/* The coordinator's TLS Secret (tls.crt, tls.key, ca.crt); "" when TLS is off. */}}
 {{- define "lagscale.reportTlsServerSecret" -}}
 {{- if .Values.reportTls.enabled -}}
