@@ -146,6 +146,16 @@ class ReportFaultsTest : public ::testing::Test {
     }
     return 0;
   }
+  // Reports a sidecar has written to a coordinator so far.
+  static double Sent(const SidecarProcess& s) {
+    std::istringstream lines(HttpGet(s.admin, "/metrics").body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("lagscale_reports_sent_total", 0) == 0) {
+        return std::stod(line.substr(line.rfind(' ') + 1));
+      }
+    }
+    return -1;
+  }
   bool BothPodsHostIris() {
     const json m = Iris();
     return m.is_object() && m["pods"].size() == 2;
@@ -167,15 +177,19 @@ TEST_F(ReportFaultsTest, CoordinatorKilledUnderLoadLosesNoRequestAndScalesNothin
 
   coordinator_->Signal(SIGKILL);
   coordinator_->Wait();
+  const double sent_a = Sent(a), sent_b = Sent(b);
   // The sidecars keep serving while the coordinator is away.
   const uint64_t ok_at_kill = load.ok();
   ASSERT_TRUE(Eventually([&] { return load.ok() > ok_at_kill + 50; }, 20s));
   const std::string port = grpc_.substr(grpc_.rfind(':') + 1);
   ASSERT_TRUE(StartCoordinator("127.0.0.1:" + port));
 
-  // Complete again: both pods host the model as soon as both have reconnected (each reports at
-  // once on connecting, then every 200 ms).
+  // Complete again within one report interval of both sidecars reconnecting (each reports at once
+  // on connecting, then every 200 ms; /status is republished every 250 ms).
+  ASSERT_TRUE(Eventually([&] { return Sent(a) > sent_a && Sent(b) > sent_b; }, 20s));
+  const auto reconnected = std::chrono::steady_clock::now();
   ASSERT_TRUE(Eventually([&] { return BothPodsHostIris(); }, 20s)) << Status().dump();
+  EXPECT_LE(std::chrono::steady_clock::now() - reconnected, 200ms + 250ms + 300ms);
   // Watch the decisions for a few report intervals after the restart: nothing goes down.
   const auto until = std::chrono::steady_clock::now() + 3s;
   while (std::chrono::steady_clock::now() < until) {

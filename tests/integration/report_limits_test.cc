@@ -24,8 +24,8 @@ using nlohmann::json;
 
 // Stated in docs/coordinator.md ("Untrusted reports"): what one tracked model may cost the
 // coordinator's RSS, everything included (aggregation, policy, metrics series, the /status
-// snapshot and its rendering, allocator overhead). Measured on the 2-core VM: idle 12.7-12.8 KiB,
-// active 23.2-25.6 KiB.
+// snapshot and its rendering, allocator overhead). Measured on the 2-core VM: idle 11.7-12.8 KiB,
+// active 23.2-25.7 KiB.
 constexpr double kIdleModelKiB = 16;    // reported, never any traffic: no history ring
 constexpr double kActiveModelKiB = 32;  // traffic in its reports: the 60 s ring (17.2 KiB)
 
