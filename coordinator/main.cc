@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
                  "file with the bearer token sidecars must present (empty: no check)")
       ->envname("LAGSCALE_TOKEN_FILE")
       ->check(CLI::ExistingFile);
+  lc::ReportTlsOptions report_tls;
+  lc::AddReportTlsFlags(app, report_tls);
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->envname("LAGSCALE_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -132,7 +134,7 @@ int main(int argc, char** argv) {
     options.metrics = &metrics;
     lc::Engine engine(std::move(options));
     lc::KedaScaler keda(scaler_view);
-    lc::ReportServer grpc_server(grpc_listen, engine, &metrics, token, keda.service());
+    lc::ReportServer grpc_server(grpc_listen, engine, &metrics, token, report_tls, keda.service());
     lc::HttpServer http_server(http_listen, lc::MakeRoutes(engine, metrics));
     auto injector = lc::StartInjector(injector_flags, metrics);
     engine.Start();

@@ -51,6 +51,20 @@ std::string Hostname() {
   return buf;
 }
 
+// TLS on the report stream; the files are checked when the reporter starts.
+void AddReportTlsFlags(CLI::App& app, SidecarConfig& c) {
+  app.add_option("--coordinator-ca", c.coordinator_ca,
+                 "CA bundle the coordinator's certificate must chain to (enables TLS)")
+      ->envname("LAGSCALE_COORDINATOR_CA");
+  app.add_option("--coordinator-cert", c.coordinator_cert,
+                 "client certificate presented to the coordinator (mutual TLS)")
+      ->envname("LAGSCALE_COORDINATOR_CERT");
+  app.add_option("--coordinator-key", c.coordinator_key, "private key of --coordinator-cert")
+      ->envname("LAGSCALE_COORDINATOR_KEY");
+  AddDuration(app, "--coordinator-tls-reload-interval", c.coordinator_tls_reload_interval,
+              "how often the TLS files are re-read (rotation); default 60s");
+}
+
 }  // namespace
 
 std::string HostPort::ToString() const {
@@ -154,6 +168,7 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   app.add_option("--coordinator-token-file", c.coordinator_token_file,
                  "file holding the bearer token presented to the coordinator")
       ->envname("LAGSCALE_COORDINATOR_TOKEN_FILE");
+  AddReportTlsFlags(app, c);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -37,6 +37,9 @@ struct SidecarConfig {
   std::chrono::milliseconds report_interval{1'000};
   uint32_t early_report_threshold = 8;
   std::string coordinator_token_file;
+  // TLS on the report stream: a CA bundle turns it on; cert + key add a client certificate.
+  std::string coordinator_ca, coordinator_cert, coordinator_key;
+  std::chrono::milliseconds coordinator_tls_reload_interval{60'000};
 };
 
 // Parses the command line (with environment fallbacks). Returns the config, or nullopt with

@@ -5,8 +5,8 @@
 
 #include <cstdio>
 #include <exception>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
       options.interval = config->report_interval;
       options.early_threshold = config->early_report_threshold;
       options.token_file = config->coordinator_token_file;
+      options.ca_file = config->coordinator_ca;
+      options.cert_file = config->coordinator_cert;
+      options.key_file = config->coordinator_key;
+      options.tls_reload_interval = config->coordinator_tls_reload_interval;
       reporter = std::make_unique<lagscale::scaler_client::Reporter>(
           std::move(options), sidecar.ledger(), sidecar.server_counters());
       reporter->Start();

@@ -52,6 +52,7 @@ void BM_Ingest(benchmark::State& state) {
     }
   }
   Aggregator agg(Aggregator::Options{10, 60, 0.25});
+  agg.set_limits(LimitsConfig{1'000'000, 1'000'000, 1'000'000});  // measure, not cap
   int64_t now = 1'000'000'000;
   size_t i = 0;
   for (auto _ : state) {
@@ -106,6 +107,7 @@ struct DecisionFixture {
     }
     auto config = std::make_shared<Config>();
     config->windows_s = {10, 60};
+    config->limits = LimitsConfig{1'000'000, 1'000'000, 1'000'000};  // measure, not cap
     o.config = config;
     o.clock = &clock;
     o.status_interval_s = 1e9;  // only when asked

@@ -44,10 +44,11 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 ModelDemand::ModelDemand(const Aggregator& owner, std::string name, int64_t bucket_ns,
                          size_t buckets)
-    : owner_(owner), name_(std::move(name)), bucket_ns_(bucket_ns), ring_(buckets) {}
+    : owner_(owner), name_(std::move(name)), bucket_ns_(bucket_ns), capacity_(buckets) {}
 
 void ModelDemand::Extend(int64_t k) {
-  const auto n = static_cast<int64_t>(ring_.size());
+  if (ring_.empty()) ring_.resize(capacity_);
+  const auto n = static_cast<int64_t>(capacity_);
   double carry[3] = {0, 0, 0};
   if (newest_k_ >= 0) std::copy_n(ring_[Slot(newest_k_)].totals, 3, carry);
   const int64_t first = newest_k_ < 0 || k - newest_k_ >= n ? k - n + 1 : newest_k_ + 1;
@@ -65,9 +66,11 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, d
   if (span <= 0) return;
   // Only the part of the interval the ring can still hold is kept, pro rata.
   const int64_t oldest =
-      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) * bucket_ns_;
+      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(capacity_) + 1) * bucket_ns_;
   const int64_t from = std::max(t0, oldest);
-  for (int64_t k = from / bucket_ns_; k * bucket_ns_ < t1; ++k) {
+  // Zeros add nothing to any sum: only the data's time coverage moves, and no ring is needed.
+  const bool zero = busy == 0 && arrivals == 0 && completions == 0;
+  for (int64_t k = from / bucket_ns_; !zero && k * bucket_ns_ < t1; ++k) {
     const int64_t lo = std::max(from, k * bucket_ns_);
     const int64_t hi = std::min(t1, (k + 1) * bucket_ns_);
     if (hi <= lo) continue;
@@ -92,6 +95,7 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, d
 }
 
 double ModelDemand::Partial(int64_t k, int64_t from, int64_t to, Field field) const {
+  if (ring_.empty()) return 0;
   const Bucket& b = ring_[Slot(k)];
   if (b.index != k) return 0;
   // The bucket's data is taken as spread evenly over the part it covers, so windows that start
@@ -106,7 +110,7 @@ double ModelDemand::Partial(int64_t k, int64_t from, int64_t to, Field field) co
 double ModelDemand::TotalThrough(int64_t k, Field field) const {
   if (newest_k_ < 0) return 0;
   if (k >= newest_k_) return ring_[Slot(newest_k_)].totals[field];
-  const int64_t oldest = newest_k_ - static_cast<int64_t>(ring_.size()) + 1;
+  const int64_t oldest = newest_k_ - static_cast<int64_t>(capacity_) + 1;
   if (k < oldest) {
     const Bucket& b = ring_[Slot(oldest)];
     return b.totals[field] - b.values[field];
@@ -145,7 +149,7 @@ bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
   Refresh();
   end = cached_end_ns_;
   const int64_t oldest =
-      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(ring_.size()) + 1) * bucket_ns_;
+      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(capacity_) + 1) * bucket_ns_;
   start = std::max({end - static_cast<int64_t>(window_s * 1e9), first_data_ns_, oldest});
   return end > start;
 }
@@ -202,13 +206,25 @@ Aggregator::Aggregator(Options options)
 
 Aggregator::~Aggregator() = default;
 
-ModelDemand& Aggregator::ModelFor(const std::string& name) {
+ModelDemand* Aggregator::ModelFor(const std::string& name, const PodState& pod) {
   auto it = models_.find(name);
+  const bool over_pod = pod.models.size() >= limits_.max_models_per_pod;
+  const bool over_all = it == models_.end() && models_.size() >= limits_.max_models;
+  if (over_pod || over_all) {
+    ++refusals_.models;
+    refusals_.last = "model \"" + name.substr(0, 128) + "\" from pod " + pod.server + "/" +
+                     pod.pod + ": " +
+                     (over_pod ? "pod reports more than maxModelsPerPod " +
+                                     std::to_string(limits_.max_models_per_pod) + " models"
+                               : "maxModels " + std::to_string(limits_.max_models) + " reached");
+    return nullptr;
+  }
   if (it == models_.end()) {
     it = models_.emplace(name, std::make_unique<ModelDemand>(*this, name, bucket_ns_, buckets_))
              .first;
+    ++roster_generation_;
   }
-  return *it->second;
+  return it->second.get();
 }
 
 ModelDemand* Aggregator::FindModel(const std::string& name) {
@@ -224,6 +240,7 @@ void Aggregator::Detach(PodState& pod, bool disruption) {
     m.hosts_[pm.index] = last;
     last->index = pm.index;
     m.hosts_.pop_back();
+    if (m.hosts_.empty()) m.orphaned_ns_ = now_ns_;
     if (disruption) m.last_disruption_ns_ = now_ns_;
   }
   pod.models.clear();
@@ -238,8 +255,10 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
   std::string key;
   key.reserve(report.server().size() + report.pod().size() + 1);
   key.append(report.server()).append(1, '/').append(report.pod());
-  auto& slot = pods_[key];
-  const bool is_new = !slot;
+  auto found = pods_.find(key);
+  const bool is_new = found == pods_.end();
+  if (auto refused = Admit(report, is_new)) return *refused;
+  auto& slot = is_new ? pods_[key] : found->second;
   if (is_new) {
     slot = std::make_unique<PodState>();
     slot->server = report.server();
@@ -263,6 +282,13 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
         restart = true;
         break;
       }
+      if (mc.arrivals() - pm.arrivals > kMaxCounterStep ||
+          Completions(mc) - pm.completions > kMaxCounterStep) {
+        ++refusals_.values;
+        refusals_.last = "report from " + key.substr(0, 256) + " rejected: model \"" +
+                         mc.model().substr(0, 128) + "\" counters jumped by more than 2^32";
+        return Outcome::kRejected;
+      }
     }
   }
   if (is_new || restart) {
@@ -277,12 +303,17 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
   const int64_t t1 = std::min(snap + pod.offset_ns, now_ns);
   const int64_t t0 = t1 - dt;
   for (const auto& mc : report.models()) {
-    auto [it, added] = pod.models.try_emplace(mc.model());
+    auto it = pod.models.find(mc.model());
+    const bool added = it == pod.models.end();
+    ModelDemand* admitted = added ? ModelFor(mc.model(), pod) : nullptr;
+    if (added && !admitted) continue;  // over a limit: counted in refusals_
+    if (added) it = pod.models.try_emplace(mc.model()).first;
     PodModel& pm = it->second;
     const uint64_t completions = Completions(mc);
     if (added) {
       // First sight of this model on this pod: its counters become the baseline.
-      ModelDemand& m = ModelFor(mc.model());
+      ModelDemand& m = *admitted;
+      m.orphaned_ns_ = -1;
       pm.pod = &pod;
       pm.model = &m;
       pm.index = m.hosts_.size();
@@ -325,6 +356,7 @@ int Aggregator::Advance(int64_t now_ns, int64_t now_unix_ms) {
       ++it;
     }
   }
+  Forget();
   return expired;
 }
 

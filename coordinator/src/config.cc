@@ -274,6 +274,27 @@ double ParseBytes(const std::string& text, const std::string& field) {
   return static_cast<double>(bytes);
 }
 
+namespace {
+
+// limits: caps on what reporters can make the coordinator hold (each 1..1,000,000).
+void ReadLimits(const YAML::Node& n, LimitsConfig& limits) {
+  CheckKeys(n, "limits", {"maxModels", "maxPods", "maxModelsPerPod"});
+  const std::pair<const char*, size_t*> fields[] = {
+      {"maxModels", &limits.max_models},
+      {"maxPods", &limits.max_pods},
+      {"maxModelsPerPod", &limits.max_models_per_pod}};
+  for (const auto& [key, into] : fields) {
+    const auto v = n[key];
+    if (!v) continue;
+    const std::string field = std::string("limits.") + key;
+    const int value = Integer(v, field);
+    if (value < 1) Fail(field, "invalid value \"" + Scalar(v, field) + "\" (must be >= 1)");
+    *into = static_cast<size_t>(value);
+  }
+}
+
+}  // namespace
+
 Config ParseConfig(const std::string& yaml_text) {
   YAML::Node root;
   try {
@@ -283,9 +304,9 @@ Config ParseConfig(const std::string& yaml_text) {
   }
   Config c;
   if (root.IsNull()) return c;
-  CheckKeys(
-      root, "",
-      {"reportTTL", "decisionInterval", "windows", "defaults", "servers", "models", "seldon"});
+  CheckKeys(root, "",
+            {"reportTTL", "decisionInterval", "windows", "defaults", "servers", "models", "seldon",
+             "limits"});
   if (auto n = root["reportTTL"])
     c.report_ttl_s = ParseDuration(Scalar(n, "reportTTL"), "reportTTL");
   if (!(c.report_ttl_s > 0))
@@ -397,6 +418,7 @@ Config ParseConfig(const std::string& yaml_text) {
     if (c.seldon.name_space.empty()) Fail("seldon.namespace", "must not be empty");
   }
   CheckOneWriterPerTarget(c);
+  if (auto n = root["limits"]) ReadLimits(n, c.limits);
   return c;
 }
 

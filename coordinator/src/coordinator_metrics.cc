@@ -99,14 +99,27 @@ struct CoordinatorMetrics::State {
           .Help("Admission reviews answered by the injection webhook, by what was done")
           .Register(registry);
 
-  prometheus::Counter* outcome[6] = {};
+  prometheus::Family<prometheus::Counter>& refusals =
+      BuildCounter()
+          .Name("lagscale_coordinator_report_refusals_total")
+          .Help(
+              "Report contents refused: model_limit (models beyond limits.maxModels or "
+              "maxModelsPerPod), pod_limit (pods beyond limits.maxPods), absurd_values "
+              "(whole reports rejected)")
+          .Register(registry);
+  prometheus::Counter* refused[3] = {&refusals.Add({{"reason", "model_limit"}}),
+                                     &refusals.Add({{"reason", "pod_limit"}}),
+                                     &refusals.Add({{"reason", "absurd_values"}})};
+
+  prometheus::Counter* outcome[8] = {};
   std::unordered_map<std::string, std::pair<prometheus::Gauge*, prometheus::Gauge*>> models,
       servers;
 };
 
 CoordinatorMetrics::CoordinatorMetrics() : state_(std::make_unique<State>()) {
-  const char* names[6] = {"applied", "baseline", "restart", "duplicate", "out_of_order", "invalid"};
-  for (int i = 0; i < 6; ++i) state_->outcome[i] = &state_->reports.Add({{"result", names[i]}});
+  const char* names[8] = {"applied",      "baseline", "restart", "duplicate",
+                          "out_of_order", "invalid",  "refused", "rejected"};
+  for (int i = 0; i < 8; ++i) state_->outcome[i] = &state_->reports.Add({{"result", names[i]}});
 }
 
 CoordinatorMetrics::~CoordinatorMetrics() = default;
@@ -128,6 +141,20 @@ void CoordinatorMetrics::SetModelReplicas(const std::string& model, int current,
   }
   it->second.first->Set(current);
   it->second.second->Set(desired);
+}
+
+void CoordinatorMetrics::ForgetModel(const std::string& model) {
+  auto it = state_->models.find(model);
+  if (it == state_->models.end()) return;
+  state_->model_current.Remove(it->second.first);
+  state_->model_desired.Remove(it->second.second);
+  state_->models.erase(it);
+}
+
+void CoordinatorMetrics::OnRefusals(uint64_t models, uint64_t pods, uint64_t values) {
+  state_->refused[0]->Increment(static_cast<double>(models));
+  state_->refused[1]->Increment(static_cast<double>(pods));
+  state_->refused[2]->Increment(static_cast<double>(values));
 }
 
 void CoordinatorMetrics::SetServerReplicas(const std::string& server, int current, int desired) {

@@ -84,6 +84,7 @@ std::optional<ScaleTarget> Engine::SeldonTarget(TargetKind kind, const std::stri
 void Engine::ApplyConfig(std::shared_ptr<const Config> config) {
   config_ = std::move(config);
   aggregator_.set_ttl_seconds(config_->report_ttl_s);
+  aggregator_.set_limits(config_->limits);
   for (auto& [name, e] : models_) {
     const ModelConfig* mc = config_->FindModel(name);
     const ModelPolicyConfig next =
@@ -154,6 +155,10 @@ void Engine::ApplyReceived(const Received& r) {
       ++ignored_;
   }
   if (options_.metrics) options_.metrics->OnReport(outcome, r.report.models_size());
+  if (aggregator_.refusals().models + aggregator_.refusals().pods + aggregator_.refusals().values !=
+      refusals_seen_) {
+    ReportRefusals();
+  }
 }
 
 size_t Engine::DrainReports() {
@@ -290,12 +295,10 @@ void Engine::DecideNow() {
     }
   }
   // New names are rare: walk the rosters only when the config or the set of models changed.
-  if (roster_config_ != config_.get() || roster_models_ != aggregator_.models().size()) {
+  if (roster_config_ != config_.get() || roster_models_ != aggregator_.roster_generation()) {
     roster_config_ = config_.get();
-    roster_models_ = aggregator_.models().size();
-    for (const auto& m : config_->models) Model(m.name);
-    for (const auto& s : config_->servers) Server(s.name);
-    for (const auto& [name, demand] : aggregator_.models()) Model(name).demand = demand.get();
+    roster_models_ = aggregator_.roster_generation();
+    RebuildRoster();
   }
   for (auto& [name, s] : servers_) {
     s->models.clear();

@@ -19,6 +19,8 @@ void Engine::PublishStatus() {
   s->reports_ignored = ignored_;
   s->restarts = restarts_;
   s->expired = expired_;
+  s->limits = aggregator_.limits();
+  s->refusals = aggregator_.refusals();
   s->actuator = health_;
 
   std::map<std::string, std::pair<std::vector<std::string>, double>> server_pods;

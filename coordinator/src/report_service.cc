@@ -128,10 +128,13 @@ struct ReportServer::Service final : public v1::LagService::CallbackService {
 };
 
 ReportServer::ReportServer(const std::string& listen, Engine& engine, CoordinatorMetrics* metrics,
-                           std::string token, grpc::Service* extra_service)
+                           std::string token, const ReportTlsOptions& tls,
+                           grpc::Service* extra_service)
     : service_(std::make_unique<Service>(engine, metrics, std::move(token))) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port_);
+  // gRPC would set SO_REUSEPORT, letting a second coordinator silently share the port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(listen, ReportServerCredentials(tls), &port_);
   builder.RegisterService(service_.get());
   if (extra_service) builder.RegisterService(extra_service);  // KEDA's external scaler
   // Sidecars keep their stream open for days; keepalive notices the ones that vanished.

@@ -56,6 +56,19 @@ json Model(const ModelStatus& m) {
           {"keda", KedaReadJson(m.keda_read)}};
 }
 
+// What the report limits refused so far, and the limits in force (docs/coordinator.md).
+json WithLimits(json doc, const StatusSnapshot& s) {
+  json& reports = doc["reports"];
+  reports["refused_models"] = s.refusals.models;
+  reports["refused_pods"] = s.refusals.pods;
+  reports["rejected_values"] = s.refusals.values;
+  reports["last_refusal"] = s.refusals.last.empty() ? json(nullptr) : json(s.refusals.last);
+  doc["limits"] = {{"max_models", s.limits.max_models},
+                   {"max_pods", s.limits.max_pods},
+                   {"max_models_per_pod", s.limits.max_models_per_pod}};
+  return doc;
+}
+
 }  // namespace
 
 std::string StatusJson(const StatusSnapshot& s) {
@@ -124,7 +137,7 @@ std::string StatusJson(const StatusSnapshot& s) {
                     {"pods", pods},
                     {"decisions", decisions},
                     {"keda", KedaReadsJson(s.keda_reads)}};
-  return doc.dump();
+  return WithLimits(doc, s).dump();
 }
 
 std::optional<std::string> ModelStatusJson(const StatusSnapshot& s, const std::string& name) {

@@ -13,6 +13,7 @@
 
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "report.h"
+#include "tls.h"
 
 namespace lagscale::scaler_client {
 namespace {
@@ -154,7 +155,7 @@ class Reporter::Loop {
     stream_ = std::make_unique<Stream>();
     connect_started_ = SteadyClock::now();
     stream_->stub = lagscale::v1::LagService::NewStub(
-        grpc::CreateCustomChannel(o.coordinator, grpc::InsecureChannelCredentials(), args));
+        grpc::CreateCustomChannel(o.coordinator, r_.credentials_, args));
     if (!token_.empty()) stream_->ctx.AddMetadata("authorization", "Bearer " + token_);
     stream_->rpc = stream_->stub->PrepareAsyncReport(&stream_->ctx, &cq_);
     stream_->rpc->StartCall(stream_->tag(Stream::kStart));
@@ -329,6 +330,7 @@ void Reporter::Start() {
   if (!options_.token_file.empty() && !ReadToken(options_.token_file)) {
     throw std::runtime_error("cannot read --coordinator-token-file " + options_.token_file);
   }
+  credentials_ = ReportChannelCredentials(options_);
   stop_ = false;
   thread_ = std::thread([this, seed = options_.seed + 1] { Loop(*this, seed).Run(); });
 }

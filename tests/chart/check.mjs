@@ -9,6 +9,7 @@ import {
 import { dockerfileTests } from "./dockerfiles.mjs";
 import { injectorTests } from "./injector.mjs";
 import { kedaTests } from "./keda.mjs";
+import { reportTlsTests } from "./report-tls.mjs";
 
 const defaults = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
 const NS = "ml";
@@ -101,7 +102,7 @@ const targetsConfig = {
 
 await test("default values: lint, render, schema-valid", async () => {
   const objs = await build(undefined);
-  eq(objs.map((o) => o.kind).sort(), ["ConfigMap", "ConfigMap", "Deployment", "Service", "ServiceAccount"], "default objects");
+  eq(objs.map((o) => o.kind).sort(), ["ConfigMap", "ConfigMap", "Deployment", "Secret", "Service", "ServiceAccount"], "default objects (the Secret: the generated report token)");
 });
 
 await test("coordinator Deployment: non-root, read-only, probes, args, config checksum", async () => {
@@ -115,7 +116,7 @@ await test("coordinator Deployment: non-root, read-only, probes, args, config ch
   eq(c.livenessProbe.httpGet, { path: "/healthz", port: "http" }, "liveness probe");
   eq(c.readinessProbe.httpGet, { path: "/readyz", port: "http" }, "readiness probe");
   eq(portsOf(c), { grpc: 7070, http: 8080 }, "container ports");
-  eq(c.args.slice(0, 5), ["--config=/etc/lagscale/config.yaml", "--grpc-listen=0.0.0.0:7070", "--http-listen=0.0.0.0:8080", "--actuator=kubernetes", "--log-level=info"], "args");
+  eq(c.args.slice(0, 6), ["--config=/etc/lagscale/config.yaml", "--grpc-listen=0.0.0.0:7070", "--http-listen=0.0.0.0:8080", "--actuator=kubernetes", "--token-file=/var/run/lagscale/auth/token", "--log-level=info"], "args");
   const mount = c.volumeMounts.find((m) => m.mountPath === "/etc/lagscale");
   eq(pod.spec.volumes.find((v) => v.name === mount.name).configMap.name, FULL, "config volume");
   const text = one(objs, "ConfigMap", FULL).data["config.yaml"];
@@ -140,7 +141,7 @@ await test("ConfigMap equals the default coordinator config plus the seldon sect
 await test("ConfigMap equals the values asked for (servers, models, overrides)", async () => {
   const config = { ...targetsConfig, reportTTL: "5s", decisionInterval: "100ms", windows: ["5s"], defaults: { ...defaults.coordinator.config.defaults, maxReplicas: 20, tolerance: 0.25 } };
   const objs = await build({ coordinator: { config } });
-  eq(configOf(objs), { ...config, seldon: { enabled: false, namespace: "seldon-mesh" } }, "config");
+  eq(configOf(objs), { ...config, limits: defaults.coordinator.config.limits, seldon: { enabled: false, namespace: "seldon-mesh" } }, "config");
 });
 
 await test("RBAC: get/patch on scale of exactly the configured kinds and names, per namespace", async () => {
@@ -404,5 +405,6 @@ await test("a resourceOverrides entry makes a custom kind allowed, by its plural
 await dockerfileTests();
 await injectorTests();
 await kedaTests();
+await reportTlsTests();
 
 finish();

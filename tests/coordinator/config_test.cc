@@ -129,5 +129,19 @@ TEST(ConfigTest, SamePolicyDetectsChanges) {
   EXPECT_FALSE(SamePolicy(a, b));
 }
 
+TEST(ConfigTest, LimitsAreReadWithDefaultsAndValidated) {
+  const Config defaults = ParseConfig("reportTTL: 5s\n");
+  EXPECT_EQ(defaults.limits.max_models, 5000u);
+  EXPECT_EQ(defaults.limits.max_pods, 500u);
+  EXPECT_EQ(defaults.limits.max_models_per_pod, 1000u);
+  const Config c = ParseConfig("limits: {maxModels: 7, maxPods: 3}\n");
+  EXPECT_EQ(c.limits.max_models, 7u);
+  EXPECT_EQ(c.limits.max_pods, 3u);
+  EXPECT_EQ(c.limits.max_models_per_pod, 1000u);
+  EXPECT_THROW(ParseConfig("limits: {maxModels: 0}\n"), ConfigError);
+  EXPECT_THROW(ParseConfig("limits: {maxModels: many}\n"), ConfigError);
+  EXPECT_THROW(ParseConfig("limits: {maxThings: 3}\n"), ConfigError);
+}
+
 }  // namespace
 }  // namespace lagscale::coordinator

@@ -71,6 +71,28 @@ TEST(SidecarConfig, EnvironmentFillsUnsetFlags) {
   EXPECT_EQ(c->max_models, 9u);  // a flag beats the environment
 }
 
+TEST(SidecarConfig, CoordinatorTlsFlagsAndTheirEnvironmentVariables) {
+  setenv("LAGSCALE_COORDINATOR_CA", "/etc/ca.pem", 1);
+  setenv("LAGSCALE_COORDINATOR_CERT", "/etc/client.pem", 1);
+  setenv("LAGSCALE_COORDINATOR_KEY", "/etc/client.key", 1);
+  setenv("LAGSCALE_COORDINATOR_TLS_RELOAD_INTERVAL", "5s", 1);
+  int code = -1;
+  auto c = Parse({"--coordinator-ca", "/run/ca.pem"}, code);
+  unsetenv("LAGSCALE_COORDINATOR_CA");
+  unsetenv("LAGSCALE_COORDINATOR_CERT");
+  unsetenv("LAGSCALE_COORDINATOR_KEY");
+  unsetenv("LAGSCALE_COORDINATOR_TLS_RELOAD_INTERVAL");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->coordinator_ca, "/run/ca.pem");
+  EXPECT_EQ(c->coordinator_cert, "/etc/client.pem");
+  EXPECT_EQ(c->coordinator_key, "/etc/client.key");
+  EXPECT_EQ(c->coordinator_tls_reload_interval, std::chrono::seconds(5));
+  auto d = Parse({}, code);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->coordinator_ca, "");
+  EXPECT_EQ(d->coordinator_tls_reload_interval, std::chrono::seconds(60));
+}
+
 TEST(SidecarConfig, PodNameFallsBackToPodNameVariable) {
   setenv("POD_NAME", "mlserver-0", 1);
   int code = -1;

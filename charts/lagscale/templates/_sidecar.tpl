@@ -15,7 +15,7 @@ serverNameLabel takes the server name from a pod label instead of a fixed server
 Clients (or Seldon's agent) send requests to the sidecar's http/grpc ports; it forwards them to the
 inference server on 127.0.0.1 and reports lag to the coordinator. POD_NAME comes from the downward
 API, so each pod reports as itself. Add `lagscale.sidecarVolumes` to the pod's volumes when
-auth.existingSecret is set, and `lagscale.sidecarPodAnnotations` to the pod's annotations for
+the token or TLS is on (the default generates a token), and `lagscale.sidecarPodAnnotations` to the pod's annotations for
 Prometheus scraping by annotation.
 */}}
 {{- define "lagscale.sidecar" -}}
@@ -75,10 +75,7 @@ Prometheus scraping by annotation.
     - name: LAGSCALE_THREADS
       value: {{ $s.threads | quote }}
     {{- end }}
-    {{- if $root.Values.auth.existingSecret }}
-    - name: LAGSCALE_COORDINATOR_TOKEN_FILE
-      value: /var/run/lagscale/auth/{{ $root.Values.auth.key }}
-    {{- end }}
+    {{- include "lagscale.sidecarSecurityEnv" $root | nindent 4 }}
     {{- with $s.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -110,21 +107,24 @@ Prometheus scraping by annotation.
     {{- toYaml $s.resources | nindent 4 }}
   securityContext:
     {{- toYaml $s.securityContext | nindent 4 }}
-  {{- if $root.Values.auth.existingSecret }}
+  {{- with include "lagscale.sidecarSecurityMounts" $root }}
   volumeMounts:
-    - name: lagscale-auth
-      mountPath: /var/run/lagscale/auth
-      readOnly: true
+    {{- . | nindent 4 }}
   {{- end }}
 {{- end -}}
 
-{{/* Pod volumes the sidecar needs (empty unless auth.existingSecret is set). Pass the root. */}}
+{{/* Pod volumes the sidecar needs: the token and TLS Secrets (empty when neither). Pass the root. */}}
 {{- define "lagscale.sidecarVolumes" -}}
-{{- if .Values.auth.existingSecret -}}
+{{- with include "lagscale.authSecretName" . }}
 - name: lagscale-auth
   secret:
-    secretName: {{ .Values.auth.existingSecret }}
-{{- end -}}
+    secretName: {{ . }}
+{{- end }}
+{{- with include "lagscale.reportTlsClientSecret" . }}
+- name: lagscale-report-tls
+  secret:
+    secretName: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{/* Pod annotations for Prometheus scraping of the sidecar's admin port. Pass the root. */}}

@@ -4,18 +4,25 @@
 // Each report is applied as deltas against the last report applied from the same pod incarnation;
 // duplicates and out-of-order reports are ignored (cumulative counters make the next report carry
 // everything), a new incarnation or counters going backwards re-baselines the pod, and a pod silent
-// for longer than the TTL is expired. Busy-seconds deltas are spread over the time the report
-// covers into a per-model ring of time buckets, so the average concurrency over any window is the
-// busy time inside it divided by its length (Little's law), not a sample.
+// for longer than the TTL is expired. Reports are untrusted input: a report carrying absurd values
+// (in-flight beyond kMaxInflight or negative, busy seconds negative or not finite, a counter
+// jumping by more than kMaxCounterStep) is rejected whole; a new pod beyond Limits::max_pods is
+// refused, and so is a model new to the coordinator beyond max_models or new to its pod beyond
+// max_models_per_pod (the rest of that report is applied). Refusals are counted in refusals(). A
+// model no pod hosts any more is forgotten once its history has aged out. Busy-seconds deltas are
+// spread over the time the report covers into a per-model ring of time buckets, so the average
+// concurrency over any window is the busy time inside it divided by its length (Little's law).
 // Thread safety: not thread-safe. One thread (the coordinator's decision loop) owns it; DemandView
 // references it hands out are valid until the next call that mutates it.
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "lagscale/coordinator/config.h"
 #include "lagscale/coordinator/policy.h"
 #include "lagscale/v1/lag.pb.h"
 
@@ -66,7 +73,7 @@ class ModelDemand final : public DemandView {
   double Partial(int64_t k, int64_t from, int64_t to, Field field) const;
   // Running total of `field` up to the end of bucket k.
   double TotalThrough(int64_t k, Field field) const;
-  size_t Slot(int64_t k) const { return static_cast<size_t>(k) % ring_.size(); }
+  size_t Slot(int64_t k) const { return static_cast<size_t>(k) % capacity_; }
   // The window [start, end] the data fully covers, ending where every hosting pod has reported.
   bool Window(double window_s, int64_t& start, int64_t& end) const;
 
@@ -80,7 +87,10 @@ class ModelDemand final : public DemandView {
     double values[3] = {0, 0, 0};
     double totals[3] = {0, 0, 0};  // running totals through the end of this bucket
   };
+  // Allocated at the first non-zero delta: a model that only ever reports zeros (idle, or a name
+  // nobody sends traffic to) costs no ring at all.
   std::vector<Bucket> ring_;
+  size_t capacity_;        // ring size once allocated
   int64_t newest_k_ = -1;  // highest bucket number that exists
   std::vector<PodModel*> hosts_;
   int64_t inflight_ = 0;
@@ -88,6 +98,7 @@ class ModelDemand final : public DemandView {
   int64_t first_data_ns_ = -1;  // start of the earliest delta; -1 = none yet
   int64_t newest_data_ns_ = -1;
   int64_t last_disruption_ns_ = INT64_MIN / 2;
+  int64_t orphaned_ns_ = -1;  // when the last hosting pod went away; -1 while hosted
   int64_t hold_ns_ = 30'000'000'000;
   // Fresh() and the window end walk every hosting pod; policies ask several times per decision
   // cycle, so both are kept until the aggregator changes (its generation moves).
@@ -112,7 +123,27 @@ class Aggregator {
     double history_s = 60;  // the longest window anyone asks for
     double bucket_s = 0.25;
   };
-  enum class Outcome { kApplied, kBaseline, kRestart, kDuplicate, kOutOfOrder, kInvalid };
+  // Caps on what untrusted reporters can make the coordinator hold in memory.
+  using Limits = LimitsConfig;
+  // Everything refused so far; `last` says what and why, for logs and /status.
+  struct Refusals {
+    uint64_t models = 0;  // model entries skipped by max_models or max_models_per_pod
+    uint64_t pods = 0;    // reports of new pods beyond max_pods
+    uint64_t values = 0;  // reports rejected for absurd values
+    std::string last;
+  };
+  static constexpr int64_t kMaxInflight = int64_t{1} << 20;
+  static constexpr uint64_t kMaxCounterStep = uint64_t{1} << 32;
+  enum class Outcome {
+    kApplied,
+    kBaseline,
+    kRestart,
+    kDuplicate,
+    kOutOfOrder,
+    kInvalid,
+    kRefused,   // a new pod beyond max_pods
+    kRejected,  // absurd values
+  };
 
   explicit Aggregator(Options options);
   ~Aggregator();
@@ -126,6 +157,13 @@ class Aggregator {
   int Advance(int64_t now_ns, int64_t now_unix_ms);
   // Changes TTL (history and bucket width stay; they size memory already allocated).
   void set_ttl_seconds(double s) { options_.ttl_s = s; }
+  // Applies to what arrives from now on; nothing already tracked is dropped.
+  void set_limits(const Limits& limits) { limits_ = limits; }
+  const Limits& limits() const { return limits_; }
+  const Refusals& refusals() const { return refusals_; }
+  // Moves whenever a model is added or forgotten (ModelDemand pointers held elsewhere must then be
+  // looked up again).
+  uint64_t roster_generation() const { return roster_generation_; }
 
   // nullptr if the model never reported.
   ModelDemand* FindModel(const std::string& name);
@@ -140,14 +178,22 @@ class Aggregator {
 
  private:
   friend class ModelDemand;
-  ModelDemand& ModelFor(const std::string& name);
+  ModelDemand* ModelFor(const std::string& name, const PodState& pod);
   void Detach(PodState& pod, bool disruption);
+  // kRejected for absurd values, kRefused for a new pod over max_pods (both counted); nullopt when
+  // the report may be applied.
+  std::optional<Outcome> Admit(const v1::PodReport& report, bool new_pod);
+  // Drops models no pod has hosted for longer than the history they could still be asked about.
+  void Forget();
 
   Options options_;
   int64_t bucket_ns_;
   size_t buckets_;
   int64_t now_ns_ = 0;
   int64_t now_unix_ms_ = 0;
+  Limits limits_;
+  Refusals refusals_;
+  uint64_t roster_generation_ = 0;
   uint64_t generation_ = 1;  // moves on every change; ModelDemand caches are valid for one value
   std::unordered_map<std::string, std::unique_ptr<ModelDemand>> models_;
   std::unordered_map<std::string, std::unique_ptr<PodState>> pods_;  // key: server + '/' + pod

@@ -67,6 +67,14 @@ struct SeldonConfig {
   std::string name_space = "seldon-mesh";
 };
 
+// Caps on what untrusted reporters can make the coordinator hold in memory (docs/coordinator.md
+// gives the memory each costs). The defaults fit the chart's 256Mi limit with room to spare.
+struct LimitsConfig {
+  size_t max_models = 5000;
+  size_t max_pods = 500;
+  size_t max_models_per_pod = 1000;
+};
+
 struct Config {
   double report_ttl_s = 10;
   double decision_interval_s = 0.25;
@@ -75,6 +83,7 @@ struct Config {
   std::vector<ServerConfig> servers;
   std::vector<ModelConfig> models;
   SeldonConfig seldon;
+  LimitsConfig limits;
 
   // nullptr when not listed.
   const ModelConfig* FindModel(const std::string& name) const;

@@ -24,6 +24,10 @@ class CoordinatorMetrics {
   void OnPodsExpired(int n);
   void SetPods(size_t n);
   void SetModelReplicas(const std::string& model, int current, int desired);
+  // Drops a model's series (the coordinator forgot it).
+  void ForgetModel(const std::string& model);
+  // Adds newly refused model entries, pods and reports with absurd values.
+  void OnRefusals(uint64_t models, uint64_t pods, uint64_t values);
   void SetServerReplicas(const std::string& server, int current, int desired);
   void OnDecision(Direction direction);
   void OnActuation(const char* result, int http_status);

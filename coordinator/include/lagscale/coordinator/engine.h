@@ -82,6 +82,11 @@ class Engine {
   void ApplyReceived(const Received& r);
   void ApplyConfig(std::shared_ptr<const Config> config);
   void AbsorbResults();
+  // Re-points every model entry at the aggregator's demand; drops entries of models neither
+  // configured nor tracked any more (engine_limits.cc).
+  void RebuildRoster();
+  // Counts new refusals on /metrics and logs them at most once every 10 s.
+  void ReportRefusals();
   ModelEntry& Model(const std::string& name);
   ServerEntry& Server(const std::string& name);
   void Record(TargetKind kind, const std::string& name, const std::string& server,
@@ -105,7 +110,10 @@ class Engine {
   uint64_t received_ = 0, applied_ = 0, ignored_ = 0, restarts_ = 0, expired_ = 0;
   int64_t last_status_ns_ = INT64_MIN / 2;
   const Config* roster_config_ = nullptr;  // the config and model count the entries reflect
-  size_t roster_models_ = 0;
+  uint64_t roster_models_ = UINT64_MAX;    // the aggregator's roster generation reflected
+  uint64_t refusals_seen_ = 0;             // sum of the three counts below
+  Aggregator::Refusals refusals_logged_;   // counts already added to /metrics
+  int64_t last_refusal_log_ns_ = INT64_MIN / 2;
   int64_t last_seldon_read_ns_ = INT64_MIN / 2;
   struct ScalerViewState;
   std::shared_ptr<ScalerViewState> scaler_state_;  // shared_ptr: complete only in its own file

@@ -11,6 +11,7 @@
 
 #include "lagscale/coordinator/coordinator_metrics.h"
 #include "lagscale/coordinator/engine.h"
+#include "lagscale/coordinator/report_tls.h"
 
 namespace grpc {
 class Server;
@@ -21,10 +22,11 @@ namespace lagscale::coordinator {
 
 class ReportServer {
  public:
-  // Binds `listen` ("host:port", port 0 = any) and starts serving, with `extra_service` (if any)
-  // on the same port. Throws std::runtime_error.
+  // Binds `listen` ("host:port", port 0 = any) and starts serving, with TLS when `tls` is enabled
+  // (report_tls.h) and `extra_service` (if any) on the same port. Throws std::runtime_error.
   ReportServer(const std::string& listen, Engine& engine, CoordinatorMetrics* metrics,
-               std::string token, grpc::Service* extra_service = nullptr);
+               std::string token, const ReportTlsOptions& tls = {},
+               grpc::Service* extra_service = nullptr);
   ~ReportServer();
   int port() const { return port_; }
   void Shutdown();

@@ -77,6 +77,8 @@ struct StatusSnapshot {
   std::vector<KedaRead> keda_reads;             // what KEDA asked about and was told
   uint64_t reports_received = 0, reports_applied = 0, reports_ignored = 0, restarts = 0,
            expired = 0;
+  LimitsConfig limits;
+  Aggregator::Refusals refusals;
 };
 
 std::string StatusJson(const StatusSnapshot& status);

@@ -10,6 +10,10 @@
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/metrics/server_counters.h"
 
+namespace grpc {
+class ChannelCredentials;
+}
+
 namespace lagscale::scaler_client {
 
 struct ReporterOptions {
@@ -23,6 +27,14 @@ struct ReporterOptions {
   // File holding the bearer token sent as `authorization: Bearer <token>`; empty = none. Read at
   // Start() and again at every reconnect (so a rotated token is picked up).
   std::string token_file;
+  // TLS: a CA bundle file turns it on (the coordinator's certificate must chain to it and name the
+  // host dialled); cert_file + key_file add a client certificate for mutual TLS. Empty = plaintext.
+  // The files are re-read every tls_reload_interval (rounded up to whole seconds), so rotated
+  // certificates are used from the next connection on.
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::chrono::milliseconds tls_reload_interval{60'000};
   // How often the ledger is looked at for an early report (a snapshot is a few microseconds).
   std::chrono::milliseconds poll_interval{25};
   std::chrono::milliseconds backoff_initial{100};
@@ -52,8 +64,9 @@ class Reporter {
   Reporter(const Reporter&) = delete;
   Reporter& operator=(const Reporter&) = delete;
 
-  // Starts the report thread. Throws std::runtime_error naming the file if a token file is set
-  // but cannot be read, or naming the value if the coordinator address is empty.
+  // Starts the report thread. Throws std::runtime_error naming the file if a token, CA or client
+  // certificate file is set but cannot be read, or naming the value if the coordinator address
+  // is empty.
   void Start();
   // Cancels the stream and joins the thread; returns within about one poll interval. Idempotent.
   void Stop();
@@ -68,6 +81,7 @@ class Reporter {
   const metrics::Ledger& ledger_;
   metrics::ServerCounters& counters_;
   uint64_t incarnation_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;  // set by Start()
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
   std::thread thread_;

@@ -1,0 +1,129 @@
+{{/*
+Security of the report stream (sidecars -> coordinator gRPC port): the bearer token and TLS.
+*/}}
+
+{{/* The Secret holding the bearer token: auth.existingSecret, else the generated one (only with the
+chart's own coordinator: another coordinator would not know its value), else "". */}}
+{{- define "lagscale.authSecretName" -}}
+{{- if .Values.auth.existingSecret -}}
+{{- .Values.auth.existingSecret -}}
+{{- else if and .Values.auth.generate .Values.coordinator.enabled -}}
+{{- printf "%s-auth" (include "lagscale.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Namespaces the chart's Secrets for sidecars go to (JSON list): the release's, and the Seldon
+ServerConfig's when it renders one elsewhere (its pods mount them there). */}}
+{{- define "lagscale.sidecarSecretNamespaces" -}}
+{{- $list := list .Release.Namespace -}}
+{{- if .Values.seldon.serverConfig.enabled -}}
+{{- $list = append $list (default .Values.seldon.namespace .Values.seldon.serverConfig.namespace) | uniq -}}
+{{- end -}}
+{{- toJson $list -}}
+{{- end -}}
+
+{{/* The coordinator's TLS Secret (tls.crt, tls.key, ca.crt); "" when TLS is off. */}}
+{{- define "lagscale.reportTlsServerSecret" -}}
+{{- if .Values.reportTls.enabled -}}
+{{- if eq .Values.reportTls.mode "existing" -}}
+{{- required "reportTls.existingSecret is required with reportTls.mode existing" .Values.reportTls.existingSecret -}}
+{{- else -}}
+{{- printf "%s-report-tls" (include "lagscale.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The sidecars' TLS Secret (ca.crt, and tls.crt/tls.key for mutual TLS); "" when TLS is off. */}}
+{{- define "lagscale.reportTlsClientSecret" -}}
+{{- if .Values.reportTls.enabled -}}
+{{- if eq .Values.reportTls.mode "existing" -}}
+{{- required "reportTls.existingClientSecret is required with reportTls.mode existing" .Values.reportTls.existingClientSecret -}}
+{{- else -}}
+{{- printf "%s-report-tls-client" (include "lagscale.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* DNS names the coordinator's certificate carries: every way a sidecar may dial its Service. */}}
+{{- define "lagscale.reportTlsDnsNames" -}}
+{{- $svc := include "lagscale.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- toJson (list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns)) -}}
+{{- end -}}
+
+{{/* Coordinator args for the token and TLS. Pass the root. */}}
+{{- define "lagscale.coordinatorSecurityArgs" -}}
+{{- if include "lagscale.authSecretName" . }}
+- --token-file=/var/run/lagscale/auth/{{ .Values.auth.key }}
+{{- end }}
+{{- if .Values.reportTls.enabled }}
+- --tls-cert=/var/run/lagscale/tls/tls.crt
+- --tls-key=/var/run/lagscale/tls/tls.key
+- --tls-reload-interval={{ .Values.reportTls.reloadInterval }}
+{{- if .Values.reportTls.mutual }}
+- --tls-client-ca=/var/run/lagscale/tls/ca.crt
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Coordinator volume mounts for the token and TLS. Pass the root. */}}
+{{- define "lagscale.coordinatorSecurityMounts" -}}
+{{- if include "lagscale.authSecretName" . }}
+- name: auth
+  mountPath: /var/run/lagscale/auth
+  readOnly: true
+{{- end }}
+{{- if .Values.reportTls.enabled }}
+- name: report-tls
+  mountPath: /var/run/lagscale/tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* Coordinator volumes for the token and TLS. Pass the root. */}}
+{{- define "lagscale.coordinatorSecurityVolumes" -}}
+{{- with include "lagscale.authSecretName" . }}
+- name: auth
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- with include "lagscale.reportTlsServerSecret" . }}
+- name: report-tls
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* Sidecar env for the token and TLS. Pass the root. */}}
+{{- define "lagscale.sidecarSecurityEnv" -}}
+{{- if include "lagscale.authSecretName" . }}
+- name: LAGSCALE_COORDINATOR_TOKEN_FILE
+  value: /var/run/lagscale/auth/{{ .Values.auth.key }}
+{{- end }}
+{{- if .Values.reportTls.enabled }}
+- name: LAGSCALE_COORDINATOR_CA
+  value: /var/run/lagscale/tls/ca.crt
+- name: LAGSCALE_COORDINATOR_TLS_RELOAD_INTERVAL
+  value: {{ .Values.reportTls.reloadInterval | quote }}
+{{- if .Values.reportTls.mutual }}
+- name: LAGSCALE_COORDINATOR_CERT
+  value: /var/run/lagscale/tls/tls.crt
+- name: LAGSCALE_COORDINATOR_KEY
+  value: /var/run/lagscale/tls/tls.key
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Sidecar volume mounts for the token and TLS. Pass the root. */}}
+{{- define "lagscale.sidecarSecurityMounts" -}}
+{{- if include "lagscale.authSecretName" . }}
+- name: lagscale-auth
+  mountPath: /var/run/lagscale/auth
+  readOnly: true
+{{- end }}
+{{- if .Values.reportTls.enabled }}
+- name: lagscale-report-tls
+  mountPath: /var/run/lagscale/tls
+  readOnly: true
+{{- end }}
+{{- end -}}

@@ -1,0 +1,62 @@
+// The aggregator's defences against untrusted reports: absurd values, caps, forgetting.
+#include <cmath>
+#include <string>
+
+#include "lagscale/coordinator/aggregator.h"
+
+namespace lagscale::coordinator {
+namespace {
+
+// Why `m` cannot be a real sidecar's counters; empty when it can.
+std::string Absurd(const v1::ModelCounters& m) {
+  if (m.inflight() < 0 || m.inflight() > Aggregator::kMaxInflight) {
+    return "in-flight " + std::to_string(m.inflight());
+  }
+  if (!std::isfinite(m.busy_seconds()) || m.busy_seconds() < 0) {
+    return "busy seconds " + std::to_string(m.busy_seconds());
+  }
+  // Counters a real sidecar cannot reach in centuries (and whose sums would overflow).
+  constexpr uint64_t kMaxCounter = uint64_t{1} << 53;
+  const auto& o = m.outcomes();
+  for (uint64_t v : {m.arrivals(), o.success(), o.client_error(), o.server_error(),
+                     o.upstream_error(), o.client_abort(), o.timeout()}) {
+    if (v > kMaxCounter) return "counter " + std::to_string(v);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<Aggregator::Outcome> Aggregator::Admit(const v1::PodReport& report, bool new_pod) {
+  const std::string who = report.server() + "/" + report.pod();
+  for (const auto& m : report.models()) {
+    const std::string why = Absurd(m);
+    if (why.empty()) continue;
+    ++refusals_.values;
+    refusals_.last = "report from " + who.substr(0, 256) + " rejected: model \"" +
+                     m.model().substr(0, 128) + "\" has " + why;
+    return Outcome::kRejected;
+  }
+  if (new_pod && pods_.size() >= limits_.max_pods) {
+    ++refusals_.pods;
+    refusals_.last = "pod " + who.substr(0, 256) + " refused: maxPods " +
+                     std::to_string(limits_.max_pods) + " reached";
+    return Outcome::kRefused;
+  }
+  return std::nullopt;
+}
+
+void Aggregator::Forget() {
+  const auto history_ns = static_cast<int64_t>(options_.history_s * 1e9);
+  for (auto it = models_.begin(); it != models_.end();) {
+    const ModelDemand& m = *it->second;
+    if (m.hosts_.empty() && m.orphaned_ns_ >= 0 && now_ns_ - m.orphaned_ns_ > history_ns) {
+      it = models_.erase(it);
+      ++roster_generation_;
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace lagscale::coordinator
