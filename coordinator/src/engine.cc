@@ -52,7 +52,10 @@ int CurrentOf(int observed, int desired, int hosting, int lo, int hi) {
 }  // namespace
 
 Engine::Engine(EngineOptions options)
-    : options_(std::move(options)), aggregator_(AggregatorOptions(*options_.config)) {
+    : options_(std::move(options)),
+      aggregator_(AggregatorOptions(*options_.config)),
+      model_history_(options_.history_models),
+      server_history_(options_.history_servers) {
   if (!options_.clock) options_.clock = &SystemClock::Get();
   health_.name = options_.actuator ? options_.actuator->actuator_name() : "none";
   ApplyConfig(options_.config);
@@ -246,6 +249,7 @@ void Engine::Record(TargetKind kind, const std::string& name, const std::string&
   spdlog::info("decision: {} {} {} -> {} ({})", d.kind, name, from, to, reason);
   recent_.push_front(d);
   if (recent_.size() > 50) recent_.pop_back();
+  (kind == TargetKind::kModel ? model_history_ : server_history_).AddDecision(name, d);
   last = std::move(d);
   if (options_.metrics) options_.metrics->OnDecision(to > from ? Direction::kUp : Direction::kDown);
   if (!options_.actuator || to == submitted) return;
@@ -344,6 +348,10 @@ void Engine::DecideNow() {
              s.last);
     }
     if (options_.metrics) options_.metrics->SetServerReplicas(name, current, s.desired);
+  }
+  if (const int64_t second = NowUnixMs() / 1000; second != last_history_s_) {
+    last_history_s_ = second;
+    SampleHistory(second);
   }
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

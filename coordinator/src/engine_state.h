@@ -24,6 +24,7 @@ struct Engine::ModelEntry {
   bool fresh = false;
   std::optional<DecisionRecord> last;
   ActuationState actuation;
+  HistoryTicket history;
 };
 
 struct Engine::ServerEntry {
@@ -37,6 +38,7 @@ struct Engine::ServerEntry {
   int desired = -1, observed = -1, submitted = -1;
   std::optional<DecisionRecord> last;
   ActuationState actuation;
+  HistoryTicket history;
 };
 
 }  // namespace lagscale::coordinator

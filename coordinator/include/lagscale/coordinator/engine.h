@@ -24,6 +24,7 @@
 #include "lagscale/coordinator/clock.h"
 #include "lagscale/coordinator/config.h"
 #include "lagscale/coordinator/coordinator_metrics.h"
+#include "lagscale/coordinator/history.h"
 #include "lagscale/coordinator/status.h"
 
 namespace lagscale::coordinator {
@@ -41,6 +42,9 @@ struct EngineOptions {
       MakeServerSizer;
   double status_interval_s = 0.25;  // how often /status is rebuilt at most
   double seldon_read_interval_s = 30;
+  // Series kept at 1 s for 15 minutes (HistoryStore::BytesPerSeries() each; docs/coordinator.md).
+  size_t history_models = 1000;
+  size_t history_servers = 200;
 };
 
 class Engine {
@@ -66,6 +70,8 @@ class Engine {
   void DecideNow();
   void PublishStatus();
   Aggregator& aggregator() { return aggregator_; }
+  const HistoryStore& model_history() const { return model_history_; }
+  const HistoryStore& server_history() const { return server_history_; }
 
  private:
   struct Received {
@@ -88,6 +94,8 @@ class Engine {
   std::optional<ScaleTarget> SeldonTarget(TargetKind kind, const std::string& name) const;
   int64_t NowNs() const;
   int64_t NowUnixMs() const;
+  // Once per wall-clock second: one sample of every model and server into the history stores.
+  void SampleHistory(int64_t unix_s);
 
   EngineOptions options_;
   std::shared_ptr<const Config> config_;
@@ -103,6 +111,9 @@ class Engine {
   const Config* roster_config_ = nullptr;  // the config and model count the entries reflect
   size_t roster_models_ = 0;
   int64_t last_seldon_read_ns_ = INT64_MIN / 2;
+  HistoryStore model_history_, server_history_;
+  int64_t last_history_s_ = INT64_MIN;
+  std::vector<HistoryStore::Entry> history_entries_;  // reused every second
 
   mutable std::mutex status_mu_;
   std::shared_ptr<const StatusSnapshot> status_;  // guarded by status_mu_ (the pointer only)
