@@ -304,6 +304,8 @@ void Engine::DecideNow() {
 
   static const NoDemand kNoDemand;
   const double now_s = static_cast<double>(now_ns) / 1e9;
+  const int64_t history_second = NowUnixMs() / 1000;
+  const bool sample_history = history_second != last_history_s_;
   for (auto& [name, ep] : models_) {
     ModelEntry& e = *ep;
     const ModelPolicyConfig& pc = e.config;
@@ -331,6 +333,7 @@ void Engine::DecideNow() {
       s.models.push_back(ServerModelDemand{name, e.desired, pc.memory_bytes});
       s.fresh = s.fresh && e.fresh;
     }
+    if (sample_history) SampleModel(e, current);
   }
 
   const auto pods_per_server = aggregator_.PodsPerServer();
@@ -349,9 +352,9 @@ void Engine::DecideNow() {
     }
     if (options_.metrics) options_.metrics->SetServerReplicas(name, current, s.desired);
   }
-  if (const int64_t second = NowUnixMs() / 1000; second != last_history_s_) {
-    last_history_s_ = second;
-    SampleHistory(second);
+  if (sample_history) {
+    last_history_s_ = history_second;
+    WriteHistory(history_second);
   }
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

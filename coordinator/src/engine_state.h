@@ -10,6 +10,12 @@
 
 namespace lagscale::coordinator {
 
+// A server's current second for its history: sums over the models it hosts.
+struct HistorySums {
+  float inflight = 0, concurrency = 0, arrivals = 0;
+  bool any = false;  // a hosted model had data
+};
+
 struct Engine::ModelEntry {
   std::string name;
   ModelPolicyConfig config;  // effective: file config (or defaults) + Seldon bounds
@@ -39,6 +45,7 @@ struct Engine::ServerEntry {
   std::optional<DecisionRecord> last;
   ActuationState actuation;
   HistoryTicket history;
+  HistorySums history_sums;
 };
 
 }  // namespace lagscale::coordinator

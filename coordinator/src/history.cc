@@ -36,6 +36,8 @@ void HistoryStore::Assign(int slot, Entry& e, int64_t unix_s) {
   s.first_s = unix_s;
   s.last_s = unix_s - 1;
   s.decisions.clear();
+  if (e.latest_decision && e.latest_decision->time_unix_ms / 1000 >= unix_s - 1)
+    s.decisions.push_back(*e.latest_decision);
   e.ticket->slot = slot;
   index_[s.name] = slot;
 }

@@ -94,8 +94,10 @@ class Engine {
   std::optional<ScaleTarget> SeldonTarget(TargetKind kind, const std::string& name) const;
   int64_t NowNs() const;
   int64_t NowUnixMs() const;
-  // Once per wall-clock second: one sample of every model and server into the history stores.
-  void SampleHistory(int64_t unix_s);
+  // Once per wall-clock second, during the decision pass: one sample of the model (`current`
+  // replicas as /status shows them), then WriteHistory() stores every model's and server's.
+  void SampleModel(ModelEntry& e, int current);
+  void WriteHistory(int64_t unix_s);
 
   EngineOptions options_;
   std::shared_ptr<const Config> config_;

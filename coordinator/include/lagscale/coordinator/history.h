@@ -71,6 +71,9 @@ class HistoryStore {
     const std::string* name;
     HistoryTicket* ticket;
     HistorySample sample;
+    // The series' latest decision: marked when the series gets its slot in this second, since
+    // it was decided before the slot existed. May be null.
+    const DecisionRecord* latest_decision = nullptr;
   };
 
   explicit HistoryStore(size_t capacity);
