@@ -21,6 +21,7 @@
 #include "lagscale/coordinator/kubernetes.h"
 #include "lagscale/coordinator/report_service.h"
 #include "lagscale/coordinator/routes.h"
+#include "lagscale/coordinator/status_cli.h"
 #include "lagscale/version.h"
 
 namespace lc = lagscale::coordinator;
@@ -89,7 +90,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   lc::InjectorFlags injector_flags;
   lc::AddInjectorFlags(app, injector_flags);
+  size_t history_models = lc::EngineOptions{}.history_models;
+  app.add_option("--history-models", history_models,
+                 "models with 15 minutes of 1 s history (18 KB each; the busiest when more)")
+      ->envname("LAGSCALE_HISTORY_MODELS")
+      ->check(CLI::Range(0, 1'000'000))
+      ->capture_default_str();
+  lc::StatusCommandOptions status_options;
+  CLI::App* status_command = lc::AddStatusCommand(app, status_options);
   CLI11_PARSE(app, argc, argv);
+  if (status_command->parsed()) return lc::RunStatusCommand(status_options);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_default_logger(spdlog::stderr_color_mt("coordinator"));
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -132,6 +142,7 @@ int main(int argc, char** argv) {
     options.actuator = &worker;
     options.reader = reader ? reader.get() : (actuator_name == "kubernetes" ? &worker : nullptr);
     options.metrics = &metrics;
+    options.history_models = history_models;
     lc::Engine engine(std::move(options));
     lc::KedaScaler keda(scaler_view);
     lc::ReportServer grpc_server(grpc_listen, engine, &metrics, token, report_tls, keda.service());

@@ -183,6 +183,50 @@ def phase_at(t):
     return "done"
 
 
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values, width=30):
+    """The last `width` values as block characters scaled to their own maximum (blank: no data)."""
+    values = values[-width:]
+    top = max([v for v in values if v is not None] + [1e-9])
+    return "".join(" " if v is None else SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1) + 0.5))]
+                   for v in values).rjust(width)
+
+
+def replica_bar(current, desired, limit):
+    """current replicas as filled blocks, the ones still to come (desired > current) as light ones."""
+    current, desired = max(current, 0), max(desired, 0)
+    bar = "█" * min(current, limit) + "░" * max(0, min(desired, limit) - current)
+    return bar.ljust(limit)
+
+
+def live_view(header, coord_http, rows, status, load, t, timeline, t0):
+    """The TTY view: one table redrawn in place, the latest decisions below it."""
+    out = [header, ""]
+    out.append(f"{'model':12s} {'rps':>5s} {'in-flight':>9s} {'conc(10s)':>9s} {'desired/current':>15s}  "
+               f"{'replicas':8s}  in flight, last 30 s")
+    for name in MODELS:
+        m = rows.get(name, {})
+        conc = (m.get("concurrency") or {}).get("10s") or 0
+        try:
+            hist = get_json(coord_http, f"/status/models/{name}/history?seconds=30", timeout=1.0)
+            series = hist["series"]["inflight"]
+        except (OSError, KeyError, ValueError):
+            series = []
+        desired, current = m.get("desired_replicas", 0), m.get("current_replicas", 0)
+        out.append(f"{name:12s} {load.rate(name, t):5.0f} {m.get('inflight', 0):9.0f} {conc:9.2f} "
+                   f"{f'{desired}/{current}':>15s}  {replica_bar(current, desired, 8)}  {sparkline(series)}")
+    for v in status.get("servers", []):
+        out.append(f"{'server ' + v['name']:12s} {'':5s} {v.get('inflight', 0):9.0f} {'':9s} "
+                   f"{str(v.get('desired_replicas', 0)) + '/' + str(v.get('current_replicas', 0)):>15s}  "
+                   f"{replica_bar(v.get('current_replicas', 0), v.get('desired_replicas', 0), 8)}")
+    out += ["", "decisions (newest last):"]
+    for when, kind, name, frm, to, reason in sorted(timeline)[-8:]:
+        out.append(f"  {when - t0:6.1f}s  {kind:6s} {name:6s} {frm} -> {to}   {reason}")
+    return out
+
+
 def model_rows(status):
     """Per model name: the coordinator's /status entry (in-flight, concurrency, replicas, ...)."""
     return {m["name"]: m for m in status.get("models", [])}
@@ -202,6 +246,7 @@ def main():
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)  # the terminal closed: stop what was started too
     try:
         ts = procs.start("testserver", [f"{bins}/lagscale-testserver", "--http", "127.0.0.1:0",
                                         "--grpc", "127.0.0.1:0", "--concurrency", str(CONCURRENCY),
@@ -259,23 +304,16 @@ def main():
                                      d.get("from"), d.get("to"), d.get("reason", "")))
             if now >= next_draw:
                 next_draw = now + (2.0 if args.ci else 0.5)
-                out = [f"t={now - t0:5.1f}s  phase={phase_at(now - t0):6s}"]
-                out.append(f"{'model':8s} {'rps':>6s} {'in-flight':>10s} {'concurrency':>12s} "
-                           f"{'desired':>8s} {'current':>8s}")
-                for name in MODELS:
-                    m = rows.get(name, {})
-                    conc = (m.get("concurrency") or {}).get("10s")
-                    out.append(f"{name:8s} {load.rate(name, now - t0):6.0f} "
-                               f"{m.get('inflight', 0):10.0f} {conc or 0:12.2f} "
-                               f"{m.get('desired_replicas', 0):8d} {m.get('current_replicas', 0):8d}")
+                header = f"t={now - t0:5.1f}s  phase={phase_at(now - t0):6s}"
                 if args.ci or not sys.stdout.isatty():
-                    print(" | ".join(out[:1] + [
+                    print(" | ".join([header] + [
                         f"{n}: inflight={rows.get(n, {}).get('inflight', 0):.0f} "
                         f"desired={rows.get(n, {}).get('desired_replicas', 0)}" for n in MODELS]))
                 else:
+                    out = live_view(header, coord["http"], rows, status, load, now - t0, timeline, t0)
                     if lines_drawn:
                         sys.stdout.write(f"\x1b[{lines_drawn}A")
-                    sys.stdout.write("".join(line + "\x1b[K\n" for line in out))
+                    sys.stdout.write("".join(line + "\x1b[K\n" for line in out) + "\x1b[J")
                     sys.stdout.flush()
                     lines_drawn = len(out)
             time.sleep(0.25)

@@ -19,6 +19,9 @@ packages=(
 # Node.js may come from Debian or from NodeSource (which bundles npm and conflicts with Debian's
 # npm package): only ask apt for it when there is no npm at all.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+# The status page's browser test (ctest -L browser) needs headless Chromium: ~140 MB to download,
+# ~480 MB on disk, so only when asked for: LAGSCALE_BROWSER_TESTS=1 scripts/install-deps.sh
+[ "${LAGSCALE_BROWSER_TESTS:-0}" = 1 ] && packages+=(chromium)
 
 missing=()
 for p in "${packages[@]}"; do

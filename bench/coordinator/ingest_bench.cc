@@ -4,7 +4,9 @@
 //    counters per model), and BM_PrepareOnly measures that re-stamping alone so its cost can be
 //    subtracted (ratio printed by the counters).
 //  - BM_DecisionCycle: one decision loop pass over 10,000 models (goal <= 10 ms), and
-//    BM_PublishStatus: building the /status snapshot for them.
+//    BM_PublishStatus: building the /status snapshot for them. Its third argument is the number
+//    of models with 15-minute history (0: history off, servers too), so the cost of sampling the
+//    history once a second shows as the difference between rows measured in the same run.
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
 
@@ -99,9 +101,12 @@ struct DecisionFixture {
   ManualClock clock;
   std::unique_ptr<Engine> engine;
   std::vector<v1::PodReport> pods;
-  DecisionFixture(int models, bool trivial_policy) {
+  DecisionFixture(int models, bool trivial_policy,
+                  size_t history_models = EngineOptions{}.history_models) {
     spdlog::set_level(spdlog::level::off);
     EngineOptions o;
+    o.history_models = history_models;
+    if (history_models == 0) o.history_servers = 0;
     if (trivial_policy) {
       o.model_policy = [](const ModelPolicyConfig&) { return std::make_unique<Fixed>(); };
     }
@@ -132,8 +137,10 @@ struct DecisionFixture {
 };
 
 // range(1) == 1: the real policies (MakeModelPolicy); 0: Fixed, the engine and windows alone.
+// range(2): models with history.
 void BM_DecisionCycle(benchmark::State& state) {
-  DecisionFixture f(static_cast<int>(state.range(0)), state.range(1) == 0);
+  DecisionFixture f(static_cast<int>(state.range(0)), state.range(1) == 0,
+                    static_cast<size_t>(state.range(2)));
   // Real time: a cycle every 250 ms, every pod reporting each second (fed outside the timing).
   int cycle = 0;
   for (auto _ : state) {
@@ -148,8 +155,11 @@ void BM_DecisionCycle(benchmark::State& state) {
   state.counters["models"] = static_cast<double>(f.engine->aggregator().models().size());
 }
 BENCHMARK(BM_DecisionCycle)
-    ->Args({10'000, 1})
-    ->Args({10'000, 0})
+    ->Args({10'000, 1, 1'000})
+    ->Args({10'000, 1, 0})
+    ->Args({10'000, 0, 1'000})
+    ->Args({10'000, 0, 0})
+    ->Args({10'000, 0, 10'000})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(1.0);
 

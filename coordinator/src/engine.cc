@@ -52,7 +52,10 @@ int CurrentOf(int observed, int desired, int hosting, int lo, int hi) {
 }  // namespace
 
 Engine::Engine(EngineOptions options)
-    : options_(std::move(options)), aggregator_(AggregatorOptions(*options_.config)) {
+    : options_(std::move(options)),
+      aggregator_(AggregatorOptions(*options_.config)),
+      model_history_(options_.history_models),
+      server_history_(options_.history_servers) {
   if (!options_.clock) options_.clock = &SystemClock::Get();
   health_.name = options_.actuator ? options_.actuator->actuator_name() : "none";
   ApplyConfig(options_.config);
@@ -251,6 +254,7 @@ void Engine::Record(TargetKind kind, const std::string& name, const std::string&
   spdlog::info("decision: {} {} {} -> {} ({})", d.kind, name, from, to, reason);
   recent_.push_front(d);
   if (recent_.size() > 50) recent_.pop_back();
+  (kind == TargetKind::kModel ? model_history_ : server_history_).AddDecision(name, d);
   last = std::move(d);
   if (options_.metrics) options_.metrics->OnDecision(to > from ? Direction::kUp : Direction::kDown);
   // A target KEDA scales is only reported (KEDA reads the decision); one writer per target.
@@ -307,6 +311,8 @@ void Engine::DecideNow() {
 
   static const NoDemand kNoDemand;
   const double now_s = static_cast<double>(now_ns) / 1e9;
+  const int64_t history_second = NowUnixMs() / 1000;
+  const bool sample_history = history_second != last_history_s_;
   for (auto& [name, ep] : models_) {
     ModelEntry& e = *ep;
     const ModelPolicyConfig& pc = e.config;
@@ -334,6 +340,7 @@ void Engine::DecideNow() {
       s.models.push_back(ServerModelDemand{name, e.desired, pc.memory_bytes});
       s.fresh = s.fresh && e.fresh;
     }
+    if (sample_history) SampleModel(e, current);
   }
 
   const auto pods_per_server = aggregator_.PodsPerServer();
@@ -351,6 +358,10 @@ void Engine::DecideNow() {
              s.last);
     }
     if (options_.metrics) options_.metrics->SetServerReplicas(name, current, s.desired);
+  }
+  if (sample_history) {
+    last_history_s_ = history_second;
+    WriteHistory(history_second);
   }
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

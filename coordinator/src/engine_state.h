@@ -10,6 +10,12 @@
 
 namespace lagscale::coordinator {
 
+// A server's current second for its history: sums over the models it hosts.
+struct HistorySums {
+  float inflight = 0, concurrency = 0, arrivals = 0;
+  bool any = false;  // a hosted model had data
+};
+
 struct Engine::ModelEntry {
   std::string name;
   ModelPolicyConfig config;  // effective: file config (or defaults) + Seldon bounds
@@ -24,6 +30,7 @@ struct Engine::ModelEntry {
   bool fresh = false;
   std::optional<DecisionRecord> last;
   ActuationState actuation;
+  HistoryTicket history;
 };
 
 struct Engine::ServerEntry {
@@ -37,6 +44,8 @@ struct Engine::ServerEntry {
   int desired = -1, observed = -1, submitted = -1;
   std::optional<DecisionRecord> last;
   ActuationState actuation;
+  HistoryTicket history;
+  HistorySums history_sums;
 };
 
 }  // namespace lagscale::coordinator

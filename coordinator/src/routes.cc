@@ -1,5 +1,6 @@
 #include "lagscale/coordinator/routes.h"
 
+#include "lagscale/coordinator/history_json.h"
 #include "status_page.h"
 
 namespace lagscale::coordinator {
@@ -26,6 +27,10 @@ HttpHandler MakeRoutes(const Engine& engine, const CoordinatorMetrics& metrics) 
     if (path == "/" || path == "/index.html") {
       return HttpReply{200, "text/html; charset=utf-8", StatusPageHtml()};
     }
+    const auto query =
+        target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+    if (auto reply = HistoryRoute(engine.model_history(), engine.server_history(), path, query))
+      return *reply;
     const auto status = engine.status();
     if (path == "/status" || path == "/status/") {
       if (!status) return Json(503, R"({"error":"starting"})");

@@ -270,7 +270,7 @@ TEST_F(CoordinatorBurstTest, StatusPageIsSelfContained) {
   const auto page = HttpGet(ReadyField(ready, "http"), "/");
   EXPECT_EQ(page.status, 200);
   EXPECT_NE(page.content_type.find("text/html"), std::string::npos);
-  EXPECT_NE(page.body.find("<canvas"), std::string::npos);
+  EXPECT_NE(page.body.find("<svg class=\\\"chart"), std::string::npos);  // charts drawn as SVG
   for (const char* external : {"src=\"http", "href=\"http", "@import", "src=\"//"}) {
     EXPECT_EQ(page.body.find(external), std::string::npos) << external;
   }

@@ -25,6 +25,7 @@
 #include "lagscale/coordinator/config.h"
 #include "lagscale/coordinator/coordinator_metrics.h"
 #include "lagscale/coordinator/scaler_view.h"
+#include "lagscale/coordinator/history.h"
 #include "lagscale/coordinator/status.h"
 
 namespace lagscale::coordinator {
@@ -43,6 +44,9 @@ struct EngineOptions {
       MakeServerSizer;
   double status_interval_s = 0.25;  // how often /status is rebuilt at most
   double seldon_read_interval_s = 30;
+  // Series kept at 1 s for 15 minutes (HistoryStore::BytesPerSeries() each; docs/coordinator.md).
+  size_t history_models = 1000;
+  size_t history_servers = 200;
 };
 
 class Engine {
@@ -68,6 +72,8 @@ class Engine {
   void DecideNow();
   void PublishStatus();
   Aggregator& aggregator() { return aggregator_; }
+  const HistoryStore& model_history() const { return model_history_; }
+  const HistoryStore& server_history() const { return server_history_; }
 
  private:
   struct Received {
@@ -97,6 +103,10 @@ class Engine {
   int64_t NowUnixMs() const;
   // Builds and publishes the ScalerView (engine_scaler_view.cc); rate-limited unless `force`.
   void PublishScalerView(bool force);
+  // Once per wall-clock second, during the decision pass: one sample of the model (`current`
+  // replicas as /status shows them), then WriteHistory() stores every model's and server's.
+  void SampleModel(ModelEntry& e, int current);
+  void WriteHistory(int64_t unix_s);
 
   EngineOptions options_;
   std::shared_ptr<const Config> config_;
@@ -117,6 +127,9 @@ class Engine {
   int64_t last_seldon_read_ns_ = INT64_MIN / 2;
   struct ScalerViewState;
   std::shared_ptr<ScalerViewState> scaler_state_;  // shared_ptr: complete only in its own file
+  HistoryStore model_history_, server_history_;
+  int64_t last_history_s_ = INT64_MIN;
+  std::vector<HistoryStore::Entry> history_entries_;  // reused every second
 
   mutable std::mutex status_mu_;
   std::shared_ptr<const StatusSnapshot> status_;  // guarded by status_mu_ (the pointer only)

@@ -1,6 +1,7 @@
 #pragma once
 
-// The coordinator's HTTP routes: /status, /status/models/{name}, /, /metrics, /healthz, /readyz.
+// The coordinator's HTTP routes: /status, /status/models/{name}, /status/{models,servers}/{name}/
+// history, /, /metrics, /healthz, /readyz.
 // Thread safety: the returned handler reads only published snapshots and thread-safe metrics.
 
 #include "lagscale/coordinator/coordinator_metrics.h"
