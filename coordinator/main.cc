@@ -17,6 +17,7 @@
 #include "lagscale/coordinator/engine.h"
 #include "lagscale/coordinator/http_server.h"
 #include "lagscale/coordinator/kubernetes.h"
+#include "lagscale/coordinator/leader_election_flags.h"
 #include "lagscale/coordinator/report_service.h"
 #include "lagscale/coordinator/routes.h"
 #include "lagscale/version.h"
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
       ->envname("LAGSCALE_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  lc::LeaderElectionFlags leader_flags;
+  lc::AddLeaderElectionFlags(app, leader_flags);
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_default_logger(spdlog::stderr_color_mt("coordinator"));
@@ -101,16 +104,20 @@ int main(int argc, char** argv) {
         config_path.empty() ? lc::Config{} : lc::LoadConfigFile(config_path));
     const std::string token = token_file.empty() ? "" : ReadToken(token_file);
 
+    auto elector = lc::MakeLeaderElector(leader_flags, [&] { return Connection(kubeconfig); });
     std::unique_ptr<lc::Actuator> actuator;
     if (actuator_name == "webhook") {
       if (webhook_url.empty())
         throw std::runtime_error("--webhook-url: required with --actuator webhook");
       actuator = lc::MakeWebhookActuator({webhook_url});
     } else if (actuator_name == "kubernetes") {
-      actuator = lc::MakeKubernetesActuator(Connection(kubeconfig));
+      lc::KubernetesOptions kube_options;
+      if (elector) kube_options.may_write = [e = elector.get()] { return e->Leading(); };
+      actuator = lc::MakeKubernetesActuator(Connection(kubeconfig), kube_options);
     } else {
       actuator = lc::MakeDryRunActuator();
     }
+    if (elector) actuator = lc::MakeLeaderOnlyActuator(std::move(actuator), *elector);
     lc::ActuationWorker worker(std::move(actuator), lc::WorkerOptions{});
     // Seldon mode reads Model/Server bounds from the API even when decisions are only shown.
     std::unique_ptr<lc::ActuationWorker> reader;
@@ -124,10 +131,12 @@ int main(int argc, char** argv) {
     options.actuator = &worker;
     options.reader = reader ? reader.get() : (actuator_name == "kubernetes" ? &worker : nullptr);
     options.metrics = &metrics;
+    options.leadership = elector.get();
     lc::Engine engine(std::move(options));
     lc::ReportServer grpc_server(grpc_listen, engine, &metrics, token);
     lc::HttpServer http_server(http_listen, lc::MakeRoutes(engine, metrics));
     engine.Start();
+    if (elector) elector->Start();
     std::printf("lagscale-coordinator ready grpc=%s http=%s\n",
                 Dialable(grpc_listen, grpc_server.port()).c_str(),
                 Dialable(http_listen, http_server.port()).c_str());
@@ -155,6 +164,7 @@ int main(int argc, char** argv) {
     spdlog::info("shutting down");
     grpc_server.Shutdown();
     engine.Stop();
+    if (elector) elector->Stop();  // releases the Lease: a standby takes over at once
     http_server.Stop();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lagscale-coordinator: %s\n", e.what());

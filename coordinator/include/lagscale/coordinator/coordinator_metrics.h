@@ -32,6 +32,9 @@ class CoordinatorMetrics {
   void OnStreamOpened();
   void OnStreamClosed();
   void OnUnauthenticated();
+  void OnNotLeader();
+  // From the decision loop: leading now, and how often leadership changed hands in this process.
+  void SetLeadership(bool leading, uint64_t transitions);
 
   // Prometheus text format 0.0.4.
   std::string Render() const;

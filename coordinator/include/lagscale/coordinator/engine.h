@@ -24,6 +24,7 @@
 #include "lagscale/coordinator/clock.h"
 #include "lagscale/coordinator/config.h"
 #include "lagscale/coordinator/coordinator_metrics.h"
+#include "lagscale/coordinator/leader_election.h"
 #include "lagscale/coordinator/status.h"
 
 namespace lagscale::coordinator {
@@ -35,6 +36,9 @@ struct EngineOptions {
   // Reads Seldon Model/Server bounds; may be the actuator. nullptr: no reads.
   ActuationWorker* reader = nullptr;
   CoordinatorMetrics* metrics = nullptr;
+  // Only the leader actuates; a new term holds scale-down until its picture is complete
+  // (engine_leadership.cc). nullptr: this process always leads (a single replica).
+  const Leadership* leadership = nullptr;
   std::function<std::unique_ptr<ModelPolicy>(const ModelPolicyConfig&)> model_policy =
       MakeModelPolicy;
   std::function<std::unique_ptr<ServerSizer>(const ServerPolicyConfig&)> server_sizer =
@@ -57,6 +61,8 @@ class Engine {
   void Reload(std::shared_ptr<const Config> config);
   std::shared_ptr<const StatusSnapshot> status() const;
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // True when this process may actuate and take reports (always without leader election).
+  bool Leading() const;
 
   void Start();
   void Stop();
@@ -86,6 +92,12 @@ class Engine {
               const std::optional<ScaleTarget>& target, int from, int to, const std::string& reason,
               int& submitted, std::optional<DecisionRecord>& last);
   std::optional<ScaleTarget> SeldonTarget(TargetKind kind, const std::string& name) const;
+  // Leader election (engine_leadership.cc): a new term forgets what the last one knew about the
+  // targets and holds scale-down for HandOverSeconds().
+  void FollowLeadership(int64_t now_ns);
+  double HandOverSeconds() const;
+  void HoldForHandOver(Decision& d, int current, bool replicas_unread) const;
+  bool ReplicasUnread(const std::optional<ScaleTarget>& target, int observed) const;
   int64_t NowNs() const;
   int64_t NowUnixMs() const;
 
@@ -103,6 +115,8 @@ class Engine {
   const Config* roster_config_ = nullptr;  // the config and model count the entries reflect
   size_t roster_models_ = 0;
   int64_t last_seldon_read_ns_ = INT64_MIN / 2;
+  uint64_t term_ = 0;                           // the leadership term the entries belong to
+  int64_t hand_over_until_ns_ = INT64_MIN / 2;  // no scale-down before this
 
   mutable std::mutex status_mu_;
   std::shared_ptr<const StatusSnapshot> status_;  // guarded by status_mu_ (the pointer only)

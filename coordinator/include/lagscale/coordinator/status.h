@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lagscale/coordinator/aggregator.h"
+#include "lagscale/coordinator/leader_election.h"
 
 namespace lagscale::coordinator {
 
@@ -69,6 +70,8 @@ struct StatusSnapshot {
   std::vector<PodView> pods;
   ActuatorHealth actuator;
   std::deque<DecisionRecord> recent_decisions;  // newest first
+  std::optional<LeadershipStatus> leadership;   // set with leader election
+  double hand_over_hold_s = 0;                  // seconds a new leader still holds scale-down
   uint64_t reports_received = 0, reports_applied = 0, reports_ignored = 0, restarts = 0,
            expired = 0;
 };
