@@ -171,9 +171,9 @@ class KubeObjects {
  private:
   // A metav1.Status as the API server sends it (messages quote names, so JSON-escaped).
   static ScriptedReply Status(int code, const std::string& reason, const std::string& message) {
-    const nlohmann::json status = {{"kind", "Status"},     {"apiVersion", "v1"},
-                                   {"status", "Failure"},  {"message", message},
-                                   {"reason", reason},     {"code", code}};
+    const nlohmann::json status = {{"kind", "Status"},    {"apiVersion", "v1"},
+                                   {"status", "Failure"}, {"message", message},
+                                   {"reason", reason},    {"code", code}};
     return ScriptedReply{code, status.dump()};
   }
   static std::string Writer(const RecordedRequest& r) {
