@@ -19,6 +19,7 @@
 #include "lagscale/coordinator/injector_webhook.h"
 #include "lagscale/coordinator/keda_scaler.h"
 #include "lagscale/coordinator/kubernetes.h"
+#include "lagscale/coordinator/leader_election_flags.h"
 #include "lagscale/coordinator/report_service.h"
 #include "lagscale/coordinator/routes.h"
 #include "lagscale/coordinator/status_cli.h"
@@ -98,6 +99,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   lc::StatusCommandOptions status_options;
   CLI::App* status_command = lc::AddStatusCommand(app, status_options);
+  lc::LeaderElectionFlags leader_flags;
+  lc::AddLeaderElectionFlags(app, leader_flags);
   CLI11_PARSE(app, argc, argv);
   if (status_command->parsed()) return lc::RunStatusCommand(status_options);
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -117,16 +120,20 @@ int main(int argc, char** argv) {
         config_path.empty() ? lc::Config{} : lc::LoadConfigFile(config_path));
     const std::string token = token_file.empty() ? "" : ReadToken(token_file);
 
+    auto elector = lc::MakeLeaderElector(leader_flags, [&] { return Connection(kubeconfig); });
     std::unique_ptr<lc::Actuator> actuator;
     if (actuator_name == "webhook") {
       if (webhook_url.empty())
         throw std::runtime_error("--webhook-url: required with --actuator webhook");
       actuator = lc::MakeWebhookActuator({webhook_url});
     } else if (actuator_name == "kubernetes") {
-      actuator = lc::MakeKubernetesActuator(Connection(kubeconfig));
+      lc::KubernetesOptions kube_options;
+      if (elector) kube_options.may_write = [e = elector.get()] { return e->Leading(); };
+      actuator = lc::MakeKubernetesActuator(Connection(kubeconfig), kube_options);
     } else {
       actuator = lc::MakeDryRunActuator();
     }
+    if (elector) actuator = lc::MakeLeaderOnlyActuator(std::move(actuator), *elector);
     lc::ActuationWorker worker(std::move(actuator), lc::WorkerOptions{});
     // Seldon mode reads Model/Server bounds from the API even when decisions are only shown.
     std::unique_ptr<lc::ActuationWorker> reader;
@@ -143,12 +150,14 @@ int main(int argc, char** argv) {
     options.reader = reader ? reader.get() : (actuator_name == "kubernetes" ? &worker : nullptr);
     options.metrics = &metrics;
     options.history_models = history_models;
+    options.leadership = elector.get();
     lc::Engine engine(std::move(options));
     lc::KedaScaler keda(scaler_view);
     lc::ReportServer grpc_server(grpc_listen, engine, &metrics, token, report_tls, keda.service());
     lc::HttpServer http_server(http_listen, lc::MakeRoutes(engine, metrics));
     auto injector = lc::StartInjector(injector_flags, metrics);
     engine.Start();
+    if (elector) elector->Start();
     const std::string webhook =
         injector ? " webhook=" + Dialable(injector_flags.listen, injector->port()) : "";
     std::printf("lagscale-coordinator ready grpc=%s http=%s%s\n",
@@ -179,6 +188,7 @@ int main(int argc, char** argv) {
     keda.Shutdown();
     grpc_server.Shutdown();
     engine.Stop();
+    if (elector) elector->Stop();  // releases the Lease: a standby takes over at once
     http_server.Stop();
     if (injector) injector->Stop();
   } catch (const std::exception& e) {

@@ -111,6 +111,26 @@ struct CoordinatorMetrics::State {
                                      &refusals.Add({{"reason", "pod_limit"}}),
                                      &refusals.Add({{"reason", "absurd_values"}})};
 
+  // Leader election: series appear only when it is on (a lone coordinator has no leadership).
+  prometheus::Family<prometheus::Gauge>& is_leader =
+      BuildGauge()
+          .Name("lagscale_coordinator_is_leader")
+          .Help("1 while this coordinator holds the leader Lease and may actuate")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& leader_transitions =
+      BuildCounter()
+          .Name("lagscale_coordinator_leader_transitions_total")
+          .Help("Times this coordinator became leader or stopped leading")
+          .Register(registry);
+  prometheus::Counter& not_leader =
+      BuildCounter()
+          .Name("lagscale_coordinator_not_leader_streams_total")
+          .Help("Report streams answered UNAVAILABLE because this coordinator does not lead")
+          .Register(registry)
+          .Add({});
+  prometheus::Gauge* is_leader_series = nullptr;
+  prometheus::Counter* transitions_series = nullptr;
+
   prometheus::Counter* outcome[8] = {};
   std::unordered_map<std::string, std::pair<prometheus::Gauge*, prometheus::Gauge*>> models,
       servers;
@@ -188,6 +208,21 @@ void CoordinatorMetrics::OnStreamClosed() { state_->streams.Decrement(); }
 void CoordinatorMetrics::OnUnauthenticated() { state_->unauthenticated.Increment(); }
 void CoordinatorMetrics::OnInjection(const char* result) {
   state_->injections.Add({{"result", result}}).Increment();
+}
+
+void CoordinatorMetrics::OnNotLeader() { state_->not_leader.Increment(); }
+
+void CoordinatorMetrics::SetLeadership(bool leading, uint64_t transitions) {
+  State& s = *state_;
+  if (!s.is_leader_series) {
+    s.is_leader_series = &s.is_leader.Add({});
+    s.transitions_series = &s.leader_transitions.Add({});
+  }
+  s.is_leader_series->Set(leading ? 1 : 0);
+  const double seen = s.transitions_series->Value();
+  if (static_cast<double>(transitions) > seen) {
+    s.transitions_series->Increment(static_cast<double>(transitions) - seen);
+  }
 }
 
 std::string CoordinatorMetrics::Render() const {

@@ -261,7 +261,7 @@ void Engine::Record(TargetKind kind, const std::string& name, const std::string&
   const bool keda =
       (kind == TargetKind::kModel ? config_->ModelActuator(name) : config_->ServerActuator(name)) ==
       ActuatedBy::kKeda;
-  if (!options_.actuator || keda || to == submitted) return;
+  if (!options_.actuator || keda || to == submitted || !Leading()) return;
   ScaleRequest req;
   req.kind = kind;
   req.name = name;
@@ -289,6 +289,7 @@ void Engine::DecideNow() {
     options_.metrics->SetPods(aggregator_.pod_count());
   }
   AbsorbResults();
+  FollowLeadership(now_ns);
   if (options_.reader && now_ns - last_seldon_read_ns_ > options_.seldon_read_interval_s * 1e9) {
     last_seldon_read_ns_ = now_ns;
     for (auto& [name, e] : models_) {
@@ -323,7 +324,8 @@ void Engine::DecideNow() {
     const DemandView& view = e.demand ? static_cast<const DemandView&>(*e.demand) : kNoDemand;
     const int hosting = e.demand ? static_cast<int>(e.demand->hosting_pods()) : 0;
     const int current = CurrentOf(e.observed, e.desired, hosting, pc.min_replicas, pc.max_replicas);
-    const Decision d = e.policy->Decide(ModelContext{now_s, current, view});
+    Decision d = e.policy->Decide(ModelContext{now_s, current, view});
+    HoldForHandOver(d, current, ReplicasUnread(e.target, e.observed));
     e.fresh = view.Fresh();
     const int previous = e.desired >= 0 ? e.desired : current;
     e.desired = d.desired;
@@ -350,7 +352,8 @@ void Engine::DecideNow() {
     const int current =
         CurrentOf(s.observed, s.desired, pods == pods_per_server.end() ? 0 : pods->second,
                   s.config.min_replicas, s.config.max_replicas);
-    const Decision d = s.sizer->Decide(ServerContext{now_s, current, s.models, s.fresh});
+    Decision d = s.sizer->Decide(ServerContext{now_s, current, s.models, s.fresh});
+    HoldForHandOver(d, current, ReplicasUnread(s.target, s.observed));
     const int previous = s.desired >= 0 ? s.desired : current;
     s.desired = d.desired;
     if (d.desired != previous || (d.desired != current && s.submitted < 0)) {

@@ -22,6 +22,8 @@ void Engine::PublishStatus() {
   s->limits = aggregator_.limits();
   s->refusals = aggregator_.refusals();
   s->actuator = health_;
+  if (options_.leadership) s->leadership = options_.leadership->Status();
+  s->hand_over_hold_s = std::max(0.0, static_cast<double>(hand_over_until_ns_ - NowNs()) / 1e9);
 
   std::map<std::string, std::pair<std::vector<std::string>, double>> server_pods;
   for (const auto& p : s->pods) {

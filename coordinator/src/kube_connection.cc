@@ -112,11 +112,21 @@ KubeConnection KubeconfigConnection(const std::string& path) {
       }
       c.client_cert_pem = DataOrFile(user, "client-certificate", base, "user");
       c.client_key_pem = DataOrFile(user, "client-key", base, "user");
+      // Credential plugins (EKS's `aws eks get-token`, GKE's gke-gcloud-auth-plugin, the old
+      // auth-provider entries) run cloud CLIs the coordinator's image does not carry. In a cluster
+      // the coordinator needs no kubeconfig at all; outside one, a token or certificate works.
       if (user["exec"] || user["auth-provider"]) {
         if (c.token.empty() && c.token_file.empty() && c.client_cert_pem.empty()) {
-          throw std::runtime_error("kubeconfig: user \"" + user_name +
-                                   "\": exec/auth-provider plugins are not supported; use a "
-                                   "token or client certificate");
+          const std::string plugin = user["exec"] ? "exec credential plugin" : "auth-provider";
+          std::string command;
+          if (user["exec"] && user["exec"]["command"]) {
+            command = " (\"" + user["exec"]["command"].as<std::string>() + "\")";
+          }
+          throw std::runtime_error(
+              "kubeconfig: user \"" + user_name + "\": " + plugin + command +
+              " is not supported. Run the coordinator in the cluster with its service account "
+              "(omit --kubeconfig; the chart does this), or give this user a token, tokenFile or "
+              "client certificate (e.g. a ServiceAccount token from `kubectl create token`)");
         }
       }
     }

@@ -1,13 +1,10 @@
 // kubernetes: GET then (if needed) PATCH the scale subresource with a JSON merge patch.
 #include <spdlog/spdlog.h>
 
-#include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 
-#include "http_client.h"
+#include "kube_api.h"
 #include "lagscale/coordinator/kubernetes.h"
 
 namespace lagscale::coordinator {
@@ -18,15 +15,7 @@ using Status = ActuationResult::Status;
 class KubernetesActuator final : public Actuator {
  public:
   KubernetesActuator(const KubeConnection& c, const KubernetesOptions& options)
-      : connection_(c), options_(options) {
-    auto ep = ParseHttpUrl(c.server);
-    if (!ep) throw std::invalid_argument("kubernetes: invalid API server URL \"" + c.server + "\"");
-    if (ep->tls) {
-      ep->ssl = MakeClientTlsContext(c.ca_pem, c.client_cert_pem, c.client_key_pem,
-                                     !c.insecure_skip_verify);
-    }
-    endpoint_ = *ep;
-  }
+      : api_(c), options_(options) {}
 
   const char* name() const override { return "kubernetes"; }
 
@@ -37,7 +26,7 @@ class KubernetesActuator final : public Actuator {
       out.error = "no scale target configured";
       return out;
     }
-    const std::string path = endpoint_.base_path + r.target->ScalePath();
+    const std::string path = r.target->ScalePath();
     // Read first: when the target already has the replicas, there is nothing to write.
     HttpResponse get = Call("GET", path, "");
     if (get.status != 200) return Failure(get, "GET " + path);
@@ -45,6 +34,14 @@ class KubernetesActuator final : public Actuator {
     if (current == r.to) {
       out.http_status = get.status;
       out.observed_replicas = current;
+      return out;
+    }
+    // The last moment to ask whether this process may still write (leader election).
+    if (options_.may_write && !options_.may_write()) {
+      out.status = Status::kSkipped;
+      out.http_status = get.status;
+      out.observed_replicas = current;
+      out.error = "not the leader: not written";
       return out;
     }
     const std::string patch = nlohmann::json{{"spec", {{"replicas", r.to}}}}.dump();
@@ -58,7 +55,7 @@ class KubernetesActuator final : public Actuator {
 
   TargetReading Read(const ScaleTarget& target) override {
     TargetReading reading;
-    HttpResponse res = Call("GET", endpoint_.base_path + target.ObjectPath(), "");
+    HttpResponse res = Call("GET", target.ObjectPath(), "");
     if (res.status != 200) {
       reading.error = res.status ? "HTTP " + std::to_string(res.status) : res.error;
       return reading;
@@ -115,34 +112,12 @@ class KubernetesActuator final : public Actuator {
     return out;
   }
 
-  std::string Token() {
-    if (connection_.token_file.empty()) return connection_.token;
-    const auto now = std::chrono::steady_clock::now();
-    if (token_.empty() || now - token_read_ > std::chrono::minutes(1)) {
-      std::ifstream in(connection_.token_file);
-      std::stringstream s;
-      s << in.rdbuf();
-      std::string t = s.str();
-      while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-      if (in && !t.empty()) token_ = t;
-      token_read_ = now;
-    }
-    return token_;
-  }
-
   HttpResponse Call(const std::string& method, const std::string& path, const std::string& body) {
-    std::vector<std::pair<std::string, std::string>> headers = {{"Accept", "application/json"}};
-    const std::string token = Token();
-    if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
-    if (method == "PATCH") headers.emplace_back("Content-Type", "application/merge-patch+json");
-    return HttpCall(endpoint_, method, path, headers, body, options_.timeout_s);
+    return api_.Call(method, path, body, "application/merge-patch+json", options_.timeout_s);
   }
 
-  KubeConnection connection_;
+  KubeApi api_;
   KubernetesOptions options_;
-  HttpEndpoint endpoint_;
-  std::string token_;
-  std::chrono::steady_clock::time_point token_read_{};
 };
 
 }  // namespace

@@ -27,6 +27,12 @@ class Refused final : public grpc::ServerBidiReactor<v1::PodReport, v1::ReportAc
   void OnDone() override { delete this; }
 };
 
+// What a coordinator that does not lead answers: the sidecar's reporter backs off and reconnects.
+grpc::Status NotLeader() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "this coordinator is not the leader; reconnect to reach it");
+}
+
 class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck> {
  public:
   ReportReactor(Engine& engine, CoordinatorMetrics* metrics) : engine_(engine), metrics_(metrics) {
@@ -44,6 +50,20 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
         finish = !writing_;
       }
       if (finish) Finish(grpc::Status::OK);
+      return;
+    }
+    if (!engine_.Leading()) {
+      // Leadership moved on: end the stream so the sidecar reconnects (through the Service) and
+      // finds the new leader. The report is dropped; the next one carries the same counters.
+      if (metrics_) metrics_->OnNotLeader();
+      bool finish = false;
+      {
+        std::lock_guard lock(mu_);
+        reading_done_ = true;
+        end_ = NotLeader();
+        finish = !writing_;
+      }
+      if (finish) Finish(end_);
       return;
     }
     const uint64_t incarnation = report_.incarnation();
@@ -74,7 +94,7 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
       finish = !writing_ && reading_done_;
     }
     // A failed write means the stream is broken: the pending read fails too and ends the call.
-    if (finish) Finish(grpc::Status::OK);
+    if (finish) Finish(end_);
   }
 
   void OnDone() override {
@@ -97,6 +117,7 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
   std::mutex mu_;         // guards the fields below
   v1::ReportAck ack_, next_;
   bool has_next_ = false, writing_ = false, reading_done_ = false;
+  grpc::Status end_ = grpc::Status::OK;  // how the call ends once reading is done
 };
 
 }  // namespace
@@ -117,6 +138,10 @@ struct ReportServer::Service final : public v1::LagService::CallbackService {
         return new Refused(
             grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing or wrong bearer token"));
       }
+    }
+    if (!engine.Leading()) {
+      if (metrics) metrics->OnNotLeader();
+      return new Refused(NotLeader());
     }
     return new ReportReactor(engine, metrics);
   }

@@ -1,5 +1,8 @@
 #include "lagscale/coordinator/routes.h"
 
+#include <optional>
+#include <string>
+
 #include "lagscale/coordinator/history_json.h"
 #include "status_page.h"
 
@@ -8,6 +11,29 @@ namespace {
 
 HttpReply Json(int status, std::string body) {
   return HttpReply{status, "application/json", std::move(body)};
+}
+
+// RFC 3986 percent-decoding of one path segment ("my%2Fmodel" -> "my/model"); nullopt when a '%'
+// is not followed by two hex digits. '+' stays '+' (that rule is for query strings only).
+std::optional<std::string> PercentDecode(const std::string& in) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) return std::nullopt;
+    out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+    i += 2;
+  }
+  return out;
 }
 
 }  // namespace
@@ -38,9 +64,10 @@ HttpHandler MakeRoutes(const Engine& engine, const CoordinatorMetrics& metrics) 
     }
     static const std::string kModelPrefix = "/status/models/";
     if (path.rfind(kModelPrefix, 0) == 0) {
-      const std::string name = path.substr(kModelPrefix.size());
+      const auto name = PercentDecode(path.substr(kModelPrefix.size()));
+      if (!name) return Json(400, R"({"error":"bad percent-encoding in the model name"})");
       if (status) {
-        if (auto doc = ModelStatusJson(*status, name)) return Json(200, *doc);
+        if (auto doc = ModelStatusJson(*status, *name)) return Json(200, *doc);
       }
       return Json(404, R"({"error":"unknown model"})");
     }

@@ -32,6 +32,19 @@ json Actuation(const ActuationState& a) {
           {"time_unix_ms", a.time_unix_ms}};
 }
 
+json LeadershipJson(const LeadershipStatus& l, double hold_s) {
+  return {{"identity", l.identity},
+          {"lease", l.lease},
+          {"leading", l.leading},
+          {"holder", l.holder},
+          {"lease_transitions", l.lease_transitions},
+          {"acquired", l.acquired},
+          {"lost", l.lost},
+          {"leading_since_unix_ms", l.leading_since_unix_ms},
+          {"hand_over_hold_s", hold_s},
+          {"last_error", l.last_error}};
+}
+
 json Model(const ModelStatus& m) {
   json concurrency = json::object();
   for (const auto& [w, v] : m.concurrency) concurrency[WindowKey(w)] = v;
@@ -137,6 +150,7 @@ std::string StatusJson(const StatusSnapshot& s) {
                     {"pods", pods},
                     {"decisions", decisions},
                     {"keda", KedaReadsJson(s.keda_reads)}};
+  if (s.leadership) doc["leadership"] = LeadershipJson(*s.leadership, s.hand_over_hold_s);
   return WithLimits(doc, s).dump();
 }
 

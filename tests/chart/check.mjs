@@ -10,6 +10,7 @@ import { dockerfileTests } from "./dockerfiles.mjs";
 import { injectorTests } from "./injector.mjs";
 import { kedaTests } from "./keda.mjs";
 import { reportTlsTests } from "./report-tls.mjs";
+import { leaderTests } from "./leader.mjs";
 
 const defaults = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
 const NS = "ml";
@@ -79,6 +80,12 @@ function rbacByNs(objs) {
 const scaleRule = (group, resource, names) => ({
   apiGroups: [group], resources: [`${resource}/scale`], verbs: ["get", "patch"], ...(names ? { resourceNames: names } : {}),
 });
+// Leader election (on by default): get/update on the Lease by name, create without names (RBAC
+// cannot limit create by name), in the release namespace. tests/chart/leader.mjs checks the rest.
+const leaseRules = [
+  { apiGroups: ["coordination.k8s.io"], resourceNames: [FULL], resources: ["leases"], verbs: ["get", "update"] },
+  { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+];
 const seldonRead = { apiGroups: ["mlops.seldon.io"], resources: ["models", "servers"], verbs: ["get", "list", "watch"] };
 
 // A config with targets of three kinds in two namespaces.
@@ -102,7 +109,7 @@ const targetsConfig = {
 
 await test("default values: lint, render, schema-valid", async () => {
   const objs = await build(undefined);
-  eq(objs.map((o) => o.kind).sort(), ["ConfigMap", "ConfigMap", "Deployment", "Secret", "Service", "ServiceAccount"], "default objects (the Secret: the generated report token)");
+  eq(objs.map((o) => o.kind).sort(), ["ConfigMap", "ConfigMap", "Deployment", "PodDisruptionBudget", "Role", "RoleBinding", "Secret", "Service", "ServiceAccount"], "default objects (the Secret: the generated report token)");
 });
 
 await test("coordinator Deployment: non-root, read-only, probes, args, config checksum", async () => {
@@ -110,8 +117,8 @@ await test("coordinator Deployment: non-root, read-only, probes, args, config ch
   const d = one(objs, "Deployment", FULL);
   const pod = d.spec.template;
   const c = pod.spec.containers[0];
-  eq(d.spec.replicas, 1, "replicas");
-  eq(d.spec.strategy.type, "Recreate", "strategy (never two coordinators)");
+  eq(d.spec.replicas, 2, "replicas (leader election on)");
+  eq(d.spec.strategy.type, "RollingUpdate", "strategy (the Lease keeps one writer)");
   eq(pod.spec.securityContext.runAsNonRoot, true, "pod runAsNonRoot");
   eq(c.livenessProbe.httpGet, { path: "/healthz", port: "http" }, "liveness probe");
   eq(c.readinessProbe.httpGet, { path: "/readyz", port: "http" }, "readiness probe");
@@ -147,7 +154,7 @@ await test("ConfigMap equals the values asked for (servers, models, overrides)",
 await test("RBAC: get/patch on scale of exactly the configured kinds and names, per namespace", async () => {
   const objs = await build({ coordinator: { config: targetsConfig } });
   eq(rbacByNs(objs), {
-    ml: [scaleRule("apps", "statefulsets", ["triton"])],
+    ml: [scaleRule("apps", "statefulsets", ["triton"]), ...leaseRules],
     serving: [scaleRule("apps", "deployments", ["sklearn-predictor"])],
     "seldon-mesh": [scaleRule("mlops.seldon.io", "models", ["iris", "wine"]), scaleRule("mlops.seldon.io", "servers", ["mlserver"])],
   }, "rules");
@@ -161,8 +168,8 @@ await test("RBAC: get/patch on scale of exactly the configured kinds and names, 
 
 await test("RBAC: clusterWide gives one ClusterRole with the same rules", async () => {
   const objs = await build({ coordinator: { config: targetsConfig }, rbac: { clusterWide: true } });
-  eq(find(objs, "Role").length + find(objs, "RoleBinding").length, 0, "no namespaced roles");
-  eq(rbacByNs(objs), { "<cluster>": [
+  eq(find(objs, "Role").map((r) => [r.metadata.namespace, r.rules]), [[NS, leaseRules]], "only the Lease's Role is namespaced");
+  eq(rbacByNs(objs), { ml: leaseRules, "<cluster>": [
     scaleRule("apps", "deployments", ["sklearn-predictor"]), scaleRule("apps", "statefulsets", ["triton"]),
     scaleRule("mlops.seldon.io", "models", ["iris", "wine"]), scaleRule("mlops.seldon.io", "servers", ["mlserver"]),
   ] }, "rules");
@@ -173,7 +180,8 @@ await test("RBAC: clusterWide gives one ClusterRole with the same rules", async 
 
 await test("RBAC: dry-run and webhook actuators get no API access", async () => {
   for (const coordinator of [{ actuator: "dry-run" }, { actuator: "webhook", webhookUrl: "http://hook.ml.svc:8080/admin/scale" }]) {
-    const objs = await build({ coordinator: { ...coordinator, config: targetsConfig } });
+    const single = { replicas: 1, leaderElection: { enabled: false } };
+    const objs = await build({ coordinator: { ...coordinator, ...single, config: targetsConfig } });
     eq(roles(objs).length, 0, `${coordinator.actuator}: roles`);
     eq(one(objs, "Deployment", FULL).spec.template.spec.automountServiceAccountToken, false, `${coordinator.actuator}: token mounted`);
     const args = one(objs, "Deployment", FULL).spec.template.spec.containers[0].args;
@@ -184,10 +192,10 @@ await test("RBAC: dry-run and webhook actuators get no API access", async () => 
 
 await test("Seldon mode: read Models/Servers and scale any of them, only in the Seldon namespace", async () => {
   const objs = await build({ seldon: { enabled: true, namespace: "models" } });
-  eq(rbacByNs(objs), { models: [seldonRead, scaleRule("mlops.seldon.io", "models"), scaleRule("mlops.seldon.io", "servers")] }, "rules");
+  eq(rbacByNs(objs), { ml: leaseRules, models: [seldonRead, scaleRule("mlops.seldon.io", "models"), scaleRule("mlops.seldon.io", "servers")] }, "rules");
   eq(configOf(objs).seldon, { enabled: true, namespace: "models" }, "config seldon section");
   const dry = await build({ seldon: { enabled: true }, coordinator: { actuator: "dry-run" } });
-  eq(rbacByNs(dry), { "seldon-mesh": [seldonRead] }, "dry-run in Seldon mode only reads");
+  eq(rbacByNs(dry), { ml: leaseRules, "seldon-mesh": [seldonRead] }, "dry-run in Seldon mode only reads (and elects)");
 });
 
 await test("example server: sidecar injected with ports, env and coordinator address", async () => {
@@ -203,7 +211,7 @@ await test("example server: sidecar injected with ports, env and coordinator add
   eq(svc.spec.ports.map((p) => [p.port, p.targetPort]), [[8000, "lagscale-http"], [8001, "lagscale-grpc"], [9090, "lagscale-admin"]], "service goes through the sidecar");
   const cfg = configOf(objs);
   eq(cfg.servers, [{ name: "testserver", placement: "all", minReplicas: 1, maxReplicas: 5, target: { apiVersion: "apps/v1", kind: "Deployment", name: `${FULL}-testserver`, namespace: NS } }], "autoscaled server in the config");
-  eq(rbacByNs(objs), { ml: [scaleRule("apps", "deployments", [`${FULL}-testserver`])] }, "rules");
+  eq(rbacByNs(objs), { ml: [scaleRule("apps", "deployments", [`${FULL}-testserver`]), ...leaseRules] }, "rules");
 });
 
 await test("example server: gRPC off, custom image and address, token secret", async () => {
@@ -372,7 +380,7 @@ await test("values.yaml: every value carries a comment", () => {
 
 const rejections = [
   [{ coordinator: { actuator: "kubectl" } }, "at '/coordinator/actuator': value must be one of 'kubernetes', 'webhook', 'dry-run'"],
-  [{ coordinator: { replicas: 2 } }, "at '/coordinator/replicas': maximum: got 2, want 1"],
+  [{ coordinator: { replicas: 2, leaderElection: { enabled: false } } }, "coordinator.replicas is 2: more than one coordinator needs coordinator.leaderElection.enabled=true"],
   [{ coordinator: { actuator: "webhook" } }, "at '/coordinator/webhookUrl': '' does not match pattern '^https?://.+'"],
   [{ coordinator: { config: { reportTTL: 10 } } }, "at '/coordinator/config/reportTTL': got number, want string"],
   [{ coordinator: { config: { decisionInterval: "fast" } } }, "at '/coordinator/config/decisionInterval': 'fast' does not match pattern"],
@@ -399,12 +407,13 @@ for (const [values, message] of rejections) {
 
 await test("a resourceOverrides entry makes a custom kind allowed, by its plural", async () => {
   const objs = await build({ rbac: { resourceOverrides: { Widget: "widgets" } }, coordinator: { config: { servers: [{ name: "s", placement: "all", target: { apiVersion: "example.com/v1", kind: "Widget", name: "w" } }] } } });
-  eq(rbacByNs(objs), { ml: [scaleRule("example.com", "widgets", ["w"])] }, "rules");
+  eq(rbacByNs(objs), { ml: [scaleRule("example.com", "widgets", ["w"]), ...leaseRules] }, "rules");
 });
 
 await dockerfileTests();
 await injectorTests();
 await kedaTests();
 await reportTlsTests();
+await leaderTests();
 
 finish();

@@ -103,3 +103,10 @@ server.autoscale is on, plus the seldon section from the chart's seldon values.
 {{- fail (printf "rbac: no plural resource known for kind %q; add it to rbac.resourceOverrides (e.g. {%s: %ss})" .kind .kind (lower .kind)) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+lagscale.leaseName: the coordinator's leader-election Lease (in the release namespace).
+*/}}
+{{- define "lagscale.leaseName" -}}
+{{- .Values.coordinator.leaderElection.leaseName | default (include "lagscale.fullname" .) -}}
+{{- end -}}

@@ -4,7 +4,11 @@ when rbac.clusterWide). Least privilege:
   - get/patch on the `scale` subresource of exactly the kinds that targets name, only with the
     kubernetes actuator (dry-run and webhook never touch the API), limited to the target names;
   - Seldon mode: get/list/watch on Models and Servers, and scale on any of them (targets are
-    discovered at run time), in the Seldon namespace only.
+    discovered at run time), in the Seldon namespace only;
+  - leader election: get/update on the one Lease (by name) in the release namespace, and create on
+    leases there. Kubernetes RBAC cannot limit `create` by resourceNames (the name of an object
+    being created is not known when the request is authorized), so create is its own rule without
+    names, confined to the release namespace by the Role.
 */}}
 {{- define "lagscale.rbacRules" -}}
 {{- $root := . -}}
@@ -54,6 +58,14 @@ when rbac.clusterWide). Least privilege:
 {{- end -}}
 {{- $rules = append $rules $rule -}}
 {{- end -}}
+{{- $_ := set $out $ns $rules -}}
+{{- end -}}
+{{- if .Values.coordinator.leaderElection.enabled -}}
+{{- $ns := .Release.Namespace -}}
+{{- $lease := dict "apiGroups" (list "coordination.k8s.io") "resources" (list "leases") -}}
+{{- $rules := get $out $ns | default list -}}
+{{- $rules = append $rules (merge (dict "verbs" (list "get" "update") "resourceNames" (list (include "lagscale.leaseName" .))) $lease) -}}
+{{- $rules = append $rules (merge (dict "verbs" (list "create")) $lease) -}}
 {{- $_ := set $out $ns $rules -}}
 {{- end -}}
 {{- toYaml $out -}}

@@ -3,6 +3,9 @@ lagscale.validate: checks the schema cannot express (relations between values). 
 with a message naming the value.
 */}}
 {{- define "lagscale.validate" -}}
+{{- if and (gt (int .Values.coordinator.replicas) 1) (not .Values.coordinator.leaderElection.enabled) -}}
+{{- fail (printf "coordinator.replicas is %v: more than one coordinator needs coordinator.leaderElection.enabled=true (two writers of replica counts would fight)" .Values.coordinator.replicas) -}}
+{{- end -}}
 {{- $cfg := .Values.coordinator.config -}}
 {{- $d := $cfg.defaults | default dict -}}
 {{- if and (hasKey $d "minReplicas") (hasKey $d "maxReplicas") (gt (int $d.minReplicas) (int $d.maxReplicas)) -}}

@@ -39,6 +39,9 @@ class CoordinatorMetrics {
   // From the webhook thread: one admission review answered (result as injector.h OutcomeName,
   // or "invalid_review" / "ignored").
   void OnInjection(const char* result);
+  void OnNotLeader();
+  // From the decision loop: leading now, and how often leadership changed hands in this process.
+  void SetLeadership(bool leading, uint64_t transitions);
 
   // Prometheus text format 0.0.4.
   std::string Render() const;

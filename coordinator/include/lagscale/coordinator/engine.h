@@ -26,6 +26,7 @@
 #include "lagscale/coordinator/coordinator_metrics.h"
 #include "lagscale/coordinator/scaler_view.h"
 #include "lagscale/coordinator/history.h"
+#include "lagscale/coordinator/leader_election.h"
 #include "lagscale/coordinator/status.h"
 
 namespace lagscale::coordinator {
@@ -38,6 +39,9 @@ struct EngineOptions {
   ActuationWorker* reader = nullptr;
   CoordinatorMetrics* metrics = nullptr;
   ScalerViewHub* scaler_view = nullptr;  // KEDA's external scaler reads it; nullptr: not built
+  // Only the leader actuates; a new term holds scale-down until its picture is complete
+  // (engine_leadership.cc). nullptr: this process always leads (a single replica).
+  const Leadership* leadership = nullptr;
   std::function<std::unique_ptr<ModelPolicy>(const ModelPolicyConfig&)> model_policy =
       MakeModelPolicy;
   std::function<std::unique_ptr<ServerSizer>(const ServerPolicyConfig&)> server_sizer =
@@ -63,6 +67,8 @@ class Engine {
   void Reload(std::shared_ptr<const Config> config);
   std::shared_ptr<const StatusSnapshot> status() const;
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // True when this process may actuate and take reports (always without leader election).
+  bool Leading() const;
 
   void Start();
   void Stop();
@@ -99,6 +105,12 @@ class Engine {
               const std::optional<ScaleTarget>& target, int from, int to, const std::string& reason,
               int& submitted, std::optional<DecisionRecord>& last);
   std::optional<ScaleTarget> SeldonTarget(TargetKind kind, const std::string& name) const;
+  // Leader election (engine_leadership.cc): a new term forgets what the last one knew about the
+  // targets and holds scale-down for HandOverSeconds().
+  void FollowLeadership(int64_t now_ns);
+  double HandOverSeconds() const;
+  void HoldForHandOver(Decision& d, int current, bool replicas_unread) const;
+  bool ReplicasUnread(const std::optional<ScaleTarget>& target, int observed) const;
   int64_t NowNs() const;
   int64_t NowUnixMs() const;
   // Builds and publishes the ScalerView (engine_scaler_view.cc); rate-limited unless `force`.
@@ -130,6 +142,8 @@ class Engine {
   HistoryStore model_history_, server_history_;
   int64_t last_history_s_ = INT64_MIN;
   std::vector<HistoryStore::Entry> history_entries_;  // reused every second
+  uint64_t term_ = 0;                           // the leadership term the entries belong to
+  int64_t hand_over_until_ns_ = INT64_MIN / 2;  // no scale-down before this
 
   mutable std::mutex status_mu_;
   std::shared_ptr<const StatusSnapshot> status_;  // guarded by status_mu_ (the pointer only)

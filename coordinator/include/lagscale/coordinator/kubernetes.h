@@ -7,6 +7,7 @@
 // Thread safety: the actuator is used from the actuation thread only (see actuator.h); the
 // loaders are plain functions.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,9 @@ KubeConnection KubeconfigConnection(const std::string& path);
 
 struct KubernetesOptions {
   double timeout_s = 5;
+  // Asked just before every write (PATCH); false skips the write. Leader election sets it so that
+  // a process that stopped leading never writes, even a decision it queued while it led.
+  std::function<bool()> may_write;
 };
 
 std::unique_ptr<Actuator> MakeKubernetesActuator(const KubeConnection& connection,

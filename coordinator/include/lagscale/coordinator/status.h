@@ -13,6 +13,7 @@
 
 #include "lagscale/coordinator/aggregator.h"
 #include "lagscale/coordinator/scaler_view.h"
+#include "lagscale/coordinator/leader_election.h"
 
 namespace lagscale::coordinator {
 
@@ -75,6 +76,8 @@ struct StatusSnapshot {
   ActuatorHealth actuator;
   std::deque<DecisionRecord> recent_decisions;  // newest first
   std::vector<KedaRead> keda_reads;             // what KEDA asked about and was told
+  std::optional<LeadershipStatus> leadership;   // set with leader election
+  double hand_over_hold_s = 0;                  // seconds a new leader still holds scale-down
   uint64_t reports_received = 0, reports_applied = 0, reports_ignored = 0, restarts = 0,
            expired = 0;
   LimitsConfig limits;

@@ -1,0 +1,314 @@
+// Lease-based leader election, client-go's algorithm; see leader_election.h.
+#include "lagscale/coordinator/leader_election.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
+
+#include "kube_api.h"
+
+namespace lagscale::coordinator {
+namespace {
+
+using nlohmann::json;
+
+// metav1.MicroTime: RFC 3339 with exactly six fractional digits, UTC.
+std::string MicroTime(int64_t unix_ns) {
+  const time_t secs = static_cast<time_t>(unix_ns / 1'000'000'000);
+  const long micros = static_cast<long>((unix_ns % 1'000'000'000) / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%06ldZ", micros);
+  return buf;
+}
+
+std::string ErrorOf(const HttpResponse& res, const std::string& what) {
+  if (res.status == 0) return what + ": " + res.error;
+  std::string out = what + ": HTTP " + std::to_string(res.status);
+  try {
+    const auto doc = json::parse(res.body);
+    if (doc.contains("message") && doc["message"].is_string()) {
+      out += " " + doc["message"].get<std::string>();
+    }
+  } catch (const std::exception&) {
+  }
+  return out;
+}
+
+}  // namespace
+
+void ValidateLeaderElection(const LeaderElectionConfig& c) {
+  auto bad = [](const std::string& flag, const std::string& why) {
+    throw std::invalid_argument(flag + ": " + why);
+  };
+  if (c.identity.empty()) bad("--leader-elect-identity", "empty (set POD_NAME or the flag)");
+  if (c.lease_name.empty()) bad("--leader-elect-resource-name", "empty");
+  if (c.lease_namespace.empty()) bad("--leader-elect-resource-namespace", "empty");
+  if (!(c.retry_period_s > 0)) bad("--leader-elect-retry-period", "must be positive");
+  // client-go's own checks: the renew deadline must leave room for jittered retries, and the
+  // lease must outlast the renew deadline (that gap is what keeps two leaders apart).
+  if (!(c.renew_deadline_s > c.retry_period_s * 1.2)) {
+    bad("--leader-elect-renew-deadline",
+        std::to_string(c.renew_deadline_s) + "s must exceed 1.2 x the retry period");
+  }
+  if (!(c.lease_duration_s > c.renew_deadline_s)) {
+    bad("--leader-elect-lease-duration",
+        std::to_string(c.lease_duration_s) + "s must exceed the renew deadline");
+  }
+}
+
+// The Lease as last read or written, and when the record last changed by our clock.
+struct LeaderElector::State {
+  explicit State(const KubeConnection& c) : api(c) {}
+  KubeApi api;
+  json lease;               // the whole object (metadata.resourceVersion included)
+  std::string record;       // its spec, serialised: a change restarts the expiry clock
+  int64_t observed_ns = 0;  // when `record` was first seen (our monotonic clock)
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+LeaderElector::LeaderElector(LeaderElectionConfig config, const KubeConnection& connection,
+                             const Clock* clock)
+    : config_(std::move(config)),
+      clock_(clock ? clock : &SystemClock::Get()),
+      state_(std::make_unique<State>(connection)) {
+  ValidateLeaderElection(config_);
+  status_.identity = config_.identity;
+  status_.lease = config_.lease_namespace + "/" + config_.lease_name;
+}
+
+LeaderElector::~LeaderElector() { Stop(); }
+
+bool LeaderElector::Leading() const {
+  return leading_.load(std::memory_order_acquire) &&
+         clock_->MonotonicNs() < valid_until_ns_.load(std::memory_order_acquire);
+}
+
+LeadershipStatus LeaderElector::Status() const {
+  std::lock_guard lock(mu_);
+  LeadershipStatus s = status_;
+  s.leading = Leading();
+  return s;
+}
+
+void LeaderElector::Became(bool leading) {
+  if (leading_.load() == leading) return;
+  {
+    std::lock_guard lock(mu_);
+    if (leading) {
+      ++status_.acquired;
+      status_.leading_since_unix_ms = clock_->UnixNs() / 1'000'000;
+    } else {
+      ++status_.lost;
+      status_.leading_since_unix_ms = 0;
+    }
+  }
+  if (leading) term_.fetch_add(1, std::memory_order_acq_rel);
+  leading_.store(leading, std::memory_order_release);
+  if (leading) {
+    spdlog::info("leader election: {} now leads (lease {}/{})", config_.identity,
+                 config_.lease_namespace, config_.lease_name);
+  } else {
+    spdlog::warn("leader election: {} stopped leading", config_.identity);
+  }
+}
+
+bool LeaderElector::TryAcquireOrRenew() {
+  State& s = *state_;
+  const int64_t start_ns = clock_->MonotonicNs();
+  const std::string now = MicroTime(clock_->UnixNs());
+  const std::string collection =
+      "/apis/coordination.k8s.io/v1/namespaces/" + config_.lease_namespace + "/leases";
+  const std::string path = collection + "/" + config_.lease_name;
+  const double timeout_s = config_.renew_deadline_s / 2;
+  const int duration_s = static_cast<int>(std::ceil(config_.lease_duration_s));
+  auto fail = [&](const std::string& error) {
+    std::lock_guard lock(mu_);
+    if (status_.last_error != error) spdlog::warn("leader election: {}", error);
+    status_.last_error = error;
+    return false;
+  };
+  auto observe = [&](json lease, int64_t at_ns) {
+    const std::string record = lease.value("spec", json::object()).dump();
+    if (record != s.record) {
+      s.record = record;
+      s.observed_ns = at_ns;
+    }
+    s.lease = std::move(lease);
+    const json& spec = s.lease["spec"];
+    std::lock_guard lock(mu_);
+    status_.holder = spec.value("holderIdentity", "");
+    status_.lease_transitions = spec.value("leaseTransitions", 0);
+  };
+  auto succeeded = [&](const HttpResponse& res) {
+    try {
+      observe(json::parse(res.body), clock_->MonotonicNs());
+    } catch (const std::exception& e) {
+      return fail(std::string("lease written but its reply is not JSON: ") + e.what());
+    }
+    valid_until_ns_.store(start_ns + static_cast<int64_t>(config_.renew_deadline_s * 1e9));
+    {
+      std::lock_guard lock(mu_);
+      status_.last_error.clear();
+    }
+    Became(true);
+    return true;
+  };
+
+  // 1. Read the Lease; create it when there is none.
+  const HttpResponse got = s.api.Call("GET", path, "", "", timeout_s);
+  if (got.status == 404) {
+    const json lease = {
+        {"apiVersion", "coordination.k8s.io/v1"},
+        {"kind", "Lease"},
+        {"metadata", {{"name", config_.lease_name}, {"namespace", config_.lease_namespace}}},
+        {"spec",
+         {{"holderIdentity", config_.identity},
+          {"leaseDurationSeconds", duration_s},
+          {"acquireTime", now},
+          {"renewTime", now},
+          {"leaseTransitions", 0}}}};
+    const HttpResponse made =
+        s.api.Call("POST", collection, lease.dump(), "application/json", timeout_s);
+    if (made.status == 200 || made.status == 201) return succeeded(made);
+    return fail(ErrorOf(made, "POST " + collection));  // 409: another candidate created it
+  }
+  if (got.status != 200) return fail(ErrorOf(got, "GET " + path));
+  json lease;
+  try {
+    lease = json::parse(got.body);
+    if (!lease.contains("spec") || !lease["spec"].is_object()) lease["spec"] = json::object();
+  } catch (const std::exception& e) {
+    return fail("GET " + path + ": not JSON: " + e.what());
+  }
+  const int64_t read_ns = clock_->MonotonicNs();
+  observe(lease, read_ns);
+
+  // 2. Someone else holds a Lease that has not expired by our own observation: wait.
+  const json old = s.lease["spec"];
+  const std::string holder = old.value("holderIdentity", "");
+  const int64_t old_duration_ns =
+      static_cast<int64_t>(old.value("leaseDurationSeconds", 0)) * 1'000'000'000;
+  if (!holder.empty() && holder != config_.identity) {
+    if (s.observed_ns + old_duration_ns > read_ns) {
+      Became(false);  // we may have been paused past our deadline and been replaced
+      return false;
+    }
+  }
+
+  // 3. Take or renew it, with the resourceVersion just read (optimistic concurrency).
+  const bool ours = holder == config_.identity;
+  json next = s.lease;
+  next["spec"] = {
+      {"holderIdentity", config_.identity},
+      {"leaseDurationSeconds", duration_s},
+      {"acquireTime", ours && old.contains("acquireTime") ? old["acquireTime"] : json(now)},
+      {"renewTime", now},
+      {"leaseTransitions", old.value("leaseTransitions", 0) + (ours ? 0 : 1)}};
+  const HttpResponse put = s.api.Call("PUT", path, next.dump(), "application/json", timeout_s);
+  if (put.status == 200 || put.status == 201) return succeeded(put);
+  return fail(ErrorOf(put, "PUT " + path));  // 409: the Lease moved on since our read
+}
+
+void LeaderElector::CheckDeadline() {
+  if (leading_.load() && clock_->MonotonicNs() >= valid_until_ns_.load()) Became(false);
+}
+
+void LeaderElector::Release() {
+  State& s = *state_;
+  if (!leading_.load() || s.lease.is_null()) return;
+  Became(false);  // stop actuating before anyone else can start
+  const std::string now = MicroTime(clock_->UnixNs());
+  json next = s.lease;
+  const int64_t transitions = next["spec"].value("leaseTransitions", 0);
+  next["spec"] = {{"holderIdentity", ""},
+                  {"leaseDurationSeconds", 1},
+                  {"acquireTime", now},
+                  {"renewTime", now},
+                  {"leaseTransitions", transitions}};
+  const std::string path = "/apis/coordination.k8s.io/v1/namespaces/" + config_.lease_namespace +
+                           "/leases/" + config_.lease_name;
+  const HttpResponse put =
+      s.api.Call("PUT", path, next.dump(), "application/json", config_.renew_deadline_s / 2);
+  if (put.status == 200) {
+    spdlog::info("leader election: released lease {}/{}", config_.lease_namespace,
+                 config_.lease_name);
+  } else {
+    spdlog::warn("leader election: release failed ({}); the lease expires on its own",
+                 ErrorOf(put, "PUT " + path));
+  }
+}
+
+void LeaderElector::Start() {
+  if (thread_.joinable()) return;
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+void LeaderElector::Stop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  Release();
+}
+
+void LeaderElector::Run() {
+  std::uniform_real_distribution<double> jitter(0, 1.2);  // client-go's JitterFactor
+  for (;;) {
+    const bool renewing = leading_.load();
+    if (!TryAcquireOrRenew()) CheckDeadline();
+    // A leader renews every retry period; a candidate waits a jittered retry period.
+    double wait_s = config_.retry_period_s;
+    if (!leading_.load() && !renewing) wait_s *= 1 + jitter(state_->rng);
+    std::unique_lock lock(stop_mu_);
+    if (stop_cv_.wait_for(lock, std::chrono::duration<double>(wait_s), [this] { return stop_; })) {
+      return;
+    }
+  }
+}
+
+namespace {
+
+class LeaderOnly final : public Actuator {
+ public:
+  LeaderOnly(std::unique_ptr<Actuator> inner, const Leadership& leadership)
+      : inner_(std::move(inner)), leadership_(leadership) {}
+  const char* name() const override { return inner_->name(); }
+  ActuationResult Apply(const ScaleRequest& request) override {
+    if (!leadership_.Leading()) {
+      ActuationResult out;
+      out.status = ActuationResult::Status::kSkipped;
+      out.error = "not the leader: not written";
+      return out;
+    }
+    return inner_->Apply(request);
+  }
+  TargetReading Read(const ScaleTarget& target) override { return inner_->Read(target); }
+
+ private:
+  std::unique_ptr<Actuator> inner_;
+  const Leadership& leadership_;
+};
+
+}  // namespace
+
+std::unique_ptr<Actuator> MakeLeaderOnlyActuator(std::unique_ptr<Actuator> inner,
+                                                 const Leadership& leadership) {
+  return std::make_unique<LeaderOnly>(std::move(inner), leadership);
+}
+
+}  // namespace lagscale::coordinator

@@ -1,0 +1,71 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "lagscale/coordinator/kubernetes.h"
+
+namespace lagscale::coordinator {
+namespace {
+
+// A kubeconfig whose only user is `user` (YAML under `user:`), in a temporary directory.
+class KubeConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/lagscale-kubeconfig-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Write(const std::string& user) {
+    const std::string path = dir_ + "/config";
+    std::ofstream(path) << "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                        << "contexts:\n- name: c\n  context: {cluster: k, user: eks-user}\n"
+                        << "clusters:\n- name: k\n  cluster:\n    server: https://10.0.0.1:443\n"
+                        << "users:\n- name: eks-user\n  user:\n"
+                        << user;
+    return path;
+  }
+  // The message KubeconfigConnection refuses `path` with ("" when it accepts it).
+  static std::string Refusal(const std::string& path) {
+    try {
+      KubeconfigConnection(path);
+      return "";
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+  }
+  std::string dir_;
+};
+
+TEST_F(KubeConnectionTest, EksExecPluginIsRefusedNamingTheInClusterServiceAccount) {
+  const std::string why = Refusal(Write(
+      "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"
+      "      args: [eks, get-token, --cluster-name, prod]\n"));
+  ASSERT_FALSE(why.empty()) << "an exec user without a token must not be accepted";
+  EXPECT_NE(why.find("eks-user"), std::string::npos) << why;
+  EXPECT_NE(why.find("exec credential plugin (\"aws\")"), std::string::npos) << why;
+  EXPECT_NE(why.find("in the cluster with its service account"), std::string::npos) << why;
+  EXPECT_NE(why.find("omit --kubeconfig"), std::string::npos) << why;
+}
+
+TEST_F(KubeConnectionTest, GkeAuthPluginAndAuthProviderAreRefusedTheSameWay) {
+  const std::string gke =
+      Refusal(Write("    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                    "      command: gke-gcloud-auth-plugin\n      provideClusterInfo: true\n"));
+  EXPECT_NE(gke.find("gke-gcloud-auth-plugin"), std::string::npos) << gke;
+  EXPECT_NE(gke.find("service account"), std::string::npos) << gke;
+  const std::string legacy = Refusal(Write("    auth-provider:\n      name: gcp\n"));
+  EXPECT_NE(legacy.find("auth-provider is not supported"), std::string::npos) << legacy;
+  EXPECT_NE(legacy.find("service account"), std::string::npos) << legacy;
+}
+
+TEST_F(KubeConnectionTest, ExecUserThatAlsoHasATokenUsesTheToken) {
+  const std::string path =
+      Write("    token: static-token\n    exec:\n      command: aws\n      args: [eks]\n");
+  const KubeConnection c = KubeconfigConnection(path);
+  EXPECT_EQ(c.token, "static-token");
+  EXPECT_EQ(c.server, "https://10.0.0.1:443");
+}
+
+}  // namespace
+}  // namespace lagscale::coordinator
