@@ -142,9 +142,17 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   AddDuration(app, "--idle-timeout", c.proxy.idle_timeout,
               "keep-alive client connection idle time; default 60s");
   AddDuration(app, "--connect-timeout", c.proxy.connect_timeout,
-              "upstream connect timeout (502); default 1s");
+              "time one upstream connect attempt gets; default 3s (outlives a SYN retransmission)");
+  app.add_option("--connect-attempts", c.proxy.connect_attempts,
+                 "upstream connect attempts per request before 502")
+      ->envname("LAGSCALE_CONNECT_ATTEMPTS")
+      ->check(CLI::Range(1, 10))
+      ->capture_default_str();
   AddDuration(app, "--upstream-timeout", c.proxy.upstream_timeout,
               "longest upstream silence while a response is due (504); default 300s");
+  AddDuration(app, "--client-write-timeout", c.proxy.client_write_timeout,
+              "longest a client may take to read a piece of its response (then client_abort); "
+              "default 60s");
   AddDuration(app, "--drain-timeout", c.drain_timeout,
               "on SIGTERM, time in-flight requests get to finish; default 30s",
               /*allow_zero=*/true);

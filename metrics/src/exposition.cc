@@ -154,6 +154,22 @@ class LedgerCollector final : public prometheus::Collectable {
     counter("lagscale_upstream_connect_failures_total",
             "Connections to the inference server that could not be made.",
             static_cast<double>(t.upstream_connect_failures));
+    counter("lagscale_upstream_connect_retries_total",
+            "Upstream connection attempts made again after a refused or timed-out one.",
+            static_cast<double>(t.upstream_connect_retries));
+    counter("lagscale_upstream_request_retries_total",
+            "Requests sent again on a fresh upstream connection after a kept-alive one failed "
+            "before answering.",
+            static_cast<double>(t.upstream_request_retries));
+    counter("lagscale_client_write_timeouts_total",
+            "Requests ended because the client did not read its response in time.",
+            static_cast<double>(t.client_write_timeouts));
+    counter("lagscale_accept_errors_total",
+            "Failed accepts of client connections (e.g. out of file descriptors).",
+            static_cast<double>(t.accept_errors));
+    counter("lagscale_connections_shed_total",
+            "Client connections closed unserved because no file descriptor was free.",
+            static_cast<double>(t.connections_shed));
     auto& parse = f.Add("lagscale_parse_errors_total",
                         "Requests refused before reaching the inference server, by kind.",
                         MetricType::Counter);

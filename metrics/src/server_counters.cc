@@ -18,6 +18,11 @@ ServerTotals ServerCounters::Sum() const {
     t.connections_accepted += s.connections_accepted.load(std::memory_order_relaxed);
     t.connections_closed += s.connections_closed.load(std::memory_order_relaxed);
     t.upstream_connect_failures += s.upstream_connect_failures.load(std::memory_order_relaxed);
+    t.upstream_connect_retries += s.upstream_connect_retries.load(std::memory_order_relaxed);
+    t.upstream_request_retries += s.upstream_request_retries.load(std::memory_order_relaxed);
+    t.client_write_timeouts += s.client_write_timeouts.load(std::memory_order_relaxed);
+    t.accept_errors += s.accept_errors.load(std::memory_order_relaxed);
+    t.connections_shed += s.connections_shed.load(std::memory_order_relaxed);
     for (size_t e = 0; e < kParseErrorCount; ++e) {
       t.parse_errors[e] += s.parse_errors[e].load(std::memory_order_relaxed);
     }

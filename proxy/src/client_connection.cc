@@ -60,7 +60,8 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket)
       request_({worker.config().max_header_bytes, worker.config().max_body_bytes}),
       response_(worker.config().max_header_bytes),
       client_timer_(worker.io()),
-      client_tick_(std::min(worker.config().header_timeout, worker.config().idle_timeout)),
+      client_tick_(std::min({worker.config().header_timeout, worker.config().idle_timeout,
+                             worker.config().client_write_timeout})),
       upstream_timer_(worker.io()) {}
 
 ClientConnection::~ClientConnection() = default;
@@ -100,10 +101,10 @@ void ClientConnection::Process() {
   }
   if (exchange_) {
     if (!upstream_) {
-      if (!connecting_) AcquireUpstream();
+      if (connect_ == ConnectPhase::kIdle) AcquireUpstream();
       return;
     }
-    if (connecting_) return;
+    if (connect_ != ConnectPhase::kIdle) return;
     if (!to_upstream_.empty()) {
       if (!upstream_writing_) FlushUpstream();
       return;
@@ -119,6 +120,8 @@ void ClientConnection::StartExchange() {
   guard_ =
       worker_.ledger().Begin(RouteModel(worker_.table(), has_header, header, request_.target()));
   exchange_ = true;
+  exchange_start_ = Clock::now();
+  connect_attempts_ = not_taken_ = 0;
   retried_ = false;
   // A body still to come must keep coming: the idle timeout bounds silence mid-body.
   client_deadline_ = request_.message_done() ? Clock::time_point::max()
@@ -190,6 +193,9 @@ void ClientConnection::WriteClient() {
   }
   if (!ec && n > 0) to_client_.erase(0, n);
   client_writing_ = true;
+  // A client that stops reading must not hold the exchange (and its upstream connection) for
+  // --upstream-timeout: this write gets --client-write-timeout.
+  client_write_deadline_ = Clock::now() + worker_.config().client_write_timeout;
   asio::async_write(
       client_, asio::buffer(to_client_),
       OnSlab(worker_.slab(), [self = shared_from_this()](const error_code& ec, size_t) {
@@ -199,6 +205,7 @@ void ClientConnection::WriteClient() {
 
 void ClientConnection::OnClientWritten(const error_code& ec) {
   client_writing_ = false;
+  client_write_deadline_ = Clock::time_point::max();
   if (closed_) return;
   if (ec) {
     guard_.set_outcome(Outcome::kClientAbort);
@@ -304,7 +311,8 @@ void ClientConnection::ArmClientTimer() {
   // The timer ticks at most every client_tick_ and compares against the deadline, so moving the
   // deadline (every request) never touches the timer queue.
   const auto now = Clock::now();
-  client_timer_.expires_at(std::min(client_deadline_, now + client_tick_));
+  client_timer_.expires_at(
+      std::min({client_deadline_, client_write_deadline_, now + client_tick_}));
   client_timer_.async_wait(
       OnSlab(worker_.slab(), [self = shared_from_this()](const error_code& ec) {
         if (!ec) self->OnClientTimer();
@@ -313,6 +321,10 @@ void ClientConnection::ArmClientTimer() {
 
 void ClientConnection::OnClientTimer() {
   if (closed_) return;
+  if (client_writing_ && Clock::now() >= client_write_deadline_) {
+    OnClientWriteTimeout();
+    return;
+  }
   if (Clock::now() < client_deadline_) {
     ArmClientTimer();
     return;
@@ -340,6 +352,15 @@ void ClientConnection::OnClientTimer() {
     return;
   }
   Close();  // idle keep-alive timeout, or the end of lingering
+}
+
+// The client stopped reading its response. It is the client's doing, like leaving, so the
+// request ends as client_abort (not timeout, which blames the upstream); the upstream connection
+// is closed so the server can stop the work.
+void ClientConnection::OnClientWriteTimeout() {
+  worker_.counters().Add(worker_.counters().client_write_timeouts);
+  if (exchange_) guard_.set_outcome(Outcome::kClientAbort);
+  Close();
 }
 
 }  // namespace lagscale::proxy

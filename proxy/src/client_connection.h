@@ -40,6 +40,13 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection>, 
  private:
   static constexpr size_t kBufferBytes = 16 * 1024;
 
+  // Where opening an upstream connection for the current request stands.
+  enum class ConnectPhase : uint8_t {
+    kIdle,        // not opening one (there is one, or none is needed yet)
+    kInProgress,  // an attempt is under way (the upstream timer bounds it)
+    kBackoff,     // waiting a moment before the next attempt (the upstream timer ends it)
+  };
+
   // Client side (client_connection.cc).
   void Process();
   void StartExchange();
@@ -56,18 +63,25 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection>, 
   void Close();
   void ArmClientTimer();
   void OnClientTimer();
+  void OnClientWriteTimeout();
 
   // Upstream side (client_connection_upstream.cc).
   void AcquireUpstream();
   void Connect();
+  void OnConnected(const boost::system::error_code& ec);
+  void ConnectFailed(std::string_view why);
+  bool RetryConnectLater(int step);
   void OnUpstreamReady();
   void FlushUpstream();
   void OnUpstreamWritten(bool keep_for_replay, const boost::system::error_code& ec);
   void ReadUpstream();
   void OnUpstreamRead(const boost::system::error_code& ec, size_t n);
   void UpstreamFailed(std::string_view why);
+  bool CanRetryRequest() const;
   void DropUpstream();
   void SetUpstreamDeadline(Clock::time_point deadline);
+  void ArmUpstreamTimer(Clock::time_point at);
+  bool ConfirmUpstreamTookRequest();
   void OnUpstreamTimer(const boost::system::error_code& ec);
 
   Worker& worker_;
@@ -82,24 +96,33 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection>, 
   size_t in_begin_ = 0, in_end_ = 0;
   std::array<char, kBufferBytes> up_in_;
   std::string to_upstream_;  // bytes owed to the upstream (at most one parsed buffer's worth)
-  std::string replay_;       // a whole request kept until its response starts (retry once)
-  std::string to_client_;    // bytes owed to the client
+  std::string replay_;  // an idempotent request kept whole until its response starts (retry once)
+  std::string to_client_;  // bytes owed to the client
 
   boost::asio::steady_timer client_timer_;
   Clock::time_point client_deadline_ = Clock::time_point::max();
+  Clock::time_point client_write_deadline_ = Clock::time_point::max();
   Clock::duration client_tick_;
   boost::asio::steady_timer upstream_timer_;
   Clock::time_point upstream_deadline_ = Clock::time_point::max();
   Clock::time_point upstream_expiry_ = Clock::time_point::max();
   bool upstream_timer_armed_ = false;
+  Clock::time_point exchange_start_;  // the request's upstream budget runs from here
 
   bool exchange_ = false;  // a request has begun and its response has not ended
   bool client_reading_ = false;
   bool client_writing_ = false;
   bool upstream_reading_ = false;
   bool upstream_writing_ = false;
-  bool connecting_ = false;
-  bool retried_ = false;  // this exchange already replayed its request once
+  ConnectPhase connect_ = ConnectPhase::kIdle;
+  int connect_attempts_ = 0;  // for the current request
+  int not_taken_ = 0;         // new connections the upstream never took, for this request
+  bool sent_any_ = false;     // a byte of the request reached the current upstream connection
+  // A request sent whole on a new connection, not yet acknowledged by the upstream's TCP: checked
+  // at confirm_at_ (see ConfirmUpstreamTookRequest()).
+  bool unconfirmed_ = false;
+  Clock::time_point confirm_at_;
+  bool retried_ = false;  // this exchange already sent its request again once
   bool close_after_write_ = false;
   bool lingering_ = false;
   bool closed_ = false;

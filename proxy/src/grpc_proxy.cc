@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <cctype>
 #include <stdexcept>
 #include <thread>
@@ -14,6 +16,33 @@
 #include "grpc_proxy_call.h"
 
 namespace lagscale::proxy {
+
+namespace {
+
+// Why `listen` ("host:port") cannot be bound, for the start-up error: gRPC only says that it
+// failed. A bind of our own (without SO_REUSEPORT) finds the reason.
+std::string BindError(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return "not HOST:PORT";
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  boost::asio::io_context io;
+  boost::system::error_code ec;
+  auto results = boost::asio::ip::tcp::resolver(io).resolve(host, listen.substr(colon + 1), ec);
+  if (ec) return ec.message();
+  for (const auto& result : results) {
+    boost::asio::ip::tcp::acceptor acceptor(io);
+    acceptor.open(result.endpoint().protocol(), ec);
+    if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(result.endpoint(), ec);
+    if (ec) return ec.message();
+  }
+  return "the gRPC server refused the address";
+}
+
+}  // namespace
 
 class GrpcProxy::Impl {
  public:
@@ -35,6 +64,9 @@ class GrpcProxy::Impl {
       throw std::invalid_argument("gRPC proxy: ledger shards out of range");
     }
     grpc::ServerBuilder builder;
+    // gRPC sets SO_REUSEPORT by default, so a second sidecar on the same port would silently
+    // share the calls: bind exclusively, as the HTTP listener's port is.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
     builder.RegisterAsyncGenericService(&service_);
     // Size limits are the inference server's business: the proxy passes any message.
@@ -43,7 +75,8 @@ class GrpcProxy::Impl {
     for (size_t i = 0; i < count_; ++i) cqs_.push_back(builder.AddCompletionQueue());
     server_ = builder.BuildAndStart();
     if (!server_ || port_ == 0) {
-      throw std::runtime_error("cannot listen for gRPC on --grpc-listen " + options_.listen);
+      throw std::runtime_error("cannot listen for gRPC on --grpc-listen " + options_.listen + ": " +
+                               BindError(options_.listen));
     }
     for (size_t i = 0; i < count_; ++i) {
       grpc::ChannelArguments args;
@@ -55,8 +88,12 @@ class GrpcProxy::Impl {
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       // The upstream is in the same pod: notice it coming back within a second.
       args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
       args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+      // Despite its name, gRPC uses this as the minimum time a connection attempt gets (TCP and
+      // HTTP/2 handshake). At 100 ms a slow or busy machine failed attempts that were merely
+      // slow, and the calls waiting on them ended as UNAVAILABLE (upstream_error).
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+                  static_cast<int>(options_.connect_timeout.count()));
       auto channel =
           grpc::CreateCustomChannel(options_.upstream, grpc::InsecureChannelCredentials(), args);
       stubs_.push_back(std::make_unique<grpc::GenericStub>(channel));

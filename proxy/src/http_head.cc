@@ -1,14 +1,18 @@
 #include "lagscale/proxy/http_head.h"
 
+#include <algorithm>
 #include <array>
 
 namespace lagscale::proxy {
 
 namespace {
 
-constexpr std::array<std::string_view, 7> kHopByHop = {
-    "connection",        "keep-alive", "proxy-connection", "te",
-    "transfer-encoding", "upgrade",    "trailer"};
+constexpr std::array<std::string_view, 6> kHopByHop = {
+    "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade"};
+
+// Fields a trailer section must not carry (RFC 9110 section 6.5.1): they frame or route the
+// message, which is settled by the time trailers arrive.
+constexpr std::array<std::string_view, 2> kNotInTrailers = {"content-length", "host"};
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
 
@@ -138,6 +142,17 @@ void HttpHead::WriteEndToEndFields(std::string& out) const {
   for (size_t i = 0; i < fields_.size(); ++i) {
     if (IsHopByHop(name(i))) continue;
     out.append(name(i)).append(": ").append(value(i)).append("\r\n");
+  }
+}
+
+void HttpHead::WriteTrailerFields(std::string& out) const {
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    const std::string_view n = name(i);
+    if (IsHopByHop(n) || std::any_of(kNotInTrailers.begin(), kNotInTrailers.end(),
+                                     [&](std::string_view f) { return EqualsIgnoreCase(n, f); })) {
+      continue;
+    }
+    out.append(n).append(": ").append(value(i)).append("\r\n");
   }
 }
 

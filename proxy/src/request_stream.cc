@@ -27,6 +27,7 @@ RequestStream::RequestStream(Limits limits) : limits_(limits) {
   llhttp_init(&parser_, HTTP_REQUEST, &kSettings);
   parser_.data = this;
   head_.Reset(limits_.max_header_bytes);
+  trailers_.Reset(limits_.max_header_bytes);
 }
 
 size_t RequestStream::Feed(const char* data, size_t len, std::string& out) {
@@ -53,6 +54,20 @@ void RequestStream::NextMessage() {
   llhttp_resume(&parser_);
 }
 
+bool RequestStream::idempotent() const {
+  switch (method_) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+    case HTTP_OPTIONS:
+    case HTTP_TRACE:
+      return true;
+    default:
+      return false;
+  }
+}
+
 int RequestStream::error_status() const {
   switch (error_) {
     case metrics::ParseError::kHeaderTooLarge:
@@ -75,6 +90,7 @@ int RequestStream::Fail(metrics::ParseError e) {
 int RequestStream::OnMessageBegin(llhttp_t* p) {
   RequestStream& s = Self(p);
   s.head_.Reset(s.limits_.max_header_bytes);
+  s.trailers_.Reset(s.limits_.max_header_bytes);
   s.started_ = true;
   s.body_bytes_ = 0;
   s.chunked_ = s.chunk_open_ = false;
@@ -88,14 +104,14 @@ int RequestStream::OnUrl(llhttp_t* p, const char* at, size_t len) {
 
 int RequestStream::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
   RequestStream& s = Self(p);
-  if (s.head_done_) return 0;  // a trailer field: trailers are not forwarded
-  return s.head_.AppendFieldName({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
+  HttpHead& into = s.head_done_ ? s.trailers_ : s.head_;  // after the head: a trailer field
+  return into.AppendFieldName({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
 }
 
 int RequestStream::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
   RequestStream& s = Self(p);
-  if (s.head_done_) return 0;
-  return s.head_.AppendFieldValue({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
+  HttpHead& into = s.head_done_ ? s.trailers_ : s.head_;
+  return into.AppendFieldValue({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
 }
 
 int RequestStream::OnHeadersComplete(llhttp_t* p) {
@@ -162,7 +178,14 @@ int RequestStream::OnChunkComplete(llhttp_t* p) {
 
 int RequestStream::OnMessageComplete(llhttp_t* p) {
   RequestStream& s = Self(p);
-  if (s.chunked_) s.out_->append("0\r\n\r\n");
+  if (s.chunked_) {
+    if (!s.trailers_.WellFormed()) return s.Fail(metrics::ParseError::kMalformed);
+    // The last chunk, then the trailer fields (chunk extensions are not kept: they have no
+    // meaning beyond one hop).
+    s.out_->append("0\r\n");
+    s.trailers_.WriteTrailerFields(*s.out_);
+    s.out_->append("\r\n");
+  }
   s.message_done_ = true;
   return HPE_PAUSED;
 }

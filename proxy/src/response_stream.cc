@@ -66,6 +66,7 @@ bool ResponseStream::FinishOnEof(std::string& out) {
 int ResponseStream::OnMessageBegin(llhttp_t* p) {
   ResponseStream& s = Self(p);
   s.head_.Reset(s.max_header_bytes_);
+  s.trailers_.Reset(s.max_header_bytes_);
   s.in_head_ = true;
   return 0;
 }
@@ -76,14 +77,14 @@ int ResponseStream::OnStatus(llhttp_t* p, const char* at, size_t len) {
 
 int ResponseStream::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
   ResponseStream& s = Self(p);
-  if (!s.in_head_) return 0;  // a trailer field
-  return s.head_.AppendFieldName({at, len}) ? 0 : -1;
+  HttpHead& into = s.in_head_ ? s.head_ : s.trailers_;  // after the head: a trailer field
+  return into.AppendFieldName({at, len}) ? 0 : -1;
 }
 
 int ResponseStream::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
   ResponseStream& s = Self(p);
-  if (!s.in_head_) return 0;
-  return s.head_.AppendFieldValue({at, len}) ? 0 : -1;
+  HttpHead& into = s.in_head_ ? s.head_ : s.trailers_;
+  return into.AppendFieldValue({at, len}) ? 0 : -1;
 }
 
 int ResponseStream::OnHeadersComplete(llhttp_t* p) {
@@ -161,7 +162,16 @@ int ResponseStream::OnChunkComplete(llhttp_t* p) {
 int ResponseStream::OnMessageComplete(llhttp_t* p) {
   ResponseStream& s = Self(p);
   if (s.status_ == 0) return 0;  // the end of an interim response: the final one follows
-  if (s.body_ == Body::kRechunk || s.body_ == Body::kWrapInChunks) s.out_->append("0\r\n\r\n");
+  if (!s.trailers_.WellFormed()) return -1;
+  if (s.body_ == Body::kRechunk) {
+    // The last chunk and the upstream's trailer fields. A close-delimited body for an HTTP/1.0
+    // client (kUntilClose) has nowhere to put them: they are dropped there.
+    s.out_->append("0\r\n");
+    s.trailers_.WriteTrailerFields(*s.out_);
+    s.out_->append("\r\n");
+  } else if (s.body_ == Body::kWrapInChunks) {
+    s.out_->append("0\r\n\r\n");
+  }
   s.complete_ = true;
   s.upstream_reusable_ = llhttp_should_keep_alive(p) != 0 && !s.until_eof_;
   return HPE_PAUSED;

@@ -1,8 +1,23 @@
 #include "upstream_pool.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 namespace lagscale::proxy {
+
+namespace {
+
+// The idle watch may not have run yet for a close that already arrived: look at the socket itself
+// (one non-blocking peek), so a request is not sent on a connection known to be finished.
+bool StillOpen(UpstreamConn& conn) {
+  char byte;
+  const ssize_t n = ::recv(conn.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
 
 std::shared_ptr<UpstreamConn> UpstreamPool::Acquire() {
   while (!idle_.empty()) {
@@ -12,10 +27,11 @@ std::shared_ptr<UpstreamConn> UpstreamPool::Acquire() {
     ++conn->watch;
     boost::system::error_code ec;
     conn->socket.cancel(ec);  // ends the idle watch; its completion sees the new generation
-    if (!ec && conn->socket.is_open()) {
+    if (!ec && conn->socket.is_open() && StillOpen(*conn)) {
       conn->reused = true;
       return conn;
     }
+    conn->socket.close(ec);
   }
   return nullptr;
 }

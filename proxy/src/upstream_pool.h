@@ -20,6 +20,7 @@ struct UpstreamConn {
   bool idle = false;    // sitting in the pool
   uint64_t watch = 0;   // generation of the idle watch; bumped when it leaves the pool
   char probe = 0;       // target of the idle watch's one-byte read
+  int64_t acked_at_connect = -1;  // TcpBytesAcked() once connected (-1: unknown)
 };
 
 // UpstreamPool: the idle keep-alive connections of one I/O thread (LIFO, so the warmest socket is

@@ -1,6 +1,10 @@
 #include "worker.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include "client_connection.h"
 
@@ -20,7 +24,24 @@ Worker::Worker(size_t index, const ProxyConfig& config, asio::ip::tcp::endpoint 
       ledger_(ledger.shard(index)),
       counters_(counters.shard(index)) {}
 
+namespace {
+
+// Accept errors that mean this process (or the system) has no descriptor or memory left for a
+// new connection; they last until some connection closes.
+bool OutOfResources(const error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory || ec == boost::system::errc::too_many_files_open_in_system;
+}
+
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+constexpr int kShedBatch = 64;
+
+int OpenReserveFd() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+}  // namespace
+
 Worker::~Worker() {
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
   // Connections still linked (the loop was stopped with them open) are owned by handlers that
   // the io_context destroys; unlink first so their hooks do not point into a dead list.
   connections_.clear();
@@ -32,6 +53,8 @@ uint16_t Worker::Bind(const asio::ip::tcp::endpoint& endpoint) {
   acceptor_.set_option(ReusePort(true));
   acceptor_.bind(endpoint);
   acceptor_.listen(asio::socket_base::max_listen_connections);
+  acceptor_.non_blocking(true);  // for the direct accepts in ShedPendingConnections()
+  reserve_fd_ = OpenReserveFd();
   return acceptor_.local_endpoint().port();
 }
 
@@ -49,10 +72,42 @@ void Worker::Accept() {
       auto conn = std::make_shared<ClientConnection>(*this, std::move(socket));
       connections_.push_back(*conn);
       conn->Start();
+      if (reserve_fd_ < 0) reserve_fd_ = OpenReserveFd();
+    } else if (OutOfResources(ec)) {
+      OnAcceptError(ec);
+      return;
     }
-    // Accept errors (e.g. out of descriptors) are not fatal: keep accepting.
+    // Other accept errors (a client that reset before we took it) concern one connection only.
     Accept();
   });
+}
+
+// Out of descriptors: the waiting connection stays in the queue and the listener stays readable,
+// so accepting again at once would spin. Refuse what waits now (clients see their connection
+// closed rather than hanging), then pause before accepting again; connections already open are
+// not touched and recover as soon as descriptors are free.
+void Worker::OnAcceptError(const error_code& ec) {
+  metrics::ServerShardCounters::Add(counters_.accept_errors);
+  if (ec == asio::error::no_descriptors ||
+      ec == boost::system::errc::too_many_files_open_in_system) {
+    ShedPendingConnections();
+  }
+  accept_pause_.expires_after(kAcceptPause);
+  accept_pause_.async_wait([this](const error_code& wait_ec) {
+    if (!wait_ec && acceptor_.is_open()) Accept();
+  });
+}
+
+void Worker::ShedPendingConnections() {
+  if (reserve_fd_ < 0) return;
+  ::close(reserve_fd_);
+  for (int i = 0; i < kShedBatch; ++i) {
+    const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) break;
+    ::close(fd);
+    metrics::ServerShardCounters::Add(counters_.connections_shed);
+  }
+  reserve_fd_ = OpenReserveFd();  // may fail if another thread took the descriptor: next time
 }
 
 void Worker::OnConnectionClosed() {
@@ -65,6 +120,7 @@ void Worker::StopAccepting() {
     draining_ = true;
     error_code ignored;
     acceptor_.close(ignored);
+    accept_pause_.cancel();
     pool_.CloseAll();
     // OnDrain() may close (and unlink) the connection; step past it first.
     for (auto it = connections_.begin(); it != connections_.end();) {

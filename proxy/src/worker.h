@@ -62,12 +62,19 @@ class Worker {
 
  private:
   void Accept();
+  void OnAcceptError(const boost::system::error_code& ec);
+  void ShedPendingConnections();
 
   const size_t index_;
   const ProxyConfig config_;
   HandlerSlab slab_;  // before io_: pending handlers are freed when io_ is destroyed
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_};
+  // Accepting pauses for a moment after running out of descriptors (no busy accept loop).
+  boost::asio::steady_timer accept_pause_{io_};
+  // A descriptor held back for out-of-descriptor moments: closing it lets a waiting connection be
+  // accepted and closed at once, so its client is refused instead of left hanging.
+  int reserve_fd_ = -1;
   boost::asio::ip::tcp::endpoint upstream_;
   UpstreamPool pool_;
   metrics::ModelTable& table_;

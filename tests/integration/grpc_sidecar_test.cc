@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -147,6 +149,40 @@ TEST(GrpcSidecarTest, CallsPassThroughStatsAreExactAndReportsSurviveACoordinator
   EXPECT_EQ(infer("iris", {}), grpc::StatusCode::OK);
   EXPECT_TRUE(Eventually([&] { return ReportedArrivals(*coordinator, "iris") == 5; }))
       << "the report stream did not come back with the cumulative counters";
+}
+
+TEST(GrpcSidecarTest, SecondSidecarOnTheSameGrpcPortStopsWithAMessageNamingIt) {
+  GrpcUpstream upstream;
+  std::map<std::string, std::string> first;
+  auto a = StartReady(
+      "lagscale-sidecar",
+      {"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--admin", "127.0.0.1:0",
+       "--threads", "1", "--grpc-listen", "127.0.0.1:0", "--grpc-upstream", upstream.address()},
+      first);
+  ASSERT_TRUE(a);
+  ASSERT_EQ(first["grpc"].rfind("127.0.0.1:", 0), 0u) << first["grpc"];
+  // gRPC would share the port through SO_REUSEPORT; the second sidecar must refuse instead.
+  auto b = ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-sidecar", "--listen",
+                                "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--admin",
+                                "127.0.0.1:0", "--threads", "1", "--grpc-listen", first["grpc"],
+                                "--grpc-upstream", upstream.address()});
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->WaitForLine("lagscale-sidecar ready", std::chrono::seconds(10)));
+  const std::optional<int> code = b->Wait(std::chrono::seconds(10));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_NE(*code, 0);
+  const std::string said = b->stderr_text();
+  EXPECT_NE(said.find("--grpc-listen " + first["grpc"]), std::string::npos) << said;
+  EXPECT_NE(said.find("in use"), std::string::npos) << said;
+  // The address in the first sidecar's ready line is the one that serves.
+  auto stub = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel(first["grpc"], grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  inference::ModelInferRequest req;
+  req.set_model_name("iris");
+  inference::ModelInferResponse resp;
+  EXPECT_TRUE(stub->ModelInfer(&ctx, req, &resp).ok());
 }
 
 }  // namespace

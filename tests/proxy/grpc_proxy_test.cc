@@ -1,8 +1,12 @@
 #include "lagscale/proxy/grpc_proxy.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -250,6 +254,87 @@ TEST_F(GrpcProxyTest, DeadlineIsPropagatedAndCountsAsTimeout) {
   EXPECT_LE(upstream_.last_deadline(), deadline + 50ms);
   EXPECT_TRUE(Eventually([&] { return upstream_.cancelled() == 1; }));
   ExpectOnly(Settled("iris"), 1, Outcome::kTimeout);
+}
+
+// A TCP relay in front of the upstream whose answers start `delay` late: the HTTP/2 handshake
+// of a connection through it takes that long, as on a busy machine (or under a sanitizer).
+class SlowHandshakeRelay {
+ public:
+  SlowHandshakeRelay(const std::string& upstream, std::chrono::milliseconds delay)
+      : upstream_port_(std::stoi(upstream.substr(upstream.rfind(':') + 1))), delay_(delay) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr = Loopback(0);
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listener_, 16);
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { AcceptLoop(); });
+  }
+  ~SlowHandshakeRelay() {
+    ::shutdown(listener_, SHUT_RDWR);
+    acceptor_.join();
+    for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    for (auto& t : threads_) t.join();
+    for (int fd : fds_) ::close(fd);
+    ::close(listener_);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  static sockaddr_in Loopback(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    return addr;
+  }
+  static void Pump(int from, int to, std::chrono::milliseconds delay) {
+    char buf[16384];
+    bool first = true;
+    for (;;) {
+      const ssize_t n = ::recv(from, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      if (first && delay.count() > 0) std::this_thread::sleep_for(delay);  // the slow part
+      first = false;
+      if (::send(to, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
+    }
+    ::shutdown(to, SHUT_WR);
+  }
+  void AcceptLoop() {
+    for (;;) {
+      const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr = Loopback(upstream_port_);
+      ::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      fds_.push_back(client);
+      fds_.push_back(server);
+      threads_.emplace_back([client, server] { Pump(client, server, {}); });
+      threads_.emplace_back([this, client, server] { Pump(server, client, delay_); });
+    }
+  }
+
+  int listener_ = -1;
+  int port_ = 0;
+  const int upstream_port_;
+  const std::chrono::milliseconds delay_;
+  std::thread acceptor_;
+  // Written by the acceptor thread only; read once it has been joined.
+  std::vector<int> fds_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(GrpcProxyTest, SlowUpstreamHandshakeDoesNotFailCalls) {
+  // gRPC gives a connection attempt at least GRPC_ARG_MIN_RECONNECT_BACKOFF_MS; at the 100 ms it
+  // once had, a handshake slowed by a busy machine failed the attempt and the calls waiting on it
+  // ended as upstream_error.
+  SlowHandshakeRelay relay(upstream_.address(), 600ms);
+  StartProxy(relay.address());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+  EXPECT_TRUE(Infer("iris", ctx).ok());
+  ExpectOnly(Settled("iris"), 1, Outcome::kSuccess);
 }
 
 TEST_F(GrpcProxyTest, ConcurrentCallsOnAllThreadsAreCountedExactly) {

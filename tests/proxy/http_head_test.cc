@@ -45,7 +45,7 @@ TEST(HttpHead, ConnectionListsMoreHopByHopFields) {
                      {"Upgrade", "h2c"}, {"Proxy-Connection", "keep-alive"}});
   std::string out;
   h.WriteEndToEndFields(out);
-  EXPECT_EQ(out, "x-public: 2\r\n");
+  EXPECT_EQ(out, "x-public: 2\r\nTrailer: x\r\n");  // trailers are forwarded, so is Trailer
   EXPECT_TRUE(h.IsHopByHop("x-private"));
   EXPECT_FALSE(h.IsHopByHop("X-Public"));
 }
@@ -76,6 +76,17 @@ TEST(HttpHead, ChunkSizeIsLowerHex) {
   AppendChunkSize(out, 255);
   AppendChunkSize(out, 0x10000);
   EXPECT_EQ(out, "0\r\nff\r\n10000\r\n");
+}
+
+TEST(HttpHead, TrailerFieldsLeaveOutFramingAndRouting) {
+  HttpHead h = Make({{"grpc-status", "0"},
+                     {"Content-Length", "5"},
+                     {"Host", "h"},
+                     {"Transfer-Encoding", "chunked"},
+                     {"X-Checksum", "abc"}});
+  std::string out;
+  h.WriteTrailerFields(out);
+  EXPECT_EQ(out, "grpc-status: 0\r\nX-Checksum: abc\r\n");
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "lagscale/proxy/request_stream.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -44,16 +46,50 @@ TEST(RequestStream, ContentLengthRequestIsForwardedWithHopByHopRemoved) {
   }
 }
 
-TEST(RequestStream, ChunkedBodyIsRechunkedWithoutExtensionsOrTrailers) {
+TEST(RequestStream, ChunkedBodyIsRechunkedWithTrailersAndWithoutExtensions) {
+  for (size_t step : {1, 5, 4096}) {
+    RequestStream s({});
+    Fed f = FeedAll(s,
+                    "POST / HTTP/1.1\r\nHost: h\r\nTrailer: Trailer-A\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n"
+                    "3;name=v\r\nabc\r\n10\r\n0123456789abcdef\r\n0;last=1\r\n"
+                    "Trailer-A: x\r\nContent-Length: 9\r\nTrailer-B:  y \r\n\r\n",
+                    step);
+    ASSERT_TRUE(s.message_done()) << step;
+    EXPECT_EQ(f.out,
+              "POST / HTTP/1.1\r\nHost: h\r\nTrailer: Trailer-A\r\n"
+              "Transfer-Encoding: chunked\r\n\r\n"
+              "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nTrailer-A: x\r\nTrailer-B: y\r\n\r\n")
+        << step;
+  }
+}
+
+TEST(RequestStream, TrailersOfOneRequestDoNotLeakIntoTheNext) {
   RequestStream s({});
-  Fed f = FeedAll(s,
-                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  "3;name=v\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nTrailer-A: x\r\n\r\n",
-                  5);
+  std::string out;
+  const std::string one =
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\n";
+  const std::string two =
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n";
+  ASSERT_EQ(s.Feed(one.data(), one.size(), out), one.size());
   ASSERT_TRUE(s.message_done());
-  EXPECT_EQ(f.out,
-            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-            "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n");
+  s.NextMessage();
+  out.clear();
+  ASSERT_EQ(s.Feed(two.data(), two.size(), out), two.size());
+  EXPECT_EQ(out,
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n");
+}
+
+TEST(RequestStream, TrailerSectionPastTheHeadLimitIsRefused) {
+  RequestStream s({.max_header_bytes = 256});
+  std::string out;
+  const std::string in =
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+      "X-Big: " +
+      std::string(400, 'a') + "\r\n\r\n";
+  s.Feed(in.data(), in.size(), out);
+  ASSERT_TRUE(s.failed());
+  EXPECT_EQ(s.error_status(), 431);
 }
 
 TEST(RequestStream, StopsAtTheEndOfEachPipelinedRequest) {
@@ -178,4 +214,22 @@ TEST(RequestStream, HeadStorageIsReusedAcrossRequests) {
 }
 
 }  // namespace
+TEST(RequestStream, TellsWhichMethodsAreSafeToSendTwice) {
+  for (const auto& [method, idempotent] :
+       std::vector<std::pair<std::string, bool>>{{"GET", true},
+                                                 {"HEAD", true},
+                                                 {"PUT", true},
+                                                 {"DELETE", true},
+                                                 {"OPTIONS", true},
+                                                 {"POST", false},
+                                                 {"PATCH", false}}) {
+    RequestStream s({});
+    std::string out;
+    const std::string in = method + " / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n";
+    s.Feed(in.data(), in.size(), out);
+    ASSERT_TRUE(s.message_done()) << method;
+    EXPECT_EQ(s.idempotent(), idempotent) << method;
+  }
+}
+
 }  // namespace lagscale::proxy

@@ -42,8 +42,35 @@ TEST(ResponseStream, ChunkedResponseIsRechunkedPieceByPiece) {
   out.clear();
   const std::string last = "0\r\nX-Trailer: 1\r\n\r\n";
   s.Feed(last.data(), last.size(), out);
-  EXPECT_EQ(out, "0\r\n\r\n");
+  EXPECT_EQ(out, "0\r\nX-Trailer: 1\r\n\r\n");
   EXPECT_TRUE(s.complete());
+}
+
+TEST(ResponseStream, TrailersPassToHttp11ClientsPieceByPiece) {
+  for (size_t step : {1, 3, 4096}) {
+    ResponseStream s(65536);
+    s.Start(false, true, false);
+    std::string out = FeedAll(s,
+                              "HTTP/1.1 200 OK\r\nTrailer: grpc-status\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n2;a=b\r\nok\r\n0\r\n"
+                              "grpc-status: 0\r\nContent-Length: 2\r\ngrpc-message: \r\n\r\n",
+                              step);
+    EXPECT_TRUE(s.complete()) << step;
+    EXPECT_EQ(out,
+              "HTTP/1.1 200 OK\r\nTrailer: grpc-status\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "2\r\nok\r\n0\r\ngrpc-status: 0\r\ngrpc-message: \r\n\r\n")
+        << step;
+  }
+}
+
+TEST(ResponseStream, TrailersAreDroppedForAnHttp10Client) {
+  ResponseStream s(65536);
+  s.Start(false, false, false);
+  std::string out = FeedAll(
+      s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: 1\r\n\r\n",
+      100);
+  EXPECT_TRUE(s.complete());
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nok");
 }
 
 TEST(ResponseStream, CloseDelimitedBodyBecomesChunkedForHttp11) {

@@ -31,7 +31,9 @@ TEST(SidecarConfig, DefaultsFollowTheContract) {
   EXPECT_EQ(c->proxy.max_body_bytes, 0u);
   EXPECT_EQ(c->proxy.header_timeout, std::chrono::seconds(10));
   EXPECT_EQ(c->proxy.idle_timeout, std::chrono::seconds(60));
-  EXPECT_EQ(c->proxy.connect_timeout, std::chrono::seconds(1));
+  EXPECT_EQ(c->proxy.connect_timeout, std::chrono::seconds(3));  // outlives a 1 s SYN retransmit
+  EXPECT_EQ(c->proxy.connect_attempts, 3);
+  EXPECT_EQ(c->proxy.client_write_timeout, std::chrono::seconds(60));
   EXPECT_EQ(c->proxy.upstream_timeout, std::chrono::seconds(300));
   EXPECT_EQ(c->drain_timeout, std::chrono::seconds(30));
   EXPECT_EQ(c->grpc_listen, "0.0.0.0:8001");
@@ -57,17 +59,20 @@ TEST(SidecarConfig, DurationsTakeUnits) {
 
 TEST(SidecarConfig, EnvironmentFillsUnsetFlags) {
   setenv("LAGSCALE_UPSTREAM", "10.0.0.1:9999", 1);
-  setenv("LAGSCALE_CONNECT_TIMEOUT", "3s", 1);
+  setenv("LAGSCALE_CONNECT_TIMEOUT", "5s", 1);
+  setenv("LAGSCALE_CLIENT_WRITE_TIMEOUT", "15s", 1);
   setenv("LAGSCALE_MAX_MODELS", "7", 1);
   int code = -1;
   auto c = Parse({"--max-models", "9"}, code);
   unsetenv("LAGSCALE_UPSTREAM");
   unsetenv("LAGSCALE_CONNECT_TIMEOUT");
+  unsetenv("LAGSCALE_CLIENT_WRITE_TIMEOUT");
   unsetenv("LAGSCALE_MAX_MODELS");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->proxy.upstream_host, "10.0.0.1");
   EXPECT_EQ(c->proxy.upstream_port, 9999);
-  EXPECT_EQ(c->proxy.connect_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c->proxy.connect_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c->proxy.client_write_timeout, std::chrono::seconds(15));
   EXPECT_EQ(c->max_models, 9u);  // a flag beats the environment
 }
 
@@ -110,17 +115,25 @@ TEST(SidecarConfig, EmptyGrpcListenDisablesIt) {
 }
 
 TEST(SidecarConfig, InvalidSettingsStopStartUp) {
-  for (const std::vector<std::string>& bad :
-       {std::vector<std::string>{"--listen", "nonsense"}, {"--upstream", "host:99999"},
-        {"--header-timeout", "10"}, {"--header-timeout", "ten seconds"}, {"--threads", "0"},
-        {"--max-models", "-1"}, {"--bogus-flag", "1"}, {"--admin", "::1:80"},
-        {"--report-interval", "0s"}, {"--idle-timeout", "0ms"}, {"--connect-timeout", "-1s"}}) {
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--listen", "nonsense"},
+                                              {"--upstream", "host:99999"},
+                                              {"--header-timeout", "10"},
+                                              {"--header-timeout", "ten seconds"},
+                                              {"--threads", "0"},
+                                              {"--max-models", "-1"},
+                                              {"--bogus-flag", "1"},
+                                              {"--admin", "::1:80"},
+                                              {"--report-interval", "0s"},
+                                              {"--idle-timeout", "0ms"},
+                                              {"--connect-timeout", "-1s"},
+                                              {"--client-write-timeout", "0s"},
+                                              {"--connect-attempts", "0"}}) {
     int code = 0;
     testing::internal::CaptureStderr();
     testing::internal::CaptureStdout();
     EXPECT_FALSE(Parse(bad, code)) << bad[0];
-    const std::string said = testing::internal::GetCapturedStderr() +
-                             testing::internal::GetCapturedStdout();
+    const std::string said =
+        testing::internal::GetCapturedStderr() + testing::internal::GetCapturedStdout();
     EXPECT_NE(code, 0) << bad[0];
     EXPECT_NE(said.find(bad[0]), std::string::npos) << said;
   }

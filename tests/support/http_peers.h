@@ -276,8 +276,13 @@ inline std::string OkResponse(std::string_view body, std::string_view extra = {}
 class FakeUpstream {
  public:
   using Behaviour = std::function<void(FakeConn&)>;
+  struct Options {
+    int backlog = 512;  // listen(2) backlog: 1 makes a burst of connects overflow the queue
+  };
 
-  explicit FakeUpstream(Behaviour behaviour) : behaviour_(std::move(behaviour)) {
+  explicit FakeUpstream(Behaviour behaviour) : FakeUpstream(std::move(behaviour), Options{}) {}
+  FakeUpstream(Behaviour behaviour, Options options)
+      : behaviour_(std::move(behaviour)), options_(options) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -285,7 +290,7 @@ class FakeUpstream {
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(fd, 512);
+    ::listen(fd, options_.backlog);
     socklen_t len = sizeof addr;
     getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.sin_port);
@@ -322,6 +327,7 @@ class FakeUpstream {
   }
 
   Behaviour behaviour_;
+  Options options_;
   Socket listener_;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -24,8 +24,13 @@ std::string_view ParseErrorName(ParseError e);
 // Process-level counters that belong to no model.
 struct ServerTotals {
   uint64_t connections_accepted = 0;
-  uint64_t connections_closed = 0;  // open = accepted - closed
-  uint64_t upstream_connect_failures = 0;
+  uint64_t connections_closed = 0;         // open = accepted - closed
+  uint64_t upstream_connect_failures = 0;  // failed attempts (each retry counts)
+  uint64_t upstream_connect_retries = 0;
+  uint64_t upstream_request_retries = 0;  // requests sent again on a fresh connection
+  uint64_t client_write_timeouts = 0;
+  uint64_t accept_errors = 0;     // accept() failures such as running out of descriptors
+  uint64_t connections_shed = 0;  // connections closed unserved because no descriptor was free
   std::array<uint64_t, kParseErrorCount> parse_errors{};
   uint64_t report_failures = 0;  // coordinator report attempts that failed
   uint64_t reports_sent = 0;
@@ -37,6 +42,11 @@ struct alignas(64) ServerShardCounters {
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_closed{0};
   std::atomic<uint64_t> upstream_connect_failures{0};
+  std::atomic<uint64_t> upstream_connect_retries{0};
+  std::atomic<uint64_t> upstream_request_retries{0};
+  std::atomic<uint64_t> client_write_timeouts{0};
+  std::atomic<uint64_t> accept_errors{0};
+  std::atomic<uint64_t> connections_shed{0};
   std::atomic<uint64_t> parse_errors[kParseErrorCount] = {};
 
   // Single-writer increment: a load and a store, no locked instruction.

@@ -25,10 +25,18 @@ struct ProxyConfig {
   std::chrono::milliseconds header_timeout{10'000};
   // How long a keep-alive client connection may sit between requests.
   std::chrono::milliseconds idle_timeout{60'000};
-  // Time to open a new upstream connection (502 after it).
-  std::chrono::milliseconds connect_timeout{1'000};
+  // Time one attempt to open an upstream connection gets. Longer than Linux's initial SYN
+  // retransmission timeout (1 s), so a SYN dropped by a full listen backlog is retried by the
+  // kernel within the attempt instead of failing it.
+  std::chrono::milliseconds connect_timeout{3'000};
+  // Attempts to open an upstream connection for one request (refused, reset or timed out), with a
+  // short backoff between them, within the request's --upstream-timeout; 502 after the last.
+  int connect_attempts = 3;
   // Longest silence from the upstream while a response is due or streaming (504 after it).
   std::chrono::milliseconds upstream_timeout{300'000};
+  // Longest a write of response bytes to a client may take (a client that stops reading);
+  // the request then ends as client_abort and its upstream connection is closed.
+  std::chrono::milliseconds client_write_timeout{60'000};
   // Idle upstream connections kept per I/O thread.
   size_t max_idle_upstream = 256;
 };

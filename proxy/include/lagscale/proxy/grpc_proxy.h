@@ -15,6 +15,9 @@ struct GrpcProxyOptions {
   std::string listen = "0.0.0.0:8001";        // host:port; port 0 = let the OS choose
   std::string upstream = "127.0.0.1:9001";    // host:port of the inference server (h2c)
   std::string model_header = "seldon-model";  // metadata key naming the model (case-insensitive)
+  // Time one attempt to connect to the upstream (TCP and the HTTP/2 handshake) gets. Calls made
+  // while an attempt fails end as upstream_error, so it must allow for a slow, busy machine.
+  std::chrono::milliseconds connect_timeout{3'000};
 };
 
 // GrpcProxy: a generic gRPC passthrough (h2c in, h2c out) for every method of every service,
@@ -53,8 +56,9 @@ class GrpcProxy {
   GrpcProxy(const GrpcProxy&) = delete;
   GrpcProxy& operator=(const GrpcProxy&) = delete;
 
-  // Binds the listen address and starts the threads. Throws std::runtime_error naming the
-  // address when it cannot listen (a start-up error, never a data-plane one).
+  // Binds the listen address (exclusively: a port another process listens on, even with
+  // SO_REUSEPORT, is an error) and starts the threads. Throws std::runtime_error naming the
+  // address and the reason when it cannot listen (a start-up error, never a data-plane one).
   void Start();
   // The port actually bound (useful with port 0). REQUIRES: Start() returned.
   int port() const;

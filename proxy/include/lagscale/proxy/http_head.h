@@ -40,11 +40,15 @@ class HttpHead {
   bool WellFormed() const;
 
   // True if a field named `name` is hop-by-hop for this message: one of Connection, Keep-Alive,
-  // Proxy-Connection, TE, Transfer-Encoding, Upgrade, Trailer (RFC 9110 §7.6.1; trailers are not
-  // forwarded, so neither is their announcement) or a field the Connection header lists.
+  // Proxy-Connection, TE, Transfer-Encoding, Upgrade (RFC 9110 §7.6.1) or a field the Connection
+  // header lists. (Trailer, the announcement of trailer fields, is end-to-end: trailers are
+  // forwarded.)
   bool IsHopByHop(std::string_view name) const;
   // Appends "Name: value\r\n" for every field that is not hop-by-hop.
   void WriteEndToEndFields(std::string& out) const;
+  // The same for a trailer section: also leaves out Content-Length and Host, which a trailer
+  // must not carry (RFC 9110 §6.5.1).
+  void WriteTrailerFields(std::string& out) const;
 
  private:
   struct Field {

@@ -15,7 +15,8 @@ namespace lagscale::proxy {
 // RequestStream: the client-to-upstream half of a proxied HTTP/1.1 connection, without sockets.
 // Feed() parses what the client sent (llhttp, strict) and appends what the upstream must get: the
 // request line, the end-to-end header fields, our own framing, then the body as it streams
-// (chunked bodies are re-chunked as they arrive, never buffered whole).
+// (chunked bodies are re-chunked as they arrive, never buffered whole, with their trailer fields
+// passed on after the last chunk; chunk extensions are dropped).
 //
 // Requests are taken one at a time: parsing stops at the end of each one (message_done()) until
 // NextMessage(), so pipelined requests wait in the caller's buffer and are answered in order.
@@ -57,6 +58,8 @@ class RequestStream {
   const HttpHead& head() const { return head_; }
   std::string_view target() const { return head_.start_text(); }
   bool is_head_method() const { return method_ == HTTP_HEAD; }
+  // GET, HEAD, PUT, DELETE, OPTIONS or TRACE (RFC 9110 section 9.2.2): safe to send twice.
+  bool idempotent() const;
   bool http11() const { return http11_; }
   // The client allows the connection to stay open after this request.
   bool keep_alive() const { return keep_alive_; }
@@ -79,6 +82,7 @@ class RequestStream {
   Limits limits_;
   llhttp_t parser_;
   HttpHead head_;
+  HttpHead trailers_;  // of a chunked body; bounded like the head
   std::string* out_ = nullptr;
   uint64_t body_bytes_ = 0;
   metrics::ParseError error_ = metrics::ParseError::kMalformed;

@@ -15,10 +15,10 @@ namespace lagscale::proxy {
 // is parsed, so a chunked or server-sent-events response reaches the client chunk by chunk.
 //
 // Framing towards the client: Content-Length bodies pass through; chunked bodies are re-chunked
-// (trailers dropped); a body delimited by the upstream closing becomes chunked for an HTTP/1.1
-// client (so the client connection survives) and stays close-delimited for an HTTP/1.0 one.
-// Interim 1xx responses (100 Continue) are forwarded and parsing goes on to the final response.
-// Thread safety: none; owned by one connection.
+// (trailer fields passed on, chunk extensions dropped); a body delimited by the upstream closing
+// becomes chunked for an HTTP/1.1 client (so the client connection survives) and stays
+// close-delimited for an HTTP/1.0 one. Interim 1xx responses (100 Continue) are forwarded and
+// parsing goes on to the final response. Thread safety: none; owned by one connection.
 class ResponseStream {
  public:
   explicit ResponseStream(size_t max_header_bytes);
@@ -69,6 +69,7 @@ class ResponseStream {
   const size_t max_header_bytes_;
   llhttp_t parser_;
   HttpHead head_;
+  HttpHead trailers_;  // of a chunked body; bounded like the head
   std::string* out_ = nullptr;
   Body body_ = Body::kNone;
   int status_ = 0;
