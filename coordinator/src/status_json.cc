@@ -130,7 +130,7 @@ std::string StatusJson(const StatusSnapshot& s) {
   }
   json windows = json::array();
   for (double w : s.windows_s) windows.push_back(WindowKey(w));
-  const json doc = {{"time_unix_ms", s.time_unix_ms},
+  json doc = {{"time_unix_ms", s.time_unix_ms},
                     {"windows", windows},
                     {"actuator",
                      {{"name", s.actuator.name},
