@@ -94,7 +94,10 @@ int ResponseStream::OnHeadersComplete(llhttp_t* p) {
   if (status == 101) return -1;  // never asked for: Upgrade is not forwarded
   if (status < 200) {
     s.WriteHead(status, /*interim=*/true);
-    return 0;
+    // An interim response ends with its head (RFC 9110 section 15.2). Told so, llhttp does not
+    // read a body that a Transfer-Encoding on it would otherwise announce, which went to the
+    // client raw, as if it were the next response.
+    return 1;
   }
   s.status_ = status;
   const bool no_body = s.head_request_ || status == 204 || status == 304;

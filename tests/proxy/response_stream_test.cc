@@ -97,6 +97,31 @@ TEST(ResponseStream, InterimContinueIsForwardedThenTheFinalResponse) {
   EXPECT_EQ(s.status(), 200);
 }
 
+// Found by fuzz_http_response: a Transfer-Encoding on an interim response made the parser read
+// "its body", which went to the client raw, so an upstream could put any bytes (a whole fake
+// response) between the interim and the final response.
+TEST(ResponseStream, InterimResponseHasNoBodyWhateverItsHeadSays) {
+  for (size_t step : {1, 7, 4096}) {
+    ResponseStream s(65536);
+    s.Start(false, true, false);
+    const std::string out = FeedAll(s,
+                                    "HTTP/1.1 100 Continue\r\nTransfer-Encoding: x\r\n\r\n"
+                                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                                    step);
+    EXPECT_TRUE(s.complete()) << step;
+    EXPECT_EQ(s.status(), 200);
+    EXPECT_EQ(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+
+    // Bytes that are not a response after the interim one never reach the client.
+    ResponseStream bad(65536);
+    bad.Start(false, true, false);
+    const std::string bad_out =
+        FeedAll(bad, "HTTP/1.0 100 C\r\nTransfer-Encoding: y\r\n\r\nHTTP: 2g\n\r\nok", step);
+    EXPECT_FALSE(bad.complete()) << step;
+    EXPECT_EQ(bad_out, "HTTP/1.1 100 C\r\n\r\n");
+  }
+}
+
 TEST(ResponseStream, ClosingClientSaysSo) {
   ResponseStream s(65536);
   s.Start(false, true, true);
