@@ -41,14 +41,17 @@ uint64_t Completions(const v1::ModelCounters& m) {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // A report holding a value no sidecar can send is refused whole (kInvalid): negative in-flight
-// would show as negative demand, a NaN or negative busy time poisons every window it is spread
-// over, and snapshot times near the ends of int64 overflow the delta arithmetic below.
+// would show as negative demand, a NaN, negative or astronomically large busy time poisons every
+// window it is spread over (concurrency inf), and snapshot times near the ends of int64 overflow
+// the delta arithmetic below.
 bool Plausible(const v1::PodReport& report) {
   constexpr int64_t kMaxSnapshotNs = int64_t{1} << 62;  // ~146 years of sidecar uptime
+  constexpr double kMaxBusySeconds = 1e12;  // 1,000 requests in flight for 31 years
   const int64_t snap = report.snapshot_monotonic_ns();
   if (snap < 0 || snap > kMaxSnapshotNs) return false;
   for (const auto& m : report.models()) {
-    if (m.inflight() < 0 || !std::isfinite(m.busy_seconds()) || m.busy_seconds() < 0) return false;
+    const double busy = m.busy_seconds();
+    if (m.inflight() < 0 || !(busy >= 0 && busy <= kMaxBusySeconds)) return false;
   }
   return true;
 }
