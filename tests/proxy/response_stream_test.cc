@@ -122,6 +122,21 @@ TEST(ResponseStream, InterimResponseHasNoBodyWhateverItsHeadSays) {
   }
 }
 
+// Found by fuzz_http_response: a reason phrase holding NUL and VT bytes was forwarded, and the
+// client's parser refused the stream (or could read part of it as another response).
+TEST(ResponseStream, ReasonWithControlBytesFails) {
+  ResponseStream s(65536);
+  s.Start(false, true, false);
+  const std::string out =
+      FeedAll(s, std::string("HTTP/1.1 204 No\x0b\x00pe\r\n\r\n", 23), 100);
+  EXPECT_TRUE(s.failed());
+  EXPECT_EQ(out, "");
+  ResponseStream ok(65536);  // tab and obs-text are allowed
+  ok.Start(false, true, false);
+  EXPECT_EQ(FeedAll(ok, "HTTP/1.1 204 A\tB\xff\r\n\r\n", 100), "HTTP/1.1 204 A\tB\xff\r\n\r\n");
+  EXPECT_TRUE(ok.complete());
+}
+
 TEST(ResponseStream, ClosingClientSaysSo) {
   ResponseStream s(65536);
   s.Start(false, true, true);
