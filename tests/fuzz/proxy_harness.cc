@@ -224,7 +224,17 @@ ProxyHarness::Result ProxyHarness::Run(std::string_view client_bytes) {
   const metrics::ModelStats before = h.Totals(ignored_min);
 
   tcp::socket client(h.worker->io());
-  client.connect(tcp::endpoint(asio::ip::address_v4::loopback(), h.proxy_port));
+  // Connected through the loop, not with a blocking connect(): libFuzzer's timer signal would
+  // interrupt that (EINTR), and the proxy accepts on this very thread.
+  bool connected = false;
+  error_code connect_ec;
+  client.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), h.proxy_port),
+                       [&](const error_code& ec) {
+                         connected = true;
+                         connect_ec = ec;
+                       });
+  while (!connected) h.Settle();
+  if (connect_ec) InvariantFailed("harness: cannot connect to the proxy", connect_ec.message());
   client.non_blocking(true);
   bool eof = false;
   h.ReadClient(client, eof);
