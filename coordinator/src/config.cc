@@ -67,6 +67,8 @@ void CheckKeys(const YAML::Node& node, const std::string& field,
                const std::set<std::string>& allowed) {
   if (!node.IsMap()) Fail(field, "expected a mapping");
   for (const auto& kv : node) {
+    // A key that is itself a list or mapping ("{[a]: 1}") has no name to check.
+    if (!kv.first.IsScalar()) Fail(field.empty() ? "(top level)" : field, "keys must be names");
     const std::string key = kv.first.as<std::string>();
     if (!allowed.count(key)) Fail(field.empty() ? key : field + "." + key, "unknown field");
   }

@@ -79,14 +79,11 @@ KubeConnection InClusterConnection(const std::string& dir) {
   return c;
 }
 
-KubeConnection KubeconfigConnection(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw std::runtime_error("--kubeconfig: cannot load \"" + path + "\": " + e.what());
-  }
-  const std::string base = std::filesystem::path(path).parent_path().string();
+namespace {
+
+// The connection a parsed kubeconfig describes; `base` is its directory. Throws
+// std::runtime_error naming the field, or YAML::Exception for a field of the wrong shape.
+KubeConnection FromKubeconfig(const YAML::Node& root, const std::string& base) {
   if (!root["current-context"]) throw std::runtime_error("kubeconfig: current-context: missing");
   const std::string context_name = root["current-context"].as<std::string>();
   const YAML::Node context = Named(root["contexts"], context_name, "context")["context"];
@@ -135,6 +132,24 @@ KubeConnection KubeconfigConnection(const std::string& path) {
     throw std::runtime_error("kubeconfig: user \"" + user_name + "\": client-key: missing");
   }
   return c;
+}
+
+}  // namespace
+
+KubeConnection KubeconfigConnection(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error("--kubeconfig: cannot load \"" + path + "\": " + e.what());
+  }
+  try {
+    return FromKubeconfig(root, std::filesystem::path(path).parent_path().string());
+  } catch (const YAML::Exception& e) {
+    // A value of the wrong shape (a list where a name belongs, a file that is one string...):
+    // yaml-cpp's own message names only a line, so say which file it is about.
+    throw std::runtime_error("kubeconfig \"" + path + "\" is not a valid kubeconfig: " + e.what());
+  }
 }
 
 }  // namespace lagscale::coordinator

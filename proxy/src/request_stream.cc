@@ -6,6 +6,16 @@ namespace {
 
 RequestStream& Self(llhttp_t* p) { return *static_cast<RequestStream*>(p->data); }
 
+// The host[:port] of an absolute-form target ("http://u@h:1/x" -> "h:1"); empty for origin form.
+std::string_view AuthorityOf(std::string_view target) {
+  const size_t scheme = target.find("://");
+  if (target.starts_with('/') || scheme == std::string_view::npos) return {};
+  target.remove_prefix(scheme + 3);
+  target = target.substr(0, target.find_first_of("/?#"));
+  const size_t at = target.rfind('@');  // userinfo is never part of Host
+  return at == std::string_view::npos ? target : target.substr(at + 1);
+}
+
 }  // namespace
 
 const llhttp_settings_t RequestStream::kSettings = [] {
@@ -117,6 +127,8 @@ int RequestStream::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
 int RequestStream::OnHeadersComplete(llhttp_t* p) {
   RequestStream& s = Self(p);
   s.method_ = p->method;
+  // HTTP/0.9 (a request line without a version) has no head to forward: refused, not upgraded.
+  if (p->http_major != 1) return s.Fail(metrics::ParseError::kMalformed);
   s.http11_ = p->http_major == 1 && p->http_minor >= 1;
   s.keep_alive_ = llhttp_should_keep_alive(p) != 0;
   s.chunked_ = (p->flags & F_CHUNKED) != 0;
@@ -148,6 +160,10 @@ void RequestStream::WriteHead() {
       .append(head_.start_text())
       .append(" HTTP/1.1\r\n");
   head_.WriteEndToEndFields(out);
+  // An HTTP/1.0 request may come without Host; forwarded as HTTP/1.1 it must have one, with the
+  // target's authority or empty when it has none (RFC 9112 section 3.2), or the upstream
+  // rightly refuses it.
+  if (head_.Count("host") == 0) out.append("Host: ").append(AuthorityOf(target())).append("\r\n");
   if (chunked_) out.append("Transfer-Encoding: chunked\r\n");
   out.append("\r\n");
 }

@@ -8,6 +8,15 @@ namespace {
 
 ResponseStream& Self(llhttp_t* p) { return *static_cast<ResponseStream*>(p->data); }
 
+// reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 section 4): no other control byte.
+bool ValidReason(std::string_view reason) {
+  for (const char c : reason) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 const llhttp_settings_t ResponseStream::kSettings = [] {
@@ -90,12 +99,17 @@ int ResponseStream::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
 int ResponseStream::OnHeadersComplete(llhttp_t* p) {
   ResponseStream& s = Self(p);
   s.in_head_ = false;
-  if (!s.head_.WellFormed()) return -1;
+  // A reason with control bytes (NUL, VT...) is not forwarded: the client's parser may cut the
+  // line there and read the rest as another response.
+  if (!s.head_.WellFormed() || !ValidReason(s.head_.start_text())) return -1;
   const int status = p->status_code;
   if (status == 101) return -1;  // never asked for: Upgrade is not forwarded
   if (status < 200) {
     s.WriteHead(status, /*interim=*/true);
-    return 0;
+    // An interim response ends with its head (RFC 9110 section 15.2). Told so, llhttp does not
+    // read a body that a Transfer-Encoding on it would otherwise announce, which went to the
+    // client raw, as if it were the next response.
+    return 1;
   }
   s.status_ = status;
   const bool no_body = s.head_request_ || status == 204 || status == 304;

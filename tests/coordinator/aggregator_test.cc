@@ -194,5 +194,23 @@ TEST_F(AggregatorTest, PodViewsShowSequenceAndAge) {
   EXPECT_EQ(pods[0].inflight, 3);
 }
 
+// Found by fuzz_report_sequence: a report with in-flight -5 made the model show -5 in flight on
+// /status, in-flight INT64_MAX from two pods overflowed their sum, busy time 1e300 made the
+// concurrency inf (NaN busy time or snapshot times near the ends of int64 broke the windows too).
+TEST_F(AggregatorTest, ImplausibleReportIsRefusedWhole) {
+  EXPECT_EQ(Apply(Report("a", 1, 1, 10, {{"m", 4, 2, 1.0, 2}})), Outcome::kBaseline);
+  EXPECT_EQ(Apply(Report("a", 1, 2, 11, {{"m", 5, 2, 2.0, -5}})), Outcome::kInvalid);
+  EXPECT_EQ(Apply(Report("a", 1, 3, 12, {{"m", 5, 2, std::nan(""), 3}})), Outcome::kInvalid);
+  EXPECT_EQ(Apply(Report("a", 1, 4, 13, {{"m", 5, 2, -1.0, 3}})), Outcome::kInvalid);
+  EXPECT_EQ(Apply(Report("a", 1, 4, 13, {{"m", 5, 2, 1e300, 3}})), Outcome::kInvalid);
+  EXPECT_EQ(Apply(Report("a", 1, 4, 13, {{"m", 5, 2, 2.0, INT64_MAX}})), Outcome::kInvalid);
+  v1::PodReport far = Report("a", 1, 5, 14, {{"m", 5, 2, 2.0, 3}});
+  far.set_snapshot_monotonic_ns(INT64_MAX);
+  EXPECT_EQ(agg.Apply(far, 15 * kSec, 1'700'000'000'000), Outcome::kInvalid);
+  EXPECT_EQ(Model("m").Inflight(), 2);  // the last plausible report stands
+  EXPECT_EQ(Apply(Report("a", 1, 6, 15, {{"m", 6, 3, 3.0, 3}})), Outcome::kApplied);
+  EXPECT_EQ(Model("m").Inflight(), 3);
+}
+
 }  // namespace
 }  // namespace lagscale::coordinator

@@ -236,5 +236,25 @@ TEST(KubeconfigTest, MissingContextIsNamed) {
   }
 }
 
+// Found by fuzz_kubeconfig: a kubeconfig of the wrong shape (here a bare string, or a list where a
+// context name belongs) escaped as yaml-cpp's message, which names neither the file nor the
+// kubeconfig.
+TEST(KubeconfigTest, WrongShapeIsReportedAsAKubeconfigError) {
+  TestPki pki;
+  for (const std::string& text :
+       {std::string("just a string\n"),
+        std::string("current-context: [a, b]\ncontexts: [{name: x}]\n"),
+        std::string("current-context: x\ncontexts: [{name: {a: 1}, context: {}}]\n")}) {
+    std::ofstream(pki.Path("shape")) << text;
+    try {
+      KubeconfigConnection(pki.Path("shape"));
+      FAIL() << "expected an error for: " << text;
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("kubeconfig", 0), 0u) << e.what();
+      EXPECT_NE(std::string(e.what()).find(pki.Path("shape")), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lagscale::coordinator

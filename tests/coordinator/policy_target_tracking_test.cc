@@ -82,6 +82,15 @@ TEST_F(TargetTrackingTest, ScalesToCeilingOfConcurrencyOverTarget) {
   EXPECT_FALSE(d.reason.empty());
 }
 
+// Found by fuzz_report_sequence (UBSan): a concurrency of 1e18 from a broken reporter overflowed
+// the cast of the replica count to int. Absurd or NaN demand now stays within the bounds.
+TEST_F(TargetTrackingTest, AbsurdDemandStaysWithinMaxReplicas) {
+  demand_.Steady(1.2e18, 1e18);
+  EXPECT_EQ(Decide(0, 2).desired, config_.max_replicas);
+  demand_.Steady(std::nan(""), 1);
+  EXPECT_LE(Decide(1, 2).desired, config_.max_replicas);
+}
+
 TEST_F(TargetTrackingTest, HoldsWithinTolerance) {
   demand_.Steady(2.15, 21.5);
   Decision d = Decide(0, 2);

@@ -117,7 +117,36 @@ TEST(RequestStream, Http10DefaultsToCloseAndHostIsOptional) {
   ASSERT_TRUE(s.message_done());
   EXPECT_FALSE(s.keep_alive());
   EXPECT_FALSE(s.http11());
-  EXPECT_EQ(f.out, "GET / HTTP/1.1\r\n\r\n");
+  // Forwarded as HTTP/1.1, which requires Host: empty, as the target names no authority.
+  EXPECT_EQ(f.out, "GET / HTTP/1.1\r\nHost: \r\n\r\n");
+}
+
+// Found by fuzz_http_request: an HTTP/1.0 request without Host went upstream as an HTTP/1.1
+// request without Host, which a strict upstream refuses with 400.
+TEST(RequestStream, Http10WithoutHostIsForwardedWithTheTargetsAuthorityAsHost) {
+  RequestStream s({});
+  Fed f = FeedAll(s, "GET http://u@api.example:8080/v2/models/m/ready?x=1 HTTP/1.0\r\n\r\n",
+                  100);
+  ASSERT_TRUE(s.message_done());
+  EXPECT_EQ(f.out,
+            "GET http://u@api.example:8080/v2/models/m/ready?x=1 HTTP/1.1\r\n"
+            "Host: api.example:8080\r\n\r\n");
+  RequestStream upstream({});  // what the proxy sends parses as valid HTTP/1.1
+  FeedAll(upstream, f.out, 100);
+  EXPECT_TRUE(upstream.message_done());
+  EXPECT_FALSE(upstream.failed());
+}
+
+// Found by fuzz_http_request: "POST http://h\n" (HTTP/0.9, no version) was accepted and forwarded
+// as HTTP/1.1 without Host.
+TEST(RequestStream, Http09RequestLineIsRefused) {
+  RequestStream s({});
+  std::string out;
+  const std::string in = "POST http://h\n\n";
+  s.Feed(in.data(), in.size(), out);
+  ASSERT_TRUE(s.failed());
+  EXPECT_EQ(s.error_status(), 400);
+  EXPECT_EQ(out, "");
 }
 
 TEST(RequestStream, HeadMethodIsReported) {

@@ -124,6 +124,46 @@ TEST(ResponseStream, InterimContinueIsForwardedThenTheFinalResponse) {
   EXPECT_EQ(s.status(), 200);
 }
 
+// Found by fuzz_http_response: a Transfer-Encoding on an interim response made the parser read
+// "its body", which went to the client raw, so an upstream could put any bytes (a whole fake
+// response) between the interim and the final response.
+TEST(ResponseStream, InterimResponseHasNoBodyWhateverItsHeadSays) {
+  for (size_t step : {1, 7, 4096}) {
+    ResponseStream s(65536);
+    s.Start(false, true, false);
+    const std::string out = FeedAll(s,
+                                    "HTTP/1.1 100 Continue\r\nTransfer-Encoding: x\r\n\r\n"
+                                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                                    step);
+    EXPECT_TRUE(s.complete()) << step;
+    EXPECT_EQ(s.status(), 200);
+    EXPECT_EQ(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+
+    // Bytes that are not a response after the interim one never reach the client.
+    ResponseStream bad(65536);
+    bad.Start(false, true, false);
+    const std::string bad_out =
+        FeedAll(bad, "HTTP/1.0 100 C\r\nTransfer-Encoding: y\r\n\r\nHTTP: 2g\n\r\nok", step);
+    EXPECT_FALSE(bad.complete()) << step;
+    EXPECT_EQ(bad_out, "HTTP/1.1 100 C\r\n\r\n");
+  }
+}
+
+// Found by fuzz_http_response: a reason phrase holding NUL and VT bytes was forwarded, and the
+// client's parser refused the stream (or could read part of it as another response).
+TEST(ResponseStream, ReasonWithControlBytesFails) {
+  ResponseStream s(65536);
+  s.Start(false, true, false);
+  const std::string out =
+      FeedAll(s, std::string("HTTP/1.1 204 No\x0b\x00pe\r\n\r\n", 23), 100);
+  EXPECT_TRUE(s.failed());
+  EXPECT_EQ(out, "");
+  ResponseStream ok(65536);  // tab and obs-text are allowed
+  ok.Start(false, true, false);
+  EXPECT_EQ(FeedAll(ok, "HTTP/1.1 204 A\tB\xff\r\n\r\n", 100), "HTTP/1.1 204 A\tB\xff\r\n\r\n");
+  EXPECT_TRUE(ok.complete());
+}
+
 TEST(ResponseStream, ClosingClientSaysSo) {
   ResponseStream s(65536);
   s.Start(false, true, true);

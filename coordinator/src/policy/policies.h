@@ -40,10 +40,13 @@ inline int Clamp(int value, int lo, int hi) {
 // Number of replicas that serve `demand` at `per_replica` each; tiny float noise must not add one.
 // `dead_band` (a policy's tolerance) is how far past a whole number of replicas the ratio may go
 // before it rounds up: a measured 1.0002 at target 1 is one replica, not two. Any demand needs one.
+// Absurd demand (from a broken reporter) saturates at 1e9 instead of overflowing the int, and
+// callers clamp to their maxReplicas; NaN demand needs none.
 inline int ReplicasFor(double demand, double per_replica, double dead_band = 0) {
-  if (demand <= 0) return 0;
+  if (!(demand > 0)) return 0;
   double ratio = demand / std::max(per_replica, 1e-9);
-  return std::max(1, static_cast<int>(std::ceil(ratio - std::max(dead_band, 1e-9))));
+  const double replicas = std::ceil(ratio - std::max(dead_band, 1e-9));
+  return std::max(1, static_cast<int>(std::min(replicas, 1e9)));
 }
 
 // What a policy returns when its inputs cannot be trusted: keep the last decision, but never

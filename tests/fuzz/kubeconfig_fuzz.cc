@@ -1,0 +1,61 @@
+// The kubeconfig loader (coordinator/src/kube_connection.cc) fed arbitrary files.
+//
+// Invariants checked on every input:
+//  - a refused kubeconfig throws a std::exception whose message says what was wrong in
+//    kubeconfig terms (it starts with "kubeconfig", "--kubeconfig" or "kubernetes"),
+//    never a bare parser message, never a crash;
+//  - an accepted one has an API server, and a client certificate only with its key.
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "lagscale/coordinator/kubernetes.h"
+
+namespace {
+
+namespace co = lagscale::coordinator;
+
+[[noreturn]] void Fail(const std::string& what) {
+  std::fprintf(stderr, "INVARIANT FAILED: %s\n", what.c_str());
+  std::abort();
+}
+
+bool Named(const std::string& message) {
+  for (const char* prefix : {"kubeconfig", "--kubeconfig", "kubernetes"}) {
+    if (message.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+// A private directory holding the file, so relative credential paths resolve inside it.
+const std::string& Path() {
+  static const std::string path = [] {
+    char dir[] = "/tmp/lagscale-kubeconfig-fuzz-XXXXXX";
+    if (!mkdtemp(dir)) Fail("mkdtemp");
+    return std::string(dir) + "/config";
+  }();
+  return path;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  {
+    std::ofstream out(Path(), std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  }
+  co::KubeConnection c;
+  try {
+    c = co::KubeconfigConnection(Path());
+  } catch (const std::exception& e) {
+    if (!Named(e.what())) Fail(std::string("unnamed kubeconfig error: ") + e.what());
+    return 0;
+  }
+  if (c.server.empty()) Fail("accepted without a server");
+  if (!c.client_cert_pem.empty() && c.client_key_pem.empty()) Fail("certificate without key");
+  return 0;
+}
