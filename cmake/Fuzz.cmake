@@ -14,6 +14,3 @@ set(LAGSCALE_BUILD_BENCH OFF CACHE BOOL "" FORCE)
 add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
                     -fno-omit-frame-pointer)
 add_link_options(-fsanitize=address,undefined)
-# clang 14 warnings the GCC build does not have, in proxy code being changed elsewhere right now;
-# shown, not fatal, in this tree only.
-add_compile_options(-Wno-error=delete-non-abstract-non-virtual-dtor -Wno-error=unused-private-field)

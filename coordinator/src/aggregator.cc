@@ -40,24 +40,6 @@ uint64_t Completions(const v1::ModelCounters& m) {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// A report holding a value no sidecar can send is refused whole (kInvalid): negative in-flight
-// would show as negative demand, in-flight near INT64_MAX overflows the sum over pods, a NaN,
-// negative or astronomically large busy time poisons every window it is spread over (concurrency
-// inf), and snapshot times near the ends of int64 overflow the delta arithmetic below.
-bool Plausible(const v1::PodReport& report) {
-  constexpr int64_t kMaxSnapshotNs = int64_t{1} << 62;  // ~146 years of sidecar uptime
-  constexpr double kMaxBusySeconds = 1e12;              // 1,000 requests in flight for 31 years
-  constexpr int64_t kMaxInflight = int64_t{1} << 32;    // each needs a connection or a stream
-  const int64_t snap = report.snapshot_monotonic_ns();
-  if (snap < 0 || snap > kMaxSnapshotNs) return false;
-  for (const auto& m : report.models()) {
-    const double busy = m.busy_seconds();
-    if (m.inflight() < 0 || m.inflight() > kMaxInflight) return false;
-    if (!(busy >= 0 && busy <= kMaxBusySeconds)) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 ModelDemand::ModelDemand(const Aggregator& owner, std::string name, int64_t bucket_ns,
@@ -269,7 +251,7 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
   ++generation_;
   now_ns_ = std::max(now_ns_, now_ns);
   now_unix_ms_ = std::max(now_unix_ms_, now_unix_ms);
-  if (report.pod().empty() || !Plausible(report)) return Outcome::kInvalid;
+  if (report.pod().empty()) return Outcome::kInvalid;
   std::string key;
   key.reserve(report.server().size() + report.pod().size() + 1);
   key.append(report.server()).append(1, '/').append(report.pod());

@@ -12,7 +12,9 @@ std::string Absurd(const v1::ModelCounters& m) {
   if (m.inflight() < 0 || m.inflight() > Aggregator::kMaxInflight) {
     return "in-flight " + std::to_string(m.inflight());
   }
-  if (!std::isfinite(m.busy_seconds()) || m.busy_seconds() < 0) {
+  // NaN, negative or astronomically large busy time would poison every window it is spread over.
+  constexpr double kMaxBusySeconds = 1e12;  // 1,000 requests in flight for 31 years
+  if (!(m.busy_seconds() >= 0 && m.busy_seconds() <= kMaxBusySeconds)) {
     return "busy seconds " + std::to_string(m.busy_seconds());
   }
   // Counters a real sidecar cannot reach in centuries (and whose sums would overflow).
@@ -29,6 +31,15 @@ std::string Absurd(const v1::ModelCounters& m) {
 
 std::optional<Aggregator::Outcome> Aggregator::Admit(const v1::PodReport& report, bool new_pod) {
   const std::string who = report.server() + "/" + report.pod();
+  // Snapshot times near the ends of int64 would overflow the delta arithmetic.
+  constexpr int64_t kMaxSnapshotNs = int64_t{1} << 62;  // ~146 years of sidecar uptime
+  const int64_t snapshot = report.snapshot_monotonic_ns();
+  if (snapshot < 0 || snapshot > kMaxSnapshotNs) {
+    ++refusals_.values;
+    refusals_.last = "report from " + who.substr(0, 256) + " rejected: snapshot time " +
+                     std::to_string(snapshot) + " ns";
+    return Outcome::kRejected;
+  }
   for (const auto& m : report.models()) {
     const std::string why = Absurd(m);
     if (why.empty()) continue;

@@ -1,13 +1,12 @@
 #pragma once
 
 #include <array>
+#include <boost/asio.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <boost/asio.hpp>
 
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/proxy/request_stream.h"
@@ -27,7 +26,8 @@ namespace lagscale::proxy {
 // once (the exchange then ends as client_abort and the upstream connection is dropped).
 // Every request is a RequestGuard from the worker's ledger shard, ended exactly once.
 // Thread safety: none; lives on its worker's thread. Async operations hold a shared_ptr to it.
-class ClientConnection : public std::enable_shared_from_this<ClientConnection>, public Drainable {
+class ClientConnection final : public std::enable_shared_from_this<ClientConnection>,
+                               public Drainable {
  public:
   using Clock = std::chrono::steady_clock;
 

@@ -16,8 +16,7 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 
 Worker::Worker(size_t index, const ProxyConfig& config, asio::ip::tcp::endpoint upstream,
                metrics::Ledger& ledger, metrics::ServerCounters& counters)
-    : index_(index),
-      config_(config),
+    : config_(config),
       upstream_(std::move(upstream)),
       pool_(io_, slab_, config.max_idle_upstream),
       table_(ledger.table()),

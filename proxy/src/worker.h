@@ -65,7 +65,6 @@ class Worker {
   void OnAcceptError(const boost::system::error_code& ec);
   void ShedPendingConnections();
 
-  const size_t index_;
   const ProxyConfig config_;
   HandlerSlab slab_;  // before io_: pending handlers are freed when io_ is destroyed
   boost::asio::io_context io_{1};

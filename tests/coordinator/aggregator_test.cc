@@ -199,14 +199,14 @@ TEST_F(AggregatorTest, PodViewsShowSequenceAndAge) {
 // concurrency inf (NaN busy time or snapshot times near the ends of int64 broke the windows too).
 TEST_F(AggregatorTest, ImplausibleReportIsRefusedWhole) {
   EXPECT_EQ(Apply(Report("a", 1, 1, 10, {{"m", 4, 2, 1.0, 2}})), Outcome::kBaseline);
-  EXPECT_EQ(Apply(Report("a", 1, 2, 11, {{"m", 5, 2, 2.0, -5}})), Outcome::kInvalid);
-  EXPECT_EQ(Apply(Report("a", 1, 3, 12, {{"m", 5, 2, std::nan(""), 3}})), Outcome::kInvalid);
-  EXPECT_EQ(Apply(Report("a", 1, 4, 13, {{"m", 5, 2, -1.0, 3}})), Outcome::kInvalid);
-  EXPECT_EQ(Apply(Report("a", 1, 4, 13, {{"m", 5, 2, 1e300, 3}})), Outcome::kInvalid);
-  EXPECT_EQ(Apply(Report("a", 1, 4, 13, {{"m", 5, 2, 2.0, INT64_MAX}})), Outcome::kInvalid);
+  EXPECT_EQ(Apply(Report("a", 1, 2, 11, {{"m", 5, 2, 2.0, -5}})), Outcome::kRejected);
+  EXPECT_EQ(Apply(Report("a", 1, 3, 12, {{"m", 5, 2, std::nan(""), 3}})), Outcome::kRejected);
+  EXPECT_EQ(Apply(Report("a", 1, 4, 13, {{"m", 5, 2, -1.0, 3}})), Outcome::kRejected);
+  EXPECT_EQ(Apply(Report("a", 1, 4, 13, {{"m", 5, 2, 1e300, 3}})), Outcome::kRejected);
+  EXPECT_EQ(Apply(Report("a", 1, 4, 13, {{"m", 5, 2, 2.0, INT64_MAX}})), Outcome::kRejected);
   v1::PodReport far = Report("a", 1, 5, 14, {{"m", 5, 2, 2.0, 3}});
   far.set_snapshot_monotonic_ns(INT64_MAX);
-  EXPECT_EQ(agg.Apply(far, 15 * kSec, 1'700'000'000'000), Outcome::kInvalid);
+  EXPECT_EQ(agg.Apply(far, 15 * kSec, 1'700'000'000'000), Outcome::kRejected);
   EXPECT_EQ(Model("m").Inflight(), 2);  // the last plausible report stands
   EXPECT_EQ(Apply(Report("a", 1, 6, 15, {{"m", 6, 3, 3.0, 3}})), Outcome::kApplied);
   EXPECT_EQ(Model("m").Inflight(), 3);
