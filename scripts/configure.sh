@@ -9,6 +9,7 @@
 #   thread    build-thread/   RelWithDebInfo, TSan, tests               LAGSCALE_SANITIZE=thread scripts/test.sh
 #   release   build-release/  Release, benchmarks, no tests             scripts/demo.sh, bench/run.sh
 #   noacct    build-noacct/   as release, ledger compiled out (sidecar) bench/run.sh proxy
+#   fuzz      build-fuzz/     clang 14, libFuzzer + ASan + UBSan         tests/fuzz/run.sh
 #
 # Extra arguments stay in the tree's CMake cache (CI passes -DLAGSCALE_WERROR=ON once; later
 # configurations without it keep it). LAGSCALE_BUILD_DIR overrides the directory.
@@ -26,7 +27,10 @@ case "$tree" in
   noacct)
     dir=build-noacct
     flags=(-DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF -DLAGSCALE_BUILD_BENCH=OFF -DLAGSCALE_BENCH_NO_ACCOUNTING=ON) ;;
-  *) echo "scripts/configure.sh: unknown tree '$tree' (test, address, thread, release, noacct)" >&2; exit 2 ;;
+  fuzz)
+    dir=build-fuzz
+    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAGSCALE_FUZZ=ON -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14) ;;
+  *) echo "scripts/configure.sh: unknown tree '$tree' (test, address, thread, release, noacct, fuzz)" >&2; exit 2 ;;
 esac
 dir="${LAGSCALE_BUILD_DIR:-$dir}"
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" "$@" >/dev/null

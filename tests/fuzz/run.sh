@@ -26,14 +26,8 @@ seconds="${1:-60}"
 jobs="${LAGSCALE_JOBS:-2}"
 
 if [[ $build == 1 ]]; then
-  if [[ ! -f "$build_dir/build.ninja" ]]; then
-    launcher=()
-    if command -v ccache >/dev/null; then
-      launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-    fi
-    cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAGSCALE_FUZZ=ON \
-      -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 "${launcher[@]}" >/dev/null
-  fi
+  # The fuzz tree's flags live with every other tree's, in scripts/configure.sh.
+  LAGSCALE_BUILD_DIR="$build_dir" scripts/configure.sh fuzz >/dev/null
   start=$(date +%s)
   ninja -C "$build_dir" -j"$jobs" fuzzers
   echo "fuzz: build took $(($(date +%s) - start)) s"
