@@ -1,12 +1,13 @@
 #pragma once
 
 #include <array>
-#include <boost/asio.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <boost/asio.hpp>
 
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/proxy/request_stream.h"
