@@ -76,8 +76,10 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, d
     if (hi <= lo) continue;
     const double f = static_cast<double>(hi - lo) / static_cast<double>(span);
     if (k > newest_k_) Extend(k);
+    // No ring yet (a bucket before time 0 never makes one), or a bucket older than the ring.
+    if (ring_.empty()) continue;
     Bucket& b = ring_[Slot(k)];
-    if (b.index != k) continue;  // older than the ring
+    if (b.index != k) continue;
     if (b.span.hi <= b.span.lo) b.span = Span{lo, hi};
     b.span.lo = std::min(b.span.lo, lo);
     b.span.hi = std::max(b.span.hi, hi);
