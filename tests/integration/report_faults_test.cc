@@ -196,7 +196,8 @@ TEST_F(ReportFaultsTest, CoordinatorKilledUnderLoadLosesNoRequestAndScalesNothin
     EXPECT_EQ(Metric(R"(lagscale_coordinator_decisions_total{direction="down"})"), 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  for (const auto& d : Status()["decisions"]) {
+  const json status = Status();  // a named value: iterating a temporary's member would dangle
+  for (const auto& d : status["decisions"]) {
     EXPECT_GE(d["to"].get<int>(), d["from"].get<int>()) << d.dump();
   }
   load.Stop();
