@@ -201,6 +201,18 @@ std::vector<std::string> ModelDemand::HostingPods() const {
   return pods;
 }
 
+uint64_t ModelDemand::ArrivalsTotal() const {
+  uint64_t total = 0;
+  for (const PodModel* h : hosts_) total += h->arrivals;
+  return total;
+}
+
+uint64_t ModelDemand::CompletionsTotal() const {
+  uint64_t total = 0;
+  for (const PodModel* h : hosts_) total += h->completions;
+  return total;
+}
+
 Aggregator::Aggregator(Options options)
     : options_(options),
       bucket_ns_(std::max<int64_t>(1'000'000, static_cast<int64_t>(options.bucket_s * 1e9))),

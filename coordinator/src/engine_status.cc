@@ -51,6 +51,8 @@ void Engine::PublishStatus() {
     if (e->demand) {
       const ModelDemand& d = *e->demand;
       m.inflight = d.Inflight();
+      m.arrivals_total = d.ArrivalsTotal();
+      m.completions_total = d.CompletionsTotal();
       for (double w : config_->windows_s) m.concurrency.emplace_back(w, d.AverageConcurrency(w));
       const double rate_window = config_->windows_s.empty() ? 10 : config_->windows_s.front();
       m.arrival_rate = d.ArrivalRate(rate_window);

@@ -56,6 +56,8 @@ json Model(const ModelStatus& m) {
           {"min_replicas", m.min},
           {"max_replicas", m.max},
           {"inflight", m.inflight},
+          {"arrivals_total", m.arrivals_total},
+          {"completions_total", m.completions_total},
           {"concurrency", concurrency},
           {"arrival_rate", m.arrival_rate},
           {"completion_rate", m.completion_rate},

@@ -85,6 +85,18 @@ TEST_F(AggregatorTest, PodsAreSummedPerModel) {
   EXPECT_EQ(agg.pod_count(), 2u);
 }
 
+TEST_F(AggregatorTest, TotalsAreTheHostingPodsLatestCumulativeCounters) {
+  Apply(Report("a", 1, 1, 10, {{"m", 5, 3, 1.0, 2}}));  // a baseline still counts: it is the ledger
+  Apply(Report("b", 2, 1, 10, {{"m", 0, 0, 0, 0}}));
+  Apply(Report("b", 2, 2, 11, {{"m", 7, 7, 2.0, 0}}));
+  EXPECT_EQ(Model("m").ArrivalsTotal(), 12u);
+  EXPECT_EQ(Model("m").CompletionsTotal(), 10u);
+  // A restarted sidecar's ledger starts again: the total follows it, nothing counted twice.
+  Apply(Report("b", 9, 1, 12, {{"m", 1, 0, 0.1, 1}}));
+  EXPECT_EQ(Model("m").ArrivalsTotal(), 6u);
+  EXPECT_EQ(Model("m").CompletionsTotal(), 3u);
+}
+
 TEST_F(AggregatorTest, DuplicatesAndOutOfOrderReportsAreIgnored) {
   Apply(Report("a", 1, 1, 10, {{"m", 0, 0, 0, 0}}));
   Apply(Report("a", 1, 2, 11, {{"m", 2, 0, 1.0, 2}}));

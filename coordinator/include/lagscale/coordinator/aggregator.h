@@ -49,6 +49,10 @@ class ModelDemand final : public DemandView {
   const std::string& server() const { return server_; }
   size_t hosting_pods() const { return hosts_.size(); }
   std::vector<std::string> HostingPods() const;
+  // Sums of the hosting pods' latest cumulative counters (each since its sidecar started): what
+  // the sidecars' own ledgers say, so they can be compared for drift.
+  uint64_t ArrivalsTotal() const;
+  uint64_t CompletionsTotal() const;
   // How long after a restart or expiry the data counts as disturbed (Fresh() false).
   void set_hold_seconds(double s) {
     hold_ns_ = static_cast<int64_t>(s * 1e9);

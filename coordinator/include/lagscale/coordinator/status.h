@@ -37,6 +37,7 @@ struct ModelStatus {
   std::string name, server, policy;
   int current = 0, desired = 0, min = 0, max = 0;
   double inflight = 0;
+  uint64_t arrivals_total = 0, completions_total = 0;  // summed over the hosting pods' ledgers
   std::vector<std::pair<double, double>> concurrency;  // (window seconds, average)
   double arrival_rate = 0, completion_rate = 0;
   double idle_s = 0, data_age_s = 0;  // +infinity when unknown
