@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/process.h"
+#include "support/prometheus.h"
 
 namespace lagscale::testing {
 namespace {
@@ -172,45 +173,9 @@ TEST_F(MetricsTest, UpstreamDownCountsUpstreamErrors) {
 // A real Prometheus scrapes the sidecar every second while the test drives a known concurrency
 // against a slow model; Prometheus's own rate() of busy seconds reports that concurrency.
 TEST_F(MetricsTest, PrometheusSeesTheConcurrencyItWasDriven) {
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
-                                    ("prom-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir / "prometheus.yml") << "global:\n  scrape_interval: 1s\n"
-                                        << "scrape_configs:\n  - job_name: lagscale\n"
-                                        << "    static_configs:\n      - targets: ['"
-                                        << sidecar_addr_["admin"] << "']\n";
-  std::unique_ptr<ChildProcess> prom;
-  std::string prom_addr;
-  for (int attempt = 0; attempt < 5 && !prom; ++attempt) {
-    prom_addr = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
-    prom = ChildProcess::Start({"/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml").string(),
-                                "--storage.tsdb.path=" + (dir / "data").string(),
-                                "--web.listen-address=" + prom_addr});
-    if (!Eventually([&] { return HttpGet(prom_addr, "/-/ready").status == 200 || !prom->running(); },
-                    30s) ||
-        !prom->running()) {
-      prom.reset();  // the port was taken in between: try another
-    }
-  }
-  ASSERT_NE(prom, nullptr) << "prometheus did not start";
-
-  auto query = [&](const std::string& promql) {
-    std::string encoded;
-    for (unsigned char c : promql) {
-      if (std::isalnum(c)) {
-        encoded += static_cast<char>(c);
-      } else {
-        char buf[4];
-        std::snprintf(buf, sizeof buf, "%%%02X", c);
-        encoded += buf;
-      }
-    }
-    HttpResponse r = HttpGet(prom_addr, "/api/v1/query?query=" + encoded);
-    if (r.status != 200) return std::nan("");
-    auto doc = nlohmann::json::parse(r.body, nullptr, false);
-    if (doc.is_discarded() || doc["data"]["result"].empty()) return std::nan("");
-    return std::stod(doc["data"]["result"][0]["value"][1].get<std::string>());
-  };
+  const std::unique_ptr<Prometheus> prom = Prometheus::Start({sidecar_addr_["admin"]});
+  ASSERT_NE(prom, nullptr);
+  auto query = [&](const std::string& promql) { return prom->Query(promql); };
 
   // Four clients, each with one request always outstanding on a 300 ms model: concurrency 4.
   constexpr int kClients = 4;
@@ -234,7 +199,6 @@ TEST_F(MetricsTest, PrometheusSeesTheConcurrencyItWasDriven) {
   for (auto& t : clients) t.join();
   EXPECT_TRUE(saw_lag) << "Prometheus never saw in-flight >= 3";
   EXPECT_TRUE(saw_rate) << "rate(busy_seconds) = " << last << ", driven concurrency " << kClients;
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

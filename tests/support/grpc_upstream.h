@@ -12,6 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -40,6 +42,11 @@ class GrpcUpstream final : public inference::GRPCInferenceService::Service {
   // Lets the stream handlers answer `n` more requests.
   void Release(int n) { released_ += n; }
   int received() const { return received_.load(); }    // request messages seen (all methods)
+  // Whether a ModelInfer request with this non-empty id has arrived (so a proxy in front counted it).
+  bool Saw(const std::string& id) {
+    std::lock_guard lock(ids_mu_);
+    return ids_.count(id) > 0;
+  }
   int cancelled() const { return cancelled_.load(); }  // calls that saw their cancellation
   // The deadline of the last call, as the upstream saw it (time_point::max() if none).
   std::chrono::system_clock::time_point last_deadline() const { return last_deadline_.load(); }
@@ -48,6 +55,10 @@ class GrpcUpstream final : public inference::GRPCInferenceService::Service {
                           inference::ModelInferResponse* resp) override {
     last_deadline_ = ctx->deadline();
     ++received_;
+    if (!req->id().empty()) {
+      std::lock_guard lock(ids_mu_);
+      ids_.insert(req->id());
+    }
     Echo(ctx);
     if (!Wait(ctx, std::stoi("0" + Meta(ctx, "x-delay-ms")))) return grpc::Status::CANCELLED;
     resp->set_model_name(req->model_name());
@@ -131,6 +142,8 @@ class GrpcUpstream final : public inference::GRPCInferenceService::Service {
   std::atomic<int> released_{0};
   std::atomic<int> answered_{0};
   std::atomic<int> received_{0};
+  std::mutex ids_mu_;
+  std::set<std::string> ids_;  // guarded by ids_mu_
   std::atomic<int> cancelled_{0};
   std::atomic<std::chrono::system_clock::time_point> last_deadline_{
       std::chrono::system_clock::time_point::max()};
