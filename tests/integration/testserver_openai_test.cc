@@ -14,6 +14,7 @@
 
 #include "support/http_peers.h"
 #include "support/process.h"
+#include "support/sse_stream.h"
 
 namespace lagscale::testing {
 namespace {
@@ -60,87 +61,6 @@ json Chat(const std::string& model, json extra = json::object()) {
 json ModelState(const std::string& address, const std::string& model) {
   return json::parse(HttpGet(address, "/admin/state").body, nullptr, false)["models"][model];
 }
-
-std::string RequestBytes(const std::string& address, const std::string& path, const json& body) {
-  std::string text = body.dump();
-  return "POST " + path + " HTTP/1.1\r\nHost: " + address +
-         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
-         "\r\n\r\n" + text;
-}
-
-// One server-sent event with the time its last byte reached the client.
-struct TimedEvent {
-  Clock::time_point at;
-  std::string data;  // after "data: "
-  json Json() const { return json::parse(data, nullptr, false); }
-};
-
-struct StreamReply {
-  std::string head;
-  std::vector<TimedEvent> events;
-  bool complete = false;  // the chunked terminator arrived
-};
-
-// Reads a chunked `text/event-stream` answer as it arrives, decoding chunks and splitting events;
-// stops at the terminator, after `max_events` events, on EOF or at the timeout.
-class StreamReader {
- public:
-  explicit StreamReader(Socket& socket) : socket_(socket) {}
-
-  StreamReply Read(size_t max_events = SIZE_MAX, std::chrono::milliseconds timeout = 10s) {
-    StreamReply reply;
-    deadline_ = Clock::now() + timeout;
-    if (!FillUntil("\r\n\r\n")) return reply;
-    size_t end = pending_.find("\r\n\r\n");
-    reply.head = pending_.substr(0, end);
-    pending_.erase(0, end + 4);
-    std::string events;
-    while (reply.events.size() < max_events) {
-      if (!FillUntil("\r\n")) return reply;
-      size_t eol = pending_.find("\r\n");
-      size_t size = std::stoul(pending_.substr(0, eol), nullptr, 16);
-      if (size == 0) {
-        reply.complete = FillUntil("\r\n\r\n");
-        if (reply.complete) pending_.erase(0, pending_.find("\r\n\r\n") + 4);
-        return reply;
-      }
-      while (pending_.size() < eol + 2 + size + 2) {
-        if (!Fill()) return reply;
-      }
-      events += pending_.substr(eol + 2, size);
-      pending_.erase(0, eol + 2 + size + 2);
-      for (size_t split; (split = events.find("\n\n")) != std::string::npos;) {
-        std::string event = events.substr(0, split);
-        events.erase(0, split + 2);
-        EXPECT_EQ(event.rfind("data: ", 0), 0u) << event;
-        reply.events.push_back({last_bytes_at_, event.substr(6)});
-      }
-    }
-    return reply;
-  }
-
- private:
-  bool Fill() {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
-    char buf[16384];
-    ssize_t n = left.count() > 0 ? socket_.Recv(buf, sizeof buf, left) : -1;
-    if (n <= 0) return false;
-    last_bytes_at_ = Clock::now();
-    pending_.append(buf, static_cast<size_t>(n));
-    return true;
-  }
-  bool FillUntil(std::string_view needle) {
-    while (pending_.find(needle) == std::string::npos) {
-      if (!Fill()) return false;
-    }
-    return true;
-  }
-
-  Socket& socket_;
-  std::string pending_;
-  Clock::time_point deadline_;
-  Clock::time_point last_bytes_at_;
-};
 
 TEST(TestServerOpenAi, ChatCompletionAnswersWithEveryTokenAndUsage) {
   Server server = StartServer({"--llm-model", "chat:60:10:5"});
@@ -202,7 +122,7 @@ TEST(TestServerOpenAi, StreamedTokensArriveOneByOneAtTheTokenTime) {
   ASSERT_TRUE(socket.ok());
   auto sent = Clock::now();
   ASSERT_TRUE(socket.Send(
-      RequestBytes(server.http, "/v1/chat/completions", Chat("chat", {{"stream", true}}))));
+      PostJsonBytes(server.http, "/v1/chat/completions", Chat("chat", {{"stream", true}}))));
   StreamReader reader(socket);
   StreamReply reply = reader.Read();
   ASSERT_TRUE(reply.complete) << reply.head;
@@ -233,8 +153,8 @@ TEST(TestServerOpenAi, StreamedTokensArriveOneByOneAtTheTokenTime) {
   EXPECT_LT(MsBetween(sent, reply.events[0].at), 150 + 80 * 4);
 
   // The connection stays open for the next request.
-  ASSERT_TRUE(socket.Send(RequestBytes(server.http, "/v1/chat/completions",
-                                       Chat("chat", {{"stream", true}, {"max_tokens", 1}}))));
+  ASSERT_TRUE(socket.Send(PostJsonBytes(server.http, "/v1/chat/completions",
+                                        Chat("chat", {{"stream", true}, {"max_tokens", 1}}))));
   StreamReply again = reader.Read();
   EXPECT_TRUE(again.complete);
   EXPECT_EQ(again.events.size(), 2u);
@@ -244,7 +164,7 @@ TEST(TestServerOpenAi, StreamEndsWithUsageOnlyWhenAsked) {
   Server server = StartServer({"--llm-model", "chat:0:5:4", "--llm-model", "base:0:5:6"});
   ASSERT_NE(server.process, nullptr);
   Socket chat_socket = Socket::Connect(server.http);
-  ASSERT_TRUE(chat_socket.Send(RequestBytes(
+  ASSERT_TRUE(chat_socket.Send(PostJsonBytes(
       server.http, "/v1/chat/completions",
       Chat("chat", {{"stream", true}, {"stream_options", {{"include_usage", true}}}}))));
   StreamReply chat = StreamReader(chat_socket).Read();
@@ -262,12 +182,12 @@ TEST(TestServerOpenAi, StreamEndsWithUsageOnlyWhenAsked) {
   EXPECT_EQ(chat.events[5].data, "[DONE]");
 
   Socket base_socket = Socket::Connect(server.http);
-  ASSERT_TRUE(base_socket.Send(RequestBytes(server.http, "/openai/v1/completions",
-                                            {{"model", "base"},
-                                             {"prompt", json::array({"a b", "c"})},
-                                             {"stream", true},
-                                             {"max_tokens", 2},
-                                             {"stream_options", {{"include_usage", true}}}})));
+  ASSERT_TRUE(base_socket.Send(PostJsonBytes(server.http, "/openai/v1/completions",
+                                             {{"model", "base"},
+                                              {"prompt", json::array({"a b", "c"})},
+                                              {"stream", true},
+                                              {"max_tokens", 2},
+                                              {"stream_options", {{"include_usage", true}}}})));
   StreamReply base = StreamReader(base_socket).Read();
   ASSERT_TRUE(base.complete);
   ASSERT_EQ(base.events.size(), 4u);  // two tokens, usage, [DONE]
@@ -346,7 +266,7 @@ TEST(TestServerOpenAi, ClientHangingUpMidStreamFreesTheSlotAtOnce) {
   ASSERT_NE(server.process, nullptr);
   Socket socket = Socket::Connect(server.http);
   ASSERT_TRUE(socket.Send(
-      RequestBytes(server.http, "/v1/chat/completions", Chat("chat", {{"stream", true}}))));
+      PostJsonBytes(server.http, "/v1/chat/completions", Chat("chat", {{"stream", true}}))));
   StreamReader reader(socket);
   StreamReply first = reader.Read(/*max_events=*/2);
   ASSERT_EQ(first.events.size(), 2u);
@@ -362,7 +282,7 @@ TEST(TestServerOpenAi, ClientHangingUpMidStreamFreesTheSlotAtOnce) {
 
   // The same for a plain answer still being produced.
   Socket plain = Socket::Connect(server.http);
-  ASSERT_TRUE(plain.Send(RequestBytes(server.http, "/v1/chat/completions", Chat("chat"))));
+  ASSERT_TRUE(plain.Send(PostJsonBytes(server.http, "/v1/chat/completions", Chat("chat"))));
   ASSERT_TRUE(Eventually([&] { return ModelState(server.http, "chat")["serving"] == 1; }, 2s));
   plain.Close();
   EXPECT_TRUE(Eventually([&] { return ModelState(server.http, "chat")["serving"] == 0; }, 1000ms));
