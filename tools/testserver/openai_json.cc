@@ -1,5 +1,6 @@
 #include "openai_json.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -57,9 +58,7 @@ bool CountMessages(const json& body, int* words, OpenAiError* error) {
   for (const auto& message : *messages) {
     auto content = message.is_object() ? message.find("content") : message.end();
     if (!message.is_object() || (content != message.end() && !CountContent(*content, words))) {
-      *error = BadParam("messages",
-                        "each message must be an object with a string or array "
-                        "content");
+      *error = BadParam("messages", "each message must be an object; content a string or array");
       return false;
     }
   }
