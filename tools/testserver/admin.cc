@@ -78,6 +78,9 @@ std::string StateJson(const Capacity& capacity) {
         {"capacity", s.concurrency == 0 ? json(nullptr)  // no limit
                                         : json(static_cast<int64_t>(s.replicas) * s.concurrency)},
         {"service_time_ms", s.service_time_ms},
+        {"ttft_ms", s.llm.ttft_ms},
+        {"token_ms", s.llm.token_ms},
+        {"output_tokens", s.llm.output_tokens},
         {"serving", s.serving},
         {"queued", s.queued},
         {"inflight", s.serving + s.queued},

@@ -20,8 +20,8 @@ struct AdminReply {
 // 200 with StateJson() on success, 400 naming the problem, 404 for a model not served here.
 AdminReply ApplyScale(Capacity& capacity, std::string_view body);
 
-// {"models":{"<name>":{"replicas":R,"concurrency":C,"capacity":R*C (null: no
-// limit),"service_time_ms":T,
+// {"models":{"<name>":{"replicas":R,"concurrency":C,"capacity":R*C (null: no limit),
+//   "service_time_ms":T,"ttft_ms":F,"token_ms":K,"output_tokens":N,
 //   "serving":S,"queued":Q,"inflight":S+Q,"served_total":N,"rejected_total":N}},
 //  "server_replicas":R}
 std::string StateJson(const Capacity& capacity);

@@ -25,6 +25,7 @@ void Slot::Release() {
 ModelPool::ModelPool(const ModelSpec& spec, int queue_limit)
     : name_(spec.name),
       service_time_ms_(spec.service_time_ms),
+      llm_(spec.llm),
       concurrency_(spec.concurrency),
       queue_limit_(queue_limit),
       replicas_(spec.replicas) {}
@@ -122,10 +123,15 @@ void ModelPool::Close() {
 
 ModelState ModelPool::State() const {
   std::lock_guard lock(mu_);
-  return ModelState{name_,         replicas_,
-                    concurrency_,  service_time_ms_,
-                    serving_,      static_cast<int>(queue_.size()),
-                    served_total_, rejected_total_};
+  return ModelState{name_,
+                    replicas_,
+                    concurrency_,
+                    service_time_ms_,
+                    llm_,
+                    serving_,
+                    static_cast<int>(queue_.size()),
+                    served_total_,
+                    rejected_total_};
 }
 
 Capacity::Capacity(const Config& config)

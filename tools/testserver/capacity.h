@@ -63,6 +63,7 @@ struct ModelState {
   int replicas = 0;
   int concurrency = 0;  // per replica; 0 = no limit
   int service_time_ms = 0;
+  LlmTiming llm;
   int serving = 0;
   int queued = 0;
   uint64_t served_total = 0;
@@ -91,6 +92,7 @@ class ModelPool {
 
   const std::string& name() const { return name_; }
   int service_time_ms() const { return service_time_ms_; }
+  const LlmTiming& llm() const { return llm_; }
   ModelState State() const;
 
  private:
@@ -103,6 +105,7 @@ class ModelPool {
 
   const std::string name_;
   const int service_time_ms_;
+  const LlmTiming llm_;
   const int concurrency_;
   const int queue_limit_;
   mutable std::mutex mu_;

@@ -8,12 +8,22 @@
 
 namespace lagscale::testserver {
 
-// Capacity settings of one model; a model serves replicas x concurrency requests at once.
+// How an OpenAI-style request is answered: the first token after ttft_ms, each further token
+// token_ms after the one before, output_tokens tokens unless the request's max_tokens is lower.
+struct LlmTiming {
+  int ttft_ms = 100;
+  int token_ms = 20;
+  int output_tokens = 16;
+};
+
+// Settings of one model; a model serves replicas x concurrency requests at once (V2 and OpenAI
+// requests alike share its slots).
 struct ModelSpec {
   std::string name;
   int service_time_ms = 0;
   int concurrency = 0;  // per replica; 0 = no limit
   int replicas = 1;
+  LlmTiming llm;
 };
 
 // How server replicas relate to model replicas (mirrors the coordinator's placements).
@@ -26,8 +36,8 @@ struct Config {
   std::string http_listen = "127.0.0.1:9000";
   std::string grpc_listen = "127.0.0.1:9001";  // empty: no gRPC listener
   ModelSpec defaults;                          // for models without their own --model entry
-  std::vector<ModelSpec> models;               // empty: every model name is served
-  int queue_limit = 0;                         // waiting requests per model; 0 = no limit
+  std::vector<ModelSpec> models;  // from --model and --llm-model; empty: every name is served
+  int queue_limit = 0;            // waiting requests per model; 0 = no limit
   int threads = 1;
   int server_replicas = 1;
   Placement placement = Placement::kScheduled;

@@ -3,15 +3,14 @@
 // clang-format off
 #include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
 // clang-format on
-#include <sys/socket.h>
-
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/write.hpp>
-#include <cerrno>
 
 #include "admin.h"
 #include "async_slot.h"
+#include "connection_watch.h"
+#include "openai_handler.h"
 #include "rest_stream.h"
 #include "route.h"
 #include "test_knobs.h"
@@ -102,18 +101,20 @@ namespace {
 // bytes, so an empty peek re-arms the watch instead of ending it.
 void WatchForHangUp(boost::asio::ip::tcp::socket& socket, ModelPool& pool,
                     std::shared_ptr<Waiter> waiter, std::shared_ptr<bool> active) {
-  socket.async_wait(
-      boost::asio::ip::tcp::socket::wait_read,
-      [&socket, &pool, waiter, active](const boost::system::error_code& ec) mutable {
-        if (ec || !*active) return;
-        char byte;
-        ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-          pool.Cancel(waiter);
-        } else if (n < 0) {
-          WatchForHangUp(socket, pool, std::move(waiter), std::move(active));
-        }
-      });
+  socket.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                    [&socket, &pool, waiter, active](const boost::system::error_code& ec) mutable {
+                      if (ec || !*active) return;
+                      switch (PeekPeer(socket)) {
+                        case PeerState::kHungUp:
+                          pool.Cancel(waiter);
+                          break;
+                        case PeerState::kNothing:
+                          WatchForHangUp(socket, pool, std::move(waiter), std::move(active));
+                          break;
+                        case PeerState::kData:
+                          break;
+                      }
+                    });
 }
 
 }  // namespace
@@ -196,6 +197,10 @@ awaitable<bool> HandleRequest(Capacity& capacity, Request& request,
                                        co_await Infer(capacity, request, route, knobs, stream));
     case RouteKind::kGenerateStream:
       co_return co_await GenerateStream(capacity, request, route.model, knobs, stream);
+    case RouteKind::kChatCompletions:
+      co_return co_await HandleOpenAi(capacity, request, OpenAiApi::kChat, knobs, stream);
+    case RouteKind::kCompletions:
+      co_return co_await HandleOpenAi(capacity, request, OpenAiApi::kCompletions, knobs, stream);
     default:
       co_return co_await WriteResponse(stream, co_await Describe(capacity, request, route, knobs));
   }

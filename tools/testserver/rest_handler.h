@@ -1,7 +1,7 @@
 #pragma once
 
-// The REST side: answers one parsed request on its connection, including the streamed
-// generate_stream route, which writes its own chunked response.
+// The REST side: answers one parsed request on its connection, including the streamed routes
+// (generate_stream and the OpenAI-compatible completions), which write their own chunked responses.
 
 // clang-format off
 #include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)

@@ -55,6 +55,10 @@ Route MatchRoute(std::string_view target) {
   if (path == "/admin/state") return Route{RouteKind::kAdminState, {}, {}};
   constexpr std::string_view kV2Models = "/v2/models/";
   if (path.starts_with(kV2Models)) return MatchModelRoute(path.substr(kV2Models.size()));
+  // OpenAI-compatible paths, also under /openai as KServe serves them; the model is in the body.
+  std::string_view openai = path.starts_with("/openai/") ? path.substr(7) : path;
+  if (openai == "/v1/chat/completions") return Route{RouteKind::kChatCompletions, {}, {}};
+  if (openai == "/v1/completions") return Route{RouteKind::kCompletions, {}, {}};
   constexpr std::string_view kV1Models = "/v1/models/";
   constexpr std::string_view kPredict = ":predict";
   if (path.starts_with(kV1Models) && path.ends_with(kPredict)) {
@@ -71,6 +75,8 @@ std::string_view RouteMethod(RouteKind kind) {
     case RouteKind::kInfer:
     case RouteKind::kGenerateStream:
     case RouteKind::kPredict:
+    case RouteKind::kChatCompletions:
+    case RouteKind::kCompletions:
     case RouteKind::kAdminScale:
       return "POST";
     default:
