@@ -1,6 +1,7 @@
 // Soak of the whole stack (label "soak", not in the default run): two real sidecars, each with an
 // HTTP and a gRPC listener, report to a real coordinator while a real Prometheus scrapes them.
-// Clients send mixed REST and gRPC traffic for LAGSCALE_SOAK_SECONDS (default 1800): REST requests
+// Clients send mixed REST and gRPC traffic for LAGSCALE_SOAK_SECONDS (default 1800) at
+// LAGSCALE_SOAK_RATE requests and calls per second (default 3000; 0: unpaced): REST requests
 // that succeed, that the upstream resets before answering, or that the client abandons; gRPC calls
 // that succeed, that the upstream fails, or that the client cancels. Halfway through, the
 // coordinator is SIGKILLed and restarted on its port. At the end every count agrees exactly: the
@@ -77,6 +78,22 @@ class Tally {
   std::map<std::string, std::map<std::string, uint64_t>> counts_;  // guarded by mu_
 };
 
+// Spaces a client's requests `gap` apart (the soak's pace, not a synchronisation); a zero gap
+// sends back to back.
+class Pace {
+ public:
+  explicit Pace(std::chrono::microseconds gap) : gap_(gap) {}
+  void Next() {
+    if (gap_.count() == 0) return;
+    next_ += gap_;
+    std::this_thread::sleep_until(next_);
+  }
+
+ private:
+  std::chrono::microseconds gap_;
+  std::chrono::steady_clock::time_point next_ = std::chrono::steady_clock::now();
+};
+
 // The REST upstream: each request carries its fate, so the outcome a sidecar records is never a
 // race between the client and the upstream.
 void RestUpstream(FakeConn& c) {
@@ -100,12 +117,14 @@ void RestUpstream(FakeConn& c) {
 
 // One REST client: keep-alive requests to one sidecar; about 1 % reset by the upstream and 1 %
 // abandoned by the client mid-request.
-void RestClient(const std::string& address, uint32_t seed, const std::atomic<bool>& stop,
-                Tally& tally) {
+void RestClient(const std::string& address, uint32_t seed, std::chrono::microseconds gap,
+                const std::atomic<bool>& stop, Tally& tally) {
+  Pace pace(gap);
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> dice(0, 999);
   auto client = std::make_unique<RawClient>(address);
   while (!stop) {
+    pace.Next();
     const int roll = dice(rng);
     const char* fate = roll < 10 ? "abort" : roll < 20 ? "reset" : "ok";
     const std::string model = kModels[static_cast<size_t>(roll) % kModels.size()];
@@ -131,13 +150,15 @@ void RestClient(const std::string& address, uint32_t seed, const std::atomic<boo
 // One gRPC client: ModelInfer calls to one sidecar; about 2 % failed by the upstream (INTERNAL)
 // and 2 % cancelled by the client once the upstream has the call.
 void GrpcClient(const std::string& address, GrpcUpstream& upstream, uint32_t seed,
-                const std::atomic<bool>& stop, Tally& tally) {
+                std::chrono::microseconds gap, const std::atomic<bool>& stop, Tally& tally) {
+  Pace pace(gap);
   auto stub = inference::GRPCInferenceService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> dice(0, 999);
   uint64_t n = 0;
   while (!stop) {
+    pace.Next();
     const int roll = dice(rng);
     inference::ModelInferRequest req;
     const std::string model = kModels[static_cast<size_t>(roll / 7) % kModels.size()];
@@ -197,7 +218,9 @@ class StackSoak : public ::testing::Test {
  protected:
   void SetUp() override {
     if (const char* env = std::getenv("LAGSCALE_SOAK_SECONDS")) seconds_ = std::atoi(env);
-    ASSERT_GT(seconds_, 0) << "LAGSCALE_SOAK_SECONDS";
+    ASSERT_GE(seconds_, 12) << "LAGSCALE_SOAK_SECONDS";
+    if (const char* env = std::getenv("LAGSCALE_SOAK_RATE")) rate_ = std::atoi(env);
+    ASSERT_GE(rate_, 0) << "LAGSCALE_SOAK_RATE";
     char path[] = "/tmp/lagscale-soak-XXXXXX.yaml";
     const int fd = mkstemps(path, 5);
     ASSERT_GE(fd, 0);
@@ -234,6 +257,11 @@ class StackSoak : public ::testing::Test {
   }
 
   int seconds_ = 1800;
+  int rate_ = 3000;  // requests and calls per second over all clients; 0 = as fast as they go
+  // The gap between one client's requests for the whole load to come to rate_.
+  std::chrono::microseconds Gap(int clients) const {
+    return std::chrono::microseconds(rate_ == 0 ? 0 : 1'000'000LL * clients / rate_);
+  }
   std::string config_, coordinator_grpc_, coordinator_http_;
   FakeUpstream rest_upstream_{RestUpstream};
   GrpcUpstream grpc_upstream_;
@@ -255,12 +283,12 @@ TEST_F(StackSoak, MixedTrafficWithFaultsEndsWithNoDriftAnywhereAndFlatMemory) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> clients;
   for (uint32_t i = 0; i < 4; ++i) {
-    clients.emplace_back(RestClient, sidecars[i % 2].addresses["http"], 100 + i, std::cref(stop),
-                         std::ref(tally));
+    clients.emplace_back(RestClient, sidecars[i % 2].addresses["http"], 100 + i, Gap(6),
+                         std::cref(stop), std::ref(tally));
   }
   for (uint32_t i = 0; i < 2; ++i) {
     clients.emplace_back(GrpcClient, sidecars[i % 2].addresses["grpc"], std::ref(grpc_upstream_),
-                         200 + i, std::cref(stop), std::ref(tally));
+                         200 + i, Gap(6), std::cref(stop), std::ref(tally));
   }
 
   // Run, sampling RSS; halfway through, the coordinator is killed and restarted on its port.
