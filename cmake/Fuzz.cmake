@@ -11,6 +11,8 @@ if(NOT LAGSCALE_SANITIZE STREQUAL "")
 endif()
 set(LAGSCALE_BUILD_TESTS OFF CACHE BOOL "" FORCE)
 set(LAGSCALE_BUILD_BENCH OFF CACHE BOOL "" FORCE)
+# -O1 with line tables, as in the sanitizer trees (cmake/Sanitizers.cmake): exact stacks in reports,
+# a quicker build.
 add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-                    -fno-omit-frame-pointer)
+                    -fno-omit-frame-pointer -O1 -g1)
 add_link_options(-fsanitize=address,undefined)
