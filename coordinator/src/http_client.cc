@@ -12,6 +12,7 @@
 #include <chrono>
 #include <regex>
 
+#include "lagscale/coordinator/api_responses.h"
 #include "lagscale/version.h"
 
 namespace lagscale::coordinator {
@@ -21,17 +22,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
-
-double ParseRetryAfter(std::string_view v) {
-  // Retry-After is either delta-seconds or an HTTP date; the API server sends seconds.
-  try {
-    size_t used = 0;
-    const double s = std::stod(std::string(v), &used);
-    return used > 0 && s >= 0 ? s : -1;
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
 
 template <class Stream>
 asio::awaitable<void> Exchange(Stream& stream, http::request<http::string_body>& req,
@@ -45,7 +35,7 @@ asio::awaitable<void> Exchange(Stream& stream, http::request<http::string_body>&
   out.status = static_cast<int>(res.result_int());
   out.body = std::move(res.body());
   if (auto it = res.find(http::field::retry_after); it != res.end()) {
-    out.retry_after_s = ParseRetryAfter(std::string(it->value()));
+    out.retry_after_s = ParseRetryAfter(std::string_view(it->value().data(), it->value().size()));
   }
 }
 

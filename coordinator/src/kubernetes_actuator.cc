@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "lagscale/coordinator/api_responses.h"
 #include "kube_api.h"
 #include "lagscale/coordinator/kubernetes.h"
 
@@ -30,7 +31,7 @@ class KubernetesActuator final : public Actuator {
     // Read first: when the target already has the replicas, there is nothing to write.
     HttpResponse get = Call("GET", path, "");
     if (get.status != 200) return Failure(get, "GET " + path);
-    const int current = SpecReplicas(get.body);
+    const int current = ReadSpecReplicas(get.body);
     if (current == r.to) {
       out.http_status = get.status;
       out.observed_replicas = current;
@@ -48,7 +49,7 @@ class KubernetesActuator final : public Actuator {
     HttpResponse res = Call("PATCH", path, patch);
     if (res.status != 200 && res.status != 201) return Failure(res, "PATCH " + path);
     out.http_status = res.status;
-    out.observed_replicas = SpecReplicas(res.body);
+    out.observed_replicas = ReadSpecReplicas(res.body);
     if (out.observed_replicas < 0) out.observed_replicas = r.to;
     return out;
   }
@@ -60,35 +61,10 @@ class KubernetesActuator final : public Actuator {
       reading.error = res.status ? "HTTP " + std::to_string(res.status) : res.error;
       return reading;
     }
-    try {
-      const auto doc = nlohmann::json::parse(res.body);
-      const auto& spec = doc.at("spec");
-      reading.ok = true;
-      if (spec.contains("replicas") && spec["replicas"].is_number_integer()) {
-        reading.replicas = spec["replicas"].get<int>();
-      }
-      if (spec.contains("minReplicas") && spec["minReplicas"].is_number_integer()) {
-        reading.min_replicas = spec["minReplicas"].get<int>();
-      }
-      if (spec.contains("maxReplicas") && spec["maxReplicas"].is_number_integer()) {
-        reading.max_replicas = spec["maxReplicas"].get<int>();
-      }
-    } catch (const std::exception& e) {
-      reading.ok = false;
-      reading.error = std::string("unexpected object: ") + e.what();
-    }
-    return reading;
+    return ReadScaleTarget(res.body);
   }
 
  private:
-  static int SpecReplicas(const std::string& body) {
-    try {
-      const auto doc = nlohmann::json::parse(body);
-      return doc.at("spec").value("replicas", 0);
-    } catch (const std::exception&) {
-      return -1;
-    }
-  }
 
   static ActuationResult Failure(const HttpResponse& res, const std::string& what) {
     ActuationResult out;
@@ -100,11 +76,9 @@ class KubernetesActuator final : public Actuator {
       return out;
     }
     out.error = what + ": HTTP " + std::to_string(res.status);
-    try {
-      // The API server explains itself in a Status object.
-      const auto doc = nlohmann::json::parse(res.body);
-      if (doc.contains("message")) out.error += " " + doc["message"].get<std::string>();
-    } catch (const std::exception&) {
+    // The API server explains itself in a Status object.
+    if (const std::string message = ApiStatusMessage(res.body); !message.empty()) {
+      out.error += " " + message;
     }
     // 409 (a concurrent writer) and 429/5xx are worth repeating; 403/404 and the rest are not.
     const bool transient = res.status == 409 || res.status == 429 || res.status >= 500;

@@ -10,6 +10,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "lagscale/coordinator/api_responses.h"
 #include "kube_api.h"
 
 namespace lagscale::coordinator {
@@ -32,12 +33,8 @@ std::string MicroTime(int64_t unix_ns) {
 std::string ErrorOf(const HttpResponse& res, const std::string& what) {
   if (res.status == 0) return what + ": " + res.error;
   std::string out = what + ": HTTP " + std::to_string(res.status);
-  try {
-    const auto doc = json::parse(res.body);
-    if (doc.contains("message") && doc["message"].is_string()) {
-      out += " " + doc["message"].get<std::string>();
-    }
-  } catch (const std::exception&) {
+  if (const std::string message = ApiStatusMessage(res.body); !message.empty()) {
+    out += " " + message;
   }
   return out;
 }
@@ -136,16 +133,17 @@ bool LeaderElector::TryAcquireOrRenew() {
     return false;
   };
   auto observe = [&](json lease, int64_t at_ns) {
-    const std::string record = lease.value("spec", json::object()).dump();
+    const auto spec_it = lease.find("spec");
+    const std::string record = spec_it != lease.end() ? spec_it->dump() : "{}";
     if (record != s.record) {
       s.record = record;
       s.observed_ns = at_ns;
     }
     s.lease = std::move(lease);
-    const json& spec = s.lease["spec"];
+    const LeaseSpec spec = ReadLeaseSpec(s.lease);
     std::lock_guard lock(mu_);
-    status_.holder = spec.value("holderIdentity", "");
-    status_.lease_transitions = spec.value("leaseTransitions", 0);
+    status_.holder = spec.holder;
+    status_.lease_transitions = spec.transitions;
   };
   auto succeeded = [&](const HttpResponse& res) {
     try {
@@ -181,21 +179,16 @@ bool LeaderElector::TryAcquireOrRenew() {
     return fail(ErrorOf(made, "POST " + collection));  // 409: another candidate created it
   }
   if (got.status != 200) return fail(ErrorOf(got, "GET " + path));
-  json lease;
-  try {
-    lease = json::parse(got.body);
-    if (!lease.contains("spec") || !lease["spec"].is_object()) lease["spec"] = json::object();
-  } catch (const std::exception& e) {
-    return fail("GET " + path + ": not JSON: " + e.what());
-  }
+  json lease = json::parse(got.body, nullptr, /*allow_exceptions=*/false);
+  if (!lease.is_object()) return fail("GET " + path + ": not a JSON object");
+  if (!lease.contains("spec") || !lease["spec"].is_object()) lease["spec"] = json::object();
   const int64_t read_ns = clock_->MonotonicNs();
   observe(lease, read_ns);
 
   // 2. Someone else holds a Lease that has not expired by our own observation: wait.
-  const json old = s.lease["spec"];
-  const std::string holder = old.value("holderIdentity", "");
-  const int64_t old_duration_ns =
-      static_cast<int64_t>(old.value("leaseDurationSeconds", 0)) * 1'000'000'000;
+  const LeaseSpec old = ReadLeaseSpec(s.lease);
+  const std::string& holder = old.holder;
+  const int64_t old_duration_ns = old.duration_s * 1'000'000'000;
   if (!holder.empty() && holder != config_.identity) {
     if (s.observed_ns + old_duration_ns > read_ns) {
       Became(false);  // we may have been paused past our deadline and been replaced
@@ -209,9 +202,9 @@ bool LeaderElector::TryAcquireOrRenew() {
   next["spec"] = {
       {"holderIdentity", config_.identity},
       {"leaseDurationSeconds", duration_s},
-      {"acquireTime", ours && old.contains("acquireTime") ? old["acquireTime"] : json(now)},
+      {"acquireTime", ours && old.acquire_time.is_string() ? old.acquire_time : json(now)},
       {"renewTime", now},
-      {"leaseTransitions", old.value("leaseTransitions", 0) + (ours ? 0 : 1)}};
+      {"leaseTransitions", old.transitions + (ours ? 0 : 1)}};
   const HttpResponse put = s.api.Call("PUT", path, next.dump(), "application/json", timeout_s);
   if (put.status == 200 || put.status == 201) return succeeded(put);
   return fail(ErrorOf(put, "PUT " + path));  // 409: the Lease moved on since our read
@@ -227,7 +220,7 @@ void LeaderElector::Release() {
   Became(false);  // stop actuating before anyone else can start
   const std::string now = MicroTime(clock_->UnixNs());
   json next = s.lease;
-  const int64_t transitions = next["spec"].value("leaseTransitions", 0);
+  const int64_t transitions = ReadLeaseSpec(next).transitions;
   next["spec"] = {{"holderIdentity", ""},
                   {"leaseDurationSeconds", 1},
                   {"acquireTime", now},
