@@ -28,7 +28,7 @@ void UsageScanner::Feed(const char* data, size_t len) {
   }
   first_output_ = true;
   doc_.Feed(data, len);
-  if (doc_.found()) Take(doc_);
+  if (doc_.read_any()) Take(doc_);
 }
 
 void UsageScanner::Take(const Document& doc) {

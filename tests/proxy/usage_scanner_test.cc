@@ -107,3 +107,16 @@ TEST(UsageScanner, FirstOutputIsTheFirstByteOrTheFirstEvent) {
 
 }  // namespace
 }  // namespace lagscale::proxy
+
+namespace lagscale::proxy {
+namespace {
+
+// Found by fuzz_json_model: a plain answer whose JSON breaks after its usage counted only when the
+// break arrived in a later piece than the usage.
+TEST(UsageScanner, PlainUsageCountsOnceReadWhateverFollows) {
+  ExpectUsage(R"({"choices":[],"usage":{"prompt_tokens":3,"completion_jc":1}} not json)", false,
+              {true, 3, 0, 0});
+}
+
+}  // namespace
+}  // namespace lagscale::proxy

@@ -12,10 +12,12 @@ namespace lagscale::proxy {
 // byte; in a server-sent-events stream the first event, i.e. the first token) and the token counts
 // of its `usage` object (`prompt_tokens`, `completion_tokens`).
 //
-// A plain answer is one JSON document whose top-level "usage" counts. A stream (Content-Type
+// A plain answer is one JSON document whose top-level "usage" counts once read (what follows it
+// is not checked, as for the request's model). A stream (Content-Type
 // text/event-stream) is cut into events (RFC 8895 framing: CR, LF or CRLF line ends, a blank line
 // ends an event, the `data` lines of an event joined by LF) and the data of each event is scanned
-// as a JSON document of its own; the last event carrying a usage object wins (with
+// as a JSON document of its own, judged when the event ends (an event that is not valid JSON
+// does not count); the last event carrying a usage object wins (with
 // stream_options.include_usage it is the last one before `data: [DONE]`; servers that report
 // running totals in every event are counted once, at their final total). Nothing is buffered:
 // data is scanned as it passes, so the state is a few hundred bytes whatever the answer's size.
@@ -45,7 +47,9 @@ class UsageScanner {
     void Reset();
     void Feed(const char* data, size_t len) { JsonScanner::Feed(data, len); }
     void Finish() { JsonScanner::Finish(); }
-    // A usage count was read and the document is whole (or had nothing more to tell).
+    // A usage count was read, whatever follows it.
+    bool read_any() const { return found_; }
+    // A usage count was read and the document was valid JSON to its end (or to the scan's stop).
     bool found() const { return found_ && status() != Status::kInvalid; }
     uint64_t prompt() const { return prompt_; }
     uint64_t completion() const { return completion_; }
