@@ -141,6 +141,62 @@ TEST(OpenAiProxy, StreamedEventsArriveOneByOneAndCountToTheLastByte) {
             1);
 }
 
+// A real OpenAI-style client: Python's http.client posts a streaming chat request and prints each
+// event the moment it reads it.
+constexpr char kPythonClient[] = R"(
+import http.client, json, sys
+host, port = sys.argv[1].rsplit(':', 1)
+conn = http.client.HTTPConnection(host, int(port), timeout=30)
+body = json.dumps({"model": "py-llm", "stream": True, "stream_options": {"include_usage": True},
+                   "messages": [{"role": "user", "content": "hi"}]})
+conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+response = conn.getresponse()
+print("status", response.status, flush=True)
+while True:
+    line = response.readline()
+    if not line:
+        break
+    line = line.decode().strip()
+    if line.startswith("data: "):
+        print("event", line[6:], flush=True)
+print("end", flush=True)
+)";
+
+TEST(OpenAiProxy, PythonClientReadsEventsAsTheyAreGenerated) {
+  constexpr int kEvents = 3;
+  std::atomic<bool> client_saw[kEvents] = {};
+  FakeUpstream upstream([&](FakeConn& c) {
+    std::string got;
+    if (ReadRequest(c, &got).empty()) return;
+    c.Send(kStreamHead);
+    for (int i = 0; i < kEvents; ++i) {
+      if (i > 0 && !WaitFor(client_saw[i - 1])) return;  // the next token only once it was read
+      c.Send(Chunk(Event(i)));
+    }
+    c.Send(Chunk(kUsageEvent) + Chunk("data: [DONE]\n\n") + "0\r\n\r\n");
+  });
+  SidecarProcess sidecar = StartSidecar(upstream.address());
+  ASSERT_TRUE(sidecar.ok());
+  auto client = ChildProcess::Start({"/usr/bin/python3", "-c", kPythonClient, sidecar.http});
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->WaitForLine("status 200")) << client->stderr_text();
+  for (int i = 0; i < kEvents; ++i) {
+    const auto line = client->WaitForLine("event ");
+    ASSERT_TRUE(line.has_value()) << "event " << i << " never reached the client\n"
+                                  << client->stderr_text();
+    EXPECT_NE(line->find("tok" + std::to_string(i)), std::string::npos) << *line;
+    client_saw[i] = true;
+  }
+  ASSERT_TRUE(client->WaitForLine("event {\"choices\":[],\"usage\""));
+  ASSERT_TRUE(client->WaitForLine("event [DONE]"));
+  ASSERT_TRUE(client->WaitForLine("end"));
+  EXPECT_EQ(client->Wait(), 0);
+  const auto stats = SettledStats(sidecar.admin);
+  EXPECT_EQ(stats["models"]["py-llm"]["outcomes"]["success"], 1) << stats.dump();
+  EXPECT_EQ(ModelValue(stats, "py-llm", "prompt_tokens"), 30);
+  EXPECT_EQ(ModelValue(stats, "py-llm", "completion_tokens"), 5);
+}
+
 TEST(OpenAiProxy, ClientLeavingMidStreamIsAClientAbortAndCancelsTheUpstream) {
   std::atomic<bool> upstream_saw_close{false};
   FakeUpstream upstream([&](FakeConn& c) {
