@@ -1,6 +1,7 @@
 #include "lagscale/proxy/json_scanner.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace lagscale::proxy {
@@ -9,6 +10,21 @@ namespace {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Bytes that end a run of plain string content: the quote, the backslash and control characters.
+constexpr std::array<bool, 256> kStringStop = [] {
+  std::array<bool, 256> stop{};
+  for (int c = 0; c < 0x20; ++c) stop[c] = true;
+  stop['"'] = stop['\\'] = true;
+  return stop;
+}();
+
+// Bytes that matter inside a skipped container: strings and brackets.
+constexpr std::array<bool, 256> kSkipStop = [] {
+  std::array<bool, 256> stop{};
+  stop['"'] = stop['{'] = stop['['] = stop['}'] = stop[']'] = true;
+  return stop;
+}();
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -23,6 +39,7 @@ void JsonScanner::Reset() {
   status_ = Status::kScanning;
   state_ = State::kValue;
   depth_ = 0;
+  skipping_ = skip_string_ = skip_escape_ = false;
   high_surrogate_ = 0;
   capture_ = nullptr;
   key1_.len = key2_.len = value_.len = 0;
@@ -44,6 +61,7 @@ JsonScanner::Status JsonScanner::Finish() {
 // Consumes what it can of [p, end) in the current state; 0 means "look at this byte again" (a
 // number ends at the first byte that is not part of it).
 size_t JsonScanner::Step(const char* p, const char* end) {
+  if (skipping_) return SkipBytes(p, end);
   const char c = *p;
   switch (state_) {
     case State::kString:
@@ -160,6 +178,48 @@ void JsonScanner::Open(bool object) {
   ++depth_;
   if (depth_ == 2) key2_.len = 0;  // an array member has no key
   state_ = object ? State::kKeyOrClose : State::kValueOrClose;
+  skipping_ = depth_ > 2;  // nothing in here is reported: follow only strings and brackets
+}
+
+// Inside a container nested deeper than depth 2 (message lists, tool definitions): nothing there
+// is reported, so only strings (to know which brackets are real) and brackets (to find the end,
+// and to check the nesting) are followed, with memchr across string contents. A long chat body
+// is mostly this.
+size_t JsonScanner::SkipBytes(const char* p, const char* end) {
+  const char* q = p;
+  while (q < end) {
+    if (skip_escape_) {  // the byte after a backslash; \uXXXX digits need no care here
+      skip_escape_ = false;
+      ++q;
+    } else if (skip_string_) {
+      const void* quote = std::memchr(q, '"', static_cast<size_t>(end - q));
+      const char* limit = quote != nullptr ? static_cast<const char*>(quote) : end;
+      const void* backslash = std::memchr(q, '\\', static_cast<size_t>(limit - q));
+      if (backslash != nullptr) {
+        q = static_cast<const char*>(backslash) + 1;
+        skip_escape_ = true;
+      } else if (quote == nullptr) {
+        q = end;
+      } else {
+        q = limit + 1;
+        skip_string_ = false;
+      }
+    } else {
+      while (q < end && !kSkipStop[static_cast<unsigned char>(*q)]) ++q;
+      if (q == end) break;
+      const char c = *q++;
+      if (c == '"') {
+        skip_string_ = true;
+      } else if (c == '{' || c == '[') {
+        Open(c == '{');
+        if (status_ != Status::kScanning) break;
+      } else {
+        Close(c);  // back at depth 2 it leaves skipping (see AfterValue)
+        if (status_ != Status::kScanning || !skipping_) break;
+      }
+    }
+  }
+  return static_cast<size_t>(q - p);
 }
 
 void JsonScanner::Close(char c) {
@@ -172,6 +232,7 @@ void JsonScanner::Close(char c) {
 }
 
 void JsonScanner::AfterValue() {
+  skipping_ = depth_ > 2;
   if (depth_ == 0) {
     state_ = State::kAfterDocument;
     if (status_ == Status::kScanning) status_ = Status::kEnded;
@@ -202,11 +263,7 @@ void JsonScanner::StartString(bool key) {
 // The plain bytes of a string, many at a time: a long message body is mostly these.
 size_t JsonScanner::StringBytes(const char* p, const char* end) {
   const char* q = p;
-  while (q < end) {
-    const unsigned char c = static_cast<unsigned char>(*q);
-    if (c == '"' || c == '\\' || c < 0x20) break;
-    ++q;
-  }
+  while (q < end && !kStringStop[static_cast<unsigned char>(*q)]) ++q;
   Append(p, static_cast<size_t>(q - p));
   if (q == end) return static_cast<size_t>(q - p);
   if (*q == '"') {

@@ -18,7 +18,10 @@ namespace lagscale::proxy {
 // nesting up to kMaxDepth (deeper is refused as invalid). A document whose top-level value is not
 // an object has nothing to report: the scan ends at its first byte. Raw bytes above 0x7f inside
 // strings are passed through, not checked as UTF-8; \uXXXX escapes (surrogate pairs included) are
-// decoded to UTF-8.
+// decoded to UTF-8. Containers nested deeper than depth 2 (the contents of "messages", "tools")
+// hold nothing to report, so there only strings and brackets are followed (the nesting is still
+// checked, the rest of the grammar is not), with memchr across string contents: that keeps a
+// long chat body cheap to scan.
 // Thread safety: none; one scanner per request or response.
 class JsonScanner {
  public:
@@ -91,6 +94,7 @@ class JsonScanner {
 
   size_t Step(const char* p, const char* end);
   size_t StringBytes(const char* p, const char* end);
+  size_t SkipBytes(const char* p, const char* end);
   void StartValue(char c);
   void StartString(bool key);
   void EndString();
@@ -118,6 +122,9 @@ class JsonScanner {
   uint32_t code_unit_ = 0;
   uint32_t high_surrogate_ = 0;
   int depth_ = 0;
+  bool skipping_ = false;     // inside a container deeper than depth 2 (see SkipBytes)
+  bool skip_string_ = false;  // ... and inside a string there
+  bool skip_escape_ = false;  // ... right after its backslash
   uint64_t object_bits_[kMaxDepth / 64] = {};  // bit d: container at depth d+1 is {}
   Text* capture_ = nullptr;  // where the string or number being read is copied, if anywhere
   // The copies point into these arrays, which is why a scanner is not copyable.
