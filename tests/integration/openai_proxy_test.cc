@@ -102,7 +102,8 @@ TEST(OpenAiProxy, StreamedEventsArriveOneByOneAndCountToTheLastByte) {
   ASSERT_TRUE(client.Send(ChatRequest(body)));
 
   // Counted for its model while the answer streams.
-  ASSERT_TRUE(Eventually([&] { return ModelValue(Stats(sidecar.admin), "llama", "inflight") == 1; }));
+  ASSERT_TRUE(
+      Eventually([&] { return ModelValue(Stats(sidecar.admin), "llama", "inflight") == 1; }));
   for (int i = 0; i < kEvents; ++i) {
     ASSERT_TRUE(client.ReadUntil("tok" + std::to_string(i) + "\"")) << "event " << i;
     client_saw[i] = true;
@@ -135,7 +136,8 @@ TEST(OpenAiProxy, StreamedEventsArriveOneByOneAndCountToTheLastByte) {
             30);
   EXPECT_EQ(
       MetricValue(sidecar.admin, "lagscale_model_tokens_total", model + ",kind=\"completion\""), 5);
-  EXPECT_EQ(MetricValue(sidecar.admin, "lagscale_model_time_to_first_byte_seconds_count", model), 1);
+  EXPECT_EQ(MetricValue(sidecar.admin, "lagscale_model_time_to_first_byte_seconds_count", model),
+            1);
   EXPECT_EQ(MetricValue(sidecar.admin, "lagscale_model_time_to_first_byte_seconds_bucket",
                         model + ",le=\"+Inf\""),
             1);

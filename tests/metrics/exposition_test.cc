@@ -121,16 +121,13 @@ TEST_F(ExpositionTest, TimeToFirstByteAndTokensPerModel) {
   server_.shard(1).Add(server_.shard(1).answer_events_skipped, 2);
   const std::string text = exposition_.Render().body;
   EXPECT_THAT(text, HasSubstr("# TYPE lagscale_model_time_to_first_byte_seconds histogram"));
-  EXPECT_THAT(text, HasSubstr("lagscale_model_time_to_first_byte_seconds_bucket{server=\"mlserver\","
-                              "pod=\"mlserver-0\",model=\"iris\",le=\"0.025\"} 0"));
-  EXPECT_THAT(text, HasSubstr("lagscale_model_time_to_first_byte_seconds_bucket{server=\"mlserver\","
-                              "pod=\"mlserver-0\",model=\"iris\",le=\"0.05\"} 1"));
-  EXPECT_THAT(text, HasSubstr("lagscale_model_time_to_first_byte_seconds_count{server=\"mlserver\","
-                              "pod=\"mlserver-0\",model=\"iris\"} 1"));
-  EXPECT_THAT(text, HasSubstr("lagscale_model_tokens_total{server=\"mlserver\",pod=\"mlserver-0\","
-                              "model=\"iris\",kind=\"prompt\"} 12"));
-  EXPECT_THAT(text, HasSubstr("lagscale_model_tokens_total{server=\"mlserver\",pod=\"mlserver-0\","
-                              "model=\"iris\",kind=\"completion\"} 7"));
+  const std::string labels = "{server=\"mlserver\",pod=\"mlserver-0\",model=\"iris\"";
+  const std::string ttfb = "lagscale_model_time_to_first_byte_seconds";
+  EXPECT_THAT(text, HasSubstr(ttfb + "_bucket" + labels + ",le=\"0.025\"} 0"));
+  EXPECT_THAT(text, HasSubstr(ttfb + "_bucket" + labels + ",le=\"0.05\"} 1"));
+  EXPECT_THAT(text, HasSubstr(ttfb + "_count" + labels + "} 1"));
+  EXPECT_THAT(text, HasSubstr("lagscale_model_tokens_total" + labels + ",kind=\"prompt\"} 12"));
+  EXPECT_THAT(text, HasSubstr("lagscale_model_tokens_total" + labels + ",kind=\"completion\"} 7"));
   EXPECT_THAT(text, HasSubstr("lagscale_answer_events_skipped_total{server=\"mlserver\","
                               "pod=\"mlserver-0\"} 2"));
   const auto doc = nlohmann::json::parse(StatsJson(ledger_.Snapshot()));

@@ -347,9 +347,10 @@ TEST(RequestStreamModel, AHeaderWinsAndTheFirstPresentHeaderIsTheOne) {
 
 TEST(RequestStreamModel, OnlyPostsOnOpenAiPathsAreScanned) {
   const ModelRouting routing;
-  for (const char* in : {"GET /v1/chat/completions HTTP/1.1\r\nHost: h\r\n\r\n",
-                         "POST /v1/chat/completions/x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
-                         "POST /v2/models/m/infer HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"}) {
+  for (const char* in :
+       {"GET /v1/chat/completions HTTP/1.1\r\nHost: h\r\n\r\n",
+        "POST /v1/chat/completions/x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+        "POST /v2/models/m/infer HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"}) {
     RequestStream s({}, &routing);
     FeedAll(s, in);
     EXPECT_FALSE(s.openai()) << in;

@@ -14,14 +14,14 @@ namespace lagscale::proxy {
 // such as the top-level "model" or "usage"."prompt_tokens" without a full parse.
 //
 // Limits that keep the state small: keys are kept up to kMaxKeyBytes (a longer key is reported cut
-// to that length, so it never equals a shorter name), values up to kMaxValueBytes (longer ones are reported truncated),
-// nesting up to kMaxDepth (deeper is refused as invalid). A document whose top-level value is not
-// an object has nothing to report: the scan ends at its first byte. Raw bytes above 0x7f inside
-// strings are passed through, not checked as UTF-8; \uXXXX escapes (surrogate pairs included) are
-// decoded to UTF-8. Containers nested deeper than depth 2 (the contents of "messages", "tools")
-// hold nothing to report, so there only strings and brackets are followed (the nesting is still
-// checked, the rest of the grammar is not), with memchr across string contents: that keeps a
-// long chat body cheap to scan.
+// to that length, so it never equals a shorter name), values up to kMaxValueBytes (longer ones are
+// reported truncated), nesting up to kMaxDepth (deeper is refused as invalid). A document whose
+// top-level value is not an object has nothing to report: the scan ends at its first byte. Raw
+// bytes above 0x7f inside strings are passed through, not checked as UTF-8; \uXXXX escapes
+// (surrogate pairs included) are decoded to UTF-8. Containers nested deeper than depth 2 (the
+// contents of "messages", "tools") hold nothing to report, so there only strings and brackets are
+// followed (the nesting is still checked, the rest of the grammar is not), with memchr across
+// string contents: that keeps a long chat body cheap to scan.
 // Thread safety: none; one scanner per request or response.
 class JsonScanner {
  public:
@@ -75,7 +75,7 @@ class JsonScanner {
     kCommaOrClose,
     kString,
     kEscape,
-    kUnicode,     // reading the four hex digits of \uXXXX
+    kUnicode,       // reading the four hex digits of \uXXXX
     kLowBackslash,  // after a high surrogate: "\" of the low one must follow
     kLowU,          // ... then "u"
     kNumber,
