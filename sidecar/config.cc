@@ -3,12 +3,15 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <thread>
+#include <vector>
 
 #include "lagscale/version.h"
 
@@ -65,6 +68,41 @@ void AddReportTlsFlags(CLI::App& app, SidecarConfig& c) {
               "how often the TLS files are re-read (rotation); default 60s");
 }
 
+// Where models are named: headers (repeatable, first present wins) and OpenAI-compatible paths
+// (repeatable, added to the defaults). Lists also come comma-separated from the environment.
+void AddModelRoutingFlags(CLI::App& app, proxy::ModelRouting& routing,
+                          std::vector<std::string>& extra_openai_paths) {
+  const CLI::Validator header_name(
+      [](std::string& v) {
+        const bool token = !v.empty() && std::all_of(v.begin(), v.end(), [](unsigned char ch) {
+          return std::isalnum(ch) || std::strchr("!#$%&'*+-.^_`|~", ch) != nullptr;
+        });
+        return token ? std::string() : "'" + v + "' is not a header name";
+      },
+      "HEADER");
+  app.add_option("--model-header", routing.headers,
+                 "header that names the model; repeat for several (the first present wins)")
+      ->envname("LAGSCALE_MODEL_HEADER")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->delimiter(',')
+      ->check(header_name)
+      ->capture_default_str();
+  const CLI::Validator path(
+      [](std::string& v) {
+        const bool ok = v.size() > 1 && v.front() == '/' && v.find_first_of("?# ") == v.npos;
+        return ok ? std::string() : "'" + v + "' is not an absolute path without a query";
+      },
+      "PATH");
+  app.add_option("--openai-path", extra_openai_paths,
+                 "more OpenAI-compatible paths whose POST bodies name the model in \"model\" "
+                 "(repeatable; added to /v1/chat/completions, /v1/completions, /v1/embeddings "
+                 "and the same under /openai)")
+      ->envname("LAGSCALE_OPENAI_PATH")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->delimiter(',')
+      ->check(path);
+}
+
 }  // namespace
 
 std::string HostPort::ToString() const {
@@ -101,6 +139,7 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   // A flag given twice takes its last value, so wrappers can append overrides.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string listen = "0.0.0.0:8000", upstream = "127.0.0.1:9000", admin = "0.0.0.0:9090";
+  std::vector<std::string> extra_openai_paths;
   size_t threads = std::max(1u, std::thread::hardware_concurrency());
   app.add_option("--listen", listen, "HTTP/1.1 listen address (port 0: the OS picks)")
       ->envname("LAGSCALE_LISTEN")
@@ -117,9 +156,7 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   app.add_option("--threads", threads, "I/O threads (default: the number of cores)")
       ->envname("LAGSCALE_THREADS")
       ->check(CLI::Range(1, 1024));
-  app.add_option("--model-header", c.proxy.model_header, "header that names the model")
-      ->envname("LAGSCALE_MODEL_HEADER")
-      ->capture_default_str();
+  AddModelRoutingFlags(app, c.proxy.routing, extra_openai_paths);
   app.add_option("--max-models", c.max_models, "distinct models tracked; the rest overflow")
       ->envname("LAGSCALE_MAX_MODELS")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
@@ -189,6 +226,8 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   c.proxy.upstream_host = u.host;
   c.proxy.upstream_port = u.port;
   c.proxy.threads = threads;
+  c.proxy.routing.openai_paths.insert(c.proxy.routing.openai_paths.end(),
+                                      extra_openai_paths.begin(), extra_openai_paths.end());
   c.admin = *ParseHostPort(admin);
   if (c.pod_name.empty()) {
     const char* pod = std::getenv("POD_NAME");

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     if (!config->grpc_listen.empty()) {
       grpc = std::make_unique<lagscale::proxy::GrpcProxy>(
           lagscale::proxy::GrpcProxyOptions{config->grpc_listen, config->grpc_upstream,
-                                            config->proxy.model_header,
+                                            config->proxy.routing.headers,
                                             config->proxy.connect_timeout},
           sidecar.ledger(), sidecar.grpc_shard_base(), lagscale::sidecar::Sidecar::kGrpcShards,
           &sidecar.server_counters());

@@ -53,6 +53,20 @@ class Families {
   std::deque<MetricFamily> families_;
 };
 
+// A histogram sample from per-bucket counts (not cumulative) over kLatencyBucketBounds.
+void FillHistogram(ClientMetric& h, const std::array<uint64_t, kLatencyBucketCount>& buckets,
+                   double sum) {
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < kLatencyBucketCount; ++b) {
+    cumulative += buckets[b];
+    const double bound = b < kLatencyBucketBounds.size() ? kLatencyBucketBounds[b]
+                                                         : std::numeric_limits<double>::infinity();
+    h.histogram.bucket.push_back({cumulative, bound});
+  }
+  h.histogram.sample_count = cumulative;
+  h.histogram.sample_sum = sum;
+}
+
 class LedgerCollector final : public prometheus::Collectable {
  public:
   LedgerCollector(const Ledger& ledger, const ServerCounters& server, ExpositionLabels labels)
@@ -85,6 +99,14 @@ class LedgerCollector final : public prometheus::Collectable {
                            MetricType::Histogram);
     auto& last = f.Add("lagscale_model_last_request_timestamp_seconds",
                        "Unix time of the model's latest arrival.", MetricType::Gauge);
+    auto& ttfb = f.Add("lagscale_model_time_to_first_byte_seconds",
+                       "Time from request headers to the first byte of the answer (for a "
+                       "server-sent-events stream, its first event); OpenAI-compatible requests.",
+                       MetricType::Histogram);
+    auto& tokens = f.Add("lagscale_model_tokens_total",
+                         "Tokens reported in the answers' usage objects, by kind (prompt, "
+                         "completion); OpenAI-compatible requests.",
+                         MetricType::Counter);
 
     auto add_model = [&](const std::string& model, const ModelStats& s) {
       f.Sample(arrivals, {{"model", model}}).counter.value = static_cast<double>(s.arrivals);
@@ -95,19 +117,15 @@ class LedgerCollector final : public prometheus::Collectable {
       }
       f.Sample(inflight, {{"model", model}}).gauge.value = static_cast<double>(s.inflight());
       f.Sample(busy, {{"model", model}}).counter.value = s.busy_seconds;
-      ClientMetric& h = f.Sample(duration, {{"model", model}});
-      uint64_t cumulative = 0;
-      for (size_t b = 0; b < kLatencyBucketCount; ++b) {
-        cumulative += s.latency_buckets[b];
-        const double bound = b < kLatencyBucketBounds.size()
-                                 ? kLatencyBucketBounds[b]
-                                 : std::numeric_limits<double>::infinity();
-        h.histogram.bucket.push_back({cumulative, bound});
-      }
-      h.histogram.sample_count = cumulative;
-      h.histogram.sample_sum = s.duration_seconds_sum;
+      FillHistogram(f.Sample(duration, {{"model", model}}), s.latency_buckets,
+                    s.duration_seconds_sum);
       f.Sample(last, {{"model", model}}).gauge.value =
           static_cast<double>(s.last_request_unix_ns) * 1e-9;
+      FillHistogram(f.Sample(ttfb, {{"model", model}}), s.ttfb_buckets, s.ttfb_seconds_sum);
+      f.Sample(tokens, {{"model", model}, {"kind", "prompt"}}).counter.value =
+          static_cast<double>(s.prompt_tokens);
+      f.Sample(tokens, {{"model", model}, {"kind", "completion"}}).counter.value =
+          static_cast<double>(s.completion_tokens);
     };
     for (const auto& [name, stats] : snap.models) add_model(name, stats);
     if (snap.overflow.arrivals > 0) add_model(kOverflowLabel, snap.overflow);
@@ -170,6 +188,10 @@ class LedgerCollector final : public prometheus::Collectable {
     counter("lagscale_connections_shed_total",
             "Client connections closed unserved because no file descriptor was free.",
             static_cast<double>(t.connections_shed));
+    counter("lagscale_answer_events_skipped_total",
+            "Server-sent events of OpenAI-compatible answers too large to scan for usage "
+            "(over 64 KiB of data), passed on unscanned.",
+            static_cast<double>(t.answer_events_skipped));
     auto& parse = f.Add("lagscale_parse_errors_total",
                         "Requests refused before reaching the inference server, by kind.",
                         MetricType::Counter);

@@ -56,6 +56,10 @@ uint64_t ModelStats::completions() const {
   return std::accumulate(outcomes.begin(), outcomes.end(), uint64_t{0});
 }
 
+uint64_t ModelStats::ttfb_count() const {
+  return std::accumulate(ttfb_buckets.begin(), ttfb_buckets.end(), uint64_t{0});
+}
+
 void ModelStats::Add(const ModelStats& o) {
   arrivals += o.arrivals;
   for (size_t i = 0; i < kOutcomeCount; ++i) outcomes[i] += o.outcomes[i];
@@ -63,6 +67,10 @@ void ModelStats::Add(const ModelStats& o) {
   duration_seconds_sum += o.duration_seconds_sum;
   for (size_t i = 0; i < kLatencyBucketCount; ++i) latency_buckets[i] += o.latency_buckets[i];
   last_request_unix_ns = std::max(last_request_unix_ns, o.last_request_unix_ns);
+  for (size_t i = 0; i < kLatencyBucketCount; ++i) ttfb_buckets[i] += o.ttfb_buckets[i];
+  ttfb_seconds_sum += o.ttfb_seconds_sum;
+  prompt_tokens += o.prompt_tokens;
+  completion_tokens += o.completion_tokens;
 }
 
 // One model's counters in one shard. busy_base_ns is (sum of durations of completed requests) -
@@ -76,6 +84,10 @@ struct alignas(64) LedgerShard::Cell {
   std::atomic<int64_t> duration_ns_sum{0};
   std::atomic<int64_t> last_arrival_ns{0};
   std::atomic<uint64_t> buckets[kLatencyBucketCount] = {};
+  std::atomic<uint64_t> ttfb_buckets[kLatencyBucketCount] = {};
+  std::atomic<int64_t> ttfb_ns_sum{0};
+  std::atomic<uint64_t> prompt_tokens{0};
+  std::atomic<uint64_t> completion_tokens{0};
 
   // Writer side of the sequence lock: odd while the counters change.
   void BeginWrite() {
@@ -132,10 +144,27 @@ void LedgerShard::End(ModelId model, int64_t start_ns, Outcome outcome) {
   c.EndWrite();
 }
 
+void LedgerShard::FirstByte(ModelId model, int64_t since_ns) {
+  const int64_t ttfb = std::max<int64_t>(0, clock_.MonotonicNs() - since_ns);
+  Cell& c = cells_[model];
+  c.BeginWrite();
+  Bump(c.ttfb_buckets[BucketFor(ttfb)], uint64_t{1});
+  Bump(c.ttfb_ns_sum, ttfb);
+  c.EndWrite();
+}
+
+void LedgerShard::Tokens(ModelId model, uint64_t prompt, uint64_t completion) {
+  Cell& c = cells_[model];
+  c.BeginWrite();
+  Bump(c.prompt_tokens, prompt);
+  Bump(c.completion_tokens, completion);
+  c.EndWrite();
+}
+
 void LedgerShard::Read(ModelId model, ModelStats& into, int64_t& busy_base_ns, int64_t& last_ns) const {
   const Cell& c = cells_[model];
   ModelStats s;
-  int64_t base, dur, last;
+  int64_t base, dur, last, ttfb_sum;
   for (;;) {
     const uint32_t before = c.seq.load(std::memory_order_acquire);
     s.arrivals = c.arrivals.load(std::memory_order_relaxed);
@@ -145,10 +174,15 @@ void LedgerShard::Read(ModelId model, ModelStats& into, int64_t& busy_base_ns, i
     last = c.last_arrival_ns.load(std::memory_order_relaxed);
     for (size_t i = 0; i < kLatencyBucketCount; ++i) {
       s.latency_buckets[i] = c.buckets[i].load(std::memory_order_relaxed);
+      s.ttfb_buckets[i] = c.ttfb_buckets[i].load(std::memory_order_relaxed);
     }
+    ttfb_sum = c.ttfb_ns_sum.load(std::memory_order_relaxed);
+    s.prompt_tokens = c.prompt_tokens.load(std::memory_order_relaxed);
+    s.completion_tokens = c.completion_tokens.load(std::memory_order_relaxed);
     if (c.Unchanged(before)) break;
   }
   s.duration_seconds_sum = static_cast<double>(dur) * 1e-9;
+  s.ttfb_seconds_sum = static_cast<double>(ttfb_sum) * 1e-9;
   into.Add(s);
   busy_base_ns += base;
   if (s.arrivals > 0) last_ns = std::max(last_ns, last);
@@ -163,6 +197,14 @@ RequestGuard& RequestGuard::operator=(RequestGuard&& other) noexcept {
     start_ns_ = other.start_ns_;
   }
   return *this;
+}
+
+void RequestGuard::RecordFirstByte(int64_t since_ns) {
+  if (shard_ != nullptr) shard_->FirstByte(model_, since_ns);
+}
+
+void RequestGuard::AddTokens(uint64_t prompt, uint64_t completion) {
+  if (shard_ != nullptr) shard_->Tokens(model_, prompt, completion);
 }
 
 void RequestGuard::Finish() {

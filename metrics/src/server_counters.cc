@@ -23,6 +23,7 @@ ServerTotals ServerCounters::Sum() const {
     t.client_write_timeouts += s.client_write_timeouts.load(std::memory_order_relaxed);
     t.accept_errors += s.accept_errors.load(std::memory_order_relaxed);
     t.connections_shed += s.connections_shed.load(std::memory_order_relaxed);
+    t.answer_events_skipped += s.answer_events_skipped.load(std::memory_order_relaxed);
     for (size_t e = 0; e < kParseErrorCount; ++e) {
       t.parse_errors[e] += s.parse_errors[e].load(std::memory_order_relaxed);
     }

@@ -19,6 +19,10 @@ nlohmann::json ToJson(const ModelStats& s) {
       {"duration_seconds_sum", s.duration_seconds_sum},
       {"outcomes", std::move(outcomes)},
       {"last_request_unix", static_cast<double>(s.last_request_unix_ns) * 1e-9},
+      {"ttfb_count", s.ttfb_count()},
+      {"ttfb_seconds_sum", s.ttfb_seconds_sum},
+      {"prompt_tokens", s.prompt_tokens},
+      {"completion_tokens", s.completion_tokens},
   };
 }
 

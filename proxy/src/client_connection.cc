@@ -57,7 +57,8 @@ std::string_view BodyFor(int status) {
 ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket)
     : worker_(worker),
       client_(std::move(socket)),
-      request_({worker.config().max_header_bytes, worker.config().max_body_bytes}),
+      request_({worker.config().max_header_bytes, worker.config().max_body_bytes},
+               &worker.config().routing),
       response_(worker.config().max_header_bytes),
       client_timer_(worker.io()),
       client_tick_(std::min({worker.config().header_timeout, worker.config().idle_timeout,
@@ -94,6 +95,7 @@ void ClientConnection::Process() {
       client_deadline_ = Clock::now() + worker_.config().header_timeout;
     }
     if (request_.head_done() && !exchange_ && !request_.failed()) StartExchange();
+    if (exchange_) BeginWhenRouted();
   }
   if (request_.failed()) {
     OnRequestError();
@@ -114,11 +116,15 @@ void ClientConnection::Process() {
 }
 
 void ClientConnection::StartExchange() {
-  const HttpHead& head = request_.head();
-  std::string_view header;
-  const bool has_header = head.Count(worker_.config().model_header, &header) > 0;
-  guard_ =
-      worker_.ledger().Begin(RouteModel(worker_.table(), has_header, header, request_.target()));
+  const std::string_view header = request_.model_header();
+  awaiting_model_ = request_.model_in_body();
+  if (!awaiting_model_) {
+    guard_ = worker_.ledger().Begin(
+        RouteModel(worker_.table(), !header.empty(), header, request_.target()));
+  }
+  openai_ = request_.openai();
+  first_output_seen_ = false;
+  if (openai_) arrival_ns_ = worker_.ledger().NowNs();
   exchange_ = true;
   exchange_start_ = Clock::now();
   connect_attempts_ = not_taken_ = 0;
@@ -131,7 +137,55 @@ void ClientConnection::StartExchange() {
 
 void ClientConnection::StartResponse() {
   response_.Start(request_.is_head_method(), request_.http11(),
-                  !request_.keep_alive() || worker_.draining());
+                  !request_.keep_alive() || worker_.draining(), openai_);
+}
+
+// A request whose model is in its body begins once the body told (see the class comment).
+void ClientConnection::BeginWhenRouted() {
+  if (!awaiting_model_) return;
+  switch (request_.body_model()) {
+    case JsonModelScanner::Result::kScanning:
+      return;
+    case JsonModelScanner::Result::kFound:
+      guard_ = worker_.ledger().Begin(worker_.table().Resolve(request_.body_model_name()));
+      break;
+    case JsonModelScanner::Result::kNone:
+      guard_ = worker_.ledger().Begin(worker_.table().unattributed());
+      break;
+  }
+  awaiting_model_ = false;
+}
+
+// The exchange's guard, begun (unattributed) first if its model is still unknown: whatever ends
+// or judges the exchange goes through here.
+metrics::RequestGuard& ClientConnection::Guard() {
+  if (awaiting_model_) {
+    guard_ = worker_.ledger().Begin(worker_.table().unattributed());
+    awaiting_model_ = false;
+  }
+  return guard_;
+}
+
+void ClientConnection::RecordFirstOutput() {
+  if (!openai_ || first_output_seen_ || !response_.usage().first_output()) return;
+  first_output_seen_ = true;
+  Guard().RecordFirstByte(arrival_ns_);
+}
+
+// What the answer to an OpenAI request showed: its usage tokens, events too large to scan, and
+// for a complete answer without a body its end as the first output.
+void ClientConnection::AccountAnswer(bool complete) {
+  if (!openai_) return;
+  const UsageScanner& usage = response_.usage();
+  if (complete && !first_output_seen_) {
+    first_output_seen_ = true;
+    Guard().RecordFirstByte(arrival_ns_);
+  }
+  if (usage.has_usage()) Guard().AddTokens(usage.prompt_tokens(), usage.completion_tokens());
+  if (usage.skipped_events() > 0) {
+    worker_.counters().Add(worker_.counters().answer_events_skipped, usage.skipped_events());
+  }
+  openai_ = false;  // counted once
 }
 
 void ClientConnection::MaybeReadClient() {
@@ -208,7 +262,7 @@ void ClientConnection::OnClientWritten(const error_code& ec) {
   client_write_deadline_ = Clock::time_point::max();
   if (closed_) return;
   if (ec) {
-    guard_.set_outcome(Outcome::kClientAbort);
+    Guard().set_outcome(Outcome::kClientAbort);
     Close();
     return;
   }
@@ -229,7 +283,8 @@ void ClientConnection::MaybeFinishExchange() {
   if (!exchange_ || !response_.complete() || client_writing_ || !to_client_.empty()) return;
   const bool request_done = request_.message_done();
   if (request_done && upstream_writing_) return;  // the write's completion comes back here
-  guard_.End(metrics::OutcomeForHttpStatus(response_.status()));
+  AccountAnswer(/*complete=*/true);
+  Guard().End(metrics::OutcomeForHttpStatus(response_.status()));
   exchange_ = false;
   upstream_deadline_ = Clock::time_point::max();
   if (request_done && response_.upstream_reusable() && !worker_.draining()) {
@@ -260,7 +315,7 @@ void ClientConnection::OnRequestError() {
   }
   const int status = request_.error_status();
   if (exchange_ && (response_.final_head_done() || client_writing_)) {
-    guard_.set_outcome(Outcome::kClientError);
+    Guard().set_outcome(Outcome::kClientError);
     Close();
     return;
   }
@@ -271,8 +326,9 @@ void ClientConnection::OnRequestError() {
 void ClientConnection::SendErrorAndClose(int status, std::string_view reason, std::string_view body,
                                          Outcome outcome) {
   DropUpstream();
+  if (exchange_) AccountAnswer(/*complete=*/false);
+  Guard().set_outcome(outcome);
   exchange_ = false;
-  guard_.set_outcome(outcome);
   char code[8], length[24];
   const auto code_end = std::to_chars(code, code + sizeof code, status).ptr;
   const auto length_end = std::to_chars(length, length + sizeof length, body.size()).ptr;
@@ -286,7 +342,7 @@ void ClientConnection::SendErrorAndClose(int status, std::string_view reason, st
 
 // After an error answer: stop sending, drain what the client still sends for a moment, close.
 void ClientConnection::Linger() {
-  guard_ = {};  // the answer is out: the request ends here with the outcome already set
+  Guard() = {};  // the answer is out: the request ends here with the outcome already set
   lingering_ = true;
   error_code ignored;
   client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -298,7 +354,8 @@ void ClientConnection::Linger() {
 void ClientConnection::Close() {
   if (closed_) return;
   closed_ = true;
-  guard_ = {};
+  if (exchange_) AccountAnswer(/*complete=*/false);
+  Guard() = {};
   DropUpstream();
   error_code ignored;
   client_.close(ignored);
@@ -359,7 +416,7 @@ void ClientConnection::OnClientTimer() {
 // is closed so the server can stop the work.
 void ClientConnection::OnClientWriteTimeout() {
   worker_.counters().Add(worker_.counters().client_write_timeouts);
-  if (exchange_) guard_.set_outcome(Outcome::kClientAbort);
+  if (exchange_) Guard().set_outcome(Outcome::kClientAbort);
   Close();
 }
 

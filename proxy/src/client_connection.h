@@ -26,6 +26,16 @@ namespace lagscale::proxy {
 // request waits for its response the client socket stays read, so a client that leaves is seen at
 // once (the exchange then ends as client_abort and the upstream connection is dropped).
 // Every request is a RequestGuard from the worker's ledger shard, ended exactly once.
+//
+// When a request starts to count: a request whose model is in a header or its path begins in the
+// ledger as soon as its head is parsed. An OpenAI-compatible request whose model is in its body
+// (RequestStream::model_in_body()) begins once that is known: when the top-level "model" value
+// has streamed by, or when the body ended, turned out not to be a JSON object or the final
+// response head arrived without one (then unattributed). Its bytes are forwarded all along; it
+// just is not in flight for any model before that point. An exchange that ends before then
+// (client gone, error) begins and ends at that moment, unattributed: every request still begins
+// and ends exactly once. Guard() is the only way to the guard, so no path can skip the begin.
+// For OpenAI requests the answer's first output and usage tokens go to the same guard.
 // Thread safety: none; lives on its worker's thread. Async operations hold a shared_ptr to it.
 class ClientConnection final : public std::enable_shared_from_this<ClientConnection>,
                                public Drainable {
@@ -57,6 +67,10 @@ class ClientConnection final : public std::enable_shared_from_this<ClientConnect
   void WriteClient();
   void OnClientWritten(const boost::system::error_code& ec);
   void MaybeFinishExchange();
+  void BeginWhenRouted();
+  metrics::RequestGuard& Guard();
+  void RecordFirstOutput();
+  void AccountAnswer(bool complete);
   void OnRequestError();
   void SendErrorAndClose(int status, std::string_view reason, std::string_view body,
                          metrics::Outcome outcome);
@@ -111,6 +125,10 @@ class ClientConnection final : public std::enable_shared_from_this<ClientConnect
   Clock::time_point exchange_start_;  // the request's upstream budget runs from here
 
   bool exchange_ = false;  // a request has begun and its response has not ended
+  bool awaiting_model_ = false;  // the exchange's model is still streaming in its body
+  bool openai_ = false;          // the exchange is an OpenAI-compatible request
+  bool first_output_seen_ = false;
+  int64_t arrival_ns_ = 0;  // ledger clock, for the time to first output
   bool client_reading_ = false;
   bool client_writing_ = false;
   bool upstream_reading_ = false;

@@ -187,6 +187,8 @@ void ClientConnection::OnUpstreamRead(const error_code& ec, size_t n) {
       return;
     }
     if (used < n) response_.ForbidReuse();  // bytes after the response: not a clean connection
+    if (response_.final_head_done()) Guard();  // the answer began: the model waits no longer
+    RecordFirstOutput();
   }
   upstream_deadline_ = Clock::now() + worker_.config().upstream_timeout;
   if (!to_client_.empty()) {
@@ -221,7 +223,7 @@ void ClientConnection::UpstreamFailed(std::string_view why) {
   }
   if (response_.final_head_done() || client_writing_) {
     // Part of the response is out: the client can only learn of the failure by the close.
-    guard_.set_outcome(Outcome::kUpstreamError);
+    Guard().set_outcome(Outcome::kUpstreamError);
     Close();
     return;
   }
@@ -307,7 +309,7 @@ void ClientConnection::OnUpstreamTimer(const error_code& ec) {
     return;
   }
   if (response_.final_head_done() || client_writing_) {
-    guard_.set_outcome(Outcome::kTimeout);
+    Guard().set_outcome(Outcome::kTimeout);
     Close();
     return;
   }

@@ -53,9 +53,10 @@ class GrpcProxy::Impl {
         counters_(counters),
         first_(first_shard),
         count_(shard_count) {
-    std::transform(options_.model_header.begin(), options_.model_header.end(),
-                   options_.model_header.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (std::string& header : options_.model_headers) {
+      std::transform(header.begin(), header.end(), header.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    }
   }
 
   void Start() {
@@ -104,7 +105,7 @@ class GrpcProxy::Impl {
       env->shard = &ledger_.shard(first_ + i);
       env->counters = counters_ ? &counters_->shard(first_ + i) : nullptr;
       env->table = &ledger_.table();
-      env->model_header = options_.model_header;
+      env->model_headers = options_.model_headers;
       env->live = &live_;
       env->accepting = &accepting_;
       envs_.push_back(std::move(env));

@@ -139,12 +139,14 @@ void ProxyCall::OnAccepted() {
   // Every other method of the V2 service is unary (the protocol says so), which allows the
   // short path: one upstream operation instead of a message pump in each direction.
   unary_ = !stream_infer_ && method.starts_with(kService);
-  for (const auto& [k, v] : down_ctx_.client_metadata()) {
-    if (std::string_view(k.data(), k.size()) == env_.model_header) {
-      header_model_ = env_.table->Resolve(std::string_view(v.data(), v.size()));
-      header_model_found_ = true;
-      break;
-    }
+  // The first of the configured keys that the call carries names the model.
+  const auto& metadata = down_ctx_.client_metadata();
+  for (const std::string& key : env_.model_headers) {
+    const auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+    if (it == metadata.end()) continue;
+    header_model_ = env_.table->Resolve(std::string_view(it->second.data(), it->second.size()));
+    header_model_found_ = true;
+    break;
   }
   // Without a header, V2 calls are attributed from their first message, so the upstream call
   // starts once it is here; any other call starts upstream at once (it may be a stream whose

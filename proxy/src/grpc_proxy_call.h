@@ -25,7 +25,7 @@ struct CallEnv {
   metrics::LedgerShard* shard = nullptr;
   metrics::ServerShardCounters* counters = nullptr;  // may be null
   metrics::ModelTable* table = nullptr;
-  std::string model_header;  // lower case
+  std::vector<std::string> model_headers;  // lower case, in order of precedence
   std::atomic<int64_t>* live = nullptr;
   std::atomic<bool>* accepting = nullptr;
   std::vector<std::string_view> chunks;  // scratch for scanning messages; this thread only

@@ -23,6 +23,27 @@ std::string_view PathOf(std::string_view target) {
 
 }  // namespace
 
+std::vector<std::string> DefaultOpenAiPaths() {
+  return {"/v1/chat/completions",        "/v1/completions",        "/v1/embeddings",
+          "/openai/v1/chat/completions", "/openai/v1/completions", "/openai/v1/embeddings"};
+}
+
+std::string_view ModelHeader(const ModelRouting& routing, const HttpHead& head) {
+  for (const std::string& name : routing.headers) {
+    std::string_view value;
+    if (head.Count(name, &value) > 0 && !value.empty()) return value;
+  }
+  return {};
+}
+
+bool IsOpenAiPath(const ModelRouting& routing, std::string_view target) {
+  const std::string_view path = PathOf(target);
+  for (const std::string& p : routing.openai_paths) {
+    if (path == p) return true;
+  }
+  return false;
+}
+
 std::string_view ModelFromTarget(std::string_view target) {
   const std::string_view path = PathOf(target);
   if (path.starts_with(kV2)) {

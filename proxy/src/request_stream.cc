@@ -33,7 +33,8 @@ const llhttp_settings_t RequestStream::kSettings = [] {
   return s;
 }();
 
-RequestStream::RequestStream(Limits limits) : limits_(limits) {
+RequestStream::RequestStream(Limits limits, const ModelRouting* routing)
+    : limits_(limits), routing_(routing) {
   llhttp_init(&parser_, HTTP_REQUEST, &kSettings);
   parser_.data = this;
   head_.Reset(limits_.max_header_bytes);
@@ -103,6 +104,8 @@ int RequestStream::OnMessageBegin(llhttp_t* p) {
   s.trailers_.Reset(s.limits_.max_header_bytes);
   s.started_ = true;
   s.body_bytes_ = 0;
+  s.model_header_ = {};
+  s.openai_ = s.model_in_body_ = false;
   s.chunked_ = s.chunk_open_ = false;
   return 0;
 }
@@ -143,6 +146,7 @@ int RequestStream::OnHeadersComplete(llhttp_t* p) {
   if (!s.head_.WellFormed()) return s.Fail(metrics::ParseError::kMalformed);
   const size_t hosts = s.head_.Count("host");
   if (hosts > 1 || (s.http11_ && hosts == 0)) return s.Fail(metrics::ParseError::kMalformed);
+  s.FindModel();
   if (s.limits_.max_body_bytes != 0 && (p->flags & F_CONTENT_LENGTH) != 0 &&
       p->content_length > s.limits_.max_body_bytes) {
     s.head_done_ = true;  // the head is valid: the caller counts the request before refusing it
@@ -151,6 +155,16 @@ int RequestStream::OnHeadersComplete(llhttp_t* p) {
   s.WriteHead();
   s.head_done_ = true;
   return 0;
+}
+
+// Where the current request's model is: a header, else (on an OpenAI path) the body, else the
+// target, which the caller reads.
+void RequestStream::FindModel() {
+  if (routing_ == nullptr) return;
+  model_header_ = ModelHeader(*routing_, head_);
+  openai_ = method_ == HTTP_POST && IsOpenAiPath(*routing_, target());
+  model_in_body_ = openai_ && model_header_.empty();
+  if (model_in_body_) body_model_.Reset();
 }
 
 void RequestStream::WriteHead() {
@@ -173,6 +187,9 @@ int RequestStream::OnBody(llhttp_t* p, const char* at, size_t len) {
   s.body_bytes_ += len;
   if (s.limits_.max_body_bytes != 0 && s.body_bytes_ > s.limits_.max_body_bytes) {
     return s.Fail(metrics::ParseError::kBodyTooLarge);
+  }
+  if (s.model_in_body_ && s.body_model_.result() == JsonModelScanner::Result::kScanning) {
+    s.body_model_.Feed(at, len);
   }
   s.out_->append(at, len);
   return 0;
@@ -202,6 +219,7 @@ int RequestStream::OnMessageComplete(llhttp_t* p) {
     s.trailers_.WriteTrailerFields(*s.out_);
     s.out_->append("\r\n");
   }
+  if (s.model_in_body_) s.body_model_.Finish();  // no "model" by the end: none
   s.message_done_ = true;
   return HPE_PAUSED;
 }

@@ -6,6 +6,15 @@ namespace lagscale::proxy {
 
 namespace {
 
+// A server-sent-events answer (Content-Type text/event-stream, parameters allowed).
+bool IsEventStream(const HttpHead& head) {
+  constexpr std::string_view kType = "text/event-stream";
+  std::string_view type;
+  if (head.Count("content-type", &type) == 0 || type.size() < kType.size()) return false;
+  return EqualsIgnoreCase(type.substr(0, kType.size()), kType) &&
+         (type.size() == kType.size() || type[kType.size()] == ';' || type[kType.size()] == ' ');
+}
+
 ResponseStream& Self(llhttp_t* p) { return *static_cast<ResponseStream*>(p->data); }
 
 // reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 section 4): no other control byte.
@@ -39,7 +48,8 @@ ResponseStream::ResponseStream(size_t max_header_bytes) : max_header_bytes_(max_
   parser_.data = this;
 }
 
-void ResponseStream::Start(bool head_request, bool client_http11, bool close_client) {
+void ResponseStream::Start(bool head_request, bool client_http11, bool close_client,
+                           bool scan_usage) {
   llhttp_reset(&parser_);
   head_request_ = head_request;
   client_http11_ = client_http11;
@@ -49,6 +59,8 @@ void ResponseStream::Start(bool head_request, bool client_http11, bool close_cli
   in_head_ = received_any_ = final_head_done_ = complete_ = failed_ = chunk_open_ = false;
   until_eof_ = false;
   upstream_reusable_ = false;
+  scan_usage_ = scan_usage;
+  usage_.Start(false);
 }
 
 size_t ResponseStream::Feed(const char* data, size_t len, std::string& out) {
@@ -124,6 +136,7 @@ int ResponseStream::OnHeadersComplete(llhttp_t* p) {
     s.body_ = s.client_http11_ ? Body::kWrapInChunks : Body::kUntilClose;
   }
   if (s.body_ == Body::kUntilClose) s.close_client_ = true;
+  if (s.scan_usage_) s.usage_.Start(IsEventStream(s.head_));
   s.WriteHead(status, /*interim=*/false);
   s.final_head_done_ = true;
   return s.head_request_ ? 1 : 0;
@@ -150,6 +163,7 @@ void ResponseStream::WriteHead(int status, bool interim) {
 
 int ResponseStream::OnBody(llhttp_t* p, const char* at, size_t len) {
   ResponseStream& s = Self(p);
+  if (s.scan_usage_) s.usage_.Feed(at, len);
   if (s.body_ == Body::kWrapInChunks) {
     AppendChunkSize(*s.out_, len);
     s.out_->append(at, len).append("\r\n");

@@ -111,6 +111,33 @@ TEST_F(ExpositionTest, StatsJsonMatchesTheLedger) {
   EXPECT_GT(doc["models"]["iris"]["last_request_unix"].get<double>(), 1.6e9);
 }
 
+TEST_F(ExpositionTest, TimeToFirstByteAndTokensPerModel) {
+  const int64_t arrived = ledger_.shard(0).NowNs();
+  RequestGuard chat = ledger_.shard(0).Begin(table_.Resolve("iris"));
+  clock_.AdvanceNs(30 * kMs);
+  chat.RecordFirstByte(arrived);
+  chat.AddTokens(12, 7);
+  chat.End(Outcome::kSuccess);
+  server_.shard(1).Add(server_.shard(1).answer_events_skipped, 2);
+  const std::string text = exposition_.Render().body;
+  EXPECT_THAT(text, HasSubstr("# TYPE lagscale_model_time_to_first_byte_seconds histogram"));
+  const std::string labels = "{server=\"mlserver\",pod=\"mlserver-0\",model=\"iris\"";
+  const std::string ttfb = "lagscale_model_time_to_first_byte_seconds";
+  EXPECT_THAT(text, HasSubstr(ttfb + "_bucket" + labels + ",le=\"0.025\"} 0"));
+  EXPECT_THAT(text, HasSubstr(ttfb + "_bucket" + labels + ",le=\"0.05\"} 1"));
+  EXPECT_THAT(text, HasSubstr(ttfb + "_count" + labels + "} 1"));
+  EXPECT_THAT(text, HasSubstr("lagscale_model_tokens_total" + labels + ",kind=\"prompt\"} 12"));
+  EXPECT_THAT(text, HasSubstr("lagscale_model_tokens_total" + labels + ",kind=\"completion\"} 7"));
+  EXPECT_THAT(text, HasSubstr("lagscale_answer_events_skipped_total{server=\"mlserver\","
+                              "pod=\"mlserver-0\"} 2"));
+  const auto doc = nlohmann::json::parse(StatsJson(ledger_.Snapshot()));
+  EXPECT_EQ(doc["models"]["iris"]["ttfb_count"], 1);
+  EXPECT_NEAR(doc["models"]["iris"]["ttfb_seconds_sum"].get<double>(), 0.03, 1e-9);
+  EXPECT_EQ(doc["models"]["iris"]["prompt_tokens"], 12);
+  EXPECT_EQ(doc["models"]["iris"]["completion_tokens"], 7);
+  EXPECT_EQ(doc["models"]["bert"]["ttfb_count"], 0);
+}
+
 }  // namespace
 }  // namespace lagscale::metrics
 

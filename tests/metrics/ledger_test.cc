@@ -120,6 +120,32 @@ TEST_F(LedgerTest, LatencyLandsInItsBucket) {
   EXPECT_NEAR(s.duration_seconds_sum, 61.003, 1e-9);
 }
 
+TEST_F(LedgerTest, FirstByteAndTokensCountOnTheGuardsModelAcrossShards) {
+  ModelId m = table_.Resolve("m");
+  const int64_t arrived = ledger_.shard(0).NowNs();
+  RequestGuard a = ledger_.shard(0).Begin(m);
+  RequestGuard b = ledger_.shard(1).Begin(m);
+  clock_.AdvanceNs(3 * kMs);
+  a.RecordFirstByte(arrived);
+  clock_.AdvanceNs(200 * kMs);
+  b.RecordFirstByte(arrived);
+  a.AddTokens(10, 1);
+  b.AddTokens(5, 2);
+  b.AddTokens(0, 3);
+  a.End(Outcome::kSuccess);
+  a.AddTokens(100, 100);  // ended: nothing more counts
+  const LedgerSnapshot snap = ledger_.Snapshot();
+  const ModelStats& s = Stats(snap, "m");
+  EXPECT_EQ(s.ttfb_count(), 2u);
+  EXPECT_NEAR(s.ttfb_seconds_sum, 0.206, 1e-9);
+  EXPECT_EQ(s.ttfb_buckets[2], 1u);  // 3 ms: (2.5 ms, 5 ms]
+  EXPECT_EQ(s.ttfb_buckets[7], 1u);  // 203 ms: (100 ms, 250 ms]
+  EXPECT_EQ(s.prompt_tokens, 15u);
+  EXPECT_EQ(s.completion_tokens, 6u);
+  EXPECT_EQ(s.arrivals, 2u) << "first byte and tokens are not arrivals";
+  EXPECT_EQ(s.inflight(), 1);
+}
+
 TEST_F(LedgerTest, LastRequestIsWallClockOfLatestArrival) {
   ModelId m = table_.Resolve("m");
   EXPECT_EQ(Stats(ledger_.Snapshot(), "m").last_request_unix_ns, 0);

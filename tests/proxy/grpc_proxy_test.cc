@@ -42,10 +42,12 @@ class GrpcProxyTest : public ::testing::Test {
 
   void SetUp() override { StartProxy(upstream_.address()); }
 
-  void StartProxy(const std::string& upstream) {
+  void StartProxy(const std::string& upstream,
+                  std::vector<std::string> model_headers = {"seldon-model"}) {
     GrpcProxyOptions options;
     options.listen = "127.0.0.1:0";
     options.upstream = upstream;
+    options.model_headers = std::move(model_headers);
     // Like the sidecar: the HTTP threads own shards 0-1, gRPC gets the last two.
     proxy_ = std::make_unique<GrpcProxy>(options, ledger_, 2, 2);
     proxy_->Start();
@@ -123,6 +125,21 @@ TEST_F(GrpcProxyTest, ModelHeaderTakesPrecedenceOverTheMessage) {
   ctx.AddMetadata("seldon-model", "from-header");
   ASSERT_TRUE(Infer("from-body", ctx).ok());
   ExpectOnly(Settled("from-header"), 1, Outcome::kSuccess);
+  EXPECT_EQ(Stats("from-body").arrivals, 0u);
+}
+
+TEST_F(GrpcProxyTest, FirstConfiguredModelHeaderPresentWins) {
+  proxy_.reset();
+  StartProxy(upstream_.address(), {"seldon-model", "X-Gateway-Model-Name"});
+  grpc::ClientContext gateway_only;
+  gateway_only.AddMetadata("x-gateway-model-name", "gateway");
+  ASSERT_TRUE(Infer("from-body", gateway_only).ok());
+  grpc::ClientContext both;
+  both.AddMetadata("x-gateway-model-name", "gateway");
+  both.AddMetadata("seldon-model", "seldon");
+  ASSERT_TRUE(Infer("from-body", both).ok());
+  ExpectOnly(Settled("gateway"), 1, Outcome::kSuccess);
+  ExpectOnly(Settled("seldon"), 1, Outcome::kSuccess);
   EXPECT_EQ(Stats("from-body").arrivals, 0u);
 }
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <new>
 #include <string_view>
+#include <chrono>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -85,22 +86,42 @@ bool ReadExactly(int fd, char* buf, size_t size) {
   return true;
 }
 
-constexpr std::string_view kRequest =
-    "POST /v2/models/m1/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello";
-constexpr std::string_view kUpstreamRequest =
-    "POST /v2/models/m1/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello";
-constexpr std::string_view kResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+// One exchange the allocation test repeats: what the client sends, what the upstream must receive
+// (the same bytes), the upstream's answer and the model it is counted under.
+struct Exchange {
+  std::string_view request;
+  std::string_view response;
+  std::string_view model;
+  uint64_t prompt_tokens = 0;      // per request
+  uint64_t completion_tokens = 0;  // per request
+  bool first_output_counted = false;
+};
 
-TEST(HttpProxyAllocations, SteadyStateRequestsAllocateNothing) {
+constexpr Exchange kV2Infer = {
+    "POST /v2/models/m1/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "m1"};
+
+// An OpenAI chat request whose model is last in the body, answered by a server-sent-events stream
+// with a usage event: the body scanner, the answer scanner and the token counters all run.
+constexpr Exchange kOpenAiStream = {
+    "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 61\r\n\r\n"
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"model\":\"llama\"}",
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "1d\r\ndata: {\"choices\":[{\"t\":1}]}\n\n\r\n"
+    "3b\r\ndata: {\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n\r\n"
+    "e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n",
+    "llama", 3, 1, true};
+
+void ExpectNoAllocations(const Exchange& x) {
   uint16_t upstream_port = 0;
   const int listener = Listen(upstream_port);
-  std::thread upstream([listener] {
+  std::thread upstream([listener, x] {
     const int fd = ::accept(listener, nullptr, nullptr);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    char buf[256];
-    while (ReadExactly(fd, buf, kUpstreamRequest.size())) {
-      if (::send(fd, kResponse.data(), kResponse.size(), MSG_NOSIGNAL) <= 0) break;
+    char buf[512];
+    while (ReadExactly(fd, buf, x.request.size())) {
+      if (::send(fd, x.response.data(), x.response.size(), MSG_NOSIGNAL) <= 0) break;
     }
     ::close(fd);
   });
@@ -119,12 +140,12 @@ TEST(HttpProxyAllocations, SteadyStateRequestsAllocateNothing) {
 
   const int client = Connect(proxy.port());
   ASSERT_GE(client, 0);
-  char buf[256];
+  char buf[512];
   auto round_trip = [&] {
-    return ::send(client, kRequest.data(), kRequest.size(), MSG_NOSIGNAL) ==
-               static_cast<ssize_t>(kRequest.size()) &&
-           ReadExactly(client, buf, kResponse.size()) &&
-           std::string_view(buf, kResponse.size()) == kResponse;
+    return ::send(client, x.request.data(), x.request.size(), MSG_NOSIGNAL) ==
+               static_cast<ssize_t>(x.request.size()) &&
+           ReadExactly(client, buf, x.response.size()) &&
+           std::string_view(buf, x.response.size()) == x.response;
   };
   for (int i = 0; i < 2000; ++i) ASSERT_TRUE(round_trip());  // warm-up: buffers reach size
 
@@ -137,13 +158,32 @@ TEST(HttpProxyAllocations, SteadyStateRequestsAllocateNothing) {
   EXPECT_EQ(allocations, 0u) << "allocations over " << kRequests << " requests";
 
   ::close(client);
-  const auto snap = ledger.Snapshot();
+  // The proxy ends the last request just after its final write: wait for that, briefly.
+  auto snap = ledger.Snapshot();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!snap.models.empty() && snap.models[0].second.inflight() > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+    snap = ledger.Snapshot();
+  }
   ASSERT_EQ(snap.models.size(), 1u);
-  EXPECT_EQ(snap.models[0].second.arrivals, 2000u + kRequests);
+  EXPECT_EQ(snap.models[0].first, x.model);
+  const metrics::ModelStats& s = snap.models[0].second;
+  EXPECT_EQ(s.arrivals, 2000u + kRequests);
+  EXPECT_EQ(s.completions(), 2000u + kRequests);
+  EXPECT_EQ(s.prompt_tokens, x.prompt_tokens * (2000 + kRequests));
+  EXPECT_EQ(s.completion_tokens, x.completion_tokens * (2000 + kRequests));
+  EXPECT_EQ(s.ttfb_count(), x.first_output_counted ? 2000u + kRequests : 0u);
   proxy.Stop();
   ::shutdown(listener, SHUT_RDWR);
   ::close(listener);
   upstream.join();
+}
+
+TEST(HttpProxyAllocations, SteadyStateRequestsAllocateNothing) { ExpectNoAllocations(kV2Infer); }
+
+TEST(HttpProxyAllocations, OpenAiStreamsWithBodyModelAndUsageAllocateNothing) {
+  ExpectNoAllocations(kOpenAiStream);
 }
 
 }  // namespace

@@ -88,3 +88,40 @@ TEST_F(RouteModelTest, ModelsPastTheCapOverflow) {
 
 }  // namespace
 }  // namespace lagscale::proxy
+
+namespace lagscale::proxy {
+namespace {
+
+TEST(OpenAiPath, DefaultPathsMatchExactlyWithQueryAndAbsoluteForm) {
+  const ModelRouting r;
+  for (const char* t : {"/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+                        "/openai/v1/chat/completions", "/openai/v1/completions",
+                        "/openai/v1/embeddings", "/v1/chat/completions?stream=1",
+                        "http://host:1/v1/completions"}) {
+    EXPECT_TRUE(IsOpenAiPath(r, t)) << t;
+  }
+  for (const char* t : {"/v1/chat", "/v1/chat/completions/", "/v2/models/m/infer",
+                        "/x/v1/completions", ""}) {
+    EXPECT_FALSE(IsOpenAiPath(r, t)) << t;
+  }
+  ModelRouting more;
+  more.openai_paths.push_back("/llm/generate");
+  EXPECT_TRUE(IsOpenAiPath(more, "/llm/generate"));
+}
+
+TEST(ModelHeaderTest, FirstConfiguredHeaderWithAValueWins) {
+  ModelRouting r;
+  r.headers = {"seldon-model", "x-gateway-model-name"};
+  HttpHead head;
+  head.Reset(1024);
+  ASSERT_TRUE(head.AppendFieldName("X-Gateway-Model-Name"));
+  ASSERT_TRUE(head.AppendFieldValue("gw"));
+  ASSERT_TRUE(head.AppendFieldName("Seldon-Model"));
+  ASSERT_TRUE(head.AppendFieldValue(""));
+  EXPECT_EQ(ModelHeader(r, head), "gw") << "an empty header counts as absent";
+  r.headers = {"other"};
+  EXPECT_EQ(ModelHeader(r, head), "");
+}
+
+}  // namespace
+}  // namespace lagscale::proxy

@@ -1,5 +1,6 @@
 #include "lagscale/proxy/request_stream.h"
 
+#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
@@ -261,4 +262,104 @@ TEST(RequestStream, TellsWhichMethodsAreSafeToSendTwice) {
   }
 }
 
+}  // namespace lagscale::proxy
+
+namespace lagscale::proxy {
+namespace {
+
+// The routing the sidecar uses by default, plus the Gateway API's header after seldon-model.
+ModelRouting TwoHeaders() {
+  ModelRouting r;
+  r.headers = {"seldon-model", "X-Gateway-Model-Name"};
+  return r;
+}
+
+std::string Chunked(const std::string& body, size_t piece) {
+  std::string out;
+  for (size_t i = 0; i < body.size(); i += piece) {
+    const std::string part = body.substr(i, piece);
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", part.size());
+    out += std::string(size) + "\r\n" + part + "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+TEST(RequestStreamModel, OpenAiPostBodyNamesTheModelAndIsForwardedUnchanged) {
+  const ModelRouting routing = TwoHeaders();
+  const std::string body = R"({"messages":[{"role":"user","model":"no"}],"model":"llama-3"})";
+  const std::string head = "POST /openai/v1/chat/completions?x=1 HTTP/1.1\r\nHost: h\r\n";
+  for (const bool chunked : {false, true}) {
+    for (size_t step : {1, 5, 4096}) {
+      RequestStream s({}, &routing);
+      const std::string in =
+          head + (chunked ? "Transfer-Encoding: chunked\r\n\r\n" + Chunked(body, 7)
+                          : "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+      Fed f = FeedAll(s, in, step);
+      ASSERT_TRUE(s.message_done());
+      EXPECT_TRUE(s.openai());
+      EXPECT_TRUE(s.model_in_body());
+      ASSERT_EQ(s.body_model(), JsonModelScanner::Result::kFound);
+      EXPECT_EQ(s.body_model_name(), "llama-3");
+      EXPECT_EQ(f.out, in) << "forwarded unchanged";
+    }
+  }
+}
+
+TEST(RequestStreamModel, BodyModelIsKnownBeforeTheBodyEnds) {
+  const ModelRouting routing;
+  RequestStream s({}, &routing);
+  std::string out;
+  const std::string in =
+      "POST /v1/completions HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n{\"model\":\"m\",";
+  EXPECT_EQ(s.Feed(in.data(), in.size(), out), in.size());
+  EXPECT_FALSE(s.message_done());
+  EXPECT_EQ(s.body_model(), JsonModelScanner::Result::kFound);
+  EXPECT_EQ(out, in) << "bytes are passed on as they arrive";
+}
+
+TEST(RequestStreamModel, NoModelByTheEndOfTheBodyIsNone) {
+  const ModelRouting routing;
+  RequestStream s({}, &routing);
+  FeedAll(s, "POST /v1/embeddings HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}");
+  ASSERT_TRUE(s.message_done());
+  EXPECT_EQ(s.body_model(), JsonModelScanner::Result::kNone);
+  RequestStream empty({}, &routing);
+  FeedAll(empty, "POST /v1/embeddings HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(empty.body_model(), JsonModelScanner::Result::kNone);
+}
+
+TEST(RequestStreamModel, AHeaderWinsAndTheFirstPresentHeaderIsTheOne) {
+  const ModelRouting routing = TwoHeaders();
+  RequestStream s({}, &routing);
+  FeedAll(s,
+          "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nx-gateway-model-name: gw\r\n"
+          "Content-Length: 13\r\n\r\n{\"model\":\"b\"}");
+  EXPECT_TRUE(s.openai());
+  EXPECT_FALSE(s.model_in_body());
+  EXPECT_EQ(s.model_header(), "gw");
+  RequestStream both({}, &routing);
+  FeedAll(both,
+          "GET /v2/models/x/ready HTTP/1.1\r\nHost: h\r\nX-Gateway-Model-Name: gw\r\n"
+          "Seldon-Model: sm\r\n\r\n");
+  EXPECT_EQ(both.model_header(), "sm") << "the order of the flags decides, not of the fields";
+}
+
+TEST(RequestStreamModel, OnlyPostsOnOpenAiPathsAreScanned) {
+  const ModelRouting routing;
+  for (const char* in :
+       {"GET /v1/chat/completions HTTP/1.1\r\nHost: h\r\n\r\n",
+        "POST /v1/chat/completions/x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+        "POST /v2/models/m/infer HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"}) {
+    RequestStream s({}, &routing);
+    FeedAll(s, in);
+    EXPECT_FALSE(s.openai()) << in;
+    EXPECT_FALSE(s.model_in_body()) << in;
+  }
+  RequestStream none({});
+  FeedAll(none, "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_FALSE(none.openai()) << "without routing nothing is looked for";
+}
+
+}  // namespace
 }  // namespace lagscale::proxy

@@ -25,7 +25,8 @@ TEST(SidecarConfig, DefaultsFollowTheContract) {
   EXPECT_EQ(c->proxy.upstream_host, "127.0.0.1");
   EXPECT_EQ(c->proxy.upstream_port, 9000);
   EXPECT_EQ(c->admin.port, 9090);
-  EXPECT_EQ(c->proxy.model_header, "seldon-model");
+  EXPECT_EQ(c->proxy.routing.headers, std::vector<std::string>{"seldon-model"});
+  EXPECT_EQ(c->proxy.routing.openai_paths, proxy::DefaultOpenAiPaths());
   EXPECT_EQ(c->max_models, 1000u);
   EXPECT_EQ(c->proxy.max_header_bytes, 65536u);
   EXPECT_EQ(c->proxy.max_body_bytes, 0u);
@@ -98,6 +99,30 @@ TEST(SidecarConfig, CoordinatorTlsFlagsAndTheirEnvironmentVariables) {
   EXPECT_EQ(d->coordinator_tls_reload_interval, std::chrono::seconds(60));
 }
 
+TEST(SidecarConfig, ModelHeadersAndOpenAiPathsRepeat) {
+  int code = -1;
+  auto c = Parse({"--model-header", "X-Gateway-Model-Name", "--model-header", "seldon-model",
+                  "--openai-path", "/custom/v1/chat/completions", "--openai-path", "/llm/generate"},
+                 code);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->proxy.routing.headers,
+            (std::vector<std::string>{"X-Gateway-Model-Name", "seldon-model"}));
+  std::vector<std::string> paths = proxy::DefaultOpenAiPaths();
+  paths.push_back("/custom/v1/chat/completions");
+  paths.push_back("/llm/generate");
+  EXPECT_EQ(c->proxy.routing.openai_paths, paths);
+
+  setenv("LAGSCALE_MODEL_HEADER", "a-model,b-model", 1);
+  setenv("LAGSCALE_OPENAI_PATH", "/x,/y", 1);
+  c = Parse({}, code);
+  unsetenv("LAGSCALE_MODEL_HEADER");
+  unsetenv("LAGSCALE_OPENAI_PATH");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->proxy.routing.headers, (std::vector<std::string>{"a-model", "b-model"}));
+  EXPECT_EQ(c->proxy.routing.openai_paths.back(), "/y");
+  EXPECT_EQ(c->proxy.routing.openai_paths.size(), proxy::DefaultOpenAiPaths().size() + 2);
+}
+
 TEST(SidecarConfig, PodNameFallsBackToPodNameVariable) {
   setenv("POD_NAME", "mlserver-0", 1);
   int code = -1;
@@ -127,7 +152,10 @@ TEST(SidecarConfig, InvalidSettingsStopStartUp) {
                                               {"--idle-timeout", "0ms"},
                                               {"--connect-timeout", "-1s"},
                                               {"--client-write-timeout", "0s"},
-                                              {"--connect-attempts", "0"}}) {
+                                              {"--connect-attempts", "0"},
+                                              {"--model-header", "bad header"},
+                                              {"--openai-path", "v1/chat"},
+                                              {"--openai-path", "/v1/x?y=1"}}) {
     int code = 0;
     testing::internal::CaptureStderr();
     testing::internal::CaptureStdout();

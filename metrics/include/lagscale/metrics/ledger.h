@@ -50,8 +50,16 @@ struct ModelStats {
   std::array<uint64_t, kLatencyBucketCount> latency_buckets{};
   // Wall-clock time of the last arrival; 0 if none.
   int64_t last_request_unix_ns = 0;
+  // Time to first byte of the answer (OpenAI-compatible requests only), per bucket of
+  // kLatencyBucketBounds (not cumulative; the last one is +Inf), and the sum of those times.
+  std::array<uint64_t, kLatencyBucketCount> ttfb_buckets{};
+  double ttfb_seconds_sum = 0;
+  // Tokens from the answers' usage objects.
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
 
   uint64_t completions() const;
+  uint64_t ttfb_count() const;
   int64_t inflight() const { return static_cast<int64_t>(arrivals - completions()); }
   uint64_t outcome(Outcome o) const { return outcomes[static_cast<size_t>(o)]; }
   void Add(const ModelStats& other);
@@ -93,6 +101,11 @@ class RequestGuard {
     outcome_ = outcome;
     Finish();
   }
+  // The first byte of the answer came, `since_ns` (ledger clock) after the request arrived.
+  // No-op on an inactive guard.
+  void RecordFirstByte(int64_t since_ns);
+  // Tokens the answer's usage reported. No-op on an inactive guard.
+  void AddTokens(uint64_t prompt, uint64_t completion);
 
  private:
   friend class LedgerShard;
@@ -115,6 +128,8 @@ class LedgerShard {
  public:
   // Wait-free; no allocation. REQUIRES: model < table.id_space().
   RequestGuard Begin(ModelId model);
+  // The ledger clock, for timestamps handed back to RequestGuard::RecordFirstByte().
+  int64_t NowNs() const { return clock_.MonotonicNs(); }
 
  private:
   friend class Ledger;
@@ -122,6 +137,8 @@ class LedgerShard {
   struct Cell;
   LedgerShard(const Clock& clock, size_t id_space);
   void End(ModelId model, int64_t start_ns, Outcome outcome);
+  void FirstByte(ModelId model, int64_t since_ns);
+  void Tokens(ModelId model, uint64_t prompt, uint64_t completion);
   // Adds the cell's counters to `into`; accumulates its busy-time base (see Cell) and latest
   // arrival for the caller to finish once it has read the clock.
   void Read(ModelId model, ModelStats& into, int64_t& busy_base_ns, int64_t& last_ns) const;

@@ -31,6 +31,7 @@ struct ServerTotals {
   uint64_t client_write_timeouts = 0;
   uint64_t accept_errors = 0;     // accept() failures such as running out of descriptors
   uint64_t connections_shed = 0;  // connections closed unserved because no descriptor was free
+  uint64_t answer_events_skipped = 0;  // server-sent events too large to scan for usage
   std::array<uint64_t, kParseErrorCount> parse_errors{};
   uint64_t report_failures = 0;  // coordinator report attempts that failed
   uint64_t reports_sent = 0;
@@ -47,6 +48,7 @@ struct alignas(64) ServerShardCounters {
   std::atomic<uint64_t> client_write_timeouts{0};
   std::atomic<uint64_t> accept_errors{0};
   std::atomic<uint64_t> connections_shed{0};
+  std::atomic<uint64_t> answer_events_skipped{0};
   std::atomic<uint64_t> parse_errors[kParseErrorCount] = {};
 
   // Single-writer increment: a load and a store, no locked instruction.

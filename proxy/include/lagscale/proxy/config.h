@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "lagscale/proxy/model_router.h"
+
 namespace lagscale::proxy {
 
 // ProxyConfig: everything the HTTP/1.1 proxy needs to know, filled from flags by the sidecar.
@@ -15,8 +17,8 @@ struct ProxyConfig {
   std::string upstream_host = "127.0.0.1";
   uint16_t upstream_port = 9000;
   size_t threads = 1;
-  // Header naming the model; matched case-insensitively.
-  std::string model_header = "seldon-model";
+  // Model headers and OpenAI-compatible paths.
+  ModelRouting routing;
   // Request line plus header fields, in bytes; more gets 431.
   size_t max_header_bytes = 65536;
   // Request body limit in bytes; 0 = unlimited. More gets 413.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/metrics/server_counters.h"
@@ -14,7 +15,8 @@ namespace lagscale::proxy {
 struct GrpcProxyOptions {
   std::string listen = "0.0.0.0:8001";        // host:port; port 0 = let the OS choose
   std::string upstream = "127.0.0.1:9001";    // host:port of the inference server (h2c)
-  std::string model_header = "seldon-model";  // metadata key naming the model (case-insensitive)
+  // Metadata keys naming the model, in order of precedence (case-insensitive).
+  std::vector<std::string> model_headers = {"seldon-model"};
   // Time one attempt to connect to the upstream (TCP and the HTTP/2 handshake) gets. Calls made
   // while an attempt fails end as upstream_error, so it must allow for a slow, busy machine.
   std::chrono::milliseconds connect_timeout{3'000};

@@ -9,6 +9,8 @@
 
 #include "lagscale/metrics/server_counters.h"
 #include "lagscale/proxy/http_head.h"
+#include "lagscale/proxy/json_model_scanner.h"
+#include "lagscale/proxy/model_router.h"
 
 namespace lagscale::proxy {
 
@@ -23,6 +25,10 @@ namespace lagscale::proxy {
 // Framing that could be read two ways (Content-Length with Transfer-Encoding, several
 // Content-Lengths, a Transfer-Encoding not ending in chunked) is refused, as are heads past the
 // size limit and bodies past the body limit.
+//
+// With a ModelRouting, each request's head is also read for its model header, and a POST on an
+// OpenAI-compatible path without one has its body scanned for the top-level "model" as it is
+// parsed (JsonModelScanner: nothing is held back, the body is passed on as it arrives).
 // Thread safety: none; owned by one connection.
 class RequestStream {
  public:
@@ -31,7 +37,8 @@ class RequestStream {
     uint64_t max_body_bytes = 0;  // 0 = unlimited
   };
 
-  explicit RequestStream(Limits limits);
+  // `routing`, if given, must outlive the stream.
+  explicit RequestStream(Limits limits, const ModelRouting* routing = nullptr);
   RequestStream(const RequestStream&) = delete;
   RequestStream& operator=(const RequestStream&) = delete;
 
@@ -63,6 +70,16 @@ class RequestStream {
   bool http11() const { return http11_; }
   // The client allows the connection to stay open after this request.
   bool keep_alive() const { return keep_alive_; }
+  // The value of the first configured model header present (empty if none).
+  std::string_view model_header() const { return model_header_; }
+  // A POST on one of the OpenAI-compatible paths.
+  bool openai() const { return openai_; }
+  // The model comes from the body: an OpenAI request without a model header.
+  bool model_in_body() const { return model_in_body_; }
+  // REQUIRES: model_in_body(). kScanning until the "model" value streamed by or the body ended.
+  JsonModelScanner::Result body_model() const { return body_model_.result(); }
+  // REQUIRES: body_model() == kFound.
+  std::string_view body_model_name() const { return body_model_.model(); }
 
  private:
   static int OnMessageBegin(llhttp_t* p);
@@ -77,9 +94,13 @@ class RequestStream {
   static const llhttp_settings_t kSettings;
 
   int Fail(metrics::ParseError e);
+  void FindModel();
   void WriteHead();
 
   Limits limits_;
+  const ModelRouting* routing_;
+  JsonModelScanner body_model_;
+  std::string_view model_header_;  // points into head_
   llhttp_t parser_;
   HttpHead head_;
   HttpHead trailers_;  // of a chunked body; bounded like the head
@@ -95,6 +116,8 @@ class RequestStream {
   bool chunk_open_ = false;
   bool http11_ = true;
   bool keep_alive_ = true;
+  bool openai_ = false;
+  bool model_in_body_ = false;
 };
 
 }  // namespace lagscale::proxy

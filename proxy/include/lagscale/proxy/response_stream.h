@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lagscale/proxy/http_head.h"
+#include "lagscale/proxy/usage_scanner.h"
 
 namespace lagscale::proxy {
 
@@ -18,7 +19,9 @@ namespace lagscale::proxy {
 // (trailer fields passed on, chunk extensions dropped); a body delimited by the upstream closing
 // becomes chunked for an HTTP/1.1 client (so the client connection survives) and stays
 // close-delimited for an HTTP/1.0 one. Interim 1xx responses (100 Continue) are forwarded and
-// parsing goes on to the final response. Thread safety: none; owned by one connection.
+// parsing goes on to the final response. When asked, the final response's body is also read for
+// its first output and usage tokens (UsageScanner) as it passes. Thread safety: none; owned by one
+// connection.
 class ResponseStream {
  public:
   explicit ResponseStream(size_t max_header_bytes);
@@ -26,8 +29,9 @@ class ResponseStream {
   ResponseStream& operator=(const ResponseStream&) = delete;
 
   // Prepares for the response to one request. `close_client`: the client connection will close
-  // after this response, so the head says "Connection: close".
-  void Start(bool head_request, bool client_http11, bool close_client);
+  // after this response, so the head says "Connection: close". `scan_usage`: the body is read by
+  // usage() (an answer to an OpenAI-compatible request).
+  void Start(bool head_request, bool client_http11, bool close_client, bool scan_usage = false);
   // Parses up to `len` bytes, appending bytes for the client to `out`; returns the bytes consumed.
   size_t Feed(const char* data, size_t len, std::string& out);
   // The upstream closed its side; ends a close-delimited body. Returns complete().
@@ -43,6 +47,8 @@ class ResponseStream {
   bool upstream_reusable() const { return upstream_reusable_; }
   // The client connection must close after this response.
   bool close_client() const { return close_client_; }
+  // What the body showed so far; meaningful when Start() was asked to scan it.
+  const UsageScanner& usage() const { return usage_; }
   // Bytes followed the response: the upstream connection must not be reused.
   void ForbidReuse() { upstream_reusable_ = false; }
   // Asks for "Connection: close" on the final head if it is not written yet (graceful drain).
@@ -70,6 +76,7 @@ class ResponseStream {
   llhttp_t parser_;
   HttpHead head_;
   HttpHead trailers_;  // of a chunked body; bounded like the head
+  UsageScanner usage_;
   std::string* out_ = nullptr;
   Body body_ = Body::kNone;
   int status_ = 0;
@@ -84,6 +91,7 @@ class ResponseStream {
   bool chunk_open_ = false;
   bool upstream_reusable_ = false;
   bool until_eof_ = false;  // the upstream delimits the body by closing
+  bool scan_usage_ = false;
 };
 
 }  // namespace lagscale::proxy
