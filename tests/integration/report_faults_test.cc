@@ -6,6 +6,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -58,9 +60,12 @@ class Load {
     threads_.clear();
   }
   // Points target `t` elsewhere (a restarted sidecar); requests to it pause while `address` is "".
+  // Returns once no request to the old address is still under way, so stopping that sidecar next
+  // cannot cut one off.
   void Retarget(size_t t, const std::string& address) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     targets_[t] = address;
+    idle_.wait(lock, [&] { return busy_[t] == 0; });
   }
   uint64_t ok() const { return ok_.load(); }
   uint64_t failed() const { return failed_.load(); }
@@ -76,12 +81,18 @@ class Load {
       {
         std::lock_guard lock(mu_);
         address = targets_[t];
+        if (!address.empty()) ++busy_[t];
       }
       if (address.empty()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // paused: the test's pace
         continue;
       }
       const HttpResponse r = Http("POST", address, "/v2/models/iris/infer", "{}");
+      {
+        std::lock_guard lock(mu_);
+        --busy_[t];
+      }
+      idle_.notify_all();
       if (r.status == 200) {
         ++ok_;
       } else {
@@ -91,8 +102,10 @@ class Load {
       }
     }
   }
-  std::mutex mu_;  // guards targets_ and last_failure_
+  std::mutex mu_;  // guards targets_, busy_ and last_failure_
+  std::condition_variable idle_;
   std::vector<std::string> targets_;
+  std::map<size_t, int> busy_;  // requests under way per target
   std::string last_failure_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> ok_{0}, failed_{0};

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -302,8 +303,8 @@ class FakeUpstream {
     listener_.Shutdown();
     acceptor_.join();
     std::lock_guard lock(mu_);
-    for (auto& c : conns_) c->socket.Shutdown();
-    for (auto& t : threads_) t.join();
+    for (auto& w : workers_) w.conn->socket.Shutdown();
+    for (auto& w : workers_) w.thread.join();
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   int accepted() const { return accepted_.load(); }
@@ -320,9 +321,27 @@ class FakeUpstream {
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       ++accepted_;
       std::lock_guard lock(mu_);
-      auto conn = std::make_shared<FakeConn>(Socket(fd));
-      conns_.push_back(conn);
-      threads_.emplace_back([this, conn] { behaviour_(*conn); });
+      Reap();
+      Worker& w = workers_.emplace_back();
+      w.conn = std::make_shared<FakeConn>(Socket(fd));
+      w.done = std::make_shared<std::atomic<bool>>(false);
+      w.thread = std::thread([this, conn = w.conn, done = w.done] {
+        behaviour_(*conn);
+        done->store(true);
+      });
+    }
+  }
+  // Joins the connections whose behaviour has returned and closes their sockets, so a long run
+  // (the soaks open tens of thousands of connections) holds only the live ones.
+  // REQUIRES: mu_ held.
+  void Reap() {
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      if (!it->done->load()) {
+        ++it;
+        continue;
+      }
+      it->thread.join();
+      it = workers_.erase(it);
     }
   }
 
@@ -333,9 +352,13 @@ class FakeUpstream {
   std::atomic<bool> stopping_{false};
   std::atomic<int> accepted_{0};
   std::thread acceptor_;
+  struct Worker {
+    std::shared_ptr<FakeConn> conn;
+    std::shared_ptr<std::atomic<bool>> done;
+    std::thread thread;
+  };
   std::mutex mu_;
-  std::vector<std::shared_ptr<FakeConn>> conns_;
-  std::vector<std::thread> threads_;
+  std::list<Worker> workers_;  // guarded by mu_
 };
 
 // A real nginx on a free loopback port with `server_block` as its only server's locations.
