@@ -145,6 +145,14 @@ void HttpHead::WriteEndToEndFields(std::string& out) const {
   }
 }
 
+void HttpHead::WriteInterimFields(std::string& out) const {
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    const std::string_view n = name(i);
+    if (IsHopByHop(n) || EqualsIgnoreCase(n, "content-length")) continue;
+    out.append(n).append(": ").append(value(i)).append("\r\n");
+  }
+}
+
 void HttpHead::WriteTrailerFields(std::string& out) const {
   for (size_t i = 0; i < fields_.size(); ++i) {
     const std::string_view n = name(i);

@@ -147,7 +147,11 @@ void ResponseStream::WriteHead(int status, bool interim) {
   char code[8];
   const auto end = std::to_chars(code, code + sizeof code, status).ptr;
   out.append("HTTP/1.1 ").append(code, end).append(" ").append(head_.start_text()).append("\r\n");
-  head_.WriteEndToEndFields(out);
+  if (interim) {
+    head_.WriteInterimFields(out);
+  } else {
+    head_.WriteEndToEndFields(out);
+  }
   if (!interim) {
     if (body_ == Body::kRechunk || body_ == Body::kWrapInChunks) {
       out.append("Transfer-Encoding: chunked\r\n");

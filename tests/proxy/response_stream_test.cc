@@ -149,6 +149,22 @@ TEST(ResponseStream, InterimResponseHasNoBodyWhateverItsHeadSays) {
   }
 }
 
+// Found by fuzz_http_response: a Content-Length on an interim response was forwarded with it, and
+// a client's parser (llhttp, as Node.js uses) read that many bytes of the final response as the
+// interim one's body.
+TEST(ResponseStream, InterimResponseIsForwardedWithoutContentLength) {
+  ResponseStream s(65536);
+  s.Start(false, true, false);
+  const std::string out = FeedAll(s,
+                                  "HTTP/1.1 104 Upload Resumption\r\nContent-Length: 3\r\n"
+                                  "X-Kept: yes\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                                  5);
+  EXPECT_TRUE(s.complete());
+  EXPECT_EQ(out,
+            "HTTP/1.1 104 Upload Resumption\r\nX-Kept: yes\r\n\r\n"
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+}
+
 // Found by fuzz_http_response: a reason phrase holding NUL and VT bytes was forwarded, and the
 // client's parser refused the stream (or could read part of it as another response).
 TEST(ResponseStream, ReasonWithControlBytesFails) {
