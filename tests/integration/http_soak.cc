@@ -19,26 +19,6 @@
 namespace lagscale::testing {
 namespace {
 
-// Each request carries its fate, so the outcome the sidecar records is never a race.
-void Upstream(FakeConn& c) {
-  for (;;) {
-    const std::string head = c.ReadHead(60s);
-    if (head.empty()) return;
-    const std::string fate = HeadValue(head, "x-fate");
-    if (fate == "reset") {
-      linger hard{1, 0};
-      setsockopt(c.socket.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
-      c.socket.Close();  // RST before any response byte
-      return;
-    }
-    if (fate == "abort") {
-      c.WaitClosed(10s);  // the client leaves; the sidecar must drop this connection
-      return;
-    }
-    if (!c.Send(OkResponse("ok"))) return;
-  }
-}
-
 struct Tally {
   std::atomic<uint64_t> sent{0}, ok{0}, bad_gateway{0}, aborted{0}, other{0};
 };
@@ -78,7 +58,7 @@ void Client(const std::string& address, uint64_t requests, uint32_t seed, Tally&
 TEST(HttpSoak, MillionRequestsWithAbortsAndResetsLeaveNoDrift) {
   uint64_t total = 1'000'000;
   if (const char* env = std::getenv("LAGSCALE_SOAK_REQUESTS")) total = std::stoull(env);
-  FakeUpstream upstream(Upstream);
+  FakeUpstream upstream(FatedUpstream);
   SidecarProcess sidecar = StartSidecar(upstream.address(), {"--threads", "2"});
   ASSERT_TRUE(sidecar.ok());
   constexpr int kClients = 8;

@@ -94,27 +94,6 @@ class Pace {
   std::chrono::steady_clock::time_point next_ = std::chrono::steady_clock::now();
 };
 
-// The REST upstream: each request carries its fate, so the outcome a sidecar records is never a
-// race between the client and the upstream.
-void RestUpstream(FakeConn& c) {
-  for (;;) {
-    const std::string head = c.ReadHead(120s);
-    if (head.empty()) return;
-    const std::string fate = HeadValue(head, "x-fate");
-    if (fate == "reset") {
-      linger hard{1, 0};
-      setsockopt(c.socket.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
-      c.socket.Close();  // RST before any response byte: the sidecar answers 502
-      return;
-    }
-    if (fate == "abort") {
-      c.WaitClosed(60s);  // the client leaves; the sidecar must drop this connection
-      return;
-    }
-    if (!c.Send(OkResponse("ok"))) return;
-  }
-}
-
 // One REST client: keep-alive requests to one sidecar; about 1 % reset by the upstream and 1 %
 // abandoned by the client mid-request.
 void RestClient(const std::string& address, uint32_t seed, std::chrono::microseconds gap,
@@ -263,7 +242,7 @@ class StackSoak : public ::testing::Test {
     return std::chrono::microseconds(rate_ == 0 ? 0 : 1'000'000LL * clients / rate_);
   }
   std::string config_, coordinator_grpc_, coordinator_http_;
-  FakeUpstream rest_upstream_{RestUpstream};
+  FakeUpstream rest_upstream_{FatedUpstream};
   GrpcUpstream grpc_upstream_;
   std::unique_ptr<ChildProcess> coordinator_;
 };

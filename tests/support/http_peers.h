@@ -274,6 +274,28 @@ inline std::string OkResponse(std::string_view body, std::string_view extra = {}
 
 // FakeUpstream: a loopback HTTP/1.1 server where every accepted connection runs `behaviour` on a
 // thread of its own. The destructor shuts every socket down and joins.
+// An upstream behaviour for the soaks: each request carries its fate in `X-Fate`, so the outcome
+// the sidecar records is never a race. "reset": RST before any response byte (the sidecar answers
+// 502); "abort": wait for the client to leave (the sidecar must drop the connection); else 200.
+inline void FatedUpstream(FakeConn& c) {
+  for (;;) {
+    const std::string head = c.ReadHead(120s);
+    if (head.empty()) return;
+    const std::string fate = HeadValue(head, "x-fate");
+    if (fate == "reset") {
+      linger hard{1, 0};
+      setsockopt(c.socket.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+      c.socket.Close();
+      return;
+    }
+    if (fate == "abort") {
+      c.WaitClosed(60s);
+      return;
+    }
+    if (!c.Send(OkResponse("ok"))) return;
+  }
+}
+
 class FakeUpstream {
  public:
   using Behaviour = std::function<void(FakeConn&)>;
