@@ -19,6 +19,7 @@ class NoDemand final : public DemandView {
   double Inflight() const override { return 0; }
   double ArrivalRate(double) const override { return 0; }
   double IdleSeconds() const override { return std::numeric_limits<double>::infinity(); }
+  double TokenRate(double) const override { return 0; }
   bool Fresh() const override { return false; }
 };
 

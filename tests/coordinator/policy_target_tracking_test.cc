@@ -35,6 +35,7 @@ class LevelDemand : public DemandView {
   double Inflight() const override { return level_; }
   double ArrivalRate(double w) const override { return Sum(arrivals_, w) / w; }
   double IdleSeconds() const override { return 0; }
+  double TokenRate(double) const override { return 0; }
   bool Fresh() const override { return true; }
 
  private:

@@ -17,6 +17,7 @@ struct FakeDemand : DemandView {
   double short_rate = 0;
   double inflight = 0;
   double idle_s = std::numeric_limits<double>::infinity();
+  double token_rate = 0;
   bool fresh = true;
 
   // Steady load: concurrency c from `rate` requests/s of c/rate seconds each, in every window.
@@ -33,6 +34,7 @@ struct FakeDemand : DemandView {
     return window_s >= long_window_s ? stable_rate : short_rate;
   }
   double IdleSeconds() const override { return idle_s; }
+  double TokenRate(double) const override { return token_rate; }
   bool Fresh() const override { return fresh; }
 };
 

@@ -33,6 +33,7 @@ class SampledDemand : public coordinator::DemandView {
   double Inflight() const override;
   double ArrivalRate(double window_s) const override;
   double IdleSeconds() const override;
+  double TokenRate(double) const override { return 0; }
   bool Fresh() const override { return !reports_.empty(); }
 
  private:

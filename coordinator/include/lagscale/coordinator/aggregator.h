@@ -40,6 +40,7 @@ class ModelDemand final : public DemandView {
   double Inflight() const override { return static_cast<double>(inflight_); }
   double ArrivalRate(double window_s) const override;
   double IdleSeconds() const override;
+  double TokenRate(double) const override { return 0; }
   bool Fresh() const override;
 
   double CompletionRate(double window_s) const;

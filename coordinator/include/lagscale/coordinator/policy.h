@@ -25,6 +25,9 @@ class DemandView {
   virtual double ArrivalRate(double window_s) const = 0;
   // Seconds since the last arrival on any pod; +infinity if none was ever seen.
   virtual double IdleSeconds() const = 0;
+  // Completion (output) tokens per second averaged over the last `window_s` seconds, from the
+  // answers' `usage` objects (LLM traffic); 0 for models whose answers carry no token counts.
+  virtual double TokenRate(double window_s) const = 0;
   // False when data is missing, stale, or a pod restarted inside the windows: policies must hold
   // (never scale down on missing data).
   virtual bool Fresh() const = 0;
@@ -39,6 +42,9 @@ struct ModelPolicyConfig {
   int max_replicas = 10;
   // target-tracking
   double target_concurrency = 1.0;  // per replica
+  // When > 0, size for completion tokens per second per replica instead of concurrency (LLM
+  // models whose answers report `usage`): desired = ceil(token rate / this).
+  double target_tokens_per_second = 0;
   double tolerance = 0.1;           // no change while within +-10 % of target
   double stable_window_s = 30;
   double panic_window_s = 2;
