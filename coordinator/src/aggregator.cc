@@ -5,30 +5,9 @@
 #include <cmath>
 #include <limits>
 
+#include "aggregator_state.h"
+
 namespace lagscale::coordinator {
-
-// One model's counters as last applied from one pod incarnation.
-struct PodModel {
-  PodState* pod = nullptr;
-  ModelDemand* model = nullptr;
-  size_t index = 0;  // position in model->hosts_
-  uint64_t arrivals = 0;
-  uint64_t completions = 0;
-  double busy = 0;
-  int64_t inflight = 0;
-};
-
-struct PodState {
-  std::string server, pod;
-  uint64_t incarnation = 0;
-  uint64_t sequence = 0;
-  int64_t last_snapshot_ns = 0;
-  int64_t offset_ns = 0;      // coordinator clock - sidecar clock (smallest seen: least delay)
-  int64_t last_point_ns = 0;  // coordinator time the last applied snapshot maps to
-  int64_t last_recv_ns = 0;
-  int64_t interval_ns = 1'000'000'000;  // smoothed spacing of regular (non-early) reports
-  std::unordered_map<std::string, PodModel> models;
-};
 
 namespace {
 
@@ -49,19 +28,19 @@ ModelDemand::ModelDemand(const Aggregator& owner, std::string name, int64_t buck
 void ModelDemand::Extend(int64_t k) {
   if (ring_.empty()) ring_.resize(capacity_);
   const auto n = static_cast<int64_t>(capacity_);
-  double carry[3] = {0, 0, 0};
-  if (newest_k_ >= 0) std::copy_n(ring_[Slot(newest_k_)].totals, 3, carry);
+  Deltas carry{};
+  if (newest_k_ >= 0) carry = ring_[Slot(newest_k_)].totals;
   const int64_t first = newest_k_ < 0 || k - newest_k_ >= n ? k - n + 1 : newest_k_ + 1;
   for (int64_t j = std::max<int64_t>(first, 0); j <= k; ++j) {
     Bucket& b = ring_[Slot(j)];
     b = Bucket{};
     b.index = j;
-    std::copy_n(carry, 3, b.totals);
+    b.totals = carry;
   }
   newest_k_ = k;
 }
 
-void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, double completions) {
+void ModelDemand::Spread(int64_t t0, int64_t t1, const Deltas& deltas) {
   const int64_t span = t1 - t0;
   if (span <= 0) return;
   // Only the part of the interval the ring can still hold is kept, pro rata.
@@ -69,7 +48,7 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, d
       (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(capacity_) + 1) * bucket_ns_;
   const int64_t from = std::max(t0, oldest);
   // Zeros add nothing to any sum: only the data's time coverage moves, and no ring is needed.
-  const bool zero = busy == 0 && arrivals == 0 && completions == 0;
+  const bool zero = std::all_of(deltas.begin(), deltas.end(), [](double d) { return d == 0; });
   for (int64_t k = from / bucket_ns_; !zero && k * bucket_ns_ < t1; ++k) {
     const int64_t lo = std::max(from, k * bucket_ns_);
     const int64_t hi = std::min(t1, (k + 1) * bucket_ns_);
@@ -83,13 +62,15 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, double busy, double arrivals, d
     if (b.span.hi <= b.span.lo) b.span = Span{lo, hi};
     b.span.lo = std::min(b.span.lo, lo);
     b.span.hi = std::max(b.span.hi, hi);
-    const double add[3] = {busy * f, arrivals * f, completions * f};
-    for (int field = 0; field < 3; ++field) b.values[field] += add[field];
+    llm_ = llm_ || deltas[kPromptTokens] != 0 || deltas[kCompletionTokens] != 0;
+    Deltas add = deltas;
+    for (double& d : add) d *= f;
+    for (int field = 0; field < kFieldCount; ++field) b.values[field] += add[field];
     // Later buckets' running totals include this one (usually none or a few: reports arrive in
     // time order, so k is at or near the newest bucket).
     for (int64_t j = k; j <= newest_k_; ++j) {
       Bucket& later = ring_[Slot(j)];
-      for (int field = 0; field < 3; ++field) later.totals[field] += add[field];
+      for (int field = 0; field < kFieldCount; ++field) later.totals[field] += add[field];
     }
   }
   if (first_data_ns_ < 0 || t0 < first_data_ns_) first_data_ns_ = std::max(t0, oldest);
@@ -156,23 +137,18 @@ bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
   return end > start;
 }
 
-double ModelDemand::AverageConcurrency(double window_s) const {
+double ModelDemand::Rate(double window_s, Field field) const {
   int64_t start = 0, end = 0;
   if (!Window(window_s, start, end)) return 0;
-  return Sum(start, end, kBusy) * 1e9 / static_cast<double>(end - start);
+  return Sum(start, end, field) * 1e9 / static_cast<double>(end - start);
 }
 
-double ModelDemand::ArrivalRate(double window_s) const {
-  int64_t start = 0, end = 0;
-  if (!Window(window_s, start, end)) return 0;
-  return Sum(start, end, kArrivals) * 1e9 / static_cast<double>(end - start);
-}
-
-double ModelDemand::CompletionRate(double window_s) const {
-  int64_t start = 0, end = 0;
-  if (!Window(window_s, start, end)) return 0;
-  return Sum(start, end, kCompletions) * 1e9 / static_cast<double>(end - start);
-}
+// Busy seconds per second is the average number in flight.
+double ModelDemand::AverageConcurrency(double window_s) const { return Rate(window_s, kBusy); }
+double ModelDemand::ArrivalRate(double window_s) const { return Rate(window_s, kArrivals); }
+double ModelDemand::CompletionRate(double window_s) const { return Rate(window_s, kCompletions); }
+double ModelDemand::TokenRate(double window_s) const { return Rate(window_s, kCompletionTokens); }
+double ModelDemand::PromptTokenRate(double window_s) const { return Rate(window_s, kPromptTokens); }
 
 double ModelDemand::IdleSeconds() const {
   if (inflight_ > 0) return 0;
@@ -210,6 +186,18 @@ uint64_t ModelDemand::ArrivalsTotal() const {
 uint64_t ModelDemand::CompletionsTotal() const {
   uint64_t total = 0;
   for (const PodModel* h : hosts_) total += h->completions;
+  return total;
+}
+
+uint64_t ModelDemand::PromptTokensTotal() const {
+  uint64_t total = 0;
+  for (const PodModel* h : hosts_) total += h->prompt_tokens;
+  return total;
+}
+
+uint64_t ModelDemand::CompletionTokensTotal() const {
+  uint64_t total = 0;
+  for (const PodModel* h : hosts_) total += h->completion_tokens;
   return total;
 }
 
@@ -292,7 +280,8 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
       if (it == pod.models.end()) continue;
       const PodModel& pm = it->second;
       if (mc.arrivals() < pm.arrivals || Completions(mc) < pm.completions ||
-          mc.busy_seconds() < pm.busy - 1e-9) {
+          mc.busy_seconds() < pm.busy - 1e-9 || mc.prompt_tokens() < pm.prompt_tokens ||
+          mc.completion_tokens() < pm.completion_tokens) {
         restart = true;
         break;
       }
@@ -334,10 +323,14 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
       m.hosts_.push_back(&pm);
       m.server_ = pod.server;
     } else if (!baseline) {
-      pm.model->Spread(t0, t1, mc.busy_seconds() - pm.busy,
-                       static_cast<double>(mc.arrivals() - pm.arrivals),
-                       static_cast<double>(completions - pm.completions));
+      pm.model->Spread(
+          t0, t1,
+          {mc.busy_seconds() - pm.busy, static_cast<double>(mc.arrivals() - pm.arrivals),
+           static_cast<double>(completions - pm.completions),
+           static_cast<double>(mc.prompt_tokens() - pm.prompt_tokens),
+           static_cast<double>(mc.completion_tokens() - pm.completion_tokens)});
     }
+    ApplyFirstBytes(mc, pm, baseline || added, now_ns);
     ModelDemand& m = *pm.model;
     m.inflight_ += mc.inflight() - pm.inflight;
     m.last_request_unix_ms_ = std::max(m.last_request_unix_ms_, mc.last_request_unix_ms());
@@ -345,6 +338,8 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
     pm.completions = completions;
     pm.busy = mc.busy_seconds();
     pm.inflight = mc.inflight();
+    pm.prompt_tokens = mc.prompt_tokens();
+    pm.completion_tokens = mc.completion_tokens();
   }
   if (!baseline && !report.early()) pod.interval_ns = (pod.interval_ns * 3 + dt) / 4;
   pod.sequence = report.sequence();

@@ -7,6 +7,30 @@
 namespace lagscale::coordinator {
 namespace {
 
+// Counters a real sidecar cannot reach in centuries (and whose sums would overflow).
+constexpr uint64_t kMaxCounter = uint64_t{1} << 53;
+
+// Why `h` cannot be a real sidecar's time-to-first-byte histogram; empty when it can. Each model
+// keeps a copy of its pods' bucket counts, so their number is capped.
+std::string AbsurdHistogram(const v1::Histogram& h) {
+  constexpr int kMaxBuckets = 64;
+  const auto& bounds = h.upper_bounds_seconds();
+  if (bounds.size() > kMaxBuckets || h.counts_size() != bounds.size() + 1) {
+    return "a first-byte histogram of " + std::to_string(h.counts_size()) + " counts for " +
+           std::to_string(bounds.size()) + " bounds";
+  }
+  for (int i = 0; i < bounds.size(); ++i) {
+    if (!(std::isfinite(bounds[i]) && bounds[i] > 0 && (i == 0 || bounds[i] > bounds[i - 1]))) {
+      return "first-byte bucket bounds that are not finite, positive and ascending";
+    }
+  }
+  for (uint64_t c : h.counts()) {
+    if (c > kMaxCounter) return "first-byte count " + std::to_string(c);
+  }
+  if (!(h.sum_seconds() >= 0 && std::isfinite(h.sum_seconds()))) return "a first-byte sum";
+  return {};
+}
+
 // Why `m` cannot be a real sidecar's counters; empty when it can.
 std::string Absurd(const v1::ModelCounters& m) {
   if (m.inflight() < 0 || m.inflight() > Aggregator::kMaxInflight) {
@@ -17,14 +41,13 @@ std::string Absurd(const v1::ModelCounters& m) {
   if (!(m.busy_seconds() >= 0 && m.busy_seconds() <= kMaxBusySeconds)) {
     return "busy seconds " + std::to_string(m.busy_seconds());
   }
-  // Counters a real sidecar cannot reach in centuries (and whose sums would overflow).
-  constexpr uint64_t kMaxCounter = uint64_t{1} << 53;
   const auto& o = m.outcomes();
-  for (uint64_t v : {m.arrivals(), o.success(), o.client_error(), o.server_error(),
-                     o.upstream_error(), o.client_abort(), o.timeout()}) {
+  for (uint64_t v :
+       {m.arrivals(), o.success(), o.client_error(), o.server_error(), o.upstream_error(),
+        o.client_abort(), o.timeout(), m.prompt_tokens(), m.completion_tokens()}) {
     if (v > kMaxCounter) return "counter " + std::to_string(v);
   }
-  return {};
+  return m.has_time_to_first_byte() ? AbsurdHistogram(m.time_to_first_byte()) : std::string();
 }
 
 }  // namespace

@@ -7,6 +7,22 @@
 #include "status_keda.h"
 
 namespace lagscale::coordinator {
+namespace {
+
+LlmStatus Llm(const ModelDemand& d, double rate_window_s) {
+  LlmStatus llm;
+  llm.prompt_tokens_per_s = d.PromptTokenRate(rate_window_s);
+  llm.completion_tokens_per_s = d.TokenRate(rate_window_s);
+  llm.prompt_tokens_total = d.PromptTokensTotal();
+  llm.completion_tokens_total = d.CompletionTokensTotal();
+  llm.first_byte_window_s = ModelDemand::kFirstByteHistory_s;
+  llm.first_byte_count = d.FirstByteCount(llm.first_byte_window_s);
+  llm.first_byte_p50_s = d.FirstByteQuantile(0.5, llm.first_byte_window_s);
+  llm.first_byte_p99_s = d.FirstByteQuantile(0.99, llm.first_byte_window_s);
+  return llm;
+}
+
+}  // namespace
 
 void Engine::PublishStatus() {
   auto s = std::make_shared<StatusSnapshot>();
@@ -57,6 +73,7 @@ void Engine::PublishStatus() {
       const double rate_window = config_->windows_s.empty() ? 10 : config_->windows_s.front();
       m.arrival_rate = d.ArrivalRate(rate_window);
       m.completion_rate = d.CompletionRate(rate_window);
+      if (d.llm()) m.llm = Llm(d, rate_window);
       m.idle_s = d.IdleSeconds();
       m.data_age_s = d.DataAgeSeconds();
       m.pods = d.HostingPods();

@@ -45,6 +45,20 @@ json LeadershipJson(const LeadershipStatus& l, double hold_s) {
           {"last_error", l.last_error}};
 }
 
+json Llm(const std::optional<LlmStatus>& llm) {
+  if (!llm) return nullptr;
+  auto seconds = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  return {{"prompt_tokens_per_second", llm->prompt_tokens_per_s},
+          {"completion_tokens_per_second", llm->completion_tokens_per_s},
+          {"prompt_tokens_total", llm->prompt_tokens_total},
+          {"completion_tokens_total", llm->completion_tokens_total},
+          {"time_to_first_byte",
+           {{"window_seconds", llm->first_byte_window_s},
+            {"count", llm->first_byte_count},
+            {"p50_seconds", seconds(llm->first_byte_p50_s)},
+            {"p99_seconds", seconds(llm->first_byte_p99_s)}}}};
+}
+
 json Model(const ModelStatus& m) {
   json concurrency = json::object();
   for (const auto& [w, v] : m.concurrency) concurrency[WindowKey(w)] = v;
@@ -61,6 +75,7 @@ json Model(const ModelStatus& m) {
           {"concurrency", concurrency},
           {"arrival_rate", m.arrival_rate},
           {"completion_rate", m.completion_rate},
+          {"llm", Llm(m.llm)},
           {"idle_seconds", Finite(m.idle_s)},
           {"data_age_seconds", Finite(m.data_age_s)},
           {"fresh", m.fresh},
@@ -133,25 +148,25 @@ std::string StatusJson(const StatusSnapshot& s) {
   json windows = json::array();
   for (double w : s.windows_s) windows.push_back(WindowKey(w));
   json doc = {{"time_unix_ms", s.time_unix_ms},
-                    {"windows", windows},
-                    {"actuator",
-                     {{"name", s.actuator.name},
-                      {"healthy", s.actuator.healthy},
-                      {"succeeded", s.actuator.succeeded},
-                      {"retried", s.actuator.retried},
-                      {"failed", s.actuator.failed},
-                      {"last_error", last_error}}},
-                    {"reports",
-                     {{"received", s.reports_received},
-                      {"applied", s.reports_applied},
-                      {"ignored", s.reports_ignored},
-                      {"restarts", s.restarts},
-                      {"expired_pods", s.expired}}},
-                    {"models", models},
-                    {"servers", servers},
-                    {"pods", pods},
-                    {"decisions", decisions},
-                    {"keda", KedaReadsJson(s.keda_reads)}};
+              {"windows", windows},
+              {"actuator",
+               {{"name", s.actuator.name},
+                {"healthy", s.actuator.healthy},
+                {"succeeded", s.actuator.succeeded},
+                {"retried", s.actuator.retried},
+                {"failed", s.actuator.failed},
+                {"last_error", last_error}}},
+              {"reports",
+               {{"received", s.reports_received},
+                {"applied", s.reports_applied},
+                {"ignored", s.reports_ignored},
+                {"restarts", s.restarts},
+                {"expired_pods", s.expired}}},
+              {"models", models},
+              {"servers", servers},
+              {"pods", pods},
+              {"decisions", decisions},
+              {"keda", KedaReadsJson(s.keda_reads)}};
   if (s.leadership) doc["leadership"] = LeadershipJson(*s.leadership, s.hand_over_hold_s);
   return WithLimits(doc, s).dump();
 }

@@ -152,9 +152,17 @@ function modelMeta(m) {
   const conc = Object.entries(m.concurrency).map(([k, v]) => k + " " + v.toFixed(2)).join(", ");
   return "server " + esc(m.server || "?") + " · replicas <b>" + m.current_replicas + " → " + m.desired_replicas + "</b> [" +
     m.min_replicas + "…" + m.max_replicas + "] · in flight " + m.inflight + " · lag " + lag(m).toFixed(2) +
-    "<br>concurrency " + esc(conc) + " · " + m.arrival_rate.toFixed(1) + " req/s" +
+    "<br>concurrency " + esc(conc) + " · " + m.arrival_rate.toFixed(1) + " req/s" + llmText(m.llm) +
     (m.fresh ? "" : " · <span class=\"bad\">holding (data not fresh)</span>") +
     "<br><span class=\"actuated\">actuated by " + esc(m.actuated_by || "coordinator") + "</span>" + kedaText(m.keda);
+}
+function ms(s) { return s === null ? "–" : (s * 1000).toFixed(0) + " ms"; }
+function llmText(l) {
+  if (!l) return "";
+  const t = l.time_to_first_byte;
+  return "<br><span class=\"llm\">tokens/s " + l.completion_tokens_per_second.toFixed(1) + " out, " +
+    l.prompt_tokens_per_second.toFixed(1) + " in · first byte p50 " + ms(t.p50_seconds) + ", p99 " + ms(t.p99_seconds) +
+    " (" + t.count + " in " + t.window_seconds + " s)</span>";
 }
 function kedaText(k) {
   if (!k) return "";

@@ -19,6 +19,14 @@ void Fill(lagscale::v1::ModelCounters& out, const std::string& name,
   out.set_busy_seconds(stats.busy_seconds);
   out.set_inflight(stats.inflight());
   out.set_last_request_unix_ms(stats.last_request_unix_ns / 1'000'000);
+  out.set_prompt_tokens(stats.prompt_tokens);
+  out.set_completion_tokens(stats.completion_tokens);
+  // Most models never see an OpenAI-compatible request: their reports stay as small as before.
+  if (stats.ttfb_count() == 0) return;
+  auto& ttfb = *out.mutable_time_to_first_byte();
+  for (double bound : metrics::kLatencyBucketBounds) ttfb.add_upper_bounds_seconds(bound);
+  for (uint64_t count : stats.ttfb_buckets) ttfb.add_counts(count);
+  ttfb.set_sum_seconds(stats.ttfb_seconds_sum);
 }
 
 }  // namespace

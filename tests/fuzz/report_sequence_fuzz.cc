@@ -6,6 +6,8 @@
 // Invariants checked after every decision cycle, on what /status shows:
 //  - no model and no server shows negative or non-finite in-flight, rates or concurrency
 //    (cumulative counters never read as going backwards);
+//  - LLM models show finite token rates and first-byte p50 <= p99, present exactly when there
+//    were observations in the window;
 //  - no desired replica count outside [0, maxReplicas] of its model or server, whatever the input;
 //  - the report counters only grow, and received = applied + ignored;
 //  - the status renders as valid JSON.
@@ -56,7 +58,33 @@ struct PodMemory {
   int64_t snapshot_ns = 0;
   uint64_t arrivals[3] = {}, completions[3] = {};
   double busy[3] = {};
+  uint64_t prompt[3] = {}, completion[3] = {};
+  uint64_t first_bytes[3][4] = {};  // cumulative, per bucket of kFirstByteBounds and +Inf
 };
+
+constexpr double kFirstByteBounds[] = {0.1, 1, 10};
+
+// Tokens and a time-to-first-byte histogram, as a sidecar reports LLM answers: usually plausible
+// cumulative counts, sometimes a wild counter, wrong bucket counts or bad bounds.
+void AddLlm(FuzzedDataProvider& in, PodMemory& mem, int m, lagscale::v1::ModelCounters& mc) {
+  mem.prompt[m] += in.ConsumeIntegralInRange<uint64_t>(0, 5000);
+  mem.completion[m] += in.ConsumeIntegralInRange<uint64_t>(0, 5000);
+  mc.set_prompt_tokens(static_cast<uint64_t>(Wild(in, static_cast<int64_t>(mem.prompt[m]))));
+  mc.set_completion_tokens(
+      static_cast<uint64_t>(Wild(in, static_cast<int64_t>(mem.completion[m]))));
+  auto& h = *mc.mutable_time_to_first_byte();
+  const bool plausible = in.ConsumeBool();
+  const int bounds = plausible ? 3 : in.ConsumeIntegralInRange(0, 70);
+  for (int i = 0; i < bounds; ++i) {
+    h.add_upper_bounds_seconds(plausible ? kFirstByteBounds[i] : in.ConsumeFloatingPoint<double>());
+  }
+  const int counts = plausible ? 4 : in.ConsumeIntegralInRange(0, 70);
+  for (int i = 0; i < counts; ++i) {
+    if (plausible) mem.first_bytes[m][i] += in.ConsumeIntegralInRange<uint64_t>(0, 20);
+    h.add_counts(plausible ? mem.first_bytes[m][i] : in.ConsumeIntegral<uint64_t>());
+  }
+  h.set_sum_seconds(in.ConsumeFloatingPoint<double>());
+}
 
 // A value that is usually plausible and sometimes anything at all.
 int64_t Wild(FuzzedDataProvider& in, int64_t plausible) {
@@ -94,6 +122,7 @@ lagscale::v1::PodReport MakeReport(FuzzedDataProvider& in, PodMemory* pods, int6
     mc->set_busy_seconds(in.ConsumeBool() ? mem.busy[m] : in.ConsumeFloatingPoint<double>());
     mc->set_inflight(Wild(in, static_cast<int64_t>(mem.arrivals[m] - mem.completions[m])));
     mc->set_last_request_unix_ms(Wild(in, 1'700'000'000'000 + now_ns / 1'000'000));
+    if (in.ConsumeBool()) AddLlm(in, mem, m, *mc);
   }
   return r;
 }
@@ -102,12 +131,27 @@ void CheckFinite(double v, const std::string& what) {
   if (!std::isfinite(v) || v < 0) Fail(what + " = " + std::to_string(v));
 }
 
+void CheckLlm(const co::LlmStatus& llm, const std::string& model) {
+  CheckFinite(llm.prompt_tokens_per_s, "model " + model + " prompt tokens/s");
+  CheckFinite(llm.completion_tokens_per_s, "model " + model + " completion tokens/s");
+  if (llm.first_byte_p50_s) CheckFinite(*llm.first_byte_p50_s, "model " + model + " p50");
+  if (llm.first_byte_p99_s) CheckFinite(*llm.first_byte_p99_s, "model " + model + " p99");
+  if (llm.first_byte_p50_s.has_value() != llm.first_byte_p99_s.has_value() ||
+      (llm.first_byte_p50_s && *llm.first_byte_p50_s > *llm.first_byte_p99_s + 1e-9)) {
+    Fail("model " + model + " first-byte p50 above p99 or only one of them");
+  }
+  if ((llm.first_byte_count == 0) == llm.first_byte_p50_s.has_value()) {
+    Fail("model " + model + " first-byte quantile without observations or the reverse");
+  }
+}
+
 void CheckStatus(const co::StatusSnapshot& s, const co::StatusSnapshot* before) {
   for (const auto& m : s.models) {
     CheckFinite(m.inflight, "model " + m.name + " inflight");
     CheckFinite(m.arrival_rate, "model " + m.name + " arrival_rate");
     CheckFinite(m.completion_rate, "model " + m.name + " completion_rate");
     for (const auto& [w, c] : m.concurrency) CheckFinite(c, "model " + m.name + " concurrency");
+    if (m.llm) CheckLlm(*m.llm, m.name);
     if (m.desired < 0 || m.desired > MaxOfModel(m.name) || m.max > MaxOfModel(m.name)) {
       Fail("model " + m.name + " desired " + std::to_string(m.desired) + " outside [0, " +
            std::to_string(MaxOfModel(m.name)) + "]");

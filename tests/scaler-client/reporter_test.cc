@@ -176,6 +176,45 @@ TEST_F(ReporterTest, ReportsCarryCumulativeCountersWithIncreasingSequence) {
   EXPECT_EQ(counters_.report_failures().load(), 0u);
 }
 
+TEST_F(ReporterTest, LlmModelsCarryTokensAndTimeToFirstByteOthersStaySmall) {
+  FakeCoordinator coordinator;
+  Reporter reporter(Options(coordinator.address()), ledger_, counters_);
+  reporter.Start();
+  Serve("iris", 1);
+  for (int i = 0; i < 3; ++i) {
+    auto guard = ledger_.shard(0).Begin(table_.Resolve("llama"));
+    // The answers began 20 ms, 20 ms and 2 s before now.
+    guard.RecordFirstByte(ledger_.shard(0).NowNs() - (i == 2 ? 2'000'000'000 : 20'000'000));
+    guard.AddTokens(100, 7);
+    guard.End(Outcome::kSuccess);
+  }
+  auto report = ReportWith(coordinator, "llama", 3);
+  ASSERT_TRUE(report);
+  reporter.Stop();
+
+  const auto* llm = Model(*report, "llama");
+  EXPECT_EQ(llm->prompt_tokens(), 300u);
+  EXPECT_EQ(llm->completion_tokens(), 21u);
+  const auto& ttfb = llm->time_to_first_byte();
+  ASSERT_EQ(ttfb.upper_bounds_seconds_size(),
+            static_cast<int>(metrics::kLatencyBucketBounds.size()));
+  ASSERT_EQ(ttfb.counts_size(), ttfb.upper_bounds_seconds_size() + 1);
+  uint64_t total = 0, at_most_25ms = 0;
+  for (int i = 0; i < ttfb.counts_size(); ++i) {
+    total += ttfb.counts(i);
+    if (i < ttfb.upper_bounds_seconds_size() && ttfb.upper_bounds_seconds(i) <= 0.025) {
+      at_most_25ms += ttfb.counts(i);
+    }
+  }
+  EXPECT_EQ(total, 3u);
+  EXPECT_EQ(at_most_25ms, 2u);
+  EXPECT_NEAR(ttfb.sum_seconds(), 2.04, 0.004);
+  const auto* plain = Model(*report, "iris");
+  ASSERT_NE(plain, nullptr);
+  EXPECT_FALSE(plain->has_time_to_first_byte());
+  EXPECT_EQ(plain->completion_tokens(), 0u);
+}
+
 TEST_F(ReporterTest, ReconnectsAfterTheCoordinatorRestartsAndCountersContinue) {
   auto coordinator = std::make_unique<FakeCoordinator>();
   const int port = coordinator->port();

@@ -15,6 +15,7 @@
 // Thread safety: not thread-safe. One thread (the coordinator's decision loop) owns it; DemandView
 // references it hands out are valid until the next call that mutates it.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -40,10 +41,20 @@ class ModelDemand final : public DemandView {
   double Inflight() const override { return static_cast<double>(inflight_); }
   double ArrivalRate(double window_s) const override;
   double IdleSeconds() const override;
-  double TokenRate(double) const override { return 0; }
+  double TokenRate(double window_s) const override;
   bool Fresh() const override;
 
   double CompletionRate(double window_s) const;
+  double PromptTokenRate(double window_s) const;
+  // Time to first byte of the answers (OpenAI-compatible requests) that came in the last
+  // `window_s` seconds (at most kFirstByteHistory_s), summed over the hosting pods' histograms:
+  // how many, and the q-quantile interpolated within its bucket as Prometheus'
+  // histogram_quantile() does; nullopt without observations.
+  static constexpr double kFirstByteHistory_s = 60;
+  uint64_t FirstByteCount(double window_s) const;
+  // True once the model's answers carried tokens or a first-byte time (LLM traffic).
+  bool llm() const { return llm_; }
+  std::optional<double> FirstByteQuantile(double q, double window_s) const;
   // Seconds since the newest data point from any pod; +infinity without data.
   double DataAgeSeconds() const;
   const std::string& name() const { return name_; }
@@ -54,6 +65,8 @@ class ModelDemand final : public DemandView {
   // the sidecars' own ledgers say, so they can be compared for drift.
   uint64_t ArrivalsTotal() const;
   uint64_t CompletionsTotal() const;
+  uint64_t PromptTokensTotal() const;
+  uint64_t CompletionTokensTotal() const;
   // How long after a restart or expiry the data counts as disturbed (Fresh() false).
   void set_hold_seconds(double s) {
     hold_ns_ = static_cast<int64_t>(s * 1e9);
@@ -64,12 +77,20 @@ class ModelDemand final : public DemandView {
   friend class Aggregator;
   // The ring keeps each bucket's data in one cache line and running totals per field at each
   // bucket's end, so a window sum costs two edge buckets and one subtraction whatever its length.
-  enum Field { kBusy = 0, kArrivals = 1, kCompletions = 2 };
+  enum Field { kBusy = 0, kArrivals, kCompletions, kPromptTokens, kCompletionTokens, kFieldCount };
+  using Deltas = std::array<double, kFieldCount>;
   struct Span {
     int64_t lo = 0, hi = 0;  // the part of the bucket the data covers
   };
   // Adds a delta covering [t0, t1] (coordinator monotonic ns), spread evenly over that interval.
-  void Spread(int64_t t0, int64_t t1, double busy, double arrivals, double completions);
+  void Spread(int64_t t0, int64_t t1, const Deltas& deltas);
+  // Adds per-bucket first-byte counts that arrived at `now_ns` from a pod whose histogram has
+  // `bounds`; a pod whose bounds differ from the model's first are not merged (a version skew).
+  void AddFirstBytes(int64_t now_ns, const std::vector<double>& bounds,
+                     const std::vector<uint64_t>& counts);
+  double Rate(double window_s, Field field) const;
+  // First-byte counts per histogram bucket over the last `window_s` seconds.
+  std::vector<uint64_t> FirstByteWindow(double window_s) const;
   // Sums `field` over [from, to], counting partial buckets pro rata.
   double Sum(int64_t from, int64_t to, Field field) const;
   // Makes buckets up to number k exist (empty, carrying the running totals forward).
@@ -89,9 +110,18 @@ class ModelDemand final : public DemandView {
   struct Bucket {
     int64_t index = -1;  // absolute bucket number (time / width); -1 = empty
     Span span;
-    double values[3] = {0, 0, 0};
-    double totals[3] = {0, 0, 0};  // running totals through the end of this bucket
+    Deltas values{};
+    Deltas totals{};  // running totals through the end of this bucket
   };
+  // First-byte counts per histogram bucket, summed per slot of a few seconds; kept only for
+  // models that have seen OpenAI-compatible requests.
+  struct FirstByteSlot {
+    int64_t index = -1;
+    std::vector<uint64_t> counts;
+  };
+  bool llm_ = false;
+  std::vector<double> first_byte_bounds_;
+  std::vector<FirstByteSlot> first_byte_slots_;
   // Allocated at the first non-zero delta: a model that only ever reports zeros (idle, or a name
   // nobody sends traffic to) costs no ring at all.
   std::vector<Bucket> ring_;
@@ -190,6 +220,9 @@ class Aggregator {
   std::optional<Outcome> Admit(const v1::PodReport& report, bool new_pod);
   // Drops models no pod has hosted for longer than the history they could still be asked about.
   void Forget();
+  // Adds the first-byte observations of `mc` since `pm` last saw them to pm's model, unless
+  // `baseline` (the counts only become the base for the next delta).
+  void ApplyFirstBytes(const v1::ModelCounters& mc, PodModel& pm, bool baseline, int64_t now_ns);
 
   Options options_;
   int64_t bucket_ns_;

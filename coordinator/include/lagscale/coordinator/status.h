@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "lagscale/coordinator/aggregator.h"
-#include "lagscale/coordinator/scaler_view.h"
 #include "lagscale/coordinator/leader_election.h"
+#include "lagscale/coordinator/scaler_view.h"
 
 namespace lagscale::coordinator {
 
@@ -33,6 +33,15 @@ struct ActuationState {
   int64_t time_unix_ms = 0;
 };
 
+// What a model serving LLM traffic (answers with `usage` tokens or a first-byte time) shows more.
+struct LlmStatus {
+  double prompt_tokens_per_s = 0, completion_tokens_per_s = 0;    // over the rate window
+  uint64_t prompt_tokens_total = 0, completion_tokens_total = 0;  // the hosting pods' ledgers
+  double first_byte_window_s = 0;
+  uint64_t first_byte_count = 0;  // answers whose first byte came inside that window
+  std::optional<double> first_byte_p50_s, first_byte_p99_s;
+};
+
 struct ModelStatus {
   std::string name, server, policy;
   int current = 0, desired = 0, min = 0, max = 0;
@@ -40,6 +49,7 @@ struct ModelStatus {
   uint64_t arrivals_total = 0, completions_total = 0;  // summed over the hosting pods' ledgers
   std::vector<std::pair<double, double>> concurrency;  // (window seconds, average)
   double arrival_rate = 0, completion_rate = 0;
+  std::optional<LlmStatus> llm;
   double idle_s = 0, data_age_s = 0;  // +infinity when unknown
   bool fresh = false;
   std::vector<std::string> pods;
