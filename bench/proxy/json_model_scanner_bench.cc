@@ -11,17 +11,35 @@
 namespace lagscale::proxy {
 namespace {
 
-std::string ChatBody() {
+// 1 MiB of messages whose contents are `content` (a JSON string's inside), then the model.
+std::string ChatBody(const std::string& content) {
   std::string body = R"({"messages":[)";
-  while (body.size() < (1u << 20)) {
-    body += R"({"role":"user","content":"Summarise the following text. It has \"quotes\", )"
-            R"(escapes \n and \u00e9 accents, and numbers 1, 2.5e3."},)";
-  }
+  while (body.size() < (1u << 20)) body += R"({"role":"user","content":")" + content + R"("},)";
   return body + R"({"role":"user","content":"end"}],"temperature":0.7,"model":"llama-3-70b"})";
 }
 
-void BM_ModelLastInMebibyteChat(benchmark::State& state) {
-  const std::string body = ChatBody();
+// Short messages, escapes in every one.
+std::string ShortMessages() {
+  return ChatBody(
+      R"(Summarise the following text. It has \"quotes\", escapes \n and \u00e9 accents, )"
+      R"(and numbers 1, 2.5e3.)");
+}
+
+// Pasted documents: 8 KiB contents of prose.
+std::string LongProse() {
+  std::string text;
+  while (text.size() < 8192) text += "The quick brown fox jumps over the lazy dog near the bank. ";
+  return ChatBody(text);
+}
+
+// Pasted code: 8 KiB contents with an escaped newline every 40 bytes.
+std::string LongCode() {
+  std::string text;
+  while (text.size() < 8192) text += R"(    for (int i = 0; i < n; ++i) x += i;\n)";
+  return ChatBody(text);
+}
+
+void ScanModelLast(benchmark::State& state, const std::string& body) {
   constexpr size_t kPiece = 16 * 1024;
   for (auto _ : state) {
     JsonModelScanner s;
@@ -32,7 +50,12 @@ void BM_ModelLastInMebibyteChat(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
 }
+void BM_ModelLastInMebibyteChat(benchmark::State& state) { ScanModelLast(state, ShortMessages()); }
+void BM_ModelLastInMebibyteOfProse(benchmark::State& state) { ScanModelLast(state, LongProse()); }
+void BM_ModelLastInMebibyteOfCode(benchmark::State& state) { ScanModelLast(state, LongCode()); }
 BENCHMARK(BM_ModelLastInMebibyteChat);
+BENCHMARK(BM_ModelLastInMebibyteOfProse);
+BENCHMARK(BM_ModelLastInMebibyteOfCode);
 
 // A streamed answer: 1,000 token events then the usage event, as a server sends them.
 void BM_UsageInEventStream(benchmark::State& state) {
@@ -42,8 +65,9 @@ void BM_UsageInEventStream(benchmark::State& state) {
               R"("delta":{"content":" token"},"finish_reason":null}],"usage":null})"
               "\n\n";
   }
-  stream += "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1000}}\n\n"
-            "data: [DONE]\n\n";
+  stream +=
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1000}}\n\n"
+      "data: [DONE]\n\n";
   for (auto _ : state) {
     UsageScanner s;
     s.Start(true);

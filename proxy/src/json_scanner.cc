@@ -4,6 +4,10 @@
 #include <array>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace lagscale::proxy {
 
 namespace {
@@ -11,13 +15,34 @@ namespace {
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-// Bytes that end a run of plain string content: the quote, the backslash and control characters.
-constexpr std::array<bool, 256> kStringStop = [] {
-  std::array<bool, 256> stop{};
-  for (int c = 0; c < 0x20; ++c) stop[c] = true;
-  stop['"'] = stop['\\'] = true;
-  return stop;
-}();
+// The first byte of [p, end) that ends a run of string content a reported value may be in: '"',
+// '\\' and the control characters (invalid raw in a string). One pass for all three, 16 bytes at
+// a time where SSE2 exists (every x86-64): a long top-level "prompt" is most of its body.
+const char* FindStringStop(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i below_space = _mm_set1_epi8(0x1f);
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+    // Unsigned v <= 0x1f exactly when min(v, 0x1f) == v.
+    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, below_space), v));
+    if (const int mask = _mm_movemask_epi8(hit); mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+#endif
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '"' || c == '\\' || c < 0x20) return p;
+  }
+  return end;
+}
+
+const char* Find(const char* p, const char* end, char c) {
+  const void* at = std::memchr(p, c, static_cast<size_t>(end - p));
+  return at != nullptr ? static_cast<const char*>(at) : end;
+}
 
 // Bytes that matter inside a skipped container: strings and brackets.
 constexpr std::array<bool, 256> kSkipStop = [] {
@@ -183,7 +208,7 @@ void JsonScanner::Open(bool object) {
 
 // Inside a container nested deeper than depth 2 (message lists, tool definitions): nothing there
 // is reported, so only strings (to know which brackets are real) and brackets (to find the end,
-// and to check the nesting) are followed, with memchr across string contents. A long chat body
+// and to check the nesting) are followed, a vector scan across string contents. A long chat body
 // is mostly this.
 size_t JsonScanner::SkipBytes(const char* p, const char* end) {
   const char* q = p;
@@ -192,18 +217,7 @@ size_t JsonScanner::SkipBytes(const char* p, const char* end) {
       skip_escape_ = false;
       ++q;
     } else if (skip_string_) {
-      const void* quote = std::memchr(q, '"', static_cast<size_t>(end - q));
-      const char* limit = quote != nullptr ? static_cast<const char*>(quote) : end;
-      const void* backslash = std::memchr(q, '\\', static_cast<size_t>(limit - q));
-      if (backslash != nullptr) {
-        q = static_cast<const char*>(backslash) + 1;
-        skip_escape_ = true;
-      } else if (quote == nullptr) {
-        q = end;
-      } else {
-        q = limit + 1;
-        skip_string_ = false;
-      }
+      q = SkipStringBytes(q, end);
     } else {
       while (q < end && !kSkipStop[static_cast<unsigned char>(*q)]) ++q;
       if (q == end) break;
@@ -220,6 +234,27 @@ size_t JsonScanner::SkipBytes(const char* p, const char* end) {
     }
   }
   return static_cast<size_t>(q - p);
+}
+
+// Inside a skipped string: to its closing quote (or the end of the piece). Message contents are
+// most of a chat body, so this is the scanner's hot loop: glibc's memchr (vectorised) finds the
+// next quote, and then each backslash before it; the quote is searched again only when an escape
+// consumed it, so every byte is looked at about twice whatever the number of escapes.
+const char* JsonScanner::SkipStringBytes(const char* q, const char* end) {
+  const char* quote = Find(q, end, '"');
+  while (true) {
+    const char* backslash = Find(q, quote, '\\');
+    if (backslash == quote) break;
+    if (backslash + 1 == end) {
+      skip_escape_ = true;  // the escaped byte comes in the next piece
+      return end;
+    }
+    q = backslash + 2;
+    if (backslash + 1 == quote) quote = Find(q, end, '"');
+  }
+  if (quote == end) return end;
+  skip_string_ = false;
+  return quote + 1;
 }
 
 void JsonScanner::Close(char c) {
@@ -262,8 +297,7 @@ void JsonScanner::StartString(bool key) {
 
 // The plain bytes of a string, many at a time: a long message body is mostly these.
 size_t JsonScanner::StringBytes(const char* p, const char* end) {
-  const char* q = p;
-  while (q < end && !kStringStop[static_cast<unsigned char>(*q)]) ++q;
+  const char* q = FindStringStop(p, end);
   Append(p, static_cast<size_t>(q - p));
   if (q == end) return static_cast<size_t>(q - p);
   if (*q == '"') {

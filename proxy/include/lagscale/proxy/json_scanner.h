@@ -95,6 +95,8 @@ class JsonScanner {
   size_t Step(const char* p, const char* end);
   size_t StringBytes(const char* p, const char* end);
   size_t SkipBytes(const char* p, const char* end);
+  // Inside a skipped string: consumes up to its closing quote or `end`; returns where it stopped.
+  const char* SkipStringBytes(const char* q, const char* end);
   void StartValue(char c);
   void StartString(bool key);
   void EndString();
