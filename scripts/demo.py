@@ -6,6 +6,10 @@ queues form), two sidecars in front of it as two pods of one server, and the coo
 webhook actuator pointed at the test server's /admin/scale, so a decision really changes capacity.
 An open-loop load generator drives a ramp, a burst and a quiet period. Every process started here
 is stopped on exit, on Ctrl-C and on failure.
+
+With --llm the models are LLMs behind OpenAI-compatible endpoints: every request is a streamed chat
+completion (`stream_options.include_usage`) whose model is named only in the JSON body, answers
+stream token by token for about a second, and the view adds tokens/s and time to first token.
 """
 
 import argparse
@@ -33,6 +37,24 @@ PHASES = [
     ("burst", 20, {"iris": (120, 120), "bert": (40, 40)}),
     ("quiet", 35, {"iris": (2, 2), "bert": (1, 1)}),
 ]
+
+# --llm: model -> (time to first token ms, ms per further token, output tokens); each replica
+# streams LLM_CONCURRENCY answers at once, so an answer holds a slot for about a second.
+LLM_MODELS = {"chat": (150, 20, 32), "code": (300, 15, 64)}
+LLM_CONCURRENCY = 4
+LLM_TARGET = 3.2
+LLM_PHASES = [
+    ("ramp", 20, {"chat": (1, 6), "code": (0.5, 3)}),
+    ("burst", 20, {"chat": (24, 24), "code": (10, 10)}),
+    ("quiet", 35, {"chat": (0.3, 0.3), "code": (0.2, 0.2)}),
+]
+
+
+def use_llm_mode():
+    """Switches the module's models and phases to the LLM ones."""
+    global MODELS, PHASES, CONCURRENCY, TARGET
+    MODELS, PHASES = dict(LLM_MODELS), LLM_PHASES
+    CONCURRENCY, TARGET = LLM_CONCURRENCY, LLM_TARGET
 
 CONFIG = """\
 reportTTL: 5s
@@ -111,8 +133,10 @@ class Load:
     """Open-loop arrivals: requests start on schedule whether or not earlier ones finished, so a
     short capacity shows up as lag (in flight at the sidecar), not as a slower client."""
 
-    def __init__(self, sidecars, seed=7):
+    def __init__(self, sidecars, llm=False, seed=7):
         self.sidecars = sidecars
+        self.llm = llm
+        self.completion_tokens = {m: 0 for m in MODELS}  # from the streams' usage events
         self.pool = ThreadPoolExecutor(max_workers=600)
         self.local = threading.local()
         self.rng = random.Random(seed)
@@ -130,15 +154,39 @@ class Load:
             conns[addr] = http.client.HTTPConnection(host, int(port), timeout=60)
         return conns[addr]
 
-    def _one(self, model, addr):
+    def _infer(self, conn, model):
         body = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}]})
+        conn.request("POST", f"/v2/models/{model}/infer", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status == 200
+
+    def _chat(self, conn, model):
+        """One streamed chat completion, read event by event as a chat UI would; the model is
+        named after the messages, as common SDKs send it."""
+        body = json.dumps({"messages": [{"role": "user", "content": "say something about autoscaling"}],
+                           "model": model, "stream": True, "stream_options": {"include_usage": True}})
+        conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        if resp.status != 200:
+            resp.read()
+            return False
+        done = False
+        for line in resp:  # http.client de-chunks; lines come as the tokens do
+            if line.startswith(b"data: [DONE]"):
+                done = True
+            elif line.startswith(b"data: "):
+                usage = json.loads(line[6:]).get("usage")
+                if usage:
+                    with self.lock:
+                        self.completion_tokens[model] += usage["completion_tokens"]
+        return done
+
+    def _one(self, model, addr):
         try:
             conn = self._conn(addr)
-            conn.request("POST", f"/v2/models/{model}/infer", body, {"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            resp.read()
-            ok = resp.status == 200
-        except (OSError, http.client.HTTPException):
+            ok = self._chat(conn, model) if self.llm else self._infer(conn, model)
+        except (OSError, http.client.HTTPException, ValueError):
             self.local.conns.pop(addr, None)
             ok = False
         if not ok:
@@ -216,7 +264,8 @@ def live_view(header, coord_http, rows, status, load, t, timeline, t0):
             series = []
         desired, current = m.get("desired_replicas", 0), m.get("current_replicas", 0)
         out.append(f"{name:12s} {load.rate(name, t):5.0f} {m.get('inflight', 0):9.0f} {conc:9.2f} "
-                   f"{f'{desired}/{current}':>15s}  {replica_bar(current, desired, 8)}  {sparkline(series)}")
+                   f"{f'{desired}/{current}':>15s}  {replica_bar(current, desired, 8)}  {sparkline(series)}"
+                   f"{llm_text(m)}")
     for v in status.get("servers", []):
         out.append(f"{'server ' + v['name']:12s} {'':5s} {v.get('inflight', 0):9.0f} {'':9s} "
                    f"{str(v.get('desired_replicas', 0)) + '/' + str(v.get('current_replicas', 0)):>15s}  "
@@ -225,6 +274,44 @@ def live_view(header, coord_http, rows, status, load, t, timeline, t0):
     for when, kind, name, frm, to, reason in sorted(timeline)[-8:]:
         out.append(f"  {when - t0:6.1f}s  {kind:6s} {name:6s} {frm} -> {to}   {reason}")
     return out
+
+
+def server_models(llm):
+    """The test server's flags that declare the models and their timing."""
+    if llm:
+        return sum((["--llm-model", f"{m}:{ttft}:{tok}:{n}:{CONCURRENCY}"]
+                    for m, (ttft, tok, n) in MODELS.items()), [])
+    return sum((["--model", f"{m}:{ms}"] for m, ms in MODELS.items()), [])
+
+
+def llm_text(m):
+    """Tokens/s and time to first byte from a model's /status entry ("" for non-LLM models)."""
+    llm = m.get("llm")
+    if not llm:
+        return ""
+    first = llm["time_to_first_byte"]
+    p50, p99 = first["p50_seconds"], first["p99_seconds"]
+    return (f" tokens/s={llm['completion_tokens_per_second']:.0f}"
+            + (f" ttft p50={p50 * 1000:.0f}ms p99={p99 * 1000:.0f}ms" if p50 is not None else ""))
+
+
+def check_tokens(coord_http, load):
+    """The coordinator's token totals must equal what the clients' usage events said, exactly."""
+    deadline = time.time() + 10
+    while True:
+        rows = model_rows(get_json(coord_http, "/status"))
+        seen = {m: (rows.get(m, {}).get("llm") or {}).get("completion_tokens_total") for m in MODELS}
+        if all(seen[m] == load.completion_tokens[m] for m in MODELS) or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    ok = True
+    print("\nCompletion tokens, clients' usage events vs the coordinator:")
+    for m in MODELS:
+        same = seen[m] == load.completion_tokens[m]
+        ok = ok and same
+        print(f"  {m:6s} {load.completion_tokens[m]} vs {seen[m]}  {'exact' if same else 'DIFFERENT'}"
+              f"{llm_text(rows.get(m, {}))}")
+    return ok
 
 
 def model_rows(status):
@@ -236,7 +323,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bin-dir", required=True)
     ap.add_argument("--ci", action="store_true", help="non-interactive; fail if the loop did not work")
+    ap.add_argument("--llm", action="store_true",
+                    help="LLM models: streamed OpenAI-compatible chat completions")
     args = ap.parse_args()
+    if args.llm:
+        use_llm_mode()
     bins = os.path.abspath(args.bin_dir)
     workdir = tempfile.mkdtemp(prefix="lagscale-demo-")
     procs = Processes(workdir)
@@ -251,7 +342,7 @@ def main():
         ts = procs.start("testserver", [f"{bins}/lagscale-testserver", "--http", "127.0.0.1:0",
                                         "--grpc", "127.0.0.1:0", "--concurrency", str(CONCURRENCY),
                                         "--replicas", "1", "--queue-limit", "100000"]
-                         + sum((["--model", f"{m}:{ms}"] for m, ms in MODELS.items()), []),
+                         + server_models(args.llm),
                          "lagscale-testserver ready")
         config = os.path.join(workdir, "coordinator.yaml")
         with open(config, "w") as f:
@@ -278,7 +369,7 @@ def main():
               f"coordinator {coord['http']}")
         print(f"status page: {status_url}   (logs in {workdir})\n")
 
-        load = Load(sidecars)
+        load = Load(sidecars, llm=args.llm)
         t0 = time.time()
         runner = threading.Thread(target=load.run, args=(t0,), daemon=True)
         runner.start()
@@ -308,7 +399,8 @@ def main():
                 if args.ci or not sys.stdout.isatty():
                     print(" | ".join([header] + [
                         f"{n}: inflight={rows.get(n, {}).get('inflight', 0):.0f} "
-                        f"desired={rows.get(n, {}).get('desired_replicas', 0)}" for n in MODELS]))
+                        f"desired={rows.get(n, {}).get('desired_replicas', 0)}{llm_text(rows.get(n, {}))}"
+                        for n in MODELS]))
                 else:
                     out = live_view(header, coord["http"], rows, status, load, now - t0, timeline, t0)
                     if lines_drawn:
@@ -341,6 +433,8 @@ def main():
         sent = sum(load.sent.values())
         failed = sum(load.failed.values())
         print(f"Requests sent {sent}, failed {failed}")
+        if args.llm:
+            ok = check_tokens(coord["http"], load) and ok
 
         if args.ci:
             print("demo: closed loop " + ("worked" if ok else "DID NOT WORK"))

@@ -7,6 +7,9 @@
 #   scripts/demo.sh        interactive: live display, then the status page stays up until Ctrl-C
 #   scripts/demo.sh --ci   non-interactive: fails unless the loop scaled up within 2 s of the burst
 #                          and back down after it
+#   scripts/demo.sh --llm  the same loop with LLM models: streamed OpenAI-compatible chat
+#                          completions, tokens/s and time to first token (with --ci: also fails
+#                          unless the coordinator's token totals equal the clients' exactly)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
