@@ -3,7 +3,7 @@
 # README's "Performance" section holds. Every comparison is measured in the same run.
 #
 #   bench/run.sh            # everything (about 15 minutes on 2 cores)
-#   bench/run.sh proxy sim  # only some parts: ledger proxy grpc memory coordinator sim
+#   bench/run.sh proxy sim  # only some parts: ledger proxy grpc llm memory coordinator sim
 #   bench/run.sh --build-only [parts]  # build what the parts need, run nothing (CI does this)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,7 +13,7 @@ if [ "${1:-}" = "--build-only" ]; then
   shift
 fi
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(ledger proxy grpc memory coordinator sim)
+[ ${#parts[@]} -eq 0 ] && parts=(ledger proxy grpc llm memory coordinator sim)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 scripts/install-deps.sh
@@ -25,7 +25,8 @@ else
   build="$(scripts/configure.sh release)"
 fi
 ninja -C "$build" -j2 lagscale-sidecar lagscale-coordinator lagscale-testserver lagscale-sim \
-  lagscale_metrics_bench lagscale_coordinator_bench lagscale-grpc-bench-host >/dev/null
+  lagscale_metrics_bench lagscale_coordinator_bench lagscale_proxy_bench lagscale-grpc-bench-host \
+  >/dev/null
 bin="$PWD/$build/bin"
 if want proxy; then
   # The accounting-overhead run needs a sidecar with the ledger compiled out, built with the
@@ -59,6 +60,13 @@ fi
 if want grpc; then
   echo "## gRPC passthrough vs direct (h2load)"
   LAGSCALE_BIN_DIR="$bin" bench/grpc/run.sh
+  echo
+fi
+if want llm; then
+  echo "## LLM traffic: streamed chat completions, sidecar vs nginx; the model scan's share"
+  /usr/bin/python3 bench/llm/run.py --bin-dir "$bin"
+  echo "## The body scanner alone: 1 MiB chat requests, model last, in 16 KiB pieces"
+  "$bin/lagscale_proxy_bench" --benchmark_min_time=0.5 2>/dev/null | grep -E '^BM_'
   echo
 fi
 if want memory; then
