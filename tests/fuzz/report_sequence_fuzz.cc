@@ -62,6 +62,11 @@ struct PodMemory {
   uint64_t first_bytes[3][4] = {};  // cumulative, per bucket of kFirstByteBounds and +Inf
 };
 
+// A value that is usually plausible and sometimes anything at all.
+int64_t Wild(FuzzedDataProvider& in, int64_t plausible) {
+  return in.ConsumeBool() ? plausible : in.ConsumeIntegral<int64_t>();
+}
+
 constexpr double kFirstByteBounds[] = {0.1, 1, 10};
 
 // Tokens and a time-to-first-byte histogram, as a sidecar reports LLM answers: usually plausible
@@ -84,11 +89,6 @@ void AddLlm(FuzzedDataProvider& in, PodMemory& mem, int m, lagscale::v1::ModelCo
     h.add_counts(plausible ? mem.first_bytes[m][i] : in.ConsumeIntegral<uint64_t>());
   }
   h.set_sum_seconds(in.ConsumeFloatingPoint<double>());
-}
-
-// A value that is usually plausible and sometimes anything at all.
-int64_t Wild(FuzzedDataProvider& in, int64_t plausible) {
-  return in.ConsumeBool() ? plausible : in.ConsumeIntegral<int64_t>();
 }
 
 lagscale::v1::PodReport MakeReport(FuzzedDataProvider& in, PodMemory* pods, int64_t now_ns) {
