@@ -12,7 +12,9 @@
 namespace lagscale::coordinator {
 namespace {
 
-using testing::PollUntil;
+using namespace std::chrono_literals;
+
+using testing::Eventually;
 
 // desired = in-flight, within bounds; holds on stale data.
 class InflightPolicy final : public ModelPolicy {
@@ -129,17 +131,21 @@ class EngineLeadershipTest : public ::testing::Test {
   // The worker reads replicas on its own thread while the test's clock is virtual: decide (without
   // moving the clock) until the read has arrived.
   bool AwaitReplicas(int n) {
-    return PollUntil([&] {
-      engine_->DecideNow();
-      return Model()["current_replicas"] == n;
-    });
+    return Eventually(
+        [&] {
+          engine_->DecideNow();
+          return Model()["current_replicas"] == n;
+        },
+        5s);
   }
   // Decides (a second at a time) until the worker has applied `n` decisions.
   bool UntilApplied(size_t n, int64_t inflight) {
-    return PollUntil([&] {
-      Second(inflight);
-      return Applied().size() >= n;
-    });
+    return Eventually(
+        [&] {
+          Second(inflight);
+          return Applied().size() >= n;
+        },
+        5s);
   }
 
   RecordingActuator::Shared shared_;
@@ -155,7 +161,7 @@ TEST_F(EngineLeadershipTest, FollowerDecidesButNeverSubmits) {
   for (int i = 0; i < 5; ++i) Second(8);
   EXPECT_FALSE(engine_->Leading());
   EXPECT_EQ(Model()["desired_replicas"], 8);  // shown on /status ...
-  EXPECT_FALSE(PollUntil([&] { return !Applied().empty(); }, 0.5)) << "... never written";
+  EXPECT_FALSE(Eventually([&] { return !Applied().empty(); }, 500ms)) << "... never written";
 }
 
 TEST_F(EngineLeadershipTest, NewLeaderHoldsScaleDownUntilEveryPodHasReported) {

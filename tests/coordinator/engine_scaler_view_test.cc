@@ -13,7 +13,9 @@
 namespace lagscale::coordinator {
 namespace {
 
-using testing::PollUntil;
+using namespace std::chrono_literals;
+
+using testing::Eventually;
 
 class RecordingActuator final : public Actuator {
  public:
@@ -139,11 +141,13 @@ TEST_F(EngineScalerViewTest, KedaTargetsAreShownButNeverWrittenByTheActuator) {
   ActuationWorker worker(std::move(actuator), WorkerOptions{});
   auto engine = Make(&worker);
   for (int i = 0; i < 4; ++i) Send(*engine, 9);  // 9 in flight: both models want more replicas
-  ASSERT_TRUE(PollUntil([&] {
-    engine->DecideNow();
-    const auto applied = recording->Applied();
-    return std::find(applied.begin(), applied.end(), "bert") != applied.end();
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        engine->DecideNow();
+        const auto applied = recording->Applied();
+        return std::find(applied.begin(), applied.end(), "bert") != applied.end();
+      },
+      5s));
   const auto applied = recording->Applied();
   EXPECT_EQ(std::count(applied.begin(), applied.end(), "iris"), 0);
   const auto status = nlohmann::json::parse(StatusJson(*engine->status()));

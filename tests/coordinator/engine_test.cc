@@ -10,7 +10,9 @@
 namespace lagscale::coordinator {
 namespace {
 
-using testing::PollUntil;
+using namespace std::chrono_literals;
+
+using testing::Eventually;
 
 // desired = in-flight (within bounds); holds on stale data. Counts how many were built.
 class InflightPolicy final : public ModelPolicy {
@@ -147,10 +149,12 @@ TEST_F(EngineTest, FailedActuationShowsOnStatusAndKeepsCurrent) {
   auto engine = Make(std::make_shared<Config>(), &worker);
   Feed(*engine, 4);
   engine->DecideNow();
-  ASSERT_TRUE(PollUntil([&] {
-    engine->DecideNow();
-    return Model(*engine, "m")["actuation"].is_object();
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        engine->DecideNow();
+        return Model(*engine, "m")["actuation"].is_object();
+      },
+      5s));
   const auto m = Model(*engine, "m");
   EXPECT_EQ(m["actuation"]["status"], "failed");
   EXPECT_EQ(m["actuation"]["http_status"], 403);
@@ -174,10 +178,12 @@ TEST_F(EngineTest, SeldonModeTakesBoundsFromTheResources) {
            nullptr, &reader);
   Feed(*engine, 9);
   engine->DecideNow();  // first sight of the model: its Model resource is read
-  ASSERT_TRUE(PollUntil([&] {
-    engine->DecideNow();
-    return Model(*engine, "m")["max_replicas"] == 3;
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        engine->DecideNow();
+        return Model(*engine, "m")["max_replicas"] == 3;
+      },
+      5s));
   const auto m = Model(*engine, "m");
   EXPECT_EQ(m["min_replicas"], 2);
   EXPECT_EQ(m["desired_replicas"], 3);  // 9 in flight, capped by the Model's maxReplicas

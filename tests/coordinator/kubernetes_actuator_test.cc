@@ -11,8 +11,10 @@
 namespace lagscale::coordinator {
 namespace {
 
+using namespace std::chrono_literals;
+
+using testing::Eventually;
 using testing::KubeEmulator;
-using testing::PollUntil;
 using testing::ScriptedReply;
 using testing::TestPki;
 
@@ -53,9 +55,9 @@ ScaleRequest IrisTo(int replicas) {
   return r;
 }
 
-ActuationReport WaitResult(ActuationWorker& worker, double timeout_s = 10) {
+ActuationReport WaitResult(ActuationWorker& worker, std::chrono::milliseconds timeout = 10s) {
   ActuationReport report;
-  EXPECT_TRUE(PollUntil([&] { return worker.PollResult(report); }, timeout_s));
+  EXPECT_TRUE(Eventually([&] { return worker.PollResult(report); }, timeout));
   return report;
 }
 
@@ -163,7 +165,7 @@ TEST_F(KubernetesActuatorTest, ForbiddenAndNotFoundFailWithoutRetry) {
     EXPECT_EQ(report.result.http_status, code);
     EXPECT_NE(report.result.error.find("nope"), std::string::npos) << report.result.error;
     // A retry would come within the 10-50 ms backoff; none may come at all.
-    EXPECT_FALSE(PollUntil([&] { return local.RequestCount() > 1; }, 0.3));
+    EXPECT_FALSE(Eventually([&] { return local.RequestCount() > 1; }, 300ms));
   }
 }
 

@@ -11,10 +11,12 @@
 namespace lagscale::coordinator {
 namespace {
 
+using namespace std::chrono_literals;
+
 using nlohmann::json;
+using testing::Eventually;
 using testing::KubeEmulator;
 using testing::KubeObjects;
-using testing::PollUntil;
 using testing::RecordedRequest;
 using testing::TestPki;
 
@@ -224,16 +226,16 @@ TEST_F(LeaderElectionTest, ElectorThreadsHandOverOnStop) {
   };
   LeaderElector a(config("pod-a"), As("pod-a"));
   a.Start();
-  ASSERT_TRUE(PollUntil([&] { return a.Leading(); }, 10));
+  ASSERT_TRUE(Eventually([&] { return a.Leading(); }, 10s));
   LeaderElector b(config("pod-b"), As("pod-b"));
   b.Start();
-  ASSERT_TRUE(PollUntil([&] { return b.Status().holder == "pod-a"; }, 10));
+  ASSERT_TRUE(Eventually([&] { return b.Status().holder == "pod-a"; }, 10s));
   EXPECT_FALSE(b.Leading());
   a.Stop();
   EXPECT_FALSE(a.Leading());
   // Released: b takes over within a few retry periods, far sooner than the 3 s lease.
   const auto stopped = std::chrono::steady_clock::now();
-  ASSERT_TRUE(PollUntil([&] { return b.Leading(); }, 10));
+  ASSERT_TRUE(Eventually([&] { return b.Leading(); }, 10s));
   EXPECT_LT(std::chrono::steady_clock::now() - stopped, std::chrono::seconds(3));
   b.Stop();
 }
@@ -285,7 +287,7 @@ TEST_F(LeaderElectionTest, FollowerNeverPatchesEvenADecisionItQueued) {
   r.to = 5;
   worker.Submit(r);
   ActuationReport report;
-  ASSERT_TRUE(PollUntil([&] { return worker.PollResult(report); }, 10));
+  ASSERT_TRUE(Eventually([&] { return worker.PollResult(report); }, 10s));
   EXPECT_EQ(report.result.status, ActuationResult::Status::kSkipped);
   EXPECT_NE(report.result.error.find("not the leader"), std::string::npos);
   EXPECT_TRUE(objects.ScaleWrites().empty());
@@ -294,7 +296,7 @@ TEST_F(LeaderElectionTest, FollowerNeverPatchesEvenADecisionItQueued) {
   leadership.leading = true;
   r.to = 4;
   worker.Submit(r);
-  ASSERT_TRUE(PollUntil([&] { return worker.PollResult(report); }, 10));
+  ASSERT_TRUE(Eventually([&] { return worker.PollResult(report); }, 10s));
   EXPECT_EQ(report.result.status, ActuationResult::Status::kOk) << report.result.error;
   ASSERT_EQ(objects.ScaleWrites().size(), 1u);
   EXPECT_EQ(objects.ScaleWrites()[0].writer, "pod-a");

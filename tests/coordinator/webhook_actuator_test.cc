@@ -10,7 +10,9 @@
 namespace lagscale::coordinator {
 namespace {
 
-using testing::PollUntil;
+using namespace std::chrono_literals;
+
+using testing::Eventually;
 using testing::ScriptedHttpServer;
 using testing::ScriptedReply;
 
@@ -66,15 +68,15 @@ TEST(WebhookActuatorTest, RetriesServerErrorsButNotClientErrors) {
   worker.Submit(Decision("iris", 1, 2));
   std::vector<std::string> seen;
   ActuationReport report;
-  while (seen.size() < 3 && PollUntil([&] { return worker.PollResult(report); }, 5)) {
+  while (seen.size() < 3 && Eventually([&] { return worker.PollResult(report); }, 5s)) {
     seen.push_back(StatusName(report.result.status));
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"retry", "retry", "ok"}));
   worker.Submit(Decision("iris", 2, 4));
-  ASSERT_TRUE(PollUntil([&] { return worker.PollResult(report); }, 5));
+  ASSERT_TRUE(Eventually([&] { return worker.PollResult(report); }, 5s));
   EXPECT_EQ(report.result.status, ActuationResult::Status::kFailed);
   EXPECT_EQ(report.result.http_status, 400);
-  EXPECT_FALSE(PollUntil([&] { return hook.RequestCount() > 4; }, 0.3));
+  EXPECT_FALSE(Eventually([&] { return hook.RequestCount() > 4; }, 300ms));
 }
 
 TEST(WebhookActuatorTest, UnusableUrlIsRejected) {
@@ -93,13 +95,13 @@ TEST(ActuationWorkerTest, NewestDecisionPerTargetWinsWhileBusy) {
   });
   ActuationWorker worker(MakeWebhookActuator({hook.url("/")}), WorkerOptions{0.01, 0.01, 0.05, 5});
   worker.Submit(Decision("iris", 1, 3));
-  ASSERT_TRUE(PollUntil([&] { return hook.RequestCount() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return hook.RequestCount() == 1; }, 5s));
   worker.Submit(Decision("iris", 3, 4));
   worker.Submit(Decision("iris", 4, 5));
   worker.Submit(Decision("other", 1, 2));
   release.set_value();
-  ASSERT_TRUE(PollUntil([&] { return hook.RequestCount() == 3; }));
-  EXPECT_FALSE(PollUntil([&] { return hook.RequestCount() > 3; }, 0.3));
+  ASSERT_TRUE(Eventually([&] { return hook.RequestCount() == 3; }, 5s));
+  EXPECT_FALSE(Eventually([&] { return hook.RequestCount() > 3; }, 300ms));
   std::vector<std::pair<std::string, int>> posted;
   for (const auto& r : hook.Requests()) {
     const auto body = nlohmann::json::parse(r.body);
@@ -114,9 +116,9 @@ TEST(ActuationWorkerTest, RateLimitsEachTarget) {
   ScriptedHttpServer hook;
   ActuationWorker worker(MakeWebhookActuator({hook.url("/")}), WorkerOptions{0.5, 0.01, 0.05, 5});
   worker.Submit(Decision("iris", 1, 2));
-  ASSERT_TRUE(PollUntil([&] { return hook.RequestCount() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return hook.RequestCount() == 1; }, 5s));
   worker.Submit(Decision("iris", 2, 3));
-  ASSERT_TRUE(PollUntil([&] { return hook.RequestCount() == 2; }));
+  ASSERT_TRUE(Eventually([&] { return hook.RequestCount() == 2; }, 5s));
   const auto reqs = hook.Requests();
   EXPECT_GE(reqs[1].at - reqs[0].at, std::chrono::milliseconds(450));
 }

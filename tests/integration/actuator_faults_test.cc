@@ -18,6 +18,8 @@
 namespace lagscale::testing {
 namespace {
 
+using namespace std::chrono_literals;
+
 using nlohmann::json;
 
 constexpr char kScalePath[] = "/apis/apps/v1/namespaces/default/deployments/iris/scale";
@@ -147,14 +149,15 @@ models:
   - name: iris
     target: {apiVersion: apps/v1, kind: Deployment, name: iris, namespace: default}
 )";
-    coordinator_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--grpc-listen", "127.0.0.1:0",
-        "--http-listen", "127.0.0.1:0", "--config", config, "--actuator", "kubernetes",
-        "--kubeconfig", kubeconfig});
-    const std::string ready = coordinator_->WaitForLine("lagscale-coordinator ready", 30);
-    ASSERT_FALSE(ready.empty());
-    grpc_ = ReadyField(ready, "grpc");
-    http_ = ReadyField(ready, "http");
+    std::map<std::string, std::string> ready;
+    coordinator_ =
+        StartReady("lagscale-coordinator",
+                   {"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--config",
+                    config, "--actuator", "kubernetes", "--kubeconfig", kubeconfig},
+                   ready);
+    ASSERT_TRUE(coordinator_);
+    grpc_ = ready["grpc"];
+    http_ = ready["http"];
   }
 
   void SetMode(Api mode) {
@@ -166,7 +169,7 @@ models:
     return replicas_;
   }
   json Status() {
-    const HttpResult r = HttpGet(http_, "/status");
+    const HttpResponse r = HttpGet(http_, "/status");
     return r.status == 200 ? json::parse(r.body, nullptr, false) : json();
   }
   int Desired() {
@@ -194,7 +197,7 @@ models:
 TEST_F(ActuatorFaultsTest, DecisionsGoOnWhileTheApiFailsAndConvergeWhenItIsBack) {
   SteadyReporter reporter(grpc_);
   reporter.set_concurrency(4);
-  ASSERT_TRUE(PollUntil([&] { return Replicas() == 4; }, 30)) << Status().dump();
+  ASSERT_TRUE(Eventually([&] { return Replicas() == 4; }, 30s)) << Status().dump();
   EXPECT_TRUE(Healthy());
 
   const std::pair<Api, int> phases[] = {{Api::kTooMany, 9}, {Api::kError, 6}, {Api::kHang, 12}};
@@ -207,9 +210,10 @@ TEST_F(ActuatorFaultsTest, DecisionsGoOnWhileTheApiFailsAndConvergeWhenItIsBack)
     const auto started = std::chrono::steady_clock::now();
     reporter.set_concurrency(static_cast<double>(next));
     // The decision moves although it cannot be written, and the actuator shows unhealthy.
-    EXPECT_TRUE(PollUntil([&] { return std::abs(Desired() - next) <= 1; }, 20)) << Status().dump();
-    EXPECT_TRUE(PollUntil([&] { return !Healthy(); }, 30)) << Status().dump();
-    EXPECT_TRUE(PollUntil([&] { return api_.RequestCount() > seen; }, 20));
+    EXPECT_TRUE(Eventually([&] { return std::abs(Desired() - next) <= 1; }, 20s))
+        << Status().dump();
+    EXPECT_TRUE(Eventually([&] { return !Healthy(); }, 30s)) << Status().dump();
+    EXPECT_TRUE(Eventually([&] { return api_.RequestCount() > seen; }, 20s));
     // Retries back off (Retry-After, exponential back-off, a 1 s minimum per target): a few
     // requests a second at most, never a busy loop.
     const double seconds =
@@ -219,9 +223,9 @@ TEST_F(ActuatorFaultsTest, DecisionsGoOnWhileTheApiFailsAndConvergeWhenItIsBack)
   }
   SetMode(Api::kOk);
   EXPECT_TRUE(
-      PollUntil([&] { return std::abs(Replicas() - 12) <= 1 && Replicas() == Desired(); }, 60))
+      Eventually([&] { return std::abs(Replicas() - 12) <= 1 && Replicas() == Desired(); }, 60s))
       << Status().dump();
-  EXPECT_TRUE(PollUntil([&] { return Healthy(); }, 20)) << Status().dump();
+  EXPECT_TRUE(Eventually([&] { return Healthy(); }, 20s)) << Status().dump();
 }
 
 }  // namespace

@@ -12,16 +12,19 @@
 
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "support/coordinator_harness.h"
+#include "support/process.h"
 
 namespace lagscale {
 namespace {
 
+using namespace std::chrono_literals;
+
 using nlohmann::json;
 using testing::ChildProcess;
+using testing::Eventually;
 using testing::HttpGet;
-using testing::PollUntil;
-using testing::ReadyField;
 using testing::ScriptedHttpServer;
+using testing::StartReady;
 
 constexpr char kConfig[] = R"(reportTTL: 3s
 decisionInterval: 100ms
@@ -138,13 +141,14 @@ class CoordinatorBurstTest : public ::testing::Test {
 
 TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack) {
   ScriptedHttpServer webhook;
-  ChildProcess coordinator({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--config",
-                            (dir_ / "config.yaml").string(), "--grpc-listen", "127.0.0.1:0",
-                            "--http-listen", "127.0.0.1:0", "--actuator", "webhook",
-                            "--webhook-url", webhook.url("/admin/scale")});
-  const std::string ready = coordinator.WaitForLine("lagscale-coordinator ready");
-  ASSERT_FALSE(ready.empty());
-  const std::string grpc_addr = ReadyField(ready, "grpc"), http = ReadyField(ready, "http");
+  std::map<std::string, std::string> ready;
+  const auto coordinator = StartReady(
+      "lagscale-coordinator",
+      {"--config", (dir_ / "config.yaml").string(), "--grpc-listen", "127.0.0.1:0", "--http-listen",
+       "127.0.0.1:0", "--actuator", "webhook", "--webhook-url", webhook.url("/admin/scale")},
+      ready);
+  ASSERT_TRUE(coordinator);
+  const std::string grpc_addr = ready["grpc"], http = ready["http"];
   EXPECT_EQ(HttpGet(http, "/readyz").status, 200);
 
   auto channel = grpc::CreateChannel(grpc_addr, grpc::InsecureChannelCredentials());
@@ -171,13 +175,13 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
 
   // At rest: both pods show up and the model sits at one replica, for a whole stable window
   // (2 s, 20 reports) so that the policy learns the time per request from calm data.
-  ASSERT_TRUE(PollUntil(
+  ASSERT_TRUE(Eventually(
       [&] {
         const json m = Iris(Status(http));
         return m.is_object() && m["pods"].size() == 2 && m["desired_replicas"] == 1 &&
                m["fresh"] == true && a.sequence() >= 25;
       },
-      10))
+      10s))
       << Status(http).dump(2);
 
   // Burst: 5 + 7 requests in flight, which at 2 per replica need 6 replicas.
@@ -187,13 +191,13 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
   level_b = 7;
   // Within a second the desired replicas must reach what the load needs (the panic sizes on the
   // 0.5 s per request learned before the burst, not on the burst's first moments).
-  ASSERT_TRUE(PollUntil([&] { return Iris(Status(http))["desired_replicas"] >= kNeeded; }, 5))
+  ASSERT_TRUE(Eventually([&] { return Iris(Status(http))["desired_replicas"] >= kNeeded; }, 5s))
       << Status(http).dump(2);
   const double reaction =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - burst).count();
   RecordProperty("reaction_ms", static_cast<int>(reaction * 1000));
   EXPECT_LT(reaction, 1.0) << "desired replicas rose " << reaction << " s after the burst";
-  ASSERT_TRUE(PollUntil([&] { return Iris(Status(http))["inflight"] == 12; }));
+  ASSERT_TRUE(Eventually([&] { return Iris(Status(http))["inflight"] == 12; }, 5s));
   const json during = Status(http);
   EXPECT_EQ(Iris(during)["server"], "srv");
   ASSERT_EQ(during["pods"].size(), 2u);
@@ -206,7 +210,7 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
   EXPECT_FALSE(decision["reason"].get<std::string>().empty());
 
   // The webhook received the scale-up in the contract's shape.
-  ASSERT_TRUE(PollUntil(
+  ASSERT_TRUE(Eventually(
       [&] {
         for (const auto& r : webhook.Requests()) {
           const json body = json::parse(r.body);
@@ -217,40 +221,40 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
         }
         return false;
       },
-      5));
+      5s));
   for (const auto& r : webhook.Requests()) {
     EXPECT_EQ(r.method, "POST");
     EXPECT_EQ(r.target, "/admin/scale");
     EXPECT_EQ(r.headers.at("content-type"), "application/json");
   }
-  EXPECT_TRUE(PollUntil(
+  EXPECT_TRUE(Eventually(
       [&] {
         const json m = Iris(Status(http));
         return m["current_replicas"] == m["desired_replicas"];
       },
-      5))
+      5s))
       << "the webhook's acknowledgements move current_replicas";
   // While the burst lasts the model settles on exactly what the load needs.
-  EXPECT_TRUE(PollUntil(
+  EXPECT_TRUE(Eventually(
       [&] {
         const json m = Iris(Status(http));
         return m["desired_replicas"] == kNeeded && m["current_replicas"] == kNeeded;
       },
-      10))
+      10s))
       << Status(http).dump(2);
 
   // After the burst the replicas fall back, and the webhook hears about it.
   level_a = 1;
   level_b = 0;
-  ASSERT_TRUE(PollUntil([&] { return Iris(Status(http))["desired_replicas"] == 1; }, 15))
+  ASSERT_TRUE(Eventually([&] { return Iris(Status(http))["desired_replicas"] == 1; }, 15s))
       << Status(http).dump(2);
   EXPECT_EQ(Iris(Status(http))["inflight"], 1);
-  EXPECT_TRUE(PollUntil(
+  EXPECT_TRUE(Eventually(
       [&] {
         const auto reqs = webhook.Requests();
         return !reqs.empty() && json::parse(reqs.back().body)["to"] == 1;
       },
-      5));
+      5s));
   EXPECT_GT(a.last_ack(), 0u);
 
   // The coordinator's own metrics saw it all.
@@ -263,30 +267,32 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
 }
 
 TEST_F(CoordinatorBurstTest, StatusPageIsSelfContained) {
-  ChildProcess coordinator({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator",
-                            "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"});
-  const std::string ready = coordinator.WaitForLine("lagscale-coordinator ready");
-  ASSERT_FALSE(ready.empty());
-  const auto page = HttpGet(ReadyField(ready, "http"), "/");
+  std::map<std::string, std::string> ready;
+  const auto coordinator =
+      StartReady("lagscale-coordinator",
+                 {"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, ready);
+  ASSERT_TRUE(coordinator);
+  auto page = HttpGet(ready["http"], "/");
   EXPECT_EQ(page.status, 200);
-  EXPECT_NE(page.content_type.find("text/html"), std::string::npos);
+  EXPECT_NE(page.headers["content-type"].find("text/html"), std::string::npos);
   EXPECT_NE(page.body.find("<svg class=\\\"chart"), std::string::npos);  // charts drawn as SVG
   for (const char* external : {"src=\"http", "href=\"http", "@import", "src=\"//"}) {
     EXPECT_EQ(page.body.find(external), std::string::npos) << external;
   }
-  const auto unknown = HttpGet(ReadyField(ready, "http"), "/status/models/nope");
+  const auto unknown = HttpGet(ready["http"], "/status/models/nope");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(json::parse(unknown.body)["error"], "unknown model");
 }
 
 TEST_F(CoordinatorBurstTest, WrongTokenIsRefusedAndRightTokenAccepted) {
   std::ofstream(dir_ / "token") << "s3cret\n";
-  ChildProcess coordinator({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator",
-                            "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                            "--token-file", (dir_ / "token").string()});
-  const std::string ready = coordinator.WaitForLine("lagscale-coordinator ready");
-  ASSERT_FALSE(ready.empty());
-  auto channel = grpc::CreateChannel(ReadyField(ready, "grpc"), grpc::InsecureChannelCredentials());
+  std::map<std::string, std::string> ready;
+  const auto coordinator = StartReady("lagscale-coordinator",
+                                      {"--grpc-listen", "127.0.0.1:0", "--http-listen",
+                                       "127.0.0.1:0", "--token-file", (dir_ / "token").string()},
+                                      ready);
+  ASSERT_TRUE(coordinator);
+  auto channel = grpc::CreateChannel(ready["grpc"], grpc::InsecureChannelCredentials());
   auto stub = v1::LagService::NewStub(channel);
   for (const std::string token : {"", "wrong", "s3cret"}) {
     grpc::ClientContext ctx;
@@ -315,41 +321,46 @@ TEST_F(CoordinatorBurstTest, WrongTokenIsRefusedAndRightTokenAccepted) {
 
 TEST_F(CoordinatorBurstTest, SighupReloadsConfigAndKeepsState) {
   std::ofstream(dir_ / "reload.yaml") << "models: [{name: iris, maxReplicas: 5}]\n";
-  ChildProcess coordinator({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--config",
-                            (dir_ / "reload.yaml").string(), "--grpc-listen", "127.0.0.1:0",
-                            "--http-listen", "127.0.0.1:0"});
-  const std::string ready = coordinator.WaitForLine("lagscale-coordinator ready");
-  ASSERT_FALSE(ready.empty());
-  const std::string http = ReadyField(ready, "http");
-  auto channel = grpc::CreateChannel(ReadyField(ready, "grpc"), grpc::InsecureChannelCredentials());
+  std::map<std::string, std::string> ready;
+  const auto coordinator = StartReady("lagscale-coordinator",
+                                      {"--config", (dir_ / "reload.yaml").string(), "--grpc-listen",
+                                       "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
+                                      ready);
+  ASSERT_TRUE(coordinator);
+  const std::string http = ready["http"];
+  auto channel = grpc::CreateChannel(ready["grpc"], grpc::InsecureChannelCredentials());
   FakeSidecar pod(channel, "pod-a", 5);
   pod.Report(3);
-  ASSERT_TRUE(PollUntil([&] { return Iris(Status(http))["inflight"] == 3; }));
+  ASSERT_TRUE(Eventually([&] { return Iris(Status(http))["inflight"] == 3; }, 5s));
   EXPECT_EQ(Iris(Status(http))["max_replicas"], 5);
 
   std::ofstream(dir_ / "reload.yaml") << "models: [{name: iris, maxReplicas: 2}]\n";
-  coordinator.Signal(SIGHUP);
-  ASSERT_TRUE(PollUntil([&] { return Iris(Status(http))["max_replicas"] == 2; }));
+  coordinator->Signal(SIGHUP);
+  ASSERT_TRUE(Eventually([&] { return Iris(Status(http))["max_replicas"] == 2; }, 5s));
   EXPECT_EQ(Iris(Status(http))["inflight"], 3) << "aggregation survives a reload";
   EXPECT_EQ(Status(http)["pods"].size(), 1u);
 
   std::ofstream(dir_ / "reload.yaml") << "models: [{name: iris, maxReplicas: many}]\n";
-  coordinator.Signal(SIGHUP);
-  ASSERT_TRUE(PollUntil([&] {
-    return HttpGet(http, "/metrics")
-               .body.find("lagscale_coordinator_config_reloads_total{result=\"error\"} 1") !=
-           std::string::npos;
-  }));
+  coordinator->Signal(SIGHUP);
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return HttpGet(http, "/metrics")
+                   .body.find("lagscale_coordinator_config_reloads_total{result=\"error\"} 1") !=
+               std::string::npos;
+      },
+      5s));
   EXPECT_EQ(Iris(Status(http))["max_replicas"], 2) << "a bad file keeps the previous config";
 }
 
 TEST_F(CoordinatorBurstTest, InvalidConfigStopsStartupNamingTheField) {
   std::ofstream(dir_ / "bad.yaml") << "defaults:\n  maxReplicas: lots\n";
-  ChildProcess coordinator({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--config",
-                            (dir_ / "bad.yaml").string(), "--grpc-listen", "127.0.0.1:0",
-                            "--http-listen", "127.0.0.1:0"});
-  EXPECT_EQ(coordinator.WaitForLine("lagscale-coordinator ready", 3), "");
-  EXPECT_EQ(coordinator.WaitExit(), 2);
+  const auto coordinator =
+      ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--config",
+                           (dir_ / "bad.yaml").string(), "--grpc-listen", "127.0.0.1:0",
+                           "--http-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(coordinator);
+  EXPECT_EQ(coordinator->WaitForLine("lagscale-coordinator ready", 3s), std::nullopt);
+  EXPECT_EQ(coordinator->Wait(), 2);
 }
 
 }  // namespace

@@ -19,14 +19,16 @@
 namespace lagscale {
 namespace {
 
+using namespace std::chrono_literals;
+
 using nlohmann::json;
 using testing::ChildProcess;
+using testing::Eventually;
 using testing::HttpGet;
 using testing::KubeEmulator;
 using testing::KubeObjects;
-using testing::PollUntil;
-using testing::ReadyField;
 using testing::ServiceProxy;
+using testing::StartReady;
 using testing::TestPki;
 using Clock = std::chrono::steady_clock;
 
@@ -51,7 +53,6 @@ models:
 )";
 const std::string kScalePath = "/apis/apps/v1/namespaces/default/deployments/iris/scale";
 
-std::string Bin(const std::string& name) { return std::string(LAGSCALE_BIN_DIR) + "/" + name; }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -139,33 +140,23 @@ class LeaderElectionTest : public ::testing::Test {
   Coordinator StartCoordinator(const std::string& identity, const std::string& lease_duration,
                                const std::string& renew_deadline) {
     Coordinator c;
+    std::map<std::string, std::string> ready;
     c.process =
-        std::make_unique<ChildProcess>(std::vector<std::string>{Bin("lagscale-coordinator"),
-                                                                "--config",
-                                                                pki_.Path("config.yaml"),
-                                                                "--grpc-listen",
-                                                                "127.0.0.1:0",
-                                                                "--http-listen",
-                                                                "127.0.0.1:0",
-                                                                "--actuator",
-                                                                "kubernetes",
-                                                                "--kubeconfig",
-                                                                Kubeconfig(identity),
-                                                                "--leader-elect",
-                                                                "--leader-elect-identity",
-                                                                identity,
-                                                                "--leader-elect-resource-namespace",
-                                                                "lagscale",
-                                                                "--leader-elect-lease-duration",
-                                                                lease_duration,
-                                                                "--leader-elect-renew-deadline",
-                                                                renew_deadline,
-                                                                "--leader-elect-retry-period",
-                                                                "250ms"});
-    const std::string ready = c.process->WaitForLine("lagscale-coordinator ready", 20);
-    EXPECT_FALSE(ready.empty()) << identity << " did not start";
-    c.grpc = ReadyField(ready, "grpc");
-    c.http = ReadyField(ready, "http");
+        StartReady("lagscale-coordinator", {"--config",       pki_.Path("config.yaml"),
+                                            "--grpc-listen",  "127.0.0.1:0",
+                                            "--http-listen",  "127.0.0.1:0",
+                                            "--actuator",     "kubernetes",
+                                            "--kubeconfig",   Kubeconfig(identity),
+                                            "--leader-elect", "--leader-elect-identity",
+                                            identity,         "--leader-elect-resource-namespace",
+                                            "lagscale",       "--leader-elect-lease-duration",
+                                            lease_duration,   "--leader-elect-renew-deadline",
+                                            renew_deadline,   "--leader-elect-retry-period",
+                                            "250ms"},
+                   ready);
+    EXPECT_TRUE(c.process) << identity << " did not start";
+    c.grpc = ready["grpc"];
+    c.http = ready["http"];
     return c;
   }
 
@@ -185,28 +176,30 @@ class LeaderElectionTest : public ::testing::Test {
 TEST_F(LeaderElectionTest, KilledLeaderIsReplacedWithinTheLeaseWithOneWriterAndNoScaleDown) {
   // Lease 4 s, renew deadline 3 s, retry 250 ms: client-go's proportions, shortened.
   Coordinator a = StartCoordinator("coordinator-a", "4s", "3s");
-  ASSERT_TRUE(PollUntil([&] { return Leads(a.http); }, 20)) << "a never led";
+  ASSERT_TRUE(Eventually([&] { return Leads(a.http); }, 20s)) << "a never led";
   Coordinator b = StartCoordinator("coordinator-b", "4s", "3s");
   ASSERT_TRUE(
-      PollUntil([&] { return Status(b.http)["leadership"]["holder"] == "coordinator-a"; }, 20));
+      Eventually([&] { return Status(b.http)["leadership"]["holder"] == "coordinator-a"; }, 20s));
   EXPECT_FALSE(Leads(b.http));
 
   ServiceProxy service({{a.grpc, a.http}, {b.grpc, b.http}});
-  ChildProcess upstream({Bin("lagscale-testserver"), "--http", "127.0.0.1:0", "--grpc", "",
-                         "--service-time-ms", "2"});
-  const std::string upstream_http =
-      ReadyField(upstream.WaitForLine("lagscale-testserver ready", 20), "http");
-  ASSERT_FALSE(upstream_http.empty());
+  std::map<std::string, std::string> ready;
+  const auto upstream =
+      StartReady("lagscale-testserver",
+                 {"--http", "127.0.0.1:0", "--grpc", "", "--service-time-ms", "2"}, ready);
+  ASSERT_TRUE(upstream);
+  const std::string upstream_http = ready["http"];
   std::vector<std::unique_ptr<ChildProcess>> sidecars;
   std::vector<std::string> sidecar_http;
   for (const char* pod : {"srv-1", "srv-2"}) {
-    sidecars.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
-        Bin("lagscale-sidecar"), "--listen", "127.0.0.1:0", "--upstream", upstream_http, "--admin",
-        "127.0.0.1:0", "--grpc-listen", "", "--threads", "1", "--server-name", "srv", "--pod-name",
-        pod, "--coordinator", service.address(), "--report-interval", "200ms"}));
-    sidecar_http.push_back(
-        ReadyField(sidecars.back()->WaitForLine("lagscale-sidecar ready", 20), "http"));
-    ASSERT_FALSE(sidecar_http.back().empty());
+    sidecars.push_back(StartReady(
+        "lagscale-sidecar",
+        {"--listen", "127.0.0.1:0", "--upstream", upstream_http, "--admin", "127.0.0.1:0",
+         "--grpc-listen", "", "--threads", "1", "--server-name", "srv", "--pod-name", pod,
+         "--coordinator", service.address(), "--report-interval", "200ms"},
+        ready));
+    ASSERT_TRUE(sidecars.back());
+    sidecar_http.push_back(ready["http"]);
   }
 
   // Load: short requests to "bg" through both sidecars all along, and five requests to "iris"
@@ -216,14 +209,14 @@ TEST_F(LeaderElectionTest, KilledLeaderIsReplacedWithinTheLeaseWithOneWriterAndN
   for (int i = 0; i < 5; ++i) {
     held.push_back(std::make_unique<HeldRequest>(sidecar_http[i < 3 ? 0 : 1], "iris"));
   }
-  ASSERT_TRUE(PollUntil(
+  ASSERT_TRUE(Eventually(
       [&] {
         const json iris = Model(Status(a.http), "iris");
         return iris.is_object() && iris["inflight"] == 5 && iris["pods"].size() == 2;
       },
-      20))
+      20s))
       << Status(a.http).dump();
-  ASSERT_TRUE(PollUntil([&] { return objects_.Replicas(kScalePath) == 5; }, 20))
+  ASSERT_TRUE(Eventually([&] { return objects_.Replicas(kScalePath) == 5; }, 20s))
       << "a did not scale iris to 5: " << Status(a.http).dump();
   const int before = objects_.Replicas(kScalePath);
   EXPECT_GT(service.balanced()[1], 0) << "no report stream ever reached the follower";
@@ -231,17 +224,17 @@ TEST_F(LeaderElectionTest, KilledLeaderIsReplacedWithinTheLeaseWithOneWriterAndN
   // kill -9 the leader.
   const auto killed = Clock::now();
   a.process->Signal(SIGKILL);
-  ASSERT_TRUE(PollUntil([&] { return Leads(b.http); }, 20)) << Status(b.http).dump();
+  ASSERT_TRUE(Eventually([&] { return Leads(b.http); }, 20s)) << Status(b.http).dump();
   const auto led = Clock::now();
   // The new leader's picture: the first /status that lists both pods shows the same in-flight
   // (each pod's first report after reconnecting carries its cumulative counters).
   json iris;
-  ASSERT_TRUE(PollUntil(
+  ASSERT_TRUE(Eventually(
       [&] {
         iris = Model(Status(b.http), "iris");
         return iris.is_object() && iris["pods"].size() == 2;
       },
-      20))
+      20s))
       << Status(b.http).dump();
   const auto complete = Clock::now();
   EXPECT_EQ(iris["inflight"], 5) << iris.dump();
@@ -249,7 +242,7 @@ TEST_F(LeaderElectionTest, KilledLeaderIsReplacedWithinTheLeaseWithOneWriterAndN
   // More load: the new leader scales up (scale-up is allowed while it holds scale-down).
   for (int i = 0; i < 3; ++i)
     held.push_back(std::make_unique<HeldRequest>(sidecar_http[1], "iris"));
-  ASSERT_TRUE(PollUntil([&] { return objects_.Replicas(kScalePath) == 8; }, 20))
+  ASSERT_TRUE(Eventually([&] { return objects_.Replicas(kScalePath) == 8; }, 20s))
       << Status(b.http).dump();
 
   // Who wrote when: everything a wrote happened before everything b wrote (one writer at any
@@ -288,14 +281,14 @@ TEST_F(LeaderElectionTest, KilledLeaderIsReplacedWithinTheLeaseWithOneWriterAndN
 TEST_F(LeaderElectionTest, CleanShutdownReleasesTheLeaseSoTheStandbyTakesOverAtOnce) {
   // A long lease: waiting it out would take 10 s; a released Lease is taken at the next retry.
   Coordinator a = StartCoordinator("coordinator-a", "10s", "6s");
-  ASSERT_TRUE(PollUntil([&] { return Leads(a.http); }, 20));
+  ASSERT_TRUE(Eventually([&] { return Leads(a.http); }, 20s));
   Coordinator b = StartCoordinator("coordinator-b", "10s", "6s");
   ASSERT_TRUE(
-      PollUntil([&] { return Status(b.http)["leadership"]["holder"] == "coordinator-a"; }, 20));
+      Eventually([&] { return Status(b.http)["leadership"]["holder"] == "coordinator-a"; }, 20s));
   const auto stopped = Clock::now();
   a.process->Signal(SIGTERM);
-  EXPECT_EQ(a.process->WaitExit(10), 0);
-  ASSERT_TRUE(PollUntil([&] { return Leads(b.http); }, 20));
+  EXPECT_EQ(a.process->Wait(10s), 0);
+  ASSERT_TRUE(Eventually([&] { return Leads(b.http); }, 20s));
   const double took = Seconds(Clock::now() - stopped);
   EXPECT_LT(took, 3.0) << "the standby waited for the lease to expire instead";
 

@@ -3,14 +3,9 @@
 // clang-format off
 #include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
 // clang-format on
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/connect.hpp>
@@ -18,12 +13,15 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "inference/grpc_service.grpc.pb.h"
+#include "support/process.h"
 
 // GCC 12 under ASan/UBSan reports maybe-uninitialized inside Beast's parser (a false positive in a
 // third-party header); the rest of this file keeps every warning.
@@ -46,80 +44,28 @@ double MsSince(Clock::time_point start, Clock::time_point end = Clock::now()) {
   return std::chrono::duration<double, std::milli>(end - start).count();
 }
 
-// Polls `condition` until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);  // polling interval, not synchronisation
-  }
-  return condition();
-}
+using lagscale::testing::ChildProcess;
+using lagscale::testing::Eventually;
 
-// The real binary, started with `args`; stopped with SIGTERM when the test ends.
+// The real binary on OS-chosen ports, started with `args` (support/process.h).
 class TestServer {
  public:
-  explicit TestServer(std::vector<std::string> args) {
-    args.insert(args.begin(), {std::string(LAGSCALE_BIN_DIR) + "/lagscale-testserver", "--http",
-                               "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--threads", "2"});
-    int out[2];
-    if (pipe(out) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv;
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    stdout_ = out[0];
-    ready_ = ReadReadyLine();
-  }
-  ~TestServer() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      if (!WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, 5s)) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-      }
-    }
-    if (stdout_ >= 0) close(stdout_);
-  }
-
-  const std::string& ready_line() const { return ready_; }
-  std::string Address(const std::string& key) const {
-    auto at = ready_.find(" " + key + "=");
-    if (at == std::string::npos) return "";
-    auto start = at + key.size() + 2;
-    return ready_.substr(start, ready_.find(' ', start) - start);
+  explicit TestServer(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--http",      "127.0.0.1:0", "--grpc",
+                                    "127.0.0.1:0", "--threads",   "2"};
+    all.insert(all.end(), args.begin(), args.end());
+    process_ = lagscale::testing::StartReady("lagscale-testserver", all, addresses_);
   }
   std::string http() const { return Address("http"); }
   std::string grpc() const { return Address("grpc"); }
 
  private:
-  std::string ReadReadyLine() {
-    std::string line;
-    auto deadline = Clock::now() + 10s;
-    while (Clock::now() < deadline) {
-      pollfd fd{stdout_, POLLIN, 0};
-      if (poll(&fd, 1, 100) <= 0) continue;
-      char c;
-      if (read(stdout_, &c, 1) != 1) break;
-      if (c == '\n') return line;
-      line += c;
-    }
-    return line;
+  std::string Address(const std::string& key) const {
+    const auto it = addresses_.find(key);
+    return it == addresses_.end() ? "" : it->second;
   }
-
-  pid_t pid_ = -1;
-  int stdout_ = -1;
-  std::string ready_;
+  std::unique_ptr<ChildProcess> process_;
+  std::map<std::string, std::string> addresses_;
 };
 
 struct HttpReply {
@@ -202,8 +148,7 @@ inference::ModelInferRequest GrpcInferRequest(const std::string& model, const st
 
 TEST(TestServer, PrintsReadyLineWithRealPorts) {
   TestServer server({});
-  EXPECT_EQ(server.ready_line().rfind("lagscale-testserver ready http=127.0.0.1:", 0), 0u)
-      << server.ready_line();
+  EXPECT_EQ(server.http().rfind("127.0.0.1:", 0), 0u) << server.http();
   EXPECT_NE(server.http(), "127.0.0.1:0");
   EXPECT_NE(server.grpc(), "127.0.0.1:0");
   EXPECT_EQ(Http(server.http(), http::verb::get, "/v2/health/live").status, 200);
@@ -276,7 +221,7 @@ TEST(TestServer, AdminScaleLetsQueuedRequestsProceed) {
   std::vector<Clock::time_point> ends;
   auto start = Clock::now();
   std::jthread load([&] { ends = ConcurrentInfers(address, 4, &statuses); });
-  ASSERT_TRUE(WaitFor([&] { return State(address)["models"]["iris"]["queued"] == 3; }));
+  ASSERT_TRUE(Eventually([&] { return State(address)["models"]["iris"]["queued"] == 3; }));
   json state = State(address)["models"]["iris"];
   EXPECT_EQ(state["serving"], 1);
   EXPECT_EQ(state["inflight"], 4);
@@ -288,7 +233,7 @@ TEST(TestServer, AdminScaleLetsQueuedRequestsProceed) {
   auto scaled_at = Clock::now();
   ASSERT_EQ(scaled.status, 200) << scaled.body;
   EXPECT_EQ(scaled.Json()["models"]["iris"]["replicas"], 4);
-  EXPECT_TRUE(WaitFor([&] { return State(address)["models"]["iris"]["serving"] == 4; }));
+  EXPECT_TRUE(Eventually([&] { return State(address)["models"]["iris"]["serving"] == 4; }));
   load.join();
   EXPECT_EQ(statuses, std::vector<int>({200, 200, 200, 200}));
   // Without the scale-up the last answer would come 4 service times after the start.
@@ -329,7 +274,7 @@ TEST(TestServer, QueueLimitRejectsWith503AndResourceExhausted) {
   const std::string address = server.http();
   std::vector<int> statuses;
   std::jthread load([&] { ConcurrentInfers(address, 2, &statuses); });
-  ASSERT_TRUE(WaitFor([&] { return State(address)["models"]["iris"]["queued"] == 1; }));
+  ASSERT_TRUE(Eventually([&] { return State(address)["models"]["iris"]["queued"] == 1; }));
   auto start = Clock::now();
   HttpReply rejected = Infer(address, "iris");
   EXPECT_EQ(rejected.status, 503);
@@ -464,7 +409,7 @@ TEST(TestServer, StatusAndDelayKnobs) {
   EXPECT_EQ(stub->ModelInfer(&slow, GrpcInferRequest("iris", "k"), &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   // The abandoned call gives its slot back at once rather than after its 2 s of service.
-  EXPECT_TRUE(WaitFor([&] { return State(a)["models"]["iris"]["serving"] == 0; }, 1000ms));
+  EXPECT_TRUE(Eventually([&] { return State(a)["models"]["iris"]["serving"] == 0; }, 1000ms));
   grpc::ClientContext bad;
   bad.AddMetadata("x-test-status", "99");
   inference::ServerLiveResponse live;
@@ -484,7 +429,7 @@ TEST(TestServer, GrpcCancelledCallsLeaveTheQueue) {
   std::jthread queued([&] { EXPECT_EQ(call(300ms), grpc::StatusCode::DEADLINE_EXCEEDED); });
   serving.join();
   queued.join();
-  EXPECT_TRUE(WaitFor(
+  EXPECT_TRUE(Eventually(
       [&] {
         json state = State(server.http())["models"]["iris"];
         return state["serving"] == 0 && state["queued"] == 0;
@@ -495,11 +440,11 @@ TEST(TestServer, GrpcCancelledCallsLeaveTheQueue) {
   auto stream = stub->ModelStreamInfer(&context);
   ASSERT_TRUE(stream->Write(GrpcInferRequest("iris", "s1")));
   ASSERT_TRUE(stream->Write(GrpcInferRequest("iris", "s2")));
-  ASSERT_TRUE(WaitFor([&] { return State(server.http())["models"]["iris"]["queued"] == 1; }));
+  ASSERT_TRUE(Eventually([&] { return State(server.http())["models"]["iris"]["queued"] == 1; }));
   auto start = Clock::now();
   context.TryCancel();
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  EXPECT_TRUE(WaitFor(
+  EXPECT_TRUE(Eventually(
       [&] {
         json state = State(server.http())["models"]["iris"];
         return state["serving"] == 0 && state["queued"] == 0;
@@ -526,13 +471,13 @@ TEST(TestServer, RestClientHangingUpLeavesTheQueue) {
     http::write(*clients.back(), request);
     // The first request takes the only slot; the other two queue behind it.
     if (i == 0) {
-      ASSERT_TRUE(WaitFor([&] { return State(address)["models"]["iris"]["serving"] == 1; }));
+      ASSERT_TRUE(Eventually([&] { return State(address)["models"]["iris"]["serving"] == 1; }));
     }
   }
-  ASSERT_TRUE(WaitFor([&] { return State(address)["models"]["iris"]["queued"] == 2; }));
+  ASSERT_TRUE(Eventually([&] { return State(address)["models"]["iris"]["queued"] == 2; }));
   clients[1]->close();
   clients[2]->close();
-  EXPECT_TRUE(WaitFor([&] { return State(address)["models"]["iris"]["queued"] == 0; }, 2000ms));
+  EXPECT_TRUE(Eventually([&] { return State(address)["models"]["iris"]["queued"] == 0; }, 2000ms));
   EXPECT_EQ(State(address)["models"]["iris"]["serving"], 1);
 }
 
