@@ -33,6 +33,62 @@ class TargetTracking : public ModelPolicy {
       why_.cause = Cause::kStale;
       return Conclude(held, current);
     }
+    const Sizing sizing =
+        config_.target_tokens_per_second > 0 ? SizeOnTokens(context) : SizeOnConcurrency(context);
+    return Stabilize(sizing, now, current);
+  }
+
+ private:
+  // What the window logic recommends now, and what the short window alone needed (the moment's
+  // entry in the scale-down stabilization history).
+  struct Sizing {
+    int recommendation = 0;
+    int short_need = 0;
+  };
+
+  // Panic when the short window reads panic_threshold x the capacity we have (or, from zero
+  // replicas, any demand at all); it lasts until a full stable window passes without that (KPA).
+  void UpdatePanic(bool over, double now) {
+    if (over) {
+      panicking_ = true;
+      last_over_s_ = now;
+    } else if (panicking_ && now - last_over_s_ >= config_.stable_window_s) {
+      panicking_ = false;
+    }
+  }
+
+  // LLM models (target_tokens_per_second > 0): a replica's capacity is its decode throughput, so
+  // completion tokens/s sizes it whatever the answers' length, where concurrency would read a
+  // shift to longer answers as more load per request only after they have been in flight.
+  Sizing SizeOnTokens(const ModelContext& context) {
+    const double target = config_.target_tokens_per_second;
+    const int current = context.current_replicas;
+    const double stable = context.demand.TokenRate(config_.stable_window_s);
+    const double burst = context.demand.TokenRate(config_.panic_window_s);
+    UpdatePanic(current == 0 ? burst > 0 : burst >= config_.panic_threshold * current * target,
+                context.now_s);
+    why_ = Why{};
+    why_.tokens = true;
+    int recommendation;
+    if (panicking_) {
+      recommendation = std::max(ReplicasFor(burst, target, config_.tolerance), current);
+      why_.cause = Cause::kPanic;
+      why_.a = burst;
+    } else if (current > 0 && std::fabs(stable / (current * target) - 1) <= config_.tolerance) {
+      recommendation = current;
+      why_.cause = Cause::kWithin;
+      why_.a = stable;
+    } else {
+      recommendation = ReplicasFor(stable, target, config_.tolerance);
+      why_.cause = Cause::kStable;
+      why_.a = stable;
+    }
+    return Sizing{recommendation, ReplicasFor(burst, target, config_.tolerance)};
+  }
+
+  Sizing SizeOnConcurrency(const ModelContext& context) {
+    const int current = context.current_replicas;
+    const double now = context.now_s;
     const double target = std::max(config_.target_concurrency, 1e-9);
 
     const double stable = context.demand.AverageConcurrency(config_.stable_window_s);
@@ -65,12 +121,7 @@ class TargetTracking : public ModelPolicy {
         current == 0 ? std::max(std::max(short_demand, short_avg), inflight) > 0
                      : std::max(short_demand, short_avg) >= config_.panic_threshold * capacity ||
                            (queue_building && short_demand >= confirm * capacity);
-    if (over) {
-      panicking_ = true;
-      last_over_s_ = now;
-    } else if (panicking_ && now - last_over_s_ >= config_.stable_window_s) {
-      panicking_ = false;
-    }
+    UpdatePanic(over, now);
     // Little's law over a window (average concurrency / arrival rate) gives the time per request
     // only when the window's ends balance: as many requests in flight when it starts as when it
     // ends. A burst's first moments add arrivals that have not yet accumulated busy time, so the
@@ -117,18 +168,22 @@ class TargetTracking : public ModelPolicy {
       why_.cause = Cause::kStable;
       why_.a = stable;
     }
-    recommendation = Clamp(recommendation, config_.min_replicas, config_.max_replicas);
+    const double window_demand =
+        learned ? context.demand.ArrivalRate(config_.panic_window_s) * seconds_per_request_
+                : short_avg;
+    return Sizing{recommendation, ReplicasFor(window_demand, target, config_.tolerance)};
+  }
 
+  // Scale-down stabilization, rate limits and bounds, whatever the sizing signal.
+  Decision Stabilize(const Sizing& sizing, double now, int current) {
+    const int recommendation =
+        Clamp(sizing.recommendation, config_.min_replicas, config_.max_replicas);
     // Scale-down stabilization: the highest recommendation over the (possibly damped) delay, where
     // each moment recommends at least what its short window needed. A stable window averages an
     // oscillation away; remembering the short-window peaks keeps oscillating load on its peak
     // instead of dropping between peaks and paying a reversal (and a start-up delay) each time.
-    const double window_demand =
-        learned ? context.demand.ArrivalRate(config_.panic_window_s) * seconds_per_request_
-                : short_avg;
-    Remember(now,
-             std::max(recommendation, Clamp(ReplicasFor(window_demand, target, config_.tolerance),
-                                            config_.min_replicas, config_.max_replicas)));
+    Remember(now, std::max(recommendation,
+                           Clamp(sizing.short_need, config_.min_replicas, config_.max_replicas)));
     int desired = recommendation;
     if (recommendation < current) {
       const int highest = HighestSince(now - down_delay_s_);
@@ -161,7 +216,6 @@ class TargetTracking : public ModelPolicy {
     return Conclude(desired, current);
   }
 
- private:
   enum class Cause : uint8_t { kStale, kPanic, kWithin, kStable };
   // What a decision's reason says, kept as numbers: formatting it is most of a decision's cost
   // (the coordinator decides for every model several times a second, and nearly every decision
@@ -169,13 +223,14 @@ class TargetTracking : public ModelPolicy {
   struct Why {
     Cause cause = Cause::kStable;
     double a = 0, b = 0;  // panic: in flight, rps; within / stable: average concurrency
+    bool tokens = false;  // sized on tokens/s: `a` is a token rate
     int held = 0;         // scale-down held at this recommendation (0: not held)
     double held_for_s = 0;
     Direction limited = Direction::kHold;  // rate-limited up or down
     int desired = 0, current = 0;
     // The same outcome for the same cause: the reason already built still says why.
     bool SameAs(const Why& o) const {
-      return cause == o.cause && held == o.held && held_for_s == o.held_for_s &&
+      return cause == o.cause && tokens == o.tokens && held == o.held && held_for_s == o.held_for_s &&
              limited == o.limited && desired == o.desired && current == o.current;
     }
   };
@@ -203,6 +258,23 @@ class TargetTracking : public ModelPolicy {
       return std::string(buf, std::min(n, sizeof(buf) - 1));
     }
     if (direction == Direction::kHold) add("%s", "hold: ");
+    if (why_.tokens) {
+      ExplainTokens(add);
+    } else {
+      ExplainConcurrency(add, target);
+    }
+    if (why_.held > 0) {
+      add("; scale-down held: %d recommended within the last %.0fs", why_.held, why_.held_for_s);
+    }
+    if (why_.limited == Direction::kUp) add("; step limited to %.0fx", config_.max_scale_up_rate);
+    if (why_.limited == Direction::kDown) {
+      add("; step limited to 1/%.0f", config_.max_scale_down_rate);
+    }
+    return std::string(buf, std::min(n, sizeof(buf) - 1));
+  }
+
+  template <typename Add>
+  void ExplainConcurrency(Add& add, double target) const {
     switch (why_.cause) {
       case Cause::kPanic:
         add("panic: %.0f in flight, %.1f rps x %.3fs, vs %.1fx capacity of %d", why_.a, why_.b,
@@ -216,14 +288,24 @@ class TargetTracking : public ModelPolicy {
         add("%.1f average concurrency over %.0fs / target %.1f", why_.a, config_.stable_window_s,
             target);
     }
-    if (why_.held > 0) {
-      add("; scale-down held: %d recommended within the last %.0fs", why_.held, why_.held_for_s);
+  }
+
+  template <typename Add>
+  void ExplainTokens(Add& add) const {
+    const double target = config_.target_tokens_per_second;
+    switch (why_.cause) {
+      case Cause::kPanic:
+        add("panic: %.0f tokens/s over %.0fs vs %.1fx capacity of %d x %.0f tokens/s", why_.a,
+            config_.panic_window_s, config_.panic_threshold, why_.current, target);
+        break;
+      case Cause::kWithin:
+        add("%.0f tokens/s within %.0f%% of target %.0f tokens/s x %d", why_.a,
+            config_.tolerance * 100, target, why_.current);
+        break;
+      default:
+        add("%.0f tokens/s over %.0fs / target %.0f tokens/s", why_.a, config_.stable_window_s,
+            target);
     }
-    if (why_.limited == Direction::kUp) add("; step limited to %.0fx", config_.max_scale_up_rate);
-    if (why_.limited == Direction::kDown) {
-      add("; step limited to 1/%.0f", config_.max_scale_down_rate);
-    }
-    return std::string(buf, std::min(n, sizeof(buf) - 1));
   }
 
   // Scale-down stabilization history as a monotonic queue: times increase and recommendations
