@@ -82,6 +82,7 @@ const std::set<std::string> kPolicyKeys = {"policy",
                                            "minReplicas",
                                            "maxReplicas",
                                            "targetConcurrency",
+                                           "targetTokensPerSecond",
                                            "tolerance",
                                            "stableWindow",
                                            "panicWindow",
@@ -116,6 +117,8 @@ void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyCo
   if (auto n = node["maxReplicas"]) policy.max_replicas = Integer(n, f("maxReplicas"));
   if (auto n = node["targetConcurrency"])
     policy.target_concurrency = Number(n, f("targetConcurrency"));
+  if (auto n = node["targetTokensPerSecond"])
+    policy.target_tokens_per_second = Number(n, f("targetTokensPerSecond"));
   if (auto n = node["tolerance"]) policy.tolerance = Number(n, f("tolerance"));
   if (auto n = node["stableWindow"])
     policy.stable_window_s = ParseDuration(Scalar(n, f("stableWindow")), f("stableWindow"));
@@ -167,6 +170,11 @@ void ValidatePolicy(const ModelPolicyConfig& p, const std::string& prefix) {
     if (!(v > 0)) Fail(f(key), "invalid value " + Num(v) + " (must be > 0)");
   };
   positive(p.target_concurrency, "targetConcurrency");
+  // 0 turns token-rate sizing off; NaN fails the comparison and is refused too.
+  if (!(p.target_tokens_per_second >= 0)) {
+    Fail(f("targetTokensPerSecond"),
+         "invalid value " + Num(p.target_tokens_per_second) + " (must be >= 0; 0 = off)");
+  }
   positive(p.stable_window_s, "stableWindow");
   positive(p.panic_window_s, "panicWindow");
   positive(p.lag_threshold, "lagThreshold");
@@ -459,7 +467,8 @@ double Config::HistorySeconds() const {
 
 bool SamePolicy(const ModelPolicyConfig& a, const ModelPolicyConfig& b) {
   return a.kind == b.kind && a.min_replicas == b.min_replicas && a.max_replicas == b.max_replicas &&
-         a.target_concurrency == b.target_concurrency && a.tolerance == b.tolerance &&
+         a.target_concurrency == b.target_concurrency &&
+         a.target_tokens_per_second == b.target_tokens_per_second && a.tolerance == b.tolerance &&
          a.stable_window_s == b.stable_window_s && a.panic_window_s == b.panic_window_s &&
          a.panic_threshold == b.panic_threshold && a.scale_down_delay_s == b.scale_down_delay_s &&
          a.max_scale_up_rate == b.max_scale_up_rate &&

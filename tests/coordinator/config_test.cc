@@ -59,6 +59,20 @@ TEST(ConfigTest, UnlistedModelsGetTheDefaults) {
   EXPECT_EQ(c.defaults.kind, PolicyKind::kLagThreshold);
 }
 
+TEST(ConfigTest, TargetTokensPerSecondIsReadPerModelAndDefaultsToOff) {
+  const Config c = ParseConfig(
+      "defaults: {targetTokensPerSecond: 500}\n"
+      "models: [{name: llm, targetTokensPerSecond: 1200}, {name: iris}]\n");
+  EXPECT_DOUBLE_EQ(c.defaults.target_tokens_per_second, 500);
+  EXPECT_DOUBLE_EQ(c.FindModel("llm")->policy.target_tokens_per_second, 1200);
+  EXPECT_DOUBLE_EQ(c.FindModel("iris")->policy.target_tokens_per_second, 500);  // inherited
+  EXPECT_DOUBLE_EQ(ParseConfig("{}\n").defaults.target_tokens_per_second, 0);
+  EXPECT_EQ(Error("defaults: {targetTokensPerSecond: -1}\n"),
+            "config: defaults.targetTokensPerSecond: invalid value -1 (must be >= 0; 0 = off)");
+  EXPECT_EQ(ParseConfig("defaults: {targetTokensPerSecond: 0}\n").defaults.target_tokens_per_second,
+            0);
+}
+
 // Found by fuzz_coordinator_config: a key that is itself a mapping escaped as yaml-cpp's "bad
 // conversion" instead of a ConfigError naming the field.
 TEST(ConfigTest, KeyThatIsNotANameIsAConfigError) {
@@ -134,6 +148,9 @@ TEST(ConfigTest, SamePolicyDetectsChanges) {
   EXPECT_TRUE(SamePolicy(a, b));
   b.stable_window_s = 31;
   EXPECT_FALSE(SamePolicy(a, b));
+  ModelPolicyConfig tokens;
+  tokens.target_tokens_per_second = 800;
+  EXPECT_FALSE(SamePolicy(a, tokens));
 }
 
 TEST(ConfigTest, LimitsAreReadWithDefaultsAndValidated) {
