@@ -43,12 +43,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("lagscale-sim ") + lagscale::kVersion + " (" +
                                         lagscale::kRevision + ")");
   SimParams p;
-  std::string trace_path, policies = "lagscale,hpa,kpa,seldon,oracle", kind = "target-tracking";
+  std::string trace_path, policies = "lagscale,hpa,kpa,keda,seldon,oracle", kind = "target-tracking";
   bool json = false;
   double slo_ms = p.cluster.slo_s * 1000;
   std::vector<CLI::Option*> options;
   options.push_back(
-      app.add_option("--trace", trace_path, "CSV t_seconds,model,arrival_rate_rps,service_time_ms")
+      app.add_option("--trace", trace_path, "CSV t_seconds,model,arrival_rate_rps,service_time_ms[,output_tokens]")
           ->required()
           ->check(CLI::ExistingFile));
   options.push_back(app.add_flag("--json", json, "print one JSON object instead of a table"));
@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
                         ->capture_default_str());
   options.push_back(Duration(app, "--startup-delay", p.cluster.startup_s,
                              "time from a scale-up decision to a ready replica"));
+  options.push_back(Duration(app, "--startup-delay-max", p.cluster.startup_max_s,
+                             "above --startup-delay: each start-up is uniform in between, seeded"));
   options.push_back(app.add_option("--slo-ms", slo_ms, "queueing delay SLO in milliseconds")
                         ->check(CLI::NonNegativeNumber)
                         ->capture_default_str());
@@ -104,6 +106,11 @@ int main(int argc, char** argv) {
                              "lagscale scale-down stabilization"));
   options.push_back(Duration(app, "--backlog-drain", lc.backlog_drain_s,
                              "lagscale: drain a burst's queue within this time", true));
+  options.push_back(app.add_option("--target-tokens-per-second", lc.target_tokens_per_second,
+                                   "lagscale: size on output tokens/s per replica (0: off; needs "
+                                   "a trace with an output_tokens column)")
+                        ->check(CLI::NonNegativeNumber)
+                        ->capture_default_str());
   options.push_back(app.add_option("--lag-threshold", lc.lag_threshold,
                                    "lagscale lag-threshold: in-flight per replica that scales up")
                         ->check(CLI::PositiveNumber)

@@ -23,6 +23,7 @@ nlohmann::json ResultsJson(const std::string& trace_path, const SimParams& param
   out["trace"] = trace_path;
   out["params"] = {{"replica_concurrency", params.cluster.concurrency},
                    {"startup_delay_s", params.cluster.startup_s},
+                   {"startup_delay_max_s", params.cluster.startup_max_s},
                    {"slo_ms", params.cluster.slo_s * 1000},
                    {"timeout_s", params.cluster.timeout_s},
                    {"report_interval_s", params.report_interval_s},
