@@ -228,6 +228,39 @@ TEST_F(TargetTrackingTest, ReversalLengthensTheNextScaleDownDelay) {
   EXPECT_EQ(Decide(41, 4).direction, Direction::kDown);
 }
 
+// A burst's panic steps up several times after one scale-down: that is one reversal, so the
+// delay doubles once (it went to its maximum, holding capacity for 600 s, in issue 20).
+TEST_F(TargetTrackingTest, ScaleUpsAfterOneScaleDownAreOneReversal) {
+  config_.panic_threshold = 1000;
+  config_.scale_down_delay_s = 10;
+  config_.max_scale_down_delay_s = 100;
+  demand_.Steady(4, 40);
+  Decide(0, 4);
+  demand_.Steady(2, 20);
+  EXPECT_EQ(Decide(11, 4).direction, Direction::kDown);
+  demand_.Steady(4, 40);
+  EXPECT_EQ(Decide(20, 2).direction, Direction::kUp);  // the reversal: 20 s
+  demand_.Steady(6, 60);
+  EXPECT_EQ(Decide(21, 4).direction, Direction::kUp);  // the same way: still 20 s
+  demand_.Steady(2, 20);
+  EXPECT_EQ(Decide(40, 6).direction, Direction::kHold);  // 6 recommended 19 s ago
+  EXPECT_EQ(Decide(42, 6).direction, Direction::kDown);  // after 20 s, not 40
+}
+
+// 6 s requests queued during a burst: each needs one more slot to start at once, not the three
+// (6 s / 2 s drain) that would drain it within backlogDrain if that were possible.
+TEST_F(TargetTrackingTest, PanicAddsAtMostOneSlotPerQueuedRequest) {
+  config_.max_replicas = 100;
+  demand_.Steady(12, 2);  // 6 s per request learned on a calm window
+  EXPECT_EQ(Decide(0, 12).desired, 12);
+  demand_.short_rate = 6;  // 36 in flight steady, plus 12 queued
+  demand_.short_concurrency = 36;
+  demand_.inflight = 48;
+  const Decision d = Decide(1, 12);
+  EXPECT_EQ(d.direction, Direction::kUp);
+  EXPECT_EQ(d.desired, 48);  // (36 + 12 x 1) / target 1
+}
+
 // Steady 0.5 s requests (one in flight), then a burst to 12 in flight: the time per request must
 // not be learned from the burst's first moments (which read 0.116 s and settled at 4 replicas).
 TEST_F(TargetTrackingTest, BurstIsSizedOnTheTimePerRequestLearnedBeforeIt) {

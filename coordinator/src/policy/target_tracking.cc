@@ -147,7 +147,7 @@ class TargetTracking : public ModelPolicy {
         // Requests queued beyond the steady demand need extra slots to drain in backlog_drain_s.
         const double steady = std::max(short_demand, stable_rate * seconds_per_request_);
         const double backlog = std::max(0.0, inflight - steady);
-        demand = steady + backlog * seconds_per_request_ / std::max(config_.backlog_drain_s, 1e-3);
+        demand = steady + backlog * DrainSlotsPerRequest();
       }
       // The same dead-band as below: without a learned time the demand is measured concurrency,
       // which reads 12.1 for 12 requests in flight and would add a replica as the burst ends.
@@ -172,6 +172,15 @@ class TargetTracking : public ModelPolicy {
         learned ? context.demand.ArrivalRate(config_.panic_window_s) * seconds_per_request_
                 : short_avg;
     return Sizing{recommendation, ReplicasFor(window_demand, target, config_.tolerance)};
+  }
+
+  // Slots a queued request needs for the queue to drain within backlog_drain_s: its time per
+  // request over the drain time, but never more than one slot each. A request longer than the
+  // drain time cannot finish in it however many slots there are, and the queue is gone once every
+  // queued request has started: 6 s LLM answers sized at 3 slots per queued request tripled the
+  // panic for no fewer SLO-violation seconds (issue 20, bench/traces/llm_step.csv).
+  double DrainSlotsPerRequest() const {
+    return std::min(1.0, seconds_per_request_ / std::max(config_.backlog_drain_s, 1e-3));
   }
 
   // Scale-down stabilization, rate limits and bounds, whatever the sizing signal.
@@ -326,15 +335,18 @@ class TargetTracking : public ModelPolicy {
     return history_.back().second;
   }
 
-  // A scale-up soon after a scale-down (or the reverse) is a reversal: double the scale-down
-  // delay. Relax to the configured delay once no reversal happened and no scale-down was held by
-  // the longer delay for max_scale_down_delay_s.
+  // A scale-up soon after a scale-down is a reversal: double the scale-down delay. Only the first
+  // scale-up after a scale-down reverses it: a burst's panic takes several steps up, and counting
+  // each one doubled the delay to its maximum after a single reversal (issue 20: 600 s held on
+  // 6 s requests long after the burst was gone). Relax to the configured delay once no reversal
+  // happened and no scale-down was held by the longer delay for max_scale_down_delay_s.
   void Damp(Direction direction, double now) {
-    if (direction == Direction::kUp && now - last_down_s_ < config_.flap_window_s) {
+    if (direction == Direction::kUp && reversible_ && now - last_down_s_ < config_.flap_window_s) {
       down_delay_s_ = std::min(std::max(config_.max_scale_down_delay_s, config_.scale_down_delay_s),
                                down_delay_s_ * 2);
       last_reversal_s_ = now;
     }
+    if (direction != Direction::kHold) reversible_ = direction == Direction::kDown;
     if (direction == Direction::kDown) last_down_s_ = now;
     const double quiet = config_.max_scale_down_delay_s;
     if (now - last_reversal_s_ > quiet && now - last_damped_block_s_ > quiet) {
@@ -353,6 +365,7 @@ class TargetTracking : public ModelPolicy {
   std::string reason_;
   double down_delay_s_;
   double last_down_s_ = kNever;
+  bool reversible_ = false;  // the last scale event was down: a scale-up now reverses it
   double last_reversal_s_ = kNever;
   double last_damped_block_s_ = kNever;
 };
