@@ -97,7 +97,8 @@ const std::set<std::string> kPolicyKeys = {"policy",
                                            "flapWindow",
                                            "maxScaleDownDelay",
                                            "lagProportional",
-                                           "backlogDrain"};
+                                           "backlogDrain",
+                                           "startupDelay"};
 
 // Overlays the policy keys present in `node` onto `policy`.
 void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyConfig& policy) {
@@ -142,6 +143,8 @@ void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyCo
         ParseDuration(Scalar(n, f("maxScaleDownDelay")), f("maxScaleDownDelay"));
   if (auto n = node["backlogDrain"])
     policy.backlog_drain_s = ParseDuration(Scalar(n, f("backlogDrain")), f("backlogDrain"));
+  if (auto n = node["startupDelay"])
+    policy.startup_delay_s = ParseDuration(Scalar(n, f("startupDelay")), f("startupDelay"));
   if (auto n = node["lagProportional"]) {
     const std::string v = Scalar(n, f("lagProportional"));
     if (v != "true" && v != "false")
@@ -475,6 +478,7 @@ bool SamePolicy(const ModelPolicyConfig& a, const ModelPolicyConfig& b) {
          a.max_scale_down_rate == b.max_scale_down_rate && a.lag_threshold == b.lag_threshold &&
          a.lag_window_s == b.lag_window_s && a.idle_window_s == b.idle_window_s &&
          a.flap_window_s == b.flap_window_s && a.backlog_drain_s == b.backlog_drain_s &&
+         a.startup_delay_s == b.startup_delay_s &&
          a.max_scale_down_delay_s == b.max_scale_down_delay_s &&
          a.lag_proportional == b.lag_proportional && a.memory_bytes == b.memory_bytes;
 }

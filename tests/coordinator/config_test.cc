@@ -73,6 +73,14 @@ TEST(ConfigTest, TargetTokensPerSecondIsReadPerModelAndDefaultsToOff) {
             0);
 }
 
+TEST(ConfigTest, StartupDelayIsADurationAndDefaultsToUnknown) {
+  EXPECT_DOUBLE_EQ(ParseConfig("{}\n").defaults.startup_delay_s, 0);
+  const Config c = ParseConfig("models: [{name: llm, startupDelay: 2m}]\n");
+  EXPECT_DOUBLE_EQ(c.FindModel("llm")->policy.startup_delay_s, 120);
+  EXPECT_NE(Error("defaults: {startupDelay: -8s}\n").find("defaults.startupDelay"),
+            std::string::npos);
+}
+
 // Found by fuzz_coordinator_config: a key that is itself a mapping escaped as yaml-cpp's "bad
 // conversion" instead of a ConfigError naming the field.
 TEST(ConfigTest, KeyThatIsNotANameIsAConfigError) {
@@ -151,6 +159,9 @@ TEST(ConfigTest, SamePolicyDetectsChanges) {
   ModelPolicyConfig tokens;
   tokens.target_tokens_per_second = 800;
   EXPECT_FALSE(SamePolicy(a, tokens));
+  ModelPolicyConfig startup;
+  startup.startup_delay_s = 8;
+  EXPECT_FALSE(SamePolicy(a, startup));
 }
 
 TEST(ConfigTest, LimitsAreReadWithDefaultsAndValidated) {

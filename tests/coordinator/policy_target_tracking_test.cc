@@ -261,6 +261,26 @@ TEST_F(TargetTrackingTest, PanicAddsAtMostOneSlotPerQueuedRequest) {
   EXPECT_EQ(d.desired, 48);  // (36 + 12 x 1) / target 1
 }
 
+// With the start-up delay known, a panic sizes at once for the queue that will have built up by
+// the time its first replicas are ready, and counts less of it as that time comes closer.
+TEST_F(TargetTrackingTest, PanicSizesForTheQueueBuiltDuringTheStartupDelay) {
+  config_.max_replicas = 100;
+  config_.max_scale_up_rate = 100;
+  config_.startup_delay_s = 10;
+  demand_.Steady(4, 20);  // 0.2 s per request at 4 replicas
+  EXPECT_EQ(Decide(0, 4).desired, 4);
+  // 16 in flight steady: 10 above the 1.5 x target that 4 replicas serve without a queue.
+  demand_.short_rate = 80;
+  demand_.short_concurrency = 16;
+  demand_.inflight = 16;
+  // 10 / 0.2 s = 50 requests/s queue up for 10 s: 500 queued, 0.1 slot each to drain in 2 s.
+  EXPECT_EQ(Decide(1, 4).desired, 16 + 50);
+  demand_.inflight = 16 + 250;  // 5 s later, half of it is here and half still to come
+  EXPECT_EQ(Decide(6, 66).desired, 66);
+  demand_.inflight = 16 + 500;  // at the start-up delay: all of it is here
+  EXPECT_EQ(Decide(11, 66).desired, 66);
+}
+
 // Steady 0.5 s requests (one in flight), then a burst to 12 in flight: the time per request must
 // not be learned from the burst's first moments (which read 0.116 s and settled at 4 replicas).
 TEST_F(TargetTrackingTest, BurstIsSizedOnTheTimePerRequestLearnedBeforeIt) {

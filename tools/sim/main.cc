@@ -129,6 +129,8 @@ int main(int argc, char** argv) {
   lc.min_replicas = p.min_replicas;
   lc.max_replicas = p.max_replicas;
   lc.target_concurrency = p.target();
+  // What an operator knows about their pods: the shortest start-up (the sim draws each one).
+  lc.startup_delay_s = p.cluster.startup_s;
 
   std::vector<std::string> names;
   std::stringstream list(policies);

@@ -50,6 +50,10 @@ class TargetTracking : public ModelPolicy {
   // replicas, any demand at all); it lasts until a full stable window passes without that (KPA).
   void UpdatePanic(bool over, double now) {
     if (over) {
+      if (!panicking_) {  // the replicas there are now were ready: the panic starts its own
+        panic_began_s_ = now;
+        panic_ready_ = current_;
+      }
       panicking_ = true;
       last_over_s_ = now;
     } else if (panicking_ && now - last_over_s_ >= config_.stable_window_s) {
@@ -88,6 +92,7 @@ class TargetTracking : public ModelPolicy {
 
   Sizing SizeOnConcurrency(const ModelContext& context) {
     const int current = context.current_replicas;
+    current_ = current;
     const double now = context.now_s;
     const double target = std::max(config_.target_concurrency, 1e-9);
 
@@ -146,7 +151,7 @@ class TargetTracking : public ModelPolicy {
       if (learned) {
         // Requests queued beyond the steady demand need extra slots to drain in backlog_drain_s.
         const double steady = std::max(short_demand, stable_rate * seconds_per_request_);
-        const double backlog = std::max(0.0, inflight - steady);
+        const double backlog = std::max(0.0, inflight - steady) + BacklogStillToCome(steady, now);
         demand = steady + backlog * DrainSlotsPerRequest();
       }
       // The same dead-band as below: without a learned time the demand is measured concurrency,
@@ -172,6 +177,23 @@ class TargetTracking : public ModelPolicy {
         learned ? context.demand.ArrivalRate(config_.panic_window_s) * seconds_per_request_
                 : short_avg;
     return Sizing{recommendation, ReplicasFor(window_demand, target, config_.tolerance)};
+  }
+
+  // Requests that will queue beyond those in flight now, until the first replicas started by this
+  // panic are ready: steady demand above what the replicas ready when it began serve, over what is
+  // left of the start-up delay. A target is a share of a replica's capacity, which the policy does
+  // not know; demand up to the panic's confirmation level (1.5x the target by default, a 67 %
+  // target's full capacity) is taken as served (counting from the target itself tripled a noise
+  // panic on the diurnal trace, 1.04x -> 1.11x the oracle). Sizing only for the queue seen so far keeps adding
+  // replicas for as long as new ones take to start, each step a report later than the one before;
+  // sizing at once for the queue they will meet gets them started at the panic's first decision
+  // (issue 20: on the step, 18.7 -> 14.4 SLO-violation seconds, fewer replica-seconds than KPA).
+  double BacklogStillToCome(double steady, double now) const {
+    const double target = std::max(config_.target_concurrency, 1e-9);
+    const double headroom = 1 + (config_.panic_threshold - 1) / 2;
+    const double excess = std::max(0.0, steady - headroom * panic_ready_ * target);
+    const double left = std::max(0.0, config_.startup_delay_s - (now - panic_began_s_));
+    return excess / seconds_per_request_ * left;
   }
 
   // Slots a queued request needs for the queue to drain within backlog_drain_s: its time per
@@ -358,6 +380,9 @@ class TargetTracking : public ModelPolicy {
   int last_desired_ = -1;
   bool panicking_ = false;
   double last_over_s_ = kNever;
+  double panic_began_s_ = kNever;
+  int panic_ready_ = 0;  // replicas when the panic began
+  int current_ = 0;      // replicas at this decision
   double seconds_per_request_ = 0;              // learned while nothing queues
   std::deque<std::pair<double, int>> history_;  // (time, recommendation), see Remember()
   Why why_;                                     // the decision being made
