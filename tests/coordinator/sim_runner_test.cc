@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cluster.h"
+#include "output.h"
 #include "runner.h"
 #include "sampled_demand.h"
 #include "trace.h"
@@ -124,6 +125,19 @@ TEST(SimTraceTest, OutputTokensColumnIsOptional) {
   const Trace trace = ParseTrace("0,m,2,6000,300\n10,m,2,3000\n", "llm");
   EXPECT_DOUBLE_EQ(trace.models.at("m").At(0).tokens, 300);
   EXPECT_DOUBLE_EQ(trace.models.at("m").At(10).tokens, 0);
+}
+
+TEST(SimRunnerTest, SweepRunsLagscaleAtEachUtilizationAndTheOthersOnce) {
+  const Trace trace = ParseTrace(kStep, "step");
+  const nlohmann::json out =
+      SweepJson("step", trace, Defaults(), {"lagscale", "kpa", "oracle"}, {0.5, 0.7});
+  ASSERT_EQ(out["sweep"].size(), 2u);
+  ASSERT_EQ(out["policies"].size(), 2u);  // kpa and the oracle; lagscale only in the sweep
+  // The sweep's point at the default utilization is the plain run's.
+  const PolicyResult plain = RunPolicy("lagscale", trace, Defaults());
+  EXPECT_NEAR(out["sweep"][1]["replica_seconds"].get<double>(), plain.replica_seconds, 0.1);
+  EXPECT_NEAR(out["sweep"][1]["slo_violation_s"].get<double>(), plain.slo_violation_s, 0.001);
+  EXPECT_NE(out["sweep"][0]["replica_seconds"], out["sweep"][1]["replica_seconds"]);
 }
 
 }  // namespace

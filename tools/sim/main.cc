@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   SimParams p;
   std::string trace_path, policies = "lagscale,hpa,kpa,keda,seldon,oracle", kind = "target-tracking";
   bool json = false;
+  std::vector<double> sweep;
   double slo_ms = p.cluster.slo_s * 1000;
   std::vector<CLI::Option*> options;
   options.push_back(
@@ -52,6 +53,12 @@ int main(int argc, char** argv) {
           ->required()
           ->check(CLI::ExistingFile));
   options.push_back(app.add_flag("--json", json, "print one JSON object instead of a table"));
+  options.push_back(app.add_option("--sweep", sweep,
+                                   "lagscale target utilizations to run (e.g. 0.5,0.6,0.7): JSON "
+                                   "of its SLO-violation and replica-seconds at each, the other "
+                                   "policies once at --target-utilization")
+                        ->delimiter(',')
+                        ->check(CLI::Range(0.01, 1.0)));
   options.push_back(app.add_option("--policies", policies, "comma-separated policies to run")
                         ->capture_default_str());
   options.push_back(app.add_option("--replica-concurrency", p.cluster.concurrency,
@@ -144,6 +151,10 @@ int main(int argc, char** argv) {
   }
   try {
     const lagscale::sim::Trace trace = lagscale::sim::LoadTrace(trace_path);
+    if (!sweep.empty()) {
+      std::cout << lagscale::sim::SweepJson(trace_path, trace, p, names, sweep).dump() << "\n";
+      return 0;
+    }
     std::vector<lagscale::sim::PolicyResult> results;
     for (const auto& n : names) results.push_back(lagscale::sim::RunPolicy(n, trace, p));
     if (json) {

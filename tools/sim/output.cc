@@ -54,6 +54,27 @@ nlohmann::json ResultsJson(const std::string& trace_path, const SimParams& param
   return out;
 }
 
+nlohmann::json SweepJson(const std::string& trace_path, const Trace& trace, const SimParams& params,
+                         const std::vector<std::string>& names,
+                         const std::vector<double>& utilizations) {
+  std::vector<PolicyResult> results;
+  for (const auto& n : names) {
+    if (n != "lagscale") results.push_back(RunPolicy(n, trace, params));
+  }
+  nlohmann::json out = ResultsJson(trace_path, params, results);
+  out["sweep"] = nlohmann::json::array();
+  for (double u : utilizations) {
+    SimParams p = params;
+    p.target_utilization = u;
+    p.lagscale.target_concurrency = p.target();
+    const PolicyResult r = RunPolicy("lagscale", trace, p);
+    out["sweep"].push_back({{"target_utilization", u},
+                            {"replica_seconds", Round(r.replica_seconds, 0.1)},
+                            {"slo_violation_s", Round(r.slo_violation_s, 0.001)}});
+  }
+  return out;
+}
+
 std::string ResultsTable(const std::string& trace_path, const SimParams& params,
                          const std::vector<PolicyResult>& results) {
   std::string out;
