@@ -84,7 +84,8 @@ TEST(ConfigTest, StartupDelayIsADurationAndDefaultsToUnknown) {
 // Found by fuzz_coordinator_config: a key that is itself a mapping escaped as yaml-cpp's "bad
 // conversion" instead of a ConfigError naming the field.
 TEST(ConfigTest, KeyThatIsNotANameIsAConfigError) {
-  EXPECT_EQ(Error("servers:\n  - {name: s, {a: 1}: 2}\n"), "config: servers[0]: keys must be names");
+  EXPECT_EQ(Error("servers:\n  - {name: s, {a: 1}: 2}\n"),
+            "config: servers[0]: keys must be names");
   EXPECT_EQ(Error("{[a, b]: 1}\n"), "config: (top level): keys must be names");
 }
 

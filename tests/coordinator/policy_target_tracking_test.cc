@@ -372,7 +372,7 @@ class TokenTargetTrackingTest : public TargetTrackingTest {
 };
 
 TEST_F(TokenTargetTrackingTest, SizesForTokenRateOverTarget) {
-  demand_.Steady(1, 1);  // concurrency alone would ask for one replica
+  demand_.Steady(1, 1);       // concurrency alone would ask for one replica
   demand_.SteadyTokens(450);  // 1.5x the capacity of 3 x 100 tokens/s: no panic
   const Decision d = Decide(0, 3);
   EXPECT_EQ(d.desired, 5);

@@ -19,13 +19,13 @@
 namespace lagscale::sim {
 
 struct ClusterParams {
-  int concurrency = 4;    // requests one replica serves at once
-  double startup_s = 10;  // decision to ready (the shortest, with startup_max_s)
-  double startup_max_s = 0;  // > startup_s: each replica's start-up is uniform in between
+  int concurrency = 4;        // requests one replica serves at once
+  double startup_s = 10;      // decision to ready (the shortest, with startup_max_s)
+  double startup_max_s = 0;   // > startup_s: each replica's start-up is uniform in between
   uint64_t startup_seed = 1;  // the k-th replica started draws the same delay under every policy
-  double slo_s = 0.2;     // queueing delay above this is an SLO violation
-  double timeout_s = 30;  // a request queued this long gives up
-  double grid_s = 0.1;    // resolution of the kept concurrency history
+  double slo_s = 0.2;         // queueing delay above this is an SLO violation
+  double timeout_s = 30;      // a request queued this long gives up
+  double grid_s = 0.1;        // resolution of the kept concurrency history
 };
 
 struct ClusterStats {

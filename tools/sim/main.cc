@@ -43,13 +43,15 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("lagscale-sim ") + lagscale::kVersion + " (" +
                                         lagscale::kRevision + ")");
   SimParams p;
-  std::string trace_path, policies = "lagscale,hpa,kpa,keda,seldon,oracle", kind = "target-tracking";
+  std::string trace_path, policies = "lagscale,hpa,kpa,keda,seldon,oracle",
+                          kind = "target-tracking";
   bool json = false;
   std::vector<double> sweep;
   double slo_ms = p.cluster.slo_s * 1000;
   std::vector<CLI::Option*> options;
   options.push_back(
-      app.add_option("--trace", trace_path, "CSV t_seconds,model,arrival_rate_rps,service_time_ms[,output_tokens]")
+      app.add_option("--trace", trace_path,
+                     "CSV t_seconds,model,arrival_rate_rps,service_time_ms[,output_tokens]")
           ->required()
           ->check(CLI::ExistingFile));
   options.push_back(app.add_flag("--json", json, "print one JSON object instead of a table"));

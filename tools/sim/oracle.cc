@@ -1,6 +1,7 @@
-// The oracle knows the trace: it starts replicas one (the longest) start-up delay before the load needs them
-// and keeps exactly what the load at the target utilization needs over the time a new replica
-// would take to arrive. It is the floor the other policies' replica-seconds are compared with.
+// The oracle knows the trace: it starts replicas one (the longest) start-up delay before the load
+// needs them and keeps exactly what the load at the target utilization needs over the time a new
+// replica would take to arrive. It is the floor the other policies' replica-seconds are compared
+// with.
 #include <algorithm>
 #include <cmath>
 

@@ -9,8 +9,8 @@
 
 namespace lagscale::sim {
 
-const std::vector<std::string> kPolicyNames = {"lagscale", "hpa", "kpa", "keda", "seldon",
-                                               "oracle"};
+const std::vector<std::string> kPolicyNames = {"lagscale", "hpa",    "kpa",
+                                               "keda",     "seldon", "oracle"};
 
 namespace {
 

@@ -181,13 +181,14 @@ class TargetTracking : public ModelPolicy {
 
   // Requests that will queue beyond those in flight now, until the first replicas started by this
   // panic are ready: steady demand above what the replicas ready when it began serve, over what is
-  // left of the start-up delay. A target is a share of a replica's capacity, which the policy does
-  // not know; demand up to the panic's confirmation level (1.5x the target by default, a 67 %
-  // target's full capacity) is taken as served (counting from the target itself tripled a noise
-  // panic on the diurnal trace, 1.04x -> 1.11x the oracle). Sizing only for the queue seen so far keeps adding
-  // replicas for as long as new ones take to start, each step a report later than the one before;
-  // sizing at once for the queue they will meet gets them started at the panic's first decision
-  // (issue 20: on the step, 18.7 -> 14.4 SLO-violation seconds, fewer replica-seconds than KPA).
+  // left of the start-up delay. Sizing only for the queue seen so far keeps adding replicas for as
+  // long as new ones take to start, each step a report later than the one before; sizing at once
+  // for the queue they will meet starts them at the panic's first decision (issue 20: on the step,
+  // 18.7 -> 14.9 SLO-violation seconds at fewer replica-seconds than KPA). A target is a share of
+  // a replica's capacity, which the policy does not know: demand up to the panic's confirmation
+  // level (1.5x the target by default, a 67 % target's full capacity) is taken as served, since
+  // counting from the target itself tripled a noise panic on the diurnal trace (1.04x -> 1.11x the
+  // oracle's replica-seconds).
   double BacklogStillToCome(double steady, double now) const {
     const double target = std::max(config_.target_concurrency, 1e-9);
     const double headroom = 1 + (config_.panic_threshold - 1) / 2;
@@ -261,8 +262,9 @@ class TargetTracking : public ModelPolicy {
     int desired = 0, current = 0;
     // The same outcome for the same cause: the reason already built still says why.
     bool SameAs(const Why& o) const {
-      return cause == o.cause && tokens == o.tokens && held == o.held && held_for_s == o.held_for_s &&
-             limited == o.limited && desired == o.desired && current == o.current;
+      return cause == o.cause && tokens == o.tokens && held == o.held &&
+             held_for_s == o.held_for_s && limited == o.limited && desired == o.desired &&
+             current == o.current;
     }
   };
 
@@ -381,8 +383,8 @@ class TargetTracking : public ModelPolicy {
   bool panicking_ = false;
   double last_over_s_ = kNever;
   double panic_began_s_ = kNever;
-  int panic_ready_ = 0;  // replicas when the panic began
-  int current_ = 0;      // replicas at this decision
+  int panic_ready_ = 0;                         // replicas when the panic began
+  int current_ = 0;                             // replicas at this decision
   double seconds_per_request_ = 0;              // learned while nothing queues
   std::deque<std::pair<double, int>> history_;  // (time, recommendation), see Remember()
   Why why_;                                     // the decision being made
