@@ -48,11 +48,11 @@ class TargetTracking : public ModelPolicy {
 
   // Panic when the short window reads panic_threshold x the capacity we have (or, from zero
   // replicas, any demand at all); it lasts until a full stable window passes without that (KPA).
-  void UpdatePanic(bool over, double now) {
+  void UpdatePanic(bool over, double now, int current) {
     if (over) {
       if (!panicking_) {  // the replicas there are now were ready: the panic starts its own
         panic_began_s_ = now;
-        panic_ready_ = current_;
+        panic_ready_ = current;
       }
       panicking_ = true;
       last_over_s_ = now;
@@ -70,7 +70,7 @@ class TargetTracking : public ModelPolicy {
     const double stable = context.demand.TokenRate(config_.stable_window_s);
     const double burst = context.demand.TokenRate(config_.panic_window_s);
     UpdatePanic(current == 0 ? burst > 0 : burst >= config_.panic_threshold * current * target,
-                context.now_s);
+                context.now_s, current);
     why_ = Why{};
     why_.tokens = true;
     int recommendation;
@@ -92,7 +92,6 @@ class TargetTracking : public ModelPolicy {
 
   Sizing SizeOnConcurrency(const ModelContext& context) {
     const int current = context.current_replicas;
-    current_ = current;
     const double now = context.now_s;
     const double target = std::max(config_.target_concurrency, 1e-9);
 
@@ -126,7 +125,7 @@ class TargetTracking : public ModelPolicy {
         current == 0 ? std::max(std::max(short_demand, short_avg), inflight) > 0
                      : std::max(short_demand, short_avg) >= config_.panic_threshold * capacity ||
                            (queue_building && short_demand >= confirm * capacity);
-    UpdatePanic(over, now);
+    UpdatePanic(over, now, current);
     // Little's law over a window (average concurrency / arrival rate) gives the time per request
     // only when the window's ends balance: as many requests in flight when it starts as when it
     // ends. A burst's first moments add arrivals that have not yet accumulated busy time, so the
@@ -384,7 +383,6 @@ class TargetTracking : public ModelPolicy {
   double last_over_s_ = kNever;
   double panic_began_s_ = kNever;
   int panic_ready_ = 0;                         // replicas when the panic began
-  int current_ = 0;                             // replicas at this decision
   double seconds_per_request_ = 0;              // learned while nothing queues
   std::deque<std::pair<double, int>> history_;  // (time, recommendation), see Remember()
   Why why_;                                     // the decision being made
