@@ -1,6 +1,6 @@
 // lagscale-sim: replays a demand trace through lagscale's scaling policy and the published
-// baselines (Kubernetes HPA, Knative KPA, Seldon Core 2, and an oracle) on one queueing model and
-// a virtual clock, and prints how each one did.
+// baselines (Kubernetes HPA, Knative KPA, KEDA's HTTP add-on, Seldon Core 2, and an oracle) on one
+// queueing model and a virtual clock, and prints how each one did.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
