@@ -1,9 +1,11 @@
 // Target tracking, after Knative's KPA (stable + panic windows, rate limits) and the HPA
-// (tolerance band, scale-down stabilization), with these changes (docs/policies.md shows why):
+// (tolerance band, scale-down stabilization), with these changes (docs/policies.md shows why),
+// on concurrency or, for LLM models with a token target, on completion tokens/s:
 //  - the requests in flight right now can start a panic, so a queue that builds inside one report
 //    interval is acted on at once;
 //  - a panic is sized on arrivals x the time per request learned while calm, plus the backlog to
-//    drain, not on measured concurrency that the queue inflates while new replicas start;
+//    drain, not on measured concurrency that the queue inflates while new replicas start; with
+//    the start-up delay known, also for the queue that builds until the first of them is ready;
 //  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak;
 //  - reversals lengthen the scale-down delay (flap damping).
 #include <cmath>
