@@ -2,13 +2,18 @@
 """Writes the demand traces in bench/traces/ (deterministic: no randomness here; the simulator
 draws Poisson arrivals around these rates with its own seed).
 
-Every trace is one model `m` with a 200 ms service time. With the simulator's defaults
-(4 concurrent requests per replica, 70 % target utilization) 50 rps needs 4 replicas."""
+Every trace but the llm_ ones is one model `m` with a 200 ms service time. With the simulator's
+defaults (4 concurrent requests per replica, 70 % target utilization) 50 rps needs 4 replicas.
+
+The llm_ traces are LLM-like: answers of `output_tokens` tokens decoded at MS_PER_TOKEN each, so a
+request's service time is tokens x MS_PER_TOKEN (seconds, not milliseconds), and the trace carries
+the fifth column the simulator counts completion tokens from."""
 import math
 import os
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "traces")
 SERVICE_MS = 200
+MS_PER_TOKEN = 20  # 50 tokens/s per request; 4 at once per replica: 200 tokens/s per replica
 
 
 def write(name, rows, comment):
@@ -17,6 +22,32 @@ def write(name, rows, comment):
         f.write("t_seconds,model,arrival_rate_rps,service_time_ms\n")
         for t, rate in rows:
             f.write(f"{t:g},m,{rate:.3f},{SERVICE_MS}\n")
+
+
+def write_llm(name, rows, comment):
+    """rows: (t, model, rate, output_tokens)."""
+    with open(os.path.join(OUT, name + ".csv"), "w") as f:
+        f.write(f"# {comment}\n")
+        f.write("t_seconds,model,arrival_rate_rps,service_time_ms,output_tokens\n")
+        for t, model, rate, tokens in rows:
+            f.write(f"{t:g},{model},{rate:.3f},{tokens * MS_PER_TOKEN:.0f},{tokens:.0f}\n")
+
+
+def llm_traces():
+    # Output length grows 3x (100 -> 300 tokens, 2 s -> 6 s) at a flat 2 rps, then the rate steps.
+    grow = [(0, "chat", 2, 100)] + [(60 + 10 * i, "chat", 2, 100 + 200 * i / 30) for i in range(31)]
+    grow += [(480, "chat", 4, 300), (780, "chat", 2, 300), (1080, "chat", 2, 300)]
+    write_llm("llm_tokens", grow,
+              "LLM: answers grow 100 -> 300 tokens (2 s -> 6 s) over 5 min at 2 rps, "
+              "then 4 rps at 480 s for 5 min; 18 minutes")
+    # Issue 20's shape: one model at 6 s per request stepping 2 -> 6 rps and back, another whose
+    # answers grow from 3 s to 9 s at a flat rate.
+    rows = [(0, "a", 2, 300), (0, "b", 1.5, 150), (120, "a", 6, 300)]
+    rows += [(120 + 30 * i, "b", 1.5, 150 + 300 * i / 10) for i in range(1, 11)]
+    rows += [(480, "a", 2, 300), (900, "a", 2, 300), (900, "b", 1.5, 450)]
+    write_llm("llm_step", rows,
+              "LLM: model a (6 s answers) 2 -> 6 rps at 120 s, back at 480 s; model b at 1.5 rps "
+              "with answers growing 3 s -> 9 s from 120 s to 420 s; 15 minutes")
 
 
 def main():
@@ -40,6 +71,17 @@ def main():
     write("spike", [(0, 50), (120, 400), (140, 50), (600, 50)],
           "short spike: 50 rps, 400 rps for 20 s at 120 s; 10 minutes")
     write("flat", [(0, 100), (1800, 100)], "flat 100 rps for 30 minutes")
+    write("spike_tall", [(0, 50), (120, 800), (130, 50), (600, 50)],
+          "tall narrow spike: 50 rps, 800 rps for 10 s at 120 s; 10 minutes")
+    write("spike_wide", [(0, 50), (120, 150), (180, 50), (600, 50)],
+          "wide low spike: 50 rps, 150 rps for 60 s at 120 s; 10 minutes")
+    onoff, t = [(0, 20)], 60
+    for on, off in [(15, 45), (40, 80), (10, 30), (25, 95), (60, 60), (20, 100)]:
+        onoff += [(t, 160), (t + on, 20)]
+        t += on + off
+    onoff.append((t, 20))
+    write("onoff", onoff, "bursty on/off: 20 rps with six bursts of 160 rps lasting 10-60 s")
+    llm_traces()
 
 
 if __name__ == "__main__":

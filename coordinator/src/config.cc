@@ -82,6 +82,7 @@ const std::set<std::string> kPolicyKeys = {"policy",
                                            "minReplicas",
                                            "maxReplicas",
                                            "targetConcurrency",
+                                           "targetTokensPerSecond",
                                            "tolerance",
                                            "stableWindow",
                                            "panicWindow",
@@ -96,7 +97,8 @@ const std::set<std::string> kPolicyKeys = {"policy",
                                            "flapWindow",
                                            "maxScaleDownDelay",
                                            "lagProportional",
-                                           "backlogDrain"};
+                                           "backlogDrain",
+                                           "startupDelay"};
 
 // Overlays the policy keys present in `node` onto `policy`.
 void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyConfig& policy) {
@@ -116,6 +118,8 @@ void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyCo
   if (auto n = node["maxReplicas"]) policy.max_replicas = Integer(n, f("maxReplicas"));
   if (auto n = node["targetConcurrency"])
     policy.target_concurrency = Number(n, f("targetConcurrency"));
+  if (auto n = node["targetTokensPerSecond"])
+    policy.target_tokens_per_second = Number(n, f("targetTokensPerSecond"));
   if (auto n = node["tolerance"]) policy.tolerance = Number(n, f("tolerance"));
   if (auto n = node["stableWindow"])
     policy.stable_window_s = ParseDuration(Scalar(n, f("stableWindow")), f("stableWindow"));
@@ -139,6 +143,8 @@ void ReadPolicy(const YAML::Node& node, const std::string& prefix, ModelPolicyCo
         ParseDuration(Scalar(n, f("maxScaleDownDelay")), f("maxScaleDownDelay"));
   if (auto n = node["backlogDrain"])
     policy.backlog_drain_s = ParseDuration(Scalar(n, f("backlogDrain")), f("backlogDrain"));
+  if (auto n = node["startupDelay"])
+    policy.startup_delay_s = ParseDuration(Scalar(n, f("startupDelay")), f("startupDelay"));
   if (auto n = node["lagProportional"]) {
     const std::string v = Scalar(n, f("lagProportional"));
     if (v != "true" && v != "false")
@@ -167,6 +173,11 @@ void ValidatePolicy(const ModelPolicyConfig& p, const std::string& prefix) {
     if (!(v > 0)) Fail(f(key), "invalid value " + Num(v) + " (must be > 0)");
   };
   positive(p.target_concurrency, "targetConcurrency");
+  // 0 turns token-rate sizing off; NaN fails the comparison and is refused too.
+  if (!(p.target_tokens_per_second >= 0)) {
+    Fail(f("targetTokensPerSecond"),
+         "invalid value " + Num(p.target_tokens_per_second) + " (must be >= 0; 0 = off)");
+  }
   positive(p.stable_window_s, "stableWindow");
   positive(p.panic_window_s, "panicWindow");
   positive(p.lag_threshold, "lagThreshold");
@@ -459,13 +470,15 @@ double Config::HistorySeconds() const {
 
 bool SamePolicy(const ModelPolicyConfig& a, const ModelPolicyConfig& b) {
   return a.kind == b.kind && a.min_replicas == b.min_replicas && a.max_replicas == b.max_replicas &&
-         a.target_concurrency == b.target_concurrency && a.tolerance == b.tolerance &&
+         a.target_concurrency == b.target_concurrency &&
+         a.target_tokens_per_second == b.target_tokens_per_second && a.tolerance == b.tolerance &&
          a.stable_window_s == b.stable_window_s && a.panic_window_s == b.panic_window_s &&
          a.panic_threshold == b.panic_threshold && a.scale_down_delay_s == b.scale_down_delay_s &&
          a.max_scale_up_rate == b.max_scale_up_rate &&
          a.max_scale_down_rate == b.max_scale_down_rate && a.lag_threshold == b.lag_threshold &&
          a.lag_window_s == b.lag_window_s && a.idle_window_s == b.idle_window_s &&
          a.flap_window_s == b.flap_window_s && a.backlog_drain_s == b.backlog_drain_s &&
+         a.startup_delay_s == b.startup_delay_s &&
          a.max_scale_down_delay_s == b.max_scale_down_delay_s &&
          a.lag_proportional == b.lag_proportional && a.memory_bytes == b.memory_bytes;
 }

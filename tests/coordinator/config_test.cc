@@ -59,10 +59,33 @@ TEST(ConfigTest, UnlistedModelsGetTheDefaults) {
   EXPECT_EQ(c.defaults.kind, PolicyKind::kLagThreshold);
 }
 
+TEST(ConfigTest, TargetTokensPerSecondIsReadPerModelAndDefaultsToOff) {
+  const Config c = ParseConfig(
+      "defaults: {targetTokensPerSecond: 500}\n"
+      "models: [{name: llm, targetTokensPerSecond: 1200}, {name: iris}]\n");
+  EXPECT_DOUBLE_EQ(c.defaults.target_tokens_per_second, 500);
+  EXPECT_DOUBLE_EQ(c.FindModel("llm")->policy.target_tokens_per_second, 1200);
+  EXPECT_DOUBLE_EQ(c.FindModel("iris")->policy.target_tokens_per_second, 500);  // inherited
+  EXPECT_DOUBLE_EQ(ParseConfig("{}\n").defaults.target_tokens_per_second, 0);
+  EXPECT_EQ(Error("defaults: {targetTokensPerSecond: -1}\n"),
+            "config: defaults.targetTokensPerSecond: invalid value -1 (must be >= 0; 0 = off)");
+  EXPECT_EQ(ParseConfig("defaults: {targetTokensPerSecond: 0}\n").defaults.target_tokens_per_second,
+            0);
+}
+
+TEST(ConfigTest, StartupDelayIsADurationAndDefaultsToUnknown) {
+  EXPECT_DOUBLE_EQ(ParseConfig("{}\n").defaults.startup_delay_s, 0);
+  const Config c = ParseConfig("models: [{name: llm, startupDelay: 2m}]\n");
+  EXPECT_DOUBLE_EQ(c.FindModel("llm")->policy.startup_delay_s, 120);
+  EXPECT_NE(Error("defaults: {startupDelay: -8s}\n").find("defaults.startupDelay"),
+            std::string::npos);
+}
+
 // Found by fuzz_coordinator_config: a key that is itself a mapping escaped as yaml-cpp's "bad
 // conversion" instead of a ConfigError naming the field.
 TEST(ConfigTest, KeyThatIsNotANameIsAConfigError) {
-  EXPECT_EQ(Error("servers:\n  - {name: s, {a: 1}: 2}\n"), "config: servers[0]: keys must be names");
+  EXPECT_EQ(Error("servers:\n  - {name: s, {a: 1}: 2}\n"),
+            "config: servers[0]: keys must be names");
   EXPECT_EQ(Error("{[a, b]: 1}\n"), "config: (top level): keys must be names");
 }
 
@@ -134,6 +157,12 @@ TEST(ConfigTest, SamePolicyDetectsChanges) {
   EXPECT_TRUE(SamePolicy(a, b));
   b.stable_window_s = 31;
   EXPECT_FALSE(SamePolicy(a, b));
+  ModelPolicyConfig tokens;
+  tokens.target_tokens_per_second = 800;
+  EXPECT_FALSE(SamePolicy(a, tokens));
+  ModelPolicyConfig startup;
+  startup.startup_delay_s = 8;
+  EXPECT_FALSE(SamePolicy(a, startup));
 }
 
 TEST(ConfigTest, LimitsAreReadWithDefaultsAndValidated) {

@@ -228,6 +228,59 @@ TEST_F(TargetTrackingTest, ReversalLengthensTheNextScaleDownDelay) {
   EXPECT_EQ(Decide(41, 4).direction, Direction::kDown);
 }
 
+// A burst's panic steps up several times after one scale-down: that is one reversal, so the
+// delay doubles once (it went to its maximum, holding capacity for 600 s, in issue 20).
+TEST_F(TargetTrackingTest, ScaleUpsAfterOneScaleDownAreOneReversal) {
+  config_.panic_threshold = 1000;
+  config_.scale_down_delay_s = 10;
+  config_.max_scale_down_delay_s = 100;
+  demand_.Steady(4, 40);
+  Decide(0, 4);
+  demand_.Steady(2, 20);
+  EXPECT_EQ(Decide(11, 4).direction, Direction::kDown);
+  demand_.Steady(4, 40);
+  EXPECT_EQ(Decide(20, 2).direction, Direction::kUp);  // the reversal: 20 s
+  demand_.Steady(6, 60);
+  EXPECT_EQ(Decide(21, 4).direction, Direction::kUp);  // the same way: still 20 s
+  demand_.Steady(2, 20);
+  EXPECT_EQ(Decide(40, 6).direction, Direction::kHold);  // 6 recommended 19 s ago
+  EXPECT_EQ(Decide(42, 6).direction, Direction::kDown);  // after 20 s, not 40
+}
+
+// 6 s requests queued during a burst: each needs one more slot to start at once, not the three
+// (6 s / 2 s drain) that would drain it within backlogDrain if that were possible.
+TEST_F(TargetTrackingTest, PanicAddsAtMostOneSlotPerQueuedRequest) {
+  config_.max_replicas = 100;
+  demand_.Steady(12, 2);  // 6 s per request learned on a calm window
+  EXPECT_EQ(Decide(0, 12).desired, 12);
+  demand_.short_rate = 6;  // 36 in flight steady, plus 12 queued
+  demand_.short_concurrency = 36;
+  demand_.inflight = 48;
+  const Decision d = Decide(1, 12);
+  EXPECT_EQ(d.direction, Direction::kUp);
+  EXPECT_EQ(d.desired, 48);  // (36 + 12 x 1) / target 1
+}
+
+// With the start-up delay known, a panic sizes at once for the queue that will have built up by
+// the time its first replicas are ready, and counts less of it as that time comes closer.
+TEST_F(TargetTrackingTest, PanicSizesForTheQueueBuiltDuringTheStartupDelay) {
+  config_.max_replicas = 100;
+  config_.max_scale_up_rate = 100;
+  config_.startup_delay_s = 10;
+  demand_.Steady(4, 20);  // 0.2 s per request at 4 replicas
+  EXPECT_EQ(Decide(0, 4).desired, 4);
+  // 16 in flight steady: 10 above the 1.5 x target that 4 replicas serve without a queue.
+  demand_.short_rate = 80;
+  demand_.short_concurrency = 16;
+  demand_.inflight = 16;
+  // 10 / 0.2 s = 50 requests/s queue up for 10 s: 500 queued, 0.1 slot each to drain in 2 s.
+  EXPECT_EQ(Decide(1, 4).desired, 16 + 50);
+  demand_.inflight = 16 + 250;  // 5 s later, half of it is here and half still to come
+  EXPECT_EQ(Decide(6, 66).desired, 66);
+  demand_.inflight = 16 + 500;  // at the start-up delay: all of it is here
+  EXPECT_EQ(Decide(11, 66).desired, 66);
+}
+
 // Steady 0.5 s requests (one in flight), then a burst to 12 in flight: the time per request must
 // not be learned from the burst's first moments (which read 0.116 s and settled at 4 replicas).
 TEST_F(TargetTrackingTest, BurstIsSizedOnTheTimePerRequestLearnedBeforeIt) {
@@ -310,6 +363,58 @@ TEST_F(TargetTrackingTest, RepeatedHoldKeepsItsReasonAndANewCauseGetsItsOwn) {
   EXPECT_NE(held.reason.find("scale-down held: 2"), std::string::npos) << held.reason;
   demand_.fresh = false;
   EXPECT_NE(Decide(11, 2).reason.find("stale"), std::string::npos);
+}
+
+// LLM sizing (targetTokensPerSecond > 0): replicas follow completion tokens/s, not concurrency.
+class TokenTargetTrackingTest : public TargetTrackingTest {
+ protected:
+  TokenTargetTrackingTest() { config_.target_tokens_per_second = 100; }
+};
+
+TEST_F(TokenTargetTrackingTest, SizesForTokenRateOverTarget) {
+  demand_.Steady(1, 1);       // concurrency alone would ask for one replica
+  demand_.SteadyTokens(450);  // 1.5x the capacity of 3 x 100 tokens/s: no panic
+  const Decision d = Decide(0, 3);
+  EXPECT_EQ(d.desired, 5);
+  EXPECT_EQ(d.direction, Direction::kUp);
+  EXPECT_NE(d.reason.find("450 tokens/s over 30s / target 100 tokens/s"), std::string::npos)
+      << d.reason;
+}
+
+TEST_F(TokenTargetTrackingTest, HoldsWithinToleranceOfTheTokenTarget) {
+  demand_.Steady(9, 9);  // concurrency alone would ask for nine
+  demand_.SteadyTokens(305);
+  const Decision d = Decide(0, 3);
+  EXPECT_EQ(d.desired, 3);
+  EXPECT_EQ(d.direction, Direction::kHold);
+  EXPECT_NE(d.reason.find("tokens/s within 10%"), std::string::npos) << d.reason;
+}
+
+TEST_F(TokenTargetTrackingTest, PanicsOnShortWindowTokenRate) {
+  demand_.SteadyTokens(200);
+  EXPECT_EQ(Decide(0, 2).direction, Direction::kHold);
+  demand_.short_token_rate = 700;  // 3.5x the capacity of 2 x 100 tokens/s
+  const Decision d = Decide(1, 2);
+  EXPECT_EQ(d.desired, 7);
+  EXPECT_NE(d.reason.find("panic: 700 tokens/s"), std::string::npos) << d.reason;
+  // No scale-down while panicking, though the stable window still reads 200 tokens/s.
+  demand_.short_token_rate = 200;
+  EXPECT_EQ(Decide(5, 7).desired, 7);
+}
+
+TEST_F(TokenTargetTrackingTest, ScalesDownOnlyAfterTheDelay) {
+  demand_.SteadyTokens(600);
+  EXPECT_EQ(Decide(0, 6).desired, 6);
+  demand_.SteadyTokens(200);
+  EXPECT_EQ(Decide(30, 6).desired, 6);  // 6 recommended within the last 60 s
+  EXPECT_EQ(Decide(61, 6).desired, 3);  // rate-limited to half
+}
+
+TEST_F(TokenTargetTrackingTest, ZeroTargetKeepsConcurrencyMode) {
+  config_.target_tokens_per_second = 0;
+  demand_.Steady(3.5, 35);
+  demand_.SteadyTokens(10000);
+  EXPECT_EQ(Decide(0, 2).desired, 4);
 }
 
 }  // namespace

@@ -1,6 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "cluster.h"
+#include "output.h"
 #include "runner.h"
+#include "sampled_demand.h"
 #include "trace.h"
 
 namespace lagscale::sim {
@@ -29,7 +34,7 @@ TEST(SimRunnerTest, LagscaleReactsToAStepWithinOneSecondAndBeatsTheBaselinesOnSl
   ASSERT_TRUE(lagscale.reaction_s.has_value());
   EXPECT_LE(*lagscale.reaction_s, 1.0);
   EXPECT_GT(lagscale.requests, 10000u);
-  for (const char* baseline : {"hpa", "kpa", "seldon"}) {
+  for (const char* baseline : {"hpa", "kpa", "keda", "seldon"}) {
     const PolicyResult r = RunPolicy(baseline, trace, params);
     EXPECT_LT(lagscale.slo_violation_s, r.slo_violation_s) << baseline;
   }
@@ -74,6 +79,65 @@ TEST(SimTraceTest, SameTimeRowsMakeAStep) {
   EXPECT_EQ(m.At(4.9).rate_rps, 10);
   EXPECT_EQ(m.At(5).rate_rps, 40);
   EXPECT_EQ(trace.end_s, 10);
+}
+
+TEST(SimRunnerTest, KedaDecidesOnlyAtTheHpaSyncPeriod) {
+  const PolicyResult keda = RunPolicy("keda", ParseTrace(kStep, "step"), Defaults());
+  ASSERT_TRUE(keda.reaction_s.has_value());
+  // The burst starts on a sync (t = 330 s with the warm-up): the first scale-up is a whole
+  // number of 15 s periods later, never at the 500 ms poll that sampled the queue.
+  EXPECT_EQ(std::fmod(*keda.reaction_s, 15.0), 0.0);
+  EXPECT_GT(keda.scale_events, 0);
+}
+
+TEST(SimClusterTest, StartupDelaysAreDrawnWithinTheRange) {
+  ClusterParams params;
+  params.startup_s = 8;
+  params.startup_max_s = 20;
+  Cluster cluster(params, 0);
+  cluster.Scale(50);
+  cluster.AdvanceTo(7.99);
+  EXPECT_EQ(cluster.ready(), 0);
+  cluster.AdvanceTo(14);
+  EXPECT_GT(cluster.ready(), 0);
+  EXPECT_LT(cluster.ready(), 50);
+  cluster.AdvanceTo(20);
+  EXPECT_EQ(cluster.ready(), 50);
+}
+
+TEST(SimClusterTest, CompletedRequestsCountTheirTokensInTheReports) {
+  ClusterParams params;
+  Cluster cluster(params, 1);
+  cluster.Arrive(2, 100);
+  cluster.AdvanceTo(1);
+  EXPECT_EQ(cluster.total_tokens(), 0);  // counted when the answer (and its usage) ends
+  cluster.AdvanceTo(2);
+  EXPECT_EQ(cluster.total_tokens(), 100);
+  SampledDemand demand(60);
+  demand.Add(Report{0, 0, 0, 0, -1, 0});
+  demand.Add(Report{4, 0, 0, 0, -1, 100});
+  demand.Add(Report{5, 0, 0, 0, -1, 300});
+  EXPECT_DOUBLE_EQ(demand.TokenRate(1), 200);
+  EXPECT_DOUBLE_EQ(demand.TokenRate(10), 60);
+}
+
+TEST(SimTraceTest, OutputTokensColumnIsOptional) {
+  const Trace trace = ParseTrace("0,m,2,6000,300\n10,m,2,3000\n", "llm");
+  EXPECT_DOUBLE_EQ(trace.models.at("m").At(0).tokens, 300);
+  EXPECT_DOUBLE_EQ(trace.models.at("m").At(10).tokens, 0);
+}
+
+TEST(SimRunnerTest, SweepRunsLagscaleAtEachUtilizationAndTheOthersOnce) {
+  const Trace trace = ParseTrace(kStep, "step");
+  const nlohmann::json out =
+      SweepJson("step", trace, Defaults(), {"lagscale", "kpa", "oracle"}, {0.5, 0.7});
+  ASSERT_EQ(out["sweep"].size(), 2u);
+  ASSERT_EQ(out["policies"].size(), 2u);  // kpa and the oracle; lagscale only in the sweep
+  // The sweep's point at the default utilization is the plain run's.
+  const PolicyResult plain = RunPolicy("lagscale", trace, Defaults());
+  EXPECT_NEAR(out["sweep"][1]["replica_seconds"].get<double>(), plain.replica_seconds, 0.1);
+  EXPECT_NEAR(out["sweep"][1]["slo_violation_s"].get<double>(), plain.slo_violation_s, 0.001);
+  EXPECT_NE(out["sweep"][0]["replica_seconds"], out["sweep"][1]["replica_seconds"]);
 }
 
 }  // namespace

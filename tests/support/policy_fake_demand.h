@@ -17,8 +17,12 @@ struct FakeDemand : DemandView {
   double short_rate = 0;
   double inflight = 0;
   double idle_s = std::numeric_limits<double>::infinity();
-  double token_rate = 0;
+  double stable_token_rate = 0;  // completion tokens/s in long windows
+  double short_token_rate = 0;   // and in short ones
   bool fresh = true;
+
+  // Steady token output: `tokens_per_s` in every window.
+  void SteadyTokens(double tokens_per_s) { stable_token_rate = short_token_rate = tokens_per_s; }
 
   // Steady load: concurrency c from `rate` requests/s of c/rate seconds each, in every window.
   void Steady(double c, double rate) {
@@ -34,7 +38,9 @@ struct FakeDemand : DemandView {
     return window_s >= long_window_s ? stable_rate : short_rate;
   }
   double IdleSeconds() const override { return idle_s; }
-  double TokenRate(double) const override { return token_rate; }
+  double TokenRate(double window_s) const override {
+    return window_s >= long_window_s ? stable_token_rate : short_token_rate;
+  }
   bool Fresh() const override { return fresh; }
 };
 

@@ -45,13 +45,14 @@ class Autoscaler {
   virtual void AfterArrival(const Cluster&) {}
 };
 
-// `name` is one of lagscale, hpa, kpa, seldon, oracle.
+// `name` is one of lagscale, hpa, kpa, keda, seldon, oracle.
 std::unique_ptr<Autoscaler> MakeAutoscaler(const std::string& name, const SimParams& params,
                                            const ModelTrace& trace);
 
 std::unique_ptr<Autoscaler> MakeLagscale(const SimParams& params);
 std::unique_ptr<Autoscaler> MakeHpa(const SimParams& params);
 std::unique_ptr<Autoscaler> MakeKpa(const SimParams& params);
+std::unique_ptr<Autoscaler> MakeKedaHttp(const SimParams& params);
 std::unique_ptr<Autoscaler> MakeSeldon(const SimParams& params);
 std::unique_ptr<Autoscaler> MakeOracle(const SimParams& params, const ModelTrace& trace);
 

@@ -11,13 +11,13 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 }
 
 Cluster::Cluster(const ClusterParams& params, int initial_replicas)
-    : params_(params), ready_(initial_replicas) {
+    : params_(params), ready_(initial_replicas), startup_rng_(params.startup_seed) {
   history_.push_back(0);
 }
 
 double Cluster::NextEvent() const {
   double next = kInf;
-  if (!completions_.empty()) next = completions_.top();
+  if (!completions_.empty()) next = completions_.top().first;
   if (!starting_.empty()) next = std::min(next, starting_.front());
   if (!queue_.empty()) next = std::min(next, queue_.front().arrival_s + params_.timeout_s);
   return next;
@@ -43,7 +43,9 @@ void Cluster::Integrate(double to) {
 void Cluster::AdvanceTo(double t) {
   for (double e = NextEvent(); e <= t; e = NextEvent()) {
     Integrate(e);
-    if (!completions_.empty() && completions_.top() <= e) {
+    if (!completions_.empty() && completions_.top().first <= e) {
+      // A token count arrives with the answer's `usage`, so it counts when the request ends.
+      total_tokens_ += completions_.top().second;
       completions_.pop();
       --busy_;
       ++stats_.served;
@@ -65,24 +67,33 @@ void Cluster::StartQueued() {
     const Queued q = queue_.front();
     queue_.pop_front();
     ++busy_;
-    completions_.push(now_ + q.service_s);
+    completions_.emplace(now_ + q.service_s, q.tokens);
   }
 }
 
-void Cluster::Arrive(double service_s) {
+void Cluster::Arrive(double service_s, double tokens) {
   ++stats_.arrivals;
   ++total_arrivals_;
   last_arrival_s_ = now_;
-  queue_.push_back(Queued{now_, service_s});
+  queue_.push_back(Queued{now_, service_s, tokens});
   StartQueued();
 }
 
 void Cluster::Scale(int desired) {
   desired = std::max(desired, 0);
-  while (provisioned() < desired) starting_.push_back(now_ + params_.startup_s);
+  while (provisioned() < desired) {
+    const double ready_at = now_ + StartupDelay();
+    starting_.insert(std::upper_bound(starting_.begin(), starting_.end(), ready_at), ready_at);
+  }
   while (provisioned() > desired && !starting_.empty()) starting_.pop_back();
   if (provisioned() > desired) ready_ = desired;  // removed replicas drain what they serve
   NoteLoad(offered_load_);
+}
+
+double Cluster::StartupDelay() {
+  if (params_.startup_max_s <= params_.startup_s) return params_.startup_s;
+  return std::uniform_real_distribution<double>(params_.startup_s,
+                                                params_.startup_max_s)(startup_rng_);
 }
 
 void Cluster::NoteLoad(double offered_load) {

@@ -46,7 +46,7 @@ class Lagscale : public Autoscaler {
  private:
   void Send(const Cluster& cluster) {
     demand_.Add(Report{cluster.now(), cluster.integral(), cluster.total_arrivals(),
-                       cluster.inflight(), cluster.last_arrival_s()});
+                       cluster.inflight(), cluster.last_arrival_s(), cluster.total_tokens()});
   }
 
   SimParams params_;

@@ -1,6 +1,6 @@
 // lagscale-sim: replays a demand trace through lagscale's scaling policy and the published
-// baselines (Kubernetes HPA, Knative KPA, Seldon Core 2, and an oracle) on one queueing model and
-// a virtual clock, and prints how each one did.
+// baselines (Kubernetes HPA, Knative KPA, KEDA's HTTP add-on, Seldon Core 2, and an oracle) on one
+// queueing model and a virtual clock, and prints how each one did.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
@@ -43,15 +43,24 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("lagscale-sim ") + lagscale::kVersion + " (" +
                                         lagscale::kRevision + ")");
   SimParams p;
-  std::string trace_path, policies = "lagscale,hpa,kpa,seldon,oracle", kind = "target-tracking";
+  std::string trace_path, policies = "lagscale,hpa,kpa,keda,seldon,oracle",
+                          kind = "target-tracking";
   bool json = false;
+  std::vector<double> sweep;
   double slo_ms = p.cluster.slo_s * 1000;
   std::vector<CLI::Option*> options;
   options.push_back(
-      app.add_option("--trace", trace_path, "CSV t_seconds,model,arrival_rate_rps,service_time_ms")
+      app.add_option("--trace", trace_path,
+                     "CSV t_seconds,model,arrival_rate_rps,service_time_ms[,output_tokens]")
           ->required()
           ->check(CLI::ExistingFile));
   options.push_back(app.add_flag("--json", json, "print one JSON object instead of a table"));
+  options.push_back(app.add_option("--sweep", sweep,
+                                   "lagscale target utilizations to run (e.g. 0.5,0.6,0.7): JSON "
+                                   "of its SLO-violation and replica-seconds at each, the other "
+                                   "policies once at --target-utilization")
+                        ->delimiter(',')
+                        ->check(CLI::Range(0.01, 1.0)));
   options.push_back(app.add_option("--policies", policies, "comma-separated policies to run")
                         ->capture_default_str());
   options.push_back(app.add_option("--replica-concurrency", p.cluster.concurrency,
@@ -60,6 +69,8 @@ int main(int argc, char** argv) {
                         ->capture_default_str());
   options.push_back(Duration(app, "--startup-delay", p.cluster.startup_s,
                              "time from a scale-up decision to a ready replica"));
+  options.push_back(Duration(app, "--startup-delay-max", p.cluster.startup_max_s,
+                             "above --startup-delay: each start-up is uniform in between, seeded"));
   options.push_back(app.add_option("--slo-ms", slo_ms, "queueing delay SLO in milliseconds")
                         ->check(CLI::NonNegativeNumber)
                         ->capture_default_str());
@@ -104,6 +115,11 @@ int main(int argc, char** argv) {
                              "lagscale scale-down stabilization"));
   options.push_back(Duration(app, "--backlog-drain", lc.backlog_drain_s,
                              "lagscale: drain a burst's queue within this time", true));
+  options.push_back(app.add_option("--target-tokens-per-second", lc.target_tokens_per_second,
+                                   "lagscale: size on output tokens/s per replica (0: off; needs "
+                                   "a trace with an output_tokens column)")
+                        ->check(CLI::NonNegativeNumber)
+                        ->capture_default_str());
   options.push_back(app.add_option("--lag-threshold", lc.lag_threshold,
                                    "lagscale lag-threshold: in-flight per replica that scales up")
                         ->check(CLI::PositiveNumber)
@@ -122,6 +138,8 @@ int main(int argc, char** argv) {
   lc.min_replicas = p.min_replicas;
   lc.max_replicas = p.max_replicas;
   lc.target_concurrency = p.target();
+  // What an operator knows about their pods: the shortest start-up (the sim draws each one).
+  lc.startup_delay_s = p.cluster.startup_s;
 
   std::vector<std::string> names;
   std::stringstream list(policies);
@@ -135,6 +153,10 @@ int main(int argc, char** argv) {
   }
   try {
     const lagscale::sim::Trace trace = lagscale::sim::LoadTrace(trace_path);
+    if (!sweep.empty()) {
+      std::cout << lagscale::sim::SweepJson(trace_path, trace, p, names, sweep).dump() << "\n";
+      return 0;
+    }
     std::vector<lagscale::sim::PolicyResult> results;
     for (const auto& n : names) results.push_back(lagscale::sim::RunPolicy(n, trace, p));
     if (json) {

@@ -1,6 +1,7 @@
-// The oracle knows the trace: it starts replicas one start-up delay before the load needs them
-// and keeps exactly what the load at the target utilization needs over the time a new replica
-// would take to arrive. It is the floor the other policies' replica-seconds are compared with.
+// The oracle knows the trace: it starts replicas one (the longest) start-up delay before the load
+// needs them and keeps exactly what the load at the target utilization needs over the time a new
+// replica would take to arrive. It is the floor the other policies' replica-seconds are compared
+// with.
 #include <algorithm>
 #include <cmath>
 
@@ -20,7 +21,9 @@ class Oracle : public Autoscaler {
   Wake OnWake(const Cluster& cluster) override {
     const double now = cluster.now();
     next_s_ = now + kTickS;
-    const double load = trace_.MaxLoad(now, now + params_.cluster.startup_s + kTickS);
+    // It knows the trace, not the start-up draws: plan for the longest start-up.
+    const double lead = std::max(params_.cluster.startup_s, params_.cluster.startup_max_s);
+    const double load = trace_.MaxLoad(now, now + lead + kTickS);
     int desired = static_cast<int>(std::ceil(load / params_.target() - 1e-9));
     desired = std::clamp(desired, params_.min_replicas, params_.max_replicas);
     return Wake{desired, "future load"};

@@ -23,6 +23,7 @@ nlohmann::json ResultsJson(const std::string& trace_path, const SimParams& param
   out["trace"] = trace_path;
   out["params"] = {{"replica_concurrency", params.cluster.concurrency},
                    {"startup_delay_s", params.cluster.startup_s},
+                   {"startup_delay_max_s", params.cluster.startup_max_s},
                    {"slo_ms", params.cluster.slo_s * 1000},
                    {"timeout_s", params.cluster.timeout_s},
                    {"report_interval_s", params.report_interval_s},
@@ -49,6 +50,27 @@ nlohmann::json ResultsJson(const std::string& trace_path, const SimParams& param
       p["replica_seconds_vs_oracle"] = Round(r.replica_seconds / oracle->replica_seconds, 0.001);
     }
     out["policies"].push_back(std::move(p));
+  }
+  return out;
+}
+
+nlohmann::json SweepJson(const std::string& trace_path, const Trace& trace, const SimParams& params,
+                         const std::vector<std::string>& names,
+                         const std::vector<double>& utilizations) {
+  std::vector<PolicyResult> results;
+  for (const auto& n : names) {
+    if (n != "lagscale") results.push_back(RunPolicy(n, trace, params));
+  }
+  nlohmann::json out = ResultsJson(trace_path, params, results);
+  out["sweep"] = nlohmann::json::array();
+  for (double u : utilizations) {
+    SimParams p = params;
+    p.target_utilization = u;
+    p.lagscale.target_concurrency = p.target();
+    const PolicyResult r = RunPolicy("lagscale", trace, p);
+    out["sweep"].push_back({{"target_utilization", u},
+                            {"replica_seconds", Round(r.replica_seconds, 0.1)},
+                            {"slo_violation_s", Round(r.slo_violation_s, 0.001)}});
   }
   return out;
 }

@@ -9,7 +9,8 @@
 
 namespace lagscale::sim {
 
-const std::vector<std::string> kPolicyNames = {"lagscale", "hpa", "kpa", "seldon", "oracle"};
+const std::vector<std::string> kPolicyNames = {"lagscale", "hpa",    "kpa",
+                                               "keda",     "seldon", "oracle"};
 
 namespace {
 
@@ -26,6 +27,7 @@ std::unique_ptr<Autoscaler> Make(const std::string& name, const SimParams& param
   if (name == "lagscale") return MakeLagscale(params);
   if (name == "hpa") return MakeHpa(params);
   if (name == "kpa") return MakeKpa(params);
+  if (name == "keda") return MakeKedaHttp(params);
   if (name == "seldon") return MakeSeldon(params);
   return MakeOracle(params, trace);
 }
@@ -57,7 +59,9 @@ class Arrivals {
 // The trace preceded by a warm-up at its starting load, so that every policy starts from a
 // steady state with full windows of history (a coordinator that has been running).
 ModelTrace WithWarmup(const ModelTrace& trace) {
-  std::vector<Segment> segments{Segment{0, trace.At(0).rate_rps, trace.At(0).service_s}};
+  Segment first = trace.At(0);
+  first.start_s = 0;
+  std::vector<Segment> segments{first};
   for (Segment s : trace.segments()) {
     s.start_s += kWarmupS;
     segments.push_back(s);
@@ -69,7 +73,9 @@ PolicyResult RunModel(const std::string& name, const std::string& model, const M
                       const SimParams& params) {
   const ModelTrace trace = WithWarmup(original);
   const int initial = InitialReplicas(trace, params);
-  Cluster cluster(params.cluster, initial);
+  ClusterParams cluster_params = params.cluster;
+  cluster_params.startup_seed = ~params.seed ^ std::hash<std::string>{}(model);
+  Cluster cluster(cluster_params, initial);
   cluster.NoteLoad(trace.Load(0));
   auto scaler = Make(name, params, trace);
   // Every policy sees the same arrivals: the seed depends on the model only.
@@ -79,7 +85,7 @@ PolicyResult RunModel(const std::string& name, const std::string& model, const M
   if (burst) *burst += kWarmupS;
   bool measuring = false;
   const double reaction_from =
-      burst ? *burst - (name == "oracle" ? params.cluster.startup_s + 1 : 0) : kInf;
+      burst ? *burst - (name == "oracle" ? cluster.startup_bound_s() + 1 : 0) : kInf;
 
   PolicyResult r;
   r.name = name;
@@ -100,7 +106,7 @@ PolicyResult RunModel(const std::string& name, const std::string& model, const M
       next_change = trace.NextChange(t);
     }
     if (t == next_arrival) {
-      cluster.Arrive(trace.At(t).service_s);
+      cluster.Arrive(trace.At(t).service_s, trace.At(t).tokens);
       scaler->AfterArrival(cluster);
       next_arrival = arrivals.Next(t);
     }

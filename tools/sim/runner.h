@@ -27,7 +27,7 @@ struct PolicyResult {
   double duration_s = 0;
 };
 
-extern const std::vector<std::string> kPolicyNames;  // lagscale, hpa, kpa, seldon, oracle
+extern const std::vector<std::string> kPolicyNames;  // lagscale, hpa, kpa, keda, seldon, oracle
 
 // REQUIRES: `name` is in kPolicyNames.
 PolicyResult RunPolicy(const std::string& name, const Trace& trace, const SimParams& params);

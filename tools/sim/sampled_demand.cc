@@ -36,6 +36,14 @@ double SampledDemand::ArrivalRate(double window_s) const {
   return static_cast<double>(last.arrivals - base.arrivals) / (last.t_s - base.t_s);
 }
 
+double SampledDemand::TokenRate(double window_s) const {
+  if (reports_.empty()) return 0;
+  const Report& last = reports_.back();
+  const Report& base = Base(window_s);
+  if (last.t_s - base.t_s <= 0) return 0;
+  return (last.tokens - base.tokens) / (last.t_s - base.t_s);
+}
+
 double SampledDemand::IdleSeconds() const {
   if (reports_.empty() || reports_.back().last_arrival_s < 0) {
     return std::numeric_limits<double>::infinity();

@@ -19,6 +19,7 @@ struct Report {
   uint64_t arrivals = 0;
   double inflight = 0;
   double last_arrival_s = -1;
+  double tokens = 0;  // cumulative output tokens of completed requests
 };
 
 class SampledDemand : public coordinator::DemandView {
@@ -33,7 +34,7 @@ class SampledDemand : public coordinator::DemandView {
   double Inflight() const override;
   double ArrivalRate(double window_s) const override;
   double IdleSeconds() const override;
-  double TokenRate(double) const override { return 0; }
+  double TokenRate(double window_s) const override;
   bool Fresh() const override { return !reports_.empty(); }
 
  private:

@@ -69,13 +69,14 @@ Trace ParseTrace(const std::string& text, const std::string& name) {
     std::stringstream ls(line);
     for (std::string f; std::getline(ls, f, ',');) fields.push_back(Trim(f));
     const std::string where = name + ":" + std::to_string(number);
-    if (fields.size() != 4) {
-      throw std::runtime_error(where +
-                               ": expected t_seconds,model,arrival_rate_rps,service_time_ms");
+    if (fields.size() != 4 && fields.size() != 5) {
+      throw std::runtime_error(
+          where + ": expected t_seconds,model,arrival_rate_rps,service_time_ms[,output_tokens]");
     }
     if (!any && fields[0] == "t_seconds") continue;  // header
     Segment s{Number(fields[0], "t_seconds", where), Number(fields[2], "arrival_rate_rps", where),
-              Number(fields[3], "service_time_ms", where) / 1000};
+              Number(fields[3], "service_time_ms", where) / 1000,
+              fields.size() == 5 ? Number(fields[4], "output_tokens", where) : 0};
     if (fields[1].empty()) throw std::runtime_error(where + ": empty model name");
     if (any && s.start_s < last_t) throw std::runtime_error(where + ": t_seconds goes backwards");
     last_t = s.start_s;

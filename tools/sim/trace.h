@@ -16,6 +16,7 @@ struct Segment {
   double start_s = 0;
   double rate_rps = 0;
   double service_s = 0;
+  double tokens = 0;  // output tokens per request (LLM traces; 0: the answers carry none)
 };
 
 // One model's demand over time, sorted by start.

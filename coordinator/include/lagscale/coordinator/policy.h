@@ -58,6 +58,9 @@ struct ModelPolicyConfig {
   double flap_window_s = 300;
   // While panicking, also add the replicas that drain the queue above steady demand in this time.
   double backlog_drain_s = 2;
+  // How long a new replica takes at least to become ready (0: unknown). A panic then also sizes
+  // for the queue that will have built up by the time its first new replicas are ready.
+  double startup_delay_s = 0;
   double max_scale_down_delay_s = 600;
   // lag-threshold (Seldon Core 2 semantics)
   double lag_threshold = 30;        // in-flight per replica that triggers a scale-up
