@@ -118,20 +118,21 @@ void ClientConnection::Process() {
 void ClientConnection::StartExchange() {
   const std::string_view header = request_.model_header();
   awaiting_model_ = request_.model_in_body();
+  const int64_t ledger_now = worker_.LedgerNowNs();
   if (!awaiting_model_) {
     guard_ = worker_.ledger().Begin(
-        RouteModel(worker_.table(), !header.empty(), header, request_.target()));
+        RouteModel(worker_.table(), !header.empty(), header, request_.target()), ledger_now);
   }
   openai_ = request_.openai();
   first_output_seen_ = false;
-  if (openai_) arrival_ns_ = worker_.ledger().NowNs();
+  if (openai_) arrival_ns_ = ledger_now;
   exchange_ = true;
   exchange_start_ = Clock::now();
   connect_attempts_ = not_taken_ = 0;
   retried_ = false;
   // A body still to come must keep coming: the idle timeout bounds silence mid-body.
   client_deadline_ = request_.message_done() ? Clock::time_point::max()
-                                             : Clock::now() + worker_.config().idle_timeout;
+                                             : exchange_start_ + worker_.config().idle_timeout;
   StartResponse();
 }
 
@@ -147,10 +148,11 @@ void ClientConnection::BeginWhenRouted() {
     case JsonModelScanner::Result::kScanning:
       return;
     case JsonModelScanner::Result::kFound:
-      guard_ = worker_.ledger().Begin(worker_.table().Resolve(request_.body_model_name()));
+      guard_ = worker_.ledger().Begin(worker_.table().Resolve(request_.body_model_name()),
+                                      worker_.LedgerNowNs());
       break;
     case JsonModelScanner::Result::kNone:
-      guard_ = worker_.ledger().Begin(worker_.table().unattributed());
+      guard_ = worker_.ledger().Begin(worker_.table().unattributed(), worker_.LedgerNowNs());
       break;
   }
   awaiting_model_ = false;
@@ -160,7 +162,7 @@ void ClientConnection::BeginWhenRouted() {
 // or judges the exchange goes through here.
 metrics::RequestGuard& ClientConnection::Guard() {
   if (awaiting_model_) {
-    guard_ = worker_.ledger().Begin(worker_.table().unattributed());
+    guard_ = worker_.ledger().Begin(worker_.table().unattributed(), worker_.LedgerNowNs());
     awaiting_model_ = false;
   }
   return guard_;
@@ -284,7 +286,7 @@ void ClientConnection::MaybeFinishExchange() {
   const bool request_done = request_.message_done();
   if (request_done && upstream_writing_) return;  // the write's completion comes back here
   AccountAnswer(/*complete=*/true);
-  Guard().End(metrics::OutcomeForHttpStatus(response_.status()));
+  Guard().End(metrics::OutcomeForHttpStatus(response_.status()), worker_.LedgerNowNs());
   exchange_ = false;
   upstream_deadline_ = Clock::time_point::max();
   if (request_done && response_.upstream_reusable() && !worker_.draining()) {

@@ -108,6 +108,7 @@ class GrpcProxy::Impl {
       env->model_headers = options_.model_headers;
       env->live = &live_;
       env->accepting = &accepting_;
+      env->turn_clock.emplace(ledger_.clock());
       envs_.push_back(std::move(env));
     }
     accepting_ = true;
@@ -115,10 +116,13 @@ class GrpcProxy::Impl {
       // Two calls waiting per queue, so a new call never waits for a thread to re-arm.
       internal::ProxyCall::Listen(*envs_[i]);
       internal::ProxyCall::Listen(*envs_[i]);
-      threads_.emplace_back([cq = cqs_[i].get()] {
+      threads_.emplace_back([env = envs_[i].get()] {
         void* tag;
         bool ok;
-        while (cq->Next(&tag, &ok)) internal::ProxyCall::Dispatch(tag, ok);
+        while (env->cq->Next(&tag, &ok)) {
+          env->turn_clock->NewTurn();
+          internal::ProxyCall::Dispatch(tag, ok);
+        }
       });
     }
   }

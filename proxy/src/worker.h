@@ -56,6 +56,8 @@ class Worker {
   HandlerSlab& slab() { return slab_; }
   metrics::ModelTable& table() { return table_; }
   metrics::LedgerShard& ledger() { return ledger_; }
+  // The ledger clock, read once per handler run (see Run()): Begin()/End() take their time here.
+  int64_t LedgerNowNs() { return turn_clock_.NowNs(); }
   metrics::ServerShardCounters& counters() { return counters_; }
   bool draining() const { return draining_; }
   void OnConnectionClosed();
@@ -78,6 +80,7 @@ class Worker {
   UpstreamPool pool_;
   metrics::ModelTable& table_;
   metrics::LedgerShard& ledger_;
+  metrics::TurnClock turn_clock_;
   metrics::ServerShardCounters& counters_;
   boost::intrusive::list<Drainable, boost::intrusive::constant_time_size<false>> connections_;
   std::atomic<size_t> open_{0};
