@@ -160,12 +160,13 @@ void ClientConnection::ReadUpstream() {
   upstream_reading_ = true;
   if (!up_in_) up_in_ = worker_.buffers().Acquire();
   upstream_->socket.async_read_some(
-      asio::buffer(up_in_.get(), BufferPool::kBytes), OnSlab(worker_.slab(), [self = shared_from_this(), conn = upstream_](
-                                                       const error_code& ec, size_t n) {
-        if (conn != self->upstream_ || self->closed_) return;
-        self->upstream_reading_ = false;
-        self->OnUpstreamRead(ec, n);
-      }));
+      asio::buffer(up_in_.get(), BufferPool::kBytes),
+      OnSlab(worker_.slab(),
+             [self = shared_from_this(), conn = upstream_](const error_code& ec, size_t n) {
+               if (conn != self->upstream_ || self->closed_) return;
+               self->upstream_reading_ = false;
+               self->OnUpstreamRead(ec, n);
+             }));
 }
 
 void ClientConnection::OnUpstreamRead(const error_code& ec, size_t n) {

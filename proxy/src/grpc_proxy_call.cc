@@ -233,9 +233,9 @@ void ProxyCall::OnDownRead(bool ok) {
     if (ok) {
       StartUnary();
     } else {  // cancelled, or a client that closed without sending its one message
-      call_guard_ = env_.shard->Begin(
-          header_model_found_ ? header_model_ : env_.table->unattributed(),
-          env_.turn_clock->NowNs());
+      call_guard_ =
+          env_.shard->Begin(header_model_found_ ? header_model_ : env_.table->unattributed(),
+                            env_.turn_clock->NowNs());
       status_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request message missing");
       down_.Finish(status_, tag(kDownFinish));
     }

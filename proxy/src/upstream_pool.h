@@ -16,7 +16,7 @@ namespace lagscale::proxy {
 struct UpstreamConn {
   explicit UpstreamConn(boost::asio::io_context& io) : socket(io) {}
   boost::asio::ip::tcp::socket socket;
-  bool reused = false;  // it carried an earlier request
+  bool reused = false;            // it carried an earlier request
   int64_t acked_at_connect = -1;  // TcpBytesAcked() once connected (-1: unknown)
 };
 
