@@ -59,6 +59,8 @@ class Worker {
   metrics::ModelTable& table() { return table_; }
   metrics::LedgerShard& ledger() { return ledger_; }
   // The ledger clock, read once per handler run (see Run()): Begin()/End() take their time here.
+  // Only Run() starts turns: a caller that drives io() itself (the fuzz harness) keeps one
+  // reading, which leaves the counts exact and the durations zero.
   int64_t LedgerNowNs() { return turn_clock_.NowNs(); }
   metrics::ServerShardCounters& counters() { return counters_; }
   bool draining() const { return draining_; }
