@@ -58,7 +58,7 @@ if want proxy; then
   echo
 fi
 if want grpc; then
-  echo "## gRPC passthrough vs direct (h2load)"
+  echo "## gRPC passthrough vs nginx grpc_pass vs direct (h2load)"
   LAGSCALE_BIN_DIR="$bin" bench/grpc/run.sh
   echo
 fi

@@ -115,13 +115,15 @@ struct alignas(64) LedgerShard::Cell {
 LedgerShard::LedgerShard(const Clock& clock, size_t id_space)
     : clock_(clock), cells_(new Cell[id_space]) {}
 
-RequestGuard LedgerShard::Begin(ModelId model) {
+RequestGuard LedgerShard::Begin(ModelId model) { return Begin(model, clock_.MonotonicNs()); }
+
+RequestGuard LedgerShard::Begin(ModelId model, int64_t now) {
 #if LAGSCALE_BENCH_NO_ACCOUNTING
   // Benchmark-only build (bench/run.sh): measures the proxy without its accounting.
   (void)model;
+  (void)now;
   return RequestGuard();
 #endif
-  const int64_t now = clock_.MonotonicNs();
   Cell& c = cells_[model];
   c.BeginWrite();
   Bump(c.arrivals, uint64_t{1});
@@ -131,8 +133,7 @@ RequestGuard LedgerShard::Begin(ModelId model) {
   return RequestGuard(this, model, now);
 }
 
-void LedgerShard::End(ModelId model, int64_t start_ns, Outcome outcome) {
-  const int64_t now = clock_.MonotonicNs();
+void LedgerShard::End(ModelId model, int64_t start_ns, Outcome outcome, int64_t now) {
   const int64_t duration = std::max<int64_t>(0, now - start_ns);
   Cell& c = cells_[model];
   c.BeginWrite();
@@ -207,8 +208,17 @@ void RequestGuard::AddTokens(uint64_t prompt, uint64_t completion) {
   if (shard_ != nullptr) shard_->Tokens(model_, prompt, completion);
 }
 
+void RequestGuard::End(Outcome outcome, int64_t now_ns) {
+  outcome_ = outcome;
+  Finish(now_ns);
+}
+
 void RequestGuard::Finish() {
-  if (shard_ != nullptr) std::exchange(shard_, nullptr)->End(model_, start_ns_, outcome_);
+  if (shard_ != nullptr) Finish(shard_->clock_.MonotonicNs());
+}
+
+void RequestGuard::Finish(int64_t now_ns) {
+  if (shard_ != nullptr) std::exchange(shard_, nullptr)->End(model_, start_ns_, outcome_, now_ns);
 }
 
 Ledger::Ledger(ModelTable& table, size_t shards, const Clock& clock)

@@ -65,7 +65,10 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket)
                              worker.config().client_write_timeout})),
       upstream_timer_(worker.io()) {}
 
-ClientConnection::~ClientConnection() = default;
+ClientConnection::~ClientConnection() {
+  worker_.buffers().Release(std::move(in_));
+  worker_.buffers().Release(std::move(up_in_));
+}
 
 void ClientConnection::Start() {
   error_code ec;
@@ -90,7 +93,7 @@ void ClientConnection::Process() {
   if (closed_ || lingering_) return;
   if (!request_.message_done() && !request_.failed() && in_begin_ < in_end_) {
     const bool was_reading = request_.reading_head() || request_.head_done();
-    in_begin_ += request_.Feed(in_.data() + in_begin_, in_end_ - in_begin_, to_upstream_);
+    in_begin_ += request_.Feed(in_.get() + in_begin_, in_end_ - in_begin_, to_upstream_);
     if (!was_reading && request_.reading_head()) {
       client_deadline_ = Clock::now() + worker_.config().header_timeout;
     }
@@ -118,20 +121,21 @@ void ClientConnection::Process() {
 void ClientConnection::StartExchange() {
   const std::string_view header = request_.model_header();
   awaiting_model_ = request_.model_in_body();
+  const int64_t ledger_now = worker_.LedgerNowNs();
   if (!awaiting_model_) {
     guard_ = worker_.ledger().Begin(
-        RouteModel(worker_.table(), !header.empty(), header, request_.target()));
+        RouteModel(worker_.table(), !header.empty(), header, request_.target()), ledger_now);
   }
   openai_ = request_.openai();
   first_output_seen_ = false;
-  if (openai_) arrival_ns_ = worker_.ledger().NowNs();
+  if (openai_) arrival_ns_ = ledger_now;
   exchange_ = true;
   exchange_start_ = Clock::now();
   connect_attempts_ = not_taken_ = 0;
   retried_ = false;
   // A body still to come must keep coming: the idle timeout bounds silence mid-body.
   client_deadline_ = request_.message_done() ? Clock::time_point::max()
-                                             : Clock::now() + worker_.config().idle_timeout;
+                                             : exchange_start_ + worker_.config().idle_timeout;
   StartResponse();
 }
 
@@ -147,10 +151,11 @@ void ClientConnection::BeginWhenRouted() {
     case JsonModelScanner::Result::kScanning:
       return;
     case JsonModelScanner::Result::kFound:
-      guard_ = worker_.ledger().Begin(worker_.table().Resolve(request_.body_model_name()));
+      guard_ = worker_.ledger().Begin(worker_.table().Resolve(request_.body_model_name()),
+                                      worker_.LedgerNowNs());
       break;
     case JsonModelScanner::Result::kNone:
-      guard_ = worker_.ledger().Begin(worker_.table().unattributed());
+      guard_ = worker_.ledger().Begin(worker_.table().unattributed(), worker_.LedgerNowNs());
       break;
   }
   awaiting_model_ = false;
@@ -160,7 +165,7 @@ void ClientConnection::BeginWhenRouted() {
 // or judges the exchange goes through here.
 metrics::RequestGuard& ClientConnection::Guard() {
   if (awaiting_model_) {
-    guard_ = worker_.ledger().Begin(worker_.table().unattributed());
+    guard_ = worker_.ledger().Begin(worker_.table().unattributed(), worker_.LedgerNowNs());
     awaiting_model_ = false;
   }
   return guard_;
@@ -192,20 +197,49 @@ void ClientConnection::MaybeReadClient() {
   if (client_reading_ || closed_) return;
   // Back-pressure: while a request streams, read more only once the last piece went upstream.
   if (exchange_ && !request_.message_done() && !to_upstream_.empty()) return;
+  client_reading_ = true;
   if (in_begin_ == in_end_) {
+    // Nothing left to parse: the buffer goes back to the pool and the connection waits for bytes
+    // without one; a keep-alive connection between requests holds no buffer.
     in_begin_ = in_end_ = 0;
-  } else if (in_end_ == in_.size() && in_begin_ > 0) {
-    std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+    worker_.buffers().Release(std::move(in_));
+    client_.async_wait(asio::ip::tcp::socket::wait_read,
+                       OnSlab(worker_.slab(), [self = shared_from_this()](const error_code& ec) {
+                         self->OnClientReadable(ec);
+                       }));
+    return;
+  }
+  if (in_end_ == BufferPool::kBytes && in_begin_ > 0) {
+    std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
     in_end_ -= in_begin_;
     in_begin_ = 0;
   }
-  if (in_end_ == in_.size()) return;  // full of pipelined requests: they wait their turn
-  client_reading_ = true;
+  if (in_end_ == BufferPool::kBytes) {  // full of pipelined requests: they wait their turn
+    client_reading_ = false;
+    return;
+  }
   client_.async_read_some(
-      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      asio::buffer(in_.get() + in_end_, BufferPool::kBytes - in_end_),
       OnSlab(worker_.slab(), [self = shared_from_this()](const error_code& ec, size_t n) {
         self->OnClientRead(ec, n);
       }));
+}
+
+// Bytes (or the client's EOF) arrived while no buffer was held: take one and read them now.
+void ClientConnection::OnClientReadable(const error_code& ec) {
+  if (ec || closed_) {
+    OnClientRead(ec, 0);
+    return;
+  }
+  in_ = worker_.buffers().Acquire();
+  error_code read_ec;
+  const size_t n = client_.read_some(asio::buffer(in_.get(), BufferPool::kBytes), read_ec);
+  if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) {
+    client_reading_ = false;  // a spurious wake-up: wait again
+    MaybeReadClient();
+    return;
+  }
+  OnClientRead(read_ec, n);
 }
 
 void ClientConnection::OnClientRead(const error_code& ec, size_t n) {
@@ -284,9 +318,10 @@ void ClientConnection::MaybeFinishExchange() {
   const bool request_done = request_.message_done();
   if (request_done && upstream_writing_) return;  // the write's completion comes back here
   AccountAnswer(/*complete=*/true);
-  Guard().End(metrics::OutcomeForHttpStatus(response_.status()));
+  Guard().End(metrics::OutcomeForHttpStatus(response_.status()), worker_.LedgerNowNs());
   exchange_ = false;
   upstream_deadline_ = Clock::time_point::max();
+  if (!upstream_reading_) worker_.buffers().Release(std::move(up_in_));
   if (request_done && response_.upstream_reusable() && !worker_.draining()) {
     worker_.pool().Release(std::move(upstream_));
     upstream_.reset();

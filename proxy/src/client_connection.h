@@ -1,6 +1,5 @@
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -49,8 +48,6 @@ class ClientConnection final : public std::enable_shared_from_this<ClientConnect
   void OnDrain() override;
 
  private:
-  static constexpr size_t kBufferBytes = 16 * 1024;
-
   // Where opening an upstream connection for the current request stands.
   enum class ConnectPhase : uint8_t {
     kIdle,        // not opening one (there is one, or none is needed yet)
@@ -63,6 +60,7 @@ class ClientConnection final : public std::enable_shared_from_this<ClientConnect
   void StartExchange();
   void StartResponse();
   void MaybeReadClient();
+  void OnClientReadable(const boost::system::error_code& ec);
   void OnClientRead(const boost::system::error_code& ec, size_t n);
   void WriteClient();
   void OnClientWritten(const boost::system::error_code& ec);
@@ -106,10 +104,12 @@ class ClientConnection final : public std::enable_shared_from_this<ClientConnect
   metrics::RequestGuard guard_;
   std::shared_ptr<UpstreamConn> upstream_;
 
-  // Client bytes; [in_begin_, in_end_) are read but not parsed yet.
-  std::array<char, kBufferBytes> in_;
+  // Client bytes; [in_begin_, in_end_) are read but not parsed yet. The buffers come from the
+  // worker's pool and go back as soon as they hold nothing (in_: all parsed; up_in_: the exchange
+  // ended), so a connection waiting for its next request holds neither.
+  BufferPool::Buffer in_;
   size_t in_begin_ = 0, in_end_ = 0;
-  std::array<char, kBufferBytes> up_in_;
+  BufferPool::Buffer up_in_;
   std::string to_upstream_;  // bytes owed to the upstream (at most one parsed buffer's worth)
   std::string replay_;  // an idempotent request kept whole until its response starts (retry once)
   std::string to_client_;  // bytes owed to the client

@@ -158,13 +158,15 @@ void ClientConnection::OnUpstreamWritten(bool keep, const error_code& ec) {
 void ClientConnection::ReadUpstream() {
   if (upstream_reading_ || !upstream_ || closed_) return;
   upstream_reading_ = true;
+  if (!up_in_) up_in_ = worker_.buffers().Acquire();
   upstream_->socket.async_read_some(
-      asio::buffer(up_in_), OnSlab(worker_.slab(), [self = shared_from_this(), conn = upstream_](
-                                                       const error_code& ec, size_t n) {
-        if (conn != self->upstream_ || self->closed_) return;
-        self->upstream_reading_ = false;
-        self->OnUpstreamRead(ec, n);
-      }));
+      asio::buffer(up_in_.get(), BufferPool::kBytes),
+      OnSlab(worker_.slab(),
+             [self = shared_from_this(), conn = upstream_](const error_code& ec, size_t n) {
+               if (conn != self->upstream_ || self->closed_) return;
+               self->upstream_reading_ = false;
+               self->OnUpstreamRead(ec, n);
+             }));
 }
 
 void ClientConnection::OnUpstreamRead(const error_code& ec, size_t n) {
@@ -181,7 +183,7 @@ void ClientConnection::OnUpstreamRead(const error_code& ec, size_t n) {
   } else {
     if (!response_.received_any()) replay_.clear();
     unconfirmed_ = false;
-    const size_t used = response_.Feed(up_in_.data(), n, to_client_);
+    const size_t used = response_.Feed(up_in_.get(), n, to_client_);
     if (response_.failed()) {
       UpstreamFailed("upstream sent an invalid HTTP response");
       return;

@@ -158,7 +158,7 @@ void ProxyCall::OnAccepted() {
 }
 
 void ProxyCall::StartUpstream(metrics::ModelId model, bool have_message) {
-  if (!stream_infer_) call_guard_ = env_.shard->Begin(model);
+  if (!stream_infer_) call_guard_ = env_.shard->Begin(model, env_.turn_clock->NowNs());
   // Propagates the deadline and cancellation of the downstream call.
   up_ctx_ = grpc::ClientContext::FromServerContext(down_ctx_);
   for (const auto& [k, v] : down_ctx_.client_metadata()) {
@@ -189,7 +189,7 @@ void ProxyCall::StartUnary() {
                                  : NamesModelInBody(down_ctx_.method())
                                      ? ModelOfMessage(request_)
                                      : env_.table->unattributed();
-  call_guard_ = env_.shard->Begin(model);
+  call_guard_ = env_.shard->Begin(model, env_.turn_clock->NowNs());
   up_ctx_ = grpc::ClientContext::FromServerContext(down_ctx_);
   for (const auto& [k, v] : down_ctx_.client_metadata()) {
     if (Forwardable(k)) {
@@ -234,7 +234,8 @@ void ProxyCall::OnDownRead(bool ok) {
       StartUnary();
     } else {  // cancelled, or a client that closed without sending its one message
       call_guard_ =
-          env_.shard->Begin(header_model_found_ ? header_model_ : env_.table->unattributed());
+          env_.shard->Begin(header_model_found_ ? header_model_ : env_.table->unattributed(),
+                            env_.turn_clock->NowNs());
       status_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request message missing");
       down_.Finish(status_, tag(kDownFinish));
     }
@@ -250,7 +251,7 @@ void ProxyCall::OnDownRead(bool ok) {
   metrics::ModelId model = header_model_;
   if (!header_model_found_ && (stream_infer_ || !up_started_)) model = ModelOfMessage(request_);
   if (!up_started_) StartUpstream(model, true);
-  if (stream_infer_) messages_.push_back(env_.shard->Begin(model));
+  if (stream_infer_) messages_.push_back(env_.shard->Begin(model, env_.turn_clock->NowNs()));
   if (up_start_pending_) {
     up_write_waiting_ = true;
   } else {
@@ -292,7 +293,8 @@ void ProxyCall::OnUpRead(bool ok) {
   if (stream_infer_ && !messages_.empty()) {
     // Responses answer requests in order; a response with no request left in flight (a decoupled
     // model answering more than once) completes nothing.
-    messages_.front().End(HasErrorMessage(response_) ? Outcome::kServerError : Outcome::kSuccess);
+    messages_.front().End(HasErrorMessage(response_) ? Outcome::kServerError : Outcome::kSuccess,
+                          env_.turn_clock->NowNs());
     messages_.pop_front();
   }
   down_.Write(response_, tag(kDownWrite));
@@ -348,8 +350,9 @@ void ProxyCall::Finalize() {
   if (outcome == Outcome::kUpstreamError && env_.counters) {
     metrics::ServerShardCounters::Add(env_.counters->upstream_connect_failures);
   }
-  call_guard_.End(outcome);
-  for (auto& guard : messages_) guard.End(outcome);
+  const int64_t now = env_.turn_clock->NowNs();
+  call_guard_.End(outcome, now);
+  for (auto& guard : messages_) guard.End(outcome, now);
   messages_.clear();
   env_.live->fetch_sub(1, std::memory_order_relaxed);
   delete this;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct CallEnv {
   std::atomic<bool>* accepting = nullptr;
   std::vector<std::string_view> chunks;  // scratch for scanning messages; this thread only
   std::vector<grpc::Slice> slices;       // idem
+  // The ledger clock, read once per completion-queue event; calls begin and end on it.
+  std::optional<metrics::TurnClock> turn_clock;
 };
 
 // ProxyCall: one downstream call and its upstream twin, driven by completion-queue events.

@@ -9,36 +9,48 @@ namespace lagscale::proxy {
 // HandlerSlab: recycles the memory of completion handlers on one I/O thread. Asio keeps a single
 // spare block per thread, but a proxied exchange has four or five operations outstanding at once
 // (client read and write, upstream read and write, the idle-pool watch), so without this every
-// request would allocate. Blocks are never returned to the heap while the slab lives.
+// request would allocate. Two block sizes: an idle keep-alive connection keeps two small
+// operations pending (its readiness wait and its timer, about 128 bytes each), and at 10,000
+// idle connections a 384-byte block for each would be 5 MiB of waste.
+// Blocks are never returned to the heap while the slab lives.
 // Thread safety: none; one slab per I/O thread, which must outlive its io_context.
 class HandlerSlab {
  public:
+  static constexpr size_t kSmallBlockBytes = 128;
   static constexpr size_t kBlockBytes = 384;
 
   HandlerSlab() = default;
   HandlerSlab(const HandlerSlab&) = delete;
   HandlerSlab& operator=(const HandlerSlab&) = delete;
   ~HandlerSlab() {
-    while (free_ != nullptr) ::operator delete(std::exchange(free_, free_->next));
+    for (Block* list : {small_free_, free_}) {
+      while (list != nullptr) ::operator delete(std::exchange(list, list->next));
+    }
   }
 
   void* Allocate(size_t bytes) {
     if (bytes > kBlockBytes) return ::operator new(bytes);
-    if (free_ != nullptr) return std::exchange(free_, free_->next);
-    return ::operator new(kBlockBytes);
+    Block*& list = ListFor(bytes);
+    if (list != nullptr) return std::exchange(list, list->next);
+    return ::operator new(bytes <= kSmallBlockBytes ? kSmallBlockBytes : kBlockBytes);
   }
+  // REQUIRES: `bytes` is what Allocate() was asked for.
   void Deallocate(void* p, size_t bytes) {
     if (bytes > kBlockBytes) {
       ::operator delete(p);
       return;
     }
-    free_ = new (p) Block{free_};
+    Block*& list = ListFor(bytes);
+    list = new (p) Block{list};
   }
 
  private:
   struct Block {
     Block* next;
   };
+  Block*& ListFor(size_t bytes) { return bytes <= kSmallBlockBytes ? small_free_ : free_; }
+
+  Block* small_free_ = nullptr;
   Block* free_ = nullptr;
 };
 

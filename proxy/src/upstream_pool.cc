@@ -4,13 +4,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 
 namespace lagscale::proxy {
 
 namespace {
 
-// The idle watch may not have run yet for a close that already arrived: look at the socket itself
-// (one non-blocking peek), so a request is not sent on a connection known to be finished.
+constexpr auto kSweepInterval = std::chrono::seconds(1);
+
+// Whether an idle connection can carry a request: nothing to read, no EOF, no error (one
+// non-blocking peek).
 bool StillOpen(UpstreamConn& conn) {
   char byte;
   const ssize_t n = ::recv(conn.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -23,14 +26,11 @@ std::shared_ptr<UpstreamConn> UpstreamPool::Acquire() {
   while (!idle_.empty()) {
     std::shared_ptr<UpstreamConn> conn = std::move(idle_.back());
     idle_.pop_back();
-    conn->idle = false;
-    ++conn->watch;
-    boost::system::error_code ec;
-    conn->socket.cancel(ec);  // ends the idle watch; its completion sees the new generation
-    if (!ec && conn->socket.is_open() && StillOpen(*conn)) {
+    if (conn->socket.is_open() && StillOpen(*conn)) {
       conn->reused = true;
       return conn;
     }
+    boost::system::error_code ec;
     conn->socket.close(ec);
   }
   return nullptr;
@@ -42,38 +42,38 @@ void UpstreamPool::Release(std::shared_ptr<UpstreamConn> conn) {
     conn->socket.close(ec);
     return;
   }
-  conn->idle = true;
-  const uint64_t watch = ++conn->watch;
-  UpstreamConn* raw = conn.get();
-  raw->socket.async_read_some(
-      boost::asio::buffer(&raw->probe, 1),
-      OnSlab(slab_, [this, conn, watch](const boost::system::error_code&, size_t) {
-        if (conn->watch != watch || !conn->idle) return;  // taken for a request meanwhile
-        // An idle upstream connection must stay silent: data or EOF both mean it is done.
-        boost::system::error_code ignored;
-        conn->socket.close(ignored);
-        Forget(conn.get());
-      }));
   idle_.push_back(std::move(conn));
+  if (!sweep_armed_) ArmSweep();
 }
 
-void UpstreamPool::Forget(UpstreamConn* conn) {
-  auto it =
-      std::find_if(idle_.begin(), idle_.end(), [&](const auto& c) { return c.get() == conn; });
-  if (it == idle_.end()) return;
-  conn->idle = false;
-  std::swap(*it, idle_.back());
-  idle_.pop_back();
+void UpstreamPool::ArmSweep() {
+  sweep_armed_ = true;
+  sweep_.expires_after(kSweepInterval);
+  sweep_.async_wait(OnSlab(slab_, [this](const boost::system::error_code& ec) {
+    sweep_armed_ = false;
+    if (!ec) Sweep();
+  }));
+}
+
+// An idle upstream connection must stay silent: data or EOF both mean it is done.
+void UpstreamPool::Sweep() {
+  auto done = std::remove_if(idle_.begin(), idle_.end(), [](const auto& conn) {
+    if (StillOpen(*conn)) return false;
+    boost::system::error_code ignored;
+    conn->socket.close(ignored);
+    return true;
+  });
+  idle_.erase(done, idle_.end());
+  if (!idle_.empty()) ArmSweep();
 }
 
 void UpstreamPool::CloseAll() {
   for (auto& conn : idle_) {
-    conn->idle = false;
-    ++conn->watch;
     boost::system::error_code ec;
     conn->socket.close(ec);
   }
   idle_.clear();
+  sweep_.cancel();
 }
 
 }  // namespace lagscale::proxy

@@ -16,21 +16,21 @@ namespace lagscale::proxy {
 struct UpstreamConn {
   explicit UpstreamConn(boost::asio::io_context& io) : socket(io) {}
   boost::asio::ip::tcp::socket socket;
-  bool reused = false;  // it carried an earlier request
-  bool idle = false;    // sitting in the pool
-  uint64_t watch = 0;   // generation of the idle watch; bumped when it leaves the pool
-  char probe = 0;       // target of the idle watch's one-byte read
+  bool reused = false;            // it carried an earlier request
   int64_t acked_at_connect = -1;  // TcpBytesAcked() once connected (-1: unknown)
 };
 
 // UpstreamPool: the idle keep-alive connections of one I/O thread (LIFO, so the warmest socket is
-// reused first). An idle connection keeps a one-byte read pending, so an upstream that closes it
-// (keep-alive timeout) is noticed and dropped before a request is sent on it.
+// reused first). Acquire() looks at a connection (one non-blocking peek) before handing it out,
+// so a request is not sent on one the upstream has closed (keep-alive timeout) or written to.
+// Idle connections are not watched one by one: a pending read on each would cost a failed read
+// per request (Asio tries the socket before waiting). Instead a sweep, once a second while any
+// connection is idle, closes the finished ones, so they do not linger in CLOSE_WAIT.
 // Thread safety: none; used only on its I/O thread.
 class UpstreamPool {
  public:
   UpstreamPool(boost::asio::io_context& io, HandlerSlab& slab, size_t max_idle)
-      : io_(io), slab_(slab), max_idle_(max_idle) {}
+      : io_(io), slab_(slab), max_idle_(max_idle), sweep_(io) {}
   ~UpstreamPool() { CloseAll(); }
 
   // An idle connection, or null if there is none.
@@ -43,12 +43,15 @@ class UpstreamPool {
   size_t idle() const { return idle_.size(); }
 
  private:
-  void Forget(UpstreamConn* conn);
+  void ArmSweep();
+  void Sweep();
 
   boost::asio::io_context& io_;
   HandlerSlab& slab_;
   const size_t max_idle_;
   std::vector<std::shared_ptr<UpstreamConn>> idle_;
+  boost::asio::steady_timer sweep_;
+  bool sweep_armed_ = false;
 };
 
 }  // namespace lagscale::proxy

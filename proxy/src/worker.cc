@@ -21,6 +21,7 @@ Worker::Worker(size_t index, const ProxyConfig& config, asio::ip::tcp::endpoint 
       pool_(io_, slab_, config.max_idle_upstream),
       table_(ledger.table()),
       ledger_(ledger.shard(index)),
+      turn_clock_(ledger.clock()),
       counters_(counters.shard(index)) {}
 
 namespace {
@@ -59,7 +60,11 @@ uint16_t Worker::Bind(const asio::ip::tcp::endpoint& endpoint) {
 
 void Worker::Run() {
   Accept();
-  io_.run();
+  // Each handler is a turn of the ledger's TurnClock: whatever requests it begins and ends share
+  // one clock reading.
+  do {
+    turn_clock_.NewTurn();
+  } while (io_.run_one() > 0);
 }
 
 void Worker::Accept() {

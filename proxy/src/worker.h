@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <boost/intrusive/list.hpp>
 
+#include "buffer_pool.h"
 #include "handler_slab.h"
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/metrics/server_counters.h"
@@ -54,8 +55,13 @@ class Worker {
   const boost::asio::ip::tcp::endpoint& upstream() const { return upstream_; }
   UpstreamPool& pool() { return pool_; }
   HandlerSlab& slab() { return slab_; }
+  BufferPool& buffers() { return buffers_; }
   metrics::ModelTable& table() { return table_; }
   metrics::LedgerShard& ledger() { return ledger_; }
+  // The ledger clock, read once per handler run (see Run()): Begin()/End() take their time here.
+  // Only Run() starts turns: a caller that drives io() itself (the fuzz harness) keeps one
+  // reading, which leaves the counts exact and the durations zero.
+  int64_t LedgerNowNs() { return turn_clock_.NowNs(); }
   metrics::ServerShardCounters& counters() { return counters_; }
   bool draining() const { return draining_; }
   void OnConnectionClosed();
@@ -67,6 +73,7 @@ class Worker {
 
   const ProxyConfig config_;
   HandlerSlab slab_;  // before io_: pending handlers are freed when io_ is destroyed
+  BufferPool buffers_;  // before io_ too: connections that pending handlers hold return theirs
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_};
   // Accepting pauses for a moment after running out of descriptors (no busy accept loop).
@@ -78,6 +85,7 @@ class Worker {
   UpstreamPool pool_;
   metrics::ModelTable& table_;
   metrics::LedgerShard& ledger_;
+  metrics::TurnClock turn_clock_;
   metrics::ServerShardCounters& counters_;
   boost::intrusive::list<Drainable, boost::intrusive::constant_time_size<false>> connections_;
   std::atomic<size_t> open_{0};

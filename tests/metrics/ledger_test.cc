@@ -82,6 +82,24 @@ TEST_F(LedgerTest, BusySecondsIsTheIntegralOfInflight) {
   EXPECT_NEAR(Stats(ledger_.Snapshot(), "m").busy_seconds, 0.6, 1e-9);
 }
 
+// The proxies hand in the time of their event-loop turn: the ledger must use exactly those times,
+// so busy time and durations stay exact even though the clock itself moved on meanwhile.
+TEST_F(LedgerTest, BeginAndEndAtGivenTimesUseThoseTimes) {
+  ModelId m = table_.Resolve("m");
+  const int64_t t0 = clock_.MonotonicNs();
+  clock_.AdvanceNs(500 * kMs);  // the clock is ahead of the turn times below
+  RequestGuard r1 = ledger_.shard(0).Begin(m, t0);
+  RequestGuard r2 = ledger_.shard(0).Begin(m, t0 + 100 * kMs);
+  r1.End(Outcome::kSuccess, t0 + 200 * kMs);
+  r2.End(Outcome::kSuccess, t0 + 400 * kMs);
+  const ModelStats s = Stats(ledger_.Snapshot(), "m");
+  EXPECT_EQ(s.inflight(), 0);
+  EXPECT_NEAR(s.busy_seconds, 0.2 + 0.3, 1e-9);
+  EXPECT_NEAR(s.duration_seconds_sum, 0.5, 1e-9);
+  EXPECT_EQ(s.latency_buckets[7], 1u);  // 0.2 s: le 0.25
+  EXPECT_EQ(s.latency_buckets[8], 1u);  // 0.3 s: le 0.5
+}
+
 TEST_F(LedgerTest, BusySecondsMatchesBruteForceOnRandomSchedule) {
   ModelId m = table_.Resolve("m");
   std::mt19937_64 rng(42);

@@ -101,6 +101,9 @@ class RequestGuard {
     outcome_ = outcome;
     Finish();
   }
+  // The same, at `now_ns` on the ledger clock (a reading the caller shares, see TurnClock).
+  // REQUIRES: now_ns was read from the ledger's clock.
+  void End(Outcome outcome, int64_t now_ns);
   // The first byte of the answer came, `since_ns` (ledger clock) after the request arrived.
   // No-op on an inactive guard.
   void RecordFirstByte(int64_t since_ns);
@@ -112,6 +115,7 @@ class RequestGuard {
   RequestGuard(LedgerShard* shard, ModelId model, int64_t start_ns)
       : shard_(shard), model_(model), start_ns_(start_ns) {}
   void Finish();
+  void Finish(int64_t now_ns);
 
   LedgerShard* shard_ = nullptr;
   ModelId model_ = 0;
@@ -128,15 +132,20 @@ class LedgerShard {
  public:
   // Wait-free; no allocation. REQUIRES: model < table.id_space().
   RequestGuard Begin(ModelId model);
+  // The same, at `now_ns`: for callers that share one clock reading among several events
+  // (TurnClock): the clock read is most of what Begin() and End() cost.
+  // REQUIRES: model < table.id_space(); now_ns was read from the ledger's clock.
+  RequestGuard Begin(ModelId model, int64_t now_ns);
   // The ledger clock, for timestamps handed back to RequestGuard::RecordFirstByte().
   int64_t NowNs() const { return clock_.MonotonicNs(); }
+  const Clock& clock() const { return clock_; }
 
  private:
   friend class Ledger;
   friend class RequestGuard;
   struct Cell;
   LedgerShard(const Clock& clock, size_t id_space);
-  void End(ModelId model, int64_t start_ns, Outcome outcome);
+  void End(ModelId model, int64_t start_ns, Outcome outcome, int64_t now_ns);
   void FirstByte(ModelId model, int64_t since_ns);
   void Tokens(ModelId model, uint64_t prompt, uint64_t completion);
   // Adds the cell's counters to `into`; accumulates its busy-time base (see Cell) and latest
