@@ -58,6 +58,7 @@ void ResponseStream::Start(bool head_request, bool client_http11, bool close_cli
   status_ = 0;
   in_head_ = received_any_ = final_head_done_ = complete_ = failed_ = chunk_open_ = false;
   until_eof_ = false;
+  framed_without_body_ = false;
   upstream_reusable_ = false;
   scan_usage_ = scan_usage;
   usage_.Start(false);
@@ -127,6 +128,15 @@ int ResponseStream::OnHeadersComplete(llhttp_t* p) {
   const bool no_body = s.head_request_ || status == 204 || status == 304;
   if (no_body) {
     s.body_ = Body::kNone;
+    // A 204 or 304 ends with its head (RFC 9112 section 6.3). llhttp honours a Transfer-Encoding
+    // or a Content-Length on it before its status, so bytes after such a head were read as a body
+    // and went to the client, whose parser read them as the next response. A server that frames
+    // a body there is broken: what follows on its connection cannot be trusted, so it is not
+    // reused. (A 304's Content-Length describes the representation; it is allowed.)
+    const bool framed =
+        (p->flags & F_TRANSFER_ENCODING) != 0 ||
+        (status == 204 && (p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
+    s.framed_without_body_ = framed;
   } else if ((p->flags & F_CHUNKED) != 0) {
     s.body_ = s.client_http11_ ? Body::kRechunk : Body::kUntilClose;
   } else if ((p->flags & F_CONTENT_LENGTH) != 0) {
@@ -139,7 +149,7 @@ int ResponseStream::OnHeadersComplete(llhttp_t* p) {
   if (s.scan_usage_) s.usage_.Start(IsEventStream(s.head_));
   s.WriteHead(status, /*interim=*/false);
   s.final_head_done_ = true;
-  return s.head_request_ ? 1 : 0;
+  return no_body ? 1 : 0;  // 1: no body follows, whatever the head announced
 }
 
 void ResponseStream::WriteHead(int status, bool interim) {
@@ -205,7 +215,8 @@ int ResponseStream::OnMessageComplete(llhttp_t* p) {
     s.out_->append("0\r\n\r\n");
   }
   s.complete_ = true;
-  s.upstream_reusable_ = llhttp_should_keep_alive(p) != 0 && !s.until_eof_;
+  s.upstream_reusable_ =
+      llhttp_should_keep_alive(p) != 0 && !s.until_eof_ && !s.framed_without_body_;
   return HPE_PAUSED;
 }
 

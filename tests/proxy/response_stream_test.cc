@@ -1,8 +1,8 @@
 #include "lagscale/proxy/response_stream.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace lagscale::proxy {
 namespace {
@@ -18,9 +18,10 @@ std::string FeedAll(ResponseStream& s, const std::string& in, size_t step = 3) {
 TEST(ResponseStream, ContentLengthResponsePassesThrough) {
   ResponseStream s(65536);
   s.Start(false, true, false);
-  std::string out = FeedAll(s,
-                            "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nConnection: keep-alive\r\n"
-                            "Keep-Alive: timeout=5\r\nX-A: b\r\n\r\nok");
+  std::string out =
+      FeedAll(s,
+              "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nConnection: keep-alive\r\n"
+              "Keep-Alive: timeout=5\r\nX-A: b\r\n\r\nok");
   EXPECT_TRUE(s.complete());
   EXPECT_EQ(s.status(), 201);
   EXPECT_TRUE(s.upstream_reusable());
@@ -112,6 +113,35 @@ TEST(ResponseStream, NoContentAndNotModifiedEndAtTheirHead) {
   }
 }
 
+// Found by fuzz_http_response: llhttp honours a Transfer-Encoding or Content-Length on a 204 or
+// 304 before its status, so the bytes after such a head were forwarded as a body, and the client's
+// parser read them as the next response. They never reach the client now, and an upstream that
+// frames a body there is not reused; a 304's Content-Length (the representation's) is allowed.
+TEST(ResponseStream, NoContentAndNotModifiedNeverForwardABodyWhateverTheirHeadSays) {
+  struct Case {
+    std::string head;
+    bool reusable;
+  };
+  const Case cases[] = {
+      {"HTTP/1.1 204 X\r\nTransfer-Encoding: chunked\r\n\r\n", false},
+      {"HTTP/1.1 204 X\r\nTransfer-Encoding: gzip\r\n\r\n", false},
+      {"HTTP/1.1 204 X\r\nContent-Length: 5\r\n\r\n", false},
+      {"HTTP/1.1 304 X\r\nTransfer-Encoding: chunked\r\n\r\n", false},
+      {"HTTP/1.1 304 X\r\nContent-Length: 5\r\n\r\n", true},
+  };
+  for (const Case& c : cases) {
+    for (size_t step : {1, 4096}) {
+      ResponseStream s(65536);
+      s.Start(false, true, false);
+      const std::string out = FeedAll(s, c.head + "5\r\nhello\r\n0\r\n\r\n", step);
+      EXPECT_TRUE(s.complete()) << c.head;
+      EXPECT_EQ(out.find("hello"), std::string::npos) << c.head << out;
+      EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n") << c.head << out;
+      EXPECT_EQ(s.upstream_reusable(), c.reusable) << c.head;
+    }
+  }
+}
+
 TEST(ResponseStream, InterimContinueIsForwardedThenTheFinalResponse) {
   ResponseStream s(65536);
   s.Start(false, true, false);
@@ -155,10 +185,11 @@ TEST(ResponseStream, InterimResponseHasNoBodyWhateverItsHeadSays) {
 TEST(ResponseStream, InterimResponseIsForwardedWithoutContentLength) {
   ResponseStream s(65536);
   s.Start(false, true, false);
-  const std::string out = FeedAll(s,
-                                  "HTTP/1.1 104 Upload Resumption\r\nContent-Length: 3\r\n"
-                                  "X-Kept: yes\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-                                  5);
+  const std::string out =
+      FeedAll(s,
+              "HTTP/1.1 104 Upload Resumption\r\nContent-Length: 3\r\n"
+              "X-Kept: yes\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+              5);
   EXPECT_TRUE(s.complete());
   EXPECT_EQ(out,
             "HTTP/1.1 104 Upload Resumption\r\nX-Kept: yes\r\n\r\n"
@@ -170,8 +201,7 @@ TEST(ResponseStream, InterimResponseIsForwardedWithoutContentLength) {
 TEST(ResponseStream, ReasonWithControlBytesFails) {
   ResponseStream s(65536);
   s.Start(false, true, false);
-  const std::string out =
-      FeedAll(s, std::string("HTTP/1.1 204 No\x0b\x00pe\r\n\r\n", 23), 100);
+  const std::string out = FeedAll(s, std::string("HTTP/1.1 204 No\x0b\x00pe\r\n\r\n", 23), 100);
   EXPECT_TRUE(s.failed());
   EXPECT_EQ(out, "");
   ResponseStream ok(65536);  // tab and obs-text are allowed

@@ -90,7 +90,8 @@ class ResponseStream {
   bool failed_ = false;
   bool chunk_open_ = false;
   bool upstream_reusable_ = false;
-  bool until_eof_ = false;  // the upstream delimits the body by closing
+  bool until_eof_ = false;            // the upstream delimits the body by closing
+  bool framed_without_body_ = false;  // a 204/304 announced a body: the upstream is broken
   bool scan_usage_ = false;
 };
 
