@@ -145,7 +145,7 @@ void HttpHead::WriteEndToEndFields(std::string& out) const {
   }
 }
 
-void HttpHead::WriteInterimFields(std::string& out) const {
+void HttpHead::WriteBodilessFields(std::string& out) const {
   for (size_t i = 0; i < fields_.size(); ++i) {
     const std::string_view n = name(i);
     if (IsHopByHop(n) || EqualsIgnoreCase(n, "content-length")) continue;

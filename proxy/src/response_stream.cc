@@ -157,8 +157,8 @@ void ResponseStream::WriteHead(int status, bool interim) {
   char code[8];
   const auto end = std::to_chars(code, code + sizeof code, status).ptr;
   out.append("HTTP/1.1 ").append(code, end).append(" ").append(head_.start_text()).append("\r\n");
-  if (interim) {
-    head_.WriteInterimFields(out);
+  if (interim || status == 204 || status == 304) {
+    head_.WriteBodilessFields(out);
   } else {
     head_.WriteEndToEndFields(out);
   }

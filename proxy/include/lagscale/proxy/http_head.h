@@ -49,10 +49,11 @@ class HttpHead {
   // The same for a trailer section: also leaves out Content-Length and Host, which a trailer
   // must not carry (RFC 9110 §6.5.1).
   void WriteTrailerFields(std::string& out) const;
-  // The same for an interim (1xx) response head: also leaves out Content-Length, which frames
-  // nothing there (a 1xx ends with its head, RFC 9110 §15.2) and which a client's parser (llhttp,
-  // so Node.js) would read as announcing a body, swallowing the start of the next response.
-  void WriteInterimFields(std::string& out) const;
+  // The same for the head of a response that ends with it (1xx, 204, 304; RFC 9110 §15.2, RFC
+  // 9112 §6.3): also leaves out Content-Length, which frames nothing there and which a client's
+  // parser (llhttp, so Node.js) would read as announcing a body, swallowing the start of the next
+  // response.
+  void WriteBodilessFields(std::string& out) const;
 
  private:
   struct Field {
