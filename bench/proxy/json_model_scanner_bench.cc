@@ -32,6 +32,16 @@ std::string LongProse() {
   return ChatBody(text);
 }
 
+// A long conversation: 1 KiB messages of prose, written with Python's json.dumps spacing (the
+// body bench/llm/run.py sends through the sidecar).
+std::string Conversation() {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "lorem ipsum dolor sit amet ";
+  std::string body = R"({"messages": [)";
+  while (body.size() < (1u << 20)) body += R"({"role": "user", "content": ")" + text + R"("}, )";
+  return body + R"({"role": "user", "content": "end"}], "max_tokens": 1, "model": "chat"})";
+}
+
 // Pasted code: 8 KiB contents with an escaped newline every 40 bytes.
 std::string LongCode() {
   std::string text;
@@ -53,9 +63,13 @@ void ScanModelLast(benchmark::State& state, const std::string& body) {
 void BM_ModelLastInMebibyteChat(benchmark::State& state) { ScanModelLast(state, ShortMessages()); }
 void BM_ModelLastInMebibyteOfProse(benchmark::State& state) { ScanModelLast(state, LongProse()); }
 void BM_ModelLastInMebibyteOfCode(benchmark::State& state) { ScanModelLast(state, LongCode()); }
+void BM_ModelLastInMebibyteConversation(benchmark::State& state) {
+  ScanModelLast(state, Conversation());
+}
 BENCHMARK(BM_ModelLastInMebibyteChat);
 BENCHMARK(BM_ModelLastInMebibyteOfProse);
 BENCHMARK(BM_ModelLastInMebibyteOfCode);
+BENCHMARK(BM_ModelLastInMebibyteConversation);
 
 // A streamed answer: 1,000 token events then the usage event, as a server sends them.
 void BM_UsageInEventStream(benchmark::State& state) {
