@@ -26,8 +26,9 @@ using nlohmann::json;
 // Stated in docs/coordinator.md ("Untrusted reports"): what one tracked model may cost the
 // coordinator's RSS, everything included (aggregation, policy, metrics series, the /status
 // snapshot and its rendering, allocator overhead). Measured on the 2-core VM: idle 11.7-12.8 KiB,
-// active 23.2-32.3 KiB (RSS growth varies with the allocator's arenas). The page's 15-minute history is a separate, fixed budget (18,000 B per
-// series for at most --history-models models, docs/coordinator.md "History"), so it is off here.
+// active 23.2-32.3 KiB (RSS growth varies with the allocator's arenas). The page's 15-minute
+// history is a separate, fixed budget (18,000 B per series for at most --history-models models,
+// docs/coordinator.md "History"), so it is off here.
 constexpr double kIdleModelKiB = 16;    // reported, never any traffic: no history ring
 constexpr double kActiveModelKiB = 40;  // traffic in its reports: the 60 s ring (17.2 KiB)
 
@@ -171,10 +172,23 @@ TEST_F(ReportLimitsTest, MemoryPerModelStaysUnderTheStatedBound) {
 TEST_F(ReportLimitsTest, ModelAndPodCapsHoldAndRefusalsAreCountedShownAndLogged) {
   ASSERT_TRUE(Start("limits: {maxModels: 100, maxPods: 3, maxModelsPerPod: 60}\n"));
   Reporter a(grpc_), b(grpc_), c(grpc_), d(grpc_);
-  ASSERT_TRUE(a.Send(Report("a", 1, "a-", 80, 0)));  // 60 taken, 20 over the per-pod cap
-  ASSERT_TRUE(b.Send(Report("b", 1, "b-", 60, 0)));  // 40 taken, 20 over maxModels
-  ASSERT_TRUE(c.Send(Report("c", 1, "a-", 10, 0)));  // models already tracked: all taken
-  ASSERT_TRUE(d.Send(Report("d", 1, "d-", 1, 0)));   // a fourth pod: refused
+  // An ack means "queued": reports of different streams may be applied in another order, so each
+  // is applied before the next is sent (the refusals below depend on the order).
+  int sent = 0;
+  auto send = [&](Reporter& r, const v1::PodReport& report) {
+    ++sent;
+    return r.Send(report) && Eventually(
+                                 [&] {
+                                   const json s = Status();
+                                   return s.is_object() && s.contains("reports") &&
+                                          s["reports"].value("received", 0) >= sent;
+                                 },
+                                 20s);
+  };
+  ASSERT_TRUE(send(a, Report("a", 1, "a-", 80, 0)));  // 60 taken, 20 over the per-pod cap
+  ASSERT_TRUE(send(b, Report("b", 1, "b-", 60, 0)));  // 40 taken, 20 over maxModels
+  ASSERT_TRUE(send(c, Report("c", 1, "a-", 10, 0)));  // models already tracked: all taken
+  ASSERT_TRUE(send(d, Report("d", 1, "d-", 1, 0)));   // a fourth pod: refused
   ASSERT_TRUE(Eventually(
       [&] {
         const json s = Status();
