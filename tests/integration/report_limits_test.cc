@@ -26,11 +26,12 @@ using nlohmann::json;
 // Stated in docs/coordinator.md ("Untrusted reports"): what one tracked model may cost the
 // coordinator's RSS, everything included (aggregation, policy, metrics series, the /status
 // snapshot and its rendering, allocator overhead). Measured on the 2-core VM: idle 11.7-12.8 KiB,
-// active 23.2-32.3 KiB (RSS growth varies with the allocator's arenas). The page's 15-minute
+// active 23.2-32.3 KiB before the ring gained the token fields (+8 KiB: 248 buckets x 104 B),
+// 43.9 KiB once after (RSS growth varies with the allocator's arenas). The page's 15-minute
 // history is a separate, fixed budget (18,000 B per series for at most --history-models models,
 // docs/coordinator.md "History"), so it is off here.
 constexpr double kIdleModelKiB = 16;    // reported, never any traffic: no history ring
-constexpr double kActiveModelKiB = 40;  // traffic in its reports: the 60 s ring (17.2 KiB)
+constexpr double kActiveModelKiB = 48;  // traffic in its reports: the 60 s ring (25.2 KiB)
 
 // The bound is about the binary users run. AddressSanitizer's redzones and quarantine, and
 // ThreadSanitizer's shadow memory, multiply every allocation, so a sanitized coordinator's RSS
