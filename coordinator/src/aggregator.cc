@@ -177,28 +177,26 @@ std::vector<std::string> ModelDemand::HostingPods() const {
   return pods;
 }
 
-uint64_t ModelDemand::ArrivalsTotal() const {
+namespace {
+
+// One cumulative counter summed over the pods hosting a model.
+uint64_t SumOverHosts(const std::vector<PodModel*>& hosts, uint64_t PodModel::*counter) {
   uint64_t total = 0;
-  for (const PodModel* h : hosts_) total += h->arrivals;
+  for (const PodModel* h : hosts) total += h->*counter;
   return total;
 }
 
+}  // namespace
+
+uint64_t ModelDemand::ArrivalsTotal() const { return SumOverHosts(hosts_, &PodModel::arrivals); }
 uint64_t ModelDemand::CompletionsTotal() const {
-  uint64_t total = 0;
-  for (const PodModel* h : hosts_) total += h->completions;
-  return total;
+  return SumOverHosts(hosts_, &PodModel::completions);
 }
-
 uint64_t ModelDemand::PromptTokensTotal() const {
-  uint64_t total = 0;
-  for (const PodModel* h : hosts_) total += h->prompt_tokens;
-  return total;
+  return SumOverHosts(hosts_, &PodModel::prompt_tokens);
 }
-
 uint64_t ModelDemand::CompletionTokensTotal() const {
-  uint64_t total = 0;
-  for (const PodModel* h : hosts_) total += h->completion_tokens;
-  return total;
+  return SumOverHosts(hosts_, &PodModel::completion_tokens);
 }
 
 Aggregator::Aggregator(Options options)

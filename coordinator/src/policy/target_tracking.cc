@@ -80,16 +80,25 @@ class TargetTracking : public ModelPolicy {
       recommendation = std::max(ReplicasFor(burst, target, config_.tolerance), current);
       why_.cause = Cause::kPanic;
       why_.a = burst;
-    } else if (current > 0 && std::fabs(stable / (current * target) - 1) <= config_.tolerance) {
-      recommendation = current;
-      why_.cause = Cause::kWithin;
-      why_.a = stable;
     } else {
-      recommendation = ReplicasFor(stable, target, config_.tolerance);
-      why_.cause = Cause::kStable;
-      why_.a = stable;
+      recommendation = SizeOnStable(stable, target, current);
     }
     return Sizing{recommendation, ReplicasFor(burst, target, config_.tolerance)};
+  }
+
+  // Outside a panic, in either unit: hold within the tolerance band around the current count, else
+  // size for the stable-window demand. The tolerance also applies to the rounding: a band only
+  // around the current count would let 1.0002 at target 1 round up to 2 on the way down, and then
+  // hold 2 (0.5 is outside the band around 2) for good. Within the tolerance of a whole count,
+  // that count is enough; it is also inside the band around it, so the next decision holds there.
+  int SizeOnStable(double stable, double target, int current) {
+    why_.a = stable;
+    if (current > 0 && std::fabs(stable / (current * target) - 1) <= config_.tolerance) {
+      why_.cause = Cause::kWithin;
+      return current;
+    }
+    why_.cause = Cause::kStable;
+    return ReplicasFor(stable, target, config_.tolerance);
   }
 
   Sizing SizeOnConcurrency(const ModelContext& context) {
@@ -161,18 +170,8 @@ class TargetTracking : public ModelPolicy {
       why_.cause = Cause::kPanic;
       why_.a = inflight;
       why_.b = short_rate;
-    } else if (current > 0 && std::fabs(stable / (current * target) - 1) <= config_.tolerance) {
-      recommendation = current;
-      why_.cause = Cause::kWithin;
-      why_.a = stable;
     } else {
-      // The tolerance also applies to the rounding: a band only around the current count would
-      // let 1.0002 at target 1 round up to 2 on the way down, and then hold 2 (0.5 is outside
-      // the band around 2) for good. Within the tolerance of a whole count, that count is enough;
-      // it is also inside the band around it, so the next decision holds there.
-      recommendation = ReplicasFor(stable, target, config_.tolerance);
-      why_.cause = Cause::kStable;
-      why_.a = stable;
+      recommendation = SizeOnStable(stable, target, current);
     }
     const double window_demand =
         learned ? context.demand.ArrivalRate(config_.panic_window_s) * seconds_per_request_
