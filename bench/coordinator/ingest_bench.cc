@@ -11,7 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "lagscale/coordinator/aggregator.h"
-#include "lagscale/coordinator/clock.h"
+#include "lagscale/base/clock.h"
 #include "lagscale/coordinator/engine.h"
 
 namespace lagscale::coordinator {
@@ -98,7 +98,7 @@ class Fixed final : public ModelPolicy {
 
 // 10,000 models, 100 per pod on 100 pods, three rounds of reports already applied.
 struct DecisionFixture {
-  ManualClock clock;
+  base::ManualClock clock;
   std::unique_ptr<Engine> engine;
   std::vector<v1::PodReport> pods;
   DecisionFixture(int models, bool trivial_policy,

@@ -56,7 +56,7 @@ void BM_BeginEndAtTurnTime(benchmark::State& state) {
     g_ledger = new Ledger(*g_table, static_cast<size_t>(state.threads()));
   }
   size_t i = 0;
-  int64_t now = SystemClock::Get().MonotonicNs();
+  int64_t now = base::SystemClock::Get().MonotonicNs();
   for (auto _ : state) {
     if (i == 0) {
       benchmark::DoNotOptimize(g_ledger);
@@ -76,7 +76,7 @@ BENCHMARK(BM_BeginEndAtTurnTime)->ThreadRange(1, 8)->UseRealTime();
 
 // One reading of the ledger clock: what a turn pays once, however many events it handles.
 void BM_ClockRead(benchmark::State& state) {
-  const Clock& clock = SystemClock::Get();
+  const base::Clock& clock = base::SystemClock::Get();
   for (auto _ : state) benchmark::DoNotOptimize(clock.MonotonicNs());
 }
 BENCHMARK(BM_ClockRead);

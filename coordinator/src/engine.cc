@@ -57,7 +57,7 @@ Engine::Engine(EngineOptions options)
       aggregator_(AggregatorOptions(*options_.config)),
       model_history_(options_.history_models),
       server_history_(options_.history_servers) {
-  if (!options_.clock) options_.clock = &SystemClock::Get();
+  if (!options_.clock) options_.clock = &base::SystemClock::Get();
   health_.name = options_.actuator ? options_.actuator->actuator_name() : "none";
   ApplyConfig(options_.config);
 }

@@ -72,9 +72,9 @@ struct LeaderElector::State {
 };
 
 LeaderElector::LeaderElector(LeaderElectionConfig config, const KubeConnection& connection,
-                             const Clock* clock)
+                             const base::Clock* clock)
     : config_(std::move(config)),
-      clock_(clock ? clock : &SystemClock::Get()),
+      clock_(clock ? clock : &base::SystemClock::Get()),
       state_(std::make_unique<State>(connection)) {
   ValidateLeaderElection(config_);
   status_.identity = config_.identity;

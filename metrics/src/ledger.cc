@@ -112,7 +112,7 @@ struct alignas(64) LedgerShard::Cell {
   }
 };
 
-LedgerShard::LedgerShard(const Clock& clock, size_t id_space)
+LedgerShard::LedgerShard(const base::Clock& clock, size_t id_space)
     : clock_(clock), cells_(new Cell[id_space]) {}
 
 RequestGuard LedgerShard::Begin(ModelId model) { return Begin(model, clock_.MonotonicNs()); }
@@ -221,7 +221,7 @@ void RequestGuard::Finish(int64_t now_ns) {
   if (shard_ != nullptr) std::exchange(shard_, nullptr)->End(model_, start_ns_, outcome_, now_ns);
 }
 
-Ledger::Ledger(ModelTable& table, size_t shards, const Clock& clock)
+Ledger::Ledger(ModelTable& table, size_t shards, const base::Clock& clock)
     : table_(table), clock_(clock), busy_floor_(table.id_space(), 0.0) {
   shards_.reserve(shards);
   for (size_t i = 0; i < shards; ++i) {

@@ -56,7 +56,7 @@ class EngineHistoryTest : public ::testing::Test {
     return nlohmann::json::parse(reply->body);
   }
 
-  ManualClock clock_;
+  base::ManualClock clock_;
   std::unique_ptr<Engine> engine_;
   uint64_t seq_ = 0, arrivals_ = 0;
   double busy_ = 0;

@@ -151,7 +151,7 @@ class EngineLeadershipTest : public ::testing::Test {
   RecordingActuator::Shared shared_;
   std::unique_ptr<ActuationWorker> worker_;
   FakeLeadership leadership_;
-  ManualClock clock_;
+  base::ManualClock clock_;
   std::unique_ptr<Engine> engine_;
   uint64_t seq_ = 0;
   double busy_ = 0;

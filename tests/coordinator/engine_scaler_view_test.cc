@@ -85,7 +85,7 @@ class EngineScalerViewTest : public ::testing::Test {
     e.DrainReports();
     e.DecideNow();
   }
-  ManualClock clock;
+  base::ManualClock clock;
   ScalerViewHub hub;
   uint64_t seq_ = 0;
   double busy_ = 0;

@@ -101,7 +101,7 @@ class EngineTest : public ::testing::Test {
     return nullptr;
   }
 
-  ManualClock clock;
+  base::ManualClock clock;
   int policies_built = 0;
   uint64_t seq_ = 0;
   double busy_ = 0;

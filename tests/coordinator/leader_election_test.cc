@@ -49,7 +49,7 @@ class LeaderElectionTest : public ::testing::Test {
   TestPki pki;
   KubeEmulator api{pki};
   KubeObjects objects;
-  ManualClock clock;
+  base::ManualClock clock;
 };
 
 TEST_F(LeaderElectionTest, FirstCandidateCreatesTheLeaseAsClientGoWritesIt) {

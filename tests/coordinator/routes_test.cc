@@ -34,7 +34,7 @@ class RoutesTest : public ::testing::Test {
   }
   HttpReply Get(const std::string& target) { return MakeRoutes(*engine_, metrics_)("GET", target); }
 
-  ManualClock clock_;
+  base::ManualClock clock_;
   uint64_t seq_ = 0;
   CoordinatorMetrics metrics_;
   std::unique_ptr<Engine> engine_;

@@ -93,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Fail(std::string("ParseConfig threw something other than ConfigError: ") + e.what());
   }
   CheckConfig(*config);
-  co::ManualClock clock;
+  lagscale::base::ManualClock clock;
   co::EngineOptions options;
   options.config = config;
   options.clock = &clock;

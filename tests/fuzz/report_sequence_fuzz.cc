@@ -183,7 +183,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return std::make_shared<const co::Config>(co::ParseConfig(kConfig));
   }();
   FuzzedDataProvider in(data, size);
-  co::ManualClock clock;
+  lagscale::base::ManualClock clock;
   co::EngineOptions options;
   options.config = config;
   options.clock = &clock;

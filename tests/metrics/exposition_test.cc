@@ -35,7 +35,7 @@ class ExpositionTest : public ::testing::Test {
     clock_.AdvanceNs(500 * kMs);
   }
 
-  ManualClock clock_;
+  base::ManualClock clock_;
   ModelTable table_{3};
   Ledger ledger_{table_, 2, clock_};
   ServerCounters server_{2};

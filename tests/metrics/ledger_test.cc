@@ -14,7 +14,7 @@ constexpr int64_t kMs = 1'000'000;
 
 class LedgerTest : public ::testing::Test {
  protected:
-  ManualClock clock_;
+  base::ManualClock clock_;
   ModelTable table_{100};
   Ledger ledger_{table_, 2, clock_};
 

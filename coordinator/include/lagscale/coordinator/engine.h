@@ -21,7 +21,7 @@
 
 #include "lagscale/coordinator/actuation_worker.h"
 #include "lagscale/coordinator/aggregator.h"
-#include "lagscale/coordinator/clock.h"
+#include "lagscale/base/clock.h"
 #include "lagscale/coordinator/config.h"
 #include "lagscale/coordinator/coordinator_metrics.h"
 #include "lagscale/coordinator/scaler_view.h"
@@ -33,7 +33,7 @@ namespace lagscale::coordinator {
 
 struct EngineOptions {
   std::shared_ptr<const Config> config;
-  const Clock* clock = nullptr;         // nullptr: the system clock
+  const base::Clock* clock = nullptr;         // nullptr: the system clock
   ActuationWorker* actuator = nullptr;  // nullptr: decisions are only shown
   // Reads Seldon Model/Server bounds; may be the actuator. nullptr: no reads.
   ActuationWorker* reader = nullptr;

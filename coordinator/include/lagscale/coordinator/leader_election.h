@@ -28,7 +28,7 @@
 #include <string>
 #include <thread>
 
-#include "lagscale/coordinator/clock.h"
+#include "lagscale/base/clock.h"
 #include "lagscale/coordinator/kubernetes.h"
 
 namespace lagscale::coordinator {
@@ -74,7 +74,7 @@ class LeaderElector final : public Leadership {
  public:
   // Throws what ValidateLeaderElection and KubeApi throw. `clock` nullptr: the system clock.
   LeaderElector(LeaderElectionConfig config, const KubeConnection& connection,
-                const Clock* clock = nullptr);
+                const base::Clock* clock = nullptr);
   ~LeaderElector() override;  // Stop()
   LeaderElector(const LeaderElector&) = delete;
   LeaderElector& operator=(const LeaderElector&) = delete;
@@ -101,7 +101,7 @@ class LeaderElector final : public Leadership {
   void Became(bool leading);
 
   const LeaderElectionConfig config_;
-  const Clock* clock_;
+  const base::Clock* clock_;
   std::unique_ptr<State> state_;  // the Lease client and what was observed; elector thread only
   std::atomic<bool> leading_{false};
   std::atomic<int64_t> valid_until_ns_{0};  // monotonic; leading only before this

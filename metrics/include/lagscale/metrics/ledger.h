@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "lagscale/metrics/clock.h"
+#include "lagscale/metrics/turn_clock.h"
 #include "lagscale/metrics/model_table.h"
 
 namespace lagscale::metrics {
@@ -138,13 +138,13 @@ class LedgerShard {
   RequestGuard Begin(ModelId model, int64_t now_ns);
   // The ledger clock, for timestamps handed back to RequestGuard::RecordFirstByte().
   int64_t NowNs() const { return clock_.MonotonicNs(); }
-  const Clock& clock() const { return clock_; }
+  const base::Clock& clock() const { return clock_; }
 
  private:
   friend class Ledger;
   friend class RequestGuard;
   struct Cell;
-  LedgerShard(const Clock& clock, size_t id_space);
+  LedgerShard(const base::Clock& clock, size_t id_space);
   void End(ModelId model, int64_t start_ns, Outcome outcome, int64_t now_ns);
   void FirstByte(ModelId model, int64_t since_ns);
   void Tokens(ModelId model, uint64_t prompt, uint64_t completion);
@@ -152,7 +152,7 @@ class LedgerShard {
   // arrival for the caller to finish once it has read the clock.
   void Read(ModelId model, ModelStats& into, int64_t& busy_base_ns, int64_t& last_ns) const;
 
-  const Clock& clock_;
+  const base::Clock& clock_;
   std::unique_ptr<Cell[]> cells_;
 };
 
@@ -162,11 +162,11 @@ class LedgerShard {
 // (it takes a mutex of its own, never one a writer waits on).
 class Ledger {
  public:
-  Ledger(ModelTable& table, size_t shards, const Clock& clock = SystemClock::Get());
+  Ledger(ModelTable& table, size_t shards, const base::Clock& clock = base::SystemClock::Get());
   ~Ledger();
 
   ModelTable& table() { return table_; }
-  const Clock& clock() const { return clock_; }
+  const base::Clock& clock() const { return clock_; }
   size_t shard_count() const { return shards_.size(); }
   LedgerShard& shard(size_t i) { return *shards_[i]; }
 
@@ -174,7 +174,7 @@ class Ledger {
 
  private:
   ModelTable& table_;
-  const Clock& clock_;
+  const base::Clock& clock_;
   std::vector<std::unique_ptr<LedgerShard>> shards_;
   mutable std::mutex busy_mu_;
   mutable std::vector<double> busy_floor_;  // guarded by busy_mu_: last busy_seconds per id

@@ -1,8 +1,8 @@
-#include "lagscale/metrics/clock.h"
+#include "lagscale/base/clock.h"
 
 #include <chrono>
 
-namespace lagscale::metrics {
+namespace lagscale::base {
 
 const SystemClock& SystemClock::Get() {
   static const SystemClock clock;
@@ -21,4 +21,4 @@ int64_t SystemClock::UnixNs() const {
       .count();
 }
 
-}  // namespace lagscale::metrics
+}  // namespace lagscale::base

@@ -1,4 +1,4 @@
-#include "lagscale/metrics/clock.h"
+#include "lagscale/metrics/turn_clock.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@ namespace lagscale::metrics {
 namespace {
 
 // Counts its readings, so the test sees how often a TurnClock reads it.
-class CountingClock final : public Clock {
+class CountingClock final : public base::Clock {
  public:
   int64_t MonotonicNs() const override { return 1000 * ++reads_; }
   int64_t UnixNs() const override { return 0; }
