@@ -3,8 +3,6 @@
 #include <chrono>
 #include <string_view>
 
-#include "lagscale/proxy/grpc_wire.h"
-
 namespace lagscale::proxy::internal {
 namespace {
 
@@ -50,132 +48,146 @@ bool IsClientCode(grpc::StatusCode code) {
 void ProxyCall::Listen(CallEnv& env) {
   auto* call = new ProxyCall(env);
   // Must precede RequestCall; the done tag is only delivered for calls that were accepted.
-  call->down_ctx_.AsyncNotifyWhenDone(&call->tags_[kDone]);
+  call->down_ctx_.AsyncNotifyWhenDone(call->tag(kDone));
   env.service->RequestCall(&call->down_ctx_, &call->down_, env.cq, env.cq, call->tag(kAccepted));
 }
 
 void ProxyCall::Dispatch(void* tag, bool ok) {
-  auto* t = static_cast<Tag*>(tag);
-  t->call->Handle(t->op, ok);
+  const Ops::Tag& t = Ops::Returned(tag);
+  ProxyCall* call = t.ops->owner();
+  if (t.op == kAccepted && !ok) {  // the server is shutting down; this call never existed
+    delete call;
+    return;
+  }
+  call->Handle(t.op, ok);
+  if (call->ops_.Settled()) call->Finalize();
 }
 
-ProxyCall::ProxyCall(CallEnv& env) : env_(env) {
-  for (int i = 0; i < kOpCount; ++i) tags_[i] = Tag{this, static_cast<Op>(i)};
-}
+ProxyCall::ProxyCall(CallEnv& env) : env_(env) {}
 
 ProxyCall::~ProxyCall() = default;
 
 void ProxyCall::Handle(Op op, bool ok) {
-  --pending_;
   switch (op) {
     case kAccepted:
-      if (!ok) {  // the server is shutting down; this call never existed
-        delete this;
-        return;
-      }
-      ++pending_;  // the done tag is now armed
-      env_.live->fetch_add(1, std::memory_order_relaxed);
-      if (env_.accepting->load(std::memory_order_relaxed)) Listen(env_);
-      OnAccepted();
-      break;
+      return OnAccepted();
     case kDone:
-      done_ = true;
-      // Client cancellation (or its deadline) reaches the upstream at once.
-      if (down_ctx_.IsCancelled() && up_started_ && !up_finished_) up_ctx_->TryCancel();
-      break;
+      return OnDone();
     case kDownRead:
-      OnDownRead(ok);
-      break;
+      return OnDownRead(ok);
     case kDownSendMetadata:
-      UpRead();
-      break;
+      return UpRead();
     case kDownWrite:
-      if (!ok) up_ctx_->TryCancel();  // the client is gone; the upstream read below then fails
-      UpRead();
-      break;
+      return OnDownWrite(ok);
     case kDownFinish:
-      break;
+      return;
     case kUpStart:
-      up_start_pending_ = false;
-      if (up_write_waiting_) {
-        UpWrite();
-      } else if (down_eof_) {
-        MaybeWritesDone();
-      }
-      break;
+      return OnUpStart();
     case kUpMetadata:
-      if (ok) {
-        CopyUpstreamMetadata(true);
-        down_.SendInitialMetadata(tag(kDownSendMetadata));
-      } else {
-        UpRead();
-      }
-      break;
+      return OnUpMetadata(ok);
     case kUpRead:
-      OnUpRead(ok);
-      break;
+      return OnUpRead(ok);
     case kUpWrite:
-      OnUpWrite(ok);
-      break;
+      return OnUpWrite(ok);
     case kUpWritesDone:
-      up_writes_done_pending_ = false;
-      MaybeFinishUpstream();
-      break;
+      return OnUpWritesDone();
     case kUpFinish:
-      OnUpFinish();
-      break;
+      return OnUpFinish();
     case kUpUnaryFinish:
-      OnUnaryFinish();
-      break;
+      return OnUnaryFinish();
     case kOpCount:
-      break;
+      return;
   }
-  if (pending_ == 0) Finalize();
 }
 
 void ProxyCall::OnAccepted() {
+  env_.live->fetch_add(1, std::memory_order_relaxed);
+  if (env_.accepting->load(std::memory_order_relaxed)) Listen(env_);
   const std::string& method = down_ctx_.method();
-  stream_infer_ = method == "/inference.GRPCInferenceService/ModelStreamInfer";
   // Every other method of the V2 service is unary (the protocol says so), which allows the
   // short path: one upstream operation instead of a message pump in each direction.
-  unary_ = !stream_infer_ && method.starts_with(kService);
-  // The first of the configured keys that the call carries names the model.
+  if (method == "/inference.GRPCInferenceService/ModelStreamInfer") {
+    kind_ = Kind::kStreamInfer;
+  } else if (method.starts_with(kService)) {
+    kind_ = Kind::kUnary;
+  }
+  ReadModelHeader();
+  // Without a header, V2 calls are attributed from their first message, so the upstream call
+  // starts once it is here; any other call starts upstream at once (it may be a stream whose
+  // server speaks first).
+  if (kind_ != Kind::kUnary && (header_model_ || !NamesModelInBody(method))) {
+    StartUpstream(header_model_.value_or(env_.table->unattributed()), false);
+  }
+  DownRead();
+}
+
+// The first of the configured keys that the call carries names the model.
+void ProxyCall::ReadModelHeader() {
   const auto& metadata = down_ctx_.client_metadata();
   for (const std::string& key : env_.model_headers) {
     const auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
     if (it == metadata.end()) continue;
     header_model_ = env_.table->Resolve(std::string_view(it->second.data(), it->second.size()));
-    header_model_found_ = true;
-    break;
+    return;
   }
-  // Without a header, V2 calls are attributed from their first message, so the upstream call
-  // starts once it is here; any other call starts upstream at once (it may be a stream whose
-  // server speaks first).
-  if (!unary_ && (header_model_found_ || !NamesModelInBody(method))) {
-    StartUpstream(header_model_found_ ? header_model_ : env_.table->unattributed(), false);
+}
+
+void ProxyCall::OnDone() {
+  down_done_ = true;
+  // Client cancellation (or its deadline) reaches the upstream at once.
+  if (down_ctx_.IsCancelled() && upstream_ != Upstream::kIdle && upstream_ != Upstream::kFinished) {
+    up_ctx_->TryCancel();
   }
-  DownRead();
+}
+
+void ProxyCall::OnDownWrite(bool ok) {
+  if (!ok) up_ctx_->TryCancel();  // the client is gone; the upstream read below then fails
+  UpRead();
+}
+
+void ProxyCall::OnUpStart() {
+  upstream_ = Upstream::kOpen;
+  if (requests_ == Requests::kHeld) {
+    UpWrite();
+  } else if (requests_ == Requests::kClientDone) {
+    MaybeWritesDone();
+  }
+}
+
+void ProxyCall::OnUpMetadata(bool ok) {
+  if (ok) {
+    CopyUpstreamMetadata(true);
+    down_.SendInitialMetadata(tag(kDownSendMetadata));
+  } else {
+    UpRead();
+  }
+}
+
+// A context for the upstream call that carries the downstream call's deadline, cancellation and
+// application metadata.
+std::unique_ptr<grpc::ClientContext> ProxyCall::UpstreamContext() {
+  auto ctx = grpc::ClientContext::FromServerContext(down_ctx_);
+  for (const auto& [k, v] : down_ctx_.client_metadata()) {
+    if (Forwardable(k)) {
+      ctx->AddMetadata(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+    }
+  }
+  return ctx;
 }
 
 void ProxyCall::StartUpstream(metrics::ModelId model, bool have_message) {
-  if (!stream_infer_) call_guard_ = env_.shard->Begin(model, env_.turn_clock->NowNs());
-  // Propagates the deadline and cancellation of the downstream call.
-  up_ctx_ = grpc::ClientContext::FromServerContext(down_ctx_);
-  for (const auto& [k, v] : down_ctx_.client_metadata()) {
-    if (Forwardable(k)) {
-      up_ctx_->AddMetadata(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
-    }
-  }
+  if (kind_ != Kind::kStreamInfer) call_guard_ = env_.shard->Begin(model, env_.turn_clock->NowNs());
+  up_ctx_ = UpstreamContext();
   up_ = env_.stub->PrepareCall(up_ctx_.get(), down_ctx_.method(), env_.cq);
-  up_started_ = true;
   if (have_message) {
     // The call's headers leave with the first message, in one batch; StartCall() then performs
     // no operation and delivers no tag.
+    upstream_ = Upstream::kOpen;
     up_ctx_->set_initial_metadata_corked(true);
     up_->StartCall(nullptr);
   } else {
     // The call starts now (it may be a stream whose server speaks first); writes wait for it.
-    up_start_pending_ = true;
+    upstream_ = Upstream::kStarting;
     up_->StartCall(tag(kUpStart));
   }
   up_->ReadInitialMetadata(tag(kUpMetadata));
@@ -185,25 +197,28 @@ void ProxyCall::DownRead() { down_.Read(&request_, tag(kDownRead)); }
 
 // Unary short path: the request is here; one upstream operation does the rest.
 void ProxyCall::StartUnary() {
-  const metrics::ModelId model = header_model_found_ ? header_model_
+  const metrics::ModelId model = header_model_ ? *header_model_
                                  : NamesModelInBody(down_ctx_.method())
                                      ? ModelOfMessage(request_)
                                      : env_.table->unattributed();
   call_guard_ = env_.shard->Begin(model, env_.turn_clock->NowNs());
-  up_ctx_ = grpc::ClientContext::FromServerContext(down_ctx_);
-  for (const auto& [k, v] : down_ctx_.client_metadata()) {
-    if (Forwardable(k)) {
-      up_ctx_->AddMetadata(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
-    }
-  }
+  up_ctx_ = UpstreamContext();
   up_unary_ = env_.stub->PrepareUnaryCall(up_ctx_.get(), down_ctx_.method(), request_, env_.cq);
-  up_started_ = true;
+  upstream_ = Upstream::kOpen;
   up_unary_->StartCall();
   up_unary_->Finish(&response_, &status_, tag(kUpUnaryFinish));
 }
 
+// Cancelled, or a client that closed without sending its one message.
+void ProxyCall::RejectEmptyUnary() {
+  call_guard_ = env_.shard->Begin(header_model_.value_or(env_.table->unattributed()),
+                                  env_.turn_clock->NowNs());
+  status_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request message missing");
+  down_.Finish(status_, tag(kDownFinish));
+}
+
 void ProxyCall::OnUnaryFinish() {
-  up_finished_ = true;
+  upstream_ = Upstream::kFinished;
   CopyUpstreamMetadata(true);
   CopyUpstreamMetadata(false);
   if (status_.ok()) {
@@ -229,45 +244,50 @@ void ProxyCall::CopyUpstreamMetadata(bool initial) {
 
 // Client -> upstream: one message at a time (read, write, read ...).
 void ProxyCall::OnDownRead(bool ok) {
-  if (unary_) {
+  if (kind_ == Kind::kUnary) {
     if (ok) {
       StartUnary();
-    } else {  // cancelled, or a client that closed without sending its one message
-      call_guard_ =
-          env_.shard->Begin(header_model_found_ ? header_model_ : env_.table->unattributed(),
-                            env_.turn_clock->NowNs());
-      status_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request message missing");
-      down_.Finish(status_, tag(kDownFinish));
+    } else {
+      RejectEmptyUnary();
     }
     return;
   }
-  if (up_read_failed_) return;  // the upstream has ended the call; drop the rest
-  if (!ok) {                    // half-close or cancellation
-    down_eof_ = true;
-    if (!up_started_) StartUpstream(env_.table->unattributed(), false);
+  if (responses_ended_) return;  // the upstream has ended the call; drop the rest
+  if (!ok) {                     // half-close or cancellation
+    requests_ = Requests::kClientDone;
+    if (upstream_ == Upstream::kIdle) StartUpstream(env_.table->unattributed(), false);
     MaybeWritesDone();
     return;
   }
-  metrics::ModelId model = header_model_;
-  if (!header_model_found_ && (stream_infer_ || !up_started_)) model = ModelOfMessage(request_);
-  if (!up_started_) StartUpstream(model, true);
-  if (stream_infer_) messages_.push_back(env_.shard->Begin(model, env_.turn_clock->NowNs()));
-  if (up_start_pending_) {
-    up_write_waiting_ = true;
+  ForwardRequest();
+}
+
+// request_ holds a client message: it is counted (ModelStreamInfer) and written upstream.
+void ProxyCall::ForwardRequest() {
+  const bool started = upstream_ != Upstream::kIdle;
+  metrics::ModelId model = header_model_.value_or(0);
+  if (!header_model_ && (kind_ == Kind::kStreamInfer || !started)) {
+    model = ModelOfMessage(request_);
+  }
+  if (!started) StartUpstream(model, true);
+  if (kind_ == Kind::kStreamInfer) {
+    messages_.push_back(env_.shard->Begin(model, env_.turn_clock->NowNs()));
+  }
+  if (upstream_ == Upstream::kStarting) {
+    requests_ = Requests::kHeld;
   } else {
     UpWrite();
   }
 }
 
 void ProxyCall::UpWrite() {
-  up_write_waiting_ = false;
-  up_write_pending_ = true;
+  requests_ = Requests::kWriting;
   up_->Write(request_, tag(kUpWrite));
 }
 
 void ProxyCall::OnUpWrite(bool ok) {
-  up_write_pending_ = false;
-  if (ok && !up_read_failed_) {
+  requests_ = Requests::kIdle;
+  if (ok && !responses_ended_) {
     DownRead();
   } else {
     MaybeFinishUpstream();
@@ -275,10 +295,16 @@ void ProxyCall::OnUpWrite(bool ok) {
 }
 
 void ProxyCall::MaybeWritesDone() {
-  if (up_writes_done_ || up_read_failed_ || up_write_pending_ || up_start_pending_) return;
-  up_writes_done_ = true;
-  up_writes_done_pending_ = true;
+  if (requests_ != Requests::kClientDone || responses_ended_ || upstream_ == Upstream::kStarting) {
+    return;
+  }
+  requests_ = Requests::kClosing;
   up_->WritesDone(tag(kUpWritesDone));
+}
+
+void ProxyCall::OnUpWritesDone() {
+  requests_ = Requests::kClosed;
+  MaybeFinishUpstream();
 }
 
 // Upstream -> client: one message at a time.
@@ -286,11 +312,11 @@ void ProxyCall::UpRead() { up_->Read(&response_, tag(kUpRead)); }
 
 void ProxyCall::OnUpRead(bool ok) {
   if (!ok) {
-    up_read_failed_ = true;
+    responses_ended_ = true;
     MaybeFinishUpstream();
     return;
   }
-  if (stream_infer_ && !messages_.empty()) {
+  if (kind_ == Kind::kStreamInfer && !messages_.empty()) {
     // Responses answer requests in order; a response with no request left in flight (a decoupled
     // model answering more than once) completes nothing.
     messages_.front().End(HasErrorMessage(response_) ? Outcome::kServerError : Outcome::kSuccess,
@@ -300,34 +326,41 @@ void ProxyCall::OnUpRead(bool ok) {
   down_.Write(response_, tag(kDownWrite));
 }
 
+// Finish() only once the responses have ended and no other upstream operation is outstanding
+// (they share call state in gRPC).
 void ProxyCall::MaybeFinishUpstream() {
-  if (up_finishing_ || !up_read_failed_ || up_write_pending_ || up_writes_done_pending_ ||
-      up_start_pending_) {
+  if (upstream_ != Upstream::kOpen || !responses_ended_ || requests_ == Requests::kWriting ||
+      requests_ == Requests::kClosing) {
     return;
   }
-  up_finishing_ = true;
+  upstream_ = Upstream::kFinishing;
   up_->Finish(&status_, tag(kUpFinish));
 }
 
 void ProxyCall::OnUpFinish() {
-  up_finished_ = true;
+  upstream_ = Upstream::kFinished;
   CopyUpstreamMetadata(false);
   down_.Finish(status_, tag(kDownFinish));
 }
 
 metrics::Outcome ProxyCall::FinalOutcome() const {
-  const grpc::StatusCode code = status_.error_code();
-  if (done_ && down_ctx_.IsCancelled()) {
+  if (down_done_ && down_ctx_.IsCancelled()) {
     // The downstream call did not get its status: the client left, or its deadline passed. A
     // client whose deadline expires resets the stream itself, which can reach us just before our
     // own copy of the deadline (computed from grpc-timeout on arrival) fires: allow for that.
     constexpr auto kDeadlineSlack = std::chrono::milliseconds(50);
-    if (code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+    if (status_.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
         std::chrono::system_clock::now() + kDeadlineSlack >= down_ctx_.deadline()) {
       return Outcome::kTimeout;
     }
     return Outcome::kClientAbort;
   }
+  return StatusOutcome();
+}
+
+// The outcome of a call whose client got status_.
+metrics::Outcome ProxyCall::StatusOutcome() const {
+  const grpc::StatusCode code = status_.error_code();
   switch (code) {
     case grpc::StatusCode::OK:
       return Outcome::kSuccess;
@@ -358,29 +391,28 @@ void ProxyCall::Finalize() {
   delete this;
 }
 
-metrics::ModelId ProxyCall::ModelOfMessage(const grpc::ByteBuffer& message) {
+// Field 1 of `message`, read in place from its slices (not found if they cannot be had).
+Field1Text ProxyCall::Field1Of(const grpc::ByteBuffer& message) {
   env_.slices.clear();
   env_.chunks.clear();
-  if (!message.Dump(&env_.slices).ok()) return env_.table->unattributed();
+  if (!message.Dump(&env_.slices).ok()) return Field1Text{};
   for (const auto& s : env_.slices) {
     env_.chunks.emplace_back(reinterpret_cast<const char*>(s.begin()), s.size());
   }
-  Field1Text name = FindField1(env_.chunks);
+  Field1Text field = FindField1(env_.chunks);
   env_.slices.clear();
+  return field;
+}
+
+metrics::ModelId ProxyCall::ModelOfMessage(const grpc::ByteBuffer& message) {
+  const Field1Text name = Field1Of(message);
   // A name longer than the copy is longer than any valid name: Resolve() rejects it.
   if (!name.found || name.length == 0) return env_.table->unattributed();
   return env_.table->Resolve(name.text());
 }
 
 bool ProxyCall::HasErrorMessage(const grpc::ByteBuffer& message) {
-  env_.slices.clear();
-  env_.chunks.clear();
-  if (!message.Dump(&env_.slices).ok()) return false;
-  for (const auto& s : env_.slices) {
-    env_.chunks.emplace_back(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  Field1Text error = FindField1(env_.chunks);
-  env_.slices.clear();
+  const Field1Text error = Field1Of(message);
   return error.found && error.length > 0;
 }
 

@@ -13,8 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "lagscale/base/pending_ops.h"
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/metrics/server_counters.h"
+#include "lagscale/proxy/grpc_wire.h"
 
 namespace lagscale::proxy::internal {
 
@@ -63,41 +65,71 @@ class ProxyCall {
     kUpUnaryFinish,
     kOpCount,
   };
-  struct Tag {
-    ProxyCall* call;
-    Op op;
+  using Ops = base::PendingOps<ProxyCall, Op>;
+
+  // How the call is proxied, fixed by its method when it is accepted.
+  enum class Kind : uint8_t {
+    kGeneric,      // any method: a message pump in each direction, one arrival and completion
+    kUnary,        // a unary V2 method: one message each way, the short path
+    kStreamInfer,  // ModelStreamInfer: a pump, with per-message accounting
+  };
+  // The upstream call, in order.
+  enum class Upstream : uint8_t {
+    kIdle,       // not started (waiting for the first message to name the model)
+    kStarting,   // StartCall's tag not back yet: writes must wait
+    kOpen,       // started
+    kFinishing,  // Finish issued
+    kFinished,   // its status is in status_
+  };
+  // Requests, client -> upstream: one message at a time, then the half-close.
+  enum class Requests : uint8_t {
+    kIdle,        // no message in hand: reading the client's next one, or stopped
+    kHeld,        // request_ holds a message to write once the upstream call has started
+    kWriting,     // request_ is being written upstream
+    kClientDone,  // the client half-closed (or left); WritesDone not issued yet
+    kClosing,     // WritesDone issued
+    kClosed,      // WritesDone completed
   };
 
   explicit ProxyCall(CallEnv& env);
   ~ProxyCall();
   void Handle(Op op, bool ok);
+  // Event handlers, one per operation.
   void OnAccepted();
-  // `have_message`: the first request message is already here (it is written right away).
-  void StartUpstream(metrics::ModelId model, bool have_message);
-  void UpWrite();
-  void DownRead();
+  void OnDone();
+  void OnDownWrite(bool ok);
+  void OnUpStart();
+  void OnUpMetadata(bool ok);
   void OnDownRead(bool ok);
   void OnUpWrite(bool ok);
-  void UpRead();
+  void OnUpWritesDone();
   void OnUpRead(bool ok);
+  void OnUpFinish();
+  void OnUnaryFinish();
+  // Steps.
+  void ReadModelHeader();
+  std::unique_ptr<grpc::ClientContext> UpstreamContext();
+  // `have_message`: the first request message is already here (it is written right away).
+  void StartUpstream(metrics::ModelId model, bool have_message);
+  void StartUnary();
+  void RejectEmptyUnary();
+  void ForwardRequest();
+  void UpWrite();
+  void DownRead();
+  void UpRead();
   void MaybeWritesDone();
   void MaybeFinishUpstream();
-  void OnUpFinish();
-  void StartUnary();
-  void OnUnaryFinish();
   void CopyUpstreamMetadata(bool initial);
   void Finalize();
   metrics::Outcome FinalOutcome() const;
+  metrics::Outcome StatusOutcome() const;
+  Field1Text Field1Of(const grpc::ByteBuffer& message);
   metrics::ModelId ModelOfMessage(const grpc::ByteBuffer& message);
   bool HasErrorMessage(const grpc::ByteBuffer& message);
-  void* tag(Op op) {
-    ++pending_;
-    return &tags_[op];
-  }
+  void* tag(Op op) { return ops_.Start(op); }
 
   CallEnv& env_;
-  Tag tags_[kOpCount];
-  int pending_ = 0;
+  Ops ops_{this};
 
   grpc::GenericServerContext down_ctx_;
   grpc::GenericServerAsyncReaderWriter down_{&down_ctx_};
@@ -108,21 +140,12 @@ class ProxyCall {
   grpc::ByteBuffer response_;
   grpc::Status status_;
 
-  bool stream_infer_ = false;  // ModelStreamInfer: per-message accounting
-  bool unary_ = false;         // a unary V2 method: one message each way, the short path
-  bool header_model_found_ = false;
-  metrics::ModelId header_model_ = 0;
-  bool done_ = false;
-  bool up_started_ = false;
-  bool up_start_pending_ = false;  // StartCall's tag not back yet: writes must wait
-  bool up_write_waiting_ = false;  // request_ holds a message to write once started
-  bool down_eof_ = false;          // the client half-closed (or left)
-  bool up_write_pending_ = false;
-  bool up_writes_done_ = false;  // WritesDone issued
-  bool up_writes_done_pending_ = false;
-  bool up_read_failed_ = false;
-  bool up_finishing_ = false;
-  bool up_finished_ = false;
+  Kind kind_ = Kind::kGeneric;
+  std::optional<metrics::ModelId> header_model_;  // the model named by the call's metadata
+  Upstream upstream_ = Upstream::kIdle;
+  Requests requests_ = Requests::kIdle;
+  bool responses_ended_ = false;  // an upstream read failed: no more responses, Finish may follow
+  bool down_done_ = false;        // the downstream call's done notification has arrived
 
   metrics::RequestGuard call_guard_;            // non-stream calls
   std::deque<metrics::RequestGuard> messages_;  // ModelStreamInfer: requests not yet answered
