@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "lagscale/base/pending_ops.h"
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "report.h"
 #include "tls.h"
@@ -65,19 +66,16 @@ uint64_t SeedFromOs() {
 // operation of each kind is outstanding; the stream is dropped once none is.
 struct Stream {
   enum Op : uint8_t { kStart, kWrite, kRead, kFinish, kOpCount };
-  struct Tag {
-    Stream* stream;
-    Op op;
+  using Ops = base::PendingOps<Stream, Op>;
+  // The call, in order.
+  enum class Phase : uint8_t {
+    kConnecting,  // StartCall issued
+    kOpen,        // started; an ack is always being read
+    kEnded,       // the start or a read failed; Finish waits for the write in flight
+    kFinishing,   // Finish issued; the status says why the call ended
   };
-  Stream() {
-    for (int i = 0; i < kOpCount; ++i) tags[i] = Tag{this, static_cast<Op>(i)};
-  }
-  void* tag(Op op) {
-    ++pending;
-    return &tags[op];
-  }
 
-  Tag tags[kOpCount];
+  Ops ops{this};
   std::unique_ptr<lagscale::v1::LagService::Stub> stub;
   grpc::ClientContext ctx;
   std::unique_ptr<grpc::ClientAsyncReaderWriter<lagscale::v1::PodReport, lagscale::v1::ReportAck>>
@@ -85,11 +83,8 @@ struct Stream {
   lagscale::v1::PodReport out;
   lagscale::v1::ReportAck ack;
   grpc::Status status;
-  int pending = 0;
-  bool started = false;
+  Phase phase = Phase::kConnecting;
   bool write_pending = false;
-  bool read_failed = false;
-  bool finishing = false;
 };
 
 }  // namespace
@@ -132,7 +127,8 @@ class Reporter::Loop {
       const gpr_timespec deadline =
           gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(wait_ns, GPR_TIMESPAN));
       if (cq_.AsyncNext(&tag, &ok, deadline) == grpc::CompletionQueue::GOT_EVENT) {
-        Handle(*static_cast<Stream::Tag*>(tag), ok);
+        const Stream::Ops::Tag& t = Stream::Ops::Returned(tag);
+        Handle(*t.ops->owner(), t.op, ok);
       }
     }
     cq_.Shutdown();
@@ -158,16 +154,16 @@ class Reporter::Loop {
         grpc::CreateCustomChannel(o.coordinator, r_.credentials_, args));
     if (!token_.empty()) stream_->ctx.AddMetadata("authorization", "Bearer " + token_);
     stream_->rpc = stream_->stub->PrepareAsyncReport(&stream_->ctx, &cq_);
-    stream_->rpc->StartCall(stream_->tag(Stream::kStart));
+    stream_->rpc->StartCall(stream_->ops.Start(Stream::kStart));
   }
 
-  bool Usable() const { return stream_ && stream_->started && !stream_->read_failed; }
+  bool Usable() const { return stream_ && stream_->phase == Stream::Phase::kOpen; }
 
   void Poll(SteadyClock::time_point now) {
     const bool due = now >= next_report_;
     if (!Usable()) {
       // A stream still connecting gets one interval: the report goes out once it is up.
-      const bool connecting = stream_ && !stream_->started && !stream_->read_failed &&
+      const bool connecting = stream_ && stream_->phase == Stream::Phase::kConnecting &&
                               now - connect_started_ < r_.options_.interval;
       if (due &&
           !connecting) {  // this report is lost; the next one carries the same cumulative counters
@@ -210,63 +206,73 @@ class Reporter::Loop {
     for (const auto& [name, stats] : snapshot.models) reported_inflight_[name] = stats.inflight();
     next_report_ = SteadyClock::now() + r_.options_.interval;
     stream_->write_pending = true;
-    stream_->rpc->Write(stream_->out, stream_->tag(Stream::kWrite));
+    stream_->rpc->Write(stream_->out, stream_->ops.Start(Stream::kWrite));
   }
 
-  void Handle(Stream::Tag& tag, bool ok) {
-    Stream& s = *tag.stream;
-    --s.pending;
-    switch (tag.op) {
+  void Handle(Stream& s, Stream::Op op, bool ok) {
+    switch (op) {
       case Stream::kStart:
-        if (ok) {
-          s.started = true;
-          r_.connected_.store(true, std::memory_order_relaxed);
-          s.rpc->Read(&s.ack, s.tag(Stream::kRead));
-          next_report_ = next_poll_ = SteadyClock::now();  // tell the coordinator at once
-        } else {
-          s.read_failed = true;  // no read was issued; the status says why
-          MaybeFinish(s);
-        }
+        OnStarted(s, ok);
         break;
       case Stream::kWrite:
-        s.write_pending = false;
-        if (ok) {
-          r_.counters_.reports_sent().fetch_add(1, std::memory_order_relaxed);
-          if (backoff_ != r_.options_.backoff_initial || !announced_) {
-            spdlog::info("reporting to coordinator {}", r_.options_.coordinator);
-            announced_ = true;
-          }
-          backoff_ = r_.options_.backoff_initial;
-          if (send_when_written_ && !s.read_failed && !r_.stop_.load()) {
-            send_when_written_ = false;
-            Send(r_.ledger_.Snapshot(), false);
-          }
-        } else {
-          s.ctx.TryCancel();  // the call is dead; make the read fail too
-        }
-        MaybeFinish(s);
+        OnWritten(s, ok);
         break;
       case Stream::kRead:
-        if (ok) {
-          s.rpc->Read(&s.ack, s.tag(Stream::kRead));
-        } else {
-          s.read_failed = true;
-          MaybeFinish(s);
-        }
+        OnRead(s, ok);
         break;
       case Stream::kFinish:
-        break;
       case Stream::kOpCount:
         break;
     }
-    if (s.pending == 0 && s.finishing) Drop(s);
+    if (s.ops.Settled()) Drop(s);
+  }
+
+  void OnStarted(Stream& s, bool ok) {
+    if (ok) {
+      s.phase = Stream::Phase::kOpen;
+      r_.connected_.store(true, std::memory_order_relaxed);
+      s.rpc->Read(&s.ack, s.ops.Start(Stream::kRead));
+      next_report_ = next_poll_ = SteadyClock::now();  // tell the coordinator at once
+    } else {
+      s.phase = Stream::Phase::kEnded;  // no read was issued; the status says why
+      MaybeFinish(s);
+    }
+  }
+
+  void OnWritten(Stream& s, bool ok) {
+    s.write_pending = false;
+    if (ok) {
+      r_.counters_.reports_sent().fetch_add(1, std::memory_order_relaxed);
+      if (backoff_ != r_.options_.backoff_initial || !announced_) {
+        spdlog::info("reporting to coordinator {}", r_.options_.coordinator);
+        announced_ = true;
+      }
+      backoff_ = r_.options_.backoff_initial;
+      if (send_when_written_ && s.phase == Stream::Phase::kOpen && !r_.stop_.load()) {
+        send_when_written_ = false;
+        Send(r_.ledger_.Snapshot(), false);
+      }
+    } else {
+      s.ctx.TryCancel();  // the call is dead; make the read fail too
+    }
+    MaybeFinish(s);
+  }
+
+  // The coordinator's acks only say that the stream is alive: keep reading until it is not.
+  void OnRead(Stream& s, bool ok) {
+    if (ok) {
+      s.rpc->Read(&s.ack, s.ops.Start(Stream::kRead));
+    } else {
+      s.phase = Stream::Phase::kEnded;
+      MaybeFinish(s);
+    }
   }
 
   // Finish() only once no read or write is outstanding (they share call state in gRPC).
   void MaybeFinish(Stream& s) {
-    if (s.finishing || !s.read_failed || s.write_pending) return;
-    s.finishing = true;
-    s.rpc->Finish(&s.status, s.tag(Stream::kFinish));
+    if (s.phase != Stream::Phase::kEnded || s.write_pending) return;
+    s.phase = Stream::Phase::kFinishing;
+    s.rpc->Finish(&s.status, s.ops.Start(Stream::kFinish));
   }
 
   void Drop(Stream& s) {
