@@ -61,75 +61,25 @@ class GrpcProxy::Impl {
   }
 
   void Start() {
-    if (count_ == 0 || first_ + count_ > ledger_.shard_count() ||
-        (counters_ && first_ + count_ > counters_->shard_count())) {
-      throw std::invalid_argument("gRPC proxy: ledger shards out of range");
-    }
+    CheckShards();
     // Debian builds Abseil without NDEBUG, so every absl::Mutex that gRPC takes per call also
     // runs the debug build's deadlock detector (a global lock-order graph, itself behind a
     // mutex): a few percent of the passthrough's CPU in perf. Process-wide, and harmless to
     // turn off: the detector finds lock-order bugs in gRPC, it does not prevent them.
     absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-    grpc::ServerBuilder builder;
-    // gRPC sets SO_REUSEPORT by default, so a second sidecar on the same port would silently
-    // share the calls: bind exclusively, as the HTTP listener's port is.
-    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterAsyncGenericService(&service_);
-    // Size limits are the inference server's business: the proxy passes any message.
-    builder.SetMaxReceiveMessageSize(-1);
-    builder.SetMaxSendMessageSize(-1);
-    for (size_t i = 0; i < count_; ++i) cqs_.push_back(builder.AddCompletionQueue());
-    server_ = builder.BuildAndStart();
-    if (!server_ || port_ == 0) {
-      throw std::runtime_error("cannot listen for gRPC on --grpc-listen " + options_.listen + ": " +
-                               BindError(options_.listen));
-    }
+    StartServer();
     for (size_t i = 0; i < count_; ++i) {
-      grpc::ChannelArguments args;
-      args.SetMaxReceiveMessageSize(-1);
-      args.SetMaxSendMessageSize(-1);
-      // No retries: they would buffer every message, and a proxy must not replay calls.
-      args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-      // One HTTP/2 connection per thread instead of one shared by all.
-      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-      // The upstream is in the same pod: notice it coming back within a second.
-      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-      // Despite its name, gRPC uses this as the minimum time a connection attempt gets (TCP and
-      // HTTP/2 handshake). At 100 ms a slow or busy machine failed attempts that were merely
-      // slow, and the calls waiting on them ended as UNAVAILABLE (upstream_error).
-      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-                  static_cast<int>(options_.connect_timeout.count()));
-      auto channel =
-          grpc::CreateCustomChannel(options_.upstream, grpc::InsecureChannelCredentials(), args);
+      auto channel = grpc::CreateCustomChannel(
+          options_.upstream, grpc::InsecureChannelCredentials(), UpstreamChannelArguments());
       stubs_.push_back(std::make_unique<grpc::GenericStub>(channel));
-      auto env = std::make_unique<internal::CallEnv>();
-      env->service = &service_;
-      env->cq = cqs_[i].get();
-      env->stub = stubs_[i].get();
-      env->shard = &ledger_.shard(first_ + i);
-      env->counters = counters_ ? &counters_->shard(first_ + i) : nullptr;
-      env->table = &ledger_.table();
-      env->model_headers = options_.model_headers;
-      env->live = &live_;
-      env->accepting = &accepting_;
-      env->turn_clock.emplace(ledger_.clock());
-      envs_.push_back(std::move(env));
+      envs_.push_back(MakeEnv(i));
     }
     accepting_ = true;
     for (size_t i = 0; i < count_; ++i) {
       // Two calls waiting per queue, so a new call never waits for a thread to re-arm.
       internal::ProxyCall::Listen(*envs_[i]);
       internal::ProxyCall::Listen(*envs_[i]);
-      threads_.emplace_back([env = envs_[i].get()] {
-        void* tag;
-        bool ok;
-        while (env->cq->Next(&tag, &ok)) {
-          env->turn_clock->NewTurn();
-          internal::ProxyCall::Dispatch(tag, ok);
-        }
-      });
+      threads_.emplace_back([env = envs_[i].get()] { ServeQueue(*env); });
     }
   }
 
@@ -165,6 +115,78 @@ class GrpcProxy::Impl {
   int64_t live() const { return live_.load(std::memory_order_relaxed); }
 
  private:
+  void CheckShards() const {
+    if (count_ == 0 || first_ + count_ > ledger_.shard_count() ||
+        (counters_ && first_ + count_ > counters_->shard_count())) {
+      throw std::invalid_argument("gRPC proxy: ledger shards out of range");
+    }
+  }
+
+  // Binds options_.listen with one completion queue per thread and starts the server.
+  void StartServer() {
+    grpc::ServerBuilder builder;
+    // gRPC sets SO_REUSEPORT by default, so a second sidecar on the same port would silently
+    // share the calls: bind exclusively, as the HTTP listener's port is.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterAsyncGenericService(&service_);
+    // Size limits are the inference server's business: the proxy passes any message.
+    builder.SetMaxReceiveMessageSize(-1);
+    builder.SetMaxSendMessageSize(-1);
+    for (size_t i = 0; i < count_; ++i) cqs_.push_back(builder.AddCompletionQueue());
+    server_ = builder.BuildAndStart();
+    if (!server_ || port_ == 0) {
+      throw std::runtime_error("cannot listen for gRPC on --grpc-listen " + options_.listen + ": " +
+                               BindError(options_.listen));
+    }
+  }
+
+  // The settings of each thread's channel to the upstream.
+  grpc::ChannelArguments UpstreamChannelArguments() const {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    args.SetMaxSendMessageSize(-1);
+    // No retries: they would buffer every message, and a proxy must not replay calls.
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+    // One HTTP/2 connection per thread instead of one shared by all.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    // The upstream is in the same pod: notice it coming back within a second.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    // Despite its name, gRPC uses this as the minimum time a connection attempt gets (TCP and
+    // HTTP/2 handshake). At 100 ms a slow or busy machine failed attempts that were merely
+    // slow, and the calls waiting on them ended as UNAVAILABLE (upstream_error).
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+                static_cast<int>(options_.connect_timeout.count()));
+    return args;
+  }
+
+  // What the calls of thread `i` share.
+  std::unique_ptr<internal::CallEnv> MakeEnv(size_t i) {
+    auto env = std::make_unique<internal::CallEnv>();
+    env->service = &service_;
+    env->cq = cqs_[i].get();
+    env->stub = stubs_[i].get();
+    env->shard = &ledger_.shard(first_ + i);
+    env->counters = counters_ ? &counters_->shard(first_ + i) : nullptr;
+    env->table = &ledger_.table();
+    env->model_headers = options_.model_headers;
+    env->live = &live_;
+    env->accepting = &accepting_;
+    env->turn_clock.emplace(ledger_.clock());
+    return env;
+  }
+
+  // One thread's loop: every event of its queue, until the queue is shut down and drained.
+  static void ServeQueue(internal::CallEnv& env) {
+    void* tag;
+    bool ok;
+    while (env.cq->Next(&tag, &ok)) {
+      env.turn_clock->NewTurn();
+      internal::ProxyCall::Dispatch(tag, ok);
+    }
+  }
+
   GrpcProxyOptions options_;
   metrics::Ledger& ledger_;
   metrics::ServerCounters* counters_;
