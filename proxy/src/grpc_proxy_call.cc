@@ -1,7 +1,8 @@
 #include "grpc_proxy_call.h"
 
-#include <chrono>
 #include <string_view>
+
+#include "grpc_proxy_outcome.h"
 
 namespace lagscale::proxy::internal {
 namespace {
@@ -24,23 +25,6 @@ bool Forwardable(grpc::string_ref key) {
   if (k.empty() || k[0] == ':' || k.substr(0, 5) == "grpc-") return false;
   return k != "user-agent" && k != "te" && k != "content-type" && k != "host" &&
          k != "content-length" && k != "connection";
-}
-
-// gRPC's client-side codes (RESOURCE_EXHAUSTED is its 429: the HTTP side counts 429 the same).
-bool IsClientCode(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::NOT_FOUND:
-    case grpc::StatusCode::ALREADY_EXISTS:
-    case grpc::StatusCode::PERMISSION_DENIED:
-    case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::FAILED_PRECONDITION:
-    case grpc::StatusCode::OUT_OF_RANGE:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return true;
-    default:
-      return false;
-  }
 }
 
 }  // namespace
@@ -345,37 +329,9 @@ void ProxyCall::OnUpFinish() {
 
 metrics::Outcome ProxyCall::FinalOutcome() const {
   if (down_done_ && down_ctx_.IsCancelled()) {
-    // The downstream call did not get its status: the client left, or its deadline passed. A
-    // client whose deadline expires resets the stream itself, which can reach us just before our
-    // own copy of the deadline (computed from grpc-timeout on arrival) fires: allow for that.
-    constexpr auto kDeadlineSlack = std::chrono::milliseconds(50);
-    if (status_.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
-        std::chrono::system_clock::now() + kDeadlineSlack >= down_ctx_.deadline()) {
-      return Outcome::kTimeout;
-    }
-    return Outcome::kClientAbort;
+    return AbandonedOutcome(status_.error_code(), down_ctx_.deadline());
   }
-  return StatusOutcome();
-}
-
-// The outcome of a call whose client got status_.
-metrics::Outcome ProxyCall::StatusOutcome() const {
-  const grpc::StatusCode code = status_.error_code();
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return Outcome::kSuccess;
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return Outcome::kTimeout;
-    case grpc::StatusCode::UNAVAILABLE:
-      // Made by our own channel (refused, reset, closed) rather than sent by the server.
-      if (up_ctx_ &&
-          up_ctx_->debug_error_string().find("received from peer") == std::string::npos) {
-        return Outcome::kUpstreamError;
-      }
-      return Outcome::kServerError;
-    default:
-      return IsClientCode(code) ? Outcome::kClientError : Outcome::kServerError;
-  }
+  return StatusOutcome(status_, up_ctx_.get());
 }
 
 void ProxyCall::Finalize() {

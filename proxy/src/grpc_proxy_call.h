@@ -122,7 +122,6 @@ class ProxyCall {
   void CopyUpstreamMetadata(bool initial);
   void Finalize();
   metrics::Outcome FinalOutcome() const;
-  metrics::Outcome StatusOutcome() const;
   Field1Text Field1Of(const grpc::ByteBuffer& message);
   metrics::ModelId ModelOfMessage(const grpc::ByteBuffer& message);
   bool HasErrorMessage(const grpc::ByteBuffer& message);

@@ -1,0 +1,22 @@
+#pragma once
+// Internal to proxy/: how the end of a proxied gRPC call maps to a ledger outcome (the table is
+// in lagscale/proxy/grpc_proxy.h). Thread safety: pure functions.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+
+#include "lagscale/metrics/ledger.h"
+
+namespace lagscale::proxy::internal {
+
+// A call whose client did not get its status: the client left, or its deadline passed.
+// `code`: the status the proxy holds for it; `deadline`: the client's deadline.
+metrics::Outcome AbandonedOutcome(grpc::StatusCode code,
+                                  std::chrono::system_clock::time_point deadline);
+
+// A call whose client got `status`. `upstream`: the upstream call's context, null if none was
+// made (it tells UNAVAILABLE sent by the server from UNAVAILABLE made by the proxy's channel).
+metrics::Outcome StatusOutcome(const grpc::Status& status, const grpc::ClientContext* upstream);
+
+}  // namespace lagscale::proxy::internal
