@@ -98,16 +98,8 @@ size_t JsonScanner::Step(const char* p, const char* end) {
       UnicodeDigit(c);
       return 1;
     case State::kLowBackslash:
-      c == '\\' ? void(state_ = State::kLowU) : Fail();
-      return 1;
     case State::kLowU:
-      if (c != 'u') {
-        Fail();
-      } else {
-        state_ = State::kUnicode;
-        hex_digits_ = 0;
-        code_unit_ = 0;
-      }
+      LowSurrogateChar(c);
       return 1;
     case State::kNumber:
       return NumberChar(c);
@@ -115,8 +107,26 @@ size_t JsonScanner::Step(const char* p, const char* end) {
       LiteralChar(c);
       return 1;
     default:
-      break;
+      return BetweenTokens(c);
   }
+}
+
+// The "\u" that must follow a high surrogate's escape.
+void JsonScanner::LowSurrogateChar(char c) {
+  if (state_ == State::kLowBackslash) {
+    c == '\\' ? void(state_ = State::kLowU) : Fail();
+  } else if (c != 'u') {
+    Fail();
+  } else {
+    state_ = State::kUnicode;
+    hex_digits_ = 0;
+    code_unit_ = 0;
+  }
+}
+
+// A byte between tokens: white space, the start of a value or a key, or punctuation. Returns 1
+// (consumed), so Step() can end with a jump here.
+size_t JsonScanner::BetweenTokens(char c) {
   if (IsSpace(c)) return 1;
   switch (state_) {
     case State::kValue:

@@ -93,6 +93,8 @@ class JsonScanner {
   };
 
   size_t Step(const char* p, const char* end);
+  void LowSurrogateChar(char c);
+  size_t BetweenTokens(char c);
   size_t StringBytes(const char* p, const char* end);
   size_t SkipBytes(const char* p, const char* end);
   // Inside a skipped string: consumes up to its closing quote or `end`; returns where it stopped.
