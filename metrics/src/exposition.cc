@@ -43,6 +43,24 @@ class Families {
     return m;
   }
 
+  // A family of one sample with the constant labels only.
+  void Counter(const char* name, const char* help, double value) {
+    Sample(Add(name, help, MetricType::Counter)).counter.value = value;
+  }
+  void Gauge(const char* name, const char* help, double value) {
+    Sample(Add(name, help, MetricType::Gauge)).gauge.value = value;
+  }
+
+  // One counter sample per outcome, labelled `outcome` after `extra`.
+  void PerOutcome(MetricFamily& family, const std::vector<ClientMetric::Label>& extra,
+                  const std::array<uint64_t, kOutcomeCount>& outcomes) {
+    for (size_t o = 0; o < kOutcomeCount; ++o) {
+      std::vector<ClientMetric::Label> labels = extra;
+      labels.push_back({"outcome", std::string(OutcomeName(static_cast<Outcome>(o)))});
+      Sample(family, std::move(labels)).counter.value = static_cast<double>(outcomes[o]);
+    }
+  }
+
   std::vector<MetricFamily> Take() {
     return {std::make_move_iterator(families_.begin()), std::make_move_iterator(families_.end())};
   }
@@ -67,6 +85,103 @@ void FillHistogram(ClientMetric& h, const std::array<uint64_t, kLatencyBucketCou
   h.histogram.sample_sum = sum;
 }
 
+// The families with one sample per model; a model's samples go into each.
+struct ModelFamilies {
+  explicit ModelFamilies(Families& f)
+      : arrivals(f.Add("lagscale_model_arrivals_total",
+                       "Requests routed to the model (headers parsed).", MetricType::Counter)),
+        completions(f.Add("lagscale_model_completions_total",
+                          "Requests to the model that ended, by outcome.", MetricType::Counter)),
+        inflight(f.Add("lagscale_model_inflight_requests",
+                       "Requests received and not yet answered: the inference lag now.",
+                       MetricType::Gauge)),
+        busy(f.Add("lagscale_model_busy_seconds_total",
+                   "Integral of in-flight requests over time; its rate is the exact average "
+                   "concurrency.",
+                   MetricType::Counter)),
+        duration(f.Add("lagscale_model_request_duration_seconds",
+                       "Time from request headers to the end of the response.",
+                       MetricType::Histogram)),
+        last(f.Add("lagscale_model_last_request_timestamp_seconds",
+                   "Unix time of the model's latest arrival.", MetricType::Gauge)),
+        ttfb(f.Add("lagscale_model_time_to_first_byte_seconds",
+                   "Time from request headers to the first byte of the answer (for a "
+                   "server-sent-events stream, its first event); OpenAI-compatible requests.",
+                   MetricType::Histogram)),
+        tokens(f.Add("lagscale_model_tokens_total",
+                     "Tokens reported in the answers' usage objects, by kind (prompt, "
+                     "completion); OpenAI-compatible requests.",
+                     MetricType::Counter)) {}
+
+  void AddModel(Families& f, const std::string& model, const ModelStats& s) {
+    f.Sample(arrivals, {{"model", model}}).counter.value = static_cast<double>(s.arrivals);
+    f.PerOutcome(completions, {{"model", model}}, s.outcomes);
+    f.Sample(inflight, {{"model", model}}).gauge.value = static_cast<double>(s.inflight());
+    f.Sample(busy, {{"model", model}}).counter.value = s.busy_seconds;
+    FillHistogram(f.Sample(duration, {{"model", model}}), s.latency_buckets,
+                  s.duration_seconds_sum);
+    f.Sample(last, {{"model", model}}).gauge.value =
+        static_cast<double>(s.last_request_unix_ns) * 1e-9;
+    FillHistogram(f.Sample(ttfb, {{"model", model}}), s.ttfb_buckets, s.ttfb_seconds_sum);
+    f.Sample(tokens, {{"model", model}, {"kind", "prompt"}}).counter.value =
+        static_cast<double>(s.prompt_tokens);
+    f.Sample(tokens, {{"model", model}, {"kind", "completion"}}).counter.value =
+        static_cast<double>(s.completion_tokens);
+  }
+
+  MetricFamily& arrivals;
+  MetricFamily& completions;
+  MetricFamily& inflight;
+  MetricFamily& busy;
+  MetricFamily& duration;
+  MetricFamily& last;
+  MetricFamily& ttfb;
+  MetricFamily& tokens;
+};
+
+// A server-wide counter read from one field of ServerTotals.
+struct ServerCounter {
+  const char* name;
+  const char* help;
+  uint64_t ServerTotals::*field;
+};
+
+// The server counters between the connection gauges and the parse errors, in exposition order.
+constexpr ServerCounter kTrafficCounters[] = {
+    {"lagscale_upstream_connect_failures_total",
+     "Connections to the inference server that could not be made.",
+     &ServerTotals::upstream_connect_failures},
+    {"lagscale_upstream_connect_retries_total",
+     "Upstream connection attempts made again after a refused or timed-out one.",
+     &ServerTotals::upstream_connect_retries},
+    {"lagscale_upstream_request_retries_total",
+     "Requests sent again on a fresh upstream connection after a kept-alive one failed "
+     "before answering.",
+     &ServerTotals::upstream_request_retries},
+    {"lagscale_client_write_timeouts_total",
+     "Requests ended because the client did not read its response in time.",
+     &ServerTotals::client_write_timeouts},
+    {"lagscale_accept_errors_total",
+     "Failed accepts of client connections (e.g. out of file descriptors).",
+     &ServerTotals::accept_errors},
+    {"lagscale_connections_shed_total",
+     "Client connections closed unserved because no file descriptor was free.",
+     &ServerTotals::connections_shed},
+    {"lagscale_answer_events_skipped_total",
+     "Server-sent events of OpenAI-compatible answers too large to scan for usage "
+     "(over 64 KiB of data), passed on unscanned.",
+     &ServerTotals::answer_events_skipped},
+};
+
+// The coordinator report counters, after the parse errors.
+constexpr ServerCounter kReportCounters[] = {
+    {"lagscale_reports_sent_total", "Lag reports sent to the coordinator.",
+     &ServerTotals::reports_sent},
+    {"lagscale_report_failures_total",
+     "Lag report attempts that failed (coordinator unreachable or refused).",
+     &ServerTotals::report_failures},
+};
+
 class LedgerCollector final : public prometheus::Collectable {
  public:
   LedgerCollector(const Ledger& ledger, const ServerCounters& server, ExpositionLabels labels)
@@ -74,124 +189,57 @@ class LedgerCollector final : public prometheus::Collectable {
 
   std::vector<MetricFamily> Collect() const override {
     const LedgerSnapshot snap = ledger_.Snapshot();
+    const ServerTotals totals = server_.Sum();
     Families f(labels_);
     CollectModels(snap, f);
-    CollectServer(snap, f);
+    CollectUnattributed(snap.unattributed, f);
+    CollectModelTable(snap, f);
+    CollectServer(totals, f);
     CollectProcess(f);
     return f.Take();
   }
 
  private:
-  void CollectModels(const LedgerSnapshot& snap, Families& f) const {
-    auto& arrivals = f.Add("lagscale_model_arrivals_total",
-                           "Requests routed to the model (headers parsed).", MetricType::Counter);
-    auto& completions = f.Add("lagscale_model_completions_total",
-                              "Requests to the model that ended, by outcome.", MetricType::Counter);
-    auto& inflight = f.Add("lagscale_model_inflight_requests",
-                           "Requests received and not yet answered: the inference lag now.",
-                           MetricType::Gauge);
-    auto& busy = f.Add("lagscale_model_busy_seconds_total",
-                       "Integral of in-flight requests over time; its rate is the exact average "
-                       "concurrency.",
-                       MetricType::Counter);
-    auto& duration = f.Add("lagscale_model_request_duration_seconds",
-                           "Time from request headers to the end of the response.",
-                           MetricType::Histogram);
-    auto& last = f.Add("lagscale_model_last_request_timestamp_seconds",
-                       "Unix time of the model's latest arrival.", MetricType::Gauge);
-    auto& ttfb = f.Add("lagscale_model_time_to_first_byte_seconds",
-                       "Time from request headers to the first byte of the answer (for a "
-                       "server-sent-events stream, its first event); OpenAI-compatible requests.",
-                       MetricType::Histogram);
-    auto& tokens = f.Add("lagscale_model_tokens_total",
-                         "Tokens reported in the answers' usage objects, by kind (prompt, "
-                         "completion); OpenAI-compatible requests.",
-                         MetricType::Counter);
-
-    auto add_model = [&](const std::string& model, const ModelStats& s) {
-      f.Sample(arrivals, {{"model", model}}).counter.value = static_cast<double>(s.arrivals);
-      for (size_t o = 0; o < kOutcomeCount; ++o) {
-        f.Sample(completions, {{"model", model},
-                               {"outcome", std::string(OutcomeName(static_cast<Outcome>(o)))}})
-            .counter.value = static_cast<double>(s.outcomes[o]);
-      }
-      f.Sample(inflight, {{"model", model}}).gauge.value = static_cast<double>(s.inflight());
-      f.Sample(busy, {{"model", model}}).counter.value = s.busy_seconds;
-      FillHistogram(f.Sample(duration, {{"model", model}}), s.latency_buckets,
-                    s.duration_seconds_sum);
-      f.Sample(last, {{"model", model}}).gauge.value =
-          static_cast<double>(s.last_request_unix_ns) * 1e-9;
-      FillHistogram(f.Sample(ttfb, {{"model", model}}), s.ttfb_buckets, s.ttfb_seconds_sum);
-      f.Sample(tokens, {{"model", model}, {"kind", "prompt"}}).counter.value =
-          static_cast<double>(s.prompt_tokens);
-      f.Sample(tokens, {{"model", model}, {"kind", "completion"}}).counter.value =
-          static_cast<double>(s.completion_tokens);
-    };
-    for (const auto& [name, stats] : snap.models) add_model(name, stats);
-    if (snap.overflow.arrivals > 0) add_model(kOverflowLabel, snap.overflow);
-
-    const ModelStats& u = snap.unattributed;
-    f.Sample(f.Add("lagscale_unattributed_arrivals_total",
-                   "Requests that named no valid model (proxied, not counted under a model).",
-                   MetricType::Counter))
-        .counter.value = static_cast<double>(u.arrivals);
-    auto& u_done = f.Add("lagscale_unattributed_completions_total",
-                         "Requests that named no valid model and ended, by outcome.",
-                         MetricType::Counter);
-    for (size_t o = 0; o < kOutcomeCount; ++o) {
-      f.Sample(u_done, {{"outcome", std::string(OutcomeName(static_cast<Outcome>(o)))}})
-          .counter.value = static_cast<double>(u.outcomes[o]);
-    }
-    f.Sample(f.Add("lagscale_unattributed_inflight_requests",
-                   "Requests that named no valid model, in flight now.", MetricType::Gauge))
-        .gauge.value = static_cast<double>(u.inflight());
+  static void CollectModels(const LedgerSnapshot& snap, Families& f) {
+    ModelFamilies families(f);
+    for (const auto& [name, stats] : snap.models) families.AddModel(f, name, stats);
+    if (snap.overflow.arrivals > 0) families.AddModel(f, kOverflowLabel, snap.overflow);
   }
 
-  void CollectServer(const LedgerSnapshot& snap, Families& f) const {
-    const ServerTotals t = server_.Sum();
-    auto gauge = [&](const char* name, const char* help, double v) {
-      f.Sample(f.Add(name, help, MetricType::Gauge)).gauge.value = v;
-    };
-    auto counter = [&](const char* name, const char* help, double v) {
-      f.Sample(f.Add(name, help, MetricType::Counter)).counter.value = v;
-    };
-    gauge("lagscale_models_tracked", "Distinct models tracked under their own label.",
-          static_cast<double>(snap.models.size()));
-    gauge("lagscale_models_max", "Most models tracked before the rest count as _overflow.",
-          static_cast<double>(snap.max_models));
-    counter("lagscale_model_overflow_requests_total",
-            "Requests for a model that could not be tracked because the table was full.",
-            static_cast<double>(snap.overflowed_lookups));
-    counter("lagscale_model_invalid_names_total",
-            "Requests whose model name was not a valid label.",
-            static_cast<double>(snap.invalid_names));
-    counter("lagscale_connections_accepted_total", "Client connections accepted.",
-            static_cast<double>(t.connections_accepted));
-    gauge("lagscale_connections_open", "Client connections open now.",
-          static_cast<double>(t.connections_accepted - t.connections_closed));
-    counter("lagscale_upstream_connect_failures_total",
-            "Connections to the inference server that could not be made.",
-            static_cast<double>(t.upstream_connect_failures));
-    counter("lagscale_upstream_connect_retries_total",
-            "Upstream connection attempts made again after a refused or timed-out one.",
-            static_cast<double>(t.upstream_connect_retries));
-    counter("lagscale_upstream_request_retries_total",
-            "Requests sent again on a fresh upstream connection after a kept-alive one failed "
-            "before answering.",
-            static_cast<double>(t.upstream_request_retries));
-    counter("lagscale_client_write_timeouts_total",
-            "Requests ended because the client did not read its response in time.",
-            static_cast<double>(t.client_write_timeouts));
-    counter("lagscale_accept_errors_total",
-            "Failed accepts of client connections (e.g. out of file descriptors).",
-            static_cast<double>(t.accept_errors));
-    counter("lagscale_connections_shed_total",
-            "Client connections closed unserved because no file descriptor was free.",
-            static_cast<double>(t.connections_shed));
-    counter("lagscale_answer_events_skipped_total",
-            "Server-sent events of OpenAI-compatible answers too large to scan for usage "
-            "(over 64 KiB of data), passed on unscanned.",
-            static_cast<double>(t.answer_events_skipped));
+  static void CollectUnattributed(const ModelStats& u, Families& f) {
+    f.Counter("lagscale_unattributed_arrivals_total",
+              "Requests that named no valid model (proxied, not counted under a model).",
+              static_cast<double>(u.arrivals));
+    f.PerOutcome(
+        f.Add("lagscale_unattributed_completions_total",
+              "Requests that named no valid model and ended, by outcome.", MetricType::Counter),
+        {}, u.outcomes);
+    f.Gauge("lagscale_unattributed_inflight_requests",
+            "Requests that named no valid model, in flight now.",
+            static_cast<double>(u.inflight()));
+  }
+
+  static void CollectModelTable(const LedgerSnapshot& snap, Families& f) {
+    f.Gauge("lagscale_models_tracked", "Distinct models tracked under their own label.",
+            static_cast<double>(snap.models.size()));
+    f.Gauge("lagscale_models_max", "Most models tracked before the rest count as _overflow.",
+            static_cast<double>(snap.max_models));
+    f.Counter("lagscale_model_overflow_requests_total",
+              "Requests for a model that could not be tracked because the table was full.",
+              static_cast<double>(snap.overflowed_lookups));
+    f.Counter("lagscale_model_invalid_names_total",
+              "Requests whose model name was not a valid label.",
+              static_cast<double>(snap.invalid_names));
+  }
+
+  static void CollectServer(const ServerTotals& t, Families& f) {
+    f.Counter("lagscale_connections_accepted_total", "Client connections accepted.",
+              static_cast<double>(t.connections_accepted));
+    f.Gauge("lagscale_connections_open", "Client connections open now.",
+            static_cast<double>(t.connections_accepted - t.connections_closed));
+    for (const ServerCounter& c : kTrafficCounters) {
+      f.Counter(c.name, c.help, static_cast<double>(t.*c.field));
+    }
     auto& parse = f.Add("lagscale_parse_errors_total",
                         "Requests refused before reaching the inference server, by kind.",
                         MetricType::Counter);
@@ -199,31 +247,24 @@ class LedgerCollector final : public prometheus::Collectable {
       f.Sample(parse, {{"kind", std::string(ParseErrorName(static_cast<ParseError>(e)))}})
           .counter.value = static_cast<double>(t.parse_errors[e]);
     }
-    counter("lagscale_reports_sent_total", "Lag reports sent to the coordinator.",
-            static_cast<double>(t.reports_sent));
-    counter("lagscale_report_failures_total",
-            "Lag report attempts that failed (coordinator unreachable or refused).",
-            static_cast<double>(t.report_failures));
+    for (const ServerCounter& c : kReportCounters) {
+      f.Counter(c.name, c.help, static_cast<double>(t.*c.field));
+    }
     f.Sample(f.Add("lagscale_build_info", "Version and git revision of this binary.",
                    MetricType::Gauge),
              {{"version", kVersion}, {"revision", kRevision}})
         .gauge.value = 1;
   }
 
-  void CollectProcess(Families& f) const {
+  static void CollectProcess(Families& f) {
     const ProcessStats p = ReadProcessStats();
     if (!p.valid) return;
-    f.Sample(f.Add("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                   MetricType::Counter))
-        .counter.value = p.cpu_seconds;
-    f.Sample(f.Add("process_resident_memory_bytes", "Resident memory size in bytes.",
-                   MetricType::Gauge))
-        .gauge.value = p.resident_bytes;
-    f.Sample(f.Add("process_open_fds", "Number of open file descriptors.", MetricType::Gauge))
-        .gauge.value = p.open_fds;
-    f.Sample(f.Add("process_start_time_seconds",
-                   "Start time of the process since unix epoch in seconds.", MetricType::Gauge))
-        .gauge.value = p.start_time_seconds;
+    f.Counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+              p.cpu_seconds);
+    f.Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", p.resident_bytes);
+    f.Gauge("process_open_fds", "Number of open file descriptors.", p.open_fds);
+    f.Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+            p.start_time_seconds);
   }
 
   const Ledger& ledger_;
@@ -237,8 +278,7 @@ struct Exposition::State {
   LedgerCollector collector;
 };
 
-Exposition::Exposition(const Ledger& ledger, const ServerCounters& server,
-                       ExpositionLabels labels)
+Exposition::Exposition(const Ledger& ledger, const ServerCounters& server, ExpositionLabels labels)
     : state_(new State{LedgerCollector(ledger, server, std::move(labels))}) {}
 
 Exposition::~Exposition() = default;

@@ -48,12 +48,39 @@ class ClientConnection final : public std::enable_shared_from_this<ClientConnect
   void OnDrain() override;
 
  private:
+  // Where the connection stands. It moves forward only, except kExchange -> kIdle when a response
+  // ended and the connection stays open for the next request:
+  //   kIdle -> kExchange -> kIdle ...          (keep-alive; pipelined requests wait in in_)
+  //   kIdle | kExchange -> kAnswering -> kLingering -> kClosed   (the proxy's own error answer)
+  //   any -> kClosed                            (client gone, timeout, drain, failure mid-response)
+  enum class Phase : uint8_t {
+    kIdle,       // no exchange: waiting for a request, or reading its head
+    kExchange,   // a request's head was parsed and its response has not ended (see exchange_)
+    kAnswering,  // writing the proxy's own error answer; the connection closes after it
+    kLingering,  // the error answer is out: discarding what the client still sends, then closing
+    kClosed,
+  };
+
+  // The request in progress; meaningful in Phase::kExchange, reset whole by StartExchange().
+  struct Exchange {
+    Clock::time_point start;         // the request's upstream budget runs from here
+    int64_t arrival_ns = 0;          // ledger clock, for the time to first output
+    bool awaiting_model = false;     // the model is still streaming in its body: no guard yet
+    bool openai = false;             // an OpenAI-compatible request, its answer not counted yet
+    bool first_output_seen = false;  // the time to first output was recorded
+    bool retried = false;            // the request was already sent again once
+    int connect_attempts = 0;
+    int not_taken = 0;  // new connections the upstream never took
+  };
+
   // Where opening an upstream connection for the current request stands.
   enum class ConnectPhase : uint8_t {
     kIdle,        // not opening one (there is one, or none is needed yet)
     kInProgress,  // an attempt is under way (the upstream timer bounds it)
     kBackoff,     // waiting a moment before the next attempt (the upstream timer ends it)
   };
+
+  bool closed() const { return phase_ == Phase::kClosed; }
 
   // Client side (client_connection.cc).
   void Process();
@@ -69,6 +96,8 @@ class ClientConnection final : public std::enable_shared_from_this<ClientConnect
   metrics::RequestGuard& Guard();
   void RecordFirstOutput();
   void AccountAnswer(bool complete);
+
+  // Error answers, client timeouts and closing (client_connection_errors.cc).
   void OnRequestError();
   void SendErrorAndClose(int status, std::string_view reason, std::string_view body,
                          metrics::Outcome outcome);
@@ -122,29 +151,20 @@ class ClientConnection final : public std::enable_shared_from_this<ClientConnect
   Clock::time_point upstream_deadline_ = Clock::time_point::max();
   Clock::time_point upstream_expiry_ = Clock::time_point::max();
   bool upstream_timer_armed_ = false;
-  Clock::time_point exchange_start_;  // the request's upstream budget runs from here
 
-  bool exchange_ = false;  // a request has begun and its response has not ended
-  bool awaiting_model_ = false;  // the exchange's model is still streaming in its body
-  bool openai_ = false;          // the exchange is an OpenAI-compatible request
-  bool first_output_seen_ = false;
-  int64_t arrival_ns_ = 0;  // ledger clock, for the time to first output
+  Phase phase_ = Phase::kIdle;
+  Exchange exchange_;
+  // The socket operations in flight; each side may read and write at once.
   bool client_reading_ = false;
   bool client_writing_ = false;
   bool upstream_reading_ = false;
   bool upstream_writing_ = false;
   ConnectPhase connect_ = ConnectPhase::kIdle;
-  int connect_attempts_ = 0;  // for the current request
-  int not_taken_ = 0;         // new connections the upstream never took, for this request
-  bool sent_any_ = false;     // a byte of the request reached the current upstream connection
+  bool sent_any_ = false;  // a byte of the request reached the current upstream connection
   // A request sent whole on a new connection, not yet acknowledged by the upstream's TCP: checked
   // at confirm_at_ (see ConfirmUpstreamTookRequest()).
   bool unconfirmed_ = false;
   Clock::time_point confirm_at_;
-  bool retried_ = false;  // this exchange already sent its request again once
-  bool close_after_write_ = false;
-  bool lingering_ = false;
-  bool closed_ = false;
 };
 
 }  // namespace lagscale::proxy

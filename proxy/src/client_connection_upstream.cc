@@ -43,7 +43,7 @@ void ClientConnection::AcquireUpstream() {
 }
 
 void ClientConnection::Connect() {
-  ++connect_attempts_;
+  ++exchange_.connect_attempts;
   upstream_ = worker_.pool().Create();
   connect_ = ConnectPhase::kInProgress;
   sent_any_ = upstream_reading_ = upstream_writing_ = false;
@@ -51,7 +51,7 @@ void ClientConnection::Connect() {
   upstream_->socket.async_connect(
       worker_.upstream(),
       OnSlab(worker_.slab(), [self = shared_from_this(), conn = upstream_](const error_code& ec) {
-        if (conn != self->upstream_ || self->closed_) return;  // timed out or dropped meanwhile
+        if (conn != self->upstream_ || self->closed()) return;  // timed out or dropped meanwhile
         self->OnConnected(ec);
       }));
 }
@@ -75,8 +75,8 @@ void ClientConnection::OnConnected(const error_code& ec) {
 void ClientConnection::ConnectFailed(std::string_view why) {
   worker_.counters().Add(worker_.counters().upstream_connect_failures);
   DropUpstream();
-  if (connect_attempts_ < worker_.config().connect_attempts &&
-      RetryConnectLater(connect_attempts_)) {
+  if (exchange_.connect_attempts < worker_.config().connect_attempts &&
+      RetryConnectLater(exchange_.connect_attempts)) {
     return;
   }
   std::string body = "upstream unreachable: ";
@@ -89,7 +89,7 @@ void ClientConnection::ConnectFailed(std::string_view why) {
 bool ClientConnection::RetryConnectLater(int step) {
   const auto now = Clock::now();
   const auto pause = ConnectBackoff(step);
-  if (now + pause >= exchange_start_ + worker_.config().upstream_timeout) return false;
+  if (now + pause >= exchange_.start + worker_.config().upstream_timeout) return false;
   worker_.counters().Add(worker_.counters().upstream_connect_retries);
   connect_ = ConnectPhase::kBackoff;
   SetUpstreamDeadline(now + pause);
@@ -107,7 +107,7 @@ void ClientConnection::FlushUpstream() {
   // (idempotent requests only) it is sent again on a new one if the upstream had closed that
   // connection meanwhile; on a new connection, if the upstream's TCP never took it.
   bool keep = !sent_any_ && request_.message_done() &&
-              (!upstream_->reused || (request_.idempotent() && !retried_));
+              (!upstream_->reused || (request_.idempotent() && !exchange_.retried));
   // Try the write now: it almost always fits in the socket buffer, and finishing it here saves a
   // trip through the event queue (latency grows with every connection queued ahead).
   error_code ec;
@@ -126,7 +126,7 @@ void ClientConnection::FlushUpstream() {
   asio::async_write(upstream_->socket, asio::buffer(to_upstream_),
                     OnSlab(worker_.slab(), [self = shared_from_this(), conn = upstream_, keep](
                                                const error_code& ec, size_t n) {
-                      if (conn != self->upstream_ || self->closed_) return;
+                      if (conn != self->upstream_ || self->closed()) return;
                       self->upstream_writing_ = false;
                       if (n > 0) self->sent_any_ = true;
                       self->OnUpstreamWritten(keep, ec);
@@ -156,21 +156,21 @@ void ClientConnection::OnUpstreamWritten(bool keep, const error_code& ec) {
 }
 
 void ClientConnection::ReadUpstream() {
-  if (upstream_reading_ || !upstream_ || closed_) return;
+  if (upstream_reading_ || !upstream_ || closed()) return;
   upstream_reading_ = true;
   if (!up_in_) up_in_ = worker_.buffers().Acquire();
   upstream_->socket.async_read_some(
       asio::buffer(up_in_.get(), BufferPool::kBytes),
       OnSlab(worker_.slab(),
              [self = shared_from_this(), conn = upstream_](const error_code& ec, size_t n) {
-               if (conn != self->upstream_ || self->closed_) return;
+               if (conn != self->upstream_ || self->closed()) return;
                self->upstream_reading_ = false;
                self->OnUpstreamRead(ec, n);
              }));
 }
 
 void ClientConnection::OnUpstreamRead(const error_code& ec, size_t n) {
-  if (!exchange_) {
+  if (phase_ != Phase::kExchange) {
     DropUpstream();  // data or EOF outside an exchange: the connection is no longer usable
     return;
   }
@@ -188,7 +188,7 @@ void ClientConnection::OnUpstreamRead(const error_code& ec, size_t n) {
       UpstreamFailed("upstream sent an invalid HTTP response");
       return;
     }
-    if (used < n) response_.ForbidReuse();  // bytes after the response: not a clean connection
+    if (used < n) response_.ForbidReuse();     // bytes after the response: not a clean connection
     if (response_.final_head_done()) Guard();  // the answer began: the model waits no longer
     RecordFirstOutput();
   }
@@ -206,7 +206,7 @@ void ClientConnection::OnUpstreamRead(const error_code& ec, size_t n) {
 // reached the connection, or it is idempotent and was kept whole (replay_) when a kept-alive
 // connection failed. Never once a response byte came back, and only once per request.
 bool ClientConnection::CanRetryRequest() const {
-  if (retried_ || response_.received_any() || client_writing_) return false;
+  if (exchange_.retried || response_.received_any() || client_writing_) return false;
   if (!replay_.empty() && request_.idempotent() && upstream_ && upstream_->reused) return true;
   return !sent_any_ && !upstream_writing_ && !to_upstream_.empty();
 }
@@ -214,12 +214,12 @@ bool ClientConnection::CanRetryRequest() const {
 void ClientConnection::UpstreamFailed(std::string_view why) {
   if (CanRetryRequest()) {
     // Typically a kept-alive connection the upstream had closed: send again on a new one.
-    retried_ = true;
+    exchange_.retried = true;
     worker_.counters().Add(worker_.counters().upstream_request_retries);
     if (!replay_.empty()) to_upstream_.swap(replay_);
     DropUpstream();
     StartResponse();
-    connect_attempts_ = 0;
+    exchange_.connect_attempts = 0;
     Connect();
     return;
   }
@@ -270,7 +270,7 @@ bool ClientConnection::ConfirmUpstreamTookRequest() {
   unconfirmed_ = false;
   const int64_t acked = TcpBytesAcked(upstream_->socket.native_handle());
   if (acked < 0 || acked != upstream_->acked_at_connect || replay_.empty() ||
-      not_taken_ >= kMaxNotTaken) {
+      exchange_.not_taken >= kMaxNotTaken) {
     return true;
   }
   to_upstream_.swap(replay_);
@@ -282,9 +282,9 @@ bool ClientConnection::ConfirmUpstreamTookRequest() {
   DropUpstream();
   // Such a connection does not use up one of --connect-attempts (it did connect); these retries
   // are bounded on their own, and their backoff grows with their own count.
-  ++not_taken_;
-  --connect_attempts_;
-  if (!RetryConnectLater(not_taken_)) {
+  ++exchange_.not_taken;
+  --exchange_.connect_attempts;
+  if (!RetryConnectLater(exchange_.not_taken)) {
     SendErrorAndClose(502, "Bad Gateway",
                       "upstream unreachable: it did not take the connection in time\n",
                       Outcome::kUpstreamError);
@@ -293,9 +293,9 @@ bool ClientConnection::ConfirmUpstreamTookRequest() {
 }
 
 void ClientConnection::OnUpstreamTimer(const error_code& ec) {
-  if (ec == asio::error::operation_aborted || closed_) return;  // re-armed or closed
+  if (ec == asio::error::operation_aborted || closed()) return;  // re-armed or closed
   upstream_timer_armed_ = false;
-  if (!exchange_ || (!upstream_ && connect_ != ConnectPhase::kBackoff)) return;
+  if (phase_ != Phase::kExchange || (!upstream_ && connect_ != ConnectPhase::kBackoff)) return;
   const auto now = Clock::now();
   if (unconfirmed_ && now >= confirm_at_ && !ConfirmUpstreamTookRequest()) return;
   if (now < upstream_deadline_) {

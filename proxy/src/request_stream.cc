@@ -1,10 +1,10 @@
 #include "lagscale/proxy/request_stream.h"
 
+#include "llhttp_settings.h"
+
 namespace lagscale::proxy {
 
 namespace {
-
-RequestStream& Self(llhttp_t* p) { return *static_cast<RequestStream*>(p->data); }
 
 // The host[:port] of an absolute-form target ("http://u@h:1/x" -> "h:1"); empty for origin form.
 std::string_view AuthorityOf(std::string_view target) {
@@ -18,20 +18,113 @@ std::string_view AuthorityOf(std::string_view target) {
 
 }  // namespace
 
-const llhttp_settings_t RequestStream::kSettings = [] {
-  llhttp_settings_t s;
-  llhttp_settings_init(&s);
-  s.on_message_begin = &RequestStream::OnMessageBegin;
-  s.on_url = &RequestStream::OnUrl;
-  s.on_header_field = &RequestStream::OnHeaderField;
-  s.on_header_value = &RequestStream::OnHeaderValue;
-  s.on_headers_complete = &RequestStream::OnHeadersComplete;
-  s.on_body = &RequestStream::OnBody;
-  s.on_chunk_header = &RequestStream::OnChunkHeader;
-  s.on_chunk_complete = &RequestStream::OnChunkComplete;
-  s.on_message_complete = &RequestStream::OnMessageComplete;
-  return s;
-}();
+// The llhttp callbacks: each one step of the message, on the stream in p->data.
+struct RequestStream::Callbacks {
+  static RequestStream& Self(llhttp_t* p) { return StreamOf<RequestStream>(p); }
+
+  static int OnMessageBegin(llhttp_t* p) {
+    RequestStream& s = Self(p);
+    s.head_.Reset(s.limits_.max_header_bytes);
+    s.trailers_.Reset(s.limits_.max_header_bytes);
+    s.started_ = true;
+    s.body_bytes_ = 0;
+    s.model_header_ = {};
+    s.openai_ = s.model_in_body_ = false;
+    s.chunked_ = s.chunk_open_ = false;
+    return 0;
+  }
+
+  static int OnStartText(llhttp_t* p, const char* at, size_t len) {
+    RequestStream& s = Self(p);
+    return s.head_.AppendStartText({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
+  }
+
+  static int OnHeaderField(llhttp_t* p, const char* at, size_t len) {
+    RequestStream& s = Self(p);
+    HttpHead& into = s.head_done_ ? s.trailers_ : s.head_;  // after the head: a trailer field
+    return into.AppendFieldName({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
+  }
+
+  static int OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
+    RequestStream& s = Self(p);
+    HttpHead& into = s.head_done_ ? s.trailers_ : s.head_;
+    return into.AppendFieldValue({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
+  }
+
+  static int OnHeadersComplete(llhttp_t* p) {
+    RequestStream& s = Self(p);
+    s.method_ = p->method;
+    // HTTP/0.9 (a request line without a version) has no head to forward: refused, not upgraded.
+    if (p->http_major != 1) return s.Fail(metrics::ParseError::kMalformed);
+    s.http11_ = p->http_major == 1 && p->http_minor >= 1;
+    s.keep_alive_ = llhttp_should_keep_alive(p) != 0;
+    s.chunked_ = (p->flags & F_CHUNKED) != 0;
+    // llhttp already refuses Content-Length with Transfer-Encoding, a repeated Content-Length and a
+    // request Transfer-Encoding that does not end in chunked; these checks keep that true whatever
+    // the parser version, and add Host, which HTTP/1.1 requires exactly once.
+    const size_t lengths = s.head_.Count("content-length");
+    const size_t encodings = s.head_.Count("transfer-encoding");
+    if (lengths > 1 || (lengths > 0 && encodings > 0) || (encodings > 0 && !s.chunked_)) {
+      return s.Fail(metrics::ParseError::kSmuggling);
+    }
+    if (!s.head_.WellFormed()) return s.Fail(metrics::ParseError::kMalformed);
+    const size_t hosts = s.head_.Count("host");
+    if (hosts > 1 || (s.http11_ && hosts == 0)) return s.Fail(metrics::ParseError::kMalformed);
+    s.FindModel();
+    if (s.limits_.max_body_bytes != 0 && (p->flags & F_CONTENT_LENGTH) != 0 &&
+        p->content_length > s.limits_.max_body_bytes) {
+      s.head_done_ = true;  // the head is valid: the caller counts the request before refusing it
+      return s.Fail(metrics::ParseError::kBodyTooLarge);
+    }
+    s.WriteHead();
+    s.head_done_ = true;
+    return 0;
+  }
+
+  static int OnBody(llhttp_t* p, const char* at, size_t len) {
+    RequestStream& s = Self(p);
+    s.body_bytes_ += len;
+    if (s.limits_.max_body_bytes != 0 && s.body_bytes_ > s.limits_.max_body_bytes) {
+      return s.Fail(metrics::ParseError::kBodyTooLarge);
+    }
+    if (s.model_in_body_ && s.body_model_.result() == JsonModelScanner::Result::kScanning) {
+      s.body_model_.Feed(at, len);
+    }
+    s.out_->append(at, len);
+    return 0;
+  }
+
+  static int OnChunkHeader(llhttp_t* p) {
+    RequestStream& s = Self(p);
+    s.chunk_open_ = p->content_length > 0;
+    if (s.chunk_open_) AppendChunkSize(*s.out_, p->content_length);
+    return 0;
+  }
+
+  static int OnChunkComplete(llhttp_t* p) {
+    RequestStream& s = Self(p);
+    if (s.chunk_open_) s.out_->append("\r\n");
+    s.chunk_open_ = false;
+    return 0;
+  }
+
+  static int OnMessageComplete(llhttp_t* p) {
+    RequestStream& s = Self(p);
+    if (s.chunked_) {
+      if (!s.trailers_.WellFormed()) return s.Fail(metrics::ParseError::kMalformed);
+      // The last chunk, then the trailer fields (chunk extensions are not kept: they have no
+      // meaning beyond one hop).
+      s.out_->append("0\r\n");
+      s.trailers_.WriteTrailerFields(*s.out_);
+      s.out_->append("\r\n");
+    }
+    if (s.model_in_body_) s.body_model_.Finish();  // no "model" by the end: none
+    s.message_done_ = true;
+    return HPE_PAUSED;
+  }
+};
+
+const llhttp_settings_t RequestStream::kSettings = LlhttpSettings<RequestStream::Callbacks>();
 
 RequestStream::RequestStream(Limits limits, const ModelRouting* routing)
     : limits_(limits), routing_(routing) {
@@ -98,65 +191,6 @@ int RequestStream::Fail(metrics::ParseError e) {
   return HPE_USER;
 }
 
-int RequestStream::OnMessageBegin(llhttp_t* p) {
-  RequestStream& s = Self(p);
-  s.head_.Reset(s.limits_.max_header_bytes);
-  s.trailers_.Reset(s.limits_.max_header_bytes);
-  s.started_ = true;
-  s.body_bytes_ = 0;
-  s.model_header_ = {};
-  s.openai_ = s.model_in_body_ = false;
-  s.chunked_ = s.chunk_open_ = false;
-  return 0;
-}
-
-int RequestStream::OnUrl(llhttp_t* p, const char* at, size_t len) {
-  RequestStream& s = Self(p);
-  return s.head_.AppendStartText({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
-}
-
-int RequestStream::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
-  RequestStream& s = Self(p);
-  HttpHead& into = s.head_done_ ? s.trailers_ : s.head_;  // after the head: a trailer field
-  return into.AppendFieldName({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
-}
-
-int RequestStream::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
-  RequestStream& s = Self(p);
-  HttpHead& into = s.head_done_ ? s.trailers_ : s.head_;
-  return into.AppendFieldValue({at, len}) ? 0 : s.Fail(metrics::ParseError::kHeaderTooLarge);
-}
-
-int RequestStream::OnHeadersComplete(llhttp_t* p) {
-  RequestStream& s = Self(p);
-  s.method_ = p->method;
-  // HTTP/0.9 (a request line without a version) has no head to forward: refused, not upgraded.
-  if (p->http_major != 1) return s.Fail(metrics::ParseError::kMalformed);
-  s.http11_ = p->http_major == 1 && p->http_minor >= 1;
-  s.keep_alive_ = llhttp_should_keep_alive(p) != 0;
-  s.chunked_ = (p->flags & F_CHUNKED) != 0;
-  // llhttp already refuses Content-Length with Transfer-Encoding, a repeated Content-Length and a
-  // request Transfer-Encoding that does not end in chunked; these checks keep that true whatever
-  // the parser version, and add Host, which HTTP/1.1 requires exactly once.
-  const size_t lengths = s.head_.Count("content-length");
-  const size_t encodings = s.head_.Count("transfer-encoding");
-  if (lengths > 1 || (lengths > 0 && encodings > 0) || (encodings > 0 && !s.chunked_)) {
-    return s.Fail(metrics::ParseError::kSmuggling);
-  }
-  if (!s.head_.WellFormed()) return s.Fail(metrics::ParseError::kMalformed);
-  const size_t hosts = s.head_.Count("host");
-  if (hosts > 1 || (s.http11_ && hosts == 0)) return s.Fail(metrics::ParseError::kMalformed);
-  s.FindModel();
-  if (s.limits_.max_body_bytes != 0 && (p->flags & F_CONTENT_LENGTH) != 0 &&
-      p->content_length > s.limits_.max_body_bytes) {
-    s.head_done_ = true;  // the head is valid: the caller counts the request before refusing it
-    return s.Fail(metrics::ParseError::kBodyTooLarge);
-  }
-  s.WriteHead();
-  s.head_done_ = true;
-  return 0;
-}
-
 // Where the current request's model is: a header, else (on an OpenAI path) the body, else the
 // target, which the caller reads.
 void RequestStream::FindModel() {
@@ -180,48 +214,6 @@ void RequestStream::WriteHead() {
   if (head_.Count("host") == 0) out.append("Host: ").append(AuthorityOf(target())).append("\r\n");
   if (chunked_) out.append("Transfer-Encoding: chunked\r\n");
   out.append("\r\n");
-}
-
-int RequestStream::OnBody(llhttp_t* p, const char* at, size_t len) {
-  RequestStream& s = Self(p);
-  s.body_bytes_ += len;
-  if (s.limits_.max_body_bytes != 0 && s.body_bytes_ > s.limits_.max_body_bytes) {
-    return s.Fail(metrics::ParseError::kBodyTooLarge);
-  }
-  if (s.model_in_body_ && s.body_model_.result() == JsonModelScanner::Result::kScanning) {
-    s.body_model_.Feed(at, len);
-  }
-  s.out_->append(at, len);
-  return 0;
-}
-
-int RequestStream::OnChunkHeader(llhttp_t* p) {
-  RequestStream& s = Self(p);
-  s.chunk_open_ = p->content_length > 0;
-  if (s.chunk_open_) AppendChunkSize(*s.out_, p->content_length);
-  return 0;
-}
-
-int RequestStream::OnChunkComplete(llhttp_t* p) {
-  RequestStream& s = Self(p);
-  if (s.chunk_open_) s.out_->append("\r\n");
-  s.chunk_open_ = false;
-  return 0;
-}
-
-int RequestStream::OnMessageComplete(llhttp_t* p) {
-  RequestStream& s = Self(p);
-  if (s.chunked_) {
-    if (!s.trailers_.WellFormed()) return s.Fail(metrics::ParseError::kMalformed);
-    // The last chunk, then the trailer fields (chunk extensions are not kept: they have no
-    // meaning beyond one hop).
-    s.out_->append("0\r\n");
-    s.trailers_.WriteTrailerFields(*s.out_);
-    s.out_->append("\r\n");
-  }
-  if (s.model_in_body_) s.body_model_.Finish();  // no "model" by the end: none
-  s.message_done_ = true;
-  return HPE_PAUSED;
 }
 
 }  // namespace lagscale::proxy

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "llhttp_settings.h"
+
 namespace lagscale::proxy {
 
 namespace {
@@ -15,8 +17,6 @@ bool IsEventStream(const HttpHead& head) {
          (type.size() == kType.size() || type[kType.size()] == ';' || type[kType.size()] == ' ');
 }
 
-ResponseStream& Self(llhttp_t* p) { return *static_cast<ResponseStream*>(p->data); }
-
 // reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 section 4): no other control byte.
 bool ValidReason(std::string_view reason) {
   for (const char c : reason) {
@@ -28,20 +28,124 @@ bool ValidReason(std::string_view reason) {
 
 }  // namespace
 
-const llhttp_settings_t ResponseStream::kSettings = [] {
-  llhttp_settings_t s;
-  llhttp_settings_init(&s);
-  s.on_message_begin = &ResponseStream::OnMessageBegin;
-  s.on_status = &ResponseStream::OnStatus;
-  s.on_header_field = &ResponseStream::OnHeaderField;
-  s.on_header_value = &ResponseStream::OnHeaderValue;
-  s.on_headers_complete = &ResponseStream::OnHeadersComplete;
-  s.on_body = &ResponseStream::OnBody;
-  s.on_chunk_header = &ResponseStream::OnChunkHeader;
-  s.on_chunk_complete = &ResponseStream::OnChunkComplete;
-  s.on_message_complete = &ResponseStream::OnMessageComplete;
-  return s;
-}();
+// The llhttp callbacks: each one step of the message, on the stream in p->data.
+struct ResponseStream::Callbacks {
+  static ResponseStream& Self(llhttp_t* p) { return StreamOf<ResponseStream>(p); }
+
+  static int OnMessageBegin(llhttp_t* p) {
+    ResponseStream& s = Self(p);
+    s.head_.Reset(s.max_header_bytes_);
+    s.trailers_.Reset(s.max_header_bytes_);
+    s.in_head_ = true;
+    return 0;
+  }
+
+  static int OnStartText(llhttp_t* p, const char* at, size_t len) {
+    return Self(p).head_.AppendStartText({at, len}) ? 0 : -1;
+  }
+
+  static int OnHeaderField(llhttp_t* p, const char* at, size_t len) {
+    ResponseStream& s = Self(p);
+    HttpHead& into = s.in_head_ ? s.head_ : s.trailers_;  // after the head: a trailer field
+    return into.AppendFieldName({at, len}) ? 0 : -1;
+  }
+
+  static int OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
+    ResponseStream& s = Self(p);
+    HttpHead& into = s.in_head_ ? s.head_ : s.trailers_;
+    return into.AppendFieldValue({at, len}) ? 0 : -1;
+  }
+
+  static int OnHeadersComplete(llhttp_t* p) {
+    ResponseStream& s = Self(p);
+    s.in_head_ = false;
+    // A reason with control bytes (NUL, VT...) is not forwarded: the client's parser may cut the
+    // line there and read the rest as another response.
+    if (!s.head_.WellFormed() || !ValidReason(s.head_.start_text())) return -1;
+    const int status = p->status_code;
+    if (status == 101) return -1;  // never asked for: Upgrade is not forwarded
+    if (status < 200) {
+      s.WriteHead(status, /*interim=*/true);
+      // An interim response ends with its head (RFC 9110 section 15.2). Told so, llhttp does not
+      // read a body that a Transfer-Encoding on it would otherwise announce, which went to the
+      // client raw, as if it were the next response.
+      return 1;
+    }
+    s.status_ = status;
+    const bool no_body = s.head_request_ || status == 204 || status == 304;
+    if (no_body) {
+      s.body_ = Body::kNone;
+      // A 204 or 304 ends with its head (RFC 9112 section 6.3). llhttp honours a Transfer-Encoding
+      // or a Content-Length on it before its status, so bytes after such a head were read as a body
+      // and went to the client, whose parser read them as the next response. A server that frames
+      // a body there is broken: what follows on its connection cannot be trusted, so it is not
+      // reused. (A 304's Content-Length describes the representation; it is allowed.)
+      const bool framed =
+          (p->flags & F_TRANSFER_ENCODING) != 0 ||
+          (status == 204 && (p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
+      s.framed_without_body_ = framed;
+    } else if ((p->flags & F_CHUNKED) != 0) {
+      s.body_ = s.client_http11_ ? Body::kRechunk : Body::kUntilClose;
+    } else if ((p->flags & F_CONTENT_LENGTH) != 0) {
+      s.body_ = Body::kRaw;
+    } else {
+      s.until_eof_ = true;
+      s.body_ = s.client_http11_ ? Body::kWrapInChunks : Body::kUntilClose;
+    }
+    if (s.body_ == Body::kUntilClose) s.close_client_ = true;
+    if (s.scan_usage_) s.usage_.Start(IsEventStream(s.head_));
+    s.WriteHead(status, /*interim=*/false);
+    s.final_head_done_ = true;
+    return no_body ? 1 : 0;  // 1: no body follows, whatever the head announced
+  }
+
+  static int OnBody(llhttp_t* p, const char* at, size_t len) {
+    ResponseStream& s = Self(p);
+    if (s.scan_usage_) s.usage_.Feed(at, len);
+    if (s.body_ == Body::kWrapInChunks) {
+      AppendChunkSize(*s.out_, len);
+      s.out_->append(at, len).append("\r\n");
+    } else {
+      s.out_->append(at, len);
+    }
+    return 0;
+  }
+
+  static int OnChunkHeader(llhttp_t* p) {
+    ResponseStream& s = Self(p);
+    s.chunk_open_ = p->content_length > 0;
+    if (s.chunk_open_ && s.body_ == Body::kRechunk) AppendChunkSize(*s.out_, p->content_length);
+    return 0;
+  }
+
+  static int OnChunkComplete(llhttp_t* p) {
+    ResponseStream& s = Self(p);
+    if (s.chunk_open_ && s.body_ == Body::kRechunk) s.out_->append("\r\n");
+    s.chunk_open_ = false;
+    return 0;
+  }
+
+  static int OnMessageComplete(llhttp_t* p) {
+    ResponseStream& s = Self(p);
+    if (s.status_ == 0) return 0;  // the end of an interim response: the final one follows
+    if (!s.trailers_.WellFormed()) return -1;
+    if (s.body_ == Body::kRechunk) {
+      // The last chunk and the upstream's trailer fields. A close-delimited body for an HTTP/1.0
+      // client (kUntilClose) has nowhere to put them: they are dropped there.
+      s.out_->append("0\r\n");
+      s.trailers_.WriteTrailerFields(*s.out_);
+      s.out_->append("\r\n");
+    } else if (s.body_ == Body::kWrapInChunks) {
+      s.out_->append("0\r\n\r\n");
+    }
+    s.complete_ = true;
+    s.upstream_reusable_ =
+        llhttp_should_keep_alive(p) != 0 && !s.until_eof_ && !s.framed_without_body_;
+    return HPE_PAUSED;
+  }
+};
+
+const llhttp_settings_t ResponseStream::kSettings = LlhttpSettings<ResponseStream::Callbacks>();
 
 ResponseStream::ResponseStream(size_t max_header_bytes) : max_header_bytes_(max_header_bytes) {
   llhttp_init(&parser_, HTTP_RESPONSE, &kSettings);
@@ -85,73 +189,6 @@ bool ResponseStream::FinishOnEof(std::string& out) {
   return complete_;
 }
 
-int ResponseStream::OnMessageBegin(llhttp_t* p) {
-  ResponseStream& s = Self(p);
-  s.head_.Reset(s.max_header_bytes_);
-  s.trailers_.Reset(s.max_header_bytes_);
-  s.in_head_ = true;
-  return 0;
-}
-
-int ResponseStream::OnStatus(llhttp_t* p, const char* at, size_t len) {
-  return Self(p).head_.AppendStartText({at, len}) ? 0 : -1;
-}
-
-int ResponseStream::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
-  ResponseStream& s = Self(p);
-  HttpHead& into = s.in_head_ ? s.head_ : s.trailers_;  // after the head: a trailer field
-  return into.AppendFieldName({at, len}) ? 0 : -1;
-}
-
-int ResponseStream::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
-  ResponseStream& s = Self(p);
-  HttpHead& into = s.in_head_ ? s.head_ : s.trailers_;
-  return into.AppendFieldValue({at, len}) ? 0 : -1;
-}
-
-int ResponseStream::OnHeadersComplete(llhttp_t* p) {
-  ResponseStream& s = Self(p);
-  s.in_head_ = false;
-  // A reason with control bytes (NUL, VT...) is not forwarded: the client's parser may cut the
-  // line there and read the rest as another response.
-  if (!s.head_.WellFormed() || !ValidReason(s.head_.start_text())) return -1;
-  const int status = p->status_code;
-  if (status == 101) return -1;  // never asked for: Upgrade is not forwarded
-  if (status < 200) {
-    s.WriteHead(status, /*interim=*/true);
-    // An interim response ends with its head (RFC 9110 section 15.2). Told so, llhttp does not
-    // read a body that a Transfer-Encoding on it would otherwise announce, which went to the
-    // client raw, as if it were the next response.
-    return 1;
-  }
-  s.status_ = status;
-  const bool no_body = s.head_request_ || status == 204 || status == 304;
-  if (no_body) {
-    s.body_ = Body::kNone;
-    // A 204 or 304 ends with its head (RFC 9112 section 6.3). llhttp honours a Transfer-Encoding
-    // or a Content-Length on it before its status, so bytes after such a head were read as a body
-    // and went to the client, whose parser read them as the next response. A server that frames
-    // a body there is broken: what follows on its connection cannot be trusted, so it is not
-    // reused. (A 304's Content-Length describes the representation; it is allowed.)
-    const bool framed =
-        (p->flags & F_TRANSFER_ENCODING) != 0 ||
-        (status == 204 && (p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
-    s.framed_without_body_ = framed;
-  } else if ((p->flags & F_CHUNKED) != 0) {
-    s.body_ = s.client_http11_ ? Body::kRechunk : Body::kUntilClose;
-  } else if ((p->flags & F_CONTENT_LENGTH) != 0) {
-    s.body_ = Body::kRaw;
-  } else {
-    s.until_eof_ = true;
-    s.body_ = s.client_http11_ ? Body::kWrapInChunks : Body::kUntilClose;
-  }
-  if (s.body_ == Body::kUntilClose) s.close_client_ = true;
-  if (s.scan_usage_) s.usage_.Start(IsEventStream(s.head_));
-  s.WriteHead(status, /*interim=*/false);
-  s.final_head_done_ = true;
-  return no_body ? 1 : 0;  // 1: no body follows, whatever the head announced
-}
-
 void ResponseStream::WriteHead(int status, bool interim) {
   std::string& out = *out_;
   char code[8];
@@ -173,51 +210,6 @@ void ResponseStream::WriteHead(int status, bool interim) {
     }
   }
   out.append("\r\n");
-}
-
-int ResponseStream::OnBody(llhttp_t* p, const char* at, size_t len) {
-  ResponseStream& s = Self(p);
-  if (s.scan_usage_) s.usage_.Feed(at, len);
-  if (s.body_ == Body::kWrapInChunks) {
-    AppendChunkSize(*s.out_, len);
-    s.out_->append(at, len).append("\r\n");
-  } else {
-    s.out_->append(at, len);
-  }
-  return 0;
-}
-
-int ResponseStream::OnChunkHeader(llhttp_t* p) {
-  ResponseStream& s = Self(p);
-  s.chunk_open_ = p->content_length > 0;
-  if (s.chunk_open_ && s.body_ == Body::kRechunk) AppendChunkSize(*s.out_, p->content_length);
-  return 0;
-}
-
-int ResponseStream::OnChunkComplete(llhttp_t* p) {
-  ResponseStream& s = Self(p);
-  if (s.chunk_open_ && s.body_ == Body::kRechunk) s.out_->append("\r\n");
-  s.chunk_open_ = false;
-  return 0;
-}
-
-int ResponseStream::OnMessageComplete(llhttp_t* p) {
-  ResponseStream& s = Self(p);
-  if (s.status_ == 0) return 0;  // the end of an interim response: the final one follows
-  if (!s.trailers_.WellFormed()) return -1;
-  if (s.body_ == Body::kRechunk) {
-    // The last chunk and the upstream's trailer fields. A close-delimited body for an HTTP/1.0
-    // client (kUntilClose) has nowhere to put them: they are dropped there.
-    s.out_->append("0\r\n");
-    s.trailers_.WriteTrailerFields(*s.out_);
-    s.out_->append("\r\n");
-  } else if (s.body_ == Body::kWrapInChunks) {
-    s.out_->append("0\r\n\r\n");
-  }
-  s.complete_ = true;
-  s.upstream_reusable_ =
-      llhttp_should_keep_alive(p) != 0 && !s.until_eof_ && !s.framed_without_body_;
-  return HPE_PAUSED;
 }
 
 }  // namespace lagscale::proxy

@@ -93,6 +93,7 @@ class JsonScanner {
   };
 
   size_t Step(const char* p, const char* end);
+  size_t BetweenTokens(char c);
   size_t StringBytes(const char* p, const char* end);
   size_t SkipBytes(const char* p, const char* end);
   // Inside a skipped string: consumes up to its closing quote or `end`; returns where it stopped.
@@ -100,8 +101,6 @@ class JsonScanner {
   void StartValue(char c);
   void StartString(bool key);
   void EndString();
-  void EscapeChar(char c);
-  void UnicodeDigit(char c);
   size_t NumberChar(char c);
   void EndNumber();
   void LiteralChar(char c);
@@ -110,9 +109,14 @@ class JsonScanner {
   void AfterValue();
   bool Report(Kind kind, std::string_view text);
   void Append(const char* p, size_t n);
-  void AppendCodePoint(uint32_t cp);
   bool in_object() const;
   void Fail() { status_ = Status::kInvalid; }
+
+  // String escapes (json_scanner_escapes.cc).
+  void EscapeChar(char c);
+  void UnicodeDigit(char c);
+  void LowSurrogateChar(char c);
+  void AppendCodePoint(uint32_t cp);
 
   Status status_ = Status::kScanning;
   State state_ = State::kValue;

@@ -82,15 +82,7 @@ class RequestStream {
   std::string_view body_model_name() const { return body_model_.model(); }
 
  private:
-  static int OnMessageBegin(llhttp_t* p);
-  static int OnUrl(llhttp_t* p, const char* at, size_t len);
-  static int OnHeaderField(llhttp_t* p, const char* at, size_t len);
-  static int OnHeaderValue(llhttp_t* p, const char* at, size_t len);
-  static int OnHeadersComplete(llhttp_t* p);
-  static int OnBody(llhttp_t* p, const char* at, size_t len);
-  static int OnChunkHeader(llhttp_t* p);
-  static int OnChunkComplete(llhttp_t* p);
-  static int OnMessageComplete(llhttp_t* p);
+  struct Callbacks;  // the llhttp callbacks, in the .cc
   static const llhttp_settings_t kSettings;
 
   int Fail(metrics::ParseError e);

@@ -59,15 +59,7 @@ class ResponseStream {
  private:
   enum class Body : uint8_t { kNone, kRaw, kRechunk, kWrapInChunks, kUntilClose };
 
-  static int OnMessageBegin(llhttp_t* p);
-  static int OnStatus(llhttp_t* p, const char* at, size_t len);
-  static int OnHeaderField(llhttp_t* p, const char* at, size_t len);
-  static int OnHeaderValue(llhttp_t* p, const char* at, size_t len);
-  static int OnHeadersComplete(llhttp_t* p);
-  static int OnBody(llhttp_t* p, const char* at, size_t len);
-  static int OnChunkHeader(llhttp_t* p);
-  static int OnChunkComplete(llhttp_t* p);
-  static int OnMessageComplete(llhttp_t* p);
+  struct Callbacks;  // the llhttp callbacks, in the .cc
   static const llhttp_settings_t kSettings;
 
   void WriteHead(int status, bool interim);
