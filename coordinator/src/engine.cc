@@ -106,26 +106,25 @@ void Engine::Configure(ServerEntry& e) {
   }
 }
 
-Engine::ModelEntry& Engine::Model(const std::string& name) {
-  auto& slot = models_[name];
+template <typename Entry>
+Entry& Engine::EntryFor(std::unordered_map<std::string, std::unique_ptr<Entry>>& entries,
+                        TargetKind kind, const std::string& name) {
+  auto& slot = entries[name];
   if (!slot) {
-    slot = std::make_unique<ModelEntry>();
-    slot->key = TargetKey{TargetKind::kModel, name};
+    slot = std::make_unique<Entry>();
+    slot->key = TargetKey{kind, name};
     Configure(*slot);
     RequestRead(*slot);
   }
   return *slot;
 }
 
+Engine::ModelEntry& Engine::Model(const std::string& name) {
+  return EntryFor(models_, TargetKind::kModel, name);
+}
+
 Engine::ServerEntry& Engine::Server(const std::string& name) {
-  auto& slot = servers_[name];
-  if (!slot) {
-    slot = std::make_unique<ServerEntry>();
-    slot->key = TargetKey{TargetKind::kServer, name};
-    Configure(*slot);
-    RequestRead(*slot);
-  }
-  return *slot;
+  return EntryFor(servers_, TargetKind::kServer, name);
 }
 
 Engine::TargetEntry* Engine::Find(const TargetKey& key) {

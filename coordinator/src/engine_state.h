@@ -43,8 +43,11 @@ struct Engine::ModelEntry : Engine::TargetEntry {
   ModelPolicyConfig config;  // effective: file config (or defaults) + Seldon bounds
   std::string config_server;
   std::unique_ptr<ModelPolicy> policy;
-  ModelDemand* demand = nullptr;  // a handle into the aggregator; null until the model reports
-  std::string server;             // effective server
+  // The aggregator's stable handle (see aggregator.h); null until the model reports. Dies only when
+  // Advance() forgets the model, which moves roster_generation(): DecideNow() then re-points every
+  // entry (RebuildRoster) before reading any.
+  ModelDemand* demand = nullptr;
+  std::string server;                          // effective server
   struct ServerEntry* server_entry = nullptr;  // cached Server(server); entries are never freed
   bool fresh = false;
 };

@@ -126,8 +126,12 @@ class Engine {
   void RebuildRoster();
   // Counts new refusals on /metrics and logs them at most once every 10 s.
   void ReportRefusals();
+  // The entry of a model or server, made (configured, its target read) on first use.
   ModelEntry& Model(const std::string& name);
   ServerEntry& Server(const std::string& name);
+  template <typename Entry>
+  Entry& EntryFor(std::unordered_map<std::string, std::unique_ptr<Entry>>& entries, TargetKind kind,
+                  const std::string& name);
   TargetEntry* Find(const TargetKey& key);
   void RequestRead(const TargetEntry& e);
   // Logs a changed decision, keeps it for /status and history, and submits it when this process
