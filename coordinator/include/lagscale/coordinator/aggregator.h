@@ -209,8 +209,8 @@ class Aggregator {
   void set_limits(const Limits& limits) { limits_ = limits; }
   const Limits& limits() const { return limits_; }
   const Refusals& refusals() const { return refusals_; }
-  // Moves whenever a model is added or forgotten (ModelDemand pointers held elsewhere must then be
-  // looked up again).
+  // Moves whenever a model is added or forgotten; a holder of ModelDemand handles looks them up
+  // again when it moves (only a forgotten model's handle dies; see the header comment).
   uint64_t roster_generation() const { return roster_generation_; }
 
   // nullptr if the model never reported.
