@@ -52,13 +52,14 @@ ActuationWorker::~ActuationWorker() {
 
 void ActuationWorker::Submit(ScaleRequest request) {
   Command c;
+  c.kind = Command::Kind::kDecide;
   c.request = std::move(request);
   commands_.enqueue(std::move(c));
 }
 
 void ActuationWorker::RequestRead(TargetKey key, ScaleTarget target) {
   Command c;
-  c.read = true;
+  c.kind = Command::Kind::kRead;
   c.key = std::move(key);
   c.target = std::move(target);
   commands_.enqueue(std::move(c));
@@ -87,11 +88,11 @@ void ActuationWorker::WaitForCommands(RunState& st) {
 }
 
 void ActuationWorker::Absorb(Command& c, RunState& st) {
-  if (c.read) {
+  if (c.kind == Command::Kind::kRead) {
     st.reads[c.key] = std::move(c.target);
     return;
   }
-  if (c.request.name.empty()) return;  // the wake-up sentinel
+  if (c.kind == Command::Kind::kWake || c.request.name.empty()) return;  // nothing to actuate
   const std::string key = c.request.Key();
   auto it = st.pending.find(key);
   if (it != st.pending.end()) {

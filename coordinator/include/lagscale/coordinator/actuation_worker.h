@@ -69,8 +69,10 @@ class ActuationWorker {
 
  private:
   struct Command {
-    bool read = false;  // a read request (key + target) instead of a decision
-    ScaleRequest request;
+    enum class Kind { kWake, kDecide, kRead };
+    Kind kind = Kind::kWake;  // kWake only wakes the thread (to stop)
+    ScaleRequest request;     // kDecide
+    // kRead: what to read, and the key its answer carries.
     TargetKey key;
     ScaleTarget target;
   };
