@@ -45,7 +45,7 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, const Deltas& deltas) {
   if (span <= 0) return;
   // Only the part of the interval the ring can still hold is kept, pro rata.
   const int64_t oldest =
-      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(capacity_) + 1) * bucket_ns_;
+      (owner_.now_ns() / bucket_ns_ - static_cast<int64_t>(capacity_) + 1) * bucket_ns_;
   const int64_t from = std::max(t0, oldest);
   // Zeros add nothing to any sum: only the data's time coverage moves, and no ring is needed.
   const bool zero = std::all_of(deltas.begin(), deltas.end(), [](double d) { return d == 0; });
@@ -111,17 +111,17 @@ double ModelDemand::Sum(int64_t from, int64_t to, Field field) const {
 }
 
 void ModelDemand::Refresh() const {
-  if (cached_at_ == owner_.generation_) return;
-  cached_at_ = owner_.generation_;
+  if (cached_at_ == owner_.generation()) return;
+  cached_at_ = owner_.generation();
   int64_t end = newest_data_ns_;
   bool fresh =
-      !hosts_.empty() && first_data_ns_ >= 0 && owner_.now_ns_ - last_disruption_ns_ >= hold_ns_;
-  const int64_t ttl_ns = static_cast<int64_t>(owner_.options_.ttl_s * 1e9);
+      !hosts_.empty() && first_data_ns_ >= 0 && owner_.now_ns() - last_disruption_ns_ >= hold_ns_;
+  const int64_t ttl_ns = static_cast<int64_t>(owner_.ttl_seconds() * 1e9);
   for (const PodModel* h : hosts_) {
     end = std::min(end, h->pod->last_point_ns);
     // A pod that missed about three reports makes the newest windows incomplete.
     const int64_t late = std::clamp<int64_t>(3 * h->pod->interval_ns, 500'000'000, ttl_ns);
-    if (owner_.now_ns_ - h->pod->last_recv_ns > late) fresh = false;
+    if (owner_.now_ns() - h->pod->last_recv_ns > late) fresh = false;
   }
   cached_end_ns_ = end;
   cached_fresh_ = fresh;
@@ -132,7 +132,7 @@ bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
   Refresh();
   end = cached_end_ns_;
   const int64_t oldest =
-      (owner_.now_ns_ / bucket_ns_ - static_cast<int64_t>(capacity_) + 1) * bucket_ns_;
+      (owner_.now_ns() / bucket_ns_ - static_cast<int64_t>(capacity_) + 1) * bucket_ns_;
   start = std::max({end - static_cast<int64_t>(window_s * 1e9), first_data_ns_, oldest});
   return end > start;
 }
@@ -154,14 +154,14 @@ double ModelDemand::IdleSeconds() const {
   if (inflight_ > 0) return 0;
   if (last_request_unix_ms_ <= 0) return kInf;
   return std::max<double>(0,
-                          static_cast<double>(owner_.now_unix_ms_ - last_request_unix_ms_) / 1e3);
+                          static_cast<double>(owner_.now_unix_ms() - last_request_unix_ms_) / 1e3);
 }
 
 double ModelDemand::DataAgeSeconds() const {
   int64_t newest = -1;
   for (const PodModel* h : hosts_) newest = std::max(newest, h->pod->last_recv_ns);
   if (newest < 0) return kInf;
-  return static_cast<double>(owner_.now_ns_ - newest) / 1e9;
+  return static_cast<double>(owner_.now_ns() - newest) / 1e9;
 }
 
 bool ModelDemand::Fresh() const {
@@ -199,6 +199,32 @@ uint64_t ModelDemand::CompletionTokensTotal() const {
   return SumOverHosts(hosts_, &PodModel::completion_tokens);
 }
 
+void ModelDemand::AddHost(PodModel& pm, const std::string& server) {
+  orphaned_ns_ = -1;
+  pm.index = hosts_.size();
+  hosts_.push_back(&pm);
+  server_ = server;
+}
+
+void ModelDemand::RemoveHost(const PodModel& pm, int64_t now_ns, bool disruption) {
+  inflight_ -= pm.inflight;
+  PodModel* last = hosts_.back();
+  hosts_[pm.index] = last;
+  last->index = pm.index;
+  hosts_.pop_back();
+  if (hosts_.empty()) orphaned_ns_ = now_ns;
+  if (disruption) last_disruption_ns_ = now_ns;
+}
+
+void ModelDemand::Observe(int64_t inflight_delta, int64_t last_request_unix_ms) {
+  inflight_ += inflight_delta;
+  last_request_unix_ms_ = std::max(last_request_unix_ms_, last_request_unix_ms);
+}
+
+bool ModelDemand::Forgettable(int64_t now_ns, int64_t history_ns) const {
+  return hosts_.empty() && orphaned_ns_ >= 0 && now_ns - orphaned_ns_ > history_ns;
+}
+
 Aggregator::Aggregator(Options options)
     : options_(options),
       bucket_ns_(std::max<int64_t>(1'000'000, static_cast<int64_t>(options.bucket_s * 1e9))),
@@ -233,16 +259,7 @@ ModelDemand* Aggregator::FindModel(const std::string& name) {
 }
 
 void Aggregator::Detach(PodState& pod, bool disruption) {
-  for (auto& [name, pm] : pod.models) {
-    ModelDemand& m = *pm.model;
-    m.inflight_ -= pm.inflight;
-    PodModel* last = m.hosts_.back();
-    m.hosts_[pm.index] = last;
-    last->index = pm.index;
-    m.hosts_.pop_back();
-    if (m.hosts_.empty()) m.orphaned_ns_ = now_ns_;
-    if (disruption) m.last_disruption_ns_ = now_ns_;
-  }
+  for (auto& [name, pm] : pod.models) pm.model->RemoveHost(pm, now_ns_, disruption);
   pod.models.clear();
 }
 
@@ -255,90 +272,23 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
   std::string key;
   key.reserve(report.server().size() + report.pod().size() + 1);
   key.append(report.server()).append(1, '/').append(report.pod());
-  auto found = pods_.find(key);
+  const auto found = pods_.find(key);
   const bool is_new = found == pods_.end();
   if (auto refused = Admit(report, is_new)) return *refused;
-  auto& slot = is_new ? pods_[key] : found->second;
-  if (is_new) {
-    slot = std::make_unique<PodState>();
-    slot->server = report.server();
-    slot->pod = report.pod();
-  }
-  PodState& pod = *slot;
-  const int64_t snap = report.snapshot_monotonic_ns();
+  PodState& pod = is_new ? NewPod(key, report) : *found->second;
   bool restart = !is_new && report.incarnation() != pod.incarnation;
   if (!is_new && !restart) {
-    if (report.sequence() == pod.sequence) return Outcome::kDuplicate;
-    if (report.sequence() < pod.sequence || snap <= pod.last_snapshot_ns) {
-      return Outcome::kOutOfOrder;
-    }
-    // Counters going backwards within one incarnation also mean the sidecar started over.
-    for (const auto& mc : report.models()) {
-      auto it = pod.models.find(mc.model());
-      if (it == pod.models.end()) continue;
-      const PodModel& pm = it->second;
-      if (mc.arrivals() < pm.arrivals || Completions(mc) < pm.completions ||
-          mc.busy_seconds() < pm.busy - 1e-9 || mc.prompt_tokens() < pm.prompt_tokens ||
-          mc.completion_tokens() < pm.completion_tokens) {
-        restart = true;
-        break;
-      }
-      if (mc.arrivals() - pm.arrivals > kMaxCounterStep ||
-          Completions(mc) - pm.completions > kMaxCounterStep) {
-        ++refusals_.values;
-        refusals_.last = "report from " + key.substr(0, 256) + " rejected: model \"" +
-                         mc.model().substr(0, 128) + "\" counters jumped by more than 2^32";
-        return Outcome::kRejected;
-      }
-    }
-  }
-  if (is_new || restart) {
-    if (restart) Detach(pod, /*disruption=*/true);
-    pod.incarnation = report.incarnation();
-    pod.offset_ns = now_ns - snap;
-    pod.last_snapshot_ns = snap - 1;  // so that the baseline below reads as a zero-length delta
+    if (auto stop = Continuity(report, pod, key, restart)) return *stop;
   }
   const bool baseline = is_new || restart;
+  if (baseline) Rebase(pod, report, now_ns, restart);
+  // The report covers [t0, t1] on the coordinator's clock, ending no later than its arrival.
+  const int64_t snap = report.snapshot_monotonic_ns();
   const int64_t dt = snap - pod.last_snapshot_ns;
   pod.offset_ns = std::min(pod.offset_ns, now_ns - snap);
   const int64_t t1 = std::min(snap + pod.offset_ns, now_ns);
   const int64_t t0 = t1 - dt;
-  for (const auto& mc : report.models()) {
-    auto it = pod.models.find(mc.model());
-    const bool added = it == pod.models.end();
-    ModelDemand* admitted = added ? ModelFor(mc.model(), pod) : nullptr;
-    if (added && !admitted) continue;  // over a limit: counted in refusals_
-    if (added) it = pod.models.try_emplace(mc.model()).first;
-    PodModel& pm = it->second;
-    const uint64_t completions = Completions(mc);
-    if (added) {
-      // First sight of this model on this pod: its counters become the baseline.
-      ModelDemand& m = *admitted;
-      m.orphaned_ns_ = -1;
-      pm.pod = &pod;
-      pm.model = &m;
-      pm.index = m.hosts_.size();
-      m.hosts_.push_back(&pm);
-      m.server_ = pod.server;
-    } else if (!baseline) {
-      pm.model->Spread(
-          t0, t1,
-          {mc.busy_seconds() - pm.busy, static_cast<double>(mc.arrivals() - pm.arrivals),
-           static_cast<double>(completions - pm.completions),
-           static_cast<double>(mc.prompt_tokens() - pm.prompt_tokens),
-           static_cast<double>(mc.completion_tokens() - pm.completion_tokens)});
-    }
-    ApplyFirstBytes(mc, pm, baseline || added, now_ns);
-    ModelDemand& m = *pm.model;
-    m.inflight_ += mc.inflight() - pm.inflight;
-    m.last_request_unix_ms_ = std::max(m.last_request_unix_ms_, mc.last_request_unix_ms());
-    pm.arrivals = mc.arrivals();
-    pm.completions = completions;
-    pm.busy = mc.busy_seconds();
-    pm.inflight = mc.inflight();
-    pm.prompt_tokens = mc.prompt_tokens();
-    pm.completion_tokens = mc.completion_tokens();
-  }
+  for (const auto& mc : report.models()) ApplyModel(mc, pod, baseline, t0, t1, now_ns);
   if (!baseline && !report.early()) pod.interval_ns = (pod.interval_ns * 3 + dt) / 4;
   pod.sequence = report.sequence();
   pod.last_snapshot_ns = snap;
@@ -346,6 +296,83 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
   pod.last_recv_ns = now_ns;
   if (restart) return Outcome::kRestart;
   return baseline ? Outcome::kBaseline : Outcome::kApplied;
+}
+
+PodState& Aggregator::NewPod(const std::string& key, const v1::PodReport& report) {
+  auto& slot = pods_[key];
+  slot = std::make_unique<PodState>();
+  slot->server = report.server();
+  slot->pod = report.pod();
+  return *slot;
+}
+
+std::optional<Aggregator::Outcome> Aggregator::Continuity(const v1::PodReport& report,
+                                                          const PodState& pod,
+                                                          const std::string& key, bool& restart) {
+  if (report.sequence() == pod.sequence) return Outcome::kDuplicate;
+  if (report.sequence() < pod.sequence || report.snapshot_monotonic_ns() <= pod.last_snapshot_ns) {
+    return Outcome::kOutOfOrder;
+  }
+  // Counters going backwards within one incarnation also mean the sidecar started over.
+  for (const auto& mc : report.models()) {
+    auto it = pod.models.find(mc.model());
+    if (it == pod.models.end()) continue;
+    const PodModel& pm = it->second;
+    if (mc.arrivals() < pm.arrivals || Completions(mc) < pm.completions ||
+        mc.busy_seconds() < pm.busy - 1e-9 || mc.prompt_tokens() < pm.prompt_tokens ||
+        mc.completion_tokens() < pm.completion_tokens) {
+      restart = true;
+      return std::nullopt;
+    }
+    if (mc.arrivals() - pm.arrivals > kMaxCounterStep ||
+        Completions(mc) - pm.completions > kMaxCounterStep) {
+      ++refusals_.values;
+      refusals_.last = "report from " + key.substr(0, 256) + " rejected: model \"" +
+                       mc.model().substr(0, 128) + "\" counters jumped by more than 2^32";
+      return Outcome::kRejected;
+    }
+  }
+  return std::nullopt;
+}
+
+void Aggregator::Rebase(PodState& pod, const v1::PodReport& report, int64_t now_ns, bool restart) {
+  if (restart) Detach(pod, /*disruption=*/true);
+  const int64_t snap = report.snapshot_monotonic_ns();
+  pod.incarnation = report.incarnation();
+  pod.offset_ns = now_ns - snap;
+  pod.last_snapshot_ns = snap - 1;  // so that the baseline reads as a zero-length delta
+}
+
+void Aggregator::ApplyModel(const v1::ModelCounters& mc, PodState& pod, bool baseline, int64_t t0,
+                            int64_t t1, int64_t now_ns) {
+  auto it = pod.models.find(mc.model());
+  const bool added = it == pod.models.end();
+  const uint64_t completions = Completions(mc);
+  if (added) {
+    ModelDemand* admitted = ModelFor(mc.model(), pod);
+    if (!admitted) return;  // over a limit: counted in refusals_
+    // First sight of this model on this pod: its counters become the baseline.
+    it = pod.models.try_emplace(mc.model()).first;
+    it->second.pod = &pod;
+    it->second.model = admitted;
+    admitted->AddHost(it->second, pod.server);
+  } else if (!baseline) {
+    const PodModel& pm = it->second;
+    pm.model->Spread(t0, t1,
+                     {mc.busy_seconds() - pm.busy, static_cast<double>(mc.arrivals() - pm.arrivals),
+                      static_cast<double>(completions - pm.completions),
+                      static_cast<double>(mc.prompt_tokens() - pm.prompt_tokens),
+                      static_cast<double>(mc.completion_tokens() - pm.completion_tokens)});
+  }
+  PodModel& pm = it->second;
+  ApplyFirstBytes(mc, pm, baseline || added, now_ns);
+  pm.model->Observe(mc.inflight() - pm.inflight, mc.last_request_unix_ms());
+  pm.arrivals = mc.arrivals();
+  pm.completions = completions;
+  pm.busy = mc.busy_seconds();
+  pm.inflight = mc.inflight();
+  pm.prompt_tokens = mc.prompt_tokens();
+  pm.completion_tokens = mc.completion_tokens();
 }
 
 int Aggregator::Advance(int64_t now_ns, int64_t now_unix_ms) {

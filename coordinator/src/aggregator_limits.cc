@@ -83,8 +83,7 @@ std::optional<Aggregator::Outcome> Aggregator::Admit(const v1::PodReport& report
 void Aggregator::Forget() {
   const auto history_ns = static_cast<int64_t>(options_.history_s * 1e9);
   for (auto it = models_.begin(); it != models_.end();) {
-    const ModelDemand& m = *it->second;
-    if (m.hosts_.empty() && m.orphaned_ns_ >= 0 && now_ns_ - m.orphaned_ns_ > history_ns) {
+    if (it->second->Forgettable(now_ns_, history_ns)) {
       it = models_.erase(it);
       ++roster_generation_;
     } else {

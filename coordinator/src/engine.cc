@@ -30,24 +30,14 @@ Aggregator::Options AggregatorOptions(const Config& c) {
   return o;
 }
 
-ModelPolicyConfig WithBounds(ModelPolicyConfig c, std::optional<int> lo, std::optional<int> hi) {
+// Seldon's bounds, when read, override the file's; the upper bound is at least 1 and the lower
+// never above it. PolicyConfig: ModelPolicyConfig or ServerPolicyConfig.
+template <typename PolicyConfig>
+PolicyConfig WithBounds(PolicyConfig c, std::optional<int> lo, std::optional<int> hi) {
   if (lo) c.min_replicas = *lo;
   if (hi) c.max_replicas = std::max(*hi, 1);
   c.min_replicas = std::min(c.min_replicas, c.max_replicas);
   return c;
-}
-
-ServerPolicyConfig WithBounds(ServerPolicyConfig c, std::optional<int> lo, std::optional<int> hi) {
-  if (lo) c.min_replicas = *lo;
-  if (hi) c.max_replicas = std::max(*hi, 1);
-  c.min_replicas = std::min(c.min_replicas, c.max_replicas);
-  return c;
-}
-
-int CurrentOf(int observed, int desired, int hosting, int lo, int hi) {
-  if (observed >= 0) return observed;
-  if (desired >= 0) return desired;
-  return hosting > 0 ? std::clamp(hosting, lo, hi) : lo;
 }
 
 }  // namespace
@@ -89,58 +79,65 @@ void Engine::ApplyConfig(std::shared_ptr<const Config> config) {
   config_ = std::move(config);
   aggregator_.set_ttl_seconds(config_->report_ttl_s);
   aggregator_.set_limits(config_->limits);
-  for (auto& [name, e] : models_) {
-    const ModelConfig* mc = config_->FindModel(name);
-    const ModelPolicyConfig next =
-        WithBounds(mc ? mc->policy : config_->defaults, e->seldon_min, e->seldon_max);
-    e->config_server = mc ? mc->server : "";
-    e->target = mc && mc->target ? mc->target : SeldonTarget(TargetKind::kModel, name);
-    if (!SamePolicy(next, e->config)) {
-      e->config = next;
-      e->policy = options_.model_policy(next);
-    }
+  for (auto& [name, e] : models_) Configure(*e);
+  for (auto& [name, e] : servers_) Configure(*e);
+}
+
+void Engine::Configure(ModelEntry& e) {
+  const ModelConfig* mc = config_->FindModel(e.name());
+  const ModelPolicyConfig next =
+      WithBounds(mc ? mc->policy : config_->defaults, e.seldon_min, e.seldon_max);
+  e.config_server = mc ? mc->server : "";
+  e.target = mc && mc->target ? mc->target : SeldonTarget(TargetKind::kModel, e.name());
+  if (!e.policy || !SamePolicy(next, e.config)) {
+    e.config = next;
+    e.policy = options_.model_policy(next);
   }
-  for (auto& [name, e] : servers_) {
-    const ServerConfig* sc = config_->FindServer(name);
-    const ServerPolicyConfig next =
-        WithBounds(sc ? sc->policy : ServerPolicyConfig{}, e->seldon_min, e->seldon_max);
-    e->target = sc && sc->target ? sc->target : SeldonTarget(TargetKind::kServer, name);
-    if (!SameServerPolicy(next, e->config)) {
-      e->config = next;
-      e->sizer = options_.server_sizer(next);
-    }
+}
+
+void Engine::Configure(ServerEntry& e) {
+  const ServerConfig* sc = config_->FindServer(e.name());
+  const ServerPolicyConfig next =
+      WithBounds(sc ? sc->policy : ServerPolicyConfig{}, e.seldon_min, e.seldon_max);
+  e.target = sc && sc->target ? sc->target : SeldonTarget(TargetKind::kServer, e.name());
+  if (!e.sizer || !SameServerPolicy(next, e.config)) {
+    e.config = next;
+    e.sizer = options_.server_sizer(next);
   }
+}
+
+template <typename Entry>
+Entry& Engine::EntryFor(std::unordered_map<std::string, std::unique_ptr<Entry>>& entries,
+                        TargetKind kind, const std::string& name) {
+  auto& slot = entries[name];
+  if (!slot) {
+    slot = std::make_unique<Entry>();
+    slot->key = TargetKey{kind, name};
+    Configure(*slot);
+    RequestRead(*slot);
+  }
+  return *slot;
 }
 
 Engine::ModelEntry& Engine::Model(const std::string& name) {
-  auto& slot = models_[name];
-  if (!slot) {
-    slot = std::make_unique<ModelEntry>();
-    slot->name = name;
-    const ModelConfig* mc = config_->FindModel(name);
-    slot->config = mc ? mc->policy : config_->defaults;
-    slot->config_server = mc ? mc->server : "";
-    slot->target = mc && mc->target ? mc->target : SeldonTarget(TargetKind::kModel, name);
-    slot->policy = options_.model_policy(slot->config);
-    if (options_.reader && slot->target)
-      options_.reader->RequestRead("model/" + name, *slot->target);
-  }
-  return *slot;
+  return EntryFor(models_, TargetKind::kModel, name);
 }
 
 Engine::ServerEntry& Engine::Server(const std::string& name) {
-  auto& slot = servers_[name];
-  if (!slot) {
-    slot = std::make_unique<ServerEntry>();
-    slot->name = name;
-    const ServerConfig* sc = config_->FindServer(name);
-    slot->config = sc ? sc->policy : ServerPolicyConfig{};
-    slot->target = sc && sc->target ? sc->target : SeldonTarget(TargetKind::kServer, name);
-    slot->sizer = options_.server_sizer(slot->config);
-    if (options_.reader && slot->target)
-      options_.reader->RequestRead("server/" + name, *slot->target);
+  return EntryFor(servers_, TargetKind::kServer, name);
+}
+
+Engine::TargetEntry* Engine::Find(const TargetKey& key) {
+  if (key.kind == TargetKind::kModel) {
+    auto it = models_.find(key.name);
+    return it == models_.end() ? nullptr : it->second.get();
   }
-  return *slot;
+  auto it = servers_.find(key.name);
+  return it == servers_.end() ? nullptr : it->second.get();
+}
+
+void Engine::RequestRead(const TargetEntry& e) {
+  if (options_.reader && e.target) options_.reader->RequestRead(e.key, *e.target);
 }
 
 void Engine::ApplyReceived(const Received& r) {
@@ -177,199 +174,206 @@ size_t Engine::DrainReports() {
 }
 
 void Engine::AbsorbResults() {
-  for (ActuationWorker* w : {options_.actuator, options_.reader}) {
-    if (!w) continue;
-    ReadReport read;
-    while (w->PollRead(read)) {
-      const bool is_model = read.key.rfind("model/", 0) == 0;
-      const std::string name = read.key.substr(is_model ? 6 : 7);
-      if (!read.reading.ok) {
-        spdlog::warn("reading {} failed: {}", read.key, read.reading.error);
-        continue;
-      }
-      const bool seldon = config_->seldon.enabled;
-      const int replicas = w == options_.actuator ? read.reading.replicas : -1;
-      if (is_model) {
-        auto it = models_.find(name);
-        if (it == models_.end()) continue;
-        ModelEntry& e = *it->second;
-        if (replicas >= 0) e.observed = replicas;
-        if (seldon) {
-          e.seldon_min = read.reading.min_replicas;
-          e.seldon_max = read.reading.max_replicas;
-        }
-      } else {
-        auto it = servers_.find(name);
-        if (it == servers_.end()) continue;
-        ServerEntry& e = *it->second;
-        if (replicas >= 0) e.observed = replicas;
-        if (seldon) {
-          e.seldon_min = read.reading.min_replicas;
-          e.seldon_max = read.reading.max_replicas;
-        }
-      }
-      if (seldon) ApplyConfig(config_);  // re-derives every bound; keeps unchanged policies
-    }
-  }
+  // Only the actuator reads replicas; a separate reader reads Seldon's bounds alone.
+  if (options_.actuator) AbsorbReads(*options_.actuator);
+  if (options_.reader) AbsorbReads(*options_.reader);
   if (!options_.actuator) return;
   ActuationReport report;
-  while (options_.actuator->PollResult(report)) {
-    const auto& r = report.result;
-    ActuationState state{StatusName(r.status), r.http_status, r.error, NowUnixMs()};
-    const bool done =
-        r.status == ActuationResult::Status::kOk || r.status == ActuationResult::Status::kSkipped;
-    const int observed = r.observed_replicas >= 0 ? r.observed_replicas : report.request.to;
-    if (report.request.kind == TargetKind::kModel) {
-      if (auto it = models_.find(report.request.name); it != models_.end()) {
-        it->second->actuation = state;
-        if (done) it->second->observed = observed;
-      }
-    } else if (auto it = servers_.find(report.request.name); it != servers_.end()) {
-      it->second->actuation = state;
-      if (done) it->second->observed = observed;
-    }
-    switch (r.status) {
-      case ActuationResult::Status::kOk:
-        ++health_.succeeded;
-        break;
-      case ActuationResult::Status::kRetry:
-        ++health_.retried;
-        break;
-      case ActuationResult::Status::kFailed:
-        ++health_.failed;
-        break;
-      case ActuationResult::Status::kSkipped:
-        break;
-    }
-    if (!done) health_.last_error = std::make_pair(report.request.Key(), state);
-    if (options_.metrics) options_.metrics->OnActuation(state.status.c_str(), r.http_status);
-  }
+  while (options_.actuator->PollResult(report)) AbsorbActuation(report);
 }
 
-void Engine::Record(TargetKind kind, const std::string& name, const std::string& server,
-                    const std::optional<ScaleTarget>& target, int from, int to,
-                    const std::string& reason, int& submitted,
-                    std::optional<DecisionRecord>& last) {
+void Engine::AbsorbReads(ActuationWorker& worker) {
+  ReadReport read;
+  while (worker.PollRead(read)) AbsorbRead(read, &worker == options_.actuator);
+}
+
+void Engine::AbsorbRead(const ReadReport& read, bool replicas_read) {
+  if (!read.reading.ok) {
+    spdlog::warn("reading {} failed: {}", read.key.ToString(), read.reading.error);
+    return;
+  }
+  TargetEntry* e = Find(read.key);
+  if (!e) return;
+  if (replicas_read && read.reading.replicas >= 0) e->observed = read.reading.replicas;
+  if (!config_->seldon.enabled) return;
+  e->seldon_min = read.reading.min_replicas;
+  e->seldon_max = read.reading.max_replicas;
+  ApplyConfig(config_);  // re-derives every bound; keeps unchanged policies
+}
+
+void Engine::AbsorbActuation(const ActuationReport& report) {
+  const auto& r = report.result;
+  ActuationState state{StatusName(r.status), r.http_status, r.error, NowUnixMs()};
+  const bool done =
+      r.status == ActuationResult::Status::kOk || r.status == ActuationResult::Status::kSkipped;
+  if (TargetEntry* e = Find(TargetKey{report.request.kind, report.request.name})) {
+    e->actuation = state;
+    if (done) e->observed = r.observed_replicas >= 0 ? r.observed_replicas : report.request.to;
+  }
+  switch (r.status) {
+    case ActuationResult::Status::kOk:
+      ++health_.succeeded;
+      break;
+    case ActuationResult::Status::kRetry:
+      ++health_.retried;
+      break;
+    case ActuationResult::Status::kFailed:
+      ++health_.failed;
+      break;
+    case ActuationResult::Status::kSkipped:
+      break;
+  }
+  if (!done) health_.last_error = std::make_pair(report.request.Key(), state);
+  if (options_.metrics) options_.metrics->OnActuation(state.status.c_str(), r.http_status);
+}
+
+void Engine::Record(TargetEntry& e, const std::string& server, int from, const Decision& d) {
   const int64_t now_ms = NowUnixMs();
-  DecisionRecord d{kind == TargetKind::kModel ? "model" : "server", name, now_ms, from, to, reason};
-  spdlog::info("decision: {} {} {} -> {} ({})", d.kind, name, from, to, reason);
-  recent_.push_front(d);
+  const bool model = e.key.kind == TargetKind::kModel;
+  DecisionRecord rec{model ? "model" : "server", e.name(), now_ms, from, d.desired, d.reason};
+  spdlog::info("decision: {} {} {} -> {} ({})", rec.kind, e.name(), from, d.desired, d.reason);
+  recent_.push_front(rec);
   if (recent_.size() > 50) recent_.pop_back();
-  (kind == TargetKind::kModel ? model_history_ : server_history_).AddDecision(name, d);
-  last = std::move(d);
-  if (options_.metrics) options_.metrics->OnDecision(to > from ? Direction::kUp : Direction::kDown);
+  (model ? model_history_ : server_history_).AddDecision(e.name(), rec);
+  e.last = std::move(rec);
+  if (options_.metrics) {
+    options_.metrics->OnDecision(d.desired > from ? Direction::kUp : Direction::kDown);
+  }
+  Submit(e, server, from, d, now_ms);
+}
+
+void Engine::Submit(TargetEntry& e, const std::string& server, int from, const Decision& d,
+                    int64_t now_ms) {
   // A target KEDA scales is only reported (KEDA reads the decision); one writer per target.
-  const bool keda =
-      (kind == TargetKind::kModel ? config_->ModelActuator(name) : config_->ServerActuator(name)) ==
-      ActuatedBy::kKeda;
-  if (!options_.actuator || keda || to == submitted || !Leading()) return;
+  const bool model = e.key.kind == TargetKind::kModel;
+  const bool keda = (model ? config_->ModelActuator(e.name())
+                           : config_->ServerActuator(e.name())) == ActuatedBy::kKeda;
+  if (!options_.actuator || keda || d.desired == e.submitted || !Leading()) return;
   ScaleRequest req;
-  req.kind = kind;
-  req.name = name;
+  req.kind = e.key.kind;
+  req.name = e.name();
   req.server = server;
-  req.name_space = target ? target->name_space
-                          : (config_->seldon.enabled ? config_->seldon.name_space : "default");
-  req.target = target;
+  req.name_space = e.target ? e.target->name_space
+                            : (config_->seldon.enabled ? config_->seldon.name_space : "default");
+  req.target = e.target;
   req.from = from;
-  req.to = to;
-  req.reason = reason;
+  req.to = d.desired;
+  req.reason = d.reason;
   req.time_unix_ms = now_ms;
   options_.actuator->Submit(std::move(req));
-  submitted = to;
+  e.submitted = d.desired;
 }
 
 void Engine::DecideNow() {
   const auto started = std::chrono::steady_clock::now();
+  ApplyReloads();
+  const int64_t now_ns = NowNs();
+  ExpirePods(now_ns);
+  AbsorbResults();
+  FollowLeadership(now_ns);
+  RequestReadsEvery(now_ns);
+  FollowRoster();
+  const double now_s = static_cast<double>(now_ns) / 1e9;
+  const int64_t history_second = NowUnixMs() / 1000;
+  const bool sample_history = history_second != last_history_s_;
+  DecideModels(now_s, sample_history);
+  DecideServers(now_s);
+  if (sample_history) {
+    last_history_s_ = history_second;
+    WriteHistory(history_second);
+  }
+  PublishAfterDecision(
+      now_ns, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+void Engine::ApplyReloads() {
   std::shared_ptr<const Config> next;
   while (reloads_.try_dequeue(next)) ApplyConfig(std::move(next));
-  const int64_t now_ns = NowNs();
+}
+
+void Engine::ExpirePods(int64_t now_ns) {
   const int expired = aggregator_.Advance(now_ns, NowUnixMs());
   expired_ += static_cast<uint64_t>(expired);
   if (options_.metrics) {
     if (expired) options_.metrics->OnPodsExpired(expired);
     options_.metrics->SetPods(aggregator_.pod_count());
   }
-  AbsorbResults();
-  FollowLeadership(now_ns);
-  if (options_.reader && now_ns - last_seldon_read_ns_ > options_.seldon_read_interval_s * 1e9) {
-    last_seldon_read_ns_ = now_ns;
-    for (auto& [name, e] : models_) {
-      if (e->target) options_.reader->RequestRead("model/" + name, *e->target);
-    }
-    for (auto& [name, e] : servers_) {
-      if (e->target) options_.reader->RequestRead("server/" + name, *e->target);
-    }
-  }
+}
+
+// Seldon's bounds (and replicas) can change behind our back: read every target now and then.
+void Engine::RequestReadsEvery(int64_t now_ns) {
+  if (!options_.reader || now_ns - last_seldon_read_ns_ <= options_.seldon_read_interval_s * 1e9)
+    return;
+  last_seldon_read_ns_ = now_ns;
+  for (auto& [name, e] : models_) RequestRead(*e);
+  for (auto& [name, e] : servers_) RequestRead(*e);
+}
+
+void Engine::FollowRoster() {
   // New names are rare: walk the rosters only when the config or the set of models changed.
   if (roster_config_ != config_.get() || roster_models_ != aggregator_.roster_generation()) {
     roster_config_ = config_.get();
     roster_models_ = aggregator_.roster_generation();
     RebuildRoster();
   }
+}
+
+void Engine::DecideModels(double now_s, bool sample_history) {
+  // Every server's list of models is rebuilt by the models' decisions below.
   for (auto& [name, s] : servers_) {
     s->models.clear();
     s->fresh = true;
   }
+  for (auto& [name, e] : models_) DecideModel(*e, now_s, sample_history);
+}
 
+void Engine::DecideModel(ModelEntry& e, double now_s, bool sample_history) {
   static const NoDemand kNoDemand;
-  const double now_s = static_cast<double>(now_ns) / 1e9;
-  const int64_t history_second = NowUnixMs() / 1000;
-  const bool sample_history = history_second != last_history_s_;
-  for (auto& [name, ep] : models_) {
-    ModelEntry& e = *ep;
-    const ModelPolicyConfig& pc = e.config;
-    if (e.demand) {
-      e.demand->set_hold_seconds(
-          std::max({pc.stable_window_s, pc.panic_window_s, pc.lag_window_s}));
-    }
-    const DemandView& view = e.demand ? static_cast<const DemandView&>(*e.demand) : kNoDemand;
-    const int hosting = e.demand ? static_cast<int>(e.demand->hosting_pods()) : 0;
-    const int current = CurrentOf(e.observed, e.desired, hosting, pc.min_replicas, pc.max_replicas);
-    Decision d = e.policy->Decide(ModelContext{now_s, current, view});
-    HoldForHandOver(d, current, ReplicasUnread(e.target, e.observed));
-    e.fresh = view.Fresh();
-    const int previous = e.desired >= 0 ? e.desired : current;
-    e.desired = d.desired;
-    e.server = !e.config_server.empty() ? e.config_server : (e.demand ? e.demand->server() : "");
-    if (d.desired != previous || (d.desired != current && e.submitted < 0)) {
-      Record(TargetKind::kModel, name, e.server, e.target, current, d.desired, d.reason,
-             e.submitted, e.last);
-    }
-    if (options_.metrics) options_.metrics->SetModelReplicas(name, current, e.desired);
-    if (!e.server.empty()) {
-      // The server's entry is looked up by name only when the model's server changes.
-      if (!e.server_entry || e.server_entry->name != e.server) e.server_entry = &Server(e.server);
-      ServerEntry& s = *e.server_entry;
-      s.models.push_back(ServerModelDemand{name, e.desired, pc.memory_bytes});
-      s.fresh = s.fresh && e.fresh;
-    }
-    if (sample_history) SampleModel(e, current);
+  const ModelPolicyConfig& pc = e.config;
+  if (e.demand) {
+    e.demand->set_hold_seconds(std::max({pc.stable_window_s, pc.panic_window_s, pc.lag_window_s}));
   }
+  const DemandView& view = e.demand ? static_cast<const DemandView&>(*e.demand) : kNoDemand;
+  const int hosting = e.demand ? static_cast<int>(e.demand->hosting_pods()) : 0;
+  const int current = e.Current(hosting, pc.min_replicas, pc.max_replicas);
+  e.fresh = view.Fresh();
+  e.server = !e.config_server.empty() ? e.config_server : (e.demand ? e.demand->server() : "");
+  Conclude(e, e.server, current, e.policy->Decide(ModelContext{now_s, current, view}));
+  if (options_.metrics) options_.metrics->SetModelReplicas(e.name(), current, e.desired);
+  if (!e.server.empty()) {
+    // The server's entry is looked up by name only when the model's server changes.
+    if (!e.server_entry || e.server_entry->name() != e.server) e.server_entry = &Server(e.server);
+    ServerEntry& s = *e.server_entry;
+    s.models.push_back(ServerModelDemand{e.name(), e.desired, pc.memory_bytes});
+    s.fresh = s.fresh && e.fresh;
+  }
+  if (sample_history) SampleModel(e, current);
+}
 
+void Engine::DecideServers(double now_s) {
   const auto pods_per_server = aggregator_.PodsPerServer();
   for (auto& [name, sp] : servers_) {
     ServerEntry& s = *sp;
     const auto pods = pods_per_server.find(name);
-    const int current =
-        CurrentOf(s.observed, s.desired, pods == pods_per_server.end() ? 0 : pods->second,
-                  s.config.min_replicas, s.config.max_replicas);
-    Decision d = s.sizer->Decide(ServerContext{now_s, current, s.models, s.fresh});
-    HoldForHandOver(d, current, ReplicasUnread(s.target, s.observed));
-    const int previous = s.desired >= 0 ? s.desired : current;
-    s.desired = d.desired;
-    if (d.desired != previous || (d.desired != current && s.submitted < 0)) {
-      Record(TargetKind::kServer, name, name, s.target, current, d.desired, d.reason, s.submitted,
-             s.last);
-    }
+    const int hosting = pods == pods_per_server.end() ? 0 : pods->second;
+    const int current = s.Current(hosting, s.config.min_replicas, s.config.max_replicas);
+    Conclude(s, name, current, s.sizer->Decide(ServerContext{now_s, current, s.models, s.fresh}));
     if (options_.metrics) options_.metrics->SetServerReplicas(name, current, s.desired);
   }
-  if (sample_history) {
-    last_history_s_ = history_second;
-    WriteHistory(history_second);
+}
+
+void Engine::Conclude(TargetEntry& e, const std::string& server, int current, Decision d) {
+  HoldForHandOver(d, current, ReplicasUnread(e.target, e.observed));
+  const int previous = e.desired >= 0 ? e.desired : current;
+  e.desired = d.desired;
+  // A first decision that differs from what runs is submitted even when it did not change.
+  if (d.desired != previous || (d.desired != current && e.submitted < 0)) {
+    Record(e, server, current, d);
   }
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (options_.metrics) options_.metrics->SetDecisionCycleSeconds(took);
+}
+
+void Engine::PublishAfterDecision(int64_t now_ns, double took_s) {
+  if (options_.metrics) options_.metrics->SetDecisionCycleSeconds(took_s);
   PublishScalerView(true);
   if (now_ns - last_status_ns_ >= options_.status_interval_s * 1e9) {
     last_status_ns_ = now_ns;

@@ -26,7 +26,7 @@ void Engine::SampleModel(ModelEntry& e, int current) {
   }
   s.desired = HistorySample::Replicas(e.desired);
   s.current = HistorySample::Replicas(current);
-  history_entries_.push_back({&e.name, &e.history, s, e.last ? &*e.last : nullptr});
+  history_entries_.push_back({&e.key.name, &e.history, s, e.last ? &*e.last : nullptr});
 }
 
 void Engine::WriteHistory(int64_t unix_s) {
@@ -43,7 +43,7 @@ void Engine::WriteHistory(int64_t unix_s) {
     e.history_sums = HistorySums{};
     s.desired = HistorySample::Replicas(e.desired);
     s.current = HistorySample::Replicas(e.observed >= 0 ? e.observed : e.desired);
-    history_entries_.push_back({&e.name, &e.history, s, e.last ? &*e.last : nullptr});
+    history_entries_.push_back({&e.key.name, &e.history, s, e.last ? &*e.last : nullptr});
   }
   server_history_.Write(unix_s, history_entries_);
   history_entries_.clear();

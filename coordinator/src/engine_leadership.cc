@@ -62,19 +62,21 @@ void Engine::FollowLeadership(int64_t now_ns) {
   const double hold_s = HandOverSeconds();
   hand_over_until_ns_ = now_ns + static_cast<int64_t>(hold_s * 1e9);
   for (auto& [name, e] : models_) {
-    e->observed = e->desired = e->submitted = -1;
+    ForgetTerm(*e);
     e->policy = options_.model_policy(e->config);
-    e->actuation = ActuationState{};
-    if (options_.reader && e->target) options_.reader->RequestRead("model/" + name, *e->target);
   }
   for (auto& [name, e] : servers_) {
-    e->observed = e->desired = e->submitted = -1;
+    ForgetTerm(*e);
     e->sizer = options_.server_sizer(e->config);
-    e->actuation = ActuationState{};
-    if (options_.reader && e->target) options_.reader->RequestRead("server/" + name, *e->target);
   }
   spdlog::info("leading (term {}): no scale-down for {:.0f}s, until every pod has reported", term,
                hold_s);
+}
+
+void Engine::ForgetTerm(TargetEntry& e) {
+  e.observed = e.desired = e.submitted = -1;
+  e.actuation = ActuationState{};
+  RequestRead(e);
 }
 
 }  // namespace lagscale::coordinator

@@ -55,6 +55,20 @@ void Engine::PublishScalerView(bool force) {
   auto view = std::make_shared<ScalerView>();
   view->time_unix_ms = NowUnixMs();
   view->default_target_concurrency = config_->defaults.target_concurrency;
+  const auto server_inflight = ScanPods(st, *view, lag_s);
+  AddReportedModels(st, *view, lag_s);
+  AddConfiguredModels(*view);
+  AddServers(*view, server_inflight);
+
+  const bool changed = !st.last || !SameActivity(*st.last, *view);
+  st.last = view;
+  options_.scaler_view->Publish(std::move(view), changed);
+}
+
+// The view is fresh once some live pod has reported twice (its first report is a baseline)
+// within reportTTL.
+std::unordered_map<std::string, double> Engine::ScanPods(ScalerViewState& st, ScalerView& view,
+                                                         double lag_s) const {
   std::unordered_map<std::string, double> server_inflight;
   std::unordered_set<std::string> live;
   for (const PodView& p : aggregator_.Pods()) {
@@ -65,15 +79,18 @@ void Engine::PublishScalerView(bool force) {
     if (!inserted && (it->second.incarnation != p.incarnation || it->second.sequence != p.sequence))
       it->second.settled = true;
     server_inflight[p.server] += static_cast<double>(p.inflight);
-    if (it->second.settled && p.report_age_s + lag_s < config_->report_ttl_s) view->fresh = true;
+    if (it->second.settled && p.report_age_s + lag_s < config_->report_ttl_s) view.fresh = true;
   }
   std::erase_if(st.pods, [&](const auto& kv) { return !live.count(kv.first); });
-  if (!view->fresh) {
-    view->not_fresh_reason = live.empty()
-                                 ? "no sidecar has reported within reportTTL"
-                                 : "no sidecar has reported twice since the coordinator started";
+  if (!view.fresh) {
+    view.not_fresh_reason = live.empty()
+                                ? "no sidecar has reported within reportTTL"
+                                : "no sidecar has reported twice since the coordinator started";
   }
+  return server_inflight;
+}
 
+void Engine::AddReportedModels(ScalerViewState& st, ScalerView& view, double lag_s) const {
   for (const auto& [name, demand] : aggregator_.models()) {
     if (demand->hosting_pods() == 0) {
       st.settled_models.erase(name);
@@ -89,24 +106,30 @@ void Engine::PublishScalerView(bool force) {
     t.keda = config_->ModelActuator(name) == ActuatedBy::kKeda;
     t.reported = true;
     t.desired = entry != models_.end() ? entry->second->desired : -1;
-    t.available = view->fresh && st.settled_models.count(name) && t.desired >= 0;
+    t.available = view.fresh && st.settled_models.count(name) && t.desired >= 0;
     t.inflight = demand->Inflight();
     t.concurrency = demand->AverageConcurrency(pc.stable_window_s);
     t.target_concurrency = pc.target_concurrency;
     double idle = demand->IdleSeconds();
     if (std::isfinite(idle) && idle > 0) idle += lag_s;
     t.active = t.inflight > 0 || idle < pc.idle_window_s;
-    view->models.emplace(name, t);
+    view.models.emplace(name, t);
   }
+}
 
-  // Configured models nobody reports yet: idle, but their per-replica target is already known.
+// Configured models nobody reports yet: idle, but their per-replica target is already known.
+void Engine::AddConfiguredModels(ScalerView& view) const {
   for (const ModelConfig& m : config_->models) {
     ScalerTargetView t;
     t.keda = m.actuator == ActuatedBy::kKeda;
     t.target_concurrency = m.policy.target_concurrency;
-    view->models.try_emplace(m.name, t);
+    view.models.try_emplace(m.name, t);
   }
+}
 
+// A server is active when any model it hosts is, and available when all of them are.
+void Engine::AddServers(ScalerView& view,
+                        const std::unordered_map<std::string, double>& server_inflight) const {
   for (const auto& [name, s] : servers_) {
     ScalerTargetView t;
     t.keda = config_->ServerActuator(name) == ActuatedBy::kKeda;
@@ -118,21 +141,17 @@ void Engine::PublishScalerView(bool force) {
     }
     bool any_model = false, models_available = true;
     for (const ServerModelDemand& md : s->models) {
-      auto it = view->models.find(md.model);
-      if (it == view->models.end()) continue;
+      auto it = view.models.find(md.model);
+      if (it == view.models.end()) continue;
       any_model = true;
       models_available = models_available && it->second.available;
       t.concurrency += it->second.concurrency;
       t.active = t.active || it->second.active;
     }
     t.active = t.active || t.inflight > 0;
-    t.available = view->fresh && t.desired >= 0 && (!any_model || models_available);
-    view->servers.emplace(name, t);
+    t.available = view.fresh && t.desired >= 0 && (!any_model || models_available);
+    view.servers.emplace(name, t);
   }
-
-  const bool changed = !st.last || !SameActivity(*st.last, *view);
-  st.last = view;
-  options_.scaler_view->Publish(std::move(view), changed);
 }
 
 }  // namespace lagscale::coordinator

@@ -22,105 +22,122 @@ LlmStatus Llm(const ModelDemand& d, double rate_window_s) {
   return llm;
 }
 
+// Pods and their summed in-flight requests, per server.
+using ServerPods = std::map<std::string, std::pair<std::vector<std::string>, double>>;
+
+ServerPods PodsByServer(const std::vector<PodView>& pods) {
+  ServerPods by_server;
+  for (const auto& p : pods) {
+    auto& [names, inflight] = by_server[p.server];
+    names.push_back(p.pod);
+    inflight += static_cast<double>(p.inflight);
+  }
+  return by_server;
+}
+
+bool Unhealthy(const ActuationState& a) { return a.status == "failed" || a.status == "retry"; }
+
+template <typename T>
+void SortByName(std::vector<T>& v) {
+  std::sort(v.begin(), v.end(), [](const T& a, const T& b) { return a.name < b.name; });
+}
+
 }  // namespace
 
 void Engine::PublishStatus() {
   auto s = std::make_shared<StatusSnapshot>();
-  s->time_unix_ms = NowUnixMs();
-  s->windows_s = config_->windows_s;
-  s->pods = aggregator_.Pods();
-  s->recent_decisions = recent_;
-  s->reports_received = received_;
-  s->reports_applied = applied_;
-  s->reports_ignored = ignored_;
-  s->restarts = restarts_;
-  s->expired = expired_;
-  s->limits = aggregator_.limits();
-  s->refusals = aggregator_.refusals();
-  s->actuator = health_;
-  if (options_.leadership) s->leadership = options_.leadership->Status();
-  s->hand_over_hold_s = std::max(0.0, static_cast<double>(hand_over_until_ns_ - NowNs()) / 1e9);
-
-  std::map<std::string, std::pair<std::vector<std::string>, double>> server_pods;
-  for (const auto& p : s->pods) {
-    auto& [pods, inflight] = server_pods[p.server];
-    pods.push_back(p.pod);
-    inflight += static_cast<double>(p.inflight);
-  }
+  FillStatusCounters(*s);
   bool healthy = true;
-  auto unhealthy = [](const ActuationState& a) {
-    return a.status == "failed" || a.status == "retry";
-  };
-
   s->models.reserve(models_.size());
   for (const auto& [name, e] : models_) {
-    ModelStatus m;
-    m.name = name;
-    m.server = e->server;
-    m.policy = PolicyKindName(e->config.kind);
-    m.min = e->config.min_replicas;
-    m.max = e->config.max_replicas;
-    m.desired = e->desired;
-    const int hosting = e->demand ? static_cast<int>(e->demand->hosting_pods()) : 0;
-    m.current =
-        e->observed >= 0 ? e->observed : (e->desired >= 0 ? e->desired : std::max(hosting, m.min));
-    if (e->demand) {
-      const ModelDemand& d = *e->demand;
-      m.inflight = d.Inflight();
-      m.arrivals_total = d.ArrivalsTotal();
-      m.completions_total = d.CompletionsTotal();
-      for (double w : config_->windows_s) m.concurrency.emplace_back(w, d.AverageConcurrency(w));
-      const double rate_window = config_->windows_s.empty() ? 10 : config_->windows_s.front();
-      m.arrival_rate = d.ArrivalRate(rate_window);
-      m.completion_rate = d.CompletionRate(rate_window);
-      if (d.llm()) m.llm = Llm(d, rate_window);
-      m.idle_s = d.IdleSeconds();
-      m.data_age_s = d.DataAgeSeconds();
-      m.pods = d.HostingPods();
-    } else {
-      for (double w : config_->windows_s) m.concurrency.emplace_back(w, 0.0);
-      m.idle_s = m.data_age_s = std::numeric_limits<double>::infinity();
-    }
-    m.fresh = e->fresh;
-    m.last_decision = e->last;
-    m.actuation = e->actuation;
-    m.actuated_by = ActuatedByName(config_->ModelActuator(name));
-    healthy = healthy && !unhealthy(e->actuation);
-    s->models.push_back(std::move(m));
+    s->models.push_back(ModelStatusOf(*e));
+    healthy = healthy && !Unhealthy(e->actuation);
   }
-  std::sort(s->models.begin(), s->models.end(),
-            [](const ModelStatus& a, const ModelStatus& b) { return a.name < b.name; });
-
+  SortByName(s->models);
+  const ServerPods server_pods = PodsByServer(s->pods);
   for (const auto& [name, e] : servers_) {
-    ServerStatus v;
-    v.name = name;
-    v.placement = PlacementName(e->config.placement);
-    v.min = e->config.min_replicas;
-    v.max = e->config.max_replicas;
-    v.desired = e->desired;
-    if (auto it = server_pods.find(name); it != server_pods.end()) {
-      v.pods = it->second.first;
-      v.inflight = it->second.second;
-    }
-    v.current =
-        e->observed >= 0
-            ? e->observed
-            : (e->desired >= 0 ? e->desired : std::max(static_cast<int>(v.pods.size()), v.min));
-    for (const auto& md : e->models) v.models.push_back(md.model);
-    std::sort(v.models.begin(), v.models.end());
-    v.last_decision = e->last;
-    v.actuation = e->actuation;
-    v.actuated_by = ActuatedByName(config_->ServerActuator(name));
-    healthy = healthy && !unhealthy(e->actuation);
-    s->servers.push_back(std::move(v));
+    const auto it = server_pods.find(name);
+    s->servers.push_back(it == server_pods.end()
+                             ? ServerStatusOf(*e, {}, 0)
+                             : ServerStatusOf(*e, it->second.first, it->second.second));
+    healthy = healthy && !Unhealthy(e->actuation);
   }
-  std::sort(s->servers.begin(), s->servers.end(),
-            [](const ServerStatus& a, const ServerStatus& b) { return a.name < b.name; });
+  SortByName(s->servers);
   s->actuator.healthy = healthy;
   if (options_.scaler_view) AttachKedaReads(*s, options_.scaler_view->Reads());
 
   std::lock_guard lock(status_mu_);
   status_ = std::move(s);
+}
+
+void Engine::FillStatusCounters(StatusSnapshot& s) const {
+  s.time_unix_ms = NowUnixMs();
+  s.windows_s = config_->windows_s;
+  s.pods = aggregator_.Pods();
+  s.recent_decisions = recent_;
+  s.reports_received = received_;
+  s.reports_applied = applied_;
+  s.reports_ignored = ignored_;
+  s.restarts = restarts_;
+  s.expired = expired_;
+  s.limits = aggregator_.limits();
+  s.refusals = aggregator_.refusals();
+  s.actuator = health_;
+  if (options_.leadership) s.leadership = options_.leadership->Status();
+  s.hand_over_hold_s = std::max(0.0, static_cast<double>(hand_over_until_ns_ - NowNs()) / 1e9);
+}
+
+ModelStatus Engine::ModelStatusOf(const ModelEntry& e) const {
+  ModelStatus m;
+  m.name = e.name();
+  m.server = e.server;
+  m.policy = PolicyKindName(e.config.kind);
+  m.min = e.config.min_replicas;
+  m.max = e.config.max_replicas;
+  m.desired = e.desired;
+  const int hosting = e.demand ? static_cast<int>(e.demand->hosting_pods()) : 0;
+  m.current = e.Current(hosting, m.min, m.max);
+  if (e.demand) {
+    const ModelDemand& d = *e.demand;
+    m.inflight = d.Inflight();
+    m.arrivals_total = d.ArrivalsTotal();
+    m.completions_total = d.CompletionsTotal();
+    for (double w : config_->windows_s) m.concurrency.emplace_back(w, d.AverageConcurrency(w));
+    const double rate_window = config_->windows_s.empty() ? 10 : config_->windows_s.front();
+    m.arrival_rate = d.ArrivalRate(rate_window);
+    m.completion_rate = d.CompletionRate(rate_window);
+    if (d.llm()) m.llm = Llm(d, rate_window);
+    m.idle_s = d.IdleSeconds();
+    m.data_age_s = d.DataAgeSeconds();
+    m.pods = d.HostingPods();
+  } else {
+    for (double w : config_->windows_s) m.concurrency.emplace_back(w, 0.0);
+    m.idle_s = m.data_age_s = std::numeric_limits<double>::infinity();
+  }
+  m.fresh = e.fresh;
+  m.last_decision = e.last;
+  m.actuation = e.actuation;
+  m.actuated_by = ActuatedByName(config_->ModelActuator(e.name()));
+  return m;
+}
+
+ServerStatus Engine::ServerStatusOf(const ServerEntry& e, const std::vector<std::string>& pods,
+                                    double inflight) const {
+  ServerStatus v;
+  v.name = e.name();
+  v.placement = PlacementName(e.config.placement);
+  v.min = e.config.min_replicas;
+  v.max = e.config.max_replicas;
+  v.desired = e.desired;
+  v.pods = pods;
+  v.inflight = inflight;
+  v.current = e.Current(static_cast<int>(v.pods.size()), v.min, v.max);
+  for (const auto& md : e.models) v.models.push_back(md.model);
+  std::sort(v.models.begin(), v.models.end());
+  v.last_decision = e.last;
+  v.actuation = e.actuation;
+  v.actuated_by = ActuatedByName(config_->ServerActuator(e.name()));
+  return v;
 }
 
 }  // namespace lagscale::coordinator

@@ -42,6 +42,25 @@ void Record(ScalerViewHub& hub, const KedaQuery& q, const char* call, const std:
                           a.code == KedaAnswer::Code::kOk ? "ok" : "UNAVAILABLE", value, UnixMs()});
 }
 
+// A unary call's query and the latest view's answer to it.
+struct Answered {
+  KedaQuery query;
+  KedaAnswer answer;
+};
+
+// Reads the query of `ref` and answers it from the latest view; nullopt when the metadata is bad
+// (the call is then finished with INVALID_ARGUMENT).
+std::optional<Answered> AnswerOrRefuse(ScalerViewHub& hub, const es::ScaledObjectRef& ref,
+                                       grpc::ServerUnaryReactor* reactor) {
+  Answered out;
+  if (std::string error = ParseKedaQuery(Metadata(ref), out.query); !error.empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error));
+    return std::nullopt;
+  }
+  out.answer = AnswerKedaQuery(*hub.Latest(), out.query);
+  return out;
+}
+
 }  // namespace
 
 class ActivityStream;
@@ -188,12 +207,9 @@ grpc::ServerUnaryReactor* KedaScaler::Impl::IsActive(grpc::CallbackServerContext
                                                      const es::ScaledObjectRef* ref,
                                                      es::IsActiveResponse* out) {
   auto* reactor = ctx->DefaultReactor();
-  KedaQuery q;
-  if (std::string error = ParseKedaQuery(Metadata(*ref), q); !error.empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error));
-    return reactor;
-  }
-  const KedaAnswer a = AnswerKedaQuery(*hub.Latest(), q);
+  const auto answered = AnswerOrRefuse(hub, *ref, reactor);
+  if (!answered) return reactor;
+  const auto& [q, a] = *answered;
   out->set_result(a.active);
   Record(hub, q, "IsActive", ScaledObject(*ref), a, a.active ? 1 : 0);
   reactor->Finish(ToStatus(a));
@@ -215,12 +231,9 @@ grpc::ServerUnaryReactor* KedaScaler::Impl::GetMetricSpec(grpc::CallbackServerCo
                                                           const es::ScaledObjectRef* ref,
                                                           es::GetMetricSpecResponse* out) {
   auto* reactor = ctx->DefaultReactor();
-  KedaQuery q;
-  if (std::string error = ParseKedaQuery(Metadata(*ref), q); !error.empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error));
-    return reactor;
-  }
-  const KedaAnswer a = AnswerKedaQuery(*hub.Latest(), q);
+  const auto answered = AnswerOrRefuse(hub, *ref, reactor);
+  if (!answered) return reactor;
+  const auto& [q, a] = *answered;
   auto* spec = out->add_metricspecs();
   spec->set_metricname(q.MetricName());
   spec->set_targetsizefloat(a.target);
@@ -233,12 +246,9 @@ grpc::ServerUnaryReactor* KedaScaler::Impl::GetMetrics(grpc::CallbackServerConte
                                                        const es::GetMetricsRequest* req,
                                                        es::GetMetricsResponse* out) {
   auto* reactor = ctx->DefaultReactor();
-  KedaQuery q;
-  if (std::string error = ParseKedaQuery(Metadata(req->scaledobjectref()), q); !error.empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error));
-    return reactor;
-  }
-  const KedaAnswer a = AnswerKedaQuery(*hub.Latest(), q);
+  const auto answered = AnswerOrRefuse(hub, req->scaledobjectref(), reactor);
+  if (!answered) return reactor;
+  const auto& [q, a] = *answered;
   Record(hub, q, "GetMetrics", ScaledObject(req->scaledobjectref()), a, a.value);
   if (a.code == KedaAnswer::Code::kOk) {
     auto* v = out->add_metricvalues();

@@ -10,8 +10,8 @@
 #include <random>
 #include <stdexcept>
 
-#include "lagscale/coordinator/api_responses.h"
 #include "kube_api.h"
+#include "lagscale/coordinator/api_responses.h"
 
 namespace lagscale::coordinator {
 namespace {
@@ -37,6 +37,16 @@ std::string ErrorOf(const HttpResponse& res, const std::string& what) {
     out += " " + message;
   }
   return out;
+}
+
+// A Lease's spec as this elector writes it.
+json Spec(const std::string& holder, int duration_s, const json& acquire_time,
+          const std::string& renew_time, int64_t transitions) {
+  return {{"holderIdentity", holder},
+          {"leaseDurationSeconds", duration_s},
+          {"acquireTime", acquire_time},
+          {"renewTime", renew_time},
+          {"leaseTransitions", transitions}};
 }
 
 }  // namespace
@@ -69,6 +79,17 @@ struct LeaderElector::State {
   std::string record;       // its spec, serialised: a change restarts the expiry clock
   int64_t observed_ns = 0;  // when `record` was first seen (our monotonic clock)
   std::mt19937_64 rng{std::random_device{}()};
+
+  // Keeps the Lease as read or written at `at_ns`; a changed spec restarts the expiry clock.
+  void Observe(json next, int64_t at_ns) {
+    const auto spec_it = next.find("spec");
+    const std::string next_record = spec_it != next.end() ? spec_it->dump() : "{}";
+    if (next_record != record) {
+      record = next_record;
+      observed_ns = at_ns;
+    }
+    lease = std::move(next);
+  }
 };
 
 LeaderElector::LeaderElector(LeaderElectionConfig config, const KubeConnection& connection,
@@ -117,97 +138,92 @@ void LeaderElector::Became(bool leading) {
   }
 }
 
+std::string LeaderElector::LeasesPath() const {
+  return "/apis/coordination.k8s.io/v1/namespaces/" + config_.lease_namespace + "/leases";
+}
+
+std::string LeaderElector::LeasePath() const { return LeasesPath() + "/" + config_.lease_name; }
+
+double LeaderElector::CallTimeoutSeconds() const { return config_.renew_deadline_s / 2; }
+
 bool LeaderElector::TryAcquireOrRenew() {
   State& s = *state_;
   const int64_t start_ns = clock_->MonotonicNs();
   const std::string now = MicroTime(clock_->UnixNs());
-  const std::string collection =
-      "/apis/coordination.k8s.io/v1/namespaces/" + config_.lease_namespace + "/leases";
-  const std::string path = collection + "/" + config_.lease_name;
-  const double timeout_s = config_.renew_deadline_s / 2;
-  const int duration_s = static_cast<int>(std::ceil(config_.lease_duration_s));
-  auto fail = [&](const std::string& error) {
-    std::lock_guard lock(mu_);
-    if (status_.last_error != error) spdlog::warn("leader election: {}", error);
-    status_.last_error = error;
-    return false;
-  };
-  auto observe = [&](json lease, int64_t at_ns) {
-    const auto spec_it = lease.find("spec");
-    const std::string record = spec_it != lease.end() ? spec_it->dump() : "{}";
-    if (record != s.record) {
-      s.record = record;
-      s.observed_ns = at_ns;
-    }
-    s.lease = std::move(lease);
-    const LeaseSpec spec = ReadLeaseSpec(s.lease);
-    std::lock_guard lock(mu_);
-    status_.holder = spec.holder;
-    status_.lease_transitions = spec.transitions;
-  };
-  auto succeeded = [&](const HttpResponse& res) {
-    try {
-      observe(json::parse(res.body), clock_->MonotonicNs());
-    } catch (const std::exception& e) {
-      return fail(std::string("lease written but its reply is not JSON: ") + e.what());
-    }
-    valid_until_ns_.store(start_ns + static_cast<int64_t>(config_.renew_deadline_s * 1e9));
-    {
-      std::lock_guard lock(mu_);
-      status_.last_error.clear();
-    }
-    Became(true);
-    return true;
-  };
-
   // 1. Read the Lease; create it when there is none.
-  const HttpResponse got = s.api.Call("GET", path, "", "", timeout_s);
-  if (got.status == 404) {
-    const json lease = {
-        {"apiVersion", "coordination.k8s.io/v1"},
-        {"kind", "Lease"},
-        {"metadata", {{"name", config_.lease_name}, {"namespace", config_.lease_namespace}}},
-        {"spec",
-         {{"holderIdentity", config_.identity},
-          {"leaseDurationSeconds", duration_s},
-          {"acquireTime", now},
-          {"renewTime", now},
-          {"leaseTransitions", 0}}}};
-    const HttpResponse made =
-        s.api.Call("POST", collection, lease.dump(), "application/json", timeout_s);
-    if (made.status == 200 || made.status == 201) return succeeded(made);
-    return fail(ErrorOf(made, "POST " + collection));  // 409: another candidate created it
-  }
-  if (got.status != 200) return fail(ErrorOf(got, "GET " + path));
+  const HttpResponse got = s.api.Call("GET", LeasePath(), "", "", CallTimeoutSeconds());
+  if (got.status == 404) return Create(now, start_ns);
+  if (got.status != 200) return Fail(ErrorOf(got, "GET " + LeasePath()));
   json lease = json::parse(got.body, nullptr, /*allow_exceptions=*/false);
-  if (!lease.is_object()) return fail("GET " + path + ": not a JSON object");
+  if (!lease.is_object()) return Fail("GET " + LeasePath() + ": not a JSON object");
   if (!lease.contains("spec") || !lease["spec"].is_object()) lease["spec"] = json::object();
   const int64_t read_ns = clock_->MonotonicNs();
-  observe(lease, read_ns);
+  s.Observe(std::move(lease), read_ns);
+  ShowHolder();
 
   // 2. Someone else holds a Lease that has not expired by our own observation: wait.
   const LeaseSpec old = ReadLeaseSpec(s.lease);
-  const std::string& holder = old.holder;
-  const int64_t old_duration_ns = old.duration_s * 1'000'000'000;
-  if (!holder.empty() && holder != config_.identity) {
-    if (s.observed_ns + old_duration_ns > read_ns) {
-      Became(false);  // we may have been paused past our deadline and been replaced
-      return false;
-    }
+  const bool ours = old.holder == config_.identity;
+  if (!old.holder.empty() && !ours && s.observed_ns + old.duration_s * 1'000'000'000 > read_ns) {
+    Became(false);  // we may have been paused past our deadline and been replaced
+    return false;
   }
 
   // 3. Take or renew it, with the resourceVersion just read (optimistic concurrency).
-  const bool ours = holder == config_.identity;
   json next = s.lease;
-  next["spec"] = {
-      {"holderIdentity", config_.identity},
-      {"leaseDurationSeconds", duration_s},
-      {"acquireTime", ours && old.acquire_time.is_string() ? old.acquire_time : json(now)},
-      {"renewTime", now},
-      {"leaseTransitions", old.transitions + (ours ? 0 : 1)}};
-  const HttpResponse put = s.api.Call("PUT", path, next.dump(), "application/json", timeout_s);
-  if (put.status == 200 || put.status == 201) return succeeded(put);
-  return fail(ErrorOf(put, "PUT " + path));  // 409: the Lease moved on since our read
+  next["spec"] = Spec(config_.identity, DurationSeconds(),
+                      ours && old.acquire_time.is_string() ? old.acquire_time : json(now), now,
+                      old.transitions + (ours ? 0 : 1));
+  const HttpResponse put =
+      s.api.Call("PUT", LeasePath(), next.dump(), "application/json", CallTimeoutSeconds());
+  if (put.status == 200 || put.status == 201) return Succeeded(put.body, start_ns);
+  return Fail(ErrorOf(put, "PUT " + LeasePath()));  // 409: the Lease moved on since our read
+}
+
+bool LeaderElector::Create(const std::string& now, int64_t start_ns) {
+  const json lease = {
+      {"apiVersion", "coordination.k8s.io/v1"},
+      {"kind", "Lease"},
+      {"metadata", {{"name", config_.lease_name}, {"namespace", config_.lease_namespace}}},
+      {"spec", Spec(config_.identity, DurationSeconds(), now, now, 0)}};
+  const HttpResponse made = state_->api.Call("POST", LeasesPath(), lease.dump(), "application/json",
+                                             CallTimeoutSeconds());
+  if (made.status == 200 || made.status == 201) return Succeeded(made.body, start_ns);
+  return Fail(ErrorOf(made, "POST " + LeasesPath()));  // 409: another candidate created it
+}
+
+bool LeaderElector::Fail(const std::string& error) {
+  std::lock_guard lock(mu_);
+  if (status_.last_error != error) spdlog::warn("leader election: {}", error);
+  status_.last_error = error;
+  return false;
+}
+
+void LeaderElector::ShowHolder() {
+  const LeaseSpec spec = ReadLeaseSpec(state_->lease);
+  std::lock_guard lock(mu_);
+  status_.holder = spec.holder;
+  status_.lease_transitions = spec.transitions;
+}
+
+bool LeaderElector::Succeeded(const std::string& reply, int64_t start_ns) {
+  try {
+    state_->Observe(json::parse(reply), clock_->MonotonicNs());
+    ShowHolder();
+  } catch (const std::exception& e) {
+    return Fail(std::string("lease written but its reply is not JSON: ") + e.what());
+  }
+  valid_until_ns_.store(start_ns + static_cast<int64_t>(config_.renew_deadline_s * 1e9));
+  {
+    std::lock_guard lock(mu_);
+    status_.last_error.clear();
+  }
+  Became(true);
+  return true;
+}
+
+int LeaderElector::DurationSeconds() const {
+  return static_cast<int>(std::ceil(config_.lease_duration_s));
 }
 
 void LeaderElector::CheckDeadline() {
@@ -221,15 +237,10 @@ void LeaderElector::Release() {
   const std::string now = MicroTime(clock_->UnixNs());
   json next = s.lease;
   const int64_t transitions = ReadLeaseSpec(next).transitions;
-  next["spec"] = {{"holderIdentity", ""},
-                  {"leaseDurationSeconds", 1},
-                  {"acquireTime", now},
-                  {"renewTime", now},
-                  {"leaseTransitions", transitions}};
-  const std::string path = "/apis/coordination.k8s.io/v1/namespaces/" + config_.lease_namespace +
-                           "/leases/" + config_.lease_name;
+  next["spec"] = Spec("", 1, now, now, transitions);
+  const std::string path = LeasePath();
   const HttpResponse put =
-      s.api.Call("PUT", path, next.dump(), "application/json", config_.renew_deadline_s / 2);
+      s.api.Call("PUT", path, next.dump(), "application/json", CallTimeoutSeconds());
   if (put.status == 200) {
     spdlog::info("leader election: released lease {}/{}", config_.lease_namespace,
                  config_.lease_name);

@@ -86,89 +86,91 @@ json Model(const ModelStatus& m) {
           {"keda", KedaReadJson(m.keda_read)}};
 }
 
-// What the report limits refused so far, and the limits in force (docs/coordinator.md).
-json WithLimits(json doc, const StatusSnapshot& s) {
-  json& reports = doc["reports"];
-  reports["refused_models"] = s.refusals.models;
-  reports["refused_pods"] = s.refusals.pods;
-  reports["rejected_values"] = s.refusals.values;
-  reports["last_refusal"] = s.refusals.last.empty() ? json(nullptr) : json(s.refusals.last);
-  doc["limits"] = {{"max_models", s.limits.max_models},
-                   {"max_pods", s.limits.max_pods},
-                   {"max_models_per_pod", s.limits.max_models_per_pod}};
-  return doc;
+json ServerJson(const ServerStatus& v) {
+  return {{"name", v.name},
+          {"placement", v.placement},
+          {"current_replicas", v.current},
+          {"desired_replicas", v.desired},
+          {"min_replicas", v.min},
+          {"max_replicas", v.max},
+          {"inflight", v.inflight},
+          {"reporting_pods", v.pods.size()},
+          {"pods", v.pods},
+          {"models", v.models},
+          {"last_decision", DecisionJson(v.last_decision)},
+          {"actuation", Actuation(v.actuation)},
+          {"actuated_by", v.actuated_by},
+          {"keda", KedaReadJson(v.keda_read)}};
+}
+
+json PodJson(const PodView& p) {
+  return {{"server", p.server},
+          {"pod", p.pod},
+          {"incarnation", std::to_string(p.incarnation)},
+          {"sequence", p.sequence},
+          {"last_report_age_seconds", p.report_age_s},
+          {"inflight", p.inflight},
+          {"models", p.models}};
+}
+
+json DecisionEntryJson(const DecisionRecord& d) {
+  return {{"kind", d.kind}, {"name", d.name}, {"time_unix_ms", d.time_unix_ms},
+          {"from", d.from}, {"to", d.to},     {"reason", d.reason}};
+}
+
+json ActuatorJson(const ActuatorHealth& a) {
+  json last_error = nullptr;
+  if (a.last_error) {
+    last_error = Actuation(a.last_error->second);
+    last_error["target"] = a.last_error->first;
+  }
+  return {{"name", a.name},       {"healthy", a.healthy}, {"succeeded", a.succeeded},
+          {"retried", a.retried}, {"failed", a.failed},   {"last_error", last_error}};
+}
+
+// What came in, and what the report limits refused so far with the limits in force
+// (docs/coordinator.md).
+json ReportsJson(const StatusSnapshot& s) {
+  return {{"received", s.reports_received},
+          {"applied", s.reports_applied},
+          {"ignored", s.reports_ignored},
+          {"restarts", s.restarts},
+          {"expired_pods", s.expired},
+          {"refused_models", s.refusals.models},
+          {"refused_pods", s.refusals.pods},
+          {"rejected_values", s.refusals.values},
+          {"last_refusal", s.refusals.last.empty() ? json(nullptr) : json(s.refusals.last)}};
+}
+
+json LimitsJson(const LimitsConfig& l) {
+  return {{"max_models", l.max_models},
+          {"max_pods", l.max_pods},
+          {"max_models_per_pod", l.max_models_per_pod}};
+}
+
+// A JSON array of `to_json(item)` for every item.
+template <typename Items, typename ToJson>
+json Array(const Items& items, ToJson to_json) {
+  json out = json::array();
+  for (const auto& item : items) out.push_back(to_json(item));
+  return out;
 }
 
 }  // namespace
 
 std::string StatusJson(const StatusSnapshot& s) {
-  json models = json::array();
-  for (const auto& m : s.models) models.push_back(Model(m));
-  json servers = json::array();
-  for (const auto& v : s.servers) {
-    servers.push_back(json{{"name", v.name},
-                           {"placement", v.placement},
-                           {"current_replicas", v.current},
-                           {"desired_replicas", v.desired},
-                           {"min_replicas", v.min},
-                           {"max_replicas", v.max},
-                           {"inflight", v.inflight},
-                           {"reporting_pods", v.pods.size()},
-                           {"pods", v.pods},
-                           {"models", v.models},
-                           {"last_decision", DecisionJson(v.last_decision)},
-                           {"actuation", Actuation(v.actuation)},
-                           {"actuated_by", v.actuated_by},
-                           {"keda", KedaReadJson(v.keda_read)}});
-  }
-  json pods = json::array();
-  for (const auto& p : s.pods) {
-    pods.push_back(json{{"server", p.server},
-                        {"pod", p.pod},
-                        {"incarnation", std::to_string(p.incarnation)},
-                        {"sequence", p.sequence},
-                        {"last_report_age_seconds", p.report_age_s},
-                        {"inflight", p.inflight},
-                        {"models", p.models}});
-  }
-  json decisions = json::array();
-  for (const auto& d : s.recent_decisions) {
-    decisions.push_back(json{{"kind", d.kind},
-                             {"name", d.name},
-                             {"time_unix_ms", d.time_unix_ms},
-                             {"from", d.from},
-                             {"to", d.to},
-                             {"reason", d.reason}});
-  }
-  json last_error = nullptr;
-  if (s.actuator.last_error) {
-    last_error = Actuation(s.actuator.last_error->second);
-    last_error["target"] = s.actuator.last_error->first;
-  }
-  json windows = json::array();
-  for (double w : s.windows_s) windows.push_back(WindowKey(w));
   json doc = {{"time_unix_ms", s.time_unix_ms},
-              {"windows", windows},
-              {"actuator",
-               {{"name", s.actuator.name},
-                {"healthy", s.actuator.healthy},
-                {"succeeded", s.actuator.succeeded},
-                {"retried", s.actuator.retried},
-                {"failed", s.actuator.failed},
-                {"last_error", last_error}}},
-              {"reports",
-               {{"received", s.reports_received},
-                {"applied", s.reports_applied},
-                {"ignored", s.reports_ignored},
-                {"restarts", s.restarts},
-                {"expired_pods", s.expired}}},
-              {"models", models},
-              {"servers", servers},
-              {"pods", pods},
-              {"decisions", decisions},
+              {"windows", Array(s.windows_s, WindowKey)},
+              {"actuator", ActuatorJson(s.actuator)},
+              {"reports", ReportsJson(s)},
+              {"limits", LimitsJson(s.limits)},
+              {"models", Array(s.models, Model)},
+              {"servers", Array(s.servers, ServerJson)},
+              {"pods", Array(s.pods, PodJson)},
+              {"decisions", Array(s.recent_decisions, DecisionEntryJson)},
               {"keda", KedaReadsJson(s.keda_reads)}};
   if (s.leadership) doc["leadership"] = LeadershipJson(*s.leadership, s.hand_over_hold_s);
-  return WithLimits(doc, s).dump();
+  return doc.dump();
 }
 
 std::optional<std::string> ModelStatusJson(const StatusSnapshot& s, const std::string& name) {

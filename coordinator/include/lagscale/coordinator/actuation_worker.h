@@ -11,8 +11,12 @@
 #include <concurrentqueue/blockingconcurrentqueue.h>
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <memory>
+#include <string>
 #include <thread>
+#include <tuple>
 
 #include "lagscale/coordinator/actuator.h"
 
@@ -31,9 +35,21 @@ struct ActuationReport {
   int attempt = 1;
 };
 
+// Which model or server a read is for: the kind and the name, never a prefixed string.
+struct TargetKey {
+  TargetKind kind = TargetKind::kModel;
+  std::string name;
+
+  // "model/<name>" or "server/<name>", for logs.
+  std::string ToString() const;
+  bool operator<(const TargetKey& o) const {
+    return std::tie(kind, name) < std::tie(o.kind, o.name);
+  }
+};
+
 struct ReadReport {
   ScaleTarget target;
-  std::string key;
+  TargetKey key;
   TargetReading reading;
 };
 
@@ -47,18 +63,41 @@ class ActuationWorker {
   const char* actuator_name() const { return name_; }
   void Submit(ScaleRequest request);
   // Asks the worker to read a target (current replicas, Seldon bounds); answered by PollRead().
-  void RequestRead(std::string key, ScaleTarget target);
+  void RequestRead(TargetKey key, ScaleTarget target);
   bool PollResult(ActuationReport& out) { return results_.try_dequeue(out); }
   bool PollRead(ReadReport& out) { return reads_done_.try_dequeue(out); }
 
  private:
   struct Command {
-    bool read = false;  // a read request (key + target) instead of a decision
-    ScaleRequest request;
-    std::string key;
+    enum class Kind { kWake, kDecide, kRead };
+    Kind kind = Kind::kWake;  // kWake only wakes the thread (to stop)
+    ScaleRequest request;     // kDecide
+    // kRead: what to read, and the key its answer carries.
+    TargetKey key;
     ScaleTarget target;
   };
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  // A decision waiting for its turn: the newest for its target, with the backoff it earned.
+  struct Pending {
+    ScaleRequest request;
+    int attempts = 0;
+    SteadyTime not_before;
+  };
+  // State of the worker thread only.
+  struct RunState {
+    std::map<std::string, Pending> pending;  // newest decision per target (ScaleRequest::Key())
+    std::map<std::string, SteadyTime> last;  // last actuation per target
+    std::map<TargetKey, ScaleTarget> reads;  // reads asked for since the last pass
+  };
+
   void Run();
+  // Blocks until a command arrives or the next pending decision is due; absorbs what came.
+  void WaitForCommands(RunState& st);
+  void Absorb(Command& c, RunState& st);
+  void AnswerReads(RunState& st);
+  void ApplyDue(RunState& st);
+  // Applies one due decision; returns true when it is finished (applied, skipped or failed).
+  bool ApplyOne(const std::string& key, Pending& p, RunState& st);
 
   std::unique_ptr<Actuator> actuator_;
   const char* name_;

@@ -12,8 +12,12 @@
 // model no pod hosts any more is forgotten once its history has aged out. Busy-seconds deltas are
 // spread over the time the report covers into a per-model ring of time buckets, so the average
 // concurrency over any window is the busy time inside it divided by its length (Little's law).
-// Thread safety: not thread-safe. One thread (the coordinator's decision loop) owns it; DemandView
-// references it hands out are valid until the next call that mutates it.
+// Thread safety: not thread-safe. One thread (the coordinator's decision loop) owns it.
+// Handles: a ModelDemand (from FindModel() or models()) is a stable handle. Apply() never frees
+// one; it stays at the same address, and its numbers follow every later report, until Advance()
+// forgets the model (no pod has hosted it for longer than the history). Advance() moves
+// roster_generation() whenever it forgets one, so a holder that looks its handles up again when
+// the generation moves never holds a dead one. Destroying the Aggregator ends every handle.
 
 #include <array>
 #include <cstdint>
@@ -73,21 +77,30 @@ class ModelDemand final : public DemandView {
     cached_at_ = 0;
   }
 
- private:
-  friend class Aggregator;
-  // The ring keeps each bucket's data in one cache line and running totals per field at each
-  // bucket's end, so a window sum costs two edge buckets and one subtraction whatever its length.
+  // Updates, made by the owning Aggregator as it applies reports and expires pods.
   enum Field { kBusy = 0, kArrivals, kCompletions, kPromptTokens, kCompletionTokens, kFieldCount };
   using Deltas = std::array<double, kFieldCount>;
-  struct Span {
-    int64_t lo = 0, hi = 0;  // the part of the bucket the data covers
-  };
   // Adds a delta covering [t0, t1] (coordinator monotonic ns), spread evenly over that interval.
   void Spread(int64_t t0, int64_t t1, const Deltas& deltas);
   // Adds per-bucket first-byte counts that arrived at `now_ns` from a pod whose histogram has
   // `bounds`; a pod whose bounds differ from the model's first are not merged (a version skew).
   void AddFirstBytes(int64_t now_ns, const std::vector<double>& bounds,
                      const std::vector<uint64_t>& counts);
+  // A pod of `server` starts hosting the model; `pm` stays registered until RemoveHost(pm).
+  void AddHost(PodModel& pm, const std::string& server);
+  // The pod of `pm` stops hosting the model at `now_ns`; `disruption`: by a restart or expiry.
+  void RemoveHost(const PodModel& pm, int64_t now_ns, bool disruption);
+  // A pod's in-flight count moved by `inflight_delta`; its newest request came at the given time.
+  void Observe(int64_t inflight_delta, int64_t last_request_unix_ms);
+  // True when no pod has hosted the model for longer than `history_ns` before `now_ns`.
+  bool Forgettable(int64_t now_ns, int64_t history_ns) const;
+
+ private:
+  // The ring keeps each bucket's data in one cache line and running totals per field at each
+  // bucket's end, so a window sum costs two edge buckets and one subtraction whatever its length.
+  struct Span {
+    int64_t lo = 0, hi = 0;  // the part of the bucket the data covers
+  };
   double Rate(double window_s, Field field) const;
   // First-byte counts per histogram bucket over the last `window_s` seconds.
   std::vector<uint64_t> FirstByteWindow(double window_s) const;
@@ -196,8 +209,8 @@ class Aggregator {
   void set_limits(const Limits& limits) { limits_ = limits; }
   const Limits& limits() const { return limits_; }
   const Refusals& refusals() const { return refusals_; }
-  // Moves whenever a model is added or forgotten (ModelDemand pointers held elsewhere must then be
-  // looked up again).
+  // Moves whenever a model is added or forgotten; a holder of ModelDemand handles looks them up
+  // again when it moves (only a forgotten model's handle dies; see the header comment).
   uint64_t roster_generation() const { return roster_generation_; }
 
   // nullptr if the model never reported.
@@ -210,14 +223,25 @@ class Aggregator {
   size_t pod_count() const;
   int64_t now_ns() const { return now_ns_; }
   int64_t now_unix_ms() const { return now_unix_ms_; }
+  double ttl_seconds() const { return options_.ttl_s; }
+  // Moves on every change; ModelDemand's caches are valid for one value.
+  uint64_t generation() const { return generation_; }
 
  private:
-  friend class ModelDemand;
   ModelDemand* ModelFor(const std::string& name, const PodState& pod);
   void Detach(PodState& pod, bool disruption);
   // kRejected for absurd values, kRefused for a new pod over max_pods (both counted); nullopt when
   // the report may be applied.
   std::optional<Outcome> Admit(const v1::PodReport& report, bool new_pod);
+  // The steps of Apply(): a new pod's state, whether the report continues the
+  // pod's incarnation (nullopt: apply it; `restart` set when its counters went backwards), the
+  // baseline of a new or restarted pod, and one model's counters.
+  PodState& NewPod(const std::string& key, const v1::PodReport& report);
+  std::optional<Outcome> Continuity(const v1::PodReport& report, const PodState& pod,
+                                    const std::string& key, bool& restart);
+  void Rebase(PodState& pod, const v1::PodReport& report, int64_t now_ns, bool restart);
+  void ApplyModel(const v1::ModelCounters& mc, PodState& pod, bool baseline, int64_t t0, int64_t t1,
+                  int64_t now_ns);
   // Drops models no pod has hosted for longer than the history they could still be asked about.
   void Forget();
   // Adds the first-byte observations of `mc` since `pm` last saw them to pm's model, unless

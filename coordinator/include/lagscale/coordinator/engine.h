@@ -19,21 +19,21 @@
 #include <thread>
 #include <unordered_map>
 
+#include "lagscale/base/clock.h"
 #include "lagscale/coordinator/actuation_worker.h"
 #include "lagscale/coordinator/aggregator.h"
-#include "lagscale/base/clock.h"
 #include "lagscale/coordinator/config.h"
 #include "lagscale/coordinator/coordinator_metrics.h"
-#include "lagscale/coordinator/scaler_view.h"
 #include "lagscale/coordinator/history.h"
 #include "lagscale/coordinator/leader_election.h"
+#include "lagscale/coordinator/scaler_view.h"
 #include "lagscale/coordinator/status.h"
 
 namespace lagscale::coordinator {
 
 struct EngineOptions {
   std::shared_ptr<const Config> config;
-  const base::Clock* clock = nullptr;         // nullptr: the system clock
+  const base::Clock* clock = nullptr;   // nullptr: the system clock
   ActuationWorker* actuator = nullptr;  // nullptr: decisions are only shown
   // Reads Seldon Model/Server bounds; may be the actuator. nullptr: no reads.
   ActuationWorker* reader = nullptr;
@@ -90,24 +90,60 @@ class Engine {
   struct ModelEntry;
   struct ServerEntry;
 
+  struct TargetEntry;  // what models and servers share (engine_state.h)
+
   void Run();
   void ApplyReceived(const Received& r);
   void ApplyConfig(std::shared_ptr<const Config> config);
+  // Derives an entry's effective policy and target from the config and its Seldon bounds;
+  // rebuilds the policy only when its parameters changed.
+  void Configure(ModelEntry& e);
+  void Configure(ServerEntry& e);
+
+  // The steps of DecideNow(), in order.
+  void ApplyReloads();
+  void ExpirePods(int64_t now_ns);
   void AbsorbResults();
+  void AbsorbReads(ActuationWorker& worker);
+  void AbsorbRead(const ReadReport& read, bool replicas_read);
+  void AbsorbActuation(const ActuationReport& report);
+  void RequestReadsEvery(int64_t now_ns);
+  void FollowRoster();
+  void DecideModels(double now_s, bool sample_history);
+  void DecideModel(ModelEntry& e, double now_s, bool sample_history);
+  void DecideServers(double now_s);
+  // Holds the decision for a hand-over, stores it and records it when it changed.
+  void Conclude(TargetEntry& e, const std::string& server, int current, Decision d);
+  void PublishAfterDecision(int64_t now_ns, double took_s);
+  // The parts of PublishStatus() (engine_status.cc).
+  void FillStatusCounters(StatusSnapshot& s) const;
+  ModelStatus ModelStatusOf(const ModelEntry& e) const;
+  ServerStatus ServerStatusOf(const ServerEntry& e, const std::vector<std::string>& pods,
+                              double inflight) const;
+
   // Re-points every model entry at the aggregator's demand; drops entries of models neither
   // configured nor tracked any more (engine_limits.cc).
   void RebuildRoster();
   // Counts new refusals on /metrics and logs them at most once every 10 s.
   void ReportRefusals();
+  // The entry of a model or server, made (configured, its target read) on first use.
   ModelEntry& Model(const std::string& name);
   ServerEntry& Server(const std::string& name);
-  void Record(TargetKind kind, const std::string& name, const std::string& server,
-              const std::optional<ScaleTarget>& target, int from, int to, const std::string& reason,
-              int& submitted, std::optional<DecisionRecord>& last);
+  template <typename Entry>
+  Entry& EntryFor(std::unordered_map<std::string, std::unique_ptr<Entry>>& entries, TargetKind kind,
+                  const std::string& name);
+  TargetEntry* Find(const TargetKey& key);
+  void RequestRead(const TargetEntry& e);
+  // Logs a changed decision, keeps it for /status and history, and submits it when this process
+  // actuates the target.
+  void Record(TargetEntry& e, const std::string& server, int from, const Decision& d);
+  void Submit(TargetEntry& e, const std::string& server, int from, const Decision& d,
+              int64_t now_ms);
   std::optional<ScaleTarget> SeldonTarget(TargetKind kind, const std::string& name) const;
   // Leader election (engine_leadership.cc): a new term forgets what the last one knew about the
   // targets and holds scale-down for HandOverSeconds().
   void FollowLeadership(int64_t now_ns);
+  void ForgetTerm(TargetEntry& e);
   double HandOverSeconds() const;
   void HoldForHandOver(Decision& d, int current, bool replicas_unread) const;
   bool ReplicasUnread(const std::optional<ScaleTarget>& target, int observed) const;
@@ -115,6 +151,15 @@ class Engine {
   int64_t NowUnixMs() const;
   // Builds and publishes the ScalerView (engine_scaler_view.cc); rate-limited unless `force`.
   void PublishScalerView(bool force);
+  struct ScalerViewState;
+  // Its steps: pods and freshness (returns in-flight requests per server), reported models,
+  // configured models nobody reports, servers.
+  std::unordered_map<std::string, double> ScanPods(ScalerViewState& st, ScalerView& view,
+                                                   double lag_s) const;
+  void AddReportedModels(ScalerViewState& st, ScalerView& view, double lag_s) const;
+  void AddConfiguredModels(ScalerView& view) const;
+  void AddServers(ScalerView& view,
+                  const std::unordered_map<std::string, double>& server_inflight) const;
   // Once per wall-clock second, during the decision pass: one sample of the model (`current`
   // replicas as /status shows them), then WriteHistory() stores every model's and server's.
   void SampleModel(ModelEntry& e, int current);
@@ -137,13 +182,12 @@ class Engine {
   Aggregator::Refusals refusals_logged_;   // counts already added to /metrics
   int64_t last_refusal_log_ns_ = INT64_MIN / 2;
   int64_t last_seldon_read_ns_ = INT64_MIN / 2;
-  struct ScalerViewState;
   std::shared_ptr<ScalerViewState> scaler_state_;  // shared_ptr: complete only in its own file
   HistoryStore model_history_, server_history_;
   int64_t last_history_s_ = INT64_MIN;
   std::vector<HistoryStore::Entry> history_entries_;  // reused every second
-  uint64_t term_ = 0;                           // the leadership term the entries belong to
-  int64_t hand_over_until_ns_ = INT64_MIN / 2;  // no scale-down before this
+  uint64_t term_ = 0;                                 // the leadership term the entries belong to
+  int64_t hand_over_until_ns_ = INT64_MIN / 2;        // no scale-down before this
 
   mutable std::mutex status_mu_;
   std::shared_ptr<const StatusSnapshot> status_;  // guarded by status_mu_ (the pointer only)

@@ -99,6 +99,17 @@ class LeaderElector final : public Leadership {
   struct State;
   void Run();
   void Became(bool leading);
+  // The steps of TryAcquireOrRenew(): create a missing Lease, record a failure (returns false),
+  // show the holder of the Lease last observed, and lead after a write begun at start_ns
+  // succeeded with `reply`.
+  bool Create(const std::string& now, int64_t start_ns);
+  bool Fail(const std::string& error);
+  void ShowHolder();
+  bool Succeeded(const std::string& reply, int64_t start_ns);
+  std::string LeasesPath() const;  // the namespace's Lease collection
+  std::string LeasePath() const;   // our Lease
+  double CallTimeoutSeconds() const;
+  int DurationSeconds() const;  // the lease duration we write, whole seconds
 
   const LeaderElectionConfig config_;
   const base::Clock* clock_;
