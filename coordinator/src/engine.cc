@@ -95,7 +95,7 @@ void Engine::ApplyConfig(std::shared_ptr<const Config> config) {
         WithBounds(mc ? mc->policy : config_->defaults, e->seldon_min, e->seldon_max);
     e->config_server = mc ? mc->server : "";
     e->target = mc && mc->target ? mc->target : SeldonTarget(TargetKind::kModel, name);
-    if (!SamePolicy(next, e->config)) {
+    if (next != e->config) {
       e->config = next;
       e->policy = options_.model_policy(next);
     }
@@ -105,7 +105,7 @@ void Engine::ApplyConfig(std::shared_ptr<const Config> config) {
     const ServerPolicyConfig next =
         WithBounds(sc ? sc->policy : ServerPolicyConfig{}, e->seldon_min, e->seldon_max);
     e->target = sc && sc->target ? sc->target : SeldonTarget(TargetKind::kServer, name);
-    if (!SameServerPolicy(next, e->config)) {
+    if (next != e->config) {
       e->config = next;
       e->sizer = options_.server_sizer(next);
     }
@@ -320,7 +320,7 @@ void Engine::DecideNow() {
     const ModelPolicyConfig& pc = e.config;
     if (e.demand) {
       e.demand->set_hold_seconds(
-          std::max({pc.stable_window_s, pc.panic_window_s, pc.lag_window_s}));
+          std::max({pc.tracking.stable_window_s, pc.tracking.panic_window_s, pc.lag.lag_window_s}));
     }
     const DemandView& view = e.demand ? static_cast<const DemandView&>(*e.demand) : kNoDemand;
     const int hosting = e.demand ? static_cast<int>(e.demand->hosting_pods()) : 0;

@@ -99,28 +99,29 @@ int main(int argc, char** argv) {
   options.push_back(app.add_option("--policy", kind, "lagscale's policy")
                         ->check(CLI::IsMember({"target-tracking", "lag-threshold"}))
                         ->capture_default_str());
-  options.push_back(app.add_option("--tolerance", lc.tolerance,
+  options.push_back(app.add_option("--tolerance", lc.tracking.tolerance,
                                    "lagscale: no change while within this share of the target")
                         ->check(CLI::Range(0.0, 1.0))
                         ->capture_default_str());
+  options.push_back(Duration(app, "--stable-window", lc.tracking.stable_window_s,
+                             "lagscale stable window", true));
   options.push_back(
-      Duration(app, "--stable-window", lc.stable_window_s, "lagscale stable window", true));
-  options.push_back(
-      Duration(app, "--panic-window", lc.panic_window_s, "lagscale panic window", true));
-  options.push_back(app.add_option("--panic-threshold", lc.panic_threshold,
+      Duration(app, "--panic-window", lc.tracking.panic_window_s, "lagscale panic window", true));
+  options.push_back(app.add_option("--panic-threshold", lc.tracking.panic_threshold,
                                    "lagscale: panic at this multiple of current capacity")
                         ->check(CLI::Range(1.0, 1000.0))
                         ->capture_default_str());
-  options.push_back(Duration(app, "--scale-down-delay", lc.scale_down_delay_s,
+  options.push_back(Duration(app, "--scale-down-delay", lc.tracking.scale_down_delay_s,
                              "lagscale scale-down stabilization"));
-  options.push_back(Duration(app, "--backlog-drain", lc.backlog_drain_s,
+  options.push_back(Duration(app, "--backlog-drain", lc.tracking.backlog_drain_s,
                              "lagscale: drain a burst's queue within this time", true));
-  options.push_back(app.add_option("--target-tokens-per-second", lc.target_tokens_per_second,
+  options.push_back(app.add_option("--target-tokens-per-second",
+                                   lc.tracking.target_tokens_per_second,
                                    "lagscale: size on output tokens/s per replica (0: off; needs "
                                    "a trace with an output_tokens column)")
                         ->check(CLI::NonNegativeNumber)
                         ->capture_default_str());
-  options.push_back(app.add_option("--lag-threshold", lc.lag_threshold,
+  options.push_back(app.add_option("--lag-threshold", lc.lag.lag_threshold,
                                    "lagscale lag-threshold: in-flight per replica that scales up")
                         ->check(CLI::PositiveNumber)
                         ->capture_default_str());
@@ -137,9 +138,9 @@ int main(int argc, char** argv) {
                                     : lagscale::coordinator::PolicyKind::kTargetTracking;
   lc.min_replicas = p.min_replicas;
   lc.max_replicas = p.max_replicas;
-  lc.target_concurrency = p.target();
+  lc.tracking.target_concurrency = p.target();
   // What an operator knows about their pods: the shortest start-up (the sim draws each one).
-  lc.startup_delay_s = p.cluster.startup_s;
+  lc.tracking.startup_delay_s = p.cluster.startup_s;
 
   std::vector<std::string> names;
   std::stringstream list(policies);

@@ -105,10 +105,7 @@ double ParseDuration(const std::string& text, const std::string& field);
 // Parses "2Gi", "512Mi", "1000", "1G". Throws ConfigError naming field.
 double ParseBytes(const std::string& text, const std::string& field);
 
-// True when two policy configurations would behave identically (reload keeps the policy state).
-bool SamePolicy(const ModelPolicyConfig& a, const ModelPolicyConfig& b);
-bool SameServerPolicy(const ServerPolicyConfig& a, const ServerPolicyConfig& b);
-
+// The names the YAML uses: "target-tracking", "lag-threshold"; "all", "scheduled", "one-to-one".
 const char* PolicyKindName(PolicyKind kind);
 const char* PlacementName(Placement placement);
 
