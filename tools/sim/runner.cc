@@ -22,16 +22,6 @@ int InitialReplicas(const ModelTrace& trace, const SimParams& params) {
   return std::clamp(need, params.min_replicas, params.max_replicas);
 }
 
-std::unique_ptr<Autoscaler> Make(const std::string& name, const SimParams& params,
-                                 const ModelTrace& trace) {
-  if (name == "lagscale") return MakeLagscale(params);
-  if (name == "hpa") return MakeHpa(params);
-  if (name == "kpa") return MakeKpa(params);
-  if (name == "keda") return MakeKedaHttp(params);
-  if (name == "seldon") return MakeSeldon(params);
-  return MakeOracle(params, trace);
-}
-
 // Poisson arrivals with the trace's piecewise-constant rate (memoryless, so each segment can
 // restart the exponential clock at its boundary).
 class Arrivals {
@@ -117,7 +107,7 @@ PolicyResult RunModel(const std::string& name, const std::string& model, const M
   cluster_params.startup_seed = ~params.seed ^ std::hash<std::string>{}(model);
   Cluster cluster(cluster_params, InitialReplicas(trace, params));
   cluster.NoteLoad(trace.Load(0));
-  auto scaler = Make(name, params, trace);
+  auto scaler = MakeAutoscaler(name, params, trace);
   // Every policy sees the same arrivals: the seed depends on the model only.
   Arrivals arrivals(trace, params.seed ^ std::hash<std::string>{}(model));
   const double end = trace.end_s();
@@ -166,6 +156,16 @@ PolicyResult RunModel(const std::string& name, const std::string& model, const M
 }
 
 }  // namespace
+
+std::unique_ptr<Autoscaler> MakeAutoscaler(const std::string& name, const SimParams& params,
+                                           const ModelTrace& trace) {
+  if (name == "lagscale") return MakeLagscale(params);
+  if (name == "hpa") return MakeHpa(params);
+  if (name == "kpa") return MakeKpa(params);
+  if (name == "keda") return MakeKedaHttp(params);
+  if (name == "seldon") return MakeSeldon(params);
+  return MakeOracle(params, trace);
+}
 
 std::optional<double> BurstStart(const ModelTrace& trace, const SimParams& params) {
   const int initial = InitialReplicas(trace, params);
