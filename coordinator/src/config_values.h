@@ -38,17 +38,22 @@ bool Boolean(const YAML::Node& node, const std::string& field);     // true or f
 double Duration(const YAML::Node& node, const std::string& field);  // ParseDuration, seconds
 double Bytes(const YAML::Node& node, const std::string& field);     // ParseBytes
 
-// The value `names` pairs with the scalar in `node`; the error lists every accepted name.
+// The value `names` pairs with `text`; the error lists every accepted name.
 template <typename T>
-T Named(const YAML::Node& node, const std::string& field,
+T Named(const std::string& text, const std::string& field,
         const std::vector<std::pair<std::string, T>>& names) {
-  const std::string text = Scalar(node, field);
   std::vector<std::string> accepted;
   for (const auto& [name, value] : names) {
     if (name == text) return value;
     accepted.push_back(name);
   }
   Fail(field, "invalid value \"" + text + "\" (expected " + OneOf(accepted) + ")");
+}
+
+template <typename T>
+T Named(const YAML::Node& node, const std::string& field,
+        const std::vector<std::pair<std::string, T>>& names) {
+  return Named(Scalar(node, field), field, names);
 }
 
 // The name `names` gives `value` (the first entry's when none does).
