@@ -2,7 +2,9 @@
 
 // Config: the coordinator's targets and policies, parsed from the YAML format of
 // coordinator/config.example.yaml (camelCase keys). Parsing validates every field and throws
-// ConfigError with a message naming the field and the offending value.
+// ConfigError with a message naming the field and the offending value. Parsing lives in
+// config.cc (structure), config_policy.cc (the policy settings' table), config_values.cc (single
+// values) and config_actuators.cc (the `actuator` key).
 // Thread safety: a parsed Config is an immutable value; share it as `shared_ptr<const Config>`.
 
 #include <memory>

@@ -72,9 +72,9 @@ struct LagThresholdParams {
 };
 
 // Per-model policy configuration; YAML keys in camelCase (coordinator/config.example.yaml).
-// `kind` picks the policy; both parameter sets are always present (and validated), so that a
-// model switching kind on reload keeps the other kind's settings, and the history the coordinator
-// keeps covers every window either would read.
+// `kind` picks the policy. Both parameter sets are always present and validated, whatever the
+// kind: a model's settings overlay the defaults key by key, and the history the coordinator keeps
+// covers every window either policy would read.
 struct ModelPolicyConfig {
   PolicyKind kind = PolicyKind::kTargetTracking;
   // Read by both policies.
