@@ -2,10 +2,16 @@
 #include "config_actuators.h"
 
 #include <optional>
+#include <utility>
 #include <vector>
+
+#include "config_values.h"
 
 namespace lagscale::coordinator {
 namespace {
+
+const std::vector<std::pair<std::string, ActuatedBy>> kActuators = {
+    {"coordinator", ActuatedBy::kCoordinator}, {"keda", ActuatedBy::kKeda}};
 
 struct Claim {
   std::string field;  // "models[2]", "servers[0]"
@@ -45,15 +51,10 @@ std::vector<Claim> Claims(const Config& c) {
 
 }  // namespace
 
-const char* ActuatedByName(ActuatedBy by) {
-  return by == ActuatedBy::kKeda ? "keda" : "coordinator";
-}
+const char* ActuatedByName(ActuatedBy by) { return config_yaml::NameOf(by, kActuators); }
 
 ActuatedBy ParseActuatedBy(const std::string& text, const std::string& prefix) {
-  if (text == "keda") return ActuatedBy::kKeda;
-  if (text == "coordinator") return ActuatedBy::kCoordinator;
-  throw ConfigError("config: " + prefix + ".actuator: invalid value \"" + text +
-                    "\" (expected coordinator or keda)");
+  return config_yaml::Named(text, prefix + ".actuator", kActuators);
 }
 
 void CheckOneWriterPerTarget(const Config& config) {
@@ -63,11 +64,11 @@ void CheckOneWriterPerTarget(const Config& config) {
     for (const Claim& other : claims) {
       if (other.by != ActuatedBy::kCoordinator || !other.target) continue;
       if (!SameObject(*keda.target, *other.target)) continue;
-      throw ConfigError("config: " + keda.field + ".actuator: \"" + keda.name +
-                        "\" is scaled by KEDA, but its target " + Describe(*keda.target) +
-                        " is also written by the coordinator for " + other.field + " \"" +
-                        other.name +
-                        "\"; one writer per target: mark both `actuator: keda` or neither");
+      config_yaml::Fail(keda.field + ".actuator",
+                        "\"" + keda.name + "\" is scaled by KEDA, but its target " +
+                            Describe(*keda.target) + " is also written by the coordinator for " +
+                            other.field + " \"" + other.name +
+                            "\"; one writer per target: mark both `actuator: keda` or neither");
     }
   }
 }

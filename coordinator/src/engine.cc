@@ -89,7 +89,7 @@ void Engine::Configure(ModelEntry& e) {
       WithBounds(mc ? mc->policy : config_->defaults, e.seldon_min, e.seldon_max);
   e.config_server = mc ? mc->server : "";
   e.target = mc && mc->target ? mc->target : SeldonTarget(TargetKind::kModel, e.name());
-  if (!e.policy || !SamePolicy(next, e.config)) {
+  if (!e.policy || next != e.config) {
     e.config = next;
     e.policy = options_.model_policy(next);
   }
@@ -100,7 +100,7 @@ void Engine::Configure(ServerEntry& e) {
   const ServerPolicyConfig next =
       WithBounds(sc ? sc->policy : ServerPolicyConfig{}, e.seldon_min, e.seldon_max);
   e.target = sc && sc->target ? sc->target : SeldonTarget(TargetKind::kServer, e.name());
-  if (!e.sizer || !SameServerPolicy(next, e.config)) {
+  if (!e.sizer || next != e.config) {
     e.config = next;
     e.sizer = options_.server_sizer(next);
   }
@@ -331,7 +331,7 @@ void Engine::DecideModel(ModelEntry& e, double now_s, bool sample_history) {
   static const NoDemand kNoDemand;
   const ModelPolicyConfig& pc = e.config;
   if (e.demand) {
-    e.demand->set_hold_seconds(std::max({pc.stable_window_s, pc.panic_window_s, pc.lag_window_s}));
+    e.demand->set_hold_seconds(std::max({pc.tracking.stable_window_s, pc.tracking.panic_window_s, pc.lag.lag_window_s}));
   }
   const DemandView& view = e.demand ? static_cast<const DemandView&>(*e.demand) : kNoDemand;
   const int hosting = e.demand ? static_cast<int>(e.demand->hosting_pods()) : 0;

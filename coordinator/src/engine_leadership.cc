@@ -21,7 +21,7 @@ bool Engine::Leading() const { return !options_.leadership || options_.leadershi
 
 double Engine::HandOverSeconds() const {
   auto longest = [](const ModelPolicyConfig& c) {
-    return std::max({c.stable_window_s, c.panic_window_s, c.lag_window_s});
+    return std::max({c.tracking.stable_window_s, c.tracking.panic_window_s, c.lag.lag_window_s});
   };
   double window = longest(config_->defaults);
   for (const auto& m : config_->models) window = std::max(window, longest(m.policy));

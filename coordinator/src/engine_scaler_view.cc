@@ -54,7 +54,7 @@ void Engine::PublishScalerView(bool force) {
 
   auto view = std::make_shared<ScalerView>();
   view->time_unix_ms = NowUnixMs();
-  view->default_target_concurrency = config_->defaults.target_concurrency;
+  view->default_target_concurrency = config_->defaults.tracking.target_concurrency;
   const auto server_inflight = ScanPods(st, *view, lag_s);
   AddReportedModels(st, *view, lag_s);
   AddConfiguredModels(*view);
@@ -108,11 +108,11 @@ void Engine::AddReportedModels(ScalerViewState& st, ScalerView& view, double lag
     t.desired = entry != models_.end() ? entry->second->desired : -1;
     t.available = view.fresh && st.settled_models.count(name) && t.desired >= 0;
     t.inflight = demand->Inflight();
-    t.concurrency = demand->AverageConcurrency(pc.stable_window_s);
-    t.target_concurrency = pc.target_concurrency;
+    t.concurrency = demand->AverageConcurrency(pc.tracking.stable_window_s);
+    t.target_concurrency = pc.tracking.target_concurrency;
     double idle = demand->IdleSeconds();
     if (std::isfinite(idle) && idle > 0) idle += lag_s;
-    t.active = t.inflight > 0 || idle < pc.idle_window_s;
+    t.active = t.inflight > 0 || idle < pc.lag.idle_window_s;
     view.models.emplace(name, t);
   }
 }
@@ -122,7 +122,7 @@ void Engine::AddConfiguredModels(ScalerView& view) const {
   for (const ModelConfig& m : config_->models) {
     ScalerTargetView t;
     t.keda = m.actuator == ActuatedBy::kKeda;
-    t.target_concurrency = m.policy.target_concurrency;
+    t.target_concurrency = m.policy.tracking.target_concurrency;
     view.models.try_emplace(m.name, t);
   }
 }
@@ -134,7 +134,7 @@ void Engine::AddServers(ScalerView& view,
     ScalerTargetView t;
     t.keda = config_->ServerActuator(name) == ActuatedBy::kKeda;
     t.desired = s->desired;
-    t.target_concurrency = config_->defaults.target_concurrency;
+    t.target_concurrency = config_->defaults.tracking.target_concurrency;
     if (auto it = server_inflight.find(name); it != server_inflight.end()) {
       t.reported = true;
       t.inflight = it->second;

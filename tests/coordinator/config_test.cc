@@ -24,7 +24,7 @@ TEST(ConfigTest, ExampleFileParsesWithEveryField) {
   EXPECT_DOUBLE_EQ(c.decision_interval_s, 0.25);
   EXPECT_EQ(c.windows_s, (std::vector<double>{10, 60}));
   EXPECT_EQ(c.defaults.kind, PolicyKind::kTargetTracking);
-  EXPECT_DOUBLE_EQ(c.defaults.idle_window_s, 600);
+  EXPECT_DOUBLE_EQ(c.defaults.lag.idle_window_s, 600);
   ASSERT_EQ(c.servers.size(), 1u);
   EXPECT_EQ(c.servers[0].policy.placement, Placement::kScheduled);
   EXPECT_DOUBLE_EQ(c.servers[0].policy.capacity_bytes, 16.0 * 1024 * 1024 * 1024);
@@ -35,9 +35,9 @@ TEST(ConfigTest, ExampleFileParsesWithEveryField) {
   const ModelConfig& iris = c.models[0];
   EXPECT_EQ(iris.server, "mlserver");
   EXPECT_EQ(iris.policy.max_replicas, 5);
-  EXPECT_DOUBLE_EQ(iris.policy.target_concurrency, 2);
+  EXPECT_DOUBLE_EQ(iris.policy.tracking.target_concurrency, 2);
   EXPECT_DOUBLE_EQ(iris.policy.memory_bytes, 2.0 * 1024 * 1024 * 1024);
-  EXPECT_DOUBLE_EQ(iris.policy.stable_window_s, 30);  // inherited from defaults
+  EXPECT_DOUBLE_EQ(iris.policy.tracking.stable_window_s, 30);  // inherited from defaults
   EXPECT_FALSE(c.seldon.enabled);
 }
 
@@ -55,7 +55,7 @@ TEST(ConfigTest, DurationsAndBytesTakeUnits) {
 TEST(ConfigTest, UnlistedModelsGetTheDefaults) {
   const Config c = ParseConfig("defaults: {targetConcurrency: 4, policy: lag-threshold}\n");
   EXPECT_EQ(c.FindModel("anything"), nullptr);
-  EXPECT_DOUBLE_EQ(c.defaults.target_concurrency, 4);
+  EXPECT_DOUBLE_EQ(c.defaults.tracking.target_concurrency, 4);
   EXPECT_EQ(c.defaults.kind, PolicyKind::kLagThreshold);
 }
 
@@ -63,20 +63,22 @@ TEST(ConfigTest, TargetTokensPerSecondIsReadPerModelAndDefaultsToOff) {
   const Config c = ParseConfig(
       "defaults: {targetTokensPerSecond: 500}\n"
       "models: [{name: llm, targetTokensPerSecond: 1200}, {name: iris}]\n");
-  EXPECT_DOUBLE_EQ(c.defaults.target_tokens_per_second, 500);
-  EXPECT_DOUBLE_EQ(c.FindModel("llm")->policy.target_tokens_per_second, 1200);
-  EXPECT_DOUBLE_EQ(c.FindModel("iris")->policy.target_tokens_per_second, 500);  // inherited
-  EXPECT_DOUBLE_EQ(ParseConfig("{}\n").defaults.target_tokens_per_second, 0);
+  EXPECT_DOUBLE_EQ(c.defaults.tracking.target_tokens_per_second, 500);
+  EXPECT_DOUBLE_EQ(c.FindModel("llm")->policy.tracking.target_tokens_per_second, 1200);
+  EXPECT_DOUBLE_EQ(c.FindModel("iris")->policy.tracking.target_tokens_per_second,
+                   500);  // inherited
+  EXPECT_DOUBLE_EQ(ParseConfig("{}\n").defaults.tracking.target_tokens_per_second, 0);
   EXPECT_EQ(Error("defaults: {targetTokensPerSecond: -1}\n"),
             "config: defaults.targetTokensPerSecond: invalid value -1 (must be >= 0; 0 = off)");
-  EXPECT_EQ(ParseConfig("defaults: {targetTokensPerSecond: 0}\n").defaults.target_tokens_per_second,
+  EXPECT_EQ(ParseConfig("defaults: {targetTokensPerSecond: 0}\n")
+                .defaults.tracking.target_tokens_per_second,
             0);
 }
 
 TEST(ConfigTest, StartupDelayIsADurationAndDefaultsToUnknown) {
-  EXPECT_DOUBLE_EQ(ParseConfig("{}\n").defaults.startup_delay_s, 0);
+  EXPECT_DOUBLE_EQ(ParseConfig("{}\n").defaults.tracking.startup_delay_s, 0);
   const Config c = ParseConfig("models: [{name: llm, startupDelay: 2m}]\n");
-  EXPECT_DOUBLE_EQ(c.FindModel("llm")->policy.startup_delay_s, 120);
+  EXPECT_DOUBLE_EQ(c.FindModel("llm")->policy.tracking.startup_delay_s, 120);
   EXPECT_NE(Error("defaults: {startupDelay: -8s}\n").find("defaults.startupDelay"),
             std::string::npos);
 }
@@ -110,7 +112,7 @@ TEST(ConfigTest, ErrorsNameTheFieldAndTheValue) {
             "e.g. apps/v1)");
   EXPECT_EQ(Error("models: [{name: a, target: {apiVersion: apps/v1, kind: Pod, name: a}}]\n"),
             "config: models[0].target.kind: invalid value \"Pod\" (expected Model, Server, "
-            "Deployment or StatefulSet)");
+            "Deployment, StatefulSet or ReplicaSet)");
   EXPECT_EQ(Error("defaults: {tolerance: 1.5}\n"),
             "config: defaults.tolerance: invalid value 1.5 (must be in [0, 1))");
   EXPECT_EQ(Error("defaults: {targetConcurrency: 0}\n"),
@@ -154,15 +156,15 @@ TEST(ConfigTest, HistoryCoversTheLongestWindow) {
 
 TEST(ConfigTest, SamePolicyDetectsChanges) {
   ModelPolicyConfig a, b;
-  EXPECT_TRUE(SamePolicy(a, b));
-  b.stable_window_s = 31;
-  EXPECT_FALSE(SamePolicy(a, b));
+  EXPECT_TRUE(a == b);
+  b.tracking.stable_window_s = 31;
+  EXPECT_FALSE(a == b);
   ModelPolicyConfig tokens;
-  tokens.target_tokens_per_second = 800;
-  EXPECT_FALSE(SamePolicy(a, tokens));
+  tokens.tracking.target_tokens_per_second = 800;
+  EXPECT_FALSE(a == tokens);
   ModelPolicyConfig startup;
-  startup.startup_delay_s = 8;
-  EXPECT_FALSE(SamePolicy(a, startup));
+  startup.tracking.startup_delay_s = 8;
+  EXPECT_FALSE(a == startup);
 }
 
 TEST(ConfigTest, LimitsAreReadWithDefaultsAndValidated) {

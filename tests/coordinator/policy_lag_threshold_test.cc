@@ -16,9 +16,9 @@ class LagThresholdTest : public ::testing::Test {
     config_.kind = PolicyKind::kLagThreshold;
     config_.min_replicas = 1;
     config_.max_replicas = 10;
-    config_.lag_threshold = 30;
-    config_.lag_window_s = 1;
-    config_.idle_window_s = 600;
+    config_.lag.lag_threshold = 30;
+    config_.lag.lag_window_s = 1;
+    config_.lag.idle_window_s = 600;
     demand_.idle_s = 0;
   }
 
@@ -34,8 +34,8 @@ class LagThresholdTest : public ::testing::Test {
 
 TEST_F(LagThresholdTest, DefaultsAreSeldons) {
   ModelPolicyConfig defaults;
-  EXPECT_EQ(defaults.lag_threshold, 30);
-  EXPECT_EQ(defaults.idle_window_s, 600);
+  EXPECT_EQ(defaults.lag.lag_threshold, 30);
+  EXPECT_EQ(defaults.lag.idle_window_s, 600);
 }
 
 TEST_F(LagThresholdTest, ScalesUpProportionallyOnceLagStaysAboveThresholdForTheWindow) {
@@ -50,7 +50,7 @@ TEST_F(LagThresholdTest, ScalesUpProportionallyOnceLagStaysAboveThresholdForTheW
 }
 
 TEST_F(LagThresholdTest, StepsByOneWhenNotProportional) {
-  config_.lag_proportional = false;
+  config_.lag.lag_proportional = false;
   demand_.inflight = 200;
   Decide(0, 1);
   EXPECT_EQ(Decide(1, 1).desired, 2);

@@ -54,14 +54,14 @@ class TargetTrackingTest : public ::testing::Test {
   TargetTrackingTest() {
     config_.min_replicas = 1;
     config_.max_replicas = 10;
-    config_.target_concurrency = 1;
-    config_.tolerance = 0.1;
-    config_.stable_window_s = 30;
-    config_.panic_window_s = 2;
-    config_.panic_threshold = 2;
-    config_.scale_down_delay_s = 60;
+    config_.tracking.target_concurrency = 1;
+    config_.tracking.tolerance = 0.1;
+    config_.tracking.stable_window_s = 30;
+    config_.tracking.panic_window_s = 2;
+    config_.tracking.panic_threshold = 2;
+    config_.tracking.scale_down_delay_s = 60;
     config_.max_scale_up_rate = 10;
-    config_.max_scale_down_rate = 2;
+    config_.tracking.max_scale_down_rate = 2;
   }
 
   Decision Decide(double now, int current) { return Decide(demand_, now, current); }
@@ -185,7 +185,7 @@ TEST_F(TargetTrackingTest, ScaleDownWaitsForStabilizationWindowAndIsRateLimited)
 }
 
 TEST_F(TargetTrackingTest, ScaleUpIsRateLimited) {
-  config_.panic_threshold = 1000;  // stay on the stable path
+  config_.tracking.panic_threshold = 1000;  // stay on the stable path
   config_.max_scale_up_rate = 3;
   demand_.Steady(9, 90);
   Decision d = Decide(0, 2);
@@ -194,12 +194,12 @@ TEST_F(TargetTrackingTest, ScaleUpIsRateLimited) {
 }
 
 TEST_F(TargetTrackingTest, StaysWithinBounds) {
-  config_.panic_threshold = 1000;
+  config_.tracking.panic_threshold = 1000;
   config_.max_scale_up_rate = 100;
   demand_.Steady(50, 500);
   EXPECT_EQ(Decide(0, 5).desired, 10);
-  config_.scale_down_delay_s = 0;
-  config_.max_scale_down_rate = 100;
+  config_.tracking.scale_down_delay_s = 0;
+  config_.tracking.max_scale_down_rate = 100;
   policy_.reset();
   demand_.Steady(0, 0);
   EXPECT_EQ(Decide(0, 5).desired, 1);
@@ -214,9 +214,9 @@ TEST_F(TargetTrackingTest, ScalesUpFromZeroOnAnyDemand) {
 }
 
 TEST_F(TargetTrackingTest, ReversalLengthensTheNextScaleDownDelay) {
-  config_.panic_threshold = 1000;
-  config_.scale_down_delay_s = 10;
-  config_.max_scale_down_delay_s = 100;
+  config_.tracking.panic_threshold = 1000;
+  config_.tracking.scale_down_delay_s = 10;
+  config_.tracking.max_scale_down_delay_s = 100;
   demand_.Steady(4, 40);
   Decide(0, 4);
   demand_.Steady(2, 20);
@@ -231,9 +231,9 @@ TEST_F(TargetTrackingTest, ReversalLengthensTheNextScaleDownDelay) {
 // A burst's panic steps up several times after one scale-down: that is one reversal, so the
 // delay doubles once (it went to its maximum, holding capacity for 600 s, in issue 20).
 TEST_F(TargetTrackingTest, ScaleUpsAfterOneScaleDownAreOneReversal) {
-  config_.panic_threshold = 1000;
-  config_.scale_down_delay_s = 10;
-  config_.max_scale_down_delay_s = 100;
+  config_.tracking.panic_threshold = 1000;
+  config_.tracking.scale_down_delay_s = 10;
+  config_.tracking.max_scale_down_delay_s = 100;
   demand_.Steady(4, 40);
   Decide(0, 4);
   demand_.Steady(2, 20);
@@ -266,7 +266,7 @@ TEST_F(TargetTrackingTest, PanicAddsAtMostOneSlotPerQueuedRequest) {
 TEST_F(TargetTrackingTest, PanicSizesForTheQueueBuiltDuringTheStartupDelay) {
   config_.max_replicas = 100;
   config_.max_scale_up_rate = 100;
-  config_.startup_delay_s = 10;
+  config_.tracking.startup_delay_s = 10;
   demand_.Steady(4, 20);  // 0.2 s per request at 4 replicas
   EXPECT_EQ(Decide(0, 4).desired, 4);
   // 16 in flight steady: 10 above the 1.5 x target that 4 replicas serve without a queue.
@@ -286,10 +286,10 @@ TEST_F(TargetTrackingTest, PanicSizesForTheQueueBuiltDuringTheStartupDelay) {
 TEST_F(TargetTrackingTest, BurstIsSizedOnTheTimePerRequestLearnedBeforeIt) {
   config_.max_replicas = 20;
   config_.max_scale_up_rate = 100;
-  config_.stable_window_s = 2;
-  config_.panic_window_s = 1;
-  config_.scale_down_delay_s = 1;
-  config_.max_scale_down_delay_s = 1;
+  config_.tracking.stable_window_s = 2;
+  config_.tracking.panic_window_s = 1;
+  config_.tracking.scale_down_delay_s = 1;
+  config_.tracking.max_scale_down_delay_s = 1;
   policy_ = MakeModelPolicy(config_);
   LevelDemand pods;
   int current = 1;
@@ -313,8 +313,8 @@ TEST_F(TargetTrackingTest, BurstIsSizedOnTheTimePerRequestLearnedBeforeIt) {
 TEST_F(TargetTrackingTest, BurstStepIsBoundedByTheScaleUpRate) {
   config_.max_replicas = 20;
   config_.max_scale_up_rate = 3;
-  config_.stable_window_s = 2;
-  config_.panic_window_s = 1;
+  config_.tracking.stable_window_s = 2;
+  config_.tracking.panic_window_s = 1;
   policy_ = MakeModelPolicy(config_);
   LevelDemand pods;
   pods.Hold(1, 10);
@@ -368,7 +368,7 @@ TEST_F(TargetTrackingTest, RepeatedHoldKeepsItsReasonAndANewCauseGetsItsOwn) {
 // LLM sizing (targetTokensPerSecond > 0): replicas follow completion tokens/s, not concurrency.
 class TokenTargetTrackingTest : public TargetTrackingTest {
  protected:
-  TokenTargetTrackingTest() { config_.target_tokens_per_second = 100; }
+  TokenTargetTrackingTest() { config_.tracking.target_tokens_per_second = 100; }
 };
 
 TEST_F(TokenTargetTrackingTest, SizesForTokenRateOverTarget) {
@@ -411,7 +411,7 @@ TEST_F(TokenTargetTrackingTest, ScalesDownOnlyAfterTheDelay) {
 }
 
 TEST_F(TokenTargetTrackingTest, ZeroTargetKeepsConcurrencyMode) {
-  config_.target_tokens_per_second = 0;
+  config_.tracking.target_tokens_per_second = 0;
   demand_.Steady(3.5, 35);
   demand_.SteadyTokens(10000);
   EXPECT_EQ(Decide(0, 2).desired, 4);

@@ -23,7 +23,7 @@ SimParams Defaults() {
   SimParams p;
   p.lagscale.min_replicas = p.min_replicas;
   p.lagscale.max_replicas = p.max_replicas;
-  p.lagscale.target_concurrency = p.target();
+  p.lagscale.tracking.target_concurrency = p.target();
   return p;
 }
 

@@ -40,16 +40,16 @@ void CheckPolicy(const co::ModelPolicyConfig& p, const std::string& who) {
     Fail(who + ": min " + std::to_string(p.min_replicas) + " max " +
          std::to_string(p.max_replicas));
   }
-  Positive(p.target_concurrency, who + " targetConcurrency");
-  Positive(p.stable_window_s, who + " stableWindow");
-  Positive(p.panic_window_s, who + " panicWindow");
+  Positive(p.tracking.target_concurrency, who + " targetConcurrency");
+  Positive(p.tracking.stable_window_s, who + " stableWindow");
+  Positive(p.tracking.panic_window_s, who + " panicWindow");
   Positive(p.max_scale_up_rate, who + " maxScaleUpRate");
-  Positive(p.max_scale_down_rate, who + " maxScaleDownRate");
-  Positive(p.lag_threshold, who + " lagThreshold");
-  NonNegative(p.tolerance, who + " tolerance");
-  NonNegative(p.scale_down_delay_s, who + " scaleDownDelay");
-  NonNegative(p.lag_window_s, who + " lagWindow");
-  NonNegative(p.idle_window_s, who + " idleWindow");
+  Positive(p.tracking.max_scale_down_rate, who + " maxScaleDownRate");
+  Positive(p.lag.lag_threshold, who + " lagThreshold");
+  NonNegative(p.tracking.tolerance, who + " tolerance");
+  NonNegative(p.tracking.scale_down_delay_s, who + " scaleDownDelay");
+  NonNegative(p.lag.lag_window_s, who + " lagWindow");
+  NonNegative(p.lag.idle_window_s, who + " idleWindow");
   NonNegative(p.memory_bytes, who + " memory");
 }
 

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "autoscaler.h"
+#include "periodic.h"
 
 namespace lagscale::sim {
 namespace {
@@ -22,16 +22,14 @@ constexpr double kPanicThreshold = 2;
 constexpr double kMaxScaleUpRate = 1000;
 constexpr double kMaxScaleDownRate = 2;
 
-class Kpa : public Autoscaler {
+class Kpa : public PeriodicAutoscaler {
  public:
-  explicit Kpa(const SimParams& params) : params_(params) {}
+  explicit Kpa(const SimParams& params) : PeriodicAutoscaler(params, kTickS) {}
 
-  double NextWake() const override { return next_s_; }
-
-  Wake OnWake(const Cluster& cluster) override {
+ private:
+  Wake Want(const Cluster& cluster) override {
     const double now = cluster.now();
-    next_s_ = now + kTickS;
-    const double target = params_.target();
+    const double target = params().target();
     const double ready = std::max(1, cluster.ready());
     const double stable = cluster.AverageInflight(kStableWindowS);
     const double panic = cluster.AverageInflight(kPanicWindowS);
@@ -57,16 +55,12 @@ class Kpa : public Autoscaler {
     } else {
       desired = static_cast<int>(stable_pods);
     }
-    desired = std::clamp(desired, params_.min_replicas, params_.max_replicas);
     char reason[128];
     std::snprintf(reason, sizeof(reason), "%s: stable %.1f panic %.1f ready %.0f",
                   panicking_ ? "panic" : "stable", stable, panic, ready);
     return Wake{desired, reason};
   }
 
- private:
-  SimParams params_;
-  double next_s_ = kTickS;
   bool panicking_ = false;
   double panic_time_s_ = 0;
   int max_panic_pods_ = 0;

@@ -15,9 +15,10 @@ class Lagscale : public Autoscaler {
   explicit Lagscale(const SimParams& params)
       : params_(params),
         policy_(coordinator::MakeModelPolicy(params.lagscale)),
-        demand_(std::max({params.lagscale.stable_window_s, params.lagscale.panic_window_s,
-                          params.lagscale.lag_window_s}) +
-                params.report_interval_s) {}
+        demand_(
+            std::max({params.lagscale.tracking.stable_window_s,
+                      params.lagscale.tracking.panic_window_s, params.lagscale.lag.lag_window_s}) +
+            params.report_interval_s) {}
 
   double NextWake() const override { return std::min(next_report_s_, next_decision_s_); }
 

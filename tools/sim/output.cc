@@ -66,7 +66,7 @@ nlohmann::json SweepJson(const std::string& trace_path, const Trace& trace, cons
   for (double u : utilizations) {
     SimParams p = params;
     p.target_utilization = u;
-    p.lagscale.target_concurrency = p.target();
+    p.lagscale.tracking.target_concurrency = p.target();
     const PolicyResult r = RunPolicy("lagscale", trace, p);
     out["sweep"].push_back({{"target_utilization", u},
                             {"replica_seconds", Round(r.replica_seconds, 0.1)},

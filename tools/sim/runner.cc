@@ -22,16 +22,6 @@ int InitialReplicas(const ModelTrace& trace, const SimParams& params) {
   return std::clamp(need, params.min_replicas, params.max_replicas);
 }
 
-std::unique_ptr<Autoscaler> Make(const std::string& name, const SimParams& params,
-                                 const ModelTrace& trace) {
-  if (name == "lagscale") return MakeLagscale(params);
-  if (name == "hpa") return MakeHpa(params);
-  if (name == "kpa") return MakeKpa(params);
-  if (name == "keda") return MakeKedaHttp(params);
-  if (name == "seldon") return MakeSeldon(params);
-  return MakeOracle(params, trace);
-}
-
 // Poisson arrivals with the trace's piecewise-constant rate (memoryless, so each segment can
 // restart the exponential clock at its boundary).
 class Arrivals {
@@ -69,27 +59,67 @@ ModelTrace WithWarmup(const ModelTrace& trace) {
   return ModelTrace(std::move(segments), trace.end_s() + kWarmupS);
 }
 
+// Scale events while measuring: their count, reversals, and how long after the burst began the
+// first scale-up came (the oracle, which knows the future, may start a start-up bound early).
+class ScaleEvents {
+ public:
+  ScaleEvents(const std::string& name, const SimParams& params, std::optional<double> burst,
+              double reaction_from)
+      : name_(name), params_(params), burst_(burst), reaction_from_(reaction_from) {}
+
+  void Note(double t, int current, const Wake& wake, PolicyResult& r) {
+    const int direction = *wake.desired > current ? 1 : -1;
+    ++r.scale_events;
+    if (last_direction_ != 0 && direction != last_direction_) ++r.reversals;
+    last_direction_ = direction;
+    if (direction > 0 && !r.reaction_s && t >= reaction_from_) r.reaction_s = t - *burst_;
+    if (params_.log_decisions) {
+      std::fprintf(stderr, "%s %.2f %d -> %d: %s\n", name_.c_str(), t, current, *wake.desired,
+                   wake.reason.c_str());
+    }
+  }
+
+ private:
+  const std::string& name_;
+  const SimParams& params_;
+  std::optional<double> burst_;
+  double reaction_from_;
+  int last_direction_ = 0;
+};
+
+// What the cluster measured after the warm-up.
+void Summarize(const Cluster& cluster, double end, PolicyResult& r) {
+  const ClusterStats& s = cluster.stats();
+  r.ready_s = s.longest_short_s;
+  r.replica_seconds = s.replica_seconds;
+  r.slo_violation_s = s.slo_violation_s;
+  r.timed_out_requests = s.timed_out;
+  r.requests = s.arrivals;
+  r.duration_s = end - kWarmupS;
+}
+
+// One model's trace through one policy: a warm-up at the starting load, then the trace, as one
+// event loop over arrivals, the cluster's own events, the policy's wakes and load changes.
 PolicyResult RunModel(const std::string& name, const std::string& model, const ModelTrace& original,
                       const SimParams& params) {
   const ModelTrace trace = WithWarmup(original);
-  const int initial = InitialReplicas(trace, params);
   ClusterParams cluster_params = params.cluster;
   cluster_params.startup_seed = ~params.seed ^ std::hash<std::string>{}(model);
-  Cluster cluster(cluster_params, initial);
+  Cluster cluster(cluster_params, InitialReplicas(trace, params));
   cluster.NoteLoad(trace.Load(0));
-  auto scaler = Make(name, params, trace);
+  auto scaler = MakeAutoscaler(name, params, trace);
   // Every policy sees the same arrivals: the seed depends on the model only.
   Arrivals arrivals(trace, params.seed ^ std::hash<std::string>{}(model));
   const double end = trace.end_s();
   std::optional<double> burst = BurstStart(original, params);
   if (burst) *burst += kWarmupS;
-  bool measuring = false;
-  const double reaction_from =
-      burst ? *burst - (name == "oracle" ? cluster.startup_bound_s() + 1 : 0) : kInf;
+  ScaleEvents events(
+      name, params, burst,
+      burst ? *burst - (name == "oracle" ? cluster.startup_bound_s() + 1 : 0) : kInf);
 
   PolicyResult r;
   r.name = name;
-  int last_direction = 0;
+  bool measuring = false;
   double next_arrival = arrivals.Next(0);
   double next_change = trace.NextChange(0);
   while (true) {
@@ -114,32 +144,28 @@ PolicyResult RunModel(const std::string& name, const std::string& model, const M
       const Wake wake = scaler->OnWake(cluster);
       const int current = cluster.provisioned();
       if (measuring && wake.desired && *wake.desired != current) {
-        const int direction = *wake.desired > current ? 1 : -1;
-        ++r.scale_events;
-        if (last_direction != 0 && direction != last_direction) ++r.reversals;
-        last_direction = direction;
-        if (direction > 0 && !r.reaction_s && t >= reaction_from) r.reaction_s = t - *burst;
-        if (params.log_decisions) {
-          std::fprintf(stderr, "%s %.2f %d -> %d: %s\n", name.c_str(), t, current, *wake.desired,
-                       wake.reason.c_str());
-        }
+        events.Note(t, current, wake, r);
         cluster.Scale(*wake.desired);
       }
     }
   }
   cluster.AdvanceTo(end);
   cluster.Finish();
-  const ClusterStats& s = cluster.stats();
-  r.ready_s = s.longest_short_s;
-  r.replica_seconds = s.replica_seconds;
-  r.slo_violation_s = s.slo_violation_s;
-  r.timed_out_requests = s.timed_out;
-  r.requests = s.arrivals;
-  r.duration_s = end - kWarmupS;
+  Summarize(cluster, end, r);
   return r;
 }
 
 }  // namespace
+
+std::unique_ptr<Autoscaler> MakeAutoscaler(const std::string& name, const SimParams& params,
+                                           const ModelTrace& trace) {
+  if (name == "lagscale") return MakeLagscale(params);
+  if (name == "hpa") return MakeHpa(params);
+  if (name == "kpa") return MakeKpa(params);
+  if (name == "keda") return MakeKedaHttp(params);
+  if (name == "seldon") return MakeSeldon(params);
+  return MakeOracle(params, trace);
+}
 
 std::optional<double> BurstStart(const ModelTrace& trace, const SimParams& params) {
   const int initial = InitialReplicas(trace, params);

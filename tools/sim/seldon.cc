@@ -5,7 +5,7 @@
 //  - scale-downs are at least 60 s apart (cool-down).
 #include <algorithm>
 
-#include "autoscaler.h"
+#include "periodic.h"
 
 namespace lagscale::sim {
 namespace {
@@ -15,15 +15,13 @@ constexpr double kLagThreshold = 30;
 constexpr double kIdleS = 600;
 constexpr double kDownCooldownS = 60;
 
-class Seldon : public Autoscaler {
+class Seldon : public PeriodicAutoscaler {
  public:
-  explicit Seldon(const SimParams& params) : params_(params) {}
+  explicit Seldon(const SimParams& params) : PeriodicAutoscaler(params, kSampleS) {}
 
-  double NextWake() const override { return next_s_; }
-
-  Wake OnWake(const Cluster& cluster) override {
+ private:
+  Wake Want(const Cluster& cluster) override {
     const double now = cluster.now();
-    next_s_ = now + kSampleS;
     const int current = cluster.provisioned();
     const double lag_per_replica = cluster.inflight() / std::max(1, current);
     const double idle = cluster.last_arrival_s() < 0 ? now : now - cluster.last_arrival_s();
@@ -37,13 +35,9 @@ class Seldon : public Autoscaler {
       last_down_s_ = now;
       std::snprintf(reason, sizeof(reason), "idle %.0fs", idle);
     }
-    desired = std::clamp(desired, params_.min_replicas, params_.max_replicas);
     return Wake{desired, reason};
   }
 
- private:
-  SimParams params_;
-  double next_s_ = kSampleS;
   double last_down_s_ = -kDownCooldownS;
 };
 

@@ -26,7 +26,7 @@ class LagThreshold : public ModelPolicy {
     }
     const double now = context.now_s;
     if (std::isnan(first_seen_s_)) first_seen_s_ = now;
-    const double threshold = std::max(config_.lag_threshold, 1e-9);
+    const double threshold = std::max(config_.lag.lag_threshold, 1e-9);
     const double lag = context.demand.Inflight();
     const double per_replica = lag / std::max(current, 1);
 
@@ -35,36 +35,33 @@ class LagThreshold : public ModelPolicy {
     if (lag > 0 && per_replica >= threshold) {
       if (std::isnan(above_since_s_)) above_since_s_ = now;
       const double held_for = now - above_since_s_;
-      if (held_for >= config_.lag_window_s || current == 0) {
-        const int step_to = config_.lag_proportional ? ReplicasFor(lag, threshold) : current + 1;
+      if (held_for >= config_.lag.lag_window_s || current == 0) {
+        const int step_to =
+            config_.lag.lag_proportional ? ReplicasFor(lag, threshold) : current + 1;
         desired = std::max(current + 1, step_to);
-        const int up_cap =
-            std::max(current + 1, static_cast<int>(std::ceil(current * config_.max_scale_up_rate)));
-        desired = std::min(desired, up_cap);
+        desired = std::min(desired, UpCap(current, config_.max_scale_up_rate));
         above_since_s_ = now;  // the next step needs another full window at the new size
         why = Format("lag %.0f per replica >= %.0f for %.0fs", per_replica, threshold, held_for);
       } else {
         why = Format("lag %.0f per replica >= %.0f for %.1fs of %.0fs", per_replica, threshold,
-                     held_for, config_.lag_window_s);
+                     held_for, config_.lag.lag_window_s);
       }
     } else {
       above_since_s_ = kNever;
       // Idle only counts for as long as this policy has watched: a model never seen to receive a
       // request (infinite idle) is not idle before a whole window has passed.
       const double idle = std::min(context.demand.IdleSeconds(), now - first_seen_s_);
-      if (idle >= config_.idle_window_s && lag <= 0) {
+      if (idle >= config_.lag.idle_window_s && lag <= 0) {
         desired = config_.min_replicas;
-        why = Format("idle for %.0fs >= %.0fs", idle, config_.idle_window_s);
+        why = Format("idle for %.0fs >= %.0fs", idle, config_.lag.idle_window_s);
       } else {
         why =
             Format("lag %.1f per replica below %.0f, idle for %.0fs", per_replica, threshold, idle);
       }
     }
     desired = Clamp(desired, config_.min_replicas, config_.max_replicas);
-    const Direction direction = DirectionOf(current, desired);
-    if (direction == Direction::kHold) why = "hold: " + why;
     last_desired_ = desired;
-    return Decision{desired, direction, std::move(why)};
+    return Decided(current, desired, std::move(why));
   }
 
  private:

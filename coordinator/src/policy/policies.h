@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "lagscale/coordinator/policy.h"
 
@@ -35,6 +36,19 @@ inline Direction DirectionOf(int from, int to) {
 
 inline int Clamp(int value, int lo, int hi) {
   return std::max(lo, std::min(value, std::max(lo, hi)));
+}
+
+// The most replicas one step may reach from `current` (KPA: ceil(rate x ready), at least one more).
+inline int UpCap(int current, double max_scale_up_rate) {
+  return std::max(current + 1, static_cast<int>(std::ceil(current * max_scale_up_rate)));
+}
+
+// The decision to go from `current` to `desired` replicas; the reason says "hold: " first when
+// nothing moves.
+inline Decision Decided(int current, int desired, std::string why) {
+  const Direction direction = DirectionOf(current, desired);
+  if (direction == Direction::kHold) why = "hold: " + why;
+  return Decision{desired, direction, std::move(why)};
 }
 
 // Number of replicas that serve `demand` at `per_replica` each; tiny float noise must not add one.

@@ -11,7 +11,6 @@ namespace lagscale::coordinator {
 namespace {
 
 using policy::Clamp;
-using policy::DirectionOf;
 using policy::Format;
 
 class Sizer : public ServerSizer {
@@ -71,10 +70,8 @@ class Sizer : public ServerSizer {
                       config_.drain_delay_s);
       }
     }
-    const Direction direction = DirectionOf(current, desired);
-    if (direction == Direction::kHold) why = "hold: " + why;
     last_desired_ = desired;
-    return Decision{desired, direction, std::move(why)};
+    return policy::Decided(current, desired, std::move(why));
   }
 
  private:

@@ -2,7 +2,9 @@
 
 // Config: the coordinator's targets and policies, parsed from the YAML format of
 // coordinator/config.example.yaml (camelCase keys). Parsing validates every field and throws
-// ConfigError with a message naming the field and the offending value.
+// ConfigError with a message naming the field and the offending value. Parsing lives in
+// config.cc (structure), config_policy.cc (the policy settings' table), config_values.cc (single
+// values) and config_actuators.cc (the `actuator` key).
 // Thread safety: a parsed Config is an immutable value; share it as `shared_ptr<const Config>`.
 
 #include <memory>
@@ -105,10 +107,7 @@ double ParseDuration(const std::string& text, const std::string& field);
 // Parses "2Gi", "512Mi", "1000", "1G". Throws ConfigError naming field.
 double ParseBytes(const std::string& text, const std::string& field);
 
-// True when two policy configurations would behave identically (reload keeps the policy state).
-bool SamePolicy(const ModelPolicyConfig& a, const ModelPolicyConfig& b);
-bool SameServerPolicy(const ServerPolicyConfig& a, const ServerPolicyConfig& b);
-
+// The names the YAML uses: "target-tracking", "lag-threshold"; "all", "scheduled", "one-to-one".
 const char* PolicyKindName(PolicyKind kind);
 const char* PlacementName(Placement placement);
 

@@ -35,23 +35,18 @@ class DemandView {
 
 enum class PolicyKind { kTargetTracking, kLagThreshold };
 
-// Per-model policy parameters; YAML keys in camelCase (coordinator/config.example.yaml).
-struct ModelPolicyConfig {
-  PolicyKind kind = PolicyKind::kTargetTracking;
-  int min_replicas = 1;
-  int max_replicas = 10;
-  // target-tracking
+// Target tracking's parameters (`policy: target-tracking`, the default).
+struct TargetTrackingParams {
   double target_concurrency = 1.0;  // per replica
   // When > 0, size for completion tokens per second per replica instead of concurrency (LLM
   // models whose answers report `usage`): desired = ceil(token rate / this).
   double target_tokens_per_second = 0;
-  double tolerance = 0.1;           // no change while within +-10 % of target
+  double tolerance = 0.1;  // no change while within +-10 % of target
   double stable_window_s = 30;
   double panic_window_s = 2;
-  double panic_threshold = 2.0;     // panic when short-window demand >= 2x current capacity
-  double scale_down_delay_s = 60;   // stabilization: highest recommendation over this window
-  double max_scale_up_rate = 10;    // desired <= current * rate (at least current + 1)
-  double max_scale_down_rate = 2;   // desired >= current / rate
+  double panic_threshold = 2.0;    // panic when short-window demand >= 2x current capacity
+  double scale_down_delay_s = 60;  // stabilization: highest recommendation over this window
+  double max_scale_down_rate = 2;  // desired >= current / rate
   // Flap damping: a scale-up that undoes a scale-down made less than flap_window_s earlier doubles
   // the scale-down delay (up to max_scale_down_delay_s); it relaxes back once load has been steady
   // for max_scale_down_delay_s. Set max_scale_down_delay_s <= scale_down_delay_s to disable.
@@ -62,13 +57,37 @@ struct ModelPolicyConfig {
   // for the queue that will have built up by the time its first new replicas are ready.
   double startup_delay_s = 0;
   double max_scale_down_delay_s = 600;
-  // lag-threshold (Seldon Core 2 semantics)
-  double lag_threshold = 30;        // in-flight per replica that triggers a scale-up
-  double lag_window_s = 1;          // ... when it stays at or above the threshold this long
-  double idle_window_s = 600;       // scale down after this long without a request
-  bool lag_proportional = true;     // step to ceil(lag / threshold) at once instead of +1
+
+  bool operator==(const TargetTrackingParams&) const = default;
+};
+
+// Lag threshold's parameters (`policy: lag-threshold`, Seldon Core 2 semantics).
+struct LagThresholdParams {
+  double lag_threshold = 30;     // in-flight per replica that triggers a scale-up
+  double lag_window_s = 1;       // ... when it stays at or above the threshold this long
+  double idle_window_s = 600;    // scale down after this long without a request
+  bool lag_proportional = true;  // step to ceil(lag / threshold) at once instead of +1
+
+  bool operator==(const LagThresholdParams&) const = default;
+};
+
+// Per-model policy configuration; YAML keys in camelCase (coordinator/config.example.yaml).
+// `kind` picks the policy. Both parameter sets are always present and validated, whatever the
+// kind: a model's settings overlay the defaults key by key, and the history the coordinator keeps
+// covers every window either policy would read.
+struct ModelPolicyConfig {
+  PolicyKind kind = PolicyKind::kTargetTracking;
+  // Read by both policies.
+  int min_replicas = 1;
+  int max_replicas = 10;
+  double max_scale_up_rate = 10;  // desired <= current * rate (at least current + 1)
   // scheduled placement: memory one replica of this model needs on a server
   double memory_bytes = 0;
+  TargetTrackingParams tracking;
+  LagThresholdParams lag;
+
+  // Equal configurations behave identically (a reload keeps the policy's state).
+  bool operator==(const ModelPolicyConfig&) const = default;
 };
 
 enum class Direction { kHold, kUp, kDown };
@@ -105,6 +124,9 @@ struct ServerPolicyConfig {
   int max_replicas = 10;
   double capacity_bytes = 0;  // memory one server replica offers to models (scheduled placement)
   double drain_delay_s = 30;  // scale down only after the smaller size has been enough this long
+
+  // Equal configurations behave identically (a reload keeps the sizer's state).
+  bool operator==(const ServerPolicyConfig&) const = default;
 };
 
 struct ServerModelDemand {

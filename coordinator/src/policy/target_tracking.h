@@ -1,0 +1,122 @@
+#pragma once
+
+// TargetTracking: the target-tracking model policy, after Knative's KPA (stable + panic windows,
+// rate limits) and the HPA (tolerance band, scale-down stabilization), with these changes
+// (docs/policies.md shows why), on concurrency or, for LLM models with a token target, on
+// completion tokens/s:
+//  - the requests in flight right now can start a panic, so a queue that builds inside one report
+//    interval is acted on at once;
+//  - a panic is sized on arrivals x the time per request learned while calm, plus the backlog to
+//    drain, not on measured concurrency that the queue inflates while new replicas start; with
+//    the start-up delay known, also for the queue that builds until the first of them is ready;
+//  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak;
+//  - reversals lengthen the scale-down delay (flap damping).
+// A decision is these steps, each in its own function: sample the demand, update the panic state,
+// learn the time per request (calm windows only), size (panic or stable), then stabilize (the
+// scale-down delay and its damping), rate-limit and bound.
+// Files: target_tracking.cc (sampling, panic, learning, sizing), target_tracking_stabilize.cc
+// (stabilization, rate limits, flap damping), target_tracking_reason.cc (the decision's reason).
+// Thread safety: not thread-safe, one instance per model (policy.h).
+
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "policy/policies.h"
+
+namespace lagscale::coordinator::policy {
+
+class TargetTracking : public ModelPolicy {
+ public:
+  explicit TargetTracking(const ModelPolicyConfig& config);
+
+  Decision Decide(const ModelContext& context) override;
+
+ private:
+  static constexpr double kNever = -std::numeric_limits<double>::infinity();
+
+  // What the window logic recommends now, and what the short window alone needed (the moment's
+  // entry in the scale-down stabilization history).
+  struct Sizing {
+    int recommendation = 0;
+    int short_need = 0;
+  };
+
+  // One decision's concurrency readings, taken before the time per request is updated.
+  struct ConcurrencySample {
+    double stable = 0;       // average concurrency over the stable window
+    double inflight = 0;     // requests in flight now
+    double short_avg = 0;    // average concurrency over the panic window
+    double stable_rate = 0;  // arrivals/s over the stable window
+    double short_rate = 0;   // arrivals/s over the short window SampleConcurrency() picks
+  };
+
+  // Why a decision was made, kept as numbers: formatting it is most of a decision's cost (the
+  // coordinator decides for every model several times a second, and nearly every decision repeats
+  // a hold), so the text is built only when the cause or the outcome changes.
+  enum class Cause : uint8_t { kStale, kPanic, kWithin, kStable };
+  struct Why {
+    Cause cause = Cause::kStable;
+    double a = 0, b = 0;  // panic: in flight, rps; within / stable: average concurrency
+    bool tokens = false;  // sized on tokens/s: `a` is a token rate
+    int held = 0;         // scale-down held at this recommendation (0: not held)
+    double held_for_s = 0;
+    Direction limited = Direction::kHold;  // rate-limited up or down
+    int desired = 0, current = 0;
+    // The same outcome for the same cause: the reason already built still says why.
+    bool SameAs(const Why& o) const;
+  };
+
+  // ---- Sizing (target_tracking.cc).
+  void UpdatePanic(bool over, double now, int current);
+  Sizing SizeOnTokens(const ModelContext& context);
+  Sizing SizeOnConcurrency(const ModelContext& context);
+  ConcurrencySample SampleConcurrency(const DemandView& demand) const;
+  bool Learned() const { return seconds_per_request_ > 0; }
+  double ShortDemand(const ConcurrencySample& sample) const;
+  bool PanicSignal(const ConcurrencySample& sample, int current, double capacity,
+                   bool queue_building) const;
+  void Learn(const ConcurrencySample& sample, bool queue_building);
+  int SizePanic(const ConcurrencySample& sample, double target, int current, double now);
+  int SizeOnStable(double stable, double target, int current);
+  double BacklogStillToCome(double steady, double now) const;
+  double DrainSlotsPerRequest() const;
+
+  // ---- Stabilization, rate limits, bounds (target_tracking_stabilize.cc).
+  Decision Stabilize(const Sizing& sizing, double now, int current);
+  int HoldScaleDown(int recommendation, double now, int current);
+  int RateLimit(int desired, int current);
+  void Remember(double now, int recommendation);
+  int HighestSince(double since) const;
+  void Damp(Direction direction, double now);
+
+  // ---- The decision and its reason (target_tracking_reason.cc).
+  Decision Conclude(int desired, int current);
+  std::string Explain(Direction direction) const;
+  template <typename Add>
+  void ExplainConcurrency(Add& add, double target) const;
+  template <typename Add>
+  void ExplainTokens(Add& add) const;
+
+  const ModelPolicyConfig config_;
+  const TargetTrackingParams& params_ = config_.tracking;
+  int last_desired_ = -1;
+  bool panicking_ = false;
+  double last_over_s_ = kNever;
+  double panic_began_s_ = kNever;
+  int panic_ready_ = 0;                         // replicas when the panic began
+  double seconds_per_request_ = 0;              // see Learn()
+  std::deque<std::pair<double, int>> history_;  // (time, recommendation), see Remember()
+  Why why_;                                     // the decision being made
+  Why reason_why_;                              // what reason_ was built from
+  std::string reason_;
+  double down_delay_s_;
+  double last_down_s_ = kNever;
+  bool reversible_ = false;  // the last scale event was down: a scale-up now reverses it
+  double last_reversal_s_ = kNever;
+  double last_damped_block_s_ = kNever;
+};
+
+}  // namespace lagscale::coordinator::policy

@@ -1,0 +1,87 @@
+// TargetTracking's decision and the one line that says why, built only when the cause or the
+// outcome changes (target_tracking.h, Why).
+#include <cstdio>
+
+#include "policy/target_tracking.h"
+
+namespace lagscale::coordinator::policy {
+
+bool TargetTracking::Why::SameAs(const Why& o) const {
+  return cause == o.cause && tokens == o.tokens && held == o.held && held_for_s == o.held_for_s &&
+         limited == o.limited && desired == o.desired && current == o.current;
+}
+
+Decision TargetTracking::Conclude(int desired, int current) {
+  why_.desired = desired;
+  why_.current = current;
+  const Direction direction = DirectionOf(current, desired);
+  if (reason_.empty() || !why_.SameAs(reason_why_)) {
+    reason_ = Explain(direction);
+    reason_why_ = why_;
+  }
+  return Decision{desired, direction, reason_};
+}
+
+std::string TargetTracking::Explain(Direction direction) const {
+  const double target = std::max(params_.target_concurrency, 1e-9);
+  char buf[320];
+  size_t n = 0;
+  auto add = [&](const char* fmt, auto... args) {
+    if (n < sizeof(buf)) n += std::snprintf(buf + n, sizeof(buf) - n, fmt, args...);
+  };
+  if (why_.cause == Cause::kStale) {
+    add("hold at %d: demand data missing, stale or restarted", why_.desired);
+    return std::string(buf, std::min(n, sizeof(buf) - 1));
+  }
+  if (direction == Direction::kHold) add("%s", "hold: ");
+  if (why_.tokens) {
+    ExplainTokens(add);
+  } else {
+    ExplainConcurrency(add, target);
+  }
+  if (why_.held > 0) {
+    add("; scale-down held: %d recommended within the last %.0fs", why_.held, why_.held_for_s);
+  }
+  if (why_.limited == Direction::kUp) add("; step limited to %.0fx", config_.max_scale_up_rate);
+  if (why_.limited == Direction::kDown) {
+    add("; step limited to 1/%.0f", params_.max_scale_down_rate);
+  }
+  return std::string(buf, std::min(n, sizeof(buf) - 1));
+}
+
+template <typename Add>
+void TargetTracking::ExplainConcurrency(Add& add, double target) const {
+  switch (why_.cause) {
+    case Cause::kPanic:
+      add("panic: %.0f in flight, %.1f rps x %.3fs, vs %.1fx capacity of %d", why_.a, why_.b,
+          seconds_per_request_, params_.panic_threshold, why_.current);
+      break;
+    case Cause::kWithin:
+      add("%.1f concurrency within %.0f%% of target %.1f x %d", why_.a, params_.tolerance * 100,
+          target, why_.current);
+      break;
+    default:
+      add("%.1f average concurrency over %.0fs / target %.1f", why_.a, params_.stable_window_s,
+          target);
+  }
+}
+
+template <typename Add>
+void TargetTracking::ExplainTokens(Add& add) const {
+  const double target = params_.target_tokens_per_second;
+  switch (why_.cause) {
+    case Cause::kPanic:
+      add("panic: %.0f tokens/s over %.0fs vs %.1fx capacity of %d x %.0f tokens/s", why_.a,
+          params_.panic_window_s, params_.panic_threshold, why_.current, target);
+      break;
+    case Cause::kWithin:
+      add("%.0f tokens/s within %.0f%% of target %.0f tokens/s x %d", why_.a,
+          params_.tolerance * 100, target, why_.current);
+      break;
+    default:
+      add("%.0f tokens/s over %.0fs / target %.0f tokens/s", why_.a, params_.stable_window_s,
+          target);
+  }
+}
+
+}  // namespace lagscale::coordinator::policy

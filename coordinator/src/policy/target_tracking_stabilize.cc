@@ -1,0 +1,92 @@
+// TargetTracking's last steps, whatever the sizing signal: scale-down stabilization (with flap
+// damping of its delay), rate limits both ways, and the replica bounds.
+#include <cmath>
+
+#include "policy/target_tracking.h"
+
+namespace lagscale::coordinator::policy {
+
+Decision TargetTracking::Stabilize(const Sizing& sizing, double now, int current) {
+  const int recommendation =
+      Clamp(sizing.recommendation, config_.min_replicas, config_.max_replicas);
+  // Each moment recommends at least what its short window needed. A stable window averages an
+  // oscillation away; remembering the short-window peaks keeps oscillating load on its peak
+  // instead of dropping between peaks and paying a reversal (and a start-up delay) each time.
+  Remember(now, std::max(recommendation,
+                         Clamp(sizing.short_need, config_.min_replicas, config_.max_replicas)));
+  int desired = HoldScaleDown(recommendation, now, current);
+  desired = Clamp(RateLimit(desired, current), config_.min_replicas, config_.max_replicas);
+  Damp(DirectionOf(current, desired), now);
+  last_desired_ = desired;
+  return Conclude(desired, current);
+}
+
+// Scale-down stabilization: the highest recommendation over the (possibly damped) delay.
+int TargetTracking::HoldScaleDown(int recommendation, double now, int current) {
+  if (recommendation >= current) return recommendation;
+  const int highest = HighestSince(now - down_delay_s_);
+  const int desired = std::min(current, highest);
+  if (desired > recommendation) {
+    if (highest > HighestSince(now - params_.scale_down_delay_s)) last_damped_block_s_ = now;
+    why_.held = highest;
+    why_.held_for_s = down_delay_s_;
+  }
+  return desired;
+}
+
+// Rate limits both ways (KPA: up to ceil(rate x ready), down to floor(ready / rate)).
+int TargetTracking::RateLimit(int desired, int current) {
+  if (current <= 0) return desired;
+  const int up_cap = UpCap(current, config_.max_scale_up_rate);
+  const int down_floor =
+      static_cast<int>(std::floor(current / std::max(params_.max_scale_down_rate, 1.0)));
+  if (desired > up_cap) {
+    why_.limited = Direction::kUp;
+    return up_cap;
+  }
+  if (desired < down_floor) {
+    why_.limited = Direction::kDown;
+    return down_floor;
+  }
+  return desired;
+}
+
+// Scale-down stabilization history as a monotonic queue: times increase and recommendations
+// strictly decrease from front to back, because an entry followed by one at least as high can
+// never again be the highest of a window that ends now. The highest recommendation since any
+// time is then the first entry at or after it, and the queue holds at most one entry per
+// distinct replica count (not one per decision: 2,400 of them over 600 s at 250 ms).
+void TargetTracking::Remember(double now, int recommendation) {
+  while (!history_.empty() && history_.back().second <= recommendation) history_.pop_back();
+  history_.emplace_back(now, recommendation);
+  const double keep = std::max(params_.max_scale_down_delay_s, params_.scale_down_delay_s);
+  while (history_.front().first < now - keep) history_.pop_front();
+}
+
+int TargetTracking::HighestSince(double since) const {
+  for (const auto& [t, r] : history_) {
+    if (t >= since) return r;
+  }
+  return history_.back().second;
+}
+
+// A scale-up soon after a scale-down is a reversal: double the scale-down delay. Only the first
+// scale-up after a scale-down reverses it: a burst's panic takes several steps up, and counting
+// each one doubled the delay to its maximum after a single reversal (issue 20: 600 s held on
+// 6 s requests long after the burst was gone). Relax to the configured delay once no reversal
+// happened and no scale-down was held by the longer delay for max_scale_down_delay_s.
+void TargetTracking::Damp(Direction direction, double now) {
+  if (direction == Direction::kUp && reversible_ && now - last_down_s_ < params_.flap_window_s) {
+    down_delay_s_ = std::min(std::max(params_.max_scale_down_delay_s, params_.scale_down_delay_s),
+                             down_delay_s_ * 2);
+    last_reversal_s_ = now;
+  }
+  if (direction != Direction::kHold) reversible_ = direction == Direction::kDown;
+  if (direction == Direction::kDown) last_down_s_ = now;
+  const double quiet = params_.max_scale_down_delay_s;
+  if (now - last_reversal_s_ > quiet && now - last_damped_block_s_ > quiet) {
+    down_delay_s_ = params_.scale_down_delay_s;
+  }
+}
+
+}  // namespace lagscale::coordinator::policy
