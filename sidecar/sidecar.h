@@ -1,33 +1,38 @@
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 
-#include <boost/asio.hpp>
-
 #include "lagscale/metrics/exposition.h"
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/metrics/model_table.h"
 #include "lagscale/metrics/server_counters.h"
+#include "lagscale/proxy/grpc_proxy.h"
 #include "lagscale/proxy/http_proxy.h"
+#include "lagscale/scaler_client/reporter.h"
 #include "sidecar/admin_server.h"
 #include "sidecar/config.h"
 
 namespace lagscale::sidecar {
 
 // Sidecar: the parts of one lagscale-sidecar process, wired, and their order of start and drain.
+// It owns the HTTP/1.1 proxy, the admin server, the gRPC passthrough (when --grpc-listen is set)
+// and the report stream to the coordinator (when --coordinator is set); main() only parses the
+// flags, waits for a signal and calls Drain().
 //
 // Shard layout of the ledger and the server counters (both have threads + kGrpcShards shards):
 //   [0, threads)         the HTTP/1.1 I/O threads, shard i for thread i
 //   threads, threads + 1 the gRPC passthrough (grpc_shard_base())
-// Thread safety: construct, Start(), WaitForTermination() and Drain() from the main thread; the
-// accessors hand out objects whose own contracts say how they may be shared.
+// Thread safety: construct, Start() and Drain() from one controlling thread; the accessors hand
+// out objects whose own contracts say how they may be shared.
 class Sidecar {
  public:
   explicit Sidecar(SidecarConfig config);
-  ~Sidecar();
+  ~Sidecar();  // stops whatever Drain() has not
 
   const SidecarConfig& config() const { return config_; }
   metrics::ModelTable& models() { return table_; }
@@ -38,23 +43,33 @@ class Sidecar {
   static constexpr size_t kGrpcShards = 2;
   size_t grpc_shard_base() const { return config_.proxy.threads; }
 
-  // Binds the HTTP listener and the admin port and starts serving. Throws std::runtime_error
-  // naming the setting when an address cannot be used.
+  // Starts serving, in this order: the HTTP listener, the admin port, the gRPC passthrough, then
+  // the report stream (so the first report already sees every listener). Throws
+  // std::runtime_error naming the setting when an address or a file cannot be used.
   void Start();
   uint16_t http_port() const { return proxy_.port(); }
   uint16_t admin_port() const { return admin_port_; }
-  // The ready line, with real ports; `grpc` ("host:port") only when the gRPC passthrough runs.
-  std::string ReadyLine(const std::optional<std::string>& grpc = std::nullopt) const;
+  // "host:port" of the gRPC passthrough; nullopt when it does not run. REQUIRES: Start().
+  std::optional<std::string> grpc_address() const;
+  // The ready line, with real ports. REQUIRES: Start() returned.
+  std::string ReadyLine() const;
   // "host:port" to print for a bound listen host, e.g. 0.0.0.0 -> 127.0.0.1.
   static std::string Printable(const std::string& host, uint16_t port);
 
-  // Blocks until SIGTERM or SIGINT (handlers are installed by the constructor).
-  void WaitForTermination();
-  // Graceful drain: /readyz turns 503 at once, the listener closes, idle connections close,
-  // in-flight requests get up to --drain-timeout to finish; then everything stops.
+  // Graceful drain, in this order:
+  //  1. /readyz turns 503 at once; the HTTP listener closes and idle connections close; the gRPC
+  //     passthrough stops taking calls (both at the same time).
+  //  2. In-flight HTTP requests and gRPC calls get up to --drain-timeout to finish; the rest are
+  //     cut (and end in the ledger as client_abort).
+  //  3. Once the HTTP side is done, the admin server stops; then the gRPC drain is awaited.
+  //  4. The report stream stops last: the coordinator hears from the pod through the whole drain.
   void Drain();
 
  private:
+  void StartGrpc();
+  void StartReporter();
+  void DrainHttp();
+
   SidecarConfig config_;
   metrics::ModelTable table_;
   metrics::Ledger ledger_;
@@ -63,8 +78,8 @@ class Sidecar {
   proxy::HttpProxy proxy_;
   std::unique_ptr<AdminServer> admin_;
   uint16_t admin_port_ = 0;
-  boost::asio::io_context signal_io_{1};
-  boost::asio::signal_set signals_{signal_io_, SIGTERM, SIGINT};
+  std::unique_ptr<proxy::GrpcProxy> grpc_;             // null without --grpc-listen
+  std::unique_ptr<scaler_client::Reporter> reporter_;  // null without --coordinator
 };
 
 }  // namespace lagscale::sidecar
