@@ -29,8 +29,8 @@ Result<uint16_t> ListenTcp(tcp::acceptor& acceptor, const HostPort& address,
   if (!ec) acceptor.bind(*endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Result<uint16_t>::Error(std::string(setting) + ": cannot listen on \"" +
-                                   address.ToString() + "\": " + ec.message());
+    return Result<uint16_t>::Error("cannot listen on " + std::string(setting) + " " +
+                                   address.ToString() + ": " + ec.message());
   }
   return Result<uint16_t>::Ok(acceptor.local_endpoint().port());
 }

@@ -41,8 +41,7 @@ TEST(ListenTcpTest, PortInUseNamesTheSettingAndAddress) {
   const uint16_t port = ListenTcp(first, {"127.0.0.1", 0}, "--admin").OrThrow();
   auto r = ListenTcp(second, {"127.0.0.1", port}, "--admin");
   ASSERT_FALSE(r);
-  const std::string prefix =
-      "--admin: cannot listen on \"127.0.0.1:" + std::to_string(port) + "\": ";
+  const std::string prefix = "cannot listen on --admin 127.0.0.1:" + std::to_string(port) + ": ";
   EXPECT_EQ(r.error().rfind(prefix, 0), 0u) << r.error();
 }
 

@@ -24,7 +24,7 @@ Result<boost::asio::ip::tcp::endpoint> ResolveTcp(const HostPort& address,
 
 // Resolves `address`, then opens, binds and listens `acceptor` on it. Returns the bound port
 // (the OS's choice when address.port is 0). The error names `setting` and the address:
-// `--admin: cannot listen on "0.0.0.0:9090": Address already in use`.
+// `cannot listen on --admin 0.0.0.0:9090: Address already in use`.
 Result<uint16_t> ListenTcp(boost::asio::ip::tcp::acceptor& acceptor, const HostPort& address,
                            std::string_view setting);
 
