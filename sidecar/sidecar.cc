@@ -11,8 +11,6 @@
 
 namespace lagscale::sidecar {
 
-namespace asio = boost::asio;
-
 Sidecar::Sidecar(SidecarConfig config)
     : config_(std::move(config)),
       table_(config_.max_models),

@@ -8,8 +8,6 @@
 
 namespace lagscale::proxy {
 
-namespace asio = boost::asio;
-
 HttpProxy::HttpProxy(const ProxyConfig& config, metrics::Ledger& ledger,
                      metrics::ServerCounters& counters)
     : config_(config), ledger_(ledger), counters_(counters) {
