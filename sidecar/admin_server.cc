@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "lagscale/base/tcp_address.h"
+
 namespace lagscale::sidecar {
 
 namespace asio = boost::asio;
@@ -112,19 +114,7 @@ AdminServer::AdminServer(Sources sources) : sources_(std::move(sources)) {}
 AdminServer::~AdminServer() { Stop(); }
 
 uint16_t AdminServer::Start(const HostPort& address) {
-  try {
-    tcp::resolver resolver(io_);
-    const tcp::endpoint endpoint =
-        resolver.resolve(address.host, std::to_string(address.port)).begin()->endpoint();
-    acceptor_.open(endpoint.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind(endpoint);
-    acceptor_.listen();
-  } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("cannot listen on --admin " + address.ToString() + ": " +
-                             e.code().message());
-  }
-  const uint16_t port = acceptor_.local_endpoint().port();
+  const uint16_t port = base::ListenTcp(acceptor_, address, "--admin").OrThrow();
   Accept();
   thread_ = std::thread([this] { io_.run(); });
   return port;

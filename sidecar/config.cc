@@ -5,12 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "lagscale/version.h"
@@ -37,15 +37,6 @@ void AddDuration(CLI::App& app, const std::string& flag, std::chrono::millisecon
       ->transform(DurationUnits())
       ->check(allow_zero ? CLI::NonNegativeNumber : CLI::PositiveNumber)
       ->envname(env);
-}
-
-CLI::Validator HostPortValidator(bool allow_empty) {
-  return CLI::Validator(
-      [allow_empty](std::string& v) {
-        if (allow_empty && v.empty()) return std::string();
-        return ParseHostPort(v) ? std::string() : "'" + v + "' is not HOST:PORT";
-      },
-      "HOST:PORT");
 }
 
 std::string Hostname() {
@@ -103,55 +94,26 @@ void AddModelRoutingFlags(CLI::App& app, proxy::ModelRouting& routing,
       ->check(path);
 }
 
-}  // namespace
-
-std::string HostPort::ToString() const {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
-std::optional<HostPort> ParseHostPort(const std::string& text) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return std::nullopt;
-  std::string host = text.substr(0, colon);
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') return std::nullopt;
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string::npos) {
-    return std::nullopt;  // IPv6 needs brackets
-  }
-  const std::string port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
-    return std::nullopt;
-  }
-  return HostPort{host, static_cast<uint16_t>(port)};
-}
-
-std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& exit_code) {
-  SidecarConfig c;
-  CLI::App app{
-      "lagscale-sidecar: an HTTP/1.1 and gRPC reverse proxy in front of one inference "
-      "server that counts per-model inference lag"};
-  app.set_version_flag("--version", std::string("lagscale-sidecar ") + lagscale::kVersion + " (" +
-                                        lagscale::kRevision + ")");
-  // A flag given twice takes its last value, so wrappers can append overrides.
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+// The address flags as typed. They are parsed after CLI11 has read them, so every address error
+// has base's one wording: `--listen: invalid value "x" (expected HOST:PORT)`.
+struct AddressFlags {
   std::string listen = "0.0.0.0:8000", upstream = "127.0.0.1:9000", admin = "0.0.0.0:9090";
-  std::vector<std::string> extra_openai_paths;
-  size_t threads = std::max(1u, std::thread::hardware_concurrency());
-  app.add_option("--listen", listen, "HTTP/1.1 listen address (port 0: the OS picks)")
+};
+
+// Where the proxy listens and forwards, its threads, how it names models, and request limits.
+void AddProxyFlags(CLI::App& app, SidecarConfig& c, AddressFlags& a, size_t& threads,
+                   std::vector<std::string>& extra_openai_paths) {
+  app.add_option("--listen", a.listen, "HTTP/1.1 listen address (port 0: the OS picks)")
       ->envname("LAGSCALE_LISTEN")
-      ->check(HostPortValidator(false))
+      ->type_name("HOST:PORT")
       ->capture_default_str();
-  app.add_option("--upstream", upstream, "the inference server's HTTP address")
+  app.add_option("--upstream", a.upstream, "the inference server's HTTP address")
       ->envname("LAGSCALE_UPSTREAM")
-      ->check(HostPortValidator(false))
+      ->type_name("HOST:PORT")
       ->capture_default_str();
-  app.add_option("--admin", admin, "admin address: /metrics /healthz /readyz /stats")
+  app.add_option("--admin", a.admin, "admin address: /metrics /healthz /readyz /stats")
       ->envname("LAGSCALE_ADMIN")
-      ->check(HostPortValidator(false))
+      ->type_name("HOST:PORT")
       ->capture_default_str();
   app.add_option("--threads", threads, "I/O threads (default: the number of cores)")
       ->envname("LAGSCALE_THREADS")
@@ -174,6 +136,10 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
       ->envname("LAGSCALE_MAX_BODY_BYTES")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+}
+
+// How long each phase of a request may take, upstream connects, and the drain on SIGTERM.
+void AddTimeoutFlags(CLI::App& app, SidecarConfig& c) {
   AddDuration(app, "--header-timeout", c.proxy.header_timeout,
               "time to receive a request head (408); default 10s");
   AddDuration(app, "--idle-timeout", c.proxy.idle_timeout,
@@ -193,17 +159,21 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   AddDuration(app, "--drain-timeout", c.drain_timeout,
               "on SIGTERM, time in-flight requests get to finish; default 30s",
               /*allow_zero=*/true);
+}
+
+// The gRPC passthrough's addresses and the lag reports to the coordinator.
+void AddGrpcAndReportFlags(CLI::App& app, SidecarConfig& c) {
   app.add_option("--grpc-listen", c.grpc_listen, "gRPC (h2c) listen address; empty disables")
       ->envname("LAGSCALE_GRPC_LISTEN")
-      ->check(HostPortValidator(true))
+      ->type_name("HOST:PORT")
       ->capture_default_str();
   app.add_option("--grpc-upstream", c.grpc_upstream, "the inference server's gRPC address")
       ->envname("LAGSCALE_GRPC_UPSTREAM")
-      ->check(HostPortValidator(false))
+      ->type_name("HOST:PORT")
       ->capture_default_str();
   app.add_option("--coordinator", c.coordinator, "coordinator HOST:PORT; empty = no reporting")
       ->envname("LAGSCALE_COORDINATOR")
-      ->check(HostPortValidator(true));
+      ->type_name("HOST:PORT");
   AddDuration(app, "--report-interval", c.report_interval,
               "interval between lag reports; default 1s");
   app.add_option("--early-report-threshold", c.early_report_threshold,
@@ -214,21 +184,67 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
                  "file holding the bearer token presented to the coordinator")
       ->envname("LAGSCALE_COORDINATOR_TOKEN_FILE");
   AddReportTlsFlags(app, c);
+}
+
+// Parses every address flag into `c`; the first invalid one is the error. gRPC and coordinator
+// addresses stay strings (their libraries take them so), but are checked here all the same.
+base::Result<bool> ApplyAddresses(const AddressFlags& a, SidecarConfig& c) {
+  const auto listen = ParseHostPort(a.listen, "--listen");
+  const auto upstream = ParseHostPort(a.upstream, "--upstream");
+  const auto admin = ParseHostPort(a.admin, "--admin");
+  for (const auto* address : {&listen, &upstream, &admin}) {
+    if (!*address) return base::Result<bool>::Error(address->error());
+  }
+  const std::pair<const char*, const std::string*> optional[] = {{"--grpc-listen", &c.grpc_listen},
+                                                                 {"--coordinator", &c.coordinator}};
+  for (const auto& [flag, value] : optional) {
+    if (value->empty()) continue;
+    if (auto parsed = ParseHostPort(*value, flag); !parsed) {
+      return base::Result<bool>::Error(parsed.error());
+    }
+  }
+  if (auto grpc_upstream = ParseHostPort(c.grpc_upstream, "--grpc-upstream"); !grpc_upstream) {
+    return base::Result<bool>::Error(grpc_upstream.error());
+  }
+  c.proxy.listen_host = listen->host;
+  c.proxy.listen_port = listen->port;
+  c.proxy.upstream_host = upstream->host;
+  c.proxy.upstream_port = upstream->port;
+  c.admin = *admin;
+  return base::Result<bool>::Ok(true);
+}
+
+}  // namespace
+
+std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& exit_code) {
+  SidecarConfig c;
+  CLI::App app{
+      "lagscale-sidecar: an HTTP/1.1 and gRPC reverse proxy in front of one inference "
+      "server that counts per-model inference lag"};
+  app.set_version_flag("--version", std::string("lagscale-sidecar ") + lagscale::kVersion + " (" +
+                                        lagscale::kRevision + ")");
+  // A flag given twice takes its last value, so wrappers can append overrides.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  AddressFlags addresses;
+  std::vector<std::string> extra_openai_paths;
+  size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  AddProxyFlags(app, c, addresses, threads, extra_openai_paths);
+  AddTimeoutFlags(app, c);
+  AddGrpcAndReportFlags(app, c);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     exit_code = app.exit(e);
     return std::nullopt;
   }
-  const HostPort l = *ParseHostPort(listen), u = *ParseHostPort(upstream);
-  c.proxy.listen_host = l.host;
-  c.proxy.listen_port = l.port;
-  c.proxy.upstream_host = u.host;
-  c.proxy.upstream_port = u.port;
+  if (auto applied = ApplyAddresses(addresses, c); !applied) {
+    std::fprintf(stderr, "%s\nRun with --help for more information.\n", applied.error().c_str());
+    exit_code = static_cast<int>(CLI::ExitCodes::ValidationError);
+    return std::nullopt;
+  }
   c.proxy.threads = threads;
   c.proxy.routing.openai_paths.insert(c.proxy.routing.openai_paths.end(),
                                       extra_openai_paths.begin(), extra_openai_paths.end());
-  c.admin = *ParseHostPort(admin);
   if (c.pod_name.empty()) {
     const char* pod = std::getenv("POD_NAME");
     c.pod_name = pod != nullptr && *pod != '\0' ? pod : Hostname();

@@ -6,18 +6,14 @@
 #include <optional>
 #include <string>
 
+#include "lagscale/base/host_port.h"
 #include "lagscale/proxy/config.h"
 
 namespace lagscale::sidecar {
 
-// A "host:port" split in two; host may be a name, an IPv4 address or a bracketed IPv6 address.
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-  std::string ToString() const;
-};
-// Splits "host:port" (port 0-65535, required). Returns nullopt when it is not of that shape.
-std::optional<HostPort> ParseHostPort(const std::string& text);
+// Addresses are base's: "host:port" with bracketed IPv6, parsed and printed in one place.
+using base::HostPort;
+using base::ParseHostPort;
 
 // SidecarConfig: every setting of lagscale-sidecar, from flags or their LAGSCALE_* environment
 // variables (contracts: flag --foo-bar <-> LAGSCALE_FOO_BAR). A plain value.

@@ -8,9 +8,10 @@
 #include <thread>
 #include <utility>
 
-namespace lagscale::sidecar {
+#include "lagscale/base/host_port.h"
+#include "lagscale/base/tcp_address.h"
 
-namespace asio = boost::asio;
+namespace lagscale::sidecar {
 
 Sidecar::Sidecar(SidecarConfig config)
     : config_(std::move(config)),
@@ -29,18 +30,12 @@ Sidecar::~Sidecar() {
 
 void Sidecar::Start() {
   proxy_.Start();
-  asio::io_context resolve_io;
-  asio::ip::tcp::resolver resolver(resolve_io);
-  boost::system::error_code ec;
-  auto upstream = resolver.resolve(config_.proxy.upstream_host,
-                                   std::to_string(config_.proxy.upstream_port), ec);
-  if (ec || upstream.empty()) {
-    throw std::runtime_error("cannot resolve --upstream " + config_.proxy.upstream_host + ": " +
-                             ec.message());
-  }
+  const auto upstream =
+      base::ResolveTcp({config_.proxy.upstream_host, config_.proxy.upstream_port}, "--upstream")
+          .OrThrow();
   admin_ = std::make_unique<AdminServer>(
-      AdminServer::Sources{ledger_, exposition_, [this] { return proxy_.accepting(); },
-                           upstream.begin()->endpoint(), config_.proxy.connect_timeout});
+      AdminServer::Sources{ledger_, exposition_, [this] { return proxy_.accepting(); }, upstream,
+                           config_.proxy.connect_timeout});
   admin_port_ = admin_->Start(config_.admin);
   spdlog::info("proxying {} -> {}:{} with {} I/O threads",
                Printable(config_.proxy.listen_host, http_port()), config_.proxy.upstream_host,
@@ -83,9 +78,7 @@ std::optional<std::string> Sidecar::grpc_address() const {
 }
 
 std::string Sidecar::Printable(const std::string& host, uint16_t port) {
-  if (host == "0.0.0.0" || host.empty()) return "127.0.0.1:" + std::to_string(port);
-  if (host == "::") return "[::1]:" + std::to_string(port);
-  return HostPort{host, port}.ToString();
+  return base::Dialable({host, port}).ToString();
 }
 
 std::string Sidecar::ReadyLine() const {

@@ -39,6 +39,20 @@ asio::awaitable<void> Exchange(Stream& stream, http::request<http::string_body>&
   }
 }
 
+// What the server's certificate must name: `host` as an IP address, or as a DNS name (which
+// also goes out as SNI).
+void ExpectPeerName(beast::ssl_stream<beast::tcp_stream>& stream, const std::string& host) {
+  X509_VERIFY_PARAM* param = SSL_get0_param(stream.native_handle());
+  boost::system::error_code not_an_address;
+  asio::ip::make_address(host, not_an_address);
+  if (!not_an_address) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+    return;
+  }
+  SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+  X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+}
+
 asio::awaitable<void> Run(const HttpEndpoint& ep, http::request<http::string_body>& req,
                           std::chrono::steady_clock::duration timeout, HttpResponse& out) {
   auto ex = co_await asio::this_coro::executor;
@@ -55,19 +69,10 @@ asio::awaitable<void> Run(const HttpEndpoint& ep, http::request<http::string_bod
   }
   beast::ssl_stream<beast::tcp_stream> stream(ex, *ep.ssl);
   beast::get_lowest_layer(stream).expires_after(timeout);
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(ep.host, ec);
-  X509_VERIFY_PARAM* param = SSL_get0_param(stream.native_handle());
-  if (!ec) {
-    X509_VERIFY_PARAM_set1_ip_asc(param, ep.host.c_str());
-  } else {
-    SSL_set_tlsext_host_name(stream.native_handle(), ep.host.c_str());
-    X509_VERIFY_PARAM_set1_host(param, ep.host.c_str(), 0);
-  }
+  ExpectPeerName(stream, ep.host);
   co_await beast::get_lowest_layer(stream).async_connect(results, asio::use_awaitable);
   co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
   co_await Exchange(stream, req, out);
-  (void)address;
 }
 
 }  // namespace

@@ -10,6 +10,9 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "lagscale/base/host_port.h"
+#include "listener.h"
+
 namespace lagscale::coordinator {
 namespace {
 
@@ -49,75 +52,35 @@ asio::awaitable<void> Session(beast::tcp_stream stream, const HttpHandler& handl
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
-asio::awaitable<void> Listen(tcp::acceptor& acceptor, const HttpHandler& handler) {
-  for (;;) {
-    boost::system::error_code ec;
-    tcp::socket socket =
-        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) continue;
-    asio::co_spawn(acceptor.get_executor(), Session(beast::tcp_stream(std::move(socket)), handler),
-                   asio::detached);
-  }
-}
-
 }  // namespace
 
 std::pair<std::string, uint16_t> SplitHostPort(const std::string& address,
                                                const std::string& flag) {
-  const auto colon = address.rfind(':');
-  auto bad = [&]() {
-    return std::invalid_argument(flag + ": invalid value \"" + address + "\" (expected HOST:PORT)");
-  };
-  if (colon == std::string::npos || colon + 1 == address.size()) throw bad();
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
-  int port = -1;
-  try {
-    size_t used = 0;
-    port = std::stoi(address.substr(colon + 1), &used);
-    if (used != address.size() - colon - 1) port = -1;
-  } catch (const std::exception&) {
-  }
-  if (port < 0 || port > 65535) throw bad();
-  return {host, static_cast<uint16_t>(port)};
+  const auto parsed = base::ParseHostPort(address, flag, base::EmptyHost::kWildcard);
+  if (!parsed) throw std::invalid_argument(parsed.error());
+  return {parsed->host, parsed->port};
 }
 
 struct HttpServer::Impl {
-  asio::io_context ioc{1};
-  tcp::acceptor acceptor{ioc};
+  Impl(const std::string& listen, HttpHandler h)
+      : handler(std::move(h)), listener(listen, "--http-listen") {}
+
   HttpHandler handler;
-  std::thread thread;
+  Listener listener;  // after the handler: its sessions use the handler until it stops
 };
 
 HttpServer::HttpServer(const std::string& listen, HttpHandler handler)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->handler = std::move(handler);
-  const auto [host, port] = SplitHostPort(listen, "--http-listen");
-  try {
-    const tcp::endpoint ep(asio::ip::make_address(host), port);
-    impl_->acceptor.open(ep.protocol());
-    impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
-    impl_->acceptor.bind(ep);
-    impl_->acceptor.listen();
-  } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("--http-listen: cannot listen on \"" + listen +
-                             "\": " + e.code().message());
-  }
-  asio::co_spawn(impl_->ioc, Listen(impl_->acceptor, impl_->handler), asio::detached);
-  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+    : impl_(std::make_unique<Impl>(listen, std::move(handler))) {
+  impl_->listener.Start([this](tcp::socket socket) {
+    asio::co_spawn(impl_->listener.io_context(),
+                   Session(beast::tcp_stream(std::move(socket)), impl_->handler), asio::detached);
+  });
 }
 
 HttpServer::~HttpServer() { Stop(); }
 
-uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+uint16_t HttpServer::port() const { return impl_->listener.port(); }
 
-void HttpServer::Stop() {
-  if (!impl_->thread.joinable()) return;
-  impl_->ioc.stop();
-  impl_->thread.join();
-}
+void HttpServer::Stop() { impl_->listener.Stop(); }
 
 }  // namespace lagscale::coordinator

@@ -14,11 +14,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "lagscale/base/secret_file.h"
+#include "listener.h"
 
 namespace lagscale::coordinator {
 namespace {
@@ -33,12 +34,10 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kRequestTimeout = std::chrono::seconds(10);
 constexpr auto kReloadCheckInterval = std::chrono::seconds(1);
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+// A PEM file's contents, or empty when it cannot be read right now (mid-rotation).
+std::string ReadPem(const std::string& path) {
+  auto pem = base::ReadSecretFile(path, "webhook");
+  return pem ? std::move(*pem) : std::string();
 }
 
 // A server context for TLS 1.2 and later. Throws boost::system::system_error on bad PEM.
@@ -62,11 +61,8 @@ class CertificateSource {
  public:
   explicit CertificateSource(const HttpsOptions& o)
       : cert_file_(o.cert_file), key_file_(o.key_file) {
-    cert_ = ReadFile(cert_file_);
-    key_ = ReadFile(key_file_);
-    if (cert_.empty())
-      throw std::runtime_error(o.flag + "-cert: cannot read \"" + cert_file_ + "\"");
-    if (key_.empty()) throw std::runtime_error(o.flag + "-key: cannot read \"" + key_file_ + "\"");
+    cert_ = base::ReadSecretFile(cert_file_, o.flag + "-cert").OrThrow();
+    key_ = base::ReadSecretFile(key_file_, o.flag + "-key").OrThrow();
     try {
       ctx_ = MakeServerContext(cert_, key_);
     } catch (const std::exception& e) {
@@ -79,7 +75,7 @@ class CertificateSource {
   std::shared_ptr<ssl::context> Current() {
     if (Clock::now() - checked_ < kReloadCheckInterval) return ctx_;
     checked_ = Clock::now();
-    std::string cert = ReadFile(cert_file_), key = ReadFile(key_file_);
+    std::string cert = ReadPem(cert_file_), key = ReadPem(key_file_);
     if ((cert == cert_ && key == key_) || (cert == rejected_cert_ && key == rejected_key_)) {
       return ctx_;
     }
@@ -176,55 +172,33 @@ asio::awaitable<void> Session(tcp::socket socket, std::shared_ptr<ssl::context> 
 }  // namespace
 
 struct HttpsServer::Impl {
-  asio::io_context ioc{1};
-  tcp::acceptor acceptor{ioc};
+  // The certificate loads before the socket binds: a bad PEM is reported first.
+  Impl(HttpsOptions o, HttpsHandler h)
+      : options(std::move(o)),
+        handler(std::move(h)),
+        certs(options),
+        listener(options.listen, options.flag + "-listen") {}
+
   HttpsOptions options;
   HttpsHandler handler;
-  std::unique_ptr<CertificateSource> certs;
-  std::thread thread;
-
-  asio::awaitable<void> Listen() {
-    for (;;) {
-      boost::system::error_code ec;
-      tcp::socket socket =
-          co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == asio::error::operation_aborted) co_return;
-      if (ec) continue;
-      asio::co_spawn(ioc, Session(std::move(socket), certs->Current(), handler, options.body_limit),
-                     asio::detached);
-    }
-  }
+  CertificateSource certs;  // used only on the listener's thread
+  Listener listener;        // last: its sessions use the members above until it stops
 };
 
 HttpsServer::HttpsServer(HttpsOptions options, HttpsHandler handler)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
-  impl_->handler = std::move(handler);
-  const auto& o = impl_->options;
-  impl_->certs = std::make_unique<CertificateSource>(o);
-  const auto [host, port] = SplitHostPort(o.listen, o.flag + "-listen");
-  try {
-    const tcp::endpoint ep(asio::ip::make_address(host), port);
-    impl_->acceptor.open(ep.protocol());
-    impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
-    impl_->acceptor.bind(ep);
-    impl_->acceptor.listen();
-  } catch (const boost::system::system_error& e) {
-    throw std::runtime_error(o.flag + "-listen: cannot listen on \"" + o.listen +
-                             "\": " + e.code().message());
-  }
-  asio::co_spawn(impl_->ioc, impl_->Listen(), asio::detached);
-  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {
+  impl_->listener.Start([this](tcp::socket socket) {
+    asio::co_spawn(impl_->listener.io_context(),
+                   Session(std::move(socket), impl_->certs.Current(), impl_->handler,
+                           impl_->options.body_limit),
+                   asio::detached);
+  });
 }
 
 HttpsServer::~HttpsServer() { Stop(); }
 
-uint16_t HttpsServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+uint16_t HttpsServer::port() const { return impl_->listener.port(); }
 
-void HttpsServer::Stop() {
-  if (!impl_->thread.joinable()) return;
-  impl_->ioc.stop();
-  impl_->thread.join();
-}
+void HttpsServer::Stop() { impl_->listener.Stop(); }
 
 }  // namespace lagscale::coordinator

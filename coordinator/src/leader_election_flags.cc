@@ -5,9 +5,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
-#include <fstream>
 #include <stdexcept>
+#include <string>
 
+#include "lagscale/base/secret_file.h"
 #include "lagscale/coordinator/config.h"
 
 namespace lagscale::coordinator {
@@ -20,10 +21,9 @@ std::string Env(const char* name) {
 
 std::string DefaultNamespace() {
   if (std::string ns = Env("POD_NAMESPACE"); !ns.empty()) return ns;
-  std::ifstream in("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
-  std::string ns;
-  if (in && std::getline(in, ns) && !ns.empty()) return ns;
-  return "default";
+  const auto ns = base::ReadSecretFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace",
+                                       "service-account namespace");
+  return ns ? *ns : "default";
 }
 
 std::string DefaultIdentity() {

@@ -10,20 +10,17 @@
 #include <openssl/x509.h>
 
 #include <CLI/CLI.hpp>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
+
+#include "lagscale/base/secret_file.h"
 
 namespace lagscale::coordinator {
 namespace {
 
+// PEM files are secrets too: read once, the same way, with errors naming the flag.
 std::string ReadFile(const std::string& path, const std::string& flag) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(flag + ": cannot read \"" + path + "\"");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return base::ReadSecretFile(path, flag).OrThrow();
 }
 
 // A wrong or mismatched file must stop start-up, not fail every sidecar's handshake later.

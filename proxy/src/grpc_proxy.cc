@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "grpc_proxy_call.h"
+#include "lagscale/base/host_port.h"
 
 namespace lagscale::proxy {
 
@@ -23,15 +24,12 @@ namespace {
 // Why `listen` ("host:port") cannot be bound, for the start-up error: gRPC only says that it
 // failed. A bind of our own (without SO_REUSEPORT) finds the reason.
 std::string BindError(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return "not HOST:PORT";
-  std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const auto address = base::ParseHostPort(listen, "--grpc-listen");
+  if (!address) return address.error();
   boost::asio::io_context io;
   boost::system::error_code ec;
-  auto results = boost::asio::ip::tcp::resolver(io).resolve(host, listen.substr(colon + 1), ec);
+  auto results =
+      boost::asio::ip::tcp::resolver(io).resolve(address->host, std::to_string(address->port), ec);
   if (ec) return ec.message();
   for (const auto& result : results) {
     boost::asio::ip::tcp::acceptor acceptor(io);
@@ -108,9 +106,9 @@ class GrpcProxy::Impl {
 
   int port() const { return port_; }
   std::string address() const {
-    std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
-    if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") host = "127.0.0.1";
-    return host + ":" + std::to_string(port_);
+    base::HostPort listen{"", static_cast<uint16_t>(port_)};
+    if (auto parsed = base::ParseHostPort(options_.listen)) listen.host = parsed->host;
+    return base::Dialable(listen).ToString();
   }
   int64_t live() const { return live_.load(std::memory_order_relaxed); }
 

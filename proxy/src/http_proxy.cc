@@ -3,27 +3,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "lagscale/base/tcp_address.h"
 #include "worker.h"
 
 namespace lagscale::proxy {
-
-namespace asio = boost::asio;
-
-namespace {
-
-asio::ip::tcp::endpoint ResolveOne(const std::string& host, uint16_t port, const char* what) {
-  asio::io_context io;
-  asio::ip::tcp::resolver resolver(io);
-  boost::system::error_code ec;
-  auto results = resolver.resolve(host, std::to_string(port), ec);
-  if (ec || results.empty()) {
-    throw std::runtime_error(std::string("cannot resolve ") + what + " " + host + ":" +
-                             std::to_string(port) + ": " + ec.message());
-  }
-  return results.begin()->endpoint();
-}
-
-}  // namespace
 
 HttpProxy::HttpProxy(const ProxyConfig& config, metrics::Ledger& ledger,
                      metrics::ServerCounters& counters)
@@ -34,8 +17,9 @@ HttpProxy::HttpProxy(const ProxyConfig& config, metrics::Ledger& ledger,
 HttpProxy::~HttpProxy() { Stop(); }
 
 void HttpProxy::Start() {
-  const auto upstream = ResolveOne(config_.upstream_host, config_.upstream_port, "--upstream");
-  auto listen = ResolveOne(config_.listen_host, config_.listen_port, "--listen");
+  const auto upstream =
+      base::ResolveTcp({config_.upstream_host, config_.upstream_port}, "--upstream").OrThrow();
+  auto listen = base::ResolveTcp({config_.listen_host, config_.listen_port}, "--listen").OrThrow();
   for (size_t i = 0; i < config_.threads; ++i) {
     auto worker = std::make_unique<Worker>(i, config_, upstream, ledger_, counters_);
     try {

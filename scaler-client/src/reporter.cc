@@ -4,14 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 
 #include "lagscale/base/pending_ops.h"
+#include "lagscale/base/secret_file.h"
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "report.h"
 #include "tls.h"
@@ -20,19 +19,6 @@ namespace lagscale::scaler_client {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-// The token in `path` without surrounding whitespace; nullopt if the file cannot be read.
-std::optional<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string token = buffer.str();
-  const char* space = " \t\r\n";
-  token.erase(0, token.find_first_not_of(space));
-  token.erase(token.find_last_not_of(space) + 1);
-  return token;
-}
 
 // gRPC's canonical code names, for log lines an operator reads.
 std::string_view CodeName(grpc::StatusCode code) {
@@ -142,7 +128,8 @@ class Reporter::Loop {
   void Connect() {
     const ReporterOptions& o = r_.options_;
     if (!o.token_file.empty()) {
-      if (auto t = ReadToken(o.token_file)) token_ = *t;  // else keep the last good one
+      // Rotation may leave the file briefly unreadable or empty: keep the last good token.
+      if (auto t = base::ReadSecretFile(o.token_file, "--coordinator-token-file")) token_ = *t;
     }
     grpc::ChannelArguments args;
     // A fresh channel per attempt with its own subchannel: our backoff decides when to retry,
@@ -333,8 +320,8 @@ void Reporter::Start() {
   if (options_.coordinator.empty()) {
     throw std::runtime_error("--coordinator is empty: nothing to report to");
   }
-  if (!options_.token_file.empty() && !ReadToken(options_.token_file)) {
-    throw std::runtime_error("cannot read --coordinator-token-file " + options_.token_file);
+  if (!options_.token_file.empty()) {
+    base::ReadSecretFile(options_.token_file, "--coordinator-token-file").OrThrow();
   }
   credentials_ = ReportChannelCredentials(options_);
   stop_ = false;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace lagscale::coordinator {
 
@@ -20,7 +21,8 @@ struct HttpReply {
 
 using HttpHandler = std::function<HttpReply(const std::string& method, const std::string& target)>;
 
-// Splits "host:port" or "[v6]:port". Throws std::invalid_argument naming `flag` and the value.
+// A listen flag's "host:port" or "[v6]:port" (an empty host is 0.0.0.0), parsed by
+// base::ParseHostPort. Throws std::invalid_argument naming `flag` and the value.
 std::pair<std::string, uint16_t> SplitHostPort(const std::string& address, const std::string& flag);
 
 class HttpServer {

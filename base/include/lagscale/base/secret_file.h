@@ -1,0 +1,19 @@
+#pragma once
+
+// ReadSecretFile: a bearer token or other one-line secret kept in a file (a mounted Kubernetes
+// Secret), read whole with trailing whitespace (the newline editors add) removed.
+// Thread safety: a free function; safe from any thread. The file may be rewritten concurrently
+// (rotation): a read sees the old or the new contents, or an empty file, which is an error.
+
+#include <string>
+#include <string_view>
+
+#include "lagscale/base/result.h"
+
+namespace lagscale::base {
+
+// The secret in `path`. Errors name `setting` and the path: `--token-file: cannot read "p"`,
+// `--token-file: "p" is empty`.
+Result<std::string> ReadSecretFile(const std::string& path, std::string_view setting);
+
+}  // namespace lagscale::base

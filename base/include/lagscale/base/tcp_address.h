@@ -1,0 +1,31 @@
+#pragma once
+
+// Turning a HostPort into something Boost.Asio can use at start-up: ResolveTcp looks the host
+// up (a name or an address) and ListenTcp opens, binds and listens an acceptor the way every
+// server here does (SO_REUSEADDR, so a restart does not wait out TIME_WAIT).
+// Thread safety: free functions; safe from any thread (ListenTcp only on an acceptor that no
+// other thread uses yet). Both block: start-up only, never on the request path.
+
+// clang-format off
+#include <utility>  // g++ 12 + Boost 1.74: before Boost.Asio
+#include <boost/asio/ip/tcp.hpp>
+// clang-format on
+#include <string_view>
+
+#include "lagscale/base/host_port.h"
+#include "lagscale/base/result.h"
+
+namespace lagscale::base {
+
+// The first endpoint `address` resolves to. The error names `setting` and the address:
+// `cannot resolve --upstream host:80: Host not found`.
+Result<boost::asio::ip::tcp::endpoint> ResolveTcp(const HostPort& address,
+                                                  std::string_view setting);
+
+// Resolves `address`, then opens, binds and listens `acceptor` on it. Returns the bound port
+// (the OS's choice when address.port is 0). The error names `setting` and the address:
+// `cannot listen on --admin 0.0.0.0:9090: Address already in use`.
+Result<uint16_t> ListenTcp(boost::asio::ip::tcp::acceptor& acceptor, const HostPort& address,
+                           std::string_view setting);
+
+}  // namespace lagscale::base
