@@ -2,12 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cctype>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <utility>
 
+#include "lagscale/base/host_port.h"
+#include "lagscale/base/secret_file.h"
 #include "lagscale/coordinator/kubernetes.h"
 #include "lagscale/coordinator/routes.h"
 
@@ -17,23 +16,10 @@ namespace lc = lagscale::coordinator;
 
 namespace {
 
-std::string ReadToken(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("--token-file: cannot read \"" + path + "\"");
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string t = s.str();
-  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-  if (t.empty()) throw std::runtime_error("--token-file: \"" + path + "\" is empty");
-  return t;
-}
-
 // The address people and tests should dial: a wildcard listen address is reachable on loopback.
 std::string Dialable(const std::string& listen, int port) {
-  std::string host = lc::SplitHostPort(listen, "listen").first;
-  if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return host + ":" + std::to_string(port);
+  return base::Dialable({SplitHostPort(listen, "listen").first, static_cast<uint16_t>(port)})
+      .ToString();
 }
 
 lc::KubeConnection Connection(const std::string& kubeconfig) {
@@ -45,7 +31,7 @@ lc::KubeConnection Connection(const std::string& kubeconfig) {
 Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {
   config_ = std::make_shared<const Config>(
       options_.config_path.empty() ? Config{} : LoadConfigFile(options_.config_path));
-  token_ = options_.token_file.empty() ? "" : ReadToken(options_.token_file);
+  token_ = options_.token_file.empty() ? "" : base::ReadSecretFile(options_.token_file, "--token-file").OrThrow();
   BuildActuators();
   BuildEngine();
   BindServers();
