@@ -13,6 +13,7 @@ RUN bash /src/scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 # Only the folders the binaries are built from (no tests, benchmarks, build trees or tools).
 COPY CMakeLists.txt /src/
 COPY cmake /src/cmake
+COPY base /src/base
 COPY proto /src/proto
 COPY metrics /src/metrics
 COPY proxy /src/proxy
