@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -29,16 +30,24 @@ void SetUpLogging(const std::string& level) {
 
 // Serves until SIGTERM or SIGINT; SIGHUP reloads the configuration.
 int Serve(lc::CoordinatorOptions options, const sigset_t& signals) {
+  // Anything that stops start-up comes from a setting: 2, as for a rejected flag, and the same
+  // in the sidecar. A failure once serving is 1.
+  std::unique_ptr<lc::Coordinator> coordinator;
   try {
-    lc::Coordinator coordinator(std::move(options));
-    coordinator.Start();
-    std::printf("%s\n", coordinator.ReadyLine().c_str());
-    std::fflush(stdout);
-    while (base::WaitForSignal(signals) == SIGHUP) coordinator.Reload();
-    coordinator.Stop();
+    coordinator = std::make_unique<lc::Coordinator>(std::move(options));
+    coordinator->Start();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lagscale-coordinator: %s\n", e.what());
     return base::kExitBadConfiguration;
+  }
+  std::printf("%s\n", coordinator->ReadyLine().c_str());
+  std::fflush(stdout);
+  try {
+    while (base::WaitForSignal(signals) == SIGHUP) coordinator->Reload();
+    coordinator->Stop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lagscale-coordinator: %s\n", e.what());
+    return base::kExitFailure;
   }
   return base::kExitClean;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <optional>
 
 #include "lagscale/base/process_exit.h"
@@ -23,13 +24,21 @@ int main(int argc, char** argv) {
   // Signals are taken synchronously by the main thread; block them before any thread starts.
   const sigset_t signals = base::SignalSet({SIGTERM, SIGINT});
   base::BlockSignals(signals);
+  // Anything that stops start-up comes from a setting (an address, a file, the upstream): 2, as
+  // for a rejected flag, and the same in the coordinator. A failure once serving is 1.
+  std::unique_ptr<lagscale::sidecar::Sidecar> sidecar;
   try {
-    lagscale::sidecar::Sidecar sidecar(*config);
-    sidecar.Start();
-    std::printf("%s\n", sidecar.ReadyLine().c_str());
-    std::fflush(stdout);
-    spdlog::info("signal {}: draining", base::WaitForSignal(signals));
-    sidecar.Drain();
+    sidecar = std::make_unique<lagscale::sidecar::Sidecar>(*config);
+    sidecar->Start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return base::kExitBadConfiguration;
+  }
+  std::printf("%s\n", sidecar->ReadyLine().c_str());
+  std::fflush(stdout);
+  spdlog::info("signal {}: draining", base::WaitForSignal(signals));
+  try {
+    sidecar->Drain();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return base::kExitFailure;

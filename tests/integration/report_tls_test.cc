@@ -222,7 +222,7 @@ TEST_F(ReportTlsTest, MissingCaFileStopsSidecarStartUpNamingTheFlag) {
                                 "--coordinator", "127.0.0.1:1", "--coordinator-ca",
                                 certs_.Path("nothing.pem")});
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->Wait(), 1);
+  EXPECT_EQ(s->Wait(), 2);  // start-up failed on a setting: 2, as in the coordinator
   EXPECT_NE(s->stderr_text().find("--coordinator-ca"), std::string::npos) << s->stderr_text();
 }
 

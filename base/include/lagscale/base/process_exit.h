@@ -18,12 +18,13 @@ namespace lagscale::base {
 // Exit codes, the same in both binaries (docs/proxy.md and docs/coordinator.md, "Exit codes").
 // 0: a clean stop: --help or --version, or SIGTERM/SIGINT followed by a completed drain.
 inline constexpr int kExitClean = 0;
-// 1: the sidecar accepted its flags but could not start or keep serving: an address in use, an
-// upstream that does not resolve, a token or TLS file it cannot read. stderr names the setting.
+// 1: the binary was serving (it had printed its ready line) and then failed, e.g. a drain that
+// could not complete. stderr says what.
 inline constexpr int kExitFailure = 1;
-// 2: the settings were rejected: an unknown flag or an invalid flag or environment value (both
-// binaries); for the coordinator also every start-up failure, which always comes from a setting
-// (its configuration file, the TLS and webhook files, the listen addresses). stderr names it.
+// 2: it never started serving: an unknown flag, an invalid flag or environment value, a
+// configuration file that does not validate, a TLS, token or webhook file that cannot be read, an
+// address that cannot be resolved or is in use. Every one of these comes from a setting, and
+// stderr names it.
 inline constexpr int kExitBadConfiguration = 2;
 
 // The signals a binary waits for: both stop on SIGTERM and SIGINT; the coordinator adds SIGHUP
