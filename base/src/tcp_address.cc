@@ -35,4 +35,8 @@ Result<uint16_t> ListenTcp(tcp::acceptor& acceptor, const HostPort& address,
   return Result<uint16_t>::Ok(acceptor.local_endpoint().port());
 }
 
+HostPort ToHostPort(const tcp::endpoint& endpoint) {
+  return HostPort{endpoint.address().to_string(), endpoint.port()};
+}
+
 }  // namespace lagscale::base

@@ -6,14 +6,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include "config_actuators.h"
 #include "config_policy.h"
 #include "config_values.h"
+#include "lagscale/base/text_file.h"
 
 namespace lagscale::coordinator {
 namespace {
@@ -244,11 +243,9 @@ Config ParseConfig(const std::string& yaml_text) {
 }
 
 Config LoadConfigFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError("config: cannot read file \"" + path + "\"");
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseConfig(text.str());
+  auto text = base::ReadTextFile(path, "config");
+  if (!text) throw ConfigError(text.error());
+  return ParseConfig(*text);
 }
 
 const ModelConfig* Config::FindModel(const std::string& name) const {

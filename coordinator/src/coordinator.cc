@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "lagscale/base/host_port.h"
-#include "lagscale/base/secret_file.h"
+#include "lagscale/base/text_file.h"
 #include "lagscale/coordinator/kubernetes.h"
 #include "lagscale/coordinator/routes.h"
 

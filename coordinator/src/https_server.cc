@@ -18,7 +18,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "lagscale/base/secret_file.h"
+#include "lagscale/base/text_file.h"
 #include "listener.h"
 
 namespace lagscale::coordinator {

@@ -1,9 +1,8 @@
 // The sidecar template file (rendered by the chart into the injector ConfigMap) and the per-pod
 // container built from it.
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
+#include "lagscale/base/text_file.h"
 #include "lagscale/coordinator/injector.h"
 
 namespace lagscale::coordinator {
@@ -93,12 +92,9 @@ SidecarTemplate ParseSidecarTemplate(const std::string& json_text) {
 }
 
 SidecarTemplate LoadSidecarTemplate(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("--webhook-sidecar-template: cannot read \"" + path + "\"");
-  std::stringstream s;
-  s << in.rdbuf();
+  const std::string text = base::ReadTextFile(path, "--webhook-sidecar-template").OrThrow();
   try {
-    return ParseSidecarTemplate(s.str());
+    return ParseSidecarTemplate(text);
   } catch (const std::exception& e) {
     throw std::runtime_error("--webhook-sidecar-template \"" + path + "\": " + e.what());
   }

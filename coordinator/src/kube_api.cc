@@ -1,12 +1,11 @@
 // One authenticated API-server request; see kube_api.h.
 #include "kube_api.h"
 
-#include <cctype>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <utility>
 #include <vector>
+
+#include "lagscale/base/text_file.h"
 
 namespace lagscale::coordinator {
 
@@ -24,12 +23,8 @@ std::string KubeApi::Token() {
   if (connection_.token_file.empty()) return connection_.token;
   const auto now = std::chrono::steady_clock::now();
   if (token_.empty() || now - token_read_ > std::chrono::minutes(1)) {
-    std::ifstream in(connection_.token_file);
-    std::stringstream s;
-    s << in.rdbuf();
-    std::string t = s.str();
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-    if (in && !t.empty()) token_ = t;
+    // A rotation caught half-written reads empty: keep the last good token.
+    if (auto t = base::ReadSecretFile(connection_.token_file, "kubernetes token")) token_ = *t;
     token_read_ = now;
   }
   return token_;

@@ -2,23 +2,19 @@
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
+#include "lagscale/base/text_file.h"
 #include "lagscale/coordinator/kubernetes.h"
 
 namespace lagscale::coordinator {
 namespace {
 
 std::string ReadFile(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(what + ": cannot read \"" + path + "\"");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return base::ReadTextFile(path, what).OrThrow();
 }
 
 std::string Base64Decode(const std::string& in, const std::string& field) {

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lagscale/base/secret_file.h"
+#include "lagscale/base/text_file.h"
 #include "lagscale/coordinator/config.h"
 
 namespace lagscale::coordinator {

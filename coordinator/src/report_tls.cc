@@ -13,7 +13,7 @@
 #include <map>
 #include <stdexcept>
 
-#include "lagscale/base/secret_file.h"
+#include "lagscale/base/text_file.h"
 
 namespace lagscale::coordinator {
 namespace {

@@ -10,7 +10,7 @@
 #include <stdexcept>
 
 #include "lagscale/base/pending_ops.h"
-#include "lagscale/base/secret_file.h"
+#include "lagscale/base/text_file.h"
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "report.h"
 #include "tls.h"

@@ -1,17 +1,22 @@
 #pragma once
 
-// Listen addresses: `ADDR:PORT`, `[V6ADDR]:PORT`, `localhost:PORT` or `:PORT` (all interfaces).
+// Listen addresses of the test server: `ADDR:PORT`, `[V6ADDR]:PORT`, `localhost:PORT` or `:PORT`
+// (all interfaces), parsed, resolved and printed by base/ like every other binary's.
 
 // clang-format off
-#include <utility>  // before any Boost.Asio header (g++ 12 + Boost 1.74)
-// clang-format on
+#include <utility>  // g++ 12 + Boost 1.74: before Boost.Asio
 #include <boost/asio/ip/tcp.hpp>
+// clang-format on
 #include <string>
+#include <string_view>
+
+#include "lagscale/base/result.h"
 
 namespace lagscale::testserver {
 
-// Returns "" and the endpoint, or the problem with `text`.
-std::string ParseListenAddress(const std::string& text, boost::asio::ip::tcp::endpoint* endpoint);
+// The endpoint `text` names, or an error naming `flag` and the value.
+base::Result<boost::asio::ip::tcp::endpoint> ParseListenAddress(const std::string& text,
+                                                                std::string_view flag);
 
 // The address a local client should dial to reach a socket bound to `endpoint`: the loopback
 // address when bound to all interfaces. Formatted `host:port` (`[v6]:port`).

@@ -23,27 +23,27 @@ namespace lagscale::testserver {
 namespace {
 
 int Run(const Config& config) {
-  boost::asio::ip::tcp::endpoint http_endpoint, grpc_endpoint;
-  if (std::string error = ParseListenAddress(config.http_listen, &http_endpoint); !error.empty()) {
-    std::fprintf(stderr, "lagscale-testserver: --http %s: %s\n", config.http_listen.c_str(),
-                 error.c_str());
+  auto http_endpoint = ParseListenAddress(config.http_listen, "--http");
+  if (!http_endpoint) {
+    std::fprintf(stderr, "lagscale-testserver: %s\n", http_endpoint.error().c_str());
     return 2;
   }
-  bool grpc_enabled = !config.grpc_listen.empty();
+  const bool grpc_enabled = !config.grpc_listen.empty();
+  boost::asio::ip::tcp::endpoint grpc_endpoint;
   if (grpc_enabled) {
-    if (std::string error = ParseListenAddress(config.grpc_listen, &grpc_endpoint);
-        !error.empty()) {
-      std::fprintf(stderr, "lagscale-testserver: --grpc %s: %s\n", config.grpc_listen.c_str(),
-                   error.c_str());
+    auto parsed = ParseListenAddress(config.grpc_listen, "--grpc");
+    if (!parsed) {
+      std::fprintf(stderr, "lagscale-testserver: %s\n", parsed.error().c_str());
       return 2;
     }
+    grpc_endpoint = *parsed;
   }
 
   Capacity capacity(config);
   IoPool pool(config.threads);
   std::unique_ptr<HttpServer> http;
   try {
-    http = std::make_unique<HttpServer>(pool, capacity, http_endpoint);
+    http = std::make_unique<HttpServer>(pool, capacity, *http_endpoint);
   } catch (const boost::system::system_error& e) {
     std::fprintf(stderr, "lagscale-testserver: --http %s: cannot listen: %s\n",
                  config.http_listen.c_str(), e.code().message().c_str());

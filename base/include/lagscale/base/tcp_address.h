@@ -28,4 +28,7 @@ Result<boost::asio::ip::tcp::endpoint> ResolveTcp(const HostPort& address,
 Result<uint16_t> ListenTcp(boost::asio::ip::tcp::acceptor& acceptor, const HostPort& address,
                            std::string_view setting);
 
+// The HostPort naming `endpoint` (an IPv6 address without brackets; ToString() adds them).
+HostPort ToHostPort(const boost::asio::ip::tcp::endpoint& endpoint);
+
 }  // namespace lagscale::base

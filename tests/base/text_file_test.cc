@@ -1,4 +1,4 @@
-#include "lagscale/base/secret_file.h"
+#include "lagscale/base/text_file.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,14 +10,14 @@
 namespace lagscale::base {
 namespace {
 
-class SecretFileTest : public ::testing::Test {
+class TextFileTest : public ::testing::Test {
  protected:
-  SecretFileTest() {
+  TextFileTest() {
     char dir[] = "/tmp/lagscale-secret-XXXXXX";
     dir_ = mkdtemp(dir);
     path_ = dir_ + "/token";
   }
-  ~SecretFileTest() override {
+  ~TextFileTest() override {
     std::remove(path_.c_str());
     rmdir(dir_.c_str());
   }
@@ -26,25 +26,38 @@ class SecretFileTest : public ::testing::Test {
   std::string dir_, path_;
 };
 
-TEST_F(SecretFileTest, TrimsTrailingWhitespaceOnly) {
+TEST_F(TextFileTest, TrimsTrailingWhitespaceOnly) {
   Write("s3cret \t\r\n\n");
   auto secret = ReadSecretFile(path_, "--token-file");
   ASSERT_TRUE(secret) << secret.error();
   EXPECT_EQ(*secret, "s3cret");
 }
 
-TEST_F(SecretFileTest, MissingFileNamesTheSettingAndPath) {
+TEST_F(TextFileTest, MissingFileNamesTheSettingAndPath) {
   auto secret = ReadSecretFile(path_, "--token-file");
   ASSERT_FALSE(secret);
   EXPECT_EQ(secret.error(), "--token-file: cannot read \"" + path_ + "\"");
 }
 
-TEST_F(SecretFileTest, BlankFileIsAnError) {
+TEST_F(TextFileTest, BlankFileIsAnError) {
   Write(" \n");
   auto secret = ReadSecretFile(path_, "--token-file");
   ASSERT_FALSE(secret);
   EXPECT_EQ(secret.error(), "--token-file: \"" + path_ + "\" is empty");
   EXPECT_THROW(secret.OrThrow(), std::runtime_error);
+}
+
+TEST_F(TextFileTest, TextFileIsReadWholeBytesAndAll) {
+  Write(std::string("line 1\n\0line 2 \n", 16));
+  auto text = ReadTextFile(path_, "--config");
+  ASSERT_TRUE(text) << text.error();
+  EXPECT_EQ(*text, std::string("line 1\n\0line 2 \n", 16));
+}
+
+TEST_F(TextFileTest, MissingTextFileNamesTheSettingAndPath) {
+  auto text = ReadTextFile(path_, "--config");
+  ASSERT_FALSE(text);
+  EXPECT_EQ(text.error(), "--config: cannot read \"" + path_ + "\"");
 }
 
 }  // namespace

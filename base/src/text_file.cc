@@ -1,4 +1,4 @@
-#include "lagscale/base/secret_file.h"
+#include "lagscale/base/text_file.h"
 
 #include <cctype>
 #include <fstream>
@@ -6,14 +6,20 @@
 
 namespace lagscale::base {
 
-Result<std::string> ReadSecretFile(const std::string& path, std::string_view setting) {
+Result<std::string> ReadTextFile(const std::string& path, std::string_view setting) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Result<std::string>::Error(std::string(setting) + ": cannot read \"" + path + "\"");
   }
   std::stringstream contents;
   contents << in.rdbuf();
-  std::string secret = contents.str();
+  return Result<std::string>::Ok(contents.str());
+}
+
+Result<std::string> ReadSecretFile(const std::string& path, std::string_view setting) {
+  auto contents = ReadTextFile(path, setting);
+  if (!contents) return contents;
+  std::string secret = std::move(*contents);
   while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) {
     secret.pop_back();
   }

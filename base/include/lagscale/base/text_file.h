@@ -1,7 +1,9 @@
 #pragma once
 
-// ReadSecretFile: a bearer token or other one-line secret kept in a file (a mounted Kubernetes
-// Secret), read whole with trailing whitespace (the newline editors add) removed.
+// Files named by settings, read at start-up or on reload: ReadTextFile reads one whole (a
+// configuration, a template, a PEM); ReadSecretFile reads a bearer token or other one-line secret
+// kept in a file (a mounted Kubernetes Secret), with trailing whitespace (the newline editors add)
+// removed.
 // Thread safety: a free function; safe from any thread. The file may be rewritten concurrently
 // (rotation): a read sees the old or the new contents, or an empty file, which is an error.
 
@@ -11,6 +13,9 @@
 #include "lagscale/base/result.h"
 
 namespace lagscale::base {
+
+// The contents of `path`. The error names `setting` and the path: `--config: cannot read "p"`.
+Result<std::string> ReadTextFile(const std::string& path, std::string_view setting);
 
 // The secret in `path`. Errors name `setting` and the path: `--token-file: cannot read "p"`,
 // `--token-file: "p" is empty`.
