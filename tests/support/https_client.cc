@@ -13,6 +13,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "lagscale/base/host_port.h"
+#include "lagscale/base/tcp_address.h"
+
 namespace lagscale::testing {
 namespace {
 
@@ -45,8 +48,8 @@ HttpsResult Https(const std::string& method, const std::string& host_port,
     ssl::context ctx(ssl::context::tls_client);
     ctx.load_verify_file(ca_file);
     ctx.set_verify_mode(ssl::verify_peer);
-    const size_t colon = host_port.rfind(':');
-    const std::string host = host_port.substr(0, colon);
+    const base::HostPort address = base::ParseHostPort(host_port).OrThrow();
+    const std::string& host = address.host;
     beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
     // Verify the name (or IP) the client dialled, as the API server does.
     X509_VERIFY_PARAM* param = SSL_get0_param(stream.native_handle());
@@ -55,8 +58,7 @@ HttpsResult Https(const std::string& method, const std::string& host_port,
       SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
     }
     beast::get_lowest_layer(stream).expires_after(timeout);
-    tcp::resolver resolver(io);
-    beast::get_lowest_layer(stream).connect(resolver.resolve(host, host_port.substr(colon + 1)));
+    beast::get_lowest_layer(stream).connect(base::ResolveTcp(address, "address").OrThrow());
     stream.handshake(ssl::stream_base::client);
     result.peer_serial = SerialOf(stream.native_handle());
     result.tls_version = SSL_get_version(stream.native_handle());

@@ -19,6 +19,9 @@
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
 
+#include "lagscale/base/host_port.h"
+#include "lagscale/base/tcp_address.h"
+
 extern char** environ;
 
 namespace lagscale::testing {
@@ -182,11 +185,10 @@ HttpResponse Http(const std::string& method, const std::string& host_port,
   HttpResponse result;
   try {
     boost::asio::io_context io;
-    const size_t colon = host_port.rfind(':');
-    tcp::resolver resolver(io);
+    const auto endpoint = base::ResolveTcp(base::ParseHostPort(host_port).OrThrow(), "address");
     beast::tcp_stream stream(io);
     stream.expires_after(timeout);
-    stream.connect(resolver.resolve(host_port.substr(0, colon), host_port.substr(colon + 1)));
+    stream.connect(endpoint.OrThrow());
     http::request<http::string_body> req(http::string_to_verb(method), target, 11);
     req.set(http::field::host, host_port);
     for (const auto& [k, v] : headers) req.set(k, v);

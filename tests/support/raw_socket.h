@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "lagscale/base/host_port.h"
+
 namespace lagscale::testing {
 
 using namespace std::chrono_literals;
@@ -37,11 +39,11 @@ class Socket {
   ~Socket() { Close(); }
 
   static Socket Connect(const std::string& host_port) {
-    const size_t colon = host_port.rfind(':');
-    sockaddr_in addr{};
+    const base::HostPort address = base::ParseHostPort(host_port).OrThrow();
+    sockaddr_in addr{};  // IPv4 literals only: every server under test listens on 127.0.0.1
     addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
-    inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr);
+    addr.sin_port = htons(address.port);
+    inet_pton(AF_INET, address.host.c_str(), &addr.sin_addr);
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
       ::close(fd);

@@ -11,6 +11,8 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "capacity.h"
 #include "config.h"
@@ -22,36 +24,42 @@
 namespace lagscale::testserver {
 namespace {
 
+bool StartUpError(const std::string& message) {
+  std::fprintf(stderr, "lagscale-testserver: %s\n", message.c_str());
+  return false;
+}
+
+// The listen endpoints of --http and --grpc (none for an empty --grpc), or false after saying why.
+bool ParseListeners(const Config& config, boost::asio::ip::tcp::endpoint& http,
+                    std::optional<boost::asio::ip::tcp::endpoint>& grpc) {
+  auto parsed_http = ParseListenAddress(config.http_listen, "--http");
+  if (!parsed_http) return StartUpError(parsed_http.error());
+  http = *parsed_http;
+  if (config.grpc_listen.empty()) return true;
+  auto parsed_grpc = ParseListenAddress(config.grpc_listen, "--grpc");
+  if (!parsed_grpc) return StartUpError(parsed_grpc.error());
+  grpc = *parsed_grpc;
+  return true;
+}
+
 int Run(const Config& config) {
-  auto http_endpoint = ParseListenAddress(config.http_listen, "--http");
-  if (!http_endpoint) {
-    std::fprintf(stderr, "lagscale-testserver: %s\n", http_endpoint.error().c_str());
-    return 2;
-  }
-  const bool grpc_enabled = !config.grpc_listen.empty();
-  boost::asio::ip::tcp::endpoint grpc_endpoint;
-  if (grpc_enabled) {
-    auto parsed = ParseListenAddress(config.grpc_listen, "--grpc");
-    if (!parsed) {
-      std::fprintf(stderr, "lagscale-testserver: %s\n", parsed.error().c_str());
-      return 2;
-    }
-    grpc_endpoint = *parsed;
-  }
+  boost::asio::ip::tcp::endpoint http_endpoint;
+  std::optional<boost::asio::ip::tcp::endpoint> grpc_endpoint;
+  if (!ParseListeners(config, http_endpoint, grpc_endpoint)) return 2;
 
   Capacity capacity(config);
   IoPool pool(config.threads);
   std::unique_ptr<HttpServer> http;
   try {
-    http = std::make_unique<HttpServer>(pool, capacity, *http_endpoint);
+    http = std::make_unique<HttpServer>(pool, capacity, http_endpoint);
   } catch (const boost::system::system_error& e) {
     std::fprintf(stderr, "lagscale-testserver: --http %s: cannot listen: %s\n",
                  config.http_listen.c_str(), e.code().message().c_str());
     return 1;
   }
   std::unique_ptr<GrpcServer> grpc;
-  if (grpc_enabled) {
-    grpc = GrpcServer::Start(capacity, pool, grpc_endpoint);
+  if (grpc_endpoint) {
+    grpc = GrpcServer::Start(capacity, pool, *grpc_endpoint);
     if (!grpc) {
       std::fprintf(stderr, "lagscale-testserver: --grpc %s: cannot listen\n",
                    config.grpc_listen.c_str());
@@ -68,8 +76,8 @@ int Run(const Config& config) {
   pool.Start();
   std::string ready = "lagscale-testserver ready http=" + DialAddress(http->local_endpoint());
   if (grpc) {
-    grpc_endpoint.port(static_cast<unsigned short>(grpc->port()));
-    ready += " grpc=" + DialAddress(grpc_endpoint);
+    grpc_endpoint->port(static_cast<unsigned short>(grpc->port()));
+    ready += " grpc=" + DialAddress(*grpc_endpoint);
   }
   std::printf("%s\n", ready.c_str());
   std::fflush(stdout);
