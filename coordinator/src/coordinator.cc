@@ -31,7 +31,9 @@ lc::KubeConnection Connection(const std::string& kubeconfig) {
 Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {
   config_ = std::make_shared<const Config>(
       options_.config_path.empty() ? Config{} : LoadConfigFile(options_.config_path));
-  token_ = options_.token_file.empty() ? "" : base::ReadSecretFile(options_.token_file, "--token-file").OrThrow();
+  token_ = options_.token_file.empty()
+               ? ""
+               : base::ReadSecretFile(options_.token_file, "--token-file").OrThrow();
   BuildActuators();
   BuildEngine();
   BindServers();
