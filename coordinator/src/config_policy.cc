@@ -15,6 +15,9 @@ template <typename... F>
 struct Overloaded : F... {
   using F::operator()...;
 };
+// Spelled out for clang 14, which does not deduce an aggregate's template arguments by itself.
+template <typename... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 // How a number's text is read.
 enum class Unit { kPlain, kSeconds, kBytes };
