@@ -43,8 +43,10 @@ YAML::Node LoadYaml(const std::string& text) {
 // reportTTL and decisionInterval, read when present and validated either way.
 void ReadIntervals(const YAML::Node& root, Config& c) {
   if (auto n = root["reportTTL"]) c.report_ttl_s = Duration(n, "reportTTL");
-  if (!(c.report_ttl_s > 0)) {
-    Fail("reportTTL", "invalid value " + Num(c.report_ttl_s) + " (must be > 0)");
+  // At most the hour the aggregator keeps: a longer TTL would outlive every pod's history (and
+  // in nanoseconds overflow the clock arithmetic).
+  if (!(c.report_ttl_s > 0) || c.report_ttl_s > 3600) {
+    Fail("reportTTL", "invalid value " + Num(c.report_ttl_s) + "s (must be in (0, 1h])");
   }
   if (auto n = root["decisionInterval"]) c.decision_interval_s = Duration(n, "decisionInterval");
   if (c.decision_interval_s < 0.01 || c.decision_interval_s > 60) {

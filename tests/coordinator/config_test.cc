@@ -95,6 +95,8 @@ TEST(ConfigTest, ErrorsNameTheFieldAndTheValue) {
   EXPECT_EQ(
       Error("reportTTL: soon\n"),
       "config: reportTTL: invalid value \"soon\" (expected a duration such as 250ms, 1s or 2m)");
+  EXPECT_EQ(Error("reportTTL: 2h\n"),
+            "config: reportTTL: invalid value 7200s (must be in (0, 1h])");
   EXPECT_EQ(Error("defaults: {maxReplicas: lots}\n"),
             "config: defaults.maxReplicas: invalid value \"lots\" (expected a whole number >= 0)");
   EXPECT_EQ(Error("models: [{name: a, minReplicas: 5, maxReplicas: 2}]\n"),
