@@ -63,6 +63,10 @@ struct ResponseStream::Callbacks {
     // line there and read the rest as another response.
     if (!s.head_.WellFormed() || !ValidReason(s.head_.start_text())) return -1;
     const int status = p->status_code;
+    // llhttp reads any digits as a status; RFC 9110 section 15 makes codes outside 100..599
+    // invalid. A client's parser reads a "1" as no interim response at all, so forwarding it made
+    // the two sides disagree on where the responses start.
+    if (status < 100 || status > 599) return -1;
     if (status == 101) return -1;  // never asked for: Upgrade is not forwarded
     if (status < 200) {
       s.WriteHead(status, /*interim=*/true);

@@ -212,6 +212,27 @@ TEST(ResponseStream, ReasonWithControlBytesFails) {
   EXPECT_TRUE(ok.complete());
 }
 
+// Found by fuzz_http_response: "HTTP/1.1 1 0 Continue" was taken for an interim response and
+// forwarded, while the client's parser read it as a response whose body runs to the close, so the
+// proxy counted a success the client never saw.
+TEST(ResponseStream, StatusOutside100To599Fails) {
+  for (const char* head : {"HTTP/1.1 1 0 Continue\r\n\r\n", "HTTP/1.1 99 Low\r\n\r\n",
+                           "HTTP/1.1 600 High\r\nContent-Length: 0\r\n\r\n",
+                           "HTTP/1.1 999 High\r\nContent-Length: 0\r\n\r\n"}) {
+    ResponseStream s(65536);
+    s.Start(false, true, false);
+    EXPECT_EQ(FeedAll(s, head, 100), "") << head;
+    EXPECT_TRUE(s.failed()) << head;
+  }
+  for (const char* head : {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 599 Edge\r\n\r\n",
+                           "HTTP/1.1 599 Edge\r\nContent-Length: 0\r\n\r\n"}) {
+    ResponseStream s(65536);
+    s.Start(false, true, false);
+    FeedAll(s, head, 100);
+    EXPECT_FALSE(s.failed()) << head;
+  }
+}
+
 TEST(ResponseStream, ClosingClientSaysSo) {
   ResponseStream s(65536);
   s.Start(false, true, true);
