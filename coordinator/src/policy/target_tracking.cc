@@ -31,6 +31,7 @@ void TargetTracking::UpdatePanic(bool over, double now, int current) {
     if (!panicking_) {  // the replicas there are now were ready: the panic starts its own
       panic_began_s_ = now;
       panic_ready_ = current;
+      panic_steady_peak_ = 0;
     }
     panicking_ = true;
     last_over_s_ = now;
@@ -77,12 +78,13 @@ TargetTracking::Sizing TargetTracking::SizeOnConcurrency(const ModelContext& con
   Learn(sample, queue_building);
 
   why_ = Why{};
-  const int recommendation = panicking_ ? SizePanic(sample, target, current, context.now_s)
-                                        : SizeOnStable(sample.stable, target, current);
+  Sizing sizing = panicking_ ? SizePanic(sample, target, current, context.now_s)
+                             : Sizing{SizeOnStable(sample.stable, target, current)};
   const double window_demand =
       Learned() ? context.demand.ArrivalRate(params_.panic_window_s) * seconds_per_request_
                 : sample.short_avg;
-  return Sizing{recommendation, ReplicasFor(window_demand, target, params_.tolerance)};
+  sizing.short_need = ReplicasFor(window_demand, target, params_.tolerance);
+  return sizing;
 }
 
 TargetTracking::ConcurrencySample TargetTracking::SampleConcurrency(
@@ -135,23 +137,36 @@ void TargetTracking::Learn(const ConcurrencySample& sample, bool queue_building)
 
 // Size on arrivals x learned time per request; never lower while panicking (KPA keeps the panic
 // maximum). Without a learned service time, the measured burst is all there is.
-int TargetTracking::SizePanic(const ConcurrencySample& sample, double target, int current,
-                              double now) {
+TargetTracking::Sizing TargetTracking::SizePanic(const ConcurrencySample& sample, double target,
+                                                 int current, double now) {
   const double short_demand = ShortDemand(sample);
   double demand = std::max(std::max(short_demand, sample.short_avg), sample.inflight);
+  int floor = current;
+  int steady_need = -1;
   if (Learned()) {
     // Requests queued beyond the steady demand need extra slots to drain in backlog_drain_s.
     const double steady = std::max(short_demand, sample.stable_rate * seconds_per_request_);
-    const double backlog =
-        std::max(0.0, sample.inflight - steady) + BacklogStillToCome(steady, now);
-    demand = steady + backlog * DrainSlotsPerRequest();
+    const double queued = std::max(0.0, sample.inflight - steady);
+    const double to_come = BacklogStillToCome(steady, now);
+    demand = steady + (queued + to_come) * DrainSlotsPerRequest();
+    steady_need = ReplicasFor(steady, target, params_.tolerance);
+    panic_steady_peak_ = std::max(panic_steady_peak_, steady_need);
+    // Once the queue has drained (in flight within Poisson noise of the steady demand) and no
+    // more is to come, the replicas added only to drain it go: holding them for the panic and
+    // the scale-down delay cost more replica-seconds than the spike itself (issue 20,
+    // spike_tall). What the steady demand needed at its peak stays.
+    const bool started = now - panic_began_s_ >= params_.startup_delay_s;
+    if (started && to_come == 0 && queued <= std::max(1.0, 2 * std::sqrt(steady))) {
+      floor = panic_steady_peak_;
+    }
   }
   why_.cause = Cause::kPanic;
   why_.a = sample.inflight;
   why_.b = sample.short_rate;
   // The same dead-band as SizeOnStable: without a learned time the demand is measured concurrency,
   // which reads 12.1 for 12 requests in flight and would add a replica as the burst ends.
-  return std::max(ReplicasFor(demand, target, params_.tolerance), current);
+  const int recommendation = std::max(ReplicasFor(demand, target, params_.tolerance), floor);
+  return Sizing{recommendation, 0, steady_need < 0 ? recommendation : steady_need};
 }
 
 // Outside a panic, in either unit: hold within the tolerance band around the current count, else

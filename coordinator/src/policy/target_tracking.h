@@ -9,6 +9,8 @@
 //  - a panic is sized on arrivals x the time per request learned while calm, plus the backlog to
 //    drain, not on measured concurrency that the queue inflates while new replicas start; with
 //    the start-up delay known, also for the queue that builds until the first of them is ready;
+//  - the replicas added only to drain that queue go once it has drained (not before the start-up
+//    delay), and the scale-down delay remembers what the arrivals needed, not the backlog's extra;
 //  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak;
 //  - reversals lengthen the scale-down delay (flap damping).
 // A decision is these steps, each in its own function: sample the demand, update the panic state,
@@ -42,6 +44,9 @@ class TargetTracking : public ModelPolicy {
   struct Sizing {
     int recommendation = 0;
     int short_need = 0;
+    // What the load itself needs, without replicas added only to drain a backlog: what the
+    // scale-down delay remembers (-1: the recommendation).
+    int sustained = -1;
   };
 
   // One decision's concurrency readings, taken before the time per request is updated.
@@ -79,7 +84,7 @@ class TargetTracking : public ModelPolicy {
   bool PanicSignal(const ConcurrencySample& sample, int current, double capacity,
                    bool queue_building) const;
   void Learn(const ConcurrencySample& sample, bool queue_building);
-  int SizePanic(const ConcurrencySample& sample, double target, int current, double now);
+  Sizing SizePanic(const ConcurrencySample& sample, double target, int current, double now);
   int SizeOnStable(double stable, double target, int current);
   double BacklogStillToCome(double steady, double now) const;
   double DrainSlotsPerRequest() const;
@@ -107,6 +112,7 @@ class TargetTracking : public ModelPolicy {
   double last_over_s_ = kNever;
   double panic_began_s_ = kNever;
   int panic_ready_ = 0;                         // replicas when the panic began
+  int panic_steady_peak_ = 0;                   // most replicas the panic's steady demand needed
   double seconds_per_request_ = 0;              // see Learn()
   std::deque<std::pair<double, int>> history_;  // (time, recommendation), see Remember()
   Why why_;                                     // the decision being made
