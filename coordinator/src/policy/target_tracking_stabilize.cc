@@ -12,9 +12,9 @@ Decision TargetTracking::Stabilize(const Sizing& sizing, double now, int current
   // Each moment recommends at least what its short window needed. A stable window averages an
   // oscillation away; remembering the short-window peaks keeps oscillating load on its peak
   // instead of dropping between peaks and paying a reversal (and a start-up delay) each time.
-  const int sustained = sizing.sustained < 0 ? recommendation
-                                             : Clamp(sizing.sustained, config_.min_replicas,
-                                                     config_.max_replicas);
+  const int sustained = sizing.sustained < 0
+                            ? recommendation
+                            : Clamp(sizing.sustained, config_.min_replicas, config_.max_replicas);
   Remember(now, std::max(sustained,
                          Clamp(sizing.short_need, config_.min_replicas, config_.max_replicas)));
   int desired = HoldScaleDown(recommendation, now, current);
