@@ -1,11 +1,10 @@
 // TargetTracking's panic mode: a burst scales up at once, sized on arrivals and the time per
 // request learned before it, bounded by the scale-up rate, and blocks scale-down while it lasts.
-#include "lagscale/coordinator/policy.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "lagscale/coordinator/policy.h"
 #include "support/policy_target_tracking.h"
 
 namespace lagscale::coordinator {

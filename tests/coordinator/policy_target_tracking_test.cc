@@ -1,13 +1,13 @@
 // TargetTracking's steady sizing: concurrency over target within a tolerance, stale data, bounds,
 // the scale-down delay and rate limits, reversals and the decision's reason. The panic mode is in
 // policy_target_tracking_panic_test.cc, token-rate sizing in policy_target_tracking_tokens_test.cc.
-#include "lagscale/coordinator/policy.h"
+#include "support/policy_target_tracking.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "support/policy_target_tracking.h"
+#include "lagscale/coordinator/policy.h"
 
 namespace lagscale::coordinator {
 namespace {

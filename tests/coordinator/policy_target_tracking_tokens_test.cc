@@ -1,10 +1,9 @@
 // TargetTracking's LLM sizing (targetTokensPerSecond > 0): replicas follow completion tokens/s.
-#include "lagscale/coordinator/policy.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "lagscale/coordinator/policy.h"
 #include "support/policy_target_tracking.h"
 
 namespace lagscale::coordinator {

@@ -196,8 +196,8 @@ TEST_F(ReporterTest, BearerTokenFromFileIsPresented) {
   Reporter impostor(options, ledger_, counters);
   impostor.Start();
   const size_t accepted = coordinator.reports().size();
-  EXPECT_TRUE(
-      coordinator.WaitFor([](const FakeCoordinator::Log& log) { return log.rejected >= 2; }, 5000ms));
+  EXPECT_TRUE(coordinator.WaitFor([](const FakeCoordinator::Log& log) { return log.rejected >= 2; },
+                                  5000ms));
   EXPECT_TRUE(Eventually([&] { return counters.report_failures().load() >= 2; }, 5000ms));
   impostor.Stop();
   EXPECT_EQ(coordinator.reports().size(), accepted);

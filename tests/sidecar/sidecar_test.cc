@@ -22,8 +22,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Eventually;
-using testing::FakeCoordinator;
 using testing::FakeConn;
+using testing::FakeCoordinator;
 using testing::FakeUpstream;
 using testing::HttpGet;
 using testing::RawClient;

@@ -13,9 +13,9 @@ class FakeCoordinator::Service final : public lagscale::v1::LagService::Service 
  public:
   explicit Service(FakeCoordinator& owner) : owner_(owner) {}
 
-  grpc::Status Report(grpc::ServerContext* ctx,
-                      grpc::ServerReaderWriter<lagscale::v1::ReportAck, lagscale::v1::PodReport>*
-                          stream) override {
+  grpc::Status Report(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<lagscale::v1::ReportAck, lagscale::v1::PodReport>* stream) override {
     if (!Authorized(*ctx)) {
       owner_.Reject();
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");

@@ -76,7 +76,7 @@ struct HttpReply {
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 inline HttpReply Http(const std::string& address, http::verb verb, const std::string& target,
-               const std::string& body = "", const Headers& headers = {}) {
+                      const std::string& body = "", const Headers& headers = {}) {
   net::io_context io;
   beast::tcp_stream stream(io);
   auto colon = address.rfind(':');
@@ -101,7 +101,8 @@ inline HttpReply Http(const std::string& address, http::verb verb, const std::st
 inline const std::string kInferBody =
     R"({"id":"r1","inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,4]]}]})";
 
-inline HttpReply Infer(const std::string& address, const std::string& model, const Headers& headers = {}) {
+inline HttpReply Infer(const std::string& address, const std::string& model,
+                       const Headers& headers = {}) {
   return Http(address, http::verb::post, "/v2/models/" + model + "/infer", kInferBody, headers);
 }
 
@@ -111,7 +112,7 @@ inline json State(const std::string& address) {
 
 // Runs `count` infer requests at once; returns each one's finish time.
 inline std::vector<Clock::time_point> ConcurrentInfers(const std::string& address, int count,
-                                                std::vector<int>* statuses) {
+                                                       std::vector<int>* statuses) {
   std::vector<Clock::time_point> ends(count);
   statuses->assign(count, 0);
   std::vector<std::jthread> threads;
@@ -131,7 +132,8 @@ inline std::unique_ptr<inference::GRPCInferenceService::Stub> Stub(const std::st
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
 }
 
-inline inference::ModelInferRequest GrpcInferRequest(const std::string& model, const std::string& id) {
+inline inference::ModelInferRequest GrpcInferRequest(const std::string& model,
+                                                     const std::string& id) {
   inference::ModelInferRequest request;
   request.set_model_name(model);
   request.set_id(id);
