@@ -5,38 +5,38 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "lagscale/base/flags.h"
 #include "lagscale/version.h"
 
 namespace lagscale::sidecar {
 
 namespace {
 
-// Durations: "250ms", "10s", "2m"; the unit is required so "10" is never read as 10 ms.
-CLI::AsNumberWithUnit DurationUnits() {
-  return CLI::AsNumberWithUnit(
-      std::map<std::string, int64_t>{{"ms", 1}, {"s", 1000}, {"m", 60000}},
-      static_cast<CLI::AsNumberWithUnit::Options>(CLI::AsNumberWithUnit::CASE_SENSITIVE |
-                                                  CLI::AsNumberWithUnit::UNIT_REQUIRED),
-      "DURATION");
-}
-
+// Durations: "250ms", "10s", "2m"; the unit is required so "10" is never read as 10 ms
+// (base::ParseDurationFlag, as every binary reads them), rounded to the millisecond.
 void AddDuration(CLI::App& app, const std::string& flag, std::chrono::milliseconds& into,
                  const std::string& help, bool allow_zero = false) {
-  std::string env = "LAGSCALE_" + flag.substr(2);
-  for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
-  app.add_option_function<int64_t>(
-         flag, [&into](const int64_t& ms) { into = std::chrono::milliseconds(ms); }, help)
-      ->transform(DurationUnits())
-      ->check(allow_zero ? CLI::NonNegativeNumber : CLI::PositiveNumber)
-      ->envname(env);
+  // The most milliseconds an int64 holds, in seconds: a longer value is an error, not an overflow.
+  const base::DurationSyntax syntax{base::BareNumber::kRejected, allow_zero,
+                                    std::chrono::duration<double>(9.2e15)};
+  app.add_option_function<std::string>(
+         flag,
+         [&into, flag, syntax](const std::string& text) {
+           const auto d = base::ParseDurationFlag(text, flag, syntax);
+           if (!d) throw CLI::ValidationError(d.error());
+           into = std::chrono::milliseconds(std::llround(d->count() * 1000));
+         },
+         help)
+      ->type_name("DURATION")
+      ->envname(base::FlagEnvName(flag));
 }
 
 std::string Hostname() {

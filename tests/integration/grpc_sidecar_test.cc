@@ -7,7 +7,6 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -15,62 +14,32 @@
 #include <vector>
 
 #include "inference/grpc_service.grpc.pb.h"
-#include "lagscale/v1/lag.grpc.pb.h"
+#include "support/fake_coordinator.h"
 #include "support/grpc_upstream.h"
 #include "support/process.h"
 
 namespace lagscale::testing {
 namespace {
 
-// A LagService that records the reports it receives.
-class Coordinator final : public lagscale::v1::LagService::Service {
- public:
-  explicit Coordinator(int port = 0) {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.RegisterService(this);
-    server_ = builder.BuildAndStart();
-  }
-  ~Coordinator() override { server_->Shutdown(std::chrono::system_clock::now()); }
-  int port() const { return port_; }
-  std::vector<lagscale::v1::PodReport> reports() {
-    std::lock_guard lock(mu_);
-    return reports_;
-  }
-  grpc::Status Report(
-      grpc::ServerContext*,
-      grpc::ServerReaderWriter<lagscale::v1::ReportAck, lagscale::v1::PodReport>* stream) override {
-    lagscale::v1::PodReport report;
-    while (stream->Read(&report)) {
-      std::lock_guard lock(mu_);
-      reports_.push_back(report);
-    }
-    return grpc::Status::OK;
-  }
-
- private:
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::vector<lagscale::v1::PodReport> reports_;  // guarded by mu_
-};
-
 // The arrivals of `model` in the last report that names it; -1 if none does.
-int64_t ReportedArrivals(Coordinator& c, const std::string& model) {
-  auto reports = c.reports();
-  for (auto it = reports.rbegin(); it != reports.rend(); ++it) {
-    for (const auto& m : it->models()) {
+int64_t ReportedArrivals(const FakeCoordinator::Log& log, const std::string& model) {
+  for (auto it = log.received.rbegin(); it != log.received.rend(); ++it) {
+    for (const auto& m : it->report.models()) {
       if (m.model() == model) return static_cast<int64_t>(m.arrivals());
     }
   }
   return -1;
 }
 
+// Waits until the last report that names `model` says it has had `arrivals` arrivals.
+bool WaitForReportedArrivals(FakeCoordinator& c, const std::string& model, int64_t arrivals) {
+  return c.WaitFor(
+      [&](const FakeCoordinator::Log& log) { return ReportedArrivals(log, model) == arrivals; });
+}
+
 TEST(GrpcSidecarTest, CallsPassThroughStatsAreExactAndReportsSurviveACoordinatorRestart) {
   GrpcUpstream upstream;
-  auto coordinator = std::make_unique<Coordinator>();
-  const int coordinator_port = coordinator->port();
+  FakeCoordinator coordinator;
   auto sidecar = ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-sidecar",
                                       "--listen",
                                       "127.0.0.1:0",
@@ -85,7 +54,7 @@ TEST(GrpcSidecarTest, CallsPassThroughStatsAreExactAndReportsSurviveACoordinator
                                       "--grpc-upstream",
                                       upstream.address(),
                                       "--coordinator",
-                                      "127.0.0.1:" + std::to_string(coordinator_port),
+                                      coordinator.address(),
                                       "--report-interval",
                                       "100ms",
                                       "--server-name",
@@ -142,12 +111,12 @@ TEST(GrpcSidecarTest, CallsPassThroughStatsAreExactAndReportsSurviveACoordinator
   EXPECT_EQ(iris["outcomes"]["timeout"], 1);
   EXPECT_EQ(stats["models"]["bert"]["outcomes"]["success"], 3);
 
-  ASSERT_TRUE(Eventually([&] { return ReportedArrivals(*coordinator, "iris") == 3; }));
-  coordinator.reset();  // the coordinator goes away; the pod serves on
+  ASSERT_TRUE(WaitForReportedArrivals(coordinator, "iris", 3));
+  coordinator.Stop();  // the coordinator goes away; the pod serves on
   EXPECT_EQ(infer("iris", {}), grpc::StatusCode::OK);
-  coordinator = std::make_unique<Coordinator>(coordinator_port);
+  coordinator.Restart();
   EXPECT_EQ(infer("iris", {}), grpc::StatusCode::OK);
-  EXPECT_TRUE(Eventually([&] { return ReportedArrivals(*coordinator, "iris") == 5; }))
+  EXPECT_TRUE(WaitForReportedArrivals(coordinator, "iris", 5))
       << "the report stream did not come back with the cumulative counters";
 }
 

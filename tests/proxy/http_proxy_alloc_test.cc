@@ -112,11 +112,26 @@ constexpr Exchange kOpenAiStream = {
     "e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n",
     "llama", 3, 1, true};
 
-void ExpectNoAllocations(const Exchange& x) {
-  uint16_t upstream_port = 0;
-  const int listener = Listen(upstream_port);
-  std::thread upstream([listener, x] {
-    const int fd = ::accept(listener, nullptr, nullptr);
+constexpr int kWarmUpRequests = 2000;  // enough for every buffer to reach its final size
+constexpr int kCountedRequests = 20000;
+
+// A raw upstream on a thread of its own: accepts one connection and answers every `x.request` it
+// reads with `x.response`, from fixed buffers, until the proxy closes the connection.
+// REQUIRES: the proxy has closed its upstream connection (Stop()) before destruction.
+class RawUpstream {
+ public:
+  explicit RawUpstream(const Exchange& x)
+      : listener_(Listen(port_)), thread_([this, x] { Serve(x); }) {}
+  ~RawUpstream() {
+    ::shutdown(listener_, SHUT_RDWR);  // in case the proxy never connected
+    ::close(listener_);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  void Serve(const Exchange& x) {
+    const int fd = ::accept(listener_, nullptr, nullptr);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char buf[512];
@@ -124,41 +139,39 @@ void ExpectNoAllocations(const Exchange& x) {
       if (::send(fd, x.response.data(), x.response.size(), MSG_NOSIGNAL) <= 0) break;
     }
     ::close(fd);
-  });
+  }
 
-  metrics::ModelTable table(16);
-  metrics::Ledger ledger(table, 1);
-  metrics::ServerCounters counters(1);
+  uint16_t port_ = 0;
+  const int listener_;
+  std::thread thread_;
+};
+
+ProxyConfig LoopbackConfig(uint16_t upstream_port) {
   ProxyConfig config;
   config.listen_host = "127.0.0.1";
   config.listen_port = 0;
   config.upstream_host = "127.0.0.1";
   config.upstream_port = upstream_port;
   config.threads = 1;
-  HttpProxy proxy(config, ledger, counters);
-  proxy.Start();
+  return config;
+}
 
-  const int client = Connect(proxy.port());
-  ASSERT_GE(client, 0);
+// Sends `x.request` and reads back exactly `x.response`, `n` times on one keep-alive connection;
+// false if any round trip failed. Allocation-free: the buffer is on the stack.
+bool RoundTrips(int client, const Exchange& x, int n) {
   char buf[512];
-  auto round_trip = [&] {
-    return ::send(client, x.request.data(), x.request.size(), MSG_NOSIGNAL) ==
-               static_cast<ssize_t>(x.request.size()) &&
-           ReadExactly(client, buf, x.response.size()) &&
-           std::string_view(buf, x.response.size()) == x.response;
-  };
-  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(round_trip());  // warm-up: buffers reach size
-
-  const uint64_t before = g_allocations.load();
-  constexpr int kRequests = 20000;
   bool all_ok = true;
-  for (int i = 0; i < kRequests; ++i) all_ok = all_ok && round_trip();
-  const uint64_t allocations = g_allocations.load() - before;
-  EXPECT_TRUE(all_ok);
-  EXPECT_EQ(allocations, 0u) << "allocations over " << kRequests << " requests";
+  for (int i = 0; i < n && all_ok; ++i) {
+    all_ok = ::send(client, x.request.data(), x.request.size(), MSG_NOSIGNAL) ==
+                 static_cast<ssize_t>(x.request.size()) &&
+             ReadExactly(client, buf, x.response.size()) &&
+             std::string_view(buf, x.response.size()) == x.response;
+  }
+  return all_ok;
+}
 
-  ::close(client);
-  // The proxy ends the last request just after its final write: wait for that, briefly.
+// The proxy ends the last request just after its final write: waits for that, briefly.
+metrics::LedgerSnapshot SettledSnapshot(const metrics::Ledger& ledger) {
   auto snap = ledger.Snapshot();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!snap.models.empty() && snap.models[0].second.inflight() > 0 &&
@@ -166,18 +179,42 @@ void ExpectNoAllocations(const Exchange& x) {
     std::this_thread::yield();
     snap = ledger.Snapshot();
   }
+  return snap;
+}
+
+// Every request, warm-up and counted, was recorded once, with its tokens and first output.
+void ExpectEveryRequestCounted(const metrics::LedgerSnapshot& snap, const Exchange& x) {
+  constexpr uint64_t kAll = kWarmUpRequests + kCountedRequests;
   ASSERT_EQ(snap.models.size(), 1u);
   EXPECT_EQ(snap.models[0].first, x.model);
   const metrics::ModelStats& s = snap.models[0].second;
-  EXPECT_EQ(s.arrivals, 2000u + kRequests);
-  EXPECT_EQ(s.completions(), 2000u + kRequests);
-  EXPECT_EQ(s.prompt_tokens, x.prompt_tokens * (2000 + kRequests));
-  EXPECT_EQ(s.completion_tokens, x.completion_tokens * (2000 + kRequests));
-  EXPECT_EQ(s.ttfb_count(), x.first_output_counted ? 2000u + kRequests : 0u);
+  EXPECT_EQ(s.arrivals, kAll);
+  EXPECT_EQ(s.completions(), kAll);
+  EXPECT_EQ(s.prompt_tokens, x.prompt_tokens * kAll);
+  EXPECT_EQ(s.completion_tokens, x.completion_tokens * kAll);
+  EXPECT_EQ(s.ttfb_count(), x.first_output_counted ? kAll : 0u);
+}
+
+void ExpectNoAllocations(const Exchange& x) {
+  RawUpstream upstream(x);
+  metrics::ModelTable table(16);
+  metrics::Ledger ledger(table, 1);
+  metrics::ServerCounters counters(1);
+  HttpProxy proxy(LoopbackConfig(upstream.port()), ledger, counters);
+  proxy.Start();
+  const int client = Connect(proxy.port());
+  ASSERT_GE(client, 0);
+  ASSERT_TRUE(RoundTrips(client, x, kWarmUpRequests));
+
+  const uint64_t before = g_allocations.load();
+  const bool all_ok = RoundTrips(client, x, kCountedRequests);
+  const uint64_t allocations = g_allocations.load() - before;
+  EXPECT_TRUE(all_ok);
+  EXPECT_EQ(allocations, 0u) << "allocations over " << kCountedRequests << " requests";
+
+  ::close(client);
+  ExpectEveryRequestCounted(SettledSnapshot(ledger), x);
   proxy.Stop();
-  ::shutdown(listener, SHUT_RDWR);
-  ::close(listener);
-  upstream.join();
 }
 
 TEST(HttpProxyAllocations, SteadyStateRequestsAllocateNothing) { ExpectNoAllocations(kV2Infer); }

@@ -1,21 +1,19 @@
 #include "lagscale/scaler_client/reporter.h"
 
-#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "lagscale/v1/lag.grpc.pb.h"
+#include "lagscale/v1/lag.pb.h"
+#include "support/fake_coordinator.h"
+#include "support/process.h"
 
 namespace lagscale::scaler_client {
 namespace {
@@ -23,79 +21,8 @@ namespace {
 using namespace std::chrono_literals;
 using lagscale::v1::PodReport;
 using metrics::Outcome;
-
-// A real LagService on 127.0.0.1 that records what it receives and acknowledges each report.
-class FakeCoordinator final : public lagscale::v1::LagService::Service {
- public:
-  explicit FakeCoordinator(int port = 0, std::string token = "") : token_(std::move(token)) {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.RegisterService(this);
-    server_ = builder.BuildAndStart();
-  }
-  ~FakeCoordinator() override { Kill(); }
-  // Goes away like a crashed process would: open streams are cut.
-  void Kill() {
-    if (server_) server_->Shutdown(std::chrono::system_clock::now());
-    server_.reset();
-  }
-  int port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  std::vector<PodReport> reports() {
-    std::lock_guard lock(mu_);
-    return reports_;
-  }
-  int rejected() {
-    std::lock_guard lock(mu_);
-    return rejected_;
-  }
-
-  grpc::Status Report(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<lagscale::v1::ReportAck, PodReport>* stream) override {
-    if (!token_.empty()) {
-      auto it = ctx->client_metadata().find("authorization");
-      if (it == ctx->client_metadata().end() || it->second != "Bearer " + token_) {
-        std::lock_guard lock(mu_);
-        ++rejected_;
-        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");
-      }
-    }
-    PodReport report;
-    while (stream->Read(&report)) {
-      {
-        std::lock_guard lock(mu_);
-        reports_.push_back(report);
-      }
-      lagscale::v1::ReportAck ack;
-      ack.set_incarnation(report.incarnation());
-      ack.set_sequence(report.sequence());
-      if (!stream->Write(ack)) break;
-    }
-    return grpc::Status::OK;
-  }
-
- private:
-  std::string token_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::vector<PodReport> reports_;  // guarded by mu_
-  int rejected_ = 0;                // guarded by mu_
-};
-
-// Polls until `find` returns a value or `limit` passes.
-template <typename T>
-std::optional<T> Await(std::function<std::optional<T>()> find,
-                       std::chrono::milliseconds limit = 5000ms) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (auto v = find()) return v;
-    std::this_thread::sleep_for(2ms);
-  }
-  return std::nullopt;
-}
+using testing::Eventually;
+using testing::FakeCoordinator;
 
 const lagscale::v1::ModelCounters* Model(const PodReport& r, const std::string& name) {
   for (const auto& m : r.models()) {
@@ -105,17 +32,26 @@ const lagscale::v1::ModelCounters* Model(const PodReport& r, const std::string& 
 }
 
 // The first report (in arrival order) whose model `name` has `arrivals` arrivals.
+const PodReport* FindReportWith(const FakeCoordinator::Log& log, const std::string& name,
+                                uint64_t arrivals) {
+  for (const auto& r : log.received) {
+    const auto* m = Model(r.report, name);
+    if (m && m->arrivals() == arrivals) return &r.report;
+  }
+  return nullptr;
+}
+
+// Waits up to `limit` for the first report whose model `name` has `arrivals` arrivals.
 std::optional<PodReport> ReportWith(FakeCoordinator& c, const std::string& name, uint64_t arrivals,
                                     std::chrono::milliseconds limit = 5000ms) {
-  return Await<PodReport>(
-      [&]() -> std::optional<PodReport> {
-        for (const auto& r : c.reports()) {
-          const auto* m = Model(r, name);
-          if (m && m->arrivals() == arrivals) return r;
-        }
-        return std::nullopt;
+  std::optional<PodReport> found;
+  c.WaitFor(
+      [&](const FakeCoordinator::Log& log) {
+        if (const PodReport* r = FindReportWith(log, name, arrivals)) found = *r;
+        return found.has_value();
       },
       limit);
+  return found;
 }
 
 class ReporterTest : public ::testing::Test {
@@ -216,24 +152,22 @@ TEST_F(ReporterTest, LlmModelsCarryTokensAndTimeToFirstByteOthersStaySmall) {
 }
 
 TEST_F(ReporterTest, ReconnectsAfterTheCoordinatorRestartsAndCountersContinue) {
-  auto coordinator = std::make_unique<FakeCoordinator>();
-  const int port = coordinator->port();
-  Reporter reporter(Options(coordinator->address()), ledger_, counters_);
+  FakeCoordinator coordinator;
+  const int port = coordinator.port();
+  Reporter reporter(Options(coordinator.address()), ledger_, counters_);
   reporter.Start();
   Serve("iris", 2);
-  auto before = ReportWith(*coordinator, "iris", 2);
+  auto before = ReportWith(coordinator, "iris", 2);
   ASSERT_TRUE(before);
 
-  coordinator->Kill();
+  coordinator.Stop();
   Serve("iris", 3);  // the pod keeps serving while the coordinator is away
-  ASSERT_TRUE(Await<bool>([&]() -> std::optional<bool> {
-    if (counters_.report_failures().load() >= 2 && !reporter.connected()) return true;
-    return std::nullopt;
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] { return counters_.report_failures().load() >= 2 && !reporter.connected(); }, 5000ms));
 
-  coordinator = std::make_unique<FakeCoordinator>(port);
-  ASSERT_EQ(coordinator->port(), port);
-  auto after = ReportWith(*coordinator, "iris", 5);
+  coordinator.Restart();
+  ASSERT_EQ(coordinator.port(), port);
+  auto after = ReportWith(coordinator, "iris", 5);
   ASSERT_TRUE(after) << "no report after the restart";
   EXPECT_EQ(after->incarnation(), before->incarnation());
   EXPECT_GT(after->sequence(), before->sequence());
@@ -248,7 +182,7 @@ TEST_F(ReporterTest, BearerTokenFromFileIsPresented) {
   const auto file = (dir / "token").string();
   std::ofstream(file) << "s3cret\n";
 
-  FakeCoordinator coordinator(0, "s3cret");
+  FakeCoordinator coordinator("s3cret");
   auto options = Options(coordinator.address());
   options.token_file = file;
   Reporter reporter(options, ledger_, counters_);
@@ -262,10 +196,9 @@ TEST_F(ReporterTest, BearerTokenFromFileIsPresented) {
   Reporter impostor(options, ledger_, counters);
   impostor.Start();
   const size_t accepted = coordinator.reports().size();
-  EXPECT_TRUE(Await<bool>([&]() -> std::optional<bool> {
-    if (coordinator.rejected() >= 2 && counters.report_failures().load() >= 2) return true;
-    return std::nullopt;
-  }));
+  EXPECT_TRUE(coordinator.WaitFor([](const FakeCoordinator::Log& log) { return log.rejected >= 2; },
+                                  5000ms));
+  EXPECT_TRUE(Eventually([&] { return counters.report_failures().load() >= 2; }, 5000ms));
   impostor.Stop();
   EXPECT_EQ(coordinator.reports().size(), accepted);
   std::filesystem::remove_all(dir);
@@ -279,10 +212,8 @@ TEST_F(ReporterTest, InflightBurstIsReportedEarlyWellBeforeTheInterval) {
   Reporter reporter(options, ledger_, counters_);
   reporter.Start();
   // The first report goes out on connect.
-  ASSERT_TRUE(Await<bool>([&]() -> std::optional<bool> {
-    if (!coordinator.reports().empty()) return true;
-    return std::nullopt;
-  }));
+  ASSERT_TRUE(coordinator.WaitFor(
+      [](const FakeCoordinator::Log& log) { return !log.received.empty(); }, 5000ms));
   const auto burst = std::chrono::steady_clock::now();
   std::vector<metrics::RequestGuard> inflight;
   for (int i = 0; i < 6; ++i) inflight.push_back(ledger_.shard(0).Begin(table_.Resolve("bert")));
@@ -303,10 +234,8 @@ TEST_F(ReporterTest, StopIsPromptWhileTheCoordinatorIsAway) {
   }
   Reporter reporter(Options(dead), ledger_, counters_);
   reporter.Start();
-  ASSERT_TRUE(Await<bool>([&]() -> std::optional<bool> {  // it has failed and is backing off
-    if (counters_.report_failures().load() >= 2) return true;
-    return std::nullopt;
-  }));
+  // It has failed and is backing off.
+  ASSERT_TRUE(Eventually([&] { return counters_.report_failures().load() >= 2; }, 5000ms));
   const auto t0 = std::chrono::steady_clock::now();
   reporter.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);

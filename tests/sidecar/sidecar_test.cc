@@ -7,13 +7,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "inference/grpc_service.grpc.pb.h"
-#include "lagscale/v1/lag.grpc.pb.h"
+#include "support/fake_coordinator.h"
 #include "support/fake_upstream.h"
 #include "support/grpc_upstream.h"
 #include "support/process.h"
@@ -25,6 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Eventually;
 using testing::FakeConn;
+using testing::FakeCoordinator;
 using testing::FakeUpstream;
 using testing::HttpGet;
 using testing::RawClient;
@@ -42,43 +41,6 @@ struct HeldUpstream {
     c.Send(testing::OkResponse("finished"));
   }};
   uint16_t port() const { return static_cast<uint16_t>(std::stoi(server.address().substr(10))); }
-};
-
-// A LagService that keeps the time of every report it receives.
-class ReportLog final : public lagscale::v1::LagService::Service {
- public:
-  ReportLog() {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(this);
-    server_ = builder.BuildAndStart();
-  }
-  ~ReportLog() override { server_->Shutdown(std::chrono::system_clock::now()); }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  // Reports received at or after `since`.
-  int ReportsSince(std::chrono::steady_clock::time_point since) {
-    std::lock_guard lock(mu_);
-    int n = 0;
-    for (const auto& t : times_) n += t >= since ? 1 : 0;
-    return n;
-  }
-
-  grpc::Status Report(
-      grpc::ServerContext*,
-      grpc::ServerReaderWriter<lagscale::v1::ReportAck, lagscale::v1::PodReport>* stream) override {
-    lagscale::v1::PodReport report;
-    while (stream->Read(&report)) {
-      std::lock_guard lock(mu_);
-      times_.push_back(std::chrono::steady_clock::now());
-    }
-    return grpc::Status::OK;
-  }
-
- private:
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
-  std::mutex mu_;
-  std::vector<std::chrono::steady_clock::time_point> times_;
 };
 
 SidecarConfig LoopbackConfig(uint16_t upstream_port) {
@@ -224,7 +186,7 @@ TEST(SidecarDrain, GrpcCallInProgressFinishesWhileNewCallsAreRefused) {
 
 TEST(SidecarDrain, ReportsContinueThroughTheDrainAndStopWhenItEnds) {
   HeldUpstream upstream;
-  ReportLog coordinator;
+  FakeCoordinator coordinator;
   SidecarConfig config = LoopbackConfig(upstream.port());
   config.coordinator = coordinator.address();
   config.report_interval = 50ms;
@@ -238,13 +200,16 @@ TEST(SidecarDrain, ReportsContinueThroughTheDrainAndStopWhenItEnds) {
   ASSERT_TRUE(
       Eventually([&] { return HttpGet(Local(sidecar.admin_port()), "/readyz").status == 503; }));
   const auto draining = std::chrono::steady_clock::now();
-  EXPECT_TRUE(Eventually([&] { return coordinator.ReportsSince(draining) >= 2; }))
-      << "the coordinator must keep hearing from a draining sidecar";
+  EXPECT_TRUE(coordinator.WaitFor([&](const FakeCoordinator::Log& log) {
+    return log.ReportsSince(draining) >= 2;
+  })) << "the coordinator must keep hearing from a draining sidecar";
   upstream.released = true;
   EXPECT_EQ(busy.Read().status, 200);
   ASSERT_TRUE(Eventually([&] { return drain.done(); }));
   const auto drained = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(200ms);  // four report intervals: none may come
+  // Four report intervals: none may come.
+  EXPECT_FALSE(coordinator.WaitFor(
+      [&](const FakeCoordinator::Log& log) { return log.ReportsSince(drained) > 0; }, 200ms));
   EXPECT_EQ(coordinator.ReportsSince(drained), 0);
 }
 

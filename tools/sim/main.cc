@@ -3,15 +3,15 @@
 // queueing model and a virtual clock, and prints how each one did.
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "lagscale/base/flags.h"
 #include "lagscale/version.h"
 #include "output.h"
 #include "runner.h"
@@ -20,21 +20,26 @@ namespace {
 
 using lagscale::sim::SimParams;
 
-const std::map<std::string, double> kSeconds = {{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}};
-
-// A duration flag: a number of seconds or a number with a unit (250ms, 10s, 2m).
+// A duration flag: a number of seconds or a number with a unit (250ms, 10s, 2m), as
+// base::ParseDurationFlag reads it for every binary; at least 1ms where `positive`.
 CLI::Option* Duration(CLI::App& app, const std::string& flag, double& value,
                       const std::string& help, bool positive = false) {
-  return app.add_option(flag, value, help + " (e.g. 250ms, 10s, 2m)")
-      ->transform(CLI::AsNumberWithUnit(kSeconds, CLI::AsNumberWithUnit::CASE_SENSITIVE))
-      ->check(CLI::Range(positive ? 0.001 : 0.0, 1e6))
-      ->capture_default_str();
-}
-
-std::string Env(const std::string& flag) {
-  std::string name = "LAGSCALE_";
-  for (char c : flag.substr(2)) name += c == '-' ? '_' : static_cast<char>(std::toupper(c));
-  return name;
+  using namespace std::chrono_literals;
+  namespace base = lagscale::base;
+  const base::DurationSyntax syntax{base::BareNumber::kSeconds, !positive, 1e6s};
+  std::ostringstream default_value;
+  default_value << value;
+  return app
+      .add_option_function<std::string>(
+          flag,
+          [&value, flag, syntax](const std::string& text) {
+            const auto d = base::ParseDurationFlag(text, flag, syntax);
+            if (!d) throw CLI::ValidationError(d.error());
+            value = d->count();
+          },
+          help + " (e.g. 250ms, 10s, 2m)")
+      ->type_name("DURATION")
+      ->default_str(default_value.str());
 }
 
 // Everything the command line sets.
@@ -197,7 +202,7 @@ int main(int argc, char** argv) {
   std::vector<CLI::Option*> options;
   AddRunFlags(app, flags, options);
   AddLagscaleFlags(app, flags, options);
-  for (CLI::Option* o : options) o->envname(Env(o->get_name()));
+  for (CLI::Option* o : options) o->envname(lagscale::base::FlagEnvName(o->get_name()));
   CLI11_PARSE(app, argc, argv);
 
   if (!Complete(flags)) return 2;
