@@ -107,5 +107,28 @@ TEST_F(BacklogOvershootTest, NotReleasedBeforeItsReplicasCouldBeReady) {
   EXPECT_EQ(Step(11).desired, 6) << "released at the start-up delay";
 }
 
+// Letting go of a backlog's replicas is not a scale-down that a later scale-up reverses: a second
+// surge right after the release keeps the configured 60 s scale-down delay (flap damping would
+// double it to 120 s and hold the surge's replicas a minute longer).
+TEST_F(BacklogOvershootTest, ReleaseIsNotAReversal) {
+  config_.tracking.max_scale_down_delay_s = 600;
+  policy_ = MakeModelPolicy(config_);
+  PanicIntoBacklog();
+  demand_.inflight = 17;
+  Step(11);
+  ASSERT_EQ(Step(11.25).desired, 16);
+  demand_.short_rate = 160;  // a second surge: 32 in flight steady
+  demand_.short_concurrency = 32;
+  demand_.inflight = 32;
+  ASSERT_EQ(Step(12).desired, 32);
+  demand_.Steady(4, 20);
+  double dropped_at = -1;
+  for (double t = 13; t < 200 && dropped_at < 0; t += 0.5) {
+    if (Step(t).desired < 32) dropped_at = t;
+  }
+  EXPECT_GE(dropped_at, 12 + 60 - 0.5);
+  EXPECT_LE(dropped_at, 12 + 60 + 1) << "the scale-down delay was doubled";
+}
+
 }  // namespace
 }  // namespace lagscale::coordinator

@@ -166,7 +166,9 @@ TargetTracking::Sizing TargetTracking::SizePanic(const ConcurrencySample& sample
   // The same dead-band as SizeOnStable: without a learned time the demand is measured concurrency,
   // which reads 12.1 for 12 requests in flight and would add a replica as the burst ends.
   const int recommendation = std::max(ReplicasFor(demand, target, params_.tolerance), floor);
-  return Sizing{recommendation, 0, steady_need < 0 ? recommendation : steady_need};
+  Sizing sizing{recommendation, 0, steady_need < 0 ? recommendation : steady_need};
+  sizing.releasing_backlog = floor < current;
+  return sizing;
 }
 
 // Outside a panic, in either unit: hold within the tolerance band around the current count, else

@@ -10,7 +10,8 @@
 //    drain, not on measured concurrency that the queue inflates while new replicas start; with
 //    the start-up delay known, also for the queue that builds until the first of them is ready;
 //  - the replicas added only to drain that queue go once it has drained (not before the start-up
-//    delay), and the scale-down delay remembers what the arrivals needed, not the backlog's extra;
+//    delay), and the scale-down delay remembers what the arrivals needed, not the backlog's extra
+//    (letting them go is not a scale-down that flap damping counts as reversed);
 //  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak;
 //  - reversals lengthen the scale-down delay (flap damping).
 // A decision is these steps, each in its own function: sample the demand, update the panic state,
@@ -47,6 +48,8 @@ class TargetTracking : public ModelPolicy {
     // What the load itself needs, without replicas added only to drain a backlog: what the
     // scale-down delay remembers (-1: the recommendation).
     int sustained = -1;
+    // A panic letting go of its backlog's replicas: not a scale-down a later scale-up reverses.
+    bool releasing_backlog = false;
   };
 
   // One decision's concurrency readings, taken before the time per request is updated.
@@ -95,7 +98,7 @@ class TargetTracking : public ModelPolicy {
   int RateLimit(int desired, int current);
   void Remember(double now, int recommendation);
   int HighestSince(double since) const;
-  void Damp(Direction direction, double now);
+  void Damp(Direction direction, double now, bool releasing_backlog);
 
   // ---- The decision and its reason (target_tracking_reason.cc).
   Decision Conclude(int desired, int current);

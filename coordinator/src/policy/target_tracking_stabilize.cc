@@ -19,7 +19,7 @@ Decision TargetTracking::Stabilize(const Sizing& sizing, double now, int current
                          Clamp(sizing.short_need, config_.min_replicas, config_.max_replicas)));
   int desired = HoldScaleDown(recommendation, now, current);
   desired = Clamp(RateLimit(desired, current), config_.min_replicas, config_.max_replicas);
-  Damp(DirectionOf(current, desired), now);
+  Damp(DirectionOf(current, desired), now, sizing.releasing_backlog);
   last_desired_ = desired;
   return Conclude(desired, current);
 }
@@ -78,13 +78,15 @@ int TargetTracking::HighestSince(double since) const {
 // each one doubled the delay to its maximum after a single reversal (issue 20: 600 s held on
 // 6 s requests long after the burst was gone). Relax to the configured delay once no reversal
 // happened and no scale-down was held by the longer delay for max_scale_down_delay_s.
-void TargetTracking::Damp(Direction direction, double now) {
+void TargetTracking::Damp(Direction direction, double now, bool releasing_backlog) {
   if (direction == Direction::kUp && reversible_ && now - last_down_s_ < params_.flap_window_s) {
     down_delay_s_ = std::min(std::max(params_.max_scale_down_delay_s, params_.scale_down_delay_s),
                              down_delay_s_ * 2);
     last_reversal_s_ = now;
   }
-  if (direction != Direction::kHold) reversible_ = direction == Direction::kDown;
+  if (direction != Direction::kHold) {
+    reversible_ = direction == Direction::kDown && !releasing_backlog;
+  }
   if (direction == Direction::kDown) last_down_s_ = now;
   const double quiet = params_.max_scale_down_delay_s;
   if (now - last_reversal_s_ > quiet && now - last_damped_block_s_ > quiet) {
