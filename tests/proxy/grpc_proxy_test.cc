@@ -36,7 +36,14 @@ bool Eventually(F done) {
   return true;
 }
 
-class GrpcProxyTest : public ::testing::Test {
+using Engine = GrpcProxyOptions::Engine;
+
+// Every behaviour holds for both engines.
+std::string EngineName(const ::testing::TestParamInfo<Engine>& info) {
+  return info.param == Engine::kCalls ? "Calls" : "Frames";
+}
+
+class GrpcProxyTest : public ::testing::TestWithParam<Engine> {
  protected:
   GrpcProxyTest() : table_(100), ledger_(table_, 4) {}
 
@@ -48,6 +55,7 @@ class GrpcProxyTest : public ::testing::Test {
     options.listen = "127.0.0.1:0";
     options.upstream = upstream;
     options.model_headers = std::move(model_headers);
+    options.engine = GetParam();
     // Like the sidecar: the HTTP threads own shards 0-1, gRPC gets the last two.
     proxy_ = std::make_unique<GrpcProxy>(options, ledger_, 2, 2);
     proxy_->Start();
@@ -110,7 +118,7 @@ class GrpcProxyTest : public ::testing::Test {
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
 };
 
-TEST_F(GrpcProxyTest, UnaryModelInferIsOneArrivalAndOneSuccessForTheModelInItsFirstField) {
+TEST_P(GrpcProxyTest, UnaryModelInferIsOneArrivalAndOneSuccessForTheModelInItsFirstField) {
   grpc::ClientContext ctx;
   inference::ModelInferResponse resp;
   ASSERT_TRUE(Infer("iris", ctx, &resp).ok());
@@ -120,7 +128,7 @@ TEST_F(GrpcProxyTest, UnaryModelInferIsOneArrivalAndOneSuccessForTheModelInItsFi
   EXPECT_EQ(Stats("").arrivals, 0u);
 }
 
-TEST_F(GrpcProxyTest, ModelHeaderTakesPrecedenceOverTheMessage) {
+TEST_P(GrpcProxyTest, ModelHeaderTakesPrecedenceOverTheMessage) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("seldon-model", "from-header");
   ASSERT_TRUE(Infer("from-body", ctx).ok());
@@ -128,7 +136,7 @@ TEST_F(GrpcProxyTest, ModelHeaderTakesPrecedenceOverTheMessage) {
   EXPECT_EQ(Stats("from-body").arrivals, 0u);
 }
 
-TEST_F(GrpcProxyTest, FirstConfiguredModelHeaderPresentWins) {
+TEST_P(GrpcProxyTest, FirstConfiguredModelHeaderPresentWins) {
   proxy_.reset();
   StartProxy(upstream_.address(), {"seldon-model", "X-Gateway-Model-Name"});
   grpc::ClientContext gateway_only;
@@ -143,7 +151,7 @@ TEST_F(GrpcProxyTest, FirstConfiguredModelHeaderPresentWins) {
   EXPECT_EQ(Stats("from-body").arrivals, 0u);
 }
 
-TEST_F(GrpcProxyTest, ModelReadyIsAttributedAndOtherMethodsAreUnattributed) {
+TEST_P(GrpcProxyTest, ModelReadyIsAttributedAndOtherMethodsAreUnattributed) {
   inference::ModelReadyRequest ready;
   ready.set_name("mnist");
   inference::ModelReadyResponse ready_resp;
@@ -166,14 +174,14 @@ TEST_F(GrpcProxyTest, ModelReadyIsAttributedAndOtherMethodsAreUnattributed) {
   ExpectOnly(Settled("resnet"), 1, Outcome::kServerError);
 }
 
-TEST_F(GrpcProxyTest, InvalidModelNameCountsAsUnattributed) {
+TEST_P(GrpcProxyTest, InvalidModelNameCountsAsUnattributed) {
   grpc::ClientContext ctx;
   ASSERT_TRUE(Infer("../etc/passwd", ctx).ok());
   ExpectOnly(Settled(""), 1, Outcome::kSuccess);
   EXPECT_TRUE(ledger_.Snapshot().models.empty());
 }
 
-TEST_F(GrpcProxyTest, MetadataTrailersAndErrorStatusPassThrough) {
+TEST_P(GrpcProxyTest, MetadataTrailersAndErrorStatusPassThrough) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-echo", "hello");
   ctx.AddMetadata("x-status", std::to_string(grpc::StatusCode::INVALID_ARGUMENT));
@@ -190,7 +198,7 @@ TEST_F(GrpcProxyTest, MetadataTrailersAndErrorStatusPassThrough) {
   ExpectOnly(Settled("iris"), 1, Outcome::kClientError);
 }
 
-TEST_F(GrpcProxyTest, ServerSideCodesAreServerErrors) {
+TEST_P(GrpcProxyTest, ServerSideCodesAreServerErrors) {
   for (auto code : {grpc::StatusCode::INTERNAL, grpc::StatusCode::UNAVAILABLE,
                     grpc::StatusCode::UNIMPLEMENTED}) {
     grpc::ClientContext ctx;
@@ -201,7 +209,7 @@ TEST_F(GrpcProxyTest, ServerSideCodesAreServerErrors) {
   ExpectOnly(Settled("iris"), 3, Outcome::kServerError);
 }
 
-TEST_F(GrpcProxyTest, StreamCountsEachMessageAndShowsLagMidStream) {
+TEST_P(GrpcProxyTest, StreamCountsEachMessageAndShowsLagMidStream) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-echo", "s");
   auto stream = stub_->ModelStreamInfer(&ctx);
@@ -234,7 +242,7 @@ TEST_F(GrpcProxyTest, StreamCountsEachMessageAndShowsLagMidStream) {
   EXPECT_EQ(s.inflight(), 0);
 }
 
-TEST_F(GrpcProxyTest, StreamMessagesLeftUnansweredEndWithTheClientsCancel) {
+TEST_P(GrpcProxyTest, StreamMessagesLeftUnansweredEndWithTheClientsCancel) {
   grpc::ClientContext ctx;
   auto stream = stub_->ModelStreamInfer(&ctx);
   inference::ModelInferRequest req;
@@ -248,7 +256,7 @@ TEST_F(GrpcProxyTest, StreamMessagesLeftUnansweredEndWithTheClientsCancel) {
   EXPECT_TRUE(Eventually([&] { return upstream_.cancelled() == 1; }));
 }
 
-TEST_F(GrpcProxyTest, ClientCancellationReachesTheUpstreamAndCountsAsClientAbort) {
+TEST_P(GrpcProxyTest, ClientCancellationReachesTheUpstreamAndCountsAsClientAbort) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-delay-ms", "20000");
   std::thread canceller([&] {
@@ -261,7 +269,7 @@ TEST_F(GrpcProxyTest, ClientCancellationReachesTheUpstreamAndCountsAsClientAbort
   ExpectOnly(Settled("iris"), 1, Outcome::kClientAbort);
 }
 
-TEST_F(GrpcProxyTest, DeadlineIsPropagatedAndCountsAsTimeout) {
+TEST_P(GrpcProxyTest, DeadlineIsPropagatedAndCountsAsTimeout) {
   grpc::ClientContext ctx;
   const auto deadline = std::chrono::system_clock::now() + 300ms;
   ctx.set_deadline(deadline);
@@ -342,7 +350,7 @@ class SlowHandshakeRelay {
   std::vector<std::thread> threads_;
 };
 
-TEST_F(GrpcProxyTest, SlowUpstreamHandshakeDoesNotFailCalls) {
+TEST_P(GrpcProxyTest, SlowUpstreamHandshakeDoesNotFailCalls) {
   // gRPC gives a connection attempt at least GRPC_ARG_MIN_RECONNECT_BACKOFF_MS; at the 100 ms it
   // once had, a handshake slowed by a busy machine failed the attempt and the calls waiting on it
   // ended as upstream_error.
@@ -354,7 +362,7 @@ TEST_F(GrpcProxyTest, SlowUpstreamHandshakeDoesNotFailCalls) {
   ExpectOnly(Settled("iris"), 1, Outcome::kSuccess);
 }
 
-TEST_F(GrpcProxyTest, ConcurrentCallsOnAllThreadsAreCountedExactly) {
+TEST_P(GrpcProxyTest, ConcurrentCallsOnAllThreadsAreCountedExactly) {
   constexpr int kClients = 8;
   constexpr int kCalls = 40;
   std::vector<std::thread> clients;
@@ -381,7 +389,7 @@ TEST_F(GrpcProxyTest, ConcurrentCallsOnAllThreadsAreCountedExactly) {
   ExpectOnly(Stats("even"), kClients * kCalls / 2, Outcome::kSuccess);
 }
 
-TEST_F(GrpcProxyTest, ShutdownEndsCallsInProgressInTheLedger) {
+TEST_P(GrpcProxyTest, ShutdownEndsCallsInProgressInTheLedger) {
   grpc::ClientContext ctx;
   auto stream = stub_->ModelStreamInfer(&ctx);
   inference::ModelInferRequest req;
@@ -413,7 +421,9 @@ class Echo final : public lagscale::v1::LagService::Service {
   }
 };
 
-TEST(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
+class GrpcProxyOtherServices : public ::testing::TestWithParam<Engine> {};
+
+TEST_P(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
   Echo echo;
   int upstream_port = 0;
   grpc::ServerBuilder builder;
@@ -425,6 +435,7 @@ TEST(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
   GrpcProxyOptions options;
   options.listen = "127.0.0.1:0";
   options.upstream = "127.0.0.1:" + std::to_string(upstream_port);
+  options.engine = GetParam();
   GrpcProxy proxy(options, ledger, 0, 1);
   proxy.Start();
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(proxy.port()),
@@ -467,7 +478,9 @@ TEST(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
   upstream->Shutdown(std::chrono::system_clock::now());
 }
 
-TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
+class GrpcProxyUpstreamDown : public ::testing::TestWithParam<Engine> {};
+
+TEST_P(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
   metrics::ModelTable table(10);
   metrics::Ledger ledger(table, 1);
   std::string dead;
@@ -478,6 +491,7 @@ TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
   GrpcProxyOptions options;
   options.listen = "127.0.0.1:0";
   options.upstream = dead;
+  options.engine = GetParam();
   metrics::ServerCounters counters(1);
   GrpcProxy proxy(options, ledger, 0, 1, &counters);
   proxy.Start();
@@ -514,11 +528,14 @@ TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
   EXPECT_EQ(snap.models[1].second.inflight(), 0);
 }
 
-TEST(GrpcProxyStart, ListenFailureThrowsNamingTheAddress) {
+class GrpcProxyStart : public ::testing::TestWithParam<Engine> {};
+
+TEST_P(GrpcProxyStart, ListenFailureThrowsNamingTheAddress) {
   metrics::ModelTable table(10);
   metrics::Ledger ledger(table, 1);
   GrpcProxyOptions options;
   options.listen = "256.1.1.1:1";
+  options.engine = GetParam();
   GrpcProxy proxy(options, ledger, 0, 1);
   try {
     proxy.Start();
@@ -527,6 +544,15 @@ TEST(GrpcProxyStart, ListenFailureThrowsNamingTheAddress) {
     EXPECT_NE(std::string(e.what()).find("256.1.1.1:1"), std::string::npos);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcProxyTest, ::testing::Values(Engine::kCalls, Engine::kFrames),
+                         EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcProxyOtherServices,
+                         ::testing::Values(Engine::kCalls, Engine::kFrames), EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcProxyUpstreamDown,
+                         ::testing::Values(Engine::kCalls, Engine::kFrames), EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcProxyStart, ::testing::Values(Engine::kCalls, Engine::kFrames),
+                         EngineName);
 
 }  // namespace
 }  // namespace lagscale::proxy
