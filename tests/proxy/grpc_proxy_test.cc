@@ -405,6 +405,46 @@ TEST_P(GrpcProxyTest, ShutdownEndsCallsInProgressInTheLedger) {
   EXPECT_EQ(proxy_->active_calls(), 0);
 }
 
+TEST_P(GrpcProxyTest, MessagesLargerThanEveryFlowControlWindowPassAndAreAttributed) {
+  // 3 MiB: many DATA frames, and more than the windows either side grants, so the call completes
+  // only if windows reopen as the bytes move on.
+  inference::ModelInferRequest req;
+  req.set_model_name("big");
+  req.set_id("large");
+  req.add_raw_input_contents(std::string(3 << 20, 'x'));
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+    inference::ModelInferResponse resp;
+    ASSERT_TRUE(stub_->ModelInfer(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.id(), "large");
+  }
+  ExpectOnly(Settled("big"), 3, Outcome::kSuccess);
+}
+
+TEST_P(GrpcProxyTest, ABrokenClientConnectionDoesNotDisturbOthers) {
+  // Not HTTP/2 at all, then a valid preface followed by garbage frames.
+  for (const std::string& junk :
+       {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string(64, '\xff')}) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(proxy_->port()));
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL), static_cast<ssize_t>(junk.size()));
+    char buf[512];
+    while (::recv(fd, buf, sizeof buf, 0) > 0) {  // the proxy answers (or not) and closes
+    }
+    ::close(fd);
+  }
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(Infer("iris", ctx).ok());
+  ExpectOnly(Settled("iris"), 1, Outcome::kSuccess);
+  EXPECT_EQ(Stats("").arrivals, 0u);
+}
+
 // A bidi stream of another service takes the generic message pump and counts as one call.
 class Echo final : public lagscale::v1::LagService::Service {
   grpc::Status Report(
