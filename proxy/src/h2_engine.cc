@@ -118,6 +118,7 @@ void FramesEngine::Listen() {
   if (!ec && results.empty()) ec = asio::error::host_not_found;
   if (ec) throw std::runtime_error(what + ec.message());
   acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io);
+  accept_pause_ = std::make_unique<asio::steady_timer>(io);
   const auto endpoint = results.begin()->endpoint();
   acceptor_->open(endpoint.protocol(), ec);
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
@@ -135,8 +136,16 @@ void FramesEngine::Accept() {
   acceptor_->async_accept(next.io(), [this, &next](const error_code& ec,
                                                    asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-    if (!ec) next.Adopt(std::move(socket));
-    Accept();
+    if (!ec) {
+      next.Adopt(std::move(socket));
+      Accept();
+      return;
+    }
+    // Out of descriptors (or memory): accepting again at once would spin until one frees up.
+    accept_pause_->expires_after(std::chrono::milliseconds(100));
+    accept_pause_->async_wait([this](const error_code& wait_ec) {
+      if (!wait_ec && acceptor_->is_open()) Accept();
+    });
   });
 }
 
@@ -154,6 +163,7 @@ void FramesEngine::Shutdown(std::chrono::milliseconds drain) {
     asio::post(workers_[0]->io(), [this, &closed] {
       error_code ignored;
       acceptor_->close(ignored);
+      accept_pause_->cancel();
       closed.set_value();
     });
     if (!threads_.empty()) closed.get_future().wait();
@@ -166,6 +176,7 @@ void FramesEngine::Shutdown(std::chrono::milliseconds drain) {
   if (threads_.empty()) return;  // Start() failed before the threads ran
   for (auto& worker : workers_) worker->CancelAndStop();
   for (auto& t : threads_) t.join();
+  accept_pause_.reset();
   acceptor_.reset();
 }
 

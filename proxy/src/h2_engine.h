@@ -84,6 +84,7 @@ class FramesEngine final : public GrpcEngine {
   std::vector<std::unique_ptr<FramesWorker>> workers_;
   std::vector<std::thread> threads_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;  // on workers_[0]'s io_context
+  std::unique_ptr<boost::asio::steady_timer> accept_pause_;   // idem
   size_t next_worker_ = 0;
   std::atomic<int64_t> live_{0};
   int port_ = 0;

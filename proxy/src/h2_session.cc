@@ -136,6 +136,8 @@ bool ClientSession::Produce(const std::shared_ptr<H2Wire>& wire,
                     [self = shared_from_this(), wire, link](const error_code& ec, size_t) {
                       wire->write_pending = false;
                       wire->writing.clear();
+                      // A connection waiting for its next call keeps no large buffer.
+                      if (wire->writing.capacity() > 64 * 1024) wire->writing.shrink_to_fit();
                       if (wire->closed) return;
                       if (ec && link) {
                         self->OnLinkFailed(*link, "upstream connection closed");
@@ -356,6 +358,7 @@ void ClientSession::StartResponse(H2Stream& stream, bool end_stream) {
   const auto nva = Nva(stream.upstream_headers);  // points into upstream_headers until sent
   if (end_stream) {  // trailers-only: the status is in these headers
     stream.response = H2Stream::Response::kEnding;
+    if (!stream.status) stream.status = 2;  // not gRPC (e.g. an HTTP error): UNKNOWN to a client
     nghttp2_submit_response(down_->session, stream.id, nva.data(), nva.size(), nullptr);
     stream.upstream_headers.clear();
     return;

@@ -422,6 +422,32 @@ TEST_P(GrpcProxyTest, MessagesLargerThanEveryFlowControlWindowPassAndAreAttribut
   ExpectOnly(Settled("big"), 3, Outcome::kSuccess);
 }
 
+TEST_P(GrpcProxyTest, RestartedUpstreamIsUsedAgainWithinSeconds) {
+  grpc::ClientContext first;
+  ASSERT_TRUE(Infer("iris", first).ok());
+  const int port = upstream_.port();
+  upstream_.Stop();  // GOAWAY, then the connection closes
+  // While it is down: UNAVAILABLE at once (no queueing until the deadline), as upstream_error.
+  grpc::ClientContext down;
+  down.set_deadline(std::chrono::system_clock::now() + 20s);
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_EQ(Infer("iris", down).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 5s);
+  testing::GrpcUpstream restarted(port);
+  ASSERT_EQ(restarted.port(), port) << "the port was taken meanwhile";
+  // Same channel: the proxy reconnects on its own (backoff 100 ms to 1 s).
+  EXPECT_TRUE(Eventually([&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    return Infer("iris", ctx).ok();
+  }));
+  auto s = Settled("iris");
+  EXPECT_EQ(s.inflight(), 0);
+  EXPECT_GE(s.outcome(Outcome::kSuccess), 2u);
+  EXPECT_GE(s.outcome(Outcome::kUpstreamError), 1u);
+  EXPECT_EQ(s.outcome(Outcome::kSuccess) + s.outcome(Outcome::kUpstreamError), s.arrivals);
+}
+
 TEST_P(GrpcProxyTest, ABrokenClientConnectionDoesNotDisturbOthers) {
   // Not HTTP/2 at all, then a valid preface followed by garbage frames.
   for (const std::string& junk :
