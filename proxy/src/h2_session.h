@@ -20,6 +20,16 @@
 
 namespace lagscale::proxy::internal {
 
+// Receive windows the proxy grants, per stream and per connection, on both sides: what one
+// stream, or one connection, may have queued in the proxy at most in each direction.
+constexpr int32_t kStreamWindow = 1 << 20;
+constexpr int32_t kConnectionWindow = 4 << 20;
+
+// The stream an nghttp2 session's stream carries as user data (null once detached).
+inline H2Stream* StreamOf(nghttp2_session* session, int32_t id) {
+  return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, id));
+}
+
 // What every connection of the engine shares; read-only once the engine has started.
 struct FramesConfig {
   std::string upstream_host;
@@ -111,7 +121,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   void FlushAll();
   void OnClientGone();
   void CloseWire(H2Wire& wire);
-  // Streams.
+  // Streams between the two sides (h2_forward.cc; ReadResponseBody and ReadRequestBody too).
   void RouteUpstream(H2Stream& stream);
   void SubmitUpstream(H2Stream& stream, UpstreamLink& link);
   void StartResponse(H2Stream& stream, bool end_stream);

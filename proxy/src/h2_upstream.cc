@@ -12,12 +12,6 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1'000);
-constexpr int32_t kStreamWindow = 1 << 20;
-constexpr int32_t kConnectionWindow = 4 << 20;
-
-H2Stream* StreamOf(nghttp2_session* session, int32_t id) {
-  return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, id));
-}
 
 }  // namespace
 
