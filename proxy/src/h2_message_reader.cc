@@ -1,5 +1,7 @@
 #include "h2_message_reader.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -110,6 +112,53 @@ Field1Text Field1Scanner::Finish() const {
   return field1_;
 }
 
+struct Inflater::State {
+  z_stream z{};
+  bool initialised = false;
+};
+
+Inflater::Encoding Inflater::Parse(std::string_view grpc_encoding) {
+  if (grpc_encoding == "gzip") return Encoding::kGzip;
+  if (grpc_encoding == "deflate") return Encoding::kDeflate;
+  return Encoding::kNone;
+}
+
+Inflater::Inflater() : state_(std::make_unique<State>()) {}
+
+Inflater::~Inflater() {
+  if (state_->initialised) inflateEnd(&state_->z);
+}
+
+void Inflater::Start(Encoding encoding) {
+  finished_ = false;
+  // gzip has its own header (window bits + 16); gRPC's deflate is zlib-wrapped.
+  const int bits = encoding == Encoding::kGzip ? 16 + MAX_WBITS : MAX_WBITS;
+  if (state_->initialised) inflateEnd(&state_->z);
+  state_->z = z_stream{};
+  state_->initialised = inflateInit2(&state_->z, bits) == Z_OK;
+}
+
+bool Inflater::Feed(std::string_view bytes, Field1Scanner& scanner) {
+  if (!state_->initialised || finished_) return bytes.empty() && state_->initialised;
+  z_stream& z = state_->z;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  z.avail_in = static_cast<uInt>(bytes.size());
+  char out[4096];
+  do {
+    z.next_out = reinterpret_cast<Bytef*>(out);
+    z.avail_out = sizeof(out);
+    const int rv = inflate(&z, Z_NO_FLUSH);
+    if (rv != Z_OK && rv != Z_STREAM_END && rv != Z_BUF_ERROR) return false;
+    scanner.Feed(std::string_view(out, sizeof(out) - z.avail_out));
+    if (rv == Z_STREAM_END) {
+      finished_ = true;
+      return z.avail_in == 0;
+    }
+    if (rv == Z_BUF_ERROR) break;  // needs more input
+  } while (z.avail_in > 0 || z.avail_out == 0);
+  return true;
+}
+
 void GrpcMessageReader::ReadPrefix(std::string_view& bytes) {
   const size_t n = std::min(kPrefixBytes - in_prefix_, bytes.size());
   std::memcpy(prefix_ + in_prefix_, bytes.data(), n);
@@ -120,11 +169,20 @@ void GrpcMessageReader::ReadPrefix(std::string_view& bytes) {
   body_left_ = (uint64_t{prefix_[1]} << 24) | (uint64_t{prefix_[2]} << 16) |
                (uint64_t{prefix_[3]} << 8) | uint64_t{prefix_[4]};
   if (scan_field1_) scanner_.Reset();
+  inflating_ = compressed_ && scan_field1_ && encoding_ != Inflater::Encoding::kNone;
+  if (inflating_) {
+    if (!inflater_) inflater_ = std::make_unique<Inflater>();
+    inflater_->Start(encoding_);
+  }
 }
 
 void GrpcMessageReader::ReadBody(std::string_view& bytes) {
   const size_t n = static_cast<size_t>(std::min<uint64_t>(body_left_, bytes.size()));
-  if (scan_field1_ && !compressed_) scanner_.Feed(bytes.substr(0, n));
+  if (scan_field1_ && !compressed_) {
+    scanner_.Feed(bytes.substr(0, n));
+  } else if (inflating_) {
+    inflating_ = inflater_->Feed(bytes.substr(0, n), scanner_);
+  }
   body_left_ -= n;
   bytes.remove_prefix(n);
 }

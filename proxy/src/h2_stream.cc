@@ -74,6 +74,7 @@ void H2Stream::AddRequestHeader(std::string_view name, std::string_view value) {
                   std::chrono::duration_cast<std::chrono::system_clock::duration>(*timeout);
     }
   }
+  if (name == "grpc-encoding") request_encoding_ = Inflater::Parse(value);
   SetModelHeader(name, value);
   request_headers.push_back(Header{std::string(name), std::string(value)});
 }
@@ -110,6 +111,7 @@ void H2Stream::OnRequestHeadersDone() {
   } else {
     BeginCall(header_model_.value_or(env_.table->unattributed()));
   }
+  if (requests_) requests_->set_encoding(request_encoding_);
 }
 
 void H2Stream::BeginCall(metrics::ModelId model) {
@@ -144,6 +146,7 @@ void H2Stream::OnRequestEnd() {
 }
 
 void H2Stream::OnResponseHeader(std::string_view name, std::string_view value) {
+  if (name == "grpc-encoding" && responses_) responses_->set_encoding(Inflater::Parse(value));
   if (name != "grpc-status") return;
   int code = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), code);

@@ -129,6 +129,7 @@ class H2Stream : public boost::intrusive::list_base_hook<
   std::optional<metrics::ModelId> header_model_;
   size_t header_rank_ = SIZE_MAX;  // precedence of the model header that set header_model_
   std::chrono::system_clock::time_point deadline_ = std::chrono::system_clock::time_point::max();
+  Inflater::Encoding request_encoding_ = Inflater::Encoding::kNone;
   std::optional<GrpcMessageReader> requests_;   // only where the ledger needs message bounds
   std::optional<GrpcMessageReader> responses_;  // idem
   bool headers_done_ = false;  // a stream the client never finished opening is not a call

@@ -128,6 +128,16 @@ TEST_P(GrpcProxyTest, UnaryModelInferIsOneArrivalAndOneSuccessForTheModelInItsFi
   EXPECT_EQ(Stats("").arrivals, 0u);
 }
 
+TEST_P(GrpcProxyTest, CompressedRequestsAreAttributedToTheModelInside) {
+  grpc::ClientContext ctx;
+  ctx.set_compression_algorithm(GRPC_COMPRESS_GZIP);
+  inference::ModelInferResponse resp;
+  ASSERT_TRUE(Infer("iris", ctx, &resp).ok());
+  EXPECT_EQ(resp.model_name(), "iris");
+  ExpectOnly(Settled("iris"), 1, Outcome::kSuccess);
+  EXPECT_EQ(Stats("").arrivals, 0u);
+}
+
 TEST_P(GrpcProxyTest, ModelHeaderTakesPrecedenceOverTheMessage) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("seldon-model", "from-header");

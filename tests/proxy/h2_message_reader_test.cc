@@ -1,6 +1,7 @@
 #include "h2_message_reader.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <string>
 #include <vector>
@@ -72,6 +73,42 @@ TEST(GrpcMessageReaderTest, CompressedOrMalformedMessagesHaveNoFieldOne) {
   const std::string stream = Framed(Infer("iris"), /*compressed=*/true) + Framed("\x0a\x05ir") +
                              Framed(std::string("\x0b", 1)) + Framed(Infer("ok"));
   EXPECT_EQ(Names(stream, 4), (std::vector<std::string>{"<none>", "<none>", "<none>", "ok"}));
+}
+
+// `message` compressed as grpc-encoding gzip (window bits + 16) or deflate (zlib).
+std::string Compressed(const std::string& message, bool gzip) {
+  z_stream z{};
+  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, gzip ? 16 + MAX_WBITS : MAX_WBITS, 8,
+               Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, message.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(message.data()));
+  z.avail_in = static_cast<uInt>(message.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(out.size() - z.avail_out);
+  deflateEnd(&z);
+  return out;
+}
+
+TEST(GrpcMessageReaderTest, InflatesGzipAndDeflateMessagesToReadTheirFieldOne) {
+  for (bool gzip : {true, false}) {
+    const std::string stream = Framed(Compressed(Infer("iris"), gzip), true) +
+                               Framed(Infer("plain")) + Framed(Compressed(Infer("bert"), gzip), true) +
+                               Framed("garbage", true);
+    for (size_t step : {size_t{1}, size_t{9}, stream.size()}) {
+      GrpcMessageReader reader(/*scan_field1=*/true);
+      reader.set_encoding(gzip ? Inflater::Encoding::kGzip : Inflater::Encoding::kDeflate);
+      std::vector<std::string> names;
+      for (size_t at = 0; at < stream.size(); at += step) {
+        reader.Feed(std::string_view(stream).substr(at, step), [&](const auto& m) {
+          names.push_back(m.field1.found ? std::string(m.field1.text()) : "<none>");
+        });
+      }
+      EXPECT_EQ(names, (std::vector<std::string>{"iris", "plain", "bert", "<none>"}))
+          << (gzip ? "gzip" : "deflate") << " step " << step;
+    }
+  }
 }
 
 TEST(GrpcMessageReaderTest, CountsMessagesWithoutScanning) {
