@@ -28,7 +28,7 @@ struct GrpcProxyOptions {
   // Time one attempt to connect to the upstream (TCP and the HTTP/2 handshake) gets. Calls made
   // while an attempt fails end as upstream_error, so it must allow for a slow, busy machine.
   std::chrono::milliseconds connect_timeout{3'000};
-  Engine engine = Engine::kCalls;
+  Engine engine = Engine::kFrames;
 };
 
 // GrpcProxy: a generic gRPC passthrough (h2c in, h2c out) for every method of every service,
