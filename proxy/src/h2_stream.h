@@ -50,7 +50,7 @@ class ByteQueue {
   size_t head_ = 0;
 };
 
-class UpstreamLink;
+struct UpstreamLink;
 
 // H2Stream: the forwarding state (read and written by the client session) and the accounting of
 // one call. The call is one arrival and one completion, except ModelStreamInfer: one arrival per
