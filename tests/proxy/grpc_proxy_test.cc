@@ -432,6 +432,43 @@ TEST_P(GrpcProxyTest, MessagesLargerThanEveryFlowControlWindowPassAndAreAttribut
   ExpectOnly(Settled("big"), 3, Outcome::kSuccess);
 }
 
+TEST_P(GrpcProxyTest, AClientThatOutpacesTheUpstreamIsHeldBackByFlowControl) {
+  // The upstream reads one message and then waits for Release(): what the client can still send
+  // is bounded by the windows on the way (the proxy reopens its window to the client only for
+  // bytes the upstream side took), so the client's writes stall instead of the proxy buffering.
+  constexpr int kMessages = 400;  // 100 MiB if nothing held the client back
+  grpc::ClientContext ctx;
+  auto stream = stub_->ModelStreamInfer(&ctx);
+  inference::ModelInferRequest req;
+  req.set_model_name("flood");
+  req.add_raw_input_contents(std::string(256 << 10, 'x'));
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; i < kMessages && stream->Write(req); ++i) ++written;
+  });
+  ASSERT_TRUE(Eventually([&] { return upstream_.received() == 1; }));
+  // Wait until the writes stall: no progress for 300 ms (the stall is what is being shown).
+  int last = -1;
+  auto still_since = std::chrono::steady_clock::now();
+  const auto limit = still_since + 20s;
+  while (std::chrono::steady_clock::now() < limit &&
+         std::chrono::steady_clock::now() - still_since < 300ms) {
+    if (written.load() != last) {
+      last = written.load();
+      still_since = std::chrono::steady_clock::now();
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_LT(written.load(), kMessages / 2) << "the client was never held back";
+  RecordProperty("written", written.load());
+  ctx.TryCancel();
+  writer.join();
+  upstream_.Release(kMessages);
+  const auto s = Settled("flood");
+  EXPECT_EQ(s.inflight(), 0);
+  EXPECT_EQ(s.completions(), s.arrivals);
+}
+
 TEST_P(GrpcProxyTest, RestartedUpstreamIsUsedAgainWithinSeconds) {
   grpc::ClientContext first;
   ASSERT_TRUE(Infer("iris", first).ok());
