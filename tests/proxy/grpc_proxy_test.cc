@@ -591,6 +591,50 @@ TEST_P(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) 
   upstream->Shutdown(std::chrono::system_clock::now());
 }
 
+// An upstream that resets the stream (RST_STREAM, no status) after the first message.
+class Resetter final : public lagscale::v1::LagService::Service {
+  grpc::Status Report(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<lagscale::v1::ReportAck, lagscale::v1::PodReport>* stream) override {
+    lagscale::v1::PodReport report;
+    stream->Read(&report);
+    ctx->TryCancel();
+    return grpc::Status::CANCELLED;
+  }
+};
+
+TEST_P(GrpcProxyOtherServices, AnUpstreamResetReachesTheClientAndIsAServerError) {
+  Resetter resetter;
+  int upstream_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &upstream_port);
+  builder.RegisterService(&resetter);
+  auto upstream = builder.BuildAndStart();
+  metrics::ModelTable table(10);
+  metrics::Ledger ledger(table, 1);
+  GrpcProxyOptions options;
+  options.listen = "127.0.0.1:0";
+  options.upstream = "127.0.0.1:" + std::to_string(upstream_port);
+  options.engine = GetParam();
+  GrpcProxy proxy(options, ledger, 0, 1);
+  proxy.Start();
+  auto stub = lagscale::v1::LagService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(proxy.port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto stream = stub->Report(&ctx);
+  stream->Write(lagscale::v1::PodReport());
+  lagscale::v1::ReportAck ack;
+  EXPECT_FALSE(stream->Read(&ack));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(Eventually([&] { return proxy.active_calls() == 0; }));
+  const auto s = ledger.Snapshot().unattributed;
+  EXPECT_EQ(s.arrivals, 1u);
+  EXPECT_EQ(s.outcome(Outcome::kServerError), 1u);
+  EXPECT_EQ(s.inflight(), 0);
+  upstream->Shutdown(std::chrono::system_clock::now());
+}
+
 class GrpcProxyUpstreamDown : public ::testing::TestWithParam<Engine> {};
 
 TEST_P(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
