@@ -43,7 +43,7 @@ void ClientSession::SubmitUpstream(H2Stream& stream, UpstreamLink& link) {
   };
   const auto nva = Nva(stream.request_headers);
   const int32_t id =
-      nghttp2_submit_request(link.wire->session, nullptr, nva.data(), nva.size(), &body, &stream);
+      nghttp2_submit_request(link.wire->session, nullptr, nva.data(), nva.size(), &body, nullptr);
   if (id < 0) {
     --link.streams;
     stream.link = nullptr;
@@ -53,13 +53,14 @@ void ClientSession::SubmitUpstream(H2Stream& stream, UpstreamLink& link) {
   }
   stream.up_id = id;
   stream.upstream = H2Stream::Upstream::kOpen;
+  link.by_id.emplace(id, &stream);
   stream.request_headers.clear();
   stream.request_headers.shrink_to_fit();
 }
 
 ssize_t ClientSession::ReadRequestBody(UpstreamLink& link, int32_t up_id, uint8_t* buf,
                                        size_t length, uint32_t* flags) {
-  H2Stream* stream = StreamOf(link.wire->session, up_id);
+  H2Stream* stream = link.Find(up_id);
   if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   const std::string_view front = stream->to_upstream.Front();
   const size_t n = std::min(length, front.size());
@@ -171,14 +172,12 @@ void ClientSession::DetachUpstream(H2Stream& stream, uint32_t error_code) {
   if (!link->wire->closed && link->wire->session) {
     // What is still queued for the client has left the upstream's window for good.
     nghttp2_session_consume_connection(link->wire->session, stream.to_client.size());
-    if (open) {
-      nghttp2_session_set_stream_user_data(link->wire->session, stream.up_id, nullptr);
-      if (error_code != NGHTTP2_NO_ERROR) {
-        nghttp2_submit_rst_stream(link->wire->session, NGHTTP2_FLAG_NONE, stream.up_id,
-                                  error_code);
-      }
+    if (open && error_code != NGHTTP2_NO_ERROR) {
+      // Also cancels a request nghttp2 has not sent yet.
+      nghttp2_submit_rst_stream(link->wire->session, NGHTTP2_FLAG_NONE, stream.up_id, error_code);
     }
   }
+  if (open) link->by_id.erase(stream.up_id);
   if (link->phase == UpstreamLink::Phase::kGoingAway && link->streams == 0) ForgetLink(*link);
 }
 

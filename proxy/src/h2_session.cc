@@ -233,10 +233,9 @@ int ClientSession::OnClientStreamClose(int32_t id, uint32_t error_code) {
   H2Stream* stream = StreamOf(down_->session, id);
   if (!stream) return 0;
   nghttp2_session_set_stream_user_data(down_->session, id, nullptr);
-  if (stream->response != H2Stream::Response::kEnded || error_code != NGHTTP2_NO_ERROR) {
-    // Our END_STREAM may have gone out just before the client's reset: it got its status then.
-    if (stream->response != H2Stream::Response::kEnded) stream->client_reset = true;
-  }
+  // A reset after our END_STREAM went out (whatever its code) came after the client's status.
+  if (stream->response != H2Stream::Response::kEnded) stream->client_reset = true;
+  (void)error_code;
   // The client cancelled (or has its answer): the upstream call ends now.
   DetachUpstream(*stream, NGHTTP2_CANCEL);
   stream->Finalize(/*shutdown=*/false);
@@ -256,6 +255,5 @@ int ClientSession::OnResponseFrameSent(const nghttp2_frame& frame) {
   }
   return 0;
 }
-
 
 }  // namespace lagscale::proxy::internal

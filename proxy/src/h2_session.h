@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -60,7 +61,7 @@ class ClientSession;
 // UpstreamLink: one HTTP/2 connection to the upstream, owned by a client connection.
 struct UpstreamLink {
   enum class Phase : uint8_t {
-    kConnecting,  // resolving, connecting, or waiting for the upstream's SETTINGS
+    kConnecting,  // resolving, connecting, or waiting for the upstream's SETTINGS (streams wait)
     kOpen,        // takes new streams
     kGoingAway,   // GOAWAY received: finishes its streams, takes no new ones
     kClosed,
@@ -73,7 +74,15 @@ struct UpstreamLink {
   ClientSession& session;
   Phase phase = Phase::kConnecting;
   bool handshaken = false;  // the upstream's SETTINGS arrived
-  size_t streams = 0;       // streams submitted and not yet closed or detached
+  size_t streams = 0;       // streams routed here and not yet closed or detached
+  // The streams submitted here, by upstream stream id. Kept here rather than as nghttp2 stream
+  // user data: a request nghttp2 still holds in its queue (the upstream's concurrent-stream limit)
+  // has no stream yet whose user data could be cleared when the client's stream goes away.
+  std::unordered_map<int32_t, H2Stream*> by_id;
+  H2Stream* Find(int32_t id) const {
+    const auto it = by_id.find(id);
+    return it == by_id.end() ? nullptr : it->second;
+  }
 };
 
 class FramesWorker;

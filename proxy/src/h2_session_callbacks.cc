@@ -47,11 +47,10 @@ int ServerFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   return Session(user).OnResponseFrameSent(*frame);
 }
 
-int ClientHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
-                 size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void*) {
+int ClientHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                 size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-  auto* stream =
-      static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  H2Stream* stream = Link(user).Find(frame->hd.stream_id);
   if (!stream) return 0;
   stream->OnResponseHeader(View(name, namelen), View(value, valuelen));
   stream->upstream_headers.push_back(

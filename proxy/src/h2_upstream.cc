@@ -62,7 +62,7 @@ UpstreamLink* ClientSession::Connect() {
   return link.get();
 }
 
-// TCP is up: speak HTTP/2 (prior knowledge) and send the streams that waited for it.
+// TCP is up: speak HTTP/2 (prior knowledge); the streams wait for the upstream's SETTINGS.
 void ClientSession::OnConnected(const std::shared_ptr<UpstreamLink>& link) {
   error_code ignored;
   link->wire->socket.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -75,21 +75,24 @@ void ClientSession::OnConnected(const std::shared_ptr<UpstreamLink>& link) {
   nghttp2_submit_settings(link->wire->session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   nghttp2_session_set_local_window_size(link->wire->session, NGHTTP2_FLAG_NONE, 0,
                                         kConnectionWindow);
-  link->phase = UpstreamLink::Phase::kOpen;
   Read(link->wire, link);
-  for (H2Stream& stream : streams_) {
-    if (stream.link == link.get() && stream.upstream == H2Stream::Upstream::kWaiting) {
-      SubmitUpstream(stream, *link);
-    }
-  }
 }
 
-// The upstream's SETTINGS: the attempt has succeeded.
+// The upstream's SETTINGS: the attempt has succeeded, and the streams that waited for it go now.
+// Not earlier: before its SETTINGS nghttp2 assumes the upstream takes 100 concurrent streams, and
+// one that takes fewer would refuse the rest (gRPC's channel also waits for them).
 void ClientSession::OnLinkReady(UpstreamLink& link) {
   if (link.handshaken) return;
   link.handshaken = true;
   link.timer.cancel();
   backoff_ = std::chrono::milliseconds(100);
+  if (link.phase != UpstreamLink::Phase::kConnecting) return;
+  link.phase = UpstreamLink::Phase::kOpen;
+  for (H2Stream& stream : streams_) {
+    if (stream.link == &link && stream.upstream == H2Stream::Upstream::kWaiting) {
+      SubmitUpstream(stream, link);
+    }
+  }
 }
 
 // The attempt failed, or the connection was lost: every call on it that has no status yet ends
@@ -105,12 +108,10 @@ void ClientSession::OnLinkFailed(UpstreamLink& link, const char* reason) {
   if (current_ == &link) current_ = nullptr;
   for (H2Stream& stream : streams_) {
     if (stream.link != &link) continue;
-    if (stream.upstream == H2Stream::Upstream::kOpen) {
-      nghttp2_session_set_stream_user_data(link.wire->session, stream.up_id, nullptr);
-    }
     stream.upstream = H2Stream::Upstream::kDone;  // nothing to reset: the connection is gone
     FailStream(stream, reason);
   }
+  link.by_id.clear();
   link.timer.cancel();
   CloseWire(*link.wire);
   ForgetLink(link);
@@ -137,7 +138,7 @@ int ClientSession::OnUpstreamFrame(UpstreamLink& link, const nghttp2_frame& fram
     return 0;
   }
   if (frame.hd.type != NGHTTP2_HEADERS && frame.hd.type != NGHTTP2_DATA) return 0;
-  H2Stream* stream = StreamOf(link.wire->session, frame.hd.stream_id);
+  H2Stream* stream = link.Find(frame.hd.stream_id);
   if (!stream) return 0;
   const bool end = frame.hd.flags & NGHTTP2_FLAG_END_STREAM;
   if (frame.hd.type == NGHTTP2_HEADERS && frame.headers.cat == NGHTTP2_HCAT_RESPONSE) {
@@ -149,7 +150,7 @@ int ClientSession::OnUpstreamFrame(UpstreamLink& link, const nghttp2_frame& fram
 }
 
 int ClientSession::OnUpstreamData(UpstreamLink& link, int32_t up_id, std::string_view data) {
-  H2Stream* stream = StreamOf(link.wire->session, up_id);
+  H2Stream* stream = link.Find(up_id);
   if (!stream) {
     Consume(link.wire.get(), up_id, data.size());
     return 0;
@@ -161,7 +162,7 @@ int ClientSession::OnUpstreamData(UpstreamLink& link, int32_t up_id, std::string
 }
 
 int ClientSession::OnUpstreamStreamClose(UpstreamLink& link, int32_t up_id, uint32_t error_code) {
-  H2Stream* stream = StreamOf(link.wire->session, up_id);
+  H2Stream* stream = link.Find(up_id);
   if (!stream) return 0;
   const bool answered = stream->response == H2Stream::Response::kEnding ||
                         stream->response == H2Stream::Response::kEnded;

@@ -469,6 +469,33 @@ TEST_P(GrpcProxyTest, AClientThatOutpacesTheUpstreamIsHeldBackByFlowControl) {
   EXPECT_EQ(s.completions(), s.arrivals);
 }
 
+TEST_P(GrpcProxyTest, CallsQueuedBehindTheUpstreamsStreamLimitCanBeCancelled) {
+  // One stream at a time upstream: the other calls wait in the proxy's HTTP/2 client (frames) or
+  // gRPC's (calls) until the client gives up on them.
+  testing::GrpcUpstream narrow(0, 1);
+  StartProxy(narrow.address());
+  constexpr int kCalls = 4;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::thread> callers;
+  std::atomic<int> cancelled{0};
+  for (int i = 0; i < kCalls; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->AddMetadata("x-delay-ms", "20000");
+    callers.emplace_back([&, ctx = contexts.back().get()] {
+      if (Infer("iris", *ctx).error_code() == grpc::StatusCode::CANCELLED) ++cancelled;
+    });
+  }
+  // One call per upstream connection gets through (calls: one connection per thread).
+  EXPECT_TRUE(Eventually([&] { return narrow.received() >= 1 && Stats("iris").arrivals == kCalls; }))
+      << "received " << narrow.received() << ", arrivals " << Stats("iris").arrivals;
+  for (auto& ctx : contexts) ctx->TryCancel();
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(cancelled.load(), kCalls);
+  ExpectOnly(Settled("iris"), kCalls, Outcome::kClientAbort);
+  grpc::ClientContext after;
+  EXPECT_TRUE(Infer("iris", after).ok());
+}
+
 TEST_P(GrpcProxyTest, RestartedUpstreamIsUsedAgainWithinSeconds) {
   grpc::ClientContext first;
   ASSERT_TRUE(Infer("iris", first).ok());
