@@ -9,6 +9,11 @@ find_package(nlohmann_json CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
+# nghttp2 (libnghttp2-dev) for the gRPC passthrough's frames engine; Debian ships a .pc file only.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
+# zlib: the frames engine inflates compressed gRPC messages whose model name it needs.
+find_package(ZLIB REQUIRED)
 
 find_path(CONCURRENTQUEUE_INCLUDE_DIR concurrentqueue/concurrentqueue.h REQUIRED)
 add_library(concurrentqueue INTERFACE)

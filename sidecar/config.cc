@@ -171,6 +171,12 @@ void AddGrpcAndReportFlags(CLI::App& app, SidecarConfig& c) {
       ->envname("LAGSCALE_GRPC_UPSTREAM")
       ->type_name("HOST:PORT")
       ->capture_default_str();
+  app.add_option("--grpc-engine", c.grpc_engine,
+                 "how gRPC calls are proxied: frames (HTTP/2 frames forwarded by nghttp2) or "
+                 "calls (a gRPC call each side, the engine before frames)")
+      ->envname("LAGSCALE_GRPC_ENGINE")
+      ->check(CLI::IsMember({"frames", "calls"}))
+      ->capture_default_str();
   app.add_option("--coordinator", c.coordinator, "coordinator HOST:PORT; empty = no reporting")
       ->envname("LAGSCALE_COORDINATOR")
       ->type_name("HOST:PORT");

@@ -28,6 +28,7 @@ struct SidecarConfig {
   // gRPC passthrough (wired by the gRPC proxy); empty grpc_listen disables it.
   std::string grpc_listen = "0.0.0.0:8001";
   std::string grpc_upstream = "127.0.0.1:9001";
+  std::string grpc_engine = "frames";  // "frames" or "calls" (proxy::GrpcProxyOptions::Engine)
   // Lag reports (wired by the scaler client); empty coordinator disables reporting.
   std::string coordinator;
   std::chrono::milliseconds report_interval{1'000};

@@ -49,7 +49,10 @@ void Sidecar::StartGrpc() {
   if (config_.grpc_listen.empty()) return;
   grpc_ = std::make_unique<proxy::GrpcProxy>(
       proxy::GrpcProxyOptions{config_.grpc_listen, config_.grpc_upstream,
-                              config_.proxy.routing.headers, config_.proxy.connect_timeout},
+                              config_.proxy.routing.headers, config_.proxy.connect_timeout,
+                              config_.grpc_engine == "frames"
+                                  ? proxy::GrpcProxyOptions::Engine::kFrames
+                                  : proxy::GrpcProxyOptions::Engine::kCalls},
       ledger_, grpc_shard_base(), kGrpcShards, &counters_);
   grpc_->Start();
 }

@@ -1,7 +1,8 @@
 // lagscale-grpc-bench-host: the processes bench/grpc/run.sh measures.
 //   --upstream ADDR              a minimal inference.GRPCInferenceService (ModelInfer answers at
 //                                once), the baseline both runs share
-//   --proxy ADDR --to ADDR       lagscale::proxy::GrpcProxy in front of it, --threads threads
+//   --proxy ADDR --to ADDR       lagscale::proxy::GrpcProxy in front of it, --threads threads,
+//                                --engine calls|frames
 //   --write-request FILE         writes a gRPC-framed ModelInferRequest body for h2load -d
 // Prints "lagscale-grpc-bench-host ready upstream=HOST:PORT" (or proxy=) and serves until
 // SIGINT/SIGTERM; the proxy then prints its ledger totals to stderr.
@@ -46,10 +47,13 @@ int main(int argc, char** argv) {
   std::string upstream_listen, proxy_listen, to, request_file, model = "iris";
   int threads = 2;
   size_t payload = 64;
+  std::string engine = "calls";
   app.add_option("--upstream", upstream_listen, "serve the minimal upstream on ADDR");
   app.add_option("--proxy", proxy_listen, "serve the passthrough on ADDR");
   app.add_option("--to", to, "the passthrough's upstream");
   app.add_option("--threads", threads, "passthrough threads")->check(CLI::PositiveNumber);
+  app.add_option("--engine", engine, "passthrough engine: calls or frames")
+      ->check(CLI::IsMember({"calls", "frames"}));
   app.add_option("--write-request", request_file, "write a framed ModelInferRequest to FILE");
   app.add_option("--model", model, "model name in the request");
   app.add_option("--payload-bytes", payload, "raw input bytes in the request");
@@ -100,6 +104,8 @@ int main(int argc, char** argv) {
   lagscale::proxy::GrpcProxyOptions options;
   options.listen = proxy_listen;
   options.upstream = to;
+  options.engine = engine == "frames" ? lagscale::proxy::GrpcProxyOptions::Engine::kFrames
+                                      : lagscale::proxy::GrpcProxyOptions::Engine::kCalls;
   lagscale::proxy::GrpcProxy proxy(options, ledger, 0, static_cast<size_t>(threads));
   try {
     proxy.Start();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # gRPC passthrough overhead: h2load sends unary ModelInfer calls (h2c, gRPC-framed body) to the
-# same minimal upstream directly, through lagscale's GrpcProxy and through nginx's grpc_pass
+# same minimal upstream directly, through lagscale's GrpcProxy with each engine (calls: two gRPC
+# call stacks per call; frames: HTTP/2 frames forwarded by nghttp2) and through nginx's grpc_pass
 # (the peer), interleaved; prints each one's calls/s, p99 and CPU time per call of the process in
 # the middle (the upstream's own for "direct"), medians of REPS runs, and the ratios, all
 # measured in the same run.
@@ -97,8 +98,10 @@ else
   start upstream "$host" --upstream 127.0.0.1:0
   upstream="$(address upstream upstream)"
 fi
-start proxy "$host" --proxy 127.0.0.1:0 --to "$upstream" --threads "$threads"
+start proxy "$host" --proxy 127.0.0.1:0 --to "$upstream" --threads "$threads" --engine calls
 proxy="$(address proxy proxy)"
+start frames "$host" --proxy 127.0.0.1:0 --to "$upstream" --threads "$threads" --engine frames
+frames="$(address frames proxy)"
 
 # The peer: nginx's grpc_pass over h2c on both sides, upstream connections kept alive. By default
 # nginx closes a connection after 1,000 requests (keepalive_requests), on either side, which
@@ -132,11 +135,13 @@ done
 nginx_pids() { echo "${pids_by_name[nginx]}" $(pgrep -P "${pids_by_name[nginx]}"); }
 
 measure warmup "$proxy" "${pids_by_name[proxy]}" >/dev/null
+measure warmup-frames "$frames" "${pids_by_name[frames]}" >/dev/null
 measure warmup-nginx "127.0.0.1:$nginx_port" >/dev/null
 : >"$work/results"
 for rep in $(seq 1 "$reps"); do
   echo "direct $(measure direct "$upstream" "${pids_by_name[upstream]}")" >>"$work/results"
-  echo "sidecar $(measure proxied "$proxy" "${pids_by_name[proxy]}")" >>"$work/results"
+  echo "calls $(measure proxied "$proxy" "${pids_by_name[proxy]}")" >>"$work/results"
+  echo "frames $(measure frames "$frames" "${pids_by_name[frames]}")" >>"$work/results"
   # shellcheck disable=SC2046
   echo "nginx $(measure nginx "127.0.0.1:$nginx_port" $(nginx_pids))" >>"$work/results"
 done
@@ -146,16 +151,20 @@ col() { awk -v w="$1" -v k="$2" '$1 == w {print $k}' "$work/results" | median; }
 echo "gRPC unary ModelInfer to the $upstream_kind upstream, $n calls, $c connections x $m streams," \
   "passthrough threads / nginx workers $threads, medians of $reps interleaved runs"
 printf '%-10s %12s %10s %16s\n' "" "calls/s" "p99 ms" "CPU-us/call"
-for who in direct sidecar nginx; do
+for who in direct calls frames nginx; do
   printf '%-10s %12.0f %10.3f %16.2f\n' "$who" "$(col $who 2)" "$(col $who 3)" "$(col $who 4)"
 done
 echo "(CPU of the process in the middle; for direct, of the upstream)"
-awk -v sr="$(col sidecar 2)" -v nr="$(col nginx 2)" -v dr="$(col direct 2)" \
-    -v sp="$(col sidecar 3)" -v np="$(col nginx 3)" -v sc="$(col sidecar 4)" -v nc="$(col nginx 4)" \
-  'BEGIN {printf "sidecar/nginx: calls/s %.2fx  p99 %.2fx  CPU per call %.2fx   sidecar/direct calls/s %.2fx\n",
-          sr/nr, sp/np, sc/nc, sr/dr}'
+for who in frames calls; do
+  awk -v w="$who" -v sr="$(col $who 2)" -v nr="$(col nginx 2)" -v dr="$(col direct 2)" \
+      -v sp="$(col $who 3)" -v np="$(col nginx 3)" -v sc="$(col $who 4)" -v nc="$(col nginx 4)" \
+    'BEGIN {printf "%s/nginx: calls/s %.2fx  p99 %.2fx  CPU per call %.2fx   %s/direct calls/s %.2fx\n",
+            w, sr/nr, sp/np, sc/nc, w, sr/dr}'
+done
 
 # The passthrough's own count must be exact: warm-up plus measured calls, none in flight.
-kill -TERM "${pids_by_name[proxy]}"; wait "${pids_by_name[proxy]}" 2>/dev/null || true
-grep '^ledger ' "$work/proxy.err" || true
-echo "expected: $(( n * (reps + 1) )) arrivals and successes"
+for who in proxy frames; do
+  kill -TERM "${pids_by_name[$who]}"; wait "${pids_by_name[$who]}" 2>/dev/null || true
+  echo "$([ "$who" = proxy ] && echo calls || echo frames) $(grep '^ledger ' "$work/$who.err" || true)"
+done
+echo "expected: $(( n * (reps + 1) )) arrivals and successes each"

@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "grpc_engine.h"
 #include "grpc_proxy_call.h"
+#include "h2_engine.h"
 #include "lagscale/base/host_port.h"
 
 namespace lagscale::proxy {
@@ -43,9 +45,10 @@ std::string BindError(const std::string& listen) {
 
 }  // namespace
 
-class GrpcProxy::Impl {
+// The calls engine: gRPC's generic async service, and a generic client call per proxied call.
+class CallsEngine final : public internal::GrpcEngine {
  public:
-  Impl(GrpcProxyOptions options, metrics::Ledger& ledger, size_t first_shard, size_t shard_count,
+  CallsEngine(GrpcProxyOptions options, metrics::Ledger& ledger, size_t first_shard, size_t shard_count,
        metrics::ServerCounters* counters)
       : options_(std::move(options)),
         ledger_(ledger),
@@ -58,7 +61,7 @@ class GrpcProxy::Impl {
     }
   }
 
-  void Start() {
+  void Start() override {
     CheckShards();
     // Debian builds Abseil without NDEBUG, so every absl::Mutex that gRPC takes per call also
     // runs the debug build's deadlock detector (a global lock-order graph, itself behind a
@@ -81,7 +84,7 @@ class GrpcProxy::Impl {
     }
   }
 
-  void Shutdown(std::chrono::milliseconds drain) {
+  void Shutdown(std::chrono::milliseconds drain) override {
     if (!server_ || stopped_) return;
     stopped_ = true;
     accepting_ = false;
@@ -104,13 +107,13 @@ class GrpcProxy::Impl {
     }
   }
 
-  int port() const { return port_; }
-  std::string address() const {
+  int port() const override { return port_; }
+  std::string address() const override {
     base::HostPort listen{"", static_cast<uint16_t>(port_)};
     if (auto parsed = base::ParseHostPort(options_.listen)) listen.host = parsed->host;
     return base::Dialable(listen).ToString();
   }
-  int64_t live() const { return live_.load(std::memory_order_relaxed); }
+  int64_t live() const override { return live_.load(std::memory_order_relaxed); }
 
  private:
   void CheckShards() const {
@@ -202,10 +205,25 @@ class GrpcProxy::Impl {
   bool stopped_ = false;
 };
 
+namespace {
+
+std::unique_ptr<internal::GrpcEngine> MakeEngine(GrpcProxyOptions options,
+                                                 metrics::Ledger& ledger, size_t first_shard,
+                                                 size_t shard_count,
+                                                 metrics::ServerCounters* counters) {
+  if (options.engine == GrpcProxyOptions::Engine::kFrames) {
+    return std::make_unique<internal::FramesEngine>(std::move(options), ledger, first_shard,
+                                                    shard_count, counters);
+  }
+  return std::make_unique<CallsEngine>(std::move(options), ledger, first_shard, shard_count,
+                                       counters);
+}
+
+}  // namespace
+
 GrpcProxy::GrpcProxy(GrpcProxyOptions options, metrics::Ledger& ledger, size_t first_shard,
                      size_t shard_count, metrics::ServerCounters* counters)
-    : impl_(
-          std::make_unique<Impl>(std::move(options), ledger, first_shard, shard_count, counters)) {}
+    : impl_(MakeEngine(std::move(options), ledger, first_shard, shard_count, counters)) {}
 
 GrpcProxy::~GrpcProxy() { impl_->Shutdown(std::chrono::milliseconds(0)); }
 

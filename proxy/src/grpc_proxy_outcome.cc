@@ -38,23 +38,26 @@ metrics::Outcome AbandonedOutcome(grpc::StatusCode code,
   return Outcome::kClientAbort;
 }
 
-metrics::Outcome StatusOutcome(const grpc::Status& status, const grpc::ClientContext* upstream) {
-  const grpc::StatusCode code = status.error_code();
+metrics::Outcome CodeOutcome(grpc::StatusCode code, bool made_by_proxy) {
   switch (code) {
     case grpc::StatusCode::OK:
       return Outcome::kSuccess;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return Outcome::kTimeout;
     case grpc::StatusCode::UNAVAILABLE:
-      // Made by our own channel (refused, reset, closed) rather than sent by the server.
-      if (upstream &&
-          upstream->debug_error_string().find("received from peer") == std::string::npos) {
-        return Outcome::kUpstreamError;
-      }
-      return Outcome::kServerError;
+      return made_by_proxy ? Outcome::kUpstreamError : Outcome::kServerError;
     default:
       return IsClientCode(code) ? Outcome::kClientError : Outcome::kServerError;
   }
+}
+
+metrics::Outcome StatusOutcome(const grpc::Status& status, const grpc::ClientContext* upstream) {
+  // UNAVAILABLE made by our own channel (refused, reset, closed) rather than sent by the server.
+  // The debug string is built on demand: only read it when it matters.
+  const bool made_by_proxy =
+      status.error_code() == grpc::StatusCode::UNAVAILABLE && upstream &&
+      upstream->debug_error_string().find("received from peer") == std::string::npos;
+  return CodeOutcome(status.error_code(), made_by_proxy);
 }
 
 }  // namespace lagscale::proxy::internal

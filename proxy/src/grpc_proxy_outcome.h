@@ -19,4 +19,8 @@ metrics::Outcome AbandonedOutcome(grpc::StatusCode code,
 // made (it tells UNAVAILABLE sent by the server from UNAVAILABLE made by the proxy's channel).
 metrics::Outcome StatusOutcome(const grpc::Status& status, const grpc::ClientContext* upstream);
 
+// The same for a status code read off the wire (the frames engine). `made_by_proxy`: the proxy's
+// own upstream connection produced the status (UNAVAILABLE then counts as upstream_error).
+metrics::Outcome CodeOutcome(grpc::StatusCode code, bool made_by_proxy);
+
 }  // namespace lagscale::proxy::internal

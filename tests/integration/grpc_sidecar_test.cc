@@ -37,7 +37,10 @@ bool WaitForReportedArrivals(FakeCoordinator& c, const std::string& model, int64
       [&](const FakeCoordinator::Log& log) { return ReportedArrivals(log, model) == arrivals; });
 }
 
-TEST(GrpcSidecarTest, CallsPassThroughStatsAreExactAndReportsSurviveACoordinatorRestart) {
+// Each test runs once per --grpc-engine.
+class GrpcSidecarTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GrpcSidecarTest, CallsPassThroughStatsAreExactAndReportsSurviveACoordinatorRestart) {
   GrpcUpstream upstream;
   FakeCoordinator coordinator;
   auto sidecar = ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-sidecar",
@@ -60,7 +63,9 @@ TEST(GrpcSidecarTest, CallsPassThroughStatsAreExactAndReportsSurviveACoordinator
                                       "--server-name",
                                       "mlserver",
                                       "--pod-name",
-                                      "mlserver-0"});
+                                      "mlserver-0",
+                                      "--grpc-engine",
+                                      GetParam()});
   ASSERT_TRUE(sidecar);
   auto line = sidecar->WaitForLine("lagscale-sidecar ready");
   if (!line) GTEST_SKIP() << "this lagscale-sidecar does not serve yet: " << sidecar->stderr_text();
@@ -120,13 +125,14 @@ TEST(GrpcSidecarTest, CallsPassThroughStatsAreExactAndReportsSurviveACoordinator
       << "the report stream did not come back with the cumulative counters";
 }
 
-TEST(GrpcSidecarTest, SecondSidecarOnTheSameGrpcPortStopsWithAMessageNamingIt) {
+TEST_P(GrpcSidecarTest, SecondSidecarOnTheSameGrpcPortStopsWithAMessageNamingIt) {
   GrpcUpstream upstream;
   std::map<std::string, std::string> first;
   auto a = StartReady(
       "lagscale-sidecar",
       {"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--admin", "127.0.0.1:0",
-       "--threads", "1", "--grpc-listen", "127.0.0.1:0", "--grpc-upstream", upstream.address()},
+       "--threads", "1", "--grpc-listen", "127.0.0.1:0", "--grpc-upstream", upstream.address(),
+       "--grpc-engine", GetParam()},
       first);
   ASSERT_TRUE(a);
   ASSERT_EQ(first["grpc"].rfind("127.0.0.1:", 0), 0u) << first["grpc"];
@@ -134,7 +140,8 @@ TEST(GrpcSidecarTest, SecondSidecarOnTheSameGrpcPortStopsWithAMessageNamingIt) {
   auto b = ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-sidecar", "--listen",
                                 "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--admin",
                                 "127.0.0.1:0", "--threads", "1", "--grpc-listen", first["grpc"],
-                                "--grpc-upstream", upstream.address()});
+                                "--grpc-upstream", upstream.address(), "--grpc-engine",
+                                GetParam()});
   ASSERT_TRUE(b);
   EXPECT_FALSE(b->WaitForLine("lagscale-sidecar ready", std::chrono::seconds(10)));
   const std::optional<int> code = b->Wait(std::chrono::seconds(10));
@@ -153,6 +160,9 @@ TEST(GrpcSidecarTest, SecondSidecarOnTheSameGrpcPortStopsWithAMessageNamingIt) {
   inference::ModelInferResponse resp;
   EXPECT_TRUE(stub->ModelInfer(&ctx, req, &resp).ok());
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcSidecarTest, ::testing::Values("calls", "frames"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace lagscale::testing

@@ -36,7 +36,14 @@ bool Eventually(F done) {
   return true;
 }
 
-class GrpcProxyTest : public ::testing::Test {
+using Engine = GrpcProxyOptions::Engine;
+
+// Every behaviour holds for both engines.
+std::string EngineName(const ::testing::TestParamInfo<Engine>& info) {
+  return info.param == Engine::kCalls ? "Calls" : "Frames";
+}
+
+class GrpcProxyTest : public ::testing::TestWithParam<Engine> {
  protected:
   GrpcProxyTest() : table_(100), ledger_(table_, 4) {}
 
@@ -48,6 +55,7 @@ class GrpcProxyTest : public ::testing::Test {
     options.listen = "127.0.0.1:0";
     options.upstream = upstream;
     options.model_headers = std::move(model_headers);
+    options.engine = GetParam();
     // Like the sidecar: the HTTP threads own shards 0-1, gRPC gets the last two.
     proxy_ = std::make_unique<GrpcProxy>(options, ledger_, 2, 2);
     proxy_->Start();
@@ -110,7 +118,7 @@ class GrpcProxyTest : public ::testing::Test {
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
 };
 
-TEST_F(GrpcProxyTest, UnaryModelInferIsOneArrivalAndOneSuccessForTheModelInItsFirstField) {
+TEST_P(GrpcProxyTest, UnaryModelInferIsOneArrivalAndOneSuccessForTheModelInItsFirstField) {
   grpc::ClientContext ctx;
   inference::ModelInferResponse resp;
   ASSERT_TRUE(Infer("iris", ctx, &resp).ok());
@@ -120,7 +128,17 @@ TEST_F(GrpcProxyTest, UnaryModelInferIsOneArrivalAndOneSuccessForTheModelInItsFi
   EXPECT_EQ(Stats("").arrivals, 0u);
 }
 
-TEST_F(GrpcProxyTest, ModelHeaderTakesPrecedenceOverTheMessage) {
+TEST_P(GrpcProxyTest, CompressedRequestsAreAttributedToTheModelInside) {
+  grpc::ClientContext ctx;
+  ctx.set_compression_algorithm(GRPC_COMPRESS_GZIP);
+  inference::ModelInferResponse resp;
+  ASSERT_TRUE(Infer("iris", ctx, &resp).ok());
+  EXPECT_EQ(resp.model_name(), "iris");
+  ExpectOnly(Settled("iris"), 1, Outcome::kSuccess);
+  EXPECT_EQ(Stats("").arrivals, 0u);
+}
+
+TEST_P(GrpcProxyTest, ModelHeaderTakesPrecedenceOverTheMessage) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("seldon-model", "from-header");
   ASSERT_TRUE(Infer("from-body", ctx).ok());
@@ -128,7 +146,7 @@ TEST_F(GrpcProxyTest, ModelHeaderTakesPrecedenceOverTheMessage) {
   EXPECT_EQ(Stats("from-body").arrivals, 0u);
 }
 
-TEST_F(GrpcProxyTest, FirstConfiguredModelHeaderPresentWins) {
+TEST_P(GrpcProxyTest, FirstConfiguredModelHeaderPresentWins) {
   proxy_.reset();
   StartProxy(upstream_.address(), {"seldon-model", "X-Gateway-Model-Name"});
   grpc::ClientContext gateway_only;
@@ -143,7 +161,7 @@ TEST_F(GrpcProxyTest, FirstConfiguredModelHeaderPresentWins) {
   EXPECT_EQ(Stats("from-body").arrivals, 0u);
 }
 
-TEST_F(GrpcProxyTest, ModelReadyIsAttributedAndOtherMethodsAreUnattributed) {
+TEST_P(GrpcProxyTest, ModelReadyIsAttributedAndOtherMethodsAreUnattributed) {
   inference::ModelReadyRequest ready;
   ready.set_name("mnist");
   inference::ModelReadyResponse ready_resp;
@@ -166,14 +184,14 @@ TEST_F(GrpcProxyTest, ModelReadyIsAttributedAndOtherMethodsAreUnattributed) {
   ExpectOnly(Settled("resnet"), 1, Outcome::kServerError);
 }
 
-TEST_F(GrpcProxyTest, InvalidModelNameCountsAsUnattributed) {
+TEST_P(GrpcProxyTest, InvalidModelNameCountsAsUnattributed) {
   grpc::ClientContext ctx;
   ASSERT_TRUE(Infer("../etc/passwd", ctx).ok());
   ExpectOnly(Settled(""), 1, Outcome::kSuccess);
   EXPECT_TRUE(ledger_.Snapshot().models.empty());
 }
 
-TEST_F(GrpcProxyTest, MetadataTrailersAndErrorStatusPassThrough) {
+TEST_P(GrpcProxyTest, MetadataTrailersAndErrorStatusPassThrough) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-echo", "hello");
   ctx.AddMetadata("x-status", std::to_string(grpc::StatusCode::INVALID_ARGUMENT));
@@ -190,7 +208,7 @@ TEST_F(GrpcProxyTest, MetadataTrailersAndErrorStatusPassThrough) {
   ExpectOnly(Settled("iris"), 1, Outcome::kClientError);
 }
 
-TEST_F(GrpcProxyTest, ServerSideCodesAreServerErrors) {
+TEST_P(GrpcProxyTest, ServerSideCodesAreServerErrors) {
   for (auto code : {grpc::StatusCode::INTERNAL, grpc::StatusCode::UNAVAILABLE,
                     grpc::StatusCode::UNIMPLEMENTED}) {
     grpc::ClientContext ctx;
@@ -201,7 +219,7 @@ TEST_F(GrpcProxyTest, ServerSideCodesAreServerErrors) {
   ExpectOnly(Settled("iris"), 3, Outcome::kServerError);
 }
 
-TEST_F(GrpcProxyTest, StreamCountsEachMessageAndShowsLagMidStream) {
+TEST_P(GrpcProxyTest, StreamCountsEachMessageAndShowsLagMidStream) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-echo", "s");
   auto stream = stub_->ModelStreamInfer(&ctx);
@@ -234,7 +252,7 @@ TEST_F(GrpcProxyTest, StreamCountsEachMessageAndShowsLagMidStream) {
   EXPECT_EQ(s.inflight(), 0);
 }
 
-TEST_F(GrpcProxyTest, StreamMessagesLeftUnansweredEndWithTheClientsCancel) {
+TEST_P(GrpcProxyTest, StreamMessagesLeftUnansweredEndWithTheClientsCancel) {
   grpc::ClientContext ctx;
   auto stream = stub_->ModelStreamInfer(&ctx);
   inference::ModelInferRequest req;
@@ -248,7 +266,7 @@ TEST_F(GrpcProxyTest, StreamMessagesLeftUnansweredEndWithTheClientsCancel) {
   EXPECT_TRUE(Eventually([&] { return upstream_.cancelled() == 1; }));
 }
 
-TEST_F(GrpcProxyTest, ClientCancellationReachesTheUpstreamAndCountsAsClientAbort) {
+TEST_P(GrpcProxyTest, ClientCancellationReachesTheUpstreamAndCountsAsClientAbort) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-delay-ms", "20000");
   std::thread canceller([&] {
@@ -261,7 +279,7 @@ TEST_F(GrpcProxyTest, ClientCancellationReachesTheUpstreamAndCountsAsClientAbort
   ExpectOnly(Settled("iris"), 1, Outcome::kClientAbort);
 }
 
-TEST_F(GrpcProxyTest, DeadlineIsPropagatedAndCountsAsTimeout) {
+TEST_P(GrpcProxyTest, DeadlineIsPropagatedAndCountsAsTimeout) {
   grpc::ClientContext ctx;
   const auto deadline = std::chrono::system_clock::now() + 300ms;
   ctx.set_deadline(deadline);
@@ -342,7 +360,7 @@ class SlowHandshakeRelay {
   std::vector<std::thread> threads_;
 };
 
-TEST_F(GrpcProxyTest, SlowUpstreamHandshakeDoesNotFailCalls) {
+TEST_P(GrpcProxyTest, SlowUpstreamHandshakeDoesNotFailCalls) {
   // gRPC gives a connection attempt at least GRPC_ARG_MIN_RECONNECT_BACKOFF_MS; at the 100 ms it
   // once had, a handshake slowed by a busy machine failed the attempt and the calls waiting on it
   // ended as upstream_error.
@@ -354,7 +372,7 @@ TEST_F(GrpcProxyTest, SlowUpstreamHandshakeDoesNotFailCalls) {
   ExpectOnly(Settled("iris"), 1, Outcome::kSuccess);
 }
 
-TEST_F(GrpcProxyTest, ConcurrentCallsOnAllThreadsAreCountedExactly) {
+TEST_P(GrpcProxyTest, ConcurrentCallsOnAllThreadsAreCountedExactly) {
   constexpr int kClients = 8;
   constexpr int kCalls = 40;
   std::vector<std::thread> clients;
@@ -381,7 +399,7 @@ TEST_F(GrpcProxyTest, ConcurrentCallsOnAllThreadsAreCountedExactly) {
   ExpectOnly(Stats("even"), kClients * kCalls / 2, Outcome::kSuccess);
 }
 
-TEST_F(GrpcProxyTest, ShutdownEndsCallsInProgressInTheLedger) {
+TEST_P(GrpcProxyTest, ShutdownEndsCallsInProgressInTheLedger) {
   grpc::ClientContext ctx;
   auto stream = stub_->ModelStreamInfer(&ctx);
   inference::ModelInferRequest req;
@@ -395,6 +413,136 @@ TEST_F(GrpcProxyTest, ShutdownEndsCallsInProgressInTheLedger) {
   EXPECT_EQ(s.completions(), 1u);
   EXPECT_EQ(s.inflight(), 0);
   EXPECT_EQ(proxy_->active_calls(), 0);
+}
+
+TEST_P(GrpcProxyTest, MessagesLargerThanEveryFlowControlWindowPassAndAreAttributed) {
+  // 3 MiB: many DATA frames, and more than the windows either side grants, so the call completes
+  // only if windows reopen as the bytes move on.
+  inference::ModelInferRequest req;
+  req.set_model_name("big");
+  req.set_id("large");
+  req.add_raw_input_contents(std::string(3 << 20, 'x'));
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+    inference::ModelInferResponse resp;
+    ASSERT_TRUE(stub_->ModelInfer(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.id(), "large");
+  }
+  ExpectOnly(Settled("big"), 3, Outcome::kSuccess);
+}
+
+TEST_P(GrpcProxyTest, AClientThatOutpacesTheUpstreamIsHeldBackByFlowControl) {
+  // The upstream reads one message and then waits for Release(): what the client can still send
+  // is bounded by the windows on the way (the proxy reopens its window to the client only for
+  // bytes the upstream side took), so the client's writes stall instead of the proxy buffering.
+  constexpr int kMessages = 400;  // 100 MiB if nothing held the client back
+  grpc::ClientContext ctx;
+  auto stream = stub_->ModelStreamInfer(&ctx);
+  inference::ModelInferRequest req;
+  req.set_model_name("flood");
+  req.add_raw_input_contents(std::string(256 << 10, 'x'));
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; i < kMessages && stream->Write(req); ++i) ++written;
+  });
+  ASSERT_TRUE(Eventually([&] { return upstream_.received() == 1; }));
+  // Wait until the writes stall: no progress for 300 ms (the stall is what is being shown).
+  int last = -1;
+  auto still_since = std::chrono::steady_clock::now();
+  const auto limit = still_since + 20s;
+  while (std::chrono::steady_clock::now() < limit &&
+         std::chrono::steady_clock::now() - still_since < 300ms) {
+    if (written.load() != last) {
+      last = written.load();
+      still_since = std::chrono::steady_clock::now();
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_LT(written.load(), kMessages / 2) << "the client was never held back";
+  RecordProperty("written", written.load());
+  ctx.TryCancel();
+  writer.join();
+  upstream_.Release(kMessages);
+  const auto s = Settled("flood");
+  EXPECT_EQ(s.inflight(), 0);
+  EXPECT_EQ(s.completions(), s.arrivals);
+}
+
+TEST_P(GrpcProxyTest, CallsQueuedBehindTheUpstreamsStreamLimitCanBeCancelled) {
+  // One stream at a time upstream: the other calls wait in the proxy's HTTP/2 client (frames) or
+  // gRPC's (calls) until the client gives up on them.
+  testing::GrpcUpstream narrow(0, 1);
+  StartProxy(narrow.address());
+  constexpr int kCalls = 4;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::thread> callers;
+  std::atomic<int> cancelled{0};
+  for (int i = 0; i < kCalls; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->AddMetadata("x-delay-ms", "20000");
+    callers.emplace_back([&, ctx = contexts.back().get()] {
+      if (Infer("iris", *ctx).error_code() == grpc::StatusCode::CANCELLED) ++cancelled;
+    });
+  }
+  // One call per upstream connection gets through (calls: one connection per thread).
+  EXPECT_TRUE(Eventually([&] { return narrow.received() >= 1 && Stats("iris").arrivals == kCalls; }))
+      << "received " << narrow.received() << ", arrivals " << Stats("iris").arrivals;
+  for (auto& ctx : contexts) ctx->TryCancel();
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(cancelled.load(), kCalls);
+  ExpectOnly(Settled("iris"), kCalls, Outcome::kClientAbort);
+  grpc::ClientContext after;
+  EXPECT_TRUE(Infer("iris", after).ok());
+}
+
+TEST_P(GrpcProxyTest, RestartedUpstreamIsUsedAgainWithinSeconds) {
+  grpc::ClientContext first;
+  ASSERT_TRUE(Infer("iris", first).ok());
+  const int port = upstream_.port();
+  upstream_.Stop();  // GOAWAY, then the connection closes
+  // While it is down: UNAVAILABLE at once (no queueing until the deadline), as upstream_error.
+  grpc::ClientContext down;
+  down.set_deadline(std::chrono::system_clock::now() + 20s);
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_EQ(Infer("iris", down).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 5s);
+  testing::GrpcUpstream restarted(port);
+  ASSERT_EQ(restarted.port(), port) << "the port was taken meanwhile";
+  // Same channel: the proxy reconnects on its own (backoff 100 ms to 1 s).
+  EXPECT_TRUE(Eventually([&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    return Infer("iris", ctx).ok();
+  }));
+  auto s = Settled("iris");
+  EXPECT_EQ(s.inflight(), 0);
+  EXPECT_GE(s.outcome(Outcome::kSuccess), 2u);
+  EXPECT_GE(s.outcome(Outcome::kUpstreamError), 1u);
+  EXPECT_EQ(s.outcome(Outcome::kSuccess) + s.outcome(Outcome::kUpstreamError), s.arrivals);
+}
+
+TEST_P(GrpcProxyTest, ABrokenClientConnectionDoesNotDisturbOthers) {
+  // Not HTTP/2 at all, then a valid preface followed by garbage frames.
+  for (const std::string& junk :
+       {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string(64, '\xff')}) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(proxy_->port()));
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL), static_cast<ssize_t>(junk.size()));
+    char buf[512];
+    while (::recv(fd, buf, sizeof buf, 0) > 0) {  // the proxy answers (or not) and closes
+    }
+    ::close(fd);
+  }
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(Infer("iris", ctx).ok());
+  ExpectOnly(Settled("iris"), 1, Outcome::kSuccess);
+  EXPECT_EQ(Stats("").arrivals, 0u);
 }
 
 // A bidi stream of another service takes the generic message pump and counts as one call.
@@ -413,7 +561,9 @@ class Echo final : public lagscale::v1::LagService::Service {
   }
 };
 
-TEST(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
+class GrpcProxyOtherServices : public ::testing::TestWithParam<Engine> {};
+
+TEST_P(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
   Echo echo;
   int upstream_port = 0;
   grpc::ServerBuilder builder;
@@ -425,6 +575,7 @@ TEST(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
   GrpcProxyOptions options;
   options.listen = "127.0.0.1:0";
   options.upstream = "127.0.0.1:" + std::to_string(upstream_port);
+  options.engine = GetParam();
   GrpcProxy proxy(options, ledger, 0, 1);
   proxy.Start();
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(proxy.port()),
@@ -467,7 +618,53 @@ TEST(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
   upstream->Shutdown(std::chrono::system_clock::now());
 }
 
-TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
+// An upstream that resets the stream (RST_STREAM, no status) after the first message.
+class Resetter final : public lagscale::v1::LagService::Service {
+  grpc::Status Report(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<lagscale::v1::ReportAck, lagscale::v1::PodReport>* stream) override {
+    lagscale::v1::PodReport report;
+    stream->Read(&report);
+    ctx->TryCancel();
+    return grpc::Status::CANCELLED;
+  }
+};
+
+TEST_P(GrpcProxyOtherServices, AnUpstreamResetReachesTheClientAndIsAServerError) {
+  Resetter resetter;
+  int upstream_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &upstream_port);
+  builder.RegisterService(&resetter);
+  auto upstream = builder.BuildAndStart();
+  metrics::ModelTable table(10);
+  metrics::Ledger ledger(table, 1);
+  GrpcProxyOptions options;
+  options.listen = "127.0.0.1:0";
+  options.upstream = "127.0.0.1:" + std::to_string(upstream_port);
+  options.engine = GetParam();
+  GrpcProxy proxy(options, ledger, 0, 1);
+  proxy.Start();
+  auto stub = lagscale::v1::LagService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(proxy.port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto stream = stub->Report(&ctx);
+  stream->Write(lagscale::v1::PodReport());
+  lagscale::v1::ReportAck ack;
+  EXPECT_FALSE(stream->Read(&ack));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(Eventually([&] { return proxy.active_calls() == 0; }));
+  const auto s = ledger.Snapshot().unattributed;
+  EXPECT_EQ(s.arrivals, 1u);
+  EXPECT_EQ(s.outcome(Outcome::kServerError), 1u);
+  EXPECT_EQ(s.inflight(), 0);
+  upstream->Shutdown(std::chrono::system_clock::now());
+}
+
+class GrpcProxyUpstreamDown : public ::testing::TestWithParam<Engine> {};
+
+TEST_P(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
   metrics::ModelTable table(10);
   metrics::Ledger ledger(table, 1);
   std::string dead;
@@ -478,6 +675,7 @@ TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
   GrpcProxyOptions options;
   options.listen = "127.0.0.1:0";
   options.upstream = dead;
+  options.engine = GetParam();
   metrics::ServerCounters counters(1);
   GrpcProxy proxy(options, ledger, 0, 1, &counters);
   proxy.Start();
@@ -514,11 +712,14 @@ TEST(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
   EXPECT_EQ(snap.models[1].second.inflight(), 0);
 }
 
-TEST(GrpcProxyStart, ListenFailureThrowsNamingTheAddress) {
+class GrpcProxyStart : public ::testing::TestWithParam<Engine> {};
+
+TEST_P(GrpcProxyStart, ListenFailureThrowsNamingTheAddress) {
   metrics::ModelTable table(10);
   metrics::Ledger ledger(table, 1);
   GrpcProxyOptions options;
   options.listen = "256.1.1.1:1";
+  options.engine = GetParam();
   GrpcProxy proxy(options, ledger, 0, 1);
   try {
     proxy.Start();
@@ -527,6 +728,15 @@ TEST(GrpcProxyStart, ListenFailureThrowsNamingTheAddress) {
     EXPECT_NE(std::string(e.what()).find("256.1.1.1:1"), std::string::npos);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcProxyTest, ::testing::Values(Engine::kCalls, Engine::kFrames),
+                         EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcProxyOtherServices,
+                         ::testing::Values(Engine::kCalls, Engine::kFrames), EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcProxyUpstreamDown,
+                         ::testing::Values(Engine::kCalls, Engine::kFrames), EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcProxyStart, ::testing::Values(Engine::kCalls, Engine::kFrames),
+                         EngineName);
 
 }  // namespace
 }  // namespace lagscale::proxy

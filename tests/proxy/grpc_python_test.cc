@@ -52,7 +52,10 @@ std::string FromHex(const std::string& hex) {
   return out;
 }
 
-TEST(GrpcPythonClientTest, PythonGrpcioCallsThroughTheProxyWithRawBytes) {
+// Once per engine.
+class GrpcPythonClientTest : public ::testing::TestWithParam<GrpcProxyOptions::Engine> {};
+
+TEST_P(GrpcPythonClientTest, PythonGrpcioCallsThroughTheProxyWithRawBytes) {
   ASSERT_TRUE(std::filesystem::exists("/usr/bin/python3"));
   metrics::ModelTable table(10);
   metrics::Ledger ledger(table, 1);
@@ -60,6 +63,7 @@ TEST(GrpcPythonClientTest, PythonGrpcioCallsThroughTheProxyWithRawBytes) {
   GrpcProxyOptions options;
   options.listen = "127.0.0.1:0";
   options.upstream = upstream.address();
+  options.engine = GetParam();
   GrpcProxy proxy(options, ledger, 0, 1);
   proxy.Start();
 
@@ -105,6 +109,14 @@ TEST(GrpcPythonClientTest, PythonGrpcioCallsThroughTheProxyWithRawBytes) {
   EXPECT_EQ(s.outcome(metrics::Outcome::kClientError), 1u);
   EXPECT_EQ(s.inflight(), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcPythonClientTest,
+                         ::testing::Values(GrpcProxyOptions::Engine::kCalls,
+                                           GrpcProxyOptions::Engine::kFrames),
+                         [](const auto& info) {
+                           return info.param == GrpcProxyOptions::Engine::kCalls ? "Calls"
+                                                                                 : "Frames";
+                         });
 
 }  // namespace
 }  // namespace lagscale::proxy

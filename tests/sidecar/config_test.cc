@@ -39,6 +39,7 @@ TEST(SidecarConfig, DefaultsFollowTheContract) {
   EXPECT_EQ(c->drain_timeout, std::chrono::seconds(30));
   EXPECT_EQ(c->grpc_listen, "0.0.0.0:8001");
   EXPECT_EQ(c->grpc_upstream, "127.0.0.1:9001");
+  EXPECT_EQ(c->grpc_engine, "frames");
   EXPECT_EQ(c->coordinator, "");
   EXPECT_EQ(c->report_interval, std::chrono::seconds(1));
   EXPECT_EQ(c->early_report_threshold, 8u);
@@ -75,6 +76,20 @@ TEST(SidecarConfig, EnvironmentFillsUnsetFlags) {
   EXPECT_EQ(c->proxy.connect_timeout, std::chrono::seconds(5));
   EXPECT_EQ(c->proxy.client_write_timeout, std::chrono::seconds(15));
   EXPECT_EQ(c->max_models, 9u);  // a flag beats the environment
+}
+
+TEST(SidecarConfig, GrpcEngineIsFramesOrCallsByFlagOrEnvironment) {
+  int code = -1;
+  auto c = Parse({"--grpc-engine", "calls"}, code);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->grpc_engine, "calls");
+  setenv("LAGSCALE_GRPC_ENGINE", "calls", 1);
+  auto d = Parse({}, code);
+  unsetenv("LAGSCALE_GRPC_ENGINE");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->grpc_engine, "calls");
+  EXPECT_FALSE(Parse({"--grpc-engine", "envoy"}, code));
+  EXPECT_NE(code, 0);
 }
 
 TEST(SidecarConfig, CoordinatorTlsFlagsAndTheirEnvironmentVariables) {

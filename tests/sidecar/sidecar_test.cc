@@ -139,12 +139,16 @@ TEST(SidecarDrain, TimeoutCutsStragglersAndEndsThemAsClientAbort) {
   upstream.released = true;
 }
 
-TEST(SidecarDrain, GrpcCallInProgressFinishesWhileNewCallsAreRefused) {
+// Once per --grpc-engine.
+class SidecarGrpcDrain : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SidecarGrpcDrain, GrpcCallInProgressFinishesWhileNewCallsAreRefused) {
   HeldUpstream http_upstream;
   testing::GrpcUpstream grpc_upstream;
   SidecarConfig config = LoopbackConfig(http_upstream.port());
   config.grpc_listen = "127.0.0.1:0";
   config.grpc_upstream = grpc_upstream.address();
+  config.grpc_engine = GetParam();
   Sidecar sidecar(config);
   sidecar.Start();
   ASSERT_TRUE(sidecar.grpc_address().has_value());
@@ -183,6 +187,9 @@ TEST(SidecarDrain, GrpcCallInProgressFinishesWhileNewCallsAreRefused) {
   EXPECT_EQ(Inflight(sidecar, "streamed"), 0);
   EXPECT_EQ(Outcomes(sidecar, "streamed", metrics::Outcome::kSuccess), 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, SidecarGrpcDrain, ::testing::Values("calls", "frames"),
+                         [](const auto& info) { return info.param; });
 
 TEST(SidecarDrain, ReportsContinueThroughTheDrainAndStopWhenItEnds) {
   HeldUpstream upstream;

@@ -23,9 +23,11 @@ namespace lagscale::testing {
 
 class GrpcUpstream final : public inference::GRPCInferenceService::Service {
  public:
-  // Starts on 127.0.0.1:`port` (0 = any).
-  explicit GrpcUpstream(int port = 0) {
+  // Starts on 127.0.0.1:`port` (0 = any); `max_streams` > 0 limits concurrent streams per
+  // connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+  explicit GrpcUpstream(int port = 0, int max_streams = 0) {
     grpc::ServerBuilder builder;
+    if (max_streams > 0) builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, max_streams);
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(),
                              &port_);
     builder.RegisterService(this);

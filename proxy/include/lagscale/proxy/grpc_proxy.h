@@ -12,7 +12,15 @@
 
 namespace lagscale::proxy {
 
+namespace internal {
+class GrpcEngine;
+}
+
 struct GrpcProxyOptions {
+  // How calls are proxied. kCalls: a gRPC server call and a gRPC client call per proxied call
+  // (gRPC's generic API). kFrames: HTTP/2 frames forwarded by nghttp2, reading only what the ledger
+  // needs. Both keep the contract below.
+  enum class Engine : uint8_t { kCalls, kFrames };
   std::string listen = "0.0.0.0:8001";        // host:port; port 0 = let the OS choose
   std::string upstream = "127.0.0.1:9001";    // host:port of the inference server (h2c)
   // Metadata keys naming the model, in order of precedence (case-insensitive).
@@ -20,6 +28,7 @@ struct GrpcProxyOptions {
   // Time one attempt to connect to the upstream (TCP and the HTTP/2 handshake) gets. Calls made
   // while an attempt fails end as upstream_error, so it must allow for a slow, busy machine.
   std::chrono::milliseconds connect_timeout{3'000};
+  Engine engine = Engine::kFrames;
 };
 
 // GrpcProxy: a generic gRPC passthrough (h2c in, h2c out) for every method of every service,
@@ -38,10 +47,11 @@ struct GrpcProxyOptions {
 //     ALREADY_EXISTS, PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION, OUT_OF_RANGE and
 //     RESOURCE_EXHAUSTED (gRPC's 429) client_error; every other code server_error.
 //
-// Threads: one completion-queue thread per ledger shard given. Every call is bound to one
-// completion queue for its whole life (both its server side and its upstream side), so all its
-// events, and the RequestGuards they create and end, run on that one thread, which writes only its
-// own shard.
+// Threads: one thread per ledger shard given. kCalls: every call is bound to one completion queue
+// for its whole life (both its server side and its upstream side). kFrames: every client connection
+// (with the upstream connection it opens, one per client connection) is bound to one I/O thread.
+// Either way all of a call's events, and the RequestGuards they create and end, run on that one
+// thread, which writes only its own shard.
 //
 // Thread safety: Start(), Shutdown() and the destructor from one controlling thread; port() from
 // any thread after Start().
@@ -76,8 +86,7 @@ class GrpcProxy {
   int64_t active_calls() const;
 
  private:
-  class Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<internal::GrpcEngine> impl_;
 };
 
 }  // namespace lagscale::proxy
