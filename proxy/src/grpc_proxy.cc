@@ -54,12 +54,7 @@ class CallsEngine final : public internal::GrpcEngine {
         ledger_(ledger),
         counters_(counters),
         first_(first_shard),
-        count_(shard_count) {
-    for (std::string& header : options_.model_headers) {
-      std::transform(header.begin(), header.end(), header.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    }
-  }
+        count_(shard_count) {}
 
   void Start() override {
     CheckShards();
@@ -211,6 +206,11 @@ std::unique_ptr<internal::GrpcEngine> MakeEngine(GrpcProxyOptions options,
                                                  metrics::Ledger& ledger, size_t first_shard,
                                                  size_t shard_count,
                                                  metrics::ServerCounters* counters) {
+  // Metadata keys arrive lower-case on HTTP/2: both engines compare against lower-case names.
+  for (std::string& header : options.model_headers) {
+    std::transform(header.begin(), header.end(), header.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  }
   if (options.engine == GrpcProxyOptions::Engine::kFrames) {
     return std::make_unique<internal::FramesEngine>(std::move(options), ledger, first_shard,
                                                     shard_count, counters);

@@ -64,12 +64,7 @@ FramesEngine::FramesEngine(GrpcProxyOptions options, metrics::Ledger& ledger, si
       ledger_(ledger),
       counters_(counters),
       first_(first_shard),
-      count_(shard_count) {
-  for (std::string& header : options_.model_headers) {
-    std::transform(header.begin(), header.end(), header.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  }
-}
+      count_(shard_count) {}
 
 FramesEngine::~FramesEngine() {
   Shutdown(std::chrono::milliseconds(0));

@@ -58,16 +58,7 @@ void ClientSession::Drain() {
 
 void ClientSession::Cancel() {
   if (gone_) return;
-  gone_ = true;
-  streams_.clear_and_dispose([](H2Stream* s) {
-    s->Finalize(/*shutdown=*/true);
-    delete s;
-  });
-  CloseWire(*down_);
-  for (auto& link : links_) CloseWire(*link->wire);
-  links_.clear();
-  current_ = nullptr;
-  unlink();
+  TearDown(/*shutdown=*/true);
 }
 
 // --- I/O -------------------------------------------------------------------------------------
@@ -159,10 +150,16 @@ void ClientSession::CloseWire(H2Wire& wire) {
 // and the upstream connections, which serve only this client, close.
 void ClientSession::OnClientGone() {
   if (gone_) return;
+  TearDown(/*shutdown=*/false);
+}
+
+// Ends every stream in the ledger and closes every connection: at shutdown (Cancel), or with the
+// client gone, where a call without its status ends as the client's reset.
+void ClientSession::TearDown(bool shutdown) {
   gone_ = true;
-  streams_.clear_and_dispose([](H2Stream* s) {
-    if (s->response != H2Stream::Response::kEnded) s->client_reset = true;
-    s->Finalize(/*shutdown=*/false);
+  streams_.clear_and_dispose([shutdown](H2Stream* s) {
+    if (!shutdown && s->response != H2Stream::Response::kEnded) s->client_reset = true;
+    s->Finalize(shutdown);
     delete s;
   });
   CloseWire(*down_);

@@ -129,6 +129,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   bool Produce(const std::shared_ptr<H2Wire>& wire, const std::shared_ptr<UpstreamLink>& link);
   void FlushAll();
   void OnClientGone();
+  void TearDown(bool shutdown);
   void CloseWire(H2Wire& wire);
   // Streams between the two sides (h2_forward.cc; ReadResponseBody and ReadRequestBody too).
   void RouteUpstream(H2Stream& stream);
