@@ -2,36 +2,24 @@
 // queue is gone; what the arrivals themselves need stays for the scale-down delay.
 #include <gtest/gtest.h>
 
-#include <memory>
-
 #include "lagscale/coordinator/policy.h"
-#include "support/policy_fake_demand.h"
+#include "support/policy_target_tracking.h"
 
 namespace lagscale::coordinator {
 namespace {
 
-using testing::FakeDemand;
-
-class BacklogOvershootTest : public ::testing::Test {
+// The shared target-tracking settings, with room to scale and a known 10 s start-up delay.
+class BacklogOvershootTest : public testing::TargetTrackingTest {
  protected:
   BacklogOvershootTest() {
-    config_.min_replicas = 1;
     config_.max_replicas = 100;
     config_.max_scale_up_rate = 100;
-    config_.tracking.target_concurrency = 1;
-    config_.tracking.tolerance = 0.1;
-    config_.tracking.stable_window_s = 30;
-    config_.tracking.panic_window_s = 2;
-    config_.tracking.panic_threshold = 2;
-    config_.tracking.scale_down_delay_s = 60;
-    config_.tracking.max_scale_down_rate = 2;
     config_.tracking.startup_delay_s = 10;
-    policy_ = MakeModelPolicy(config_);
   }
 
   // Decides at `now` and lets the replicas follow at once, as the test's only actuator.
   Decision Step(double now) {
-    const Decision d = policy_->Decide(ModelContext{now, current_, demand_});
+    const Decision d = Decide(now, current_);
     current_ = d.desired;
     return d;
   }
@@ -47,9 +35,6 @@ class BacklogOvershootTest : public ::testing::Test {
     ASSERT_EQ(Step(1).desired, 16 + 50);  // 500 queued x 0.1 slot each, as sized in the panic
   }
 
-  ModelPolicyConfig config_;
-  FakeDemand demand_;
-  std::unique_ptr<ModelPolicy> policy_;
   int current_ = 4;
 };
 
