@@ -73,6 +73,19 @@ TEST(GrpcWireTest, MalformedOrAbsentGivesNothing) {
                    .found);  // length far past the end
 }
 
+TEST(GrpcWireTest, LengthBeyond32BitsIsMalformedAsForGeneratedCode) {
+  // field 2 "1", then field 1 whose length varint is 4 << 42. A reader that truncates the length
+  // to 32 bits sees an empty field 1; generated code rejects the message, and so does the scanner.
+  const std::string bytes = {0x12, 0x01, '1',  0x0a, static_cast<char>(0x80),
+                             static_cast<char>(0x80), static_cast<char>(0x80),
+                             static_cast<char>(0x80), static_cast<char>(0x80),
+                             static_cast<char>(0x80), 0x04, 't', '1'};
+  inference::ModelReadyRequest generated;
+  EXPECT_FALSE(generated.ParseFromString(bytes));
+  EXPECT_FALSE(Scan(bytes, 1).found);
+  EXPECT_FALSE(Scan(bytes, 100).found);
+}
+
 TEST(GrpcWireTest, ErrorMessageOfAStreamResponseIsFieldOne) {
   inference::ModelStreamInferResponse resp;
   resp.mutable_infer_response()->set_model_name("iris");
