@@ -143,7 +143,8 @@ void AddTimeoutFlags(CLI::App& app, SidecarConfig& c) {
   AddDuration(app, "--header-timeout", c.proxy.header_timeout,
               "time to receive a request head (408); default 10s");
   AddDuration(app, "--idle-timeout", c.proxy.idle_timeout,
-              "keep-alive client connection idle time; default 60s");
+              "keep-alive client connection idle time (HTTP/1.1; gRPC: time without a call "
+              "in progress, then GOAWAY); default 60s");
   AddDuration(app, "--connect-timeout", c.proxy.connect_timeout,
               "time one upstream connect attempt gets; default 3s (outlives a SYN retransmission)");
   app.add_option("--connect-attempts", c.proxy.connect_attempts,

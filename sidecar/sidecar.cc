@@ -52,7 +52,8 @@ void Sidecar::StartGrpc() {
                               config_.proxy.routing.headers, config_.proxy.connect_timeout,
                               config_.grpc_engine == "frames"
                                   ? proxy::GrpcProxyOptions::Engine::kFrames
-                                  : proxy::GrpcProxyOptions::Engine::kCalls},
+                                  : proxy::GrpcProxyOptions::Engine::kCalls,
+                              config_.proxy.idle_timeout},
       ledger_, grpc_shard_base(), kGrpcShards, &counters_);
   grpc_->Start();
 }

@@ -124,6 +124,10 @@ class CallsEngine final : public internal::GrpcEngine {
     // gRPC sets SO_REUSEPORT by default, so a second sidecar on the same port would silently
     // share the calls: bind exclusively, as the HTTP listener's port is.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    if (options_.idle_timeout.count() > 0) {
+      builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                                 static_cast<int>(options_.idle_timeout.count()));
+    }
     builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
     builder.RegisterAsyncGenericService(&service_);
     // Size limits are the inference server's business: the proxy passes any message.

@@ -83,6 +83,7 @@ void FramesEngine::Start() {
   config_.upstream_host = upstream->host;
   config_.upstream_port = std::to_string(upstream->port);
   config_.connect_timeout = options_.connect_timeout;
+  config_.idle_timeout = options_.idle_timeout;
   config_.server_callbacks = NewServerCallbacks();
   config_.client_callbacks = NewClientCallbacks();
   nghttp2_option_new(&config_.option);

@@ -23,7 +23,8 @@ ClientSession::ClientSession(FramesWorker& worker, asio::ip::tcp::socket socket)
     : worker_(worker),
       env_(worker.env()),
       config_(worker.config()),
-      down_(std::make_shared<H2Wire>(worker.io())) {
+      down_(std::make_shared<H2Wire>(worker.io())),
+      idle_timer_(worker.io()) {
   down_->socket = std::move(socket);
 }
 
@@ -44,7 +45,34 @@ void ClientSession::Start() {
   nghttp2_submit_settings(down_->session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   nghttp2_session_set_local_window_size(down_->session, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
   worker_.Add(*this);
+  idle_since_ = std::chrono::steady_clock::now();
+  if (config_.idle_timeout.count() > 0) WatchIdle(idle_since_ + config_.idle_timeout);
   Read(down_, nullptr);
+  FlushAll();
+}
+
+void ClientSession::WatchIdle(std::chrono::steady_clock::time_point at) {
+  idle_timer_.expires_at(at);
+  idle_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (!ec) self->OnIdleCheck();
+  });
+}
+
+// No stream for idle_timeout: GOAWAY with NO_ERROR, then the connection closes once it is sent
+// (FlushAll sees a session that wants neither to read nor to write). A client that opened a stream
+// the GOAWAY did not cover retries it on a new connection, as it does after any GOAWAY.
+void ClientSession::OnIdleCheck() {
+  if (gone_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!streams_.empty()) {
+    WatchIdle(now + config_.idle_timeout);  // busy now: idle at the earliest a full limit later
+    return;
+  }
+  if (now < idle_since_ + config_.idle_timeout) {
+    WatchIdle(idle_since_ + config_.idle_timeout);
+    return;
+  }
+  nghttp2_session_terminate_session(down_->session, NGHTTP2_NO_ERROR);
   FlushAll();
 }
 
@@ -163,6 +191,7 @@ void ClientSession::TearDown(bool shutdown) {
     delete s;
   });
   CloseWire(*down_);
+  idle_timer_.cancel();
   for (auto& link : links_) CloseWire(*link->wire);
   links_.clear();
   current_ = nullptr;
@@ -237,6 +266,7 @@ int ClientSession::OnClientStreamClose(int32_t id, uint32_t error_code) {
   DetachUpstream(*stream, NGHTTP2_CANCEL);
   stream->Finalize(/*shutdown=*/false);
   delete stream;
+  if (streams_.empty()) idle_since_ = std::chrono::steady_clock::now();
   return 0;
 }
 

@@ -36,6 +36,7 @@ struct FramesConfig {
   std::string upstream_host;
   std::string upstream_port;
   std::chrono::milliseconds connect_timeout{3'000};
+  std::chrono::milliseconds idle_timeout{60'000};  // 0: never
   nghttp2_session_callbacks* server_callbacks = nullptr;
   nghttp2_session_callbacks* client_callbacks = nullptr;
   nghttp2_option* option = nullptr;
@@ -131,6 +132,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   void OnClientGone();
   void TearDown(bool shutdown);
   void CloseWire(H2Wire& wire);
+  void WatchIdle(std::chrono::steady_clock::time_point at);
+  void OnIdleCheck();
   // Streams between the two sides (h2_forward.cc; ReadResponseBody and ReadRequestBody too).
   void RouteUpstream(H2Stream& stream);
   void SubmitUpstream(H2Stream& stream, UpstreamLink& link);
@@ -158,6 +161,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   std::chrono::steady_clock::time_point retry_at_;
   std::chrono::milliseconds backoff_{100};
   boost::intrusive::list<H2Stream, boost::intrusive::constant_time_size<false>> streams_;
+  // The idle limit: since when the connection has had no stream, checked by one timer that is
+  // re-armed only when it fires (never per call).
+  boost::asio::steady_timer idle_timer_;
+  std::chrono::steady_clock::time_point idle_since_;
   bool gone_ = false;  // the client connection ended; nothing more is read or written
 };
 

@@ -29,6 +29,10 @@ struct GrpcProxyOptions {
   // while an attempt fails end as upstream_error, so it must allow for a slow, busy machine.
   std::chrono::milliseconds connect_timeout{3'000};
   Engine engine = Engine::kFrames;
+  // A client connection with no call in progress for this long is closed with a GOAWAY (NO_ERROR),
+  // as gRPC's own GRPC_ARG_MAX_CONNECTION_IDLE_MS does; a gRPC client reconnects for its next call.
+  // It also ends a connection that never sends anything. 0 keeps idle connections forever.
+  std::chrono::milliseconds idle_timeout{60'000};
 };
 
 // GrpcProxy: a generic gRPC passthrough (h2c in, h2c out) for every method of every service,
