@@ -55,7 +55,7 @@ async function build(values, opts) {
   return common(render(values, opts));
 }
 // The sidecar contract: ports, env (POD_NAME from the downward API, coordinator address), probes.
-function checkSidecar(c, { http = 8000, grpc = 8001, admin = 9090, upHttp = 9000, upGrpc = 9001, coordinator = `${FULL}.${NS}.svc:7070`, server } = {}) {
+function checkSidecar(c, { http = 8000, grpc = 8001, admin = 9090, upHttp = 9000, upGrpc = 9001, coordinator = `${FULL}.${NS}.svc:7070`, server, grpcEngine = "frames", idleTimeout = "60s" } = {}) {
   assert(c, "no lagscale-sidecar container");
   const want = { "lagscale-http": http, "lagscale-admin": admin };
   if (grpc) want["lagscale-grpc"] = grpc;
@@ -68,6 +68,8 @@ function checkSidecar(c, { http = 8000, grpc = 8001, admin = 9090, upHttp = 9000
   eq(env.LAGSCALE_COORDINATOR, coordinator, "LAGSCALE_COORDINATOR");
   eq(env.LAGSCALE_GRPC_LISTEN, grpc ? `0.0.0.0:${grpc}` : "", "LAGSCALE_GRPC_LISTEN");
   eq(env.LAGSCALE_GRPC_UPSTREAM, grpc ? `127.0.0.1:${upGrpc}` : undefined, "LAGSCALE_GRPC_UPSTREAM");
+  eq(env.LAGSCALE_GRPC_ENGINE, grpc ? grpcEngine : undefined, "LAGSCALE_GRPC_ENGINE");
+  eq(env.LAGSCALE_IDLE_TIMEOUT, idleTimeout, "LAGSCALE_IDLE_TIMEOUT");
   eq(env.LAGSCALE_SERVER_NAME, server, "LAGSCALE_SERVER_NAME");
   for (const name of Object.keys(env)) assert(name === "POD_NAME" || name.startsWith("LAGSCALE_"), `unexpected env ${name}`);
   eq(c.readinessProbe.httpGet, { path: "/readyz", port: "lagscale-admin" }, "sidecar readiness probe");
@@ -214,15 +216,15 @@ await test("example server: sidecar injected with ports, env and coordinator add
   eq(rbacByNs(objs), { ml: [scaleRule("apps", "deployments", [`${FULL}-testserver`]), ...leaseRules] }, "rules");
 });
 
-await test("example server: gRPC off, custom image and address, token secret", async () => {
+await test("example server: gRPC off, custom image, address and idle limit, token secret", async () => {
   const objs = await build({
     server: { enabled: true, autoscale: false, image: { repository: "my/server", tag: "1.2" }, args: ["--port=9000"] },
-    sidecar: { grpcPort: 0, coordinatorAddress: "lagscale.infra.svc:7070" },
+    sidecar: { grpcPort: 0, coordinatorAddress: "lagscale.infra.svc:7070", idleTimeout: "5m" },
     auth: { existingSecret: "lagscale-token" },
   });
   const spec = one(objs, "Deployment", `${FULL}-testserver`).spec.template.spec;
   const c = sidecarOf(spec);
-  checkSidecar(c, { grpc: 0, coordinator: "lagscale.infra.svc:7070", server: "testserver" });
+  checkSidecar(c, { grpc: 0, coordinator: "lagscale.infra.svc:7070", server: "testserver", idleTimeout: "5m" });
   eq(envOf(c).LAGSCALE_COORDINATOR_TOKEN_FILE, "/var/run/lagscale/auth/token", "token file env");
   eq(spec.volumes, [{ name: "lagscale-auth", secret: { secretName: "lagscale-token" } }], "token volume");
   eq(spec.containers.find((x) => x.name === "server").image, "my/server:1.2", "custom image");
@@ -257,12 +259,12 @@ spec:
           image: nvcr.io/nvidia/tritonserver:24.01-py3
           ports: [{name: http, containerPort: 8000}, {name: grpc, containerPort: 8001}]
 `);
-  const objs = await common(render({ lagscale: { sidecar: { reportInterval: "2s" }, auth: { existingSecret: "tok" } } }, { chart: parent }));
+  const objs = await common(render({ lagscale: { sidecar: { reportInterval: "2s", grpcEngine: "calls" }, auth: { existingSecret: "tok" } } }, { chart: parent }));
   const pod = one(objs, "Deployment", "triton").spec.template;
   const c = sidecarOf(pod.spec);
   eq(pod.metadata.annotations["prometheus.io/port"], "9090", "scrape annotations");
   eq(pod.spec.volumes, [{ name: "lagscale-auth", secret: { secretName: "tok" } }], "token volume");
-  checkSidecar(c, { http: 9100, grpc: 9101, upHttp: 8000, upGrpc: 8001, server: "triton" });
+  checkSidecar(c, { http: 9100, grpc: 9101, upHttp: 8000, upGrpc: 8001, server: "triton", grpcEngine: "calls" });
   eq(envOf(c).LAGSCALE_REPORT_INTERVAL, "2s", "parent's values reach the sidecar");
   one(objs, "Service", FULL);
 });
@@ -394,6 +396,8 @@ const rejections = [
   [{ coordinator: { confg: {} } }, "at '/coordinator': additional properties 'confg' not allowed"],
   [{ sidecar: { httpPort: 70000 } }, "at '/sidecar/httpPort': maximum: got 70,000, want 65,535"],
   [{ sidecar: { coordinatorAddress: "no-port" } }, "at '/sidecar/coordinatorAddress'"],
+  [{ sidecar: { grpcEngine: "envoy" } }, "at '/sidecar/grpcEngine': value must be one of 'frames', 'calls'"],
+  [{ sidecar: { idleTimeout: "forever" } }, "at '/sidecar/idleTimeout': 'forever' does not match pattern"],
   [{ hpa: { approach: 1 } }, "at '/hpa/approach': value must be one of 2, 3"],
   [{ hpa: { models: [{ name: "iris", maxReplicas: 3, metric: "cpu" }] } }, "at '/hpa/models/0/metric': value must be one of 'lagscale_model_concurrency', 'lagscale_model_lag'"],
   [{ seldon: { enabled: "yes" } }, "at '/seldon/enabled': got string, want boolean"],

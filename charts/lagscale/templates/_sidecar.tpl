@@ -48,6 +48,8 @@ Prometheus scraping by annotation.
     {{- if gt $grpcPort 0 }}
     - name: LAGSCALE_GRPC_UPSTREAM
       value: "127.0.0.1:{{ $upGrpc }}"
+    - name: LAGSCALE_GRPC_ENGINE
+      value: {{ $s.grpcEngine | quote }}
     {{- end }}
     - name: LAGSCALE_ADMIN
       value: "0.0.0.0:{{ $adminPort }}"
@@ -71,6 +73,8 @@ Prometheus scraping by annotation.
       value: {{ $s.upstreamTimeout | quote }}
     - name: LAGSCALE_DRAIN_TIMEOUT
       value: {{ $s.drainTimeout | quote }}
+    - name: LAGSCALE_IDLE_TIMEOUT
+      value: {{ $s.idleTimeout | quote }}
     {{- if gt (int $s.threads) 0 }}
     - name: LAGSCALE_THREADS
       value: {{ $s.threads | quote }}
