@@ -114,6 +114,7 @@ json SidecarContainer(const SidecarTemplate& tmpl, const SidecarPorts& p,
            "LAGSCALE_GRPC_LISTEN");
   } else {
     Erase(env, "LAGSCALE_GRPC_UPSTREAM");
+    Erase(env, "LAGSCALE_GRPC_ENGINE");  // as the chart renders a sidecar without gRPC
   }
   SetEnv(env, "LAGSCALE_ADMIN", "0.0.0.0:" + std::to_string(p.admin), "LAGSCALE_GRPC_UPSTREAM");
   if (!server_name.empty())

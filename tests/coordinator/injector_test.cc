@@ -18,6 +18,7 @@ const char* kTemplate = R"({
       {"name": "LAGSCALE_UPSTREAM", "value": "127.0.0.1:9000"},
       {"name": "LAGSCALE_GRPC_LISTEN", "value": "0.0.0.0:8001"},
       {"name": "LAGSCALE_GRPC_UPSTREAM", "value": "127.0.0.1:9001"},
+      {"name": "LAGSCALE_GRPC_ENGINE", "value": "frames"},
       {"name": "LAGSCALE_ADMIN", "value": "0.0.0.0:9090"},
       {"name": "LAGSCALE_COORDINATOR", "value": "rel-lagscale.ml.svc:7070"},
       {"name": "LAGSCALE_MODEL_HEADER", "value": "seldon-model"}
@@ -159,10 +160,13 @@ TEST(InjectorTest, PortAnnotationsOverrideEnvAndContainerPorts) {
 
 TEST(InjectorTest, GrpcPortZeroRemovesTheGrpcPortAndUpstream) {
   const json pod = Pod({{"metadata", {{"annotations", {{"lagscale.io/grpc-port", "0"}}}}}});
+  const json injected = pod.patch(InjectPod(Pod(), Template(), SidecarMode::kNative).patch);
+  EXPECT_EQ(Env(injected["spec"]["initContainers"][0], "LAGSCALE_GRPC_ENGINE"), "frames");
   const json patched = pod.patch(InjectPod(pod, Template(), SidecarMode::kNative).patch);
   const json& c = patched["spec"]["initContainers"][0];
   EXPECT_EQ(Env(c, "LAGSCALE_GRPC_LISTEN"), "");
   EXPECT_EQ(Env(c, "LAGSCALE_GRPC_UPSTREAM"), nullptr);
+  EXPECT_EQ(Env(c, "LAGSCALE_GRPC_ENGINE"), nullptr);
   EXPECT_EQ(Ports(c), json::parse(R"({"lagscale-http":8000,"lagscale-admin":9090})"));
 }
 
