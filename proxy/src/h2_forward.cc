@@ -54,8 +54,7 @@ void ClientSession::SubmitUpstream(H2Stream& stream, UpstreamLink& link) {
   stream.up_id = id;
   stream.upstream = H2Stream::Upstream::kOpen;
   link.by_id.emplace(id, &stream);
-  stream.request_headers.clear();
-  stream.request_headers.shrink_to_fit();
+  if (!stream.replayable()) std::vector<Header>().swap(stream.request_headers);  // no retry left
 }
 
 ssize_t ClientSession::ReadRequestBody(UpstreamLink& link, int32_t up_id, uint8_t* buf,
@@ -65,8 +64,12 @@ ssize_t ClientSession::ReadRequestBody(UpstreamLink& link, int32_t up_id, uint8_
   const std::string_view front = stream->to_upstream.Front();
   const size_t n = std::min(length, front.size());
   std::copy_n(front.data(), n, buf);
+  stream->KeepForReplay(front.substr(0, n));
   stream->to_upstream.Drop(n);
-  Consume(down_.get(), stream->id, n);  // handed on: the client may send that much more
+  // Handed on: the client may send that much more (not again for bytes sent a second time).
+  const size_t again = std::min(n, stream->replayed);
+  stream->replayed -= again;
+  Consume(down_.get(), stream->id, n - again);
   if (stream->to_upstream.empty() && stream->request_ended) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     return static_cast<ssize_t>(n);
@@ -99,6 +102,7 @@ ssize_t ClientSession::ReadResponseBody(int32_t id, uint8_t* buf, size_t length,
 
 // The upstream's response headers go to the client as they are.
 void ClientSession::StartResponse(H2Stream& stream, bool end_stream) {
+  stream.StopReplay();
   const auto nva = Nva(stream.upstream_headers);  // points into upstream_headers until sent
   if (end_stream) {  // trailers-only: the status is in these headers
     stream.response = H2Stream::Response::kEnding;
@@ -152,6 +156,24 @@ void ClientSession::FailStream(H2Stream& stream, const char* message) {
   stream.upstream_headers.insert(stream.upstream_headers.begin(),
                                  {{":status", "200"}, {"content-type", "application/grpc"}});
   StartResponse(stream, /*end_stream=*/true);
+}
+
+// Sends a stream the upstream refused once more, on a new connection if the refusing one is going
+// away: its headers, then what it had sent, then what is still queued.
+void ClientSession::RetryRefused(H2Stream& stream, UpstreamLink& link) {
+  --link.streams;
+  link.by_id.erase(stream.up_id);
+  stream.link = nullptr;
+  stream.up_id = 0;
+  stream.upstream = H2Stream::Upstream::kWaiting;
+  const std::string queued(stream.to_upstream.Front());
+  const std::string sent = stream.TakeReplay();  // one retry: a second refusal fails the call
+  stream.to_upstream.Drop(stream.to_upstream.size());
+  stream.to_upstream.Append(sent);
+  stream.to_upstream.Append(queued);
+  stream.replayed = sent.size();
+  if (link.phase == UpstreamLink::Phase::kGoingAway && link.streams == 0) ForgetLink(link);
+  RouteUpstream(stream);
 }
 
 void ClientSession::MaybeFailDeferred(H2Stream& stream) {

@@ -142,6 +142,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   void FailStream(H2Stream& stream, const char* message);
   void MaybeFailDeferred(H2Stream& stream);
   void DetachUpstream(H2Stream& stream, uint32_t error_code);
+  void RetryRefused(H2Stream& stream, UpstreamLink& link);
   void Consume(H2Wire* wire, int32_t id, size_t n);
   // Upstream links (h2_upstream.cc).
   UpstreamLink* LinkForNewStream();

@@ -1,6 +1,7 @@
 #include "h2_stream.h"
 
 #include <charconv>
+#include <utility>
 
 #include "grpc_proxy_outcome.h"
 
@@ -61,8 +62,33 @@ H2Stream::H2Stream(FramesEnv& env, int32_t stream_id) : id(stream_id), env_(env)
 }
 
 H2Stream::~H2Stream() {
+  StopReplay();
   Finalize(true);
   env_.live->fetch_sub(1, std::memory_order_relaxed);
+}
+
+void H2Stream::KeepForReplay(std::string_view bytes) {
+  if (!replayable_) return;
+  if (replay_.size() + bytes.size() > kReplayLimit ||
+      env_.replay_bytes + bytes.size() > kThreadReplayLimit) {
+    StopReplay();
+    return;
+  }
+  replay_.append(bytes);
+  env_.replay_bytes += bytes.size();
+}
+
+void H2Stream::StopReplay() {
+  replayable_ = false;
+  env_.replay_bytes -= replay_.size();
+  std::string().swap(replay_);
+  std::vector<Header>().swap(request_headers);
+}
+
+std::string H2Stream::TakeReplay() {
+  replayable_ = false;
+  env_.replay_bytes -= replay_.size();
+  return std::exchange(replay_, std::string());
 }
 
 void H2Stream::AddRequestHeader(std::string_view name, std::string_view value) {

@@ -27,6 +27,7 @@ struct FramesEnv {
   const std::vector<std::string>* model_headers = nullptr;  // lower case, by precedence
   std::atomic<int64_t>* live = nullptr;
   metrics::TurnClock* turn_clock = nullptr;
+  size_t replay_bytes = 0;  // request bytes the thread's streams keep for a retry
 };
 
 struct Header {
@@ -110,6 +111,20 @@ class H2Stream : public boost::intrusive::list_base_hook<
   std::vector<Header> upstream_headers;
   ByteQueue to_upstream;
   ByteQueue to_client;
+  // A stream the upstream refused (REFUSED_STREAM, or past its GOAWAY: RFC 9113 section 8.7, it
+  // was never processed) is sent once more on a new connection, as a client would retry it. For
+  // that, request_headers and the request bytes handed to the upstream are kept until the
+  // response starts, up to kReplayLimit per stream and kThreadReplayLimit per I/O thread (so a
+  // client cannot make the proxy hold more than that); past either, or once retried, a refused
+  // stream fails with UNAVAILABLE instead.
+  static constexpr size_t kReplayLimit = 64 * 1024;
+  static constexpr size_t kThreadReplayLimit = 4 * 1024 * 1024;
+  bool replayable() const { return replayable_; }
+  void KeepForReplay(std::string_view bytes);
+  void StopReplay();
+  // The bytes to send again, and no further retry.
+  std::string TakeReplay();
+  size_t replayed = 0;  // bytes at the front of to_upstream sent before (their window reopened)
 
  private:
   enum class Kind : uint8_t {
@@ -133,6 +148,8 @@ class H2Stream : public boost::intrusive::list_base_hook<
   std::optional<GrpcMessageReader> requests_;   // only where the ledger needs message bounds
   std::optional<GrpcMessageReader> responses_;  // idem
   bool headers_done_ = false;  // a stream the client never finished opening is not a call
+  bool replayable_ = true;
+  std::string replay_;
   bool counted_ = false;                        // kGeneric / kBodyNamed: call_guard_ began
   metrics::RequestGuard call_guard_;
   std::deque<metrics::RequestGuard> messages_;  // ModelStreamInfer: requests not yet answered

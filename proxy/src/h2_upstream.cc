@@ -166,6 +166,11 @@ int ClientSession::OnUpstreamStreamClose(UpstreamLink& link, int32_t up_id, uint
   if (!stream) return 0;
   const bool answered = stream->response == H2Stream::Response::kEnding ||
                         stream->response == H2Stream::Response::kEnded;
+  if (!answered && error_code == NGHTTP2_REFUSED_STREAM && stream->replayable() &&
+      stream->response == H2Stream::Response::kNone) {
+    RetryRefused(*stream, link);
+    return 0;
+  }
   DetachUpstream(*stream, NGHTTP2_NO_ERROR);
   if (answered || (error_code == NGHTTP2_NO_ERROR && stream->status)) return 0;
   if (error_code == NGHTTP2_REFUSED_STREAM) {  // never processed (e.g. past a GOAWAY)
