@@ -2,7 +2,6 @@
 // and writes them through an actuator. main() parses the flags, builds the Coordinator (which
 // owns every part and their order), waits for signals and stops it.
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -11,7 +10,9 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "lagscale/base/logging.h"
 #include "lagscale/base/process_exit.h"
 #include "lagscale/coordinator/coordinator.h"
 #include "lagscale/coordinator/status_cli.h"
@@ -21,12 +22,6 @@ namespace base = lagscale::base;
 namespace lc = lagscale::coordinator;
 
 namespace {
-
-void SetUpLogging(const std::string& level) {
-  spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::set_default_logger(spdlog::stderr_color_mt("coordinator"));
-  spdlog::set_level(spdlog::level::from_str(level));
-}
 
 // Serves until SIGTERM or SIGINT; SIGHUP reloads the configuration.
 int Serve(lc::CoordinatorOptions options, const sigset_t& signals) {
@@ -63,7 +58,8 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->envname("LAGSCALE_LOG_LEVEL")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->check(CLI::IsMember(std::vector<std::string>(base::kLogLevels.begin(),
+                                                     base::kLogLevels.end())))
       ->capture_default_str();
   lc::StatusCommandOptions status_options;
   CLI::App* status_command = lc::AddStatusCommand(app, status_options);
@@ -73,7 +69,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? base::kExitClean : base::kExitBadConfiguration;
   }
   if (status_command->parsed()) return lc::RunStatusCommand(status_options);
-  SetUpLogging(log_level);
+  base::SetUpLogging("coordinator", log_level);
 
   // Signals are taken synchronously by the main thread; block them before any thread starts.
   const sigset_t signals = base::SignalSet({SIGINT, SIGTERM, SIGHUP});

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "lagscale/base/flags.h"
+#include "lagscale/base/logging.h"
 #include "lagscale/version.h"
 
 namespace lagscale::sidecar {
@@ -238,6 +239,11 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   AddProxyFlags(app, c, addresses, threads, extra_openai_paths);
   AddTimeoutFlags(app, c);
   AddGrpcAndReportFlags(app, c);
+  app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error|critical|off")
+      ->envname("LAGSCALE_LOG_LEVEL")
+      ->check(CLI::IsMember(
+          std::vector<std::string>(base::kLogLevels.begin(), base::kLogLevels.end())))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

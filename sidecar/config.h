@@ -24,6 +24,7 @@ struct SidecarConfig {
   std::string server_name;  // the `server` label on every series
   std::string pod_name;     // the `pod` label; --pod-name, else POD_NAME, else the hostname
   std::chrono::milliseconds drain_timeout{30'000};
+  std::string log_level = "info";  // one of base::kLogLevels
 
   // gRPC passthrough (wired by the gRPC proxy); empty grpc_listen disables it.
   std::string grpc_listen = "0.0.0.0:8001";

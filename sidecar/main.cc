@@ -1,7 +1,6 @@
 // lagscale-sidecar: a reverse proxy in front of one inference server that counts per-model lag.
 // main() only parses the configuration, starts the Sidecar, waits for a signal and drains it;
 // the Sidecar owns every part and their order.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -9,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "lagscale/base/logging.h"
 #include "lagscale/base/process_exit.h"
 #include "sidecar/config.h"
 #include "sidecar/sidecar.h"
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   std::optional<lagscale::sidecar::SidecarConfig> config =
       lagscale::sidecar::ParseFlags(argc, argv, parse_code);
   if (!config) return parse_code == 0 ? base::kExitClean : base::kExitBadConfiguration;
-  spdlog::set_default_logger(spdlog::stderr_color_mt("lagscale-sidecar"));
+  base::SetUpLogging("lagscale-sidecar", config->log_level);
 
   // Signals are taken synchronously by the main thread; block them before any thread starts.
   const sigset_t signals = base::SignalSet({SIGTERM, SIGINT});

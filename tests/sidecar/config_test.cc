@@ -92,6 +92,25 @@ TEST(SidecarConfig, GrpcEngineIsFramesOrCallsByFlagOrEnvironment) {
   EXPECT_NE(code, 0);
 }
 
+TEST(SidecarConfig, LogLevelIsOneOfSpdlogsByFlagOrEnvironment) {
+  int code = -1;
+  auto c = Parse({}, code);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->log_level, "info");
+  auto d = Parse({"--log-level", "warn"}, code);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->log_level, "warn");
+  setenv("LAGSCALE_LOG_LEVEL", "debug", 1);
+  auto e = Parse({}, code);
+  unsetenv("LAGSCALE_LOG_LEVEL");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->log_level, "debug");
+  testing::internal::CaptureStderr();
+  EXPECT_FALSE(Parse({"--log-level", "verbose"}, code));
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("--log-level"), std::string::npos);
+  EXPECT_NE(code, 0);
+}
+
 TEST(SidecarConfig, CoordinatorTlsFlagsAndTheirEnvironmentVariables) {
   setenv("LAGSCALE_COORDINATOR_CA", "/etc/ca.pem", 1);
   setenv("LAGSCALE_COORDINATOR_CERT", "/etc/client.pem", 1);
