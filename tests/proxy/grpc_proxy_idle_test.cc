@@ -12,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "inference/grpc_service.grpc.pb.h"
 #include "lagscale/proxy/grpc_proxy.h"
@@ -62,11 +63,21 @@ class GrpcProxyIdleTest : public ::testing::TestWithParam<Engine> {
     return channel_->WaitForStateChange(GRPC_CHANNEL_READY, std::chrono::system_clock::now() + 10s);
   }
 
+  // The ledger's "iris" once every call has ended there: a client can have its answer before the
+  // proxy's side of the call has finished (the calls engine ends it on its own completion queue).
   metrics::ModelStats Iris() {
-    for (const auto& [name, stats] : ledger_.Snapshot().models) {
-      if (name == "iris") return stats;
+    const auto limit = Clock::now() + 10s;
+    metrics::ModelStats iris;
+    for (;;) {
+      for (const auto& [name, stats] : ledger_.Snapshot().models) {
+        if (name == "iris") iris = stats;
+      }
+      const bool settled = proxy_->active_calls() == 0 && iris.inflight() == 0;
+      if (settled || Clock::now() > limit) break;
+      std::this_thread::sleep_for(1ms);  // polling a condition, with a deadline
     }
-    return {};
+    EXPECT_EQ(iris.inflight(), 0) << "calls still in flight";
+    return iris;
   }
 
   metrics::ModelTable table_;
