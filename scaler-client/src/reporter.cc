@@ -71,6 +71,7 @@ struct Stream {
   grpc::Status status;
   Phase phase = Phase::kConnecting;
   bool write_pending = false;
+  bool timed_out = false;  // cancelled for taking longer than connect_timeout to start
 };
 
 }  // namespace
@@ -147,6 +148,13 @@ class Reporter::Loop {
   bool Usable() const { return stream_ && stream_->phase == Stream::Phase::kOpen; }
 
   void Poll(SteadyClock::time_point now) {
+    // An attempt that neither connects nor fails (an address that accepts and then says nothing,
+    // a peer gone mid-handshake) would otherwise wait out gRPC's own 20 s connect deadline.
+    if (stream_ && stream_->phase == Stream::Phase::kConnecting && !stream_->timed_out &&
+        now - connect_started_ >= r_.options_.connect_timeout) {
+      stream_->timed_out = true;
+      stream_->ctx.TryCancel();  // its start fails; Drop backs off and tries again
+    }
     const bool due = now >= next_report_;
     if (!Usable()) {
       // A stream still connecting gets one interval: the report goes out once it is up.
@@ -268,7 +276,9 @@ class Reporter::Loop {
     if (!r_.stop_.load()) {
       r_.counters_.report_failures().fetch_add(1, std::memory_order_relaxed);
       last_error_ =
-          s.status.error_message().empty()
+          s.timed_out ? "not connected within " +
+                            std::to_string(r_.options_.connect_timeout.count()) + " ms"
+          : s.status.error_message().empty()
               ? "stream ended"
               : std::string(CodeName(s.status.error_code())) + ": " + s.status.error_message();
       std::uniform_real_distribution<double> jitter(0.5, 1.0);

@@ -1,14 +1,19 @@
 #include "lagscale/scaler_client/reporter.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lagscale/v1/lag.pb.h"
@@ -241,6 +246,40 @@ TEST_F(ReporterTest, StopIsPromptWhileTheCoordinatorIsAway) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
   EXPECT_GE(counters_.report_failures().load(), 1u);
   EXPECT_FALSE(reporter.connected());
+}
+
+// An address that accepts connections and never answers (no HTTP/2 SETTINGS): each attempt is
+// given up after connect_timeout and retried, instead of waiting out gRPC's 20 s connect deadline.
+TEST_F(ReporterTest, AnAttemptThatNeverConnectsIsRetriedAfterTheConnectTimeout) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::atomic<int> accepted{0};
+  std::vector<int> held;
+  std::thread acceptor([&] {
+    for (int fd; (fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+      held.push_back(fd);  // kept open, never read: a silent peer
+      ++accepted;
+    }
+  });
+
+  ReporterOptions o = Options("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+  o.connect_timeout = 300ms;
+  Reporter reporter(o, ledger_, counters_);
+  reporter.Start();
+  EXPECT_TRUE(Eventually([&] { return accepted.load() >= 3; }, 5000ms))
+      << "connection attempts in 5 s: " << accepted.load();
+  EXPECT_FALSE(reporter.connected());
+  reporter.Stop();
+  ::shutdown(listener, SHUT_RDWR);
+  acceptor.join();
+  ::close(listener);
+  for (int fd : held) ::close(fd);
 }
 
 TEST_F(ReporterTest, UnreadableTokenFileStopsStartUp) {

@@ -37,6 +37,9 @@ struct ReporterOptions {
   std::chrono::milliseconds tls_reload_interval{60'000};
   // How often the ledger is looked at for an early report (a snapshot is a few microseconds).
   std::chrono::milliseconds poll_interval{25};
+  // How long one attempt may take to open the stream (TCP, TLS, HTTP/2, the call's start) before
+  // it is cancelled and retried with backoff.
+  std::chrono::milliseconds connect_timeout{3'000};
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{5000};
   uint64_t seed = 0;  // randomness for the incarnation and the jitter; 0 = from the OS
