@@ -235,7 +235,9 @@ TEST_F(LeaderElectionTest, KilledLeaderIsReplacedWithinTheLeaseWithOneWriterAndN
         return iris.is_object() && iris["pods"].size() == 2;
       },
       20s))
-      << Status(b.http).dump();
+      << Status(b.http).dump() << "\nsrv-1 stderr:\n"
+      << sidecars[0]->stderr_text() << "\nsrv-2 stderr:\n"
+      << sidecars[1]->stderr_text();
   const auto complete = Clock::now();
   EXPECT_EQ(iris["inflight"], 5) << iris.dump();
 

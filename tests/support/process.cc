@@ -58,6 +58,10 @@ std::unique_ptr<ChildProcess> ChildProcess::Start(const std::vector<std::string>
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
     dup2(err_fd, STDERR_FILENO);
+    // Only stdin, stdout and stderr: a socket the test process holds (a connection its in-process
+    // peer accepted, a listener) must not stay open in a child, or closing it in the test would
+    // not close the connection (the peer would never see it end).
+    close_range(3, ~0U, 0);
     setpgid(0, 0);
     // Die with the test: a test binary killed by a timeout must not leave servers behind.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
