@@ -71,6 +71,7 @@ struct Stream {
   grpc::Status status;
   Phase phase = Phase::kConnecting;
   bool write_pending = false;
+  bool acknowledged = false;  // an ack has been read: a coordinator takes this stream's reports
   bool timed_out = false;  // cancelled for taking longer than connect_timeout to start
 };
 
@@ -238,11 +239,6 @@ class Reporter::Loop {
     s.write_pending = false;
     if (ok) {
       r_.counters_.reports_sent().fetch_add(1, std::memory_order_relaxed);
-      if (backoff_ != r_.options_.backoff_initial || !announced_) {
-        spdlog::info("reporting to coordinator {}", r_.options_.coordinator);
-        announced_ = true;
-      }
-      backoff_ = r_.options_.backoff_initial;
       if (send_when_written_ && s.phase == Stream::Phase::kOpen && !r_.stop_.load()) {
         send_when_written_ = false;
         Send(r_.ledger_.Snapshot(), false);
@@ -253,9 +249,20 @@ class Reporter::Loop {
     MaybeFinish(s);
   }
 
-  // The coordinator's acks only say that the stream is alive: keep reading until it is not.
+  // The coordinator's acks say that the stream is alive: keep reading until it is not. The first
+  // one on a stream proves that a coordinator takes the reports (a written report only proves
+  // that the bytes left: a coordinator that does not lead takes the call and then refuses it), so
+  // only then does the backoff start over.
   void OnRead(Stream& s, bool ok) {
     if (ok) {
+      if (!s.acknowledged) {
+        s.acknowledged = true;
+        if (backoff_ != r_.options_.backoff_initial || !announced_) {
+          spdlog::info("reporting to coordinator {}", r_.options_.coordinator);
+          announced_ = true;
+        }
+        backoff_ = r_.options_.backoff_initial;
+      }
       s.rpc->Read(&s.ack, s.ops.Start(Stream::kRead));
     } else {
       s.phase = Stream::Phase::kEnded;

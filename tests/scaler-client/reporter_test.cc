@@ -16,7 +16,11 @@
 #include <thread>
 #include <vector>
 
-#include "lagscale/v1/lag.pb.h"
+#include <grpcpp/grpcpp.h>
+
+#include <mutex>
+
+#include "lagscale/v1/lag.grpc.pb.h"
 #include "support/fake_coordinator.h"
 #include "support/process.h"
 
@@ -280,6 +284,62 @@ TEST_F(ReporterTest, AnAttemptThatNeverConnectsIsRetriedAfterTheConnectTimeout) 
   acceptor.join();
   ::close(listener);
   for (int fd : held) ::close(fd);
+}
+
+// A coordinator that does not lead: it takes the call and a report, then ends the stream with
+// UNAVAILABLE, as lagscale-coordinator does when leadership has moved on. Records when each stream
+// began.
+class RefusingCoordinator final : public lagscale::v1::LagService::Service {
+ public:
+  RefusingCoordinator() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~RefusingCoordinator() override { server_->Shutdown(std::chrono::system_clock::now()); }
+
+  grpc::Status Report(grpc::ServerContext*,
+                      grpc::ServerReaderWriter<lagscale::v1::ReportAck, PodReport>* stream) override {
+    {
+      std::lock_guard lock(mu_);
+      began_.push_back(std::chrono::steady_clock::now());
+    }
+    PodReport report;
+    stream->Read(&report);
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this coordinator is not the leader");
+  }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::chrono::steady_clock::time_point> began() {
+    std::lock_guard lock(mu_);
+    return began_;
+  }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::mutex mu_;
+  std::vector<std::chrono::steady_clock::time_point> began_;
+};
+
+TEST_F(ReporterTest, ACoordinatorThatRefusesAfterTakingTheCallIsRetriedWithGrowingBackoff) {
+  // The report is written before the refusal arrives: a written report must not count as
+  // success, or the backoff starts over on every attempt and the sidecar reconnects in a loop.
+  RefusingCoordinator coordinator;
+  ReporterOptions o = Options(coordinator.address());  // backoff 20 ms doubling to 200 ms
+  Reporter reporter(o, ledger_, counters_);
+  reporter.Start();
+  ASSERT_TRUE(Eventually([&] { return coordinator.began().size() >= 8; }, 10s))
+      << "attempts: " << coordinator.began().size();
+  reporter.Stop();
+  const auto began = coordinator.began();
+  // By the sixth retry the backoff is at its 200 ms ceiling, less at most half for jitter.
+  for (size_t i = 6; i < 8; ++i) {
+    EXPECT_GE(began[i] - began[i - 1], 100ms) << "retry " << i << " came too soon";
+  }
+  EXPECT_FALSE(reporter.connected());
+  EXPECT_GE(counters_.report_failures().load(), 7u);
 }
 
 TEST_F(ReporterTest, UnreadableTokenFileStopsStartUp) {
