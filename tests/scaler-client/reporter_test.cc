@@ -1,6 +1,7 @@
 #include "lagscale/scaler_client/reporter.h"
 
 #include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -11,14 +12,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-
-#include <mutex>
 
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "support/fake_coordinator.h"
@@ -299,8 +297,9 @@ class RefusingCoordinator final : public lagscale::v1::LagService::Service {
   }
   ~RefusingCoordinator() override { server_->Shutdown(std::chrono::system_clock::now()); }
 
-  grpc::Status Report(grpc::ServerContext*,
-                      grpc::ServerReaderWriter<lagscale::v1::ReportAck, PodReport>* stream) override {
+  grpc::Status Report(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<lagscale::v1::ReportAck, PodReport>* stream) override {
     {
       std::lock_guard lock(mu_);
       began_.push_back(std::chrono::steady_clock::now());
