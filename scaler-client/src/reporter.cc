@@ -71,6 +71,7 @@ struct Stream {
   grpc::Status status;
   Phase phase = Phase::kConnecting;
   bool write_pending = false;
+  bool started = false;       // the call was established: a coordinator answered
   bool acknowledged = false;  // an ack has been read: a coordinator takes this stream's reports
   bool timed_out = false;  // cancelled for taking longer than connect_timeout to start
 };
@@ -226,6 +227,7 @@ class Reporter::Loop {
   void OnStarted(Stream& s, bool ok) {
     if (ok) {
       s.phase = Stream::Phase::kOpen;
+      s.started = true;
       r_.connected_.store(true, std::memory_order_relaxed);
       s.rpc->Read(&s.ack, s.ops.Start(Stream::kRead));
       next_report_ = next_poll_ = SteadyClock::now();  // tell the coordinator at once
@@ -291,10 +293,19 @@ class Reporter::Loop {
       std::uniform_real_distribution<double> jitter(0.5, 1.0);
       next_attempt_ = SteadyClock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(
                                                backoff_ * jitter(rng_));
-      backoff_ = std::min(backoff_ * 2, r_.options_.backoff_max);
+      backoff_ = std::min(backoff_ * 2, Ceiling(s));
       Warn(SteadyClock::now());
     }
     stream_.reset();
+  }
+
+  // A coordinator that took the call and refused it with UNAVAILABLE is a standby: it answers
+  // at once, and the leader is one reconnection (through the Service) away, so the wait stays
+  // short. Anything else (nothing listening, a silent address, a wrong token) waits up to the max.
+  std::chrono::milliseconds Ceiling(const Stream& s) const {
+    const bool standby = s.started && s.status.error_code() == grpc::StatusCode::UNAVAILABLE;
+    return standby ? std::min(r_.options_.backoff_max, r_.options_.standby_backoff_max)
+                   : r_.options_.backoff_max;
   }
 
   // Degraded mode is logged at most once per interval.

@@ -322,23 +322,28 @@ class RefusingCoordinator final : public lagscale::v1::LagService::Service {
   std::vector<std::chrono::steady_clock::time_point> began_;
 };
 
-TEST_F(ReporterTest, ACoordinatorThatRefusesAfterTakingTheCallIsRetriedWithGrowingBackoff) {
+TEST_F(ReporterTest, AStandbyThatRefusesAfterTakingTheCallIsRetriedWithBoundedBackoff) {
   // The report is written before the refusal arrives: a written report must not count as
   // success, or the backoff starts over on every attempt and the sidecar reconnects in a loop.
+  // A standby's refusal has its own, lower ceiling: the leader is one reconnection away.
   RefusingCoordinator coordinator;
-  ReporterOptions o = Options(coordinator.address());  // backoff 20 ms doubling to 200 ms
+  ReporterOptions o = Options(coordinator.address());  // backoff from 20 ms, doubling
+  o.backoff_max = 10s;
+  o.standby_backoff_max = 200ms;
   Reporter reporter(o, ledger_, counters_);
   reporter.Start();
-  ASSERT_TRUE(Eventually([&] { return coordinator.began().size() >= 8; }, 10s))
+  ASSERT_TRUE(Eventually([&] { return coordinator.began().size() >= 10; }, 10s))
       << "attempts: " << coordinator.began().size();
   reporter.Stop();
   const auto began = coordinator.began();
-  // By the sixth retry the backoff is at its 200 ms ceiling, less at most half for jitter.
-  for (size_t i = 6; i < 8; ++i) {
+  // From the sixth retry on the backoff is at the 200 ms ceiling, less at most half for jitter;
+  // without the standby ceiling the ninth would wait at least 2.5 s.
+  for (size_t i = 6; i < 10; ++i) {
     EXPECT_GE(began[i] - began[i - 1], 100ms) << "retry " << i << " came too soon";
+    EXPECT_LE(began[i] - began[i - 1], 1s) << "retry " << i << " waited past the ceiling";
   }
   EXPECT_FALSE(reporter.connected());
-  EXPECT_GE(counters_.report_failures().load(), 7u);
+  EXPECT_GE(counters_.report_failures().load(), 9u);
 }
 
 TEST_F(ReporterTest, UnreadableTokenFileStopsStartUp) {

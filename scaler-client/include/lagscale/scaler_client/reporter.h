@@ -42,6 +42,9 @@ struct ReporterOptions {
   std::chrono::milliseconds connect_timeout{3'000};
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{5000};
+  // The ceiling after a coordinator took the call and refused it as a standby (UNAVAILABLE): the
+  // leader is one reconnection through the Service away, and a standby answers cheaply.
+  std::chrono::milliseconds standby_backoff_max{1000};
   uint64_t seed = 0;  // randomness for the incarnation and the jitter; 0 = from the OS
 };
 
