@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lagscale/base/tcp_address.h"
+#include "lagscale/base/thread_name.h"
 
 namespace lagscale::sidecar {
 
@@ -116,7 +117,10 @@ AdminServer::~AdminServer() { Stop(); }
 uint16_t AdminServer::Start(const HostPort& address) {
   const uint16_t port = base::ListenTcp(acceptor_, address, "--admin").OrThrow();
   Accept();
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    base::NameThisThread("admin");
+    io_.run();
+  });
   return port;
 }
 

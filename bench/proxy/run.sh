@@ -12,7 +12,9 @@
 #                        and print the accounting overhead (sidecar vs noacct, same run).
 #   SCRAPE=1:            also run the sidecar while a Prometheus-like scraper (one process, one
 #                        keep-alive connection) fetches its /metrics every 100 ms ("scraped")
-#                        and print the scrape cost (scraped vs sidecar, same run).
+#                        and print the scrape cost (scraped vs sidecar, same run); then, in one
+#                        wrk run of SCRAPE_SECONDS (60), alternate 2-s scraped and quiet phases
+#                        counted by the sidecar's ledger (bench/proxy/scrape_cost.py).
 # With two or more cores the proxy under test is pinned to CPU 0 and wrk plus the upstream to
 # CPU 1 (taskset), so the proxies compete for the same, separate core.
 set -euo pipefail
@@ -305,6 +307,18 @@ for c in $CONNS; do
         'BEGIN { printf "c=%s: scraped every 100 ms / not scraped: RPS %.3fx, CPU/request %.3fx, p99 %.2fx\n", c, s/n, sc/nc, sp/np }'
   fi
 done
+# The scrape cost inside one run (bench/proxy/scrape_cost.py): wrk loads the sidecar throughout
+# while 2-s phases alternate between scraped and quiet, each counted by the sidecar's own ledger.
+if [ -n "${SCRAPE:-}" ]; then
+  SCRAPE_SECONDS=${SCRAPE_SECONDS:-60}
+  c=${CONNS%% *}
+  "${LOAD_CPU[@]}" wrk -t1 -c"$c" -d"$((SCRAPE_SECONDS + 2))s" -s "$WORK/infer.lua" \
+    "http://127.0.0.1:$SIDECAR_PORT/" > "$WORK/scrape_wrk.out" & wrk_pid=$!
+  echo "c=$c, one run of ${SCRAPE_SECONDS} s:"
+  "${LOAD_CPU[@]}" python3 "$ROOT/bench/proxy/scrape_cost.py" "$SIDECAR_ADMIN" \
+    --duration "$SCRAPE_SECONDS" --phase 2 --pid "$SIDECAR_PID"
+  wait "$wrk_pid"
+fi
 # Every request above was counted by the sidecar: show its ledger agrees with itself.
 curl -s "http://$SIDECAR_ADMIN/stats" | python3 -c '
 import json, sys

@@ -18,6 +18,7 @@
 #include "grpc_proxy_call.h"
 #include "h2_engine.h"
 #include "lagscale/base/host_port.h"
+#include "lagscale/base/thread_name.h"
 
 namespace lagscale::proxy {
 
@@ -75,7 +76,10 @@ class CallsEngine final : public internal::GrpcEngine {
       // Two calls waiting per queue, so a new call never waits for a thread to re-arm.
       internal::ProxyCall::Listen(*envs_[i]);
       internal::ProxyCall::Listen(*envs_[i]);
-      threads_.emplace_back([env = envs_[i].get()] { ServeQueue(*env); });
+      threads_.emplace_back([env = envs_[i].get(), i] {
+        base::NameThisThread("grpc-cq-" + std::to_string(i));
+        ServeQueue(*env);
+      });
     }
   }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "lagscale/base/host_port.h"
+#include "lagscale/base/thread_name.h"
 
 namespace lagscale::proxy::internal {
 namespace asio = boost::asio;
@@ -99,7 +100,12 @@ void FramesEngine::Start() {
     workers_.push_back(std::make_unique<FramesWorker>(config_, env));
   }
   Listen();
-  for (auto& worker : workers_) threads_.emplace_back([w = worker.get()] { w->Run(); });
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    threads_.emplace_back([w = workers_[i].get(), i] {
+      base::NameThisThread("grpc-io-" + std::to_string(i));
+      w->Run();
+    });
+  }
 }
 
 // Binds exclusively (no SO_REUSEPORT), as the HTTP listener and the calls engine do.

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lagscale/base/tcp_address.h"
+#include "lagscale/base/thread_name.h"
 #include "worker.h"
 
 namespace lagscale::proxy {
@@ -31,7 +32,12 @@ void HttpProxy::Start() {
     listen.port(port_);  // port 0: the first worker chose; the others share its port
     workers_.push_back(std::move(worker));
   }
-  for (auto& worker : workers_) threads_.emplace_back([w = worker.get()] { w->Run(); });
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    threads_.emplace_back([w = workers_[i].get(), i] {
+      base::NameThisThread("http-io-" + std::to_string(i));
+      w->Run();
+    });
+  }
   accepting_.store(true);
 }
 

@@ -11,6 +11,7 @@
 
 #include "lagscale/base/pending_ops.h"
 #include "lagscale/base/text_file.h"
+#include "lagscale/base/thread_name.h"
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "report.h"
 #include "tls.h"
@@ -353,7 +354,10 @@ void Reporter::Start() {
   }
   credentials_ = ReportChannelCredentials(options_);
   stop_ = false;
-  thread_ = std::thread([this, seed = options_.seed + 1] { Loop(*this, seed).Run(); });
+  thread_ = std::thread([this, seed = options_.seed + 1] {
+    base::NameThisThread("report");
+    Loop(*this, seed).Run();
+  });
 }
 
 void Reporter::Stop() {

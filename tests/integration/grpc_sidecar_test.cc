@@ -4,11 +4,15 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -159,6 +163,39 @@ TEST_P(GrpcSidecarTest, SecondSidecarOnTheSameGrpcPortStopsWithAMessageNamingIt)
   req.set_model_name("iris");
   inference::ModelInferResponse resp;
   EXPECT_TRUE(stub->ModelInfer(&ctx, req, &resp).ok());
+}
+
+// The names `top -H`, `ps -L` and perf show for the sidecar's threads.
+std::set<std::string> ThreadNames(pid_t pid) {
+  std::set<std::string> names;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
+}
+
+TEST_P(GrpcSidecarTest, ThreadsAreNamedForWhatTheyDo) {
+  GrpcUpstream upstream;
+  FakeCoordinator coordinator;
+  std::map<std::string, std::string> addresses;
+  auto sidecar = StartReady(
+      "lagscale-sidecar",
+      {"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--admin", "127.0.0.1:0",
+       "--threads", "2", "--grpc-listen", "127.0.0.1:0", "--grpc-upstream", upstream.address(),
+       "--grpc-engine", GetParam(), "--coordinator", coordinator.address()},
+      addresses);
+  ASSERT_TRUE(sidecar);
+  const std::string grpc = GetParam() == "frames" ? "grpc-io-0" : "grpc-cq-0";
+  const std::set<std::string> expected = {"http-io-0", "http-io-1", "admin", "report", grpc};
+  std::set<std::string> seen;
+  EXPECT_TRUE(Eventually([&] {
+    seen = ThreadNames(sidecar->pid());
+    return std::includes(seen.begin(), seen.end(), expected.begin(), expected.end());
+  })) << ::testing::PrintToString(seen);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, GrpcSidecarTest, ::testing::Values("calls", "frames"),
