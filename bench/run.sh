@@ -52,7 +52,7 @@ if want ledger; then
 fi
 if want proxy; then
   echo "## HTTP/1.1 proxy: sidecar vs nginx vs haproxy (one worker/thread each, same upstream),"
-  echo "## with the accounting-overhead (noacct) and scrape-cost (scraped) runs interleaved"
+  echo "## with the accounting-overhead (noacct) runs interleaved, then the scrape cost in one run"
   BUILD_DIR="$PWD/$build" NOACCT_SIDECAR="$PWD/$noacct/bin/lagscale-sidecar" SCRAPE=1 \
     bench/proxy/run.sh 2>/dev/null
   echo

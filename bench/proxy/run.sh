@@ -10,11 +10,11 @@
 # Env: BUILD_DIR (default build), DURATION (s), REPS, CONNS ("32 128"), MODELS (8), BODY_BYTES (300).
 #   NOACCT_SIDECAR=path: also run a sidecar built with -DLAGSCALE_BENCH_NO_ACCOUNTING=ON ("noacct")
 #                        and print the accounting overhead (sidecar vs noacct, same run).
-#   SCRAPE=1:            also run the sidecar while a Prometheus-like scraper (one process, one
-#                        keep-alive connection) fetches its /metrics every 100 ms ("scraped")
-#                        and print the scrape cost (scraped vs sidecar, same run); then, in one
-#                        wrk run of SCRAPE_SECONDS (60), alternate 2-s scraped and quiet phases
-#                        counted by the sidecar's ledger (bench/proxy/scrape_cost.py).
+#   SCRAPE=1:            also measure what a Prometheus-like scraper (one keep-alive connection,
+#                        /metrics every 100 ms) costs the loaded sidecar: one wrk run of
+#                        SCRAPE_SECONDS (60) whose 2-s phases alternate scraped and quiet, each
+#                        counted by the sidecar's own ledger (bench/proxy/scrape_cost.py). Two
+#                        separate runs cannot show it: consecutive runs differ by 10 % and more.
 # With two or more cores the proxy under test is pinned to CPU 0 and wrk plus the upstream to
 # CPU 1 (taskset), so the proxies compete for the same, separate core.
 set -euo pipefail
@@ -114,7 +114,6 @@ if [ -n "${NOACCT_SIDECAR:-}" ]; then
   NOACCT_PORT=$(grep -o 'http=[^ ]*' "$WORK/noacct.out" | sed 's/.*://')
   PROXIES="$PROXIES noacct"
 fi
-[ -n "${SCRAPE:-}" ] && PROXIES="$PROXIES scraped"
 
 # Proxy 2: nginx, one worker, upstream keep-alive.
 NGINX_PORT=$(free_port)
@@ -161,14 +160,14 @@ wait_port "$SIDECAR_PORT"; wait_port "$NGINX_PORT"; wait_port "$HAPROXY_PORT"
 # The processes whose CPU and memory count for each proxy (nginx: master and its worker).
 pids_of() {
   case $1 in
-    sidecar|scraped) echo "$SIDECAR_PID" ;;
+    sidecar) echo "$SIDECAR_PID" ;;
     noacct) echo "$NOACCT_PID" ;;
     nginx) echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
     haproxy) echo "$HAPROXY_PID $(pgrep -P "$HAPROXY_PID" | tr '\n' ' ')" ;;
   esac
 }
 port_of() {
-  case $1 in sidecar|scraped) echo "$SIDECAR_PORT" ;; noacct) echo "$NOACCT_PORT" ;; nginx) echo "$NGINX_PORT" ;; haproxy) echo "$HAPROXY_PORT" ;; esac
+  case $1 in sidecar) echo "$SIDECAR_PORT" ;; noacct) echo "$NOACCT_PORT" ;; nginx) echo "$NGINX_PORT" ;; haproxy) echo "$HAPROXY_PORT" ;; esac
 }
 cpu_ticks() {  # utime + stime of the given pids, in clock ticks
   local total=0
@@ -204,29 +203,6 @@ request = function()
 end
 LUA
 
-# A Prometheus-like scraper: one keep-alive connection, GET /metrics every 100 ms, as Prometheus
-# does with scrape_interval 100ms; it writes how many scrapes it made when stopped.
-cat > "$WORK/scraper.py" <<PY
-import http.client, signal, sys, time
-host, port = sys.argv[1].rsplit(":", 1)
-conn = http.client.HTTPConnection(host, int(port))
-scrapes = 0
-def stop(*_):
-    open("$WORK/scrapes", "w").write(str(scrapes))
-    sys.exit(0)
-signal.signal(signal.SIGTERM, stop)
-next_at = time.monotonic()
-while True:
-    conn.request("GET", "/metrics")
-    response = conn.getresponse()
-    response.read()
-    if response.status != 200:
-        sys.exit("scrape failed: %d" % response.status)
-    scrapes += 1
-    next_at += 0.1
-    time.sleep(max(0.0, next_at - time.monotonic()))
-PY
-
 declare -A IDLE_RSS IDLE_ANON
 for p in $PROXIES; do
   # shellcheck disable=SC2046
@@ -245,20 +221,12 @@ RESULTS=$WORK/results.tsv
 for rep in $(seq "$REPS"); do
   for c in $CONNS; do
     for p in $PROXIES; do
-      scraper=""
-      if [ "$p" = scraped ]; then
-        "${LOAD_CPU[@]}" python3 "$WORK/scraper.py" "$SIDECAR_ADMIN" & scraper=$!
-      fi
       # shellcheck disable=SC2046
       before=$(cpu_ticks $(pids_of $p))
       out=$("${LOAD_CPU[@]}" wrk -t1 -c"$c" -d"${DURATION}s" --latency -s "$WORK/infer.lua" \
             "http://127.0.0.1:$(port_of $p)/")
       # shellcheck disable=SC2046
       after=$(cpu_ticks $(pids_of $p))
-      if [ -n "$scraper" ]; then
-        kill "$scraper"; wait "$scraper" 2>/dev/null || true
-        echo "scrapes: $(cat "$WORK/scrapes")" >&2
-      fi
       requests=$(echo "$out" | awk '/requests in/ {print $1}')
       rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
       errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
@@ -300,11 +268,6 @@ for c in $CONNS; do
     awk -v c="$c" -v s="$(col sidecar $c 3)" -v n="$(col noacct $c 3)" -v sc="$(col sidecar $c 6)" \
         -v nc="$(col noacct $c 6)" -v sp="$(col sidecar $c 5)" -v np="$(col noacct $c 5)" \
         'BEGIN { printf "c=%s: accounting on/off: RPS %.3fx, CPU/request %.3fx, p99 %.2fx\n", c, s/n, sc/nc, sp/np }'
-  fi
-  if [[ " $PROXIES " == *" scraped "* ]]; then
-    awk -v c="$c" -v s="$(col scraped $c 3)" -v n="$(col sidecar $c 3)" -v sp="$(col scraped $c 5)" \
-        -v np="$(col sidecar $c 5)" -v sc="$(col scraped $c 6)" -v nc="$(col sidecar $c 6)" \
-        'BEGIN { printf "c=%s: scraped every 100 ms / not scraped: RPS %.3fx, CPU/request %.3fx, p99 %.2fx\n", c, s/n, sc/nc, sp/np }'
   fi
 done
 # The scrape cost inside one run (bench/proxy/scrape_cost.py): wrk loads the sidecar throughout
