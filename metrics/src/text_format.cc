@@ -79,8 +79,7 @@ void AppendHelp(std::string& out, std::string_view help) {
 // The extra label a line may carry: a histogram's le or a summary's quantile.
 struct ExtraLabel {
   std::string_view name;
-  double number = 0;
-  std::string_view text;  // when set, written instead of the number
+  double value = 0;  // +Inf is written "+Inf", as the format wants for the last bucket
 };
 
 // "name_suffix{labels} ".
@@ -103,11 +102,7 @@ void AppendHead(std::string& out, const MetricFamily& family, const ClientMetric
       out += separator;
       out += extra->name;
       out += "=\"";
-      if (extra->text.empty()) {
-        AppendDouble(out, extra->number);
-      } else {
-        out += extra->text;
-      }
+      AppendDouble(out, extra->value);
       out += '"';
     }
     out += '}';
@@ -131,24 +126,30 @@ void AppendValueLine(std::string& out, const MetricFamily& family, const ClientM
   AppendTail(out, metric);
 }
 
-void AppendHistogram(std::string& out, const MetricFamily& family, const ClientMetric& metric) {
-  const auto& h = metric.histogram;
+// The _count and _sum lines that open a histogram or a summary.
+void AppendCountAndSum(std::string& out, const MetricFamily& family, const ClientMetric& metric,
+                       uint64_t count, double sum) {
   AppendHead(out, family, metric, "_count");
-  AppendInteger(out, h.sample_count);
+  AppendInteger(out, count);
   AppendTail(out, metric);
   AppendHead(out, family, metric, "_sum");
-  AppendDouble(out, h.sample_sum);
+  AppendDouble(out, sum);
   AppendTail(out, metric);
+}
+
+void AppendHistogram(std::string& out, const MetricFamily& family, const ClientMetric& metric) {
+  const auto& h = metric.histogram;
+  AppendCountAndSum(out, family, metric, h.sample_count, h.sample_sum);
   double last = -std::numeric_limits<double>::infinity();
   for (const auto& bucket : h.bucket) {
-    const ExtraLabel le{"le", bucket.upper_bound, {}};
+    const ExtraLabel le{"le", bucket.upper_bound};
     AppendHead(out, family, metric, "_bucket", &le);
     AppendInteger(out, bucket.cumulative_count);
     AppendTail(out, metric);
     last = bucket.upper_bound;
   }
   if (last != std::numeric_limits<double>::infinity()) {
-    const ExtraLabel le{"le", 0, "+Inf"};
+    const ExtraLabel le{"le", std::numeric_limits<double>::infinity()};
     AppendHead(out, family, metric, "_bucket", &le);
     AppendInteger(out, h.sample_count);
     AppendTail(out, metric);
@@ -157,14 +158,9 @@ void AppendHistogram(std::string& out, const MetricFamily& family, const ClientM
 
 void AppendSummary(std::string& out, const MetricFamily& family, const ClientMetric& metric) {
   const auto& s = metric.summary;
-  AppendHead(out, family, metric, "_count");
-  AppendInteger(out, s.sample_count);
-  AppendTail(out, metric);
-  AppendHead(out, family, metric, "_sum");
-  AppendDouble(out, s.sample_sum);
-  AppendTail(out, metric);
+  AppendCountAndSum(out, family, metric, s.sample_count, s.sample_sum);
   for (const auto& q : s.quantile) {
-    const ExtraLabel quantile{"quantile", q.quantile, {}};
+    const ExtraLabel quantile{"quantile", q.quantile};
     AppendHead(out, family, metric, {}, &quantile);
     AppendDouble(out, q.value);
     AppendTail(out, metric);
