@@ -100,7 +100,7 @@ void AddRunFlags(CLI::App& app, Flags& f, std::vector<CLI::Option*>& options) {
   options.push_back(app.add_option("--max-replicas", p.max_replicas, "upper bound for every policy")
                         ->capture_default_str());
   options.push_back(
-      app.add_flag("--log-decisions", p.log_decisions, "print every scale event to stderr"));
+      app.add_flag("--log-decisions", p.log_decisions, "print every scale event to stderr: policy, model, time, from -> to, reason"));
   options.push_back(app.add_option("--seed", p.seed, "arrival randomness")->capture_default_str());
 }
 

@@ -63,9 +63,9 @@ ModelTrace WithWarmup(const ModelTrace& trace) {
 // first scale-up came (the oracle, which knows the future, may start a start-up bound early).
 class ScaleEvents {
  public:
-  ScaleEvents(const std::string& name, const SimParams& params, std::optional<double> burst,
-              double reaction_from)
-      : name_(name), params_(params), burst_(burst), reaction_from_(reaction_from) {}
+  ScaleEvents(const std::string& name, const std::string& model, const SimParams& params,
+              std::optional<double> burst, double reaction_from)
+      : name_(name), model_(model), params_(params), burst_(burst), reaction_from_(reaction_from) {}
 
   void Note(double t, int current, const Wake& wake, PolicyResult& r) {
     const int direction = *wake.desired > current ? 1 : -1;
@@ -74,13 +74,14 @@ class ScaleEvents {
     last_direction_ = direction;
     if (direction > 0 && !r.reaction_s && t >= reaction_from_) r.reaction_s = t - *burst_;
     if (params_.log_decisions) {
-      std::fprintf(stderr, "%s %.2f %d -> %d: %s\n", name_.c_str(), t, current, *wake.desired,
-                   wake.reason.c_str());
+      std::fprintf(stderr, "%s %s %.2f %d -> %d: %s\n", name_.c_str(), model_.c_str(), t, current,
+                   *wake.desired, wake.reason.c_str());
     }
   }
 
  private:
   const std::string& name_;
+  const std::string& model_;
   const SimParams& params_;
   std::optional<double> burst_;
   double reaction_from_;
@@ -114,7 +115,7 @@ PolicyResult RunModel(const std::string& name, const std::string& model, const M
   std::optional<double> burst = BurstStart(original, params);
   if (burst) *burst += kWarmupS;
   ScaleEvents events(
-      name, params, burst,
+      name, model, params, burst,
       burst ? *burst - (name == "oracle" ? cluster.startup_bound_s() + 1 : 0) : kInf);
 
   PolicyResult r;
