@@ -1,5 +1,6 @@
 // TargetTracking's backlog overshoot: replicas a panic adds to drain a queue go as soon as the
-// queue is gone; what the arrivals themselves need stays for the scale-down delay.
+// queue is gone; what the arrivals themselves need stays for the scale-down delay. After that the
+// panic holds what the arrivals since it began sustain, until a new signal starts a new panic.
 #include <gtest/gtest.h>
 
 #include "lagscale/coordinator/policy.h"
@@ -15,6 +16,9 @@ class BacklogOvershootTest : public testing::TargetTrackingTest {
     config_.max_replicas = 100;
     config_.max_scale_up_rate = 100;
     config_.tracking.startup_delay_s = 10;
+    // A burst lasts: every window shorter than the stable one (30 s) reads it, the window of
+    // arrivals since the panic began included.
+    demand_.long_window_s = 30;
   }
 
   // Decides at `now` and lets the replicas follow at once, as the test's only actuator.
@@ -102,10 +106,10 @@ TEST_F(BacklogOvershootTest, ReleaseIsNotAReversal) {
   demand_.inflight = 17;
   Step(11);
   ASSERT_EQ(Step(11.25).desired, 16);
-  demand_.short_rate = 160;  // a second surge: 32 in flight steady
+  demand_.short_rate = 160;  // a second surge: 32 in flight steady, lasting 1 s
   demand_.short_concurrency = 32;
   demand_.inflight = 32;
-  ASSERT_EQ(Step(12).desired, 32);
+  ASSERT_GT(Step(12).desired, 32);
   demand_.Steady(4, 20);
   double dropped_at = -1;
   for (double t = 13; t < 200 && dropped_at < 0; t += 0.5) {
@@ -113,6 +117,76 @@ TEST_F(BacklogOvershootTest, ReleaseIsNotAReversal) {
   }
   EXPECT_GE(dropped_at, 12 + 60 - 0.5);
   EXPECT_LE(dropped_at, 12 + 60 + 1) << "the scale-down delay was doubled";
+}
+
+// A surge after the release is a new panic: it sizes for the queue that builds until its own
+// replicas can be ready (ten more seconds), as the first one did, instead of for the arrivals
+// alone on top of a floor sized for the first surge.
+TEST_F(BacklogOvershootTest, ASurgeAfterTheReleaseIsANewPanic) {
+  PanicIntoBacklog();
+  demand_.inflight = 17;
+  Step(11);
+  ASSERT_EQ(Step(11.25).desired, 16);
+  demand_.short_rate = 160;  // 32 in flight steady: 8 above the 24 that 16 replicas serve at 1.5x
+  demand_.short_concurrency = 32;
+  demand_.inflight = 32;
+  // 8 / 0.2 s = 40 requests/s more than served, for 10 s: 400 queued x 0.1 slot each.
+  EXPECT_EQ(Step(12).desired, 32 + 40);
+}
+
+// Once released, the panic holds what the arrivals since it began sustain: a short window reading
+// a few more requests (a clump, not a signal: below twice the capacity, nothing queueing) adds
+// nothing, where sizing each decision on it added a replica and took it away a moment later.
+TEST_F(BacklogOvershootTest, ReleasedPanicIgnoresShortWindowNoise) {
+  PanicIntoBacklog();
+  demand_.mid_from_s = 2;  // arrivals since the panic began: still the burst's 80/s
+  demand_.mid_rate = 80;
+  demand_.inflight = 17;
+  Step(11);
+  ASSERT_EQ(Step(11.25).desired, 16);
+  demand_.short_rate = 95;  // 19 in flight for a moment
+  demand_.inflight = 19;
+  EXPECT_EQ(Step(11.5).desired, 16);
+  demand_.short_rate = 80;
+  demand_.inflight = 16;
+  EXPECT_EQ(Step(11.75).desired, 16);
+}
+
+// The average concurrency over the panic window still holds the queue that just drained: it keeps
+// the panic going (KPA), but it is not a new signal, so the released replicas are not started
+// again for a queue that is gone.
+TEST_F(BacklogOvershootTest, DrainedQueueInTheAverageIsNotANewPanic) {
+  PanicIntoBacklog();
+  demand_.inflight = 16 + 500;
+  Step(11);
+  demand_.inflight = 17;
+  demand_.short_concurrency = 300;  // the last 2 s still average the queue
+  Step(14);
+  EXPECT_EQ(Step(14.25).desired, 16);
+  EXPECT_EQ(Step(14.5).desired, 16);
+}
+
+// Whether the queue has drained is read against what the arrivals since the panic began keep in
+// flight, not against the last two seconds: for 6 s requests those hold a handful of arrivals, and
+// a busy pair of seconds made a standing queue look like noise, so the panic let go of replicas
+// that were still starting and had to start them again (issue 20, llm_tokens).
+TEST_F(BacklogOvershootTest, ABusyShortWindowDoesNotHideAQueue) {
+  // 6 s requests at 1/s learned while calm: 6 in flight, 6 replicas at target 1.
+  demand_.Steady(6, 1);
+  ASSERT_EQ(Step(0).desired, 6);
+  demand_.short_rate = 2;  // a step to 2/s: 12 in flight steady, 13 now
+  demand_.short_concurrency = 12;
+  demand_.inflight = 13;
+  const int panicked = Step(1).desired;
+  ASSERT_GT(panicked, 12);
+  // Ten seconds on: arrivals since the panic began ran at 1.2/s (7.2 in flight), the last two
+  // seconds at 2/s (12), and 14 are in flight: 7 more than the arrivals keep there.
+  demand_.mid_from_s = 2;
+  demand_.mid_rate = 1.2;
+  demand_.inflight = 14;
+  EXPECT_EQ(Step(11).desired, panicked) << "a queue of 7 at 7.2 in flight is not Poisson noise";
+  demand_.inflight = 8;  // now it has drained
+  EXPECT_LT(Step(12).desired, panicked);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #pragma once
 
 // FakeDemand: a DemandView whose answers a test sets directly. Windows at or above
-// `long_window_s` read the "stable" values, shorter windows the "short" ones.
+// `long_window_s` read the "stable" values, shorter windows the "short" ones; arrivals over
+// windows longer than `mid_from_s` (and shorter than `long_window_s`) read `mid_rate`.
 
 #include <limits>
 
@@ -15,6 +16,8 @@ struct FakeDemand : DemandView {
   double short_concurrency = 0;
   double stable_rate = 0;
   double short_rate = 0;
+  double mid_from_s = std::numeric_limits<double>::infinity();
+  double mid_rate = 0;
   double inflight = 0;
   double idle_s = std::numeric_limits<double>::infinity();
   double stable_token_rate = 0;  // completion tokens/s in long windows
@@ -35,7 +38,8 @@ struct FakeDemand : DemandView {
   }
   double Inflight() const override { return inflight; }
   double ArrivalRate(double window_s) const override {
-    return window_s >= long_window_s ? stable_rate : short_rate;
+    if (window_s >= long_window_s) return stable_rate;
+    return window_s > mid_from_s ? mid_rate : short_rate;
   }
   double IdleSeconds() const override { return idle_s; }
   double TokenRate(double window_s) const override {

@@ -26,12 +26,16 @@ Decision TargetTracking::Decide(const ModelContext& context) {
 
 // Panic when the short window reads panic_threshold x the capacity we have (or, from zero
 // replicas, any demand at all); it lasts until a full stable window passes without that (KPA).
-void TargetTracking::UpdatePanic(bool over, double now, int current) {
+// A panic that has let its backlog's replicas go is over as far as sizing goes: a new signal then
+// (`fresh`: read now, not a window average that still holds the drained queue) starts a new
+// panic, with its own start-up delay and backlog, rather than adding to a floor that was sized for
+// the previous one.
+void TargetTracking::UpdatePanic(bool over, bool fresh, double now, int current) {
   if (over) {
-    if (!panicking_) {  // the replicas there are now were ready: the panic starts its own
+    if (!panicking_ || (panic_released_ && fresh)) {  // the replicas there now were ready
       panic_began_s_ = now;
       panic_ready_ = current;
-      panic_steady_peak_ = 0;
+      panic_released_ = false;
     }
     panicking_ = true;
     last_over_s_ = now;
@@ -49,7 +53,7 @@ TargetTracking::Sizing TargetTracking::SizeOnTokens(const ModelContext& context)
   const double stable = context.demand.TokenRate(params_.stable_window_s);
   const double burst = context.demand.TokenRate(params_.panic_window_s);
   UpdatePanic(current == 0 ? burst > 0 : burst >= params_.panic_threshold * current * target,
-              context.now_s, current);
+              true, context.now_s, current);
   why_ = Why{};
   why_.tokens = true;
   int recommendation;
@@ -74,11 +78,14 @@ TargetTracking::Sizing TargetTracking::SizeOnConcurrency(const ModelContext& con
   const ConcurrencySample sample = SampleConcurrency(context.demand);
   const double capacity = current * target;
   const bool queue_building = sample.inflight >= params_.panic_threshold * capacity;
-  UpdatePanic(PanicSignal(sample, current, capacity, queue_building), context.now_s, current);
+  const bool fresh =
+      queue_building || ShortDemand(sample) >= params_.panic_threshold * capacity;
+  UpdatePanic(PanicSignal(sample, current, capacity, queue_building), fresh, context.now_s,
+              current);
   Learn(sample, queue_building);
 
   why_ = Why{};
-  Sizing sizing = panicking_ ? SizePanic(sample, target, current, context.now_s)
+  Sizing sizing = panicking_ ? SizePanic(sample, context.demand, target, current, context.now_s)
                              : Sizing{SizeOnStable(sample.stable, target, current)};
   const double window_demand =
       Learned() ? context.demand.ArrivalRate(params_.panic_window_s) * seconds_per_request_
@@ -136,38 +143,53 @@ void TargetTracking::Learn(const ConcurrencySample& sample, bool queue_building)
 }
 
 // Size on arrivals x learned time per request; never lower while panicking (KPA keeps the panic
-// maximum). Without a learned service time, the measured burst is all there is.
-TargetTracking::Sizing TargetTracking::SizePanic(const ConcurrencySample& sample, double target,
+// maximum) until the backlog's replicas are released. Without a learned service time, the
+// measured burst is all there is.
+TargetTracking::Sizing TargetTracking::SizePanic(const ConcurrencySample& sample,
+                                                 const DemandView& demand_view, double target,
                                                  int current, double now) {
   const double short_demand = ShortDemand(sample);
   double demand = std::max(std::max(short_demand, sample.short_avg), sample.inflight);
-  int floor = current;
-  int steady_need = -1;
-  if (Learned()) {
-    // Requests queued beyond the steady demand need extra slots to drain in backlog_drain_s.
-    const double steady = std::max(short_demand, sample.stable_rate * seconds_per_request_);
-    const double queued = std::max(0.0, sample.inflight - steady);
-    const double to_come = BacklogStillToCome(steady, now);
-    demand = steady + (queued + to_come) * DrainSlotsPerRequest();
-    steady_need = ReplicasFor(steady, target, params_.tolerance);
-    panic_steady_peak_ = std::max(panic_steady_peak_, steady_need);
-    // Once the queue has drained (in flight within Poisson noise of the steady demand) and no
-    // more is to come, the replicas added only to drain it go: holding them for the panic and
-    // the scale-down delay cost more replica-seconds than the spike itself (issue 20,
-    // spike_tall). What the steady demand needed at its peak stays.
-    const bool started = now - panic_began_s_ >= params_.startup_delay_s;
-    if (started && to_come == 0 && queued <= std::max(1.0, 2 * std::sqrt(steady))) {
-      floor = panic_steady_peak_;
-    }
-  }
   why_.cause = Cause::kPanic;
   why_.a = sample.inflight;
   why_.b = sample.short_rate;
-  // The same dead-band as SizeOnStable: without a learned time the demand is measured concurrency,
-  // which reads 12.1 for 12 requests in flight and would add a replica as the burst ends.
-  const int recommendation = std::max(ReplicasFor(demand, target, params_.tolerance), floor);
-  Sizing sizing{recommendation, 0, steady_need < 0 ? recommendation : steady_need};
-  sizing.releasing_backlog = floor < current;
+  if (!Learned()) {
+    // The same dead-band as SizeOnStable: without a learned time the demand is measured
+    // concurrency, which reads 12.1 for 12 requests in flight and would add a replica as the
+    // burst ends. Never lower while panicking.
+    const int recommendation = std::max(ReplicasFor(demand, target, params_.tolerance), current);
+    return Sizing{recommendation, 0, recommendation};
+  }
+  // Requests queued beyond the steady demand need extra slots to drain in backlog_drain_s.
+  const double steady = std::max(short_demand, sample.stable_rate * seconds_per_request_);
+  const double queued = std::max(0.0, sample.inflight - steady);
+  const double to_come = BacklogStillToCome(steady, now);
+  demand = steady + (queued + to_come) * DrainSlotsPerRequest();
+  // What the load sustains, and so what the scale-down delay remembers: arrivals since the panic
+  // began (over at least two requests' time), not the peak of the short windows. A clump or a
+  // burst's first instants read high over a short window, and the peak of those readings held
+  // replicas the load never needed for as long as the panic lasted (issue 20: 2-4 % fewer
+  // replica-seconds on the step, spike, on/off and ramp traces at the same SLO violation).
+  const double since = std::clamp(std::max(now - panic_began_s_, 2 * seconds_per_request_),
+                                  params_.panic_window_s, params_.stable_window_s);
+  const double sustained =
+      std::max(sample.stable_rate, demand_view.ArrivalRate(since)) * seconds_per_request_;
+  const int sustained_need = ReplicasFor(sustained, target, params_.tolerance);
+  // Once the queue has drained (in flight within Poisson noise of what the load sustains) and no
+  // more is to come, the replicas added only to drain it go: holding them for the panic and the
+  // scale-down delay cost more replica-seconds than the spike itself (issue 20, spike_tall).
+  // From then on the panic holds what the load sustains; only a new signal starts another one
+  // (UpdatePanic), so a short window's noise does not add and release replicas every decision.
+  const bool started = now - panic_began_s_ >= params_.startup_delay_s;
+  const double backlog = std::max(0.0, sample.inflight - sustained);
+  if (started && to_come == 0 && backlog <= std::max(1.0, 2 * std::sqrt(sustained))) {
+    panic_released_ = true;
+  }
+  const int recommendation = panic_released_
+                                 ? sustained_need
+                                 : std::max(ReplicasFor(demand, target, params_.tolerance), current);
+  Sizing sizing{recommendation, 0, sustained_need};
+  sizing.releasing_backlog = recommendation < current;
   return sizing;
 }
 

@@ -10,8 +10,10 @@
 //    drain, not on measured concurrency that the queue inflates while new replicas start; with
 //    the start-up delay known, also for the queue that builds until the first of them is ready;
 //  - the replicas added only to drain that queue go once it has drained (not before the start-up
-//    delay), and the scale-down delay remembers what the arrivals needed, not the backlog's extra
-//    (letting them go is not a scale-down that flap damping counts as reversed);
+//    delay), and the scale-down delay remembers what the arrivals since the panic began needed,
+//    not the backlog's extra (letting them go is not a scale-down that flap damping counts as
+//    reversed); after that the panic holds what those arrivals need until a new signal, read
+//    now, starts a new panic with its own backlog;
 //  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak;
 //  - reversals lengthen the scale-down delay (flap damping).
 // A decision is these steps, each in its own function: sample the demand, update the panic state,
@@ -78,7 +80,7 @@ class TargetTracking : public ModelPolicy {
   };
 
   // ---- Sizing (target_tracking.cc).
-  void UpdatePanic(bool over, double now, int current);
+  void UpdatePanic(bool over, bool fresh, double now, int current);
   Sizing SizeOnTokens(const ModelContext& context);
   Sizing SizeOnConcurrency(const ModelContext& context);
   ConcurrencySample SampleConcurrency(const DemandView& demand) const;
@@ -87,7 +89,8 @@ class TargetTracking : public ModelPolicy {
   bool PanicSignal(const ConcurrencySample& sample, int current, double capacity,
                    bool queue_building) const;
   void Learn(const ConcurrencySample& sample, bool queue_building);
-  Sizing SizePanic(const ConcurrencySample& sample, double target, int current, double now);
+  Sizing SizePanic(const ConcurrencySample& sample, const DemandView& demand_view, double target,
+                   int current, double now);
   int SizeOnStable(double stable, double target, int current);
   double BacklogStillToCome(double steady, double now) const;
   double DrainSlotsPerRequest() const;
@@ -115,7 +118,7 @@ class TargetTracking : public ModelPolicy {
   double last_over_s_ = kNever;
   double panic_began_s_ = kNever;
   int panic_ready_ = 0;                         // replicas when the panic began
-  int panic_steady_peak_ = 0;                   // most replicas the panic's steady demand needed
+  bool panic_released_ = false;                 // the panic's backlog replicas have gone
   double seconds_per_request_ = 0;              // see Learn()
   std::deque<std::pair<double, int>> history_;  // (time, recommendation), see Remember()
   Why why_;                                     // the decision being made
