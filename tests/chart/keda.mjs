@@ -81,6 +81,49 @@ export async function kedaTests() {
     assert(err.includes("coordinator.config.models[0] (iris): actuator keda, but its target Deployment ml/mlserver is also written by the coordinator for coordinator.config.servers \"mlserver\"; one writer per target"), err);
   });
 
+  await test("KEDA over mutual TLS: each ScaledObject namespace gets a TriggerAuthentication and the client Secret it reads", async () => {
+    const objs = await build({ coordinator: { config }, keda: { enabled: true }, reportTls: { enabled: true, mutual: true } });
+    const iris = one(objs, "ScaledObject", "rel-lagscale-model-iris");
+    eq(iris.spec.triggers[0].authenticationRef, { name: "rel-lagscale-keda-tls" }, "trigger authenticationRef");
+    const auths = find(objs, "TriggerAuthentication");
+    eq(auths.map((a) => a.metadata.namespace).sort(), ["ml", "serving"], "one per ScaledObject namespace");
+    for (const a of auths) {
+      eq(a.spec.secretTargetRef, [
+        { parameter: "caCert", name: "rel-lagscale-report-tls-client", key: "ca.crt" },
+        { parameter: "tlsClientCert", name: "rel-lagscale-report-tls-client", key: "tls.crt" },
+        { parameter: "tlsClientKey", name: "rel-lagscale-report-tls-client", key: "tls.key" },
+      ], `${a.metadata.namespace}: KEDA's external-scaler TLS parameters from the client Secret`);
+    }
+    const clients = objs.filter((o) => o.kind === "Secret" && o.metadata.name === "rel-lagscale-report-tls-client");
+    eq(clients.map((c) => c.metadata.namespace).sort(), ["ml", "serving"], "the client Secret is where each TriggerAuthentication reads it");
+    const server = one(objs, "Secret", "rel-lagscale-report-tls");
+    for (const c of clients) {
+      eq(c.data["ca.crt"], server.data["ca.crt"], `${c.metadata.namespace}: the CA the coordinator requires client certificates from`);
+      eq(c.data["tls.crt"], clients[0].data["tls.crt"], "the same client certificate everywhere");
+    }
+    const coordinatorArgs = one(objs, "Deployment", "rel-lagscale").spec.template.spec.containers[0].args;
+    assert(coordinatorArgs.includes("--tls-client-ca=/var/run/lagscale/tls/ca.crt"), `the coordinator requires client certificates: ${coordinatorArgs}`);
+  });
+
+  await test("KEDA over TLS without client certificates: only the CA; without TLS no TriggerAuthentication", async () => {
+    let objs = await build({ coordinator: { config }, keda: { enabled: true }, reportTls: { enabled: true } });
+    for (const a of find(objs, "TriggerAuthentication")) {
+      eq(a.spec.secretTargetRef, [{ parameter: "caCert", name: "rel-lagscale-report-tls-client", key: "ca.crt" }], "CA only");
+    }
+    objs = await build({ coordinator: { config }, keda: { enabled: true } });
+    eq(find(objs, "TriggerAuthentication").length, 0, "no TriggerAuthentication");
+    eq(one(objs, "ScaledObject", "rel-lagscale-model-iris").spec.triggers[0].authenticationRef, undefined, "no authenticationRef");
+  });
+
+  await test("KEDA over TLS with cert-manager: a client Certificate in each ScaledObject namespace", async () => {
+    lint({ coordinator: { config }, keda: { enabled: true }, reportTls: { enabled: true, mutual: true, mode: "cert-manager", certManager: { issuerRef: { name: "ca", kind: "ClusterIssuer" } } } });
+    const objs = render({ coordinator: { config }, keda: { enabled: true }, reportTls: { enabled: true, mutual: true, mode: "cert-manager", certManager: { issuerRef: { name: "ca", kind: "ClusterIssuer" } } } });
+    await validateAll(objs.filter((o) => o.apiVersion !== "cert-manager.io/v1"));
+    const certs = objs.filter((o) => o.kind === "Certificate" && o.metadata.name === "rel-lagscale-report-tls-client");
+    eq(certs.map((c) => c.metadata.namespace).sort(), ["ml", "serving"], "client Certificates");
+    for (const c of certs) eq(c.spec.secretName, "rel-lagscale-report-tls-client", "secretName");
+  });
+
   await test("KEDA: schema rejects an unknown metric and actuator", async () => {
     let err = renderFails({ keda: { metric: "qps" } });
     assert(err.includes("at '/keda/metric': value must be one of 'desiredReplicas', 'concurrency', 'inflight'"), err);

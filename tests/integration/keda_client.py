@@ -8,6 +8,10 @@ formula to decide replicas: ratio = value / (target * current); inside the 10 % 
 replicas stay, otherwise they become ceil(value / target) within [--min, --max]. An error leaves
 the replicas alone (the HPA holds). Every event is appended to --events as one JSON line with
 time.monotonic() (CLOCK_MONOTONIC, the clock C++'s steady_clock reads on Linux).
+
+With --ca-cert (and --client-cert/--client-key) it dials TLS as KEDA does when a
+TriggerAuthentication supplies caCert (and tlsClientCert/tlsClientKey): PEM files, the host of
+--address as the name the server's certificate must carry.
 """
 import argparse
 import json
@@ -29,6 +33,9 @@ parser.add_argument("--metadata", action="append", default=[], help="key=value")
 parser.add_argument("--poll", type=float, default=0.5)
 parser.add_argument("--min", type=int, default=1)
 parser.add_argument("--max", type=int, default=100)
+parser.add_argument("--ca-cert", help="PEM file: trust only this CA (KEDA's caCert)")
+parser.add_argument("--client-cert", help="PEM file: present this certificate (tlsClientCert)")
+parser.add_argument("--client-key", help="PEM file: its private key (tlsClientKey)")
 args = parser.parse_args()
 
 gen = args.gen_dir
@@ -56,7 +63,20 @@ for kv in args.metadata:
     key, _, value = kv.partition("=")
     ref.scalerMetadata[key] = value
 
-channel = grpc.insecure_channel(args.address)
+def read(path):
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+if args.ca_cert:
+    credentials = grpc.ssl_channel_credentials(root_certificates=read(args.ca_cert),
+                                               private_key=read(args.client_key),
+                                               certificate_chain=read(args.client_cert))
+    channel = grpc.secure_channel(args.address, credentials)
+else:
+    channel = grpc.insecure_channel(args.address)
 stub = pb_grpc.ExternalScalerStub(channel)
 
 

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/openssl_certs.h"
 #include "support/process.h"
 
 namespace lagscale::testing {
@@ -61,74 +62,88 @@ class KedaScalerTest : public ::testing::Test {
   }
 
   std::unique_ptr<ChildProcess> StartCoordinator(const std::string& grpc_listen,
-                                                 std::map<std::string, std::string>& addr) {
-    return StartReady("lagscale-coordinator",
-                      {"--config", (dir_ / "config.yaml").string(), "--grpc-listen", grpc_listen,
-                       "--http-listen", "127.0.0.1:0", "--actuator", "dry-run"},
-                      addr);
+                                                 std::map<std::string, std::string>& addr,
+                                                 std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--config",      (dir_ / "config.yaml").string(),
+                                     "--grpc-listen", grpc_listen,
+                                     "--http-listen", "127.0.0.1:0",
+                                     "--actuator",    "dry-run"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return StartReady("lagscale-coordinator", args, addr);
   }
   std::unique_ptr<ChildProcess> StartSidecar(const std::string& pod, const std::string& upstream,
                                              const std::string& coordinator,
-                                             std::map<std::string, std::string>& addr) {
-    return StartReady("lagscale-sidecar",
-                      {"--listen",
-                       "127.0.0.1:0",
-                       "--upstream",
-                       upstream,
-                       "--admin",
-                       "127.0.0.1:0",
-                       "--grpc-listen",
-                       "",
-                       "--threads",
-                       "1",
-                       "--coordinator",
-                       coordinator,
-                       "--report-interval",
-                       "100ms",
-                       "--early-report-threshold",
-                       "1",
-                       "--server-name",
-                       "srv",
-                       "--pod-name",
-                       pod},
-                      addr);
+                                             std::map<std::string, std::string>& addr,
+                                             std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--listen",
+                                     "127.0.0.1:0",
+                                     "--upstream",
+                                     upstream,
+                                     "--admin",
+                                     "127.0.0.1:0",
+                                     "--grpc-listen",
+                                     "",
+                                     "--threads",
+                                     "1",
+                                     "--coordinator",
+                                     coordinator,
+                                     "--report-interval",
+                                     "100ms",
+                                     "--early-report-threshold",
+                                     "1",
+                                     "--server-name",
+                                     "srv",
+                                     "--pod-name",
+                                     pod};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return StartReady("lagscale-sidecar", args, addr);
+  }
+  // A KEDA-like client writing its events to `events` (a file name in the test's directory),
+  // with `extra` arguments (TLS).
+  std::unique_ptr<ChildProcess> Client(const std::string& coordinator, const std::string& metadata,
+                                       const std::string& events,
+                                       std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        "/usr/bin/python3",
+        std::string(LAGSCALE_SOURCE_DIR) + "/tests/integration/keda_client.py",
+        "--address",
+        coordinator,
+        "--proto-dir",
+        std::string(LAGSCALE_SOURCE_DIR) + "/proto",
+        "--events",
+        (dir_ / events).string(),
+        "--gen-dir",
+        (dir_ / ("gen-" + events)).string(),
+        "--metadata",
+        metadata,
+        "--metadata",
+        "metric=desiredReplicas",
+        "--poll",
+        "0.5",
+        "--min",
+        "1",
+        "--max",
+        "9"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return ChildProcess::Start(args);
   }
   void StartClient(const std::string& coordinator, const std::string& metadata) {
-    client_ =
-        ChildProcess::Start({"/usr/bin/python3",
-                             std::string(LAGSCALE_SOURCE_DIR) + "/tests/integration/keda_client.py",
-                             "--address",
-                             coordinator,
-                             "--proto-dir",
-                             std::string(LAGSCALE_SOURCE_DIR) + "/proto",
-                             "--events",
-                             (dir_ / "events.jsonl").string(),
-                             "--gen-dir",
-                             (dir_ / "gen").string(),
-                             "--metadata",
-                             metadata,
-                             "--metadata",
-                             "metric=desiredReplicas",
-                             "--poll",
-                             "0.5",
-                             "--min",
-                             "1",
-                             "--max",
-                             "9"});
+    client_ = Client(coordinator, metadata, "events.jsonl");
     ASSERT_TRUE(client_);
   }
-  // Every event the client wrote so far.
-  std::vector<json> Events() {
+  // Every event a client wrote so far to `events`.
+  std::vector<json> Events(const std::string& events = "events.jsonl") {
     std::vector<json> out;
-    std::ifstream in(dir_ / "events.jsonl");
+    std::ifstream in(dir_ / events);
     for (std::string line; std::getline(in, line);) {
       if (!line.empty() && line.back() == '}') out.push_back(json::parse(line));
     }
     return out;
   }
-  std::vector<json> EventsOf(const std::string& kind, double since = 0) {
+  std::vector<json> EventsOf(const std::string& kind, double since = 0,
+                             const std::string& events = "events.jsonl") {
     std::vector<json> out;
-    for (auto& e : Events()) {
+    for (auto& e : Events(events)) {
       if (e["event"] == kind && e["t"].get<double>() >= since) out.push_back(e);
     }
     return out;
@@ -285,6 +300,67 @@ TEST_F(KedaScalerTest, KedaClientFollowsTheCoordinatorAndHoldsWithoutFreshReport
   const double back = Now();
   ASSERT_TRUE(Eventually([&] { return !EventsOf("poll", back).empty(); }, 15s));
   EXPECT_GE(EventsOf("poll", back)[0]["value"].get<double>(), 1);
+}
+
+// The coordinator's gRPC port with mutual TLS (what the chart's reportTls.mutual turns on): KEDA
+// reaches the external scaler only with the TriggerAuthentication's CA and client certificate, as
+// the sidecars' reports do; a caller without a certificate, or with one from another CA, gets no
+// answer at all.
+TEST_F(KedaScalerTest, OverMutualTlsOnlyAClientWithTheCertificateIsAnswered) {
+  TestCertificates certs;
+  certs.MakeCa("ca");
+  certs.MakeLeaf("server", "ca");
+  certs.MakeLeaf("client", "ca");
+  certs.MakeCa("other-ca");
+  certs.MakeLeaf("stranger", "other-ca");
+  std::map<std::string, std::string> up, coord, pod;
+  auto upstream = StartReady("lagscale-testserver",
+                             {"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--model",
+                              "iris:50", "--concurrency", "100"},
+                             up);
+  ASSERT_TRUE(upstream);
+  auto coordinator = StartCoordinator(
+      "127.0.0.1:0", coord,
+      {"--tls-cert", certs.Path("server.pem"), "--tls-key", certs.Path("server.key"),
+       "--tls-client-ca", certs.Path("ca.pem")});
+  ASSERT_TRUE(coordinator);
+  auto sidecar = StartSidecar("pod-a", up["http"], coord["grpc"], pod,
+                              {"--coordinator-ca", certs.Path("ca.pem"), "--coordinator-cert",
+                               certs.Path("client.pem"), "--coordinator-key",
+                               certs.Path("client.key")});
+  ASSERT_TRUE(sidecar);
+  ASSERT_EQ(Http("POST", pod["http"], "/v2/models/iris/infer",
+                 R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1.0]}]})")
+                .status,
+            200);
+
+  auto keda = Client(coord["grpc"], "model=iris", "keda.jsonl",
+                     {"--ca-cert", certs.Path("ca.pem"), "--client-cert", certs.Path("client.pem"),
+                      "--client-key", certs.Path("client.key")});
+  auto no_cert = Client(coord["grpc"], "model=iris", "no-cert.jsonl",
+                        {"--ca-cert", certs.Path("ca.pem")});
+  auto stranger = Client(coord["grpc"], "model=iris", "stranger.jsonl",
+                         {"--ca-cert", certs.Path("ca.pem"), "--client-cert",
+                          certs.Path("stranger.pem"), "--client-key", certs.Path("stranger.key")});
+  ASSERT_TRUE(keda && no_cert && stranger);
+
+  // KEDA reads iris's replicas (the pod's report made them fresh) and its activity stream.
+  ASSERT_TRUE(Eventually([&] { return EventsOf("poll", 0, "keda.jsonl").size() >= 3; }, 30s))
+      << keda->stderr_text();
+  EXPECT_EQ(EventsOf("poll", 0, "keda.jsonl").back()["metric"],
+            "lagscale-model-iris-desiredreplicas");
+  EXPECT_GE(EventsOf("poll", 0, "keda.jsonl").back()["value"].get<double>(), 1);
+  EXPECT_TRUE(Eventually([&] { return !EventsOf("active", 0, "keda.jsonl").empty(); }, 10s));
+  // By then the others have tried as often and been refused in the handshake, every time.
+  for (const std::string events : {"no-cert.jsonl", "stranger.jsonl"}) {
+    ASSERT_TRUE(Eventually([&] { return EventsOf("error", 0, events).size() >= 3; }, 10s))
+        << events;
+    EXPECT_TRUE(EventsOf("poll", 0, events).empty()) << events;
+    EXPECT_TRUE(EventsOf("active", 0, events).empty()) << events;
+    for (const json& e : EventsOf("error", 0, events)) {
+      EXPECT_EQ(e["code"], "UNAVAILABLE") << events << ": " << e.dump();
+    }
+  }
 }
 
 TEST_F(KedaScalerTest, TargetClaimedByKedaAndTheCoordinatorStopsStartUp) {

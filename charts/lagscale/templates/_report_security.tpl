@@ -22,6 +22,40 @@ ServerConfig's when it renders one elsewhere (its pods mount them there). */}}
 {{- toJson $list -}}
 {{- end -}}
 
+{{/* Namespaces of the KEDA ScaledObjects (JSON list; empty unless keda.enabled): the targets'
+namespaces, as keda-scaledobject.yaml places them. */}}
+{{- define "lagscale.kedaNamespaces" -}}
+{{- $list := list -}}
+{{- if and .Values.keda.enabled .Values.coordinator.enabled -}}
+{{- $cfg := include "lagscale.coordinatorConfig" . | fromYaml -}}
+{{- range $section := list "servers" "models" -}}
+{{- range $e := (get $cfg $section | default list) -}}
+{{- if eq ($e.actuator | default "coordinator") "keda" -}}
+{{- $ns := $.Release.Namespace -}}
+{{- if $e.target -}}
+{{- $ns = $e.target.namespace | default $.Release.Namespace -}}
+{{- else if $cfg.seldon.enabled -}}
+{{- $ns = $cfg.seldon.namespace | default $.Release.Namespace -}}
+{{- end -}}
+{{- $list = append $list $ns | uniq -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $list -}}
+{{- end -}}
+
+{{/* Namespaces the sidecars' TLS Secret goes to (JSON list): the sidecars', and with TLS on, every
+KEDA ScaledObject's (KEDA presents it to the coordinator's gRPC port through a
+TriggerAuthentication, which reads Secrets from its own namespace only). */}}
+{{- define "lagscale.reportTlsClientNamespaces" -}}
+{{- $list := include "lagscale.sidecarSecretNamespaces" . | fromJsonArray -}}
+{{- range include "lagscale.kedaNamespaces" . | fromJsonArray -}}
+{{- $list = append $list . | uniq -}}
+{{- end -}}
+{{- toJson $list -}}
+{{- end -}}
+
 {{/* The coordinator's TLS Secret (tls.crt, tls.key, ca.crt); "" when TLS is off. */}}
 {{- define "lagscale.reportTlsServerSecret" -}}
 {{- if .Values.reportTls.enabled -}}
