@@ -8,6 +8,8 @@
 #include <cmath>
 #include <map>
 
+#include "lagscale/base/thread_name.h"
+
 namespace lagscale::coordinator {
 namespace {
 
@@ -41,7 +43,10 @@ const char* StatusName(ActuationResult::Status status) {
 
 ActuationWorker::ActuationWorker(std::unique_ptr<Actuator> actuator, WorkerOptions options)
     : actuator_(std::move(actuator)), name_(actuator_->name()), options_(options) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    base::NameThisThread("actuate");
+    Run();
+  });
 }
 
 ActuationWorker::~ActuationWorker() {

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "engine_state.h"
+#include "lagscale/base/thread_name.h"
 #include "lagscale/coordinator/engine.h"
 
 namespace lagscale::coordinator {
@@ -148,7 +149,10 @@ void Engine::Start() {
   stop_.store(false);
   DecideNow();
   ready_.store(true, std::memory_order_release);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    base::NameThisThread("decide");
+    Run();
+  });
 }
 
 void Engine::Stop() {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "externalscaler/externalscaler.grpc.pb.h"
+#include "lagscale/base/thread_name.h"
 
 namespace lagscale::coordinator {
 namespace {
@@ -67,7 +68,10 @@ class ActivityStream;
 
 struct KedaScaler::Impl final : public es::ExternalScaler::CallbackService {
   explicit Impl(ScalerViewHub& h) : hub(h) {
-    pusher = std::thread([this] { Push(); });
+    pusher = std::thread([this] {
+      base::NameThisThread("keda-push");
+      Push();
+    });
   }
 
   grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,

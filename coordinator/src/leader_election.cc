@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "kube_api.h"
+#include "lagscale/base/thread_name.h"
 #include "lagscale/coordinator/api_responses.h"
 
 namespace lagscale::coordinator {
@@ -256,7 +257,10 @@ void LeaderElector::Start() {
     std::lock_guard lock(stop_mu_);
     stop_ = false;
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    base::NameThisThread("leader-elect");
+    Run();
+  });
 }
 
 void LeaderElector::Stop() {

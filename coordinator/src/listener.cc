@@ -1,6 +1,7 @@
 #include "listener.h"
 
 #include "lagscale/base/tcp_address.h"
+#include "lagscale/base/thread_name.h"
 #include "lagscale/coordinator/http_server.h"
 
 namespace lagscale::coordinator {
@@ -8,7 +9,19 @@ namespace lagscale::coordinator {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-Listener::Listener(const std::string& listen, const std::string& flag) {
+// "--http-listen" -> "http": the thread is named after what it serves.
+std::string ThreadNameOf(std::string flag) {
+  if (flag.rfind("--", 0) == 0) flag.erase(0, 2);
+  const std::string suffix = "-listen";
+  if (flag.size() > suffix.size() && flag.compare(flag.size() - suffix.size(), suffix.size(),
+                                                  suffix) == 0) {
+    flag.resize(flag.size() - suffix.size());
+  }
+  return flag;
+}
+
+Listener::Listener(const std::string& listen, const std::string& flag)
+    : thread_name_(ThreadNameOf(flag)) {
   const auto [host, port] = SplitHostPort(listen, flag);
   base::ListenTcp(acceptor_, {host, port}, flag).OrThrow();
 }
@@ -18,7 +31,10 @@ Listener::~Listener() { Stop(); }
 void Listener::Start(OnAccept on_accept) {
   on_accept_ = std::move(on_accept);
   asio::co_spawn(ioc_, AcceptLoop(), asio::detached);
-  thread_ = std::thread([this] { ioc_.run(); });
+  thread_ = std::thread([this] {
+    base::NameThisThread(thread_name_);
+    ioc_.run();
+  });
 }
 
 void Listener::Stop() {

@@ -2,7 +2,8 @@
 
 // Listener: a listening TCP socket and the one I/O thread that serves it, the part the
 // coordinator's HTTP and HTTPS servers share. Each accepted connection is handed to `on_accept`
-// on that thread, which spawns its session there.
+// on that thread, which spawns its session there. The thread is named after the flag ("http",
+// "webhook").
 // Thread safety: Start() once, from the owning thread; port() and Stop() from any thread.
 
 // clang-format off
@@ -39,6 +40,7 @@ class Listener {
   boost::asio::io_context ioc_{1};
   boost::asio::ip::tcp::acceptor acceptor_{ioc_};
   OnAccept on_accept_;
+  std::string thread_name_;  // the flag without "--" and "-listen": "http", "webhook"
   std::thread thread_;
 };
 

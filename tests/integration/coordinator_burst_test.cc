@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +26,7 @@ using testing::Eventually;
 using testing::HttpGet;
 using testing::ScriptedHttpServer;
 using testing::StartReady;
+using testing::ThreadNames;
 
 constexpr char kConfig[] = R"(reportTTL: 3s
 decisionInterval: 100ms
@@ -282,6 +284,24 @@ TEST_F(CoordinatorBurstTest, StatusPageIsSelfContained) {
   const auto unknown = HttpGet(ready["http"], "/status/models/nope");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(json::parse(unknown.body)["error"], "unknown model");
+}
+
+// `top -H`, `ps -L` and perf tell the coordinator's threads apart: the decision loop, the
+// actuation worker, the HTTP API's I/O thread and KEDA's activity pusher (gRPC names its own).
+TEST_F(CoordinatorBurstTest, ThreadsAreNamedForWhatTheyDo) {
+  std::map<std::string, std::string> ready;
+  const auto coordinator = StartReady(
+      "lagscale-coordinator",
+      {"--config", (dir_ / "config.yaml").string(), "--grpc-listen", "127.0.0.1:0",
+       "--http-listen", "127.0.0.1:0", "--actuator", "dry-run"},
+      ready);
+  ASSERT_TRUE(coordinator);
+  const std::set<std::string> expected = {"decide", "actuate", "http", "keda-push"};
+  std::set<std::string> seen;
+  EXPECT_TRUE(Eventually([&] {
+    seen = ThreadNames(coordinator->pid());
+    return std::includes(seen.begin(), seen.end(), expected.begin(), expected.end());
+  })) << ::testing::PrintToString(seen);
 }
 
 TEST_F(CoordinatorBurstTest, WrongTokenIsRefusedAndRightTokenAccepted) {

@@ -165,19 +165,6 @@ TEST_P(GrpcSidecarTest, SecondSidecarOnTheSameGrpcPortStopsWithAMessageNamingIt)
   EXPECT_TRUE(stub->ModelInfer(&ctx, req, &resp).ok());
 }
 
-// The names `top -H`, `ps -L` and perf show for the sidecar's threads.
-std::set<std::string> ThreadNames(pid_t pid) {
-  std::set<std::string> names;
-  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (std::getline(comm, name)) names.insert(name);
-  }
-  return names;
-}
-
 TEST_P(GrpcSidecarTest, ThreadsAreNamedForWhatTheyDo) {
   GrpcUpstream upstream;
   FakeCoordinator coordinator;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -233,6 +234,18 @@ long RssKiB(pid_t pid) {
     in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
   }
   return -1;
+}
+
+std::set<std::string> ThreadNames(pid_t pid) {
+  std::set<std::string> names;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
 }
 
 }  // namespace lagscale::testing

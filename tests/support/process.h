@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,5 +85,8 @@ inline HttpResponse HttpGet(const std::string& host_port, const std::string& tar
 
 // Resident set size of a process in KiB (VmRSS from /proc/<pid>/status), or -1.
 long RssKiB(pid_t pid);
+
+// The names `top -H`, `ps -L` and perf show for a process's threads (/proc/<pid>/task/*/comm).
+std::set<std::string> ThreadNames(pid_t pid);
 
 }  // namespace lagscale::testing
