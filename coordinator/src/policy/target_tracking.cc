@@ -78,10 +78,8 @@ TargetTracking::Sizing TargetTracking::SizeOnConcurrency(const ModelContext& con
   const ConcurrencySample sample = SampleConcurrency(context.demand);
   const double capacity = current * target;
   const bool queue_building = sample.inflight >= params_.panic_threshold * capacity;
-  const bool fresh =
-      queue_building || ShortDemand(sample) >= params_.panic_threshold * capacity;
-  UpdatePanic(PanicSignal(sample, current, capacity, queue_building), fresh, context.now_s,
-              current);
+  const PanicReading signal = PanicSignal(sample, current, capacity, queue_building);
+  UpdatePanic(signal.over, signal.fresh, context.now_s, current);
   Learn(sample, queue_building);
 
   why_ = Why{};
@@ -119,14 +117,22 @@ double TargetTracking::ShortDemand(const ConcurrencySample& sample) const {
 // Panic: the short window asks for panic_threshold times the capacity we have, or the requests
 // in flight right now do (a queue that built up inside one report interval) and the arrivals
 // confirm at least half of that excess (a lone Poisson clump is not a burst). From zero replicas
-// any demand at all is a burst.
-bool TargetTracking::PanicSignal(const ConcurrencySample& sample, int current, double capacity,
-                                 bool queue_building) const {
+// any demand at all is a burst. The signal is fresh when it is read now (requests in flight, the
+// short window's arrivals), not only in the panic window's average concurrency, which still holds
+// a queue that has just drained.
+TargetTracking::PanicReading TargetTracking::PanicSignal(const ConcurrencySample& sample,
+                                                         int current, double capacity,
+                                                         bool queue_building) const {
   const double short_demand = ShortDemand(sample);
-  if (current == 0) return std::max(std::max(short_demand, sample.short_avg), sample.inflight) > 0;
+  const double over_level = params_.panic_threshold * capacity;
+  const bool fresh = queue_building || short_demand >= over_level;
+  if (current == 0) {
+    return {std::max(std::max(short_demand, sample.short_avg), sample.inflight) > 0, fresh};
+  }
   const double confirm = 1 + (params_.panic_threshold - 1) / 2;
-  return std::max(short_demand, sample.short_avg) >= params_.panic_threshold * capacity ||
-         (queue_building && short_demand >= confirm * capacity);
+  return {std::max(short_demand, sample.short_avg) >= over_level ||
+              (queue_building && short_demand >= confirm * capacity),
+          fresh};
 }
 
 // Little's law over a window (average concurrency / arrival rate) gives the time per request only

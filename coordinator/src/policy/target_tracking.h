@@ -86,8 +86,13 @@ class TargetTracking : public ModelPolicy {
   ConcurrencySample SampleConcurrency(const DemandView& demand) const;
   bool Learned() const { return seconds_per_request_ > 0; }
   double ShortDemand(const ConcurrencySample& sample) const;
-  bool PanicSignal(const ConcurrencySample& sample, int current, double capacity,
-                   bool queue_building) const;
+  // Whether the panic signal is on, and whether it was read now (see PanicSignal()).
+  struct PanicReading {
+    bool over = false;
+    bool fresh = false;
+  };
+  PanicReading PanicSignal(const ConcurrencySample& sample, int current, double capacity,
+                           bool queue_building) const;
   void Learn(const ConcurrencySample& sample, bool queue_building);
   Sizing SizePanic(const ConcurrencySample& sample, const DemandView& demand_view, double target,
                    int current, double now);
