@@ -9,6 +9,8 @@ namespace lagscale::coordinator {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
+namespace {
+
 // "--http-listen" -> "http": the thread is named after what it serves.
 std::string ThreadNameOf(std::string flag) {
   if (flag.rfind("--", 0) == 0) flag.erase(0, 2);
@@ -19,6 +21,8 @@ std::string ThreadNameOf(std::string flag) {
   }
   return flag;
 }
+
+}  // namespace
 
 Listener::Listener(const std::string& listen, const std::string& flag)
     : thread_name_(ThreadNameOf(flag)) {
