@@ -26,6 +26,7 @@ else
 fi
 ninja -C "$build" -j2 lagscale-sidecar lagscale-coordinator lagscale-testserver lagscale-sim \
   lagscale_metrics_bench lagscale_coordinator_bench lagscale_proxy_bench lagscale-grpc-bench-host \
+  lagscale-floor-relay \
   >/dev/null
 bin="$PWD/$build/bin"
 if want proxy; then
@@ -51,7 +52,8 @@ if want ledger; then
   echo
 fi
 if want proxy; then
-  echo "## HTTP/1.1 proxy: sidecar vs nginx vs haproxy (one worker/thread each, same upstream),"
+  echo "## HTTP/1.1 proxy: sidecar vs nginx vs haproxy vs a byte relay with no HTTP (the floor),"
+  echo "## one worker/thread each, same upstream,"
   echo "## with the accounting-overhead (noacct) runs interleaved, then the scrape cost in one run"
   BUILD_DIR="$PWD/$build" NOACCT_SIDECAR="$PWD/$noacct/bin/lagscale-sidecar" SCRAPE=1 \
     bench/proxy/run.sh 2>/dev/null

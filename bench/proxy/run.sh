@@ -2,12 +2,14 @@
 # Macro benchmark of the HTTP/1.1 path: wrk against lagscale-sidecar, nginx and haproxy, each with
 # one thread/worker, all in front of the same nginx upstream; interleaved repetitions; prints each
 # proxy's CPU time per request (the headline: what a proxy costs in a pod), median RPS, p50/p99
-# latency and idle RSS, then the ratios.
+# latency and idle RSS, then the ratios. The floor, lagscale-floor-relay (a byte relay that does
+# no HTTP), runs in the same repetitions: no proxy can spend less CPU per request than it does.
 #
 #   bench/proxy/run.sh                 # 3 repetitions x 10 s per (proxy, connections) cell
 #   DURATION=3 REPS=1 bench/proxy/run.sh   # a quick check that everything works
 #
-# Env: BUILD_DIR (default build), DURATION (s), REPS, CONNS ("32 128"), MODELS (8), BODY_BYTES (300).
+# Env: BUILD_DIR (default build), DURATION (s), REPS, CONNS ("32 128"), MODELS (8), BODY_BYTES (300),
+#   RELAY (default $BUILD_DIR/bin/lagscale-floor-relay; skipped with a note when not built).
 #   NOACCT_SIDECAR=path: also run a sidecar built with -DLAGSCALE_BENCH_NO_ACCOUNTING=ON ("noacct")
 #                        and print the accounting overhead (sidecar vs noacct, same run).
 #   SCRAPE=1:            also measure what a Prometheus-like scraper (one keep-alive connection,
@@ -157,6 +159,20 @@ CONF
 PIDS+=($HAPROXY_PID)
 wait_port "$SIDECAR_PORT"; wait_port "$NGINX_PORT"; wait_port "$HAPROXY_PORT"
 
+# The floor: lagscale-floor-relay moves each connection's bytes to a paired upstream connection
+# and does nothing else (no HTTP), so its CPU per request is the least any proxy spends here.
+RELAY=${RELAY:-$BUILD_DIR/bin/lagscale-floor-relay}
+if [ -x "$RELAY" ]; then
+  "${PROXY_CPU[@]}" "$RELAY" --upstream-port "$UP_PORT" > "$WORK/relay.out" & RELAY_PID=$!
+  PIDS+=($RELAY_PID)
+  for _ in $(seq 200); do grep -q '^port ' "$WORK/relay.out" 2>/dev/null && break; sleep 0.05; done
+  RELAY_PORT=$(awk '/^port / {print $2}' "$WORK/relay.out")
+  wait_port "$RELAY_PORT"
+  PROXIES="$PROXIES relay"
+else
+  echo "no $RELAY (ninja lagscale-floor-relay): the floor is not measured" >&2
+fi
+
 # The processes whose CPU and memory count for each proxy (nginx: master and its worker).
 pids_of() {
   case $1 in
@@ -164,10 +180,11 @@ pids_of() {
     noacct) echo "$NOACCT_PID" ;;
     nginx) echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
     haproxy) echo "$HAPROXY_PID $(pgrep -P "$HAPROXY_PID" | tr '\n' ' ')" ;;
+    relay) echo "$RELAY_PID" ;;
   esac
 }
 port_of() {
-  case $1 in sidecar) echo "$SIDECAR_PORT" ;; noacct) echo "$NOACCT_PORT" ;; nginx) echo "$NGINX_PORT" ;; haproxy) echo "$HAPROXY_PORT" ;; esac
+  case $1 in sidecar) echo "$SIDECAR_PORT" ;; noacct) echo "$NOACCT_PORT" ;; nginx) echo "$NGINX_PORT" ;; haproxy) echo "$HAPROXY_PORT" ;; relay) echo "$RELAY_PORT" ;; esac
 }
 cpu_ticks() {  # utime + stime of the given pids, in clock ticks
   local total=0
@@ -262,6 +279,14 @@ for c in $CONNS; do
       -v sp="$(col sidecar $c 5)" -v np="$(col nginx $c 5)" -v hp="$(col haproxy $c 5)" \
       -v sc="$(col sidecar $c 6)" -v nc="$(col nginx $c 6)" -v hc="$(col haproxy $c 6)" \
       'BEGIN { printf "c=%s: CPU/request sidecar/nginx %.2fx, sidecar/haproxy %.2fx, sidecar/better of the two %.2fx; RPS sidecar/nginx %.2fx, sidecar/haproxy %.2fx; p99 sidecar/nginx %.2fx, sidecar/haproxy %.2fx\n", c, sc/nc, sc/hc, sc/(nc < hc ? nc : hc), s/n, s/h, sp/np, sp/hp }'
+done
+for c in $CONNS; do
+  if [[ " $PROXIES " == *" relay "* ]]; then
+    awk -v c="$c" -v rc="$(col relay $c 6)" -v nc="$(col nginx $c 6)" -v hc="$(col haproxy $c 6)" \
+        -v sc="$(col sidecar $c 6)" -v r="$(col relay $c 3)" -v n="$(col nginx $c 3)" \
+        -v rp="$(col relay $c 5)" -v np="$(col nginx $c 5)" \
+        'BEGIN { printf "c=%s: floor (a byte relay, no HTTP): CPU/request relay/better of nginx and haproxy %.2fx, sidecar/relay %.2fx; RPS relay/nginx %.2fx; p99 relay/nginx %.2fx\n", c, rc/(nc < hc ? nc : hc), sc/rc, r/n, rp/np }'
+  fi
 done
 for c in $CONNS; do
   if [[ " $PROXIES " == *" noacct "* ]]; then
