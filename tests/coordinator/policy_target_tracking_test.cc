@@ -167,6 +167,48 @@ TEST_F(TargetTrackingTest, ExactMultipleWithNoiseComesDownToIt) {
   EXPECT_EQ(Decide(300, 1).desired, 2);
 }
 
+// The scale-down delay remembers what each short window needed. For requests much shorter than
+// the window, a window one Poisson standard deviation above the load (68 arrivals in 2 s where 60
+// is the mean) was served inside it: it does not hold the replica it would round up to.
+TEST_F(TargetTrackingTest, ShortRequestsNoiseInTheShortWindowIsNotRemembered) {
+  demand_.Steady(4, 40);  // 0.1 s per request
+  ASSERT_EQ(Decide(0, 4).desired, 4);
+  demand_.Steady(3, 30);
+  demand_.short_rate = 34;  // 68 arrivals over the 2-s window: 3.4 in flight, read as is
+  demand_.short_concurrency = 3.4;
+  const Decision d = Decide(61, 4);
+  EXPECT_EQ(d.desired, 3) << d.reason;
+  EXPECT_EQ(d.direction, Direction::kDown);
+}
+
+// A burst in the short window, well beyond its noise, is still remembered: the load that
+// oscillates stays on its peak.
+TEST_F(TargetTrackingTest, ShortRequestsBurstInTheShortWindowIsRemembered) {
+  demand_.Steady(4, 40);
+  ASSERT_EQ(Decide(0, 4).desired, 4);
+  demand_.Steady(3, 30);
+  demand_.short_rate = 50;  // 100 arrivals where 60 is the mean: 5 standard deviations
+  demand_.short_concurrency = 5;
+  EXPECT_EQ(Decide(61, 4).desired, 4);
+  demand_.short_rate = 30;
+  demand_.short_concurrency = 3;
+  EXPECT_EQ(Decide(100, 4).desired, 4);  // remembered for the whole delay
+  EXPECT_EQ(Decide(122, 4).desired, 3);  // and let go after it
+}
+
+// Requests as long as the window keep a clump of arrivals in flight for their whole time, so the
+// window's reading is remembered as read: 1.2 arrivals over 2 s of 6-s requests is 3.6 in flight.
+TEST_F(TargetTrackingTest, LongRequestsShortWindowIsRememberedAsRead) {
+  demand_.Steady(4, 4.0 / 6);
+  ASSERT_EQ(Decide(0, 4).desired, 4);
+  demand_.Steady(3, 0.5);
+  demand_.short_rate = 0.6;
+  demand_.short_concurrency = 3.6;
+  const Decision d = Decide(61, 4);
+  EXPECT_EQ(d.desired, 4) << d.reason;
+  EXPECT_NE(d.reason.find("held"), std::string::npos) << d.reason;
+}
+
 // The reason is built only when the cause or the outcome changes, but a repeated hold still
 // carries one, and a new cause gets a new one.
 TEST_F(TargetTrackingTest, RepeatedHoldKeepsItsReasonAndANewCauseGetsItsOwn) {

@@ -14,7 +14,8 @@
 //    not the backlog's extra (letting them go is not a scale-down that flap damping counts as
 //    reversed); after that the panic holds what those arrivals need until a new signal, read
 //    now, starts a new panic with its own backlog;
-//  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak;
+//  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak
+//    (net of their Poisson noise when the short window spans two request times or more);
 //  - reversals lengthen the scale-down delay (flap damping).
 // A decision is these steps, each in its own function: sample the demand, update the panic state,
 // learn the time per request (calm windows only), size (panic or stable), then stabilize (the
@@ -86,6 +87,7 @@ class TargetTracking : public ModelPolicy {
   ConcurrencySample SampleConcurrency(const DemandView& demand) const;
   bool Learned() const { return seconds_per_request_ > 0; }
   double ShortDemand(const ConcurrencySample& sample) const;
+  double RememberedShortDemand(const DemandView& demand, const ConcurrencySample& sample) const;
   // Whether the panic signal is on, and whether it was read now (see PanicSignal()).
   struct PanicReading {
     bool over = false;
