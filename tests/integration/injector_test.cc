@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/command.h"
 #include "support/https_client.h"
 #include "support/process.h"
 
@@ -33,15 +34,14 @@ std::string Slurp(const fs::path& path) {
 
 void Spit(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 
-// Runs a shell command; returns its stdout, or nullopt when it exits non-zero.
-std::optional<std::string> RunShell(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  if (pclose(pipe) != 0) return std::nullopt;
-  return out;
+// Runs a shell command; returns its stdout, or nullopt (its stderr shown) when it exits non-zero.
+std::optional<std::string> Shell(const std::string& command) {
+  const CommandResult result = RunShell(command);
+  if (!result.ok()) {
+    ADD_FAILURE() << command << " exited " << result.exit_code << ": " << result.err;
+    return std::nullopt;
+  }
+  return result.out;
 }
 
 std::string Unbase64(const std::string& in) {
@@ -87,8 +87,7 @@ class InjectorTest : public ::testing::Test {
   }
 
   bool Openssl(const std::string& args) {
-    return std::system(
-               ("cd '" + dir_.string() + "' && openssl " + args + " >/dev/null 2>&1").c_str()) == 0;
+    return RunShell("cd '" + dir_.string() + "' && openssl " + args).ok();
   }
   // A key and a certificate for IP 127.0.0.1 signed by the test CA, written as `crt`/`key`.
   bool IssueServingCertificate(const std::string& crt, const std::string& key) {
@@ -109,7 +108,7 @@ class InjectorTest : public ::testing::Test {
   json Apply(const json& pod, const json& patch) {
     Spit(dir_ / "pod.json", pod.dump());
     Spit(dir_ / "patch.json", patch.dump());
-    const auto out = RunShell(
+    const auto out = Shell(
         "python3 -c 'import json, sys, jsonpatch; "
         "doc = json.load(open(sys.argv[1])); ops = json.load(open(sys.argv[2])); "
         "print(json.dumps(jsonpatch.apply_patch(doc, ops)))' '" +
@@ -242,8 +241,7 @@ TEST_F(InjectorTest, RotatedCertificateIsServedAfterTheFilesChange) {
   })) << "still serving "
       << served;
   const std::string expected =
-      RunShell("openssl x509 -noout -serial -in '" + (dir_ / "tls.crt").string() + "'")
-          .value_or("");
+      Shell("openssl x509 -noout -serial -in '" + (dir_ / "tls.crt").string() + "'").value_or("");
   EXPECT_EQ("serial=" + served + "\n", expected);
   EXPECT_NE(coordinator_->stderr_text().find("webhook: serving the new certificate"),
             std::string::npos);

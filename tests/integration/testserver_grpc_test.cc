@@ -10,12 +10,15 @@
 #include <thread>
 #include <vector>
 
+#include "support/command.h"
 #include "support/test_server.h"
 
 namespace {
 
 using namespace lagscale::testing::testserver;
+using lagscale::testing::CommandResult;
 using lagscale::testing::Eventually;
+using lagscale::testing::RunCommand;
 
 TEST(TestServer, GrpcUnaryRpcsAnswer) {
   TestServer server({"--model", "iris:0"});
@@ -124,15 +127,9 @@ TEST(TestServer, PythonGrpcPeerCallsServerLive) {
       "')\n"
       "live = channel.unary_unary('/inference.GRPCInferenceService/ServerLive')\n"
       "print(live(b'', timeout=10).hex())\n";
-  std::string command = "/usr/bin/python3 -c \"" + script + "\" 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char chunk[256];
-  while (fgets(chunk, sizeof chunk, pipe) != nullptr) output += chunk;
-  int status = pclose(pipe);
-  ASSERT_EQ(WEXITSTATUS(status), 0) << output;
-  EXPECT_EQ(output, "0801\n");  // ServerLiveResponse{live: true}
+  const CommandResult python = RunCommand({"/usr/bin/python3", "-c", script});
+  ASSERT_EQ(python.exit_code, 0) << python.all();
+  EXPECT_EQ(python.all(), "0801\n");  // ServerLiveResponse{live: true}
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/command.h"
 #include "support/http_peers.h"
 #include "support/process.h"
 #include "support/sse_stream.h"
@@ -317,33 +318,29 @@ TEST(TestServerOpenAi, FlagsAndEnvironmentSetTheTiming) {
   EXPECT_EQ(ModelState(defaults.http, "any-model")["ttft_ms"], 250);
 }
 
-std::string RunCommand(const std::string& command, int* code) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  std::string output;
-  char chunk[512];
-  while (pipe != nullptr && fgets(chunk, sizeof chunk, pipe) != nullptr) output += chunk;
-  *code = pipe == nullptr ? -1 : WEXITSTATUS(pclose(pipe));
-  return output;
+std::string Output(const std::string& command, int* code) {
+  const CommandResult result = RunShell(command);
+  *code = result.exit_code;
+  return result.all();
 }
 
 TEST(TestServerOpenAi, BadLlmFlagsStopStartupNamingTheSetting) {
   const std::string binary = std::string(LAGSCALE_BIN_DIR) + "/lagscale-testserver";
   int code = 0;
-  std::string help = RunCommand(binary + " --help", &code);
+  std::string help = Output(binary + " --help", &code);
   EXPECT_EQ(code, 0);
   for (const char* flag : {"--llm-model", "--ttft-ms", "--token-ms", "--output-tokens"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
-  EXPECT_NE(RunCommand(binary + " --llm-model chat:1:2", &code).find("--llm-model chat:1:2"),
+  EXPECT_NE(Output(binary + " --llm-model chat:1:2", &code).find("--llm-model chat:1:2"),
             std::string::npos);
   EXPECT_NE(code, 0);
-  EXPECT_NE(RunCommand(binary + " --llm-model chat:1:2:0", &code).find("TOKENS"),
+  EXPECT_NE(Output(binary + " --llm-model chat:1:2:0", &code).find("TOKENS"), std::string::npos);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(Output(binary + " --model chat:1 --llm-model chat:1:2:3", &code).find("twice"),
             std::string::npos);
   EXPECT_NE(code, 0);
-  EXPECT_NE(RunCommand(binary + " --model chat:1 --llm-model chat:1:2:3", &code).find("twice"),
-            std::string::npos);
-  EXPECT_NE(code, 0);
-  EXPECT_NE(RunCommand(binary + " --output-tokens 0", &code).find("--output-tokens"),
+  EXPECT_NE(Output(binary + " --output-tokens 0", &code).find("--output-tokens"),
             std::string::npos);
   EXPECT_NE(code, 0);
 }
@@ -370,7 +367,7 @@ for line in resp:
         print(int((time.monotonic() - start) * 1000), line)
 )PY";
   int code = 0;
-  std::string output = RunCommand("/usr/bin/python3 -c '" + script + "' " + server.http, &code);
+  std::string output = Output("/usr/bin/python3 -c '" + script + "' " + server.http, &code);
   ASSERT_EQ(code, 0) << output;
   std::vector<std::pair<int, std::string>> lines;
   std::istringstream in(output);

@@ -10,12 +10,15 @@
 #include <utility>
 #include <vector>
 
+#include "support/command.h"
 #include "support/test_server.h"
 
 namespace {
 
 using namespace lagscale::testing::testserver;
+using lagscale::testing::CommandResult;
 using lagscale::testing::Eventually;
+using lagscale::testing::RunShell;
 
 TEST(TestServer, PrintsReadyLineWithRealPorts) {
   TestServer server({});
@@ -184,12 +187,9 @@ TEST(TestServer, EnvironmentConfiguresLikeFlags) {
 TEST(TestServer, BadFlagsStopStartupNamingTheSetting) {
   std::string binary = std::string(LAGSCALE_BIN_DIR) + "/lagscale-testserver";
   auto run = [&](const std::string& args, int* code) {
-    FILE* pipe = popen((binary + " " + args + " 2>&1").c_str(), "r");
-    std::string output;
-    char chunk[256];
-    while (pipe != nullptr && fgets(chunk, sizeof chunk, pipe) != nullptr) output += chunk;
-    *code = pipe == nullptr ? -1 : WEXITSTATUS(pclose(pipe));
-    return output;
+    const CommandResult result = RunShell(binary + " " + args);
+    *code = result.exit_code;
+    return result.all();
   };
   int code = 0;
   EXPECT_NE(run("--help", &code).find("--service-time-ms"), std::string::npos);

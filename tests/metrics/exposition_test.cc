@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/command.h"
+
 namespace lagscale::metrics {
 namespace {
 
@@ -86,15 +88,9 @@ TEST_F(ExpositionTest, ContentTypeIsPrometheusText) {
 TEST_F(ExpositionTest, PromtoolFindsNothingToComplainAbout) {
   const std::string path = ::testing::TempDir() + "/lagscale_metrics.txt";
   std::ofstream(path) << exposition_.Render().body;
-  const std::string cmd = "promtool check metrics < " + path + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  const int status = pclose(p);
-  EXPECT_EQ(status, 0) << out;
-  EXPECT_EQ(out, "");
+  const testing::CommandResult promtool = testing::RunShell("promtool check metrics < " + path);
+  EXPECT_EQ(promtool.exit_code, 0) << promtool.all();
+  EXPECT_EQ(promtool.all(), "");
 }
 
 TEST_F(ExpositionTest, StatsJsonMatchesTheLedger) {

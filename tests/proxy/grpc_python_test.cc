@@ -13,6 +13,7 @@
 
 #include "inference/grpc_service.pb.h"
 #include "lagscale/proxy/grpc_proxy.h"
+#include "support/command.h"
 #include "support/grpc_upstream.h"
 
 namespace lagscale::proxy {
@@ -73,14 +74,11 @@ TEST_P(GrpcPythonClientTest, PythonGrpcioCallsThroughTheProxyWithRawBytes) {
   inference::ModelInferRequest req;
   req.set_model_name("iris");
   req.set_id("py-1");
-  const std::string command = "/usr/bin/python3 " + script.string() + " " +
-                              std::to_string(proxy.port()) + " " + Hex(req.SerializeAsString());
-  FILE* out = ::popen(command.c_str(), "r");
-  ASSERT_NE(out, nullptr);
-  std::string text;
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), out)) text.append(buf.data(), n);
-  EXPECT_EQ(::pclose(out), 0) << text;
+  const testing::CommandResult python =
+      testing::RunCommand({"/usr/bin/python3", script.string(), std::to_string(proxy.port()),
+                           Hex(req.SerializeAsString())});
+  EXPECT_EQ(python.exit_code, 0) << python.all();
+  const std::string& text = python.out;
   std::filesystem::remove(script);
 
   std::vector<std::string> lines;

@@ -19,6 +19,7 @@
 #include <regex>
 #include <sstream>
 
+#include "support/command.h"
 #include "support/coordinator_harness.h"
 
 namespace lagscale::testing {
@@ -47,7 +48,8 @@ struct TestPki {
         "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && "
         "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
         "  -extfile client.ext -out client.crt >/dev/null 2>&1";
-    if (std::system(script.c_str()) != 0) throw std::runtime_error("openssl failed in " + dir);
+    const CommandResult openssl = RunShell(script);
+    if (!openssl.ok()) throw std::runtime_error("openssl failed in " + dir + ": " + openssl.err);
     ca_pem = Read("ca.crt");
     server_cert_pem = Read("server.crt");
     server_key_pem = Read("server.key");

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 
+#include "support/command.h"
+
 namespace lagscale::testing {
 
 class TestCertificates {
@@ -58,8 +60,8 @@ class TestCertificates {
 
  private:
   static void Run(const std::string& command) {
-    const std::string quiet = command + " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(quiet.c_str()), 0) << command;
+    const CommandResult result = RunShell(command);
+    ASSERT_EQ(result.exit_code, 0) << command << ": " << result.all();
   }
   std::filesystem::path dir_;
 };
