@@ -12,7 +12,10 @@ endif()
 set(LAGSCALE_BUILD_TESTS OFF CACHE BOOL "" FORCE)
 set(LAGSCALE_BUILD_BENCH OFF CACHE BOOL "" FORCE)
 # -O1 with line tables, as in the sanitizer trees (cmake/Sanitizers.cmake): exact stacks in reports,
-# a quicker build.
-add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-                    -fno-omit-frame-pointer -O1 -g1)
+# a quicker build. UBSan's `function` check is left out: clang 14 cannot compile a C++20 coroutine
+# with it ("Cannot represent a difference across sections", the coordinator's HTTP server), and it
+# only checks indirect calls through a function pointer of the wrong type, which this code makes
+# nowhere (virtual calls keep the `vptr` check).
+add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function
+                    -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1 -g1)
 add_link_options(-fsanitize=address,undefined)
