@@ -287,55 +287,23 @@ TEST_F(ReporterTest, AnAttemptThatNeverConnectsIsRetriedAfterTheConnectTimeout) 
 // A coordinator that does not lead: it takes the call and a report, then ends the stream with
 // UNAVAILABLE, as lagscale-coordinator does when leadership has moved on. Records when each stream
 // began.
-class RefusingCoordinator final : public lagscale::v1::LagService::Service {
- public:
-  RefusingCoordinator() {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(this);
-    server_ = builder.BuildAndStart();
-  }
-  ~RefusingCoordinator() override { server_->Shutdown(std::chrono::system_clock::now()); }
-
-  grpc::Status Report(
-      grpc::ServerContext*,
-      grpc::ServerReaderWriter<lagscale::v1::ReportAck, PodReport>* stream) override {
-    {
-      std::lock_guard lock(mu_);
-      began_.push_back(std::chrono::steady_clock::now());
-    }
-    PodReport report;
-    stream->Read(&report);
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this coordinator is not the leader");
-  }
-
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  std::vector<std::chrono::steady_clock::time_point> began() {
-    std::lock_guard lock(mu_);
-    return began_;
-  }
-
- private:
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
-  std::mutex mu_;
-  std::vector<std::chrono::steady_clock::time_point> began_;
-};
-
 TEST_F(ReporterTest, AStandbyThatRefusesAfterTakingTheCallIsRetriedWithBoundedBackoff) {
   // The report is written before the refusal arrives: a written report must not count as
   // success, or the backoff starts over on every attempt and the sidecar reconnects in a loop.
   // A standby's refusal has its own, lower ceiling: the leader is one reconnection away.
-  RefusingCoordinator coordinator;
+  FakeCoordinator coordinator;
+  coordinator.SetStandby(true);
   ReporterOptions o = Options(coordinator.address());  // backoff from 20 ms, doubling
   o.backoff_max = 10s;
   o.standby_backoff_max = 200ms;
   Reporter reporter(o, ledger_, counters_);
   reporter.Start();
-  ASSERT_TRUE(Eventually([&] { return coordinator.began().size() >= 10; }, 10s))
-      << "attempts: " << coordinator.began().size();
+  ASSERT_TRUE(coordinator.WaitFor([](const FakeCoordinator::Log& log) {
+    return log.refused.size() >= 10;
+  })) << "attempts: "
+      << coordinator.refused().size();
   reporter.Stop();
-  const auto began = coordinator.began();
+  const auto began = coordinator.refused();
   // From the sixth retry on the backoff is at the 200 ms ceiling, less at most half for jitter;
   // without the standby ceiling the ninth would wait at least 2.5 s.
   for (size_t i = 6; i < 10; ++i) {

@@ -21,6 +21,12 @@ class FakeCoordinator::Service final : public lagscale::v1::LagService::Service 
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");
     }
     lagscale::v1::PodReport report;
+    if (owner_.standby_) {
+      const auto began = std::chrono::steady_clock::now();
+      stream->Read(&report);  // the report is written before the refusal arrives
+      owner_.Refuse(began);
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this coordinator is not the leader");
+    }
     while (stream->Read(&report)) {
       lagscale::v1::ReportAck ack;
       ack.set_incarnation(report.incarnation());
@@ -82,6 +88,19 @@ void FakeCoordinator::Reject() {
     ++log_.rejected;
   }
   changed_.notify_all();
+}
+
+void FakeCoordinator::Refuse(std::chrono::steady_clock::time_point began) {
+  {
+    std::lock_guard lock(mu_);
+    log_.refused.push_back(began);
+  }
+  changed_.notify_all();
+}
+
+std::vector<std::chrono::steady_clock::time_point> FakeCoordinator::refused() {
+  std::lock_guard lock(mu_);
+  return log_.refused;
 }
 
 std::vector<lagscale::v1::PodReport> FakeCoordinator::reports() {

@@ -2,10 +2,13 @@
 
 // FakeCoordinator: a real lagscale.v1.LagService on 127.0.0.1 (an OS-chosen port) that records
 // every report it receives, with its arrival time, and acknowledges each one as the coordinator
-// does. The report client's, the sidecar's and the integration tests' coordinator, written once.
+// does; or, as a standby, takes each stream's first report and refuses it as a coordinator that
+// is not the leader does. The report client's, the sidecar's and the integration tests'
+// coordinator, written once.
 // Thread safety: every method may be called from any thread; the log is guarded by mu_ and the
 // gRPC handlers append to it under that mutex.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -33,6 +36,8 @@ class FakeCoordinator {
   struct Log {
     std::vector<Received> received;  // in arrival order
     int rejected = 0;                // streams refused for a missing or wrong token
+    // When each stream refused as a standby began, in order (see SetStandby()).
+    std::vector<std::chrono::steady_clock::time_point> refused;
 
     // The number of reports that arrived at or after `since`.
     int ReportsSince(std::chrono::steady_clock::time_point since) const;
@@ -52,11 +57,17 @@ class FakeCoordinator {
   // REQUIRES: Stop() was called.
   void Restart();
 
+  // As a standby, each stream is refused with UNAVAILABLE ("not the leader") after its first
+  // report has been read, and its start is logged in Log::refused; the report is not acknowledged
+  // nor logged as received.
+  void SetStandby(bool standby) { standby_ = standby; }
+
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
   std::vector<lagscale::v1::PodReport> reports();
   int rejected();
+  std::vector<std::chrono::steady_clock::time_point> refused();
   // Log::ReportsSince of the log as it is now.
   int ReportsSince(std::chrono::steady_clock::time_point since);
 
@@ -72,8 +83,10 @@ class FakeCoordinator {
   void Serve(int port);
   void Record(lagscale::v1::PodReport report);
   void Reject();
+  void Refuse(std::chrono::steady_clock::time_point began);
 
   const std::string token_;
+  std::atomic<bool> standby_{false};
   int port_ = 0;
   // The service must outlive the server that dispatches to it: declared first, destroyed last.
   std::unique_ptr<Service> service_;
