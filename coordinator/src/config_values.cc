@@ -8,6 +8,8 @@
 #include <map>
 #include <sstream>
 
+#include "lagscale/base/flags.h"
+
 namespace lagscale::coordinator::config_yaml {
 namespace {
 
@@ -119,19 +121,13 @@ double Bytes(const YAML::Node& node, const std::string& field) {
 
 namespace lagscale::coordinator {
 
+// The units and bounds every binary's duration flags use (base::ParseDurationFlag), with a bare
+// number read as seconds and zero allowed, as config fields have always been.
 double ParseDuration(const std::string& text, const std::string& field) {
-  static const std::map<std::string, double> kUnits = {
-      {"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}};
-  std::string value = text;
-  double seconds = 0;
-  if (!config_yaml::WithUnit(value, kUnits) || !config_yaml::ReadReal(value, seconds) ||
-      !std::isfinite(seconds)) {
-    config_yaml::Fail(
-        field, "invalid value \"" + text + "\" (expected a duration such as 250ms, 1s or 2m)");
-  }
-  if (seconds < 0)
-    config_yaml::Fail(field, "invalid value \"" + text + "\" (must not be negative)");
-  return seconds;
+  const auto seconds = base::ParseDurationFlag(
+      text, field, base::DurationSyntax{.bare = base::BareNumber::kSeconds, .allow_zero = true});
+  if (!seconds) throw ConfigError("config: " + seconds.error());
+  return seconds->count();
 }
 
 double ParseBytes(const std::string& text, const std::string& field) {

@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "lagscale/base/flags.h"
 #include "lagscale/base/text_file.h"
-#include "lagscale/coordinator/config.h"
 
 namespace lagscale::coordinator {
 namespace {
@@ -33,12 +33,12 @@ std::string DefaultIdentity() {
   return std::string(host) + "_" + std::to_string(getpid());
 }
 
+// As every binary reads a duration flag (base::ParseDurationFlag); a bare number is seconds.
 double Seconds(const std::string& text, const std::string& flag) {
-  try {
-    return ParseDuration(text, flag);
-  } catch (const ConfigError& e) {
-    throw std::invalid_argument(e.what());
-  }
+  const auto seconds =
+      base::ParseDurationFlag(text, flag, base::DurationSyntax{.bare = base::BareNumber::kSeconds});
+  if (!seconds) throw std::invalid_argument(seconds.error());
+  return seconds->count();
 }
 
 }  // namespace

@@ -94,7 +94,8 @@ TEST(ConfigTest, KeyThatIsNotANameIsAConfigError) {
 TEST(ConfigTest, ErrorsNameTheFieldAndTheValue) {
   EXPECT_EQ(
       Error("reportTTL: soon\n"),
-      "config: reportTTL: invalid value \"soon\" (expected a duration such as 250ms, 1s or 2m)");
+      "config: reportTTL: invalid value \"soon\" (expected seconds or a duration with a unit: 10, "
+      "250ms, 2m)");
   EXPECT_EQ(Error("reportTTL: 2h\n"),
             "config: reportTTL: invalid value 7200s (must be in (0, 1h])");
   EXPECT_EQ(Error("defaults: {maxReplicas: lots}\n"),

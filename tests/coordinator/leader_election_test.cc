@@ -1,4 +1,5 @@
 #include "lagscale/coordinator/leader_election.h"
+#include "lagscale/coordinator/leader_election_flags.h"
 
 #include <gtest/gtest.h>
 
@@ -271,6 +272,30 @@ class FixedLeadership final : public Leadership {
   LeadershipStatus Status() const override { return {}; }
   std::atomic<bool> leading{false};
 };
+
+// The durations read as every binary's duration flags do: with a unit, or a bare number of
+// seconds; anything else stops start-up naming the flag and the value.
+TEST(LeaderElectionConfigTest, DurationFlagsReadAsEveryBinarysDurationFlags) {
+  LeaderElectionFlags flags;
+  flags.name_space = "ns";
+  flags.identity = "pod-a";
+  flags.lease_duration = "20";
+  flags.renew_deadline = "10000ms";
+  flags.retry_period = "0.05m";
+  const LeaderElectionConfig c = ResolveLeaderElection(flags);
+  EXPECT_DOUBLE_EQ(c.lease_duration_s, 20);
+  EXPECT_DOUBLE_EQ(c.renew_deadline_s, 10);
+  EXPECT_DOUBLE_EQ(c.retry_period_s, 3);
+  flags.retry_period = "soon";
+  try {
+    ResolveLeaderElection(flags);
+    FAIL() << "a duration that does not parse must stop start-up";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(),
+                 "--leader-elect-retry-period: invalid value \"soon\" (expected seconds or a "
+                 "duration with a unit: 10, 250ms, 2m)");
+  }
+}
 
 TEST_F(LeaderElectionTest, FollowerNeverPatchesEvenADecisionItQueued) {
   const auto target = MakeScaleTarget("apps/v1", "Deployment", "web", "default");
