@@ -26,25 +26,42 @@ class Echo final : public lagscale::v1::LagService::Service {
   }
 };
 
-class GrpcProxyOtherServices : public ::testing::TestWithParam<Engine> {};
+// A gRPC server of another service as the upstream, with the passthrough in front of it.
+class GrpcProxyOtherServices : public ::testing::TestWithParam<Engine> {
+ protected:
+  GrpcProxyOtherServices() : table_(10), ledger_(table_, 1) {}
+  ~GrpcProxyOtherServices() override {
+    if (upstream_) upstream_->Shutdown(std::chrono::system_clock::now());
+  }
+
+  // Serves `service` on a loopback port and starts the passthrough in front of it; returns a
+  // channel to the passthrough. The service lives until the server has shut down.
+  std::shared_ptr<grpc::Channel> Start(std::unique_ptr<grpc::Service> service) {
+    service_ = std::move(service);
+    int upstream_port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &upstream_port);
+    builder.RegisterService(service_.get());
+    upstream_ = builder.BuildAndStart();
+    GrpcProxyOptions options;
+    options.listen = "127.0.0.1:0";
+    options.upstream = "127.0.0.1:" + std::to_string(upstream_port);
+    options.engine = GetParam();
+    proxy_ = std::make_unique<GrpcProxy>(options, ledger_, 0, 1);
+    proxy_->Start();
+    return grpc::CreateChannel("127.0.0.1:" + std::to_string(proxy_->port()),
+                               grpc::InsecureChannelCredentials());
+  }
+
+  metrics::ModelTable table_;
+  metrics::Ledger ledger_;
+  std::unique_ptr<grpc::Service> service_;  // outlives upstream_, which dispatches to it
+  std::unique_ptr<grpc::Server> upstream_;
+  std::unique_ptr<GrpcProxy> proxy_;
+};
 
 TEST_P(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) {
-  Echo echo;
-  int upstream_port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &upstream_port);
-  builder.RegisterService(&echo);
-  auto upstream = builder.BuildAndStart();
-  metrics::ModelTable table(10);
-  metrics::Ledger ledger(table, 1);
-  GrpcProxyOptions options;
-  options.listen = "127.0.0.1:0";
-  options.upstream = "127.0.0.1:" + std::to_string(upstream_port);
-  options.engine = GetParam();
-  GrpcProxy proxy(options, ledger, 0, 1);
-  proxy.Start();
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(proxy.port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = Start(std::make_unique<Echo>());
 
   auto stub = lagscale::v1::LagService::NewStub(channel);
   grpc::ClientContext ctx;
@@ -74,13 +91,12 @@ TEST_P(GrpcProxyOtherServices, StreamsAndUnknownMethodsOfAnyServicePassThrough) 
   ASSERT_TRUE(Eventually([&] { return done.load(); }));
   EXPECT_EQ(unknown_status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
 
-  ASSERT_TRUE(Eventually([&] { return proxy.active_calls() == 0; }));
-  auto s = ledger.Snapshot().unattributed;
+  ASSERT_TRUE(Eventually([&] { return proxy_->active_calls() == 0; }));
+  auto s = ledger_.Snapshot().unattributed;
   EXPECT_EQ(s.arrivals, 2u);
   EXPECT_EQ(s.outcome(Outcome::kSuccess), 1u);
   EXPECT_EQ(s.outcome(Outcome::kServerError), 1u);
   EXPECT_EQ(s.inflight(), 0);
-  upstream->Shutdown(std::chrono::system_clock::now());
 }
 
 // An upstream that resets the stream (RST_STREAM, no status) after the first message.
@@ -96,22 +112,7 @@ class Resetter final : public lagscale::v1::LagService::Service {
 };
 
 TEST_P(GrpcProxyOtherServices, AnUpstreamResetReachesTheClientAndIsAServerError) {
-  Resetter resetter;
-  int upstream_port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &upstream_port);
-  builder.RegisterService(&resetter);
-  auto upstream = builder.BuildAndStart();
-  metrics::ModelTable table(10);
-  metrics::Ledger ledger(table, 1);
-  GrpcProxyOptions options;
-  options.listen = "127.0.0.1:0";
-  options.upstream = "127.0.0.1:" + std::to_string(upstream_port);
-  options.engine = GetParam();
-  GrpcProxy proxy(options, ledger, 0, 1);
-  proxy.Start();
-  auto stub = lagscale::v1::LagService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(proxy.port()), grpc::InsecureChannelCredentials()));
+  auto stub = lagscale::v1::LagService::NewStub(Start(std::make_unique<Resetter>()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 10s);
   auto stream = stub->Report(&ctx);
@@ -119,12 +120,11 @@ TEST_P(GrpcProxyOtherServices, AnUpstreamResetReachesTheClientAndIsAServerError)
   lagscale::v1::ReportAck ack;
   EXPECT_FALSE(stream->Read(&ack));
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  ASSERT_TRUE(Eventually([&] { return proxy.active_calls() == 0; }));
-  const auto s = ledger.Snapshot().unattributed;
+  ASSERT_TRUE(Eventually([&] { return proxy_->active_calls() == 0; }));
+  const auto s = ledger_.Snapshot().unattributed;
   EXPECT_EQ(s.arrivals, 1u);
   EXPECT_EQ(s.outcome(Outcome::kServerError), 1u);
   EXPECT_EQ(s.inflight(), 0);
-  upstream->Shutdown(std::chrono::system_clock::now());
 }
 
 class GrpcProxyUpstreamDown : public ::testing::TestWithParam<Engine> {};
