@@ -209,6 +209,54 @@ TEST_F(TargetTrackingTest, LongRequestsShortWindowIsRememberedAsRead) {
   EXPECT_NE(d.reason.find("held"), std::string::npos) << d.reason;
 }
 
+// Load that falls to half the held level or less and comes back while the delay holds it: the
+// hold saved a reversal, so the delay doubles as a reversal's would, and the next burst after a
+// gap longer than the first delay still finds its replicas (issue 20, the on/off trace).
+TEST_F(TargetTrackingTest, ShortRequestsReturningToTheHeldLevelLengthenTheDelay) {
+  config_.tracking.panic_threshold = 1000;
+  config_.tracking.max_scale_down_delay_s = 600;
+  demand_.Steady(8, 80);  // 0.1 s per request
+  ASSERT_EQ(Decide(0, 8).desired, 8);
+  demand_.Steady(2, 20);
+  ASSERT_EQ(Decide(10, 8).direction, Direction::kHold);  // held by the 60 s delay
+  demand_.Steady(8, 80);
+  ASSERT_EQ(Decide(30, 8).direction, Direction::kHold);  // back: the hold saved a reversal
+  demand_.Steady(2, 20);
+  const Decision held = Decide(100, 8);  // 70 s after the last 8: the delay is now 120 s
+  EXPECT_EQ(held.direction, Direction::kHold) << held.reason;
+  EXPECT_NE(held.reason.find("120s"), std::string::npos) << held.reason;
+  EXPECT_EQ(Decide(151, 8).direction, Direction::kDown);
+}
+
+// A dip of less than half the held level is the load's own wobble: the delay stays as it is.
+TEST_F(TargetTrackingTest, ShortRequestsShallowDipDoesNotLengthenTheDelay) {
+  config_.tracking.panic_threshold = 1000;
+  config_.tracking.max_scale_down_delay_s = 600;
+  demand_.Steady(8, 80);
+  ASSERT_EQ(Decide(0, 8).desired, 8);
+  demand_.Steady(5, 50);
+  ASSERT_EQ(Decide(10, 8).direction, Direction::kHold);
+  demand_.Steady(8, 80);
+  ASSERT_EQ(Decide(30, 8).direction, Direction::kHold);
+  demand_.Steady(2, 20);
+  EXPECT_EQ(Decide(91, 8).direction, Direction::kDown);  // 61 s after the last 8
+}
+
+// With requests as long as the short window, its readings carry their noise, and a level that a
+// noise panic left held is reached again by a rise rather than a return: the delay stays.
+TEST_F(TargetTrackingTest, LongRequestsReturningToTheHeldLevelKeepTheDelay) {
+  config_.tracking.panic_threshold = 1000;
+  config_.tracking.max_scale_down_delay_s = 600;
+  demand_.Steady(8, 8.0 / 6);  // 6 s per request
+  ASSERT_EQ(Decide(0, 8).desired, 8);
+  demand_.Steady(2, 2.0 / 6);
+  ASSERT_EQ(Decide(10, 8).direction, Direction::kHold);
+  demand_.Steady(8, 8.0 / 6);
+  ASSERT_EQ(Decide(30, 8).direction, Direction::kHold);
+  demand_.Steady(2, 2.0 / 6);
+  EXPECT_EQ(Decide(91, 8).direction, Direction::kDown);
+}
+
 // The reason is built only when the cause or the outcome changes, but a repeated hold still
 // carries one, and a new cause gets a new one.
 TEST_F(TargetTrackingTest, RepeatedHoldKeepsItsReasonAndANewCauseGetsItsOwn) {

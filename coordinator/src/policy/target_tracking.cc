@@ -52,8 +52,8 @@ TargetTracking::Sizing TargetTracking::SizeOnTokens(const ModelContext& context)
   const int current = context.current_replicas;
   const double stable = context.demand.TokenRate(params_.stable_window_s);
   const double burst = context.demand.TokenRate(params_.panic_window_s);
-  UpdatePanic(current == 0 ? burst > 0 : burst >= params_.panic_threshold * current * target,
-              true, context.now_s, current);
+  UpdatePanic(current == 0 ? burst > 0 : burst >= params_.panic_threshold * current * target, true,
+              context.now_s, current);
   why_ = Why{};
   why_.tokens = true;
   int recommendation;
@@ -120,9 +120,7 @@ double TargetTracking::RememberedShortDemand(const DemandView& demand,
   if (!Learned()) return sample.short_avg;
   const double window = params_.panic_window_s;
   double arrivals = demand.ArrivalRate(window) * window;
-  if (seconds_per_request_ <= window / 2) {
-    arrivals = std::max(0.0, arrivals - std::sqrt(arrivals));
-  }
+  if (ShortRequests()) arrivals = std::max(0.0, arrivals - std::sqrt(arrivals));
   return arrivals / window * seconds_per_request_;
 }
 
@@ -209,9 +207,9 @@ TargetTracking::Sizing TargetTracking::SizePanic(const ConcurrencySample& sample
   if (started && to_come == 0 && backlog <= std::max(1.0, 2 * std::sqrt(sustained))) {
     panic_released_ = true;
   }
-  const int recommendation = panic_released_
-                                 ? sustained_need
-                                 : std::max(ReplicasFor(demand, target, params_.tolerance), current);
+  const int recommendation =
+      panic_released_ ? sustained_need
+                      : std::max(ReplicasFor(demand, target, params_.tolerance), current);
   Sizing sizing{recommendation, 0, sustained_need};
   sizing.releasing_backlog = recommendation < current;
   return sizing;

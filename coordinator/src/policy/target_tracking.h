@@ -16,7 +16,8 @@
 //    now, starts a new panic with its own backlog;
 //  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak
 //    (net of their Poisson noise when the short window spans two request times or more);
-//  - reversals lengthen the scale-down delay (flap damping).
+//  - reversals lengthen the scale-down delay (flap damping), and so does load that comes back to
+//    the held level after falling to half of it (the hold saved a reversal).
 // A decision is these steps, each in its own function: sample the demand, update the panic state,
 // learn the time per request (calm windows only), size (panic or stable), then stabilize (the
 // scale-down delay and its damping), rate-limit and bound.
@@ -86,6 +87,11 @@ class TargetTracking : public ModelPolicy {
   Sizing SizeOnConcurrency(const ModelContext& context);
   ConcurrencySample SampleConcurrency(const DemandView& demand) const;
   bool Learned() const { return seconds_per_request_ > 0; }
+  // Learned, and a request fits twice in the panic window: the window's arrivals were served
+  // inside it, so a clump of them is noise, not load that stays (RememberedShortDemand()).
+  bool ShortRequests() const {
+    return Learned() && seconds_per_request_ <= params_.panic_window_s / 2;
+  }
   double ShortDemand(const ConcurrencySample& sample) const;
   double RememberedShortDemand(const DemandView& demand, const ConcurrencySample& sample) const;
   // Whether the panic signal is on, and whether it was read now (see PanicSignal()).
@@ -108,7 +114,10 @@ class TargetTracking : public ModelPolicy {
   int RateLimit(int desired, int current);
   void Remember(double now, int recommendation);
   int HighestSince(double since) const;
+  bool HoldSavedReversal(int recommendation, int current) const;
+  void TrackHold(int desired, int recommendation);
   void Damp(Direction direction, double now, bool releasing_backlog);
+  void LengthenDelay(double now);
 
   // ---- The decision and its reason (target_tracking_reason.cc).
   Decision Conclude(int desired, int current);
@@ -136,6 +145,8 @@ class TargetTracking : public ModelPolicy {
   bool reversible_ = false;  // the last scale event was down: a scale-up now reverses it
   double last_reversal_s_ = kNever;
   double last_damped_block_s_ = kNever;
+  bool holding_ = false;  // the last decision's scale-down was held by the delay
+  int hold_low_ = 0;      // the lowest recommendation since that hold began
 };
 
 }  // namespace lagscale::coordinator::policy
