@@ -105,6 +105,20 @@ export async function kedaTests() {
     assert(coordinatorArgs.includes("--tls-client-ca=/var/run/lagscale/tls/ca.crt"), `the coordinator requires client certificates: ${coordinatorArgs}`);
   });
 
+  await test("KEDA over TLS with a Seldon-derived target: the TriggerAuthentication is in the ScaledObject's namespace", async () => {
+    const objs = await build({
+      seldon: { enabled: true, namespace: "seldon-mesh" },
+      coordinator: { config: { models: [{ name: "iris", actuator: "keda" }] } },
+      keda: { enabled: true },
+      reportTls: { enabled: true, mutual: true },
+    });
+    const iris = one(objs, "ScaledObject", "rel-lagscale-model-iris");
+    eq(iris.metadata.namespace, "seldon-mesh", "the Seldon Model's namespace");
+    eq(find(objs, "TriggerAuthentication").map((a) => a.metadata.namespace), ["seldon-mesh"], "where the ScaledObject is");
+    const clients = objs.filter((o) => o.kind === "Secret" && o.metadata.name === "rel-lagscale-report-tls-client");
+    assert(clients.some((c) => c.metadata.namespace === "seldon-mesh"), `client Secret namespaces: ${clients.map((c) => c.metadata.namespace)}`);
+  });
+
   await test("KEDA over TLS without client certificates: only the CA; without TLS no TriggerAuthentication", async () => {
     let objs = await build({ coordinator: { config }, keda: { enabled: true }, reportTls: { enabled: true } });
     for (const a of find(objs, "TriggerAuthentication")) {

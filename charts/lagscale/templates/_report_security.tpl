@@ -22,8 +22,21 @@ ServerConfig's when it renders one elsewhere (its pods mount them there). */}}
 {{- toJson $list -}}
 {{- end -}}
 
-{{/* Namespaces of the KEDA ScaledObjects (JSON list; empty unless keda.enabled): the targets'
-namespaces, as keda-scaledobject.yaml places them. */}}
+{{/* The object a KEDA-actuated entry's ScaledObject scales (JSON), its namespace resolved: the
+entry's `target`, else with Seldon on the Seldon Model or Server of its name; "" when neither.
+Called with (dict "root" $ "cfg" <coordinator config> "entry" $e "kind" "model"|"server"). */}}
+{{- define "lagscale.kedaTarget" -}}
+{{- $t := .entry.target -}}
+{{- if and (not $t) .cfg.seldon.enabled -}}
+{{- $t = dict "apiVersion" "mlops.seldon.io/v1alpha1" "kind" (title .kind) "name" .entry.name "namespace" .cfg.seldon.namespace -}}
+{{- end -}}
+{{- if $t -}}
+{{- toJson (set (omit $t "namespace") "namespace" ($t.namespace | default .root.Release.Namespace)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Namespaces of the KEDA ScaledObjects (JSON list; empty unless keda.enabled): their targets'
+(lagscale.kedaTarget, as keda-scaledobject.yaml places them). */}}
 {{- define "lagscale.kedaNamespaces" -}}
 {{- $list := list -}}
 {{- if and .Values.keda.enabled .Values.coordinator.enabled -}}
@@ -31,13 +44,10 @@ namespaces, as keda-scaledobject.yaml places them. */}}
 {{- range $section := list "servers" "models" -}}
 {{- range $e := (get $cfg $section | default list) -}}
 {{- if eq ($e.actuator | default "coordinator") "keda" -}}
-{{- $ns := $.Release.Namespace -}}
-{{- if $e.target -}}
-{{- $ns = $e.target.namespace | default $.Release.Namespace -}}
-{{- else if $cfg.seldon.enabled -}}
-{{- $ns = $cfg.seldon.namespace | default $.Release.Namespace -}}
+{{- $t := include "lagscale.kedaTarget" (dict "root" $ "cfg" $cfg "entry" $e "kind" (trimSuffix "s" $section)) -}}
+{{- if $t -}}
+{{- $list = append $list ($t | fromJson).namespace | uniq -}}
 {{- end -}}
-{{- $list = append $list $ns | uniq -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
