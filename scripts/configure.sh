@@ -22,7 +22,7 @@ case "$tree" in
   test) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAGSCALE_SANITIZE= -DLAGSCALE_BUILD_TESTS=ON -DLAGSCALE_BUILD_BENCH=ON) ;;
   address | thread)
     dir=build-$tree
-    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAGSCALE_SANITIZE=$tree -DLAGSCALE_BUILD_TESTS=ON -DLAGSCALE_BUILD_BENCH=OFF) ;;
+    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DLAGSCALE_SANITIZE=$tree" -DLAGSCALE_BUILD_TESTS=ON -DLAGSCALE_BUILD_BENCH=OFF) ;;
   release) dir=build-release; flags=(-DCMAKE_BUILD_TYPE=Release -DLAGSCALE_BUILD_TESTS=OFF -DLAGSCALE_BUILD_BENCH=ON) ;;
   noacct)
     dir=build-noacct

@@ -10,8 +10,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 seconds="${1:-1800}"
-[[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -ge 60 ] ||
-  { echo "usage: scripts/soak.sh [SECONDS >= 60]" >&2; exit 2; }
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 60 ]; then
+  echo "usage: scripts/soak.sh [SECONDS >= 60]" >&2
+  exit 2
+fi
 
 scripts/install-deps.sh
 build_dir="$(scripts/configure.sh test)"

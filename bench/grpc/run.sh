@@ -138,12 +138,14 @@ measure warmup "$proxy" "${pids_by_name[proxy]}" >/dev/null
 measure warmup-frames "$frames" "${pids_by_name[frames]}" >/dev/null
 measure warmup-nginx "127.0.0.1:$nginx_port" >/dev/null
 : >"$work/results"
-for rep in $(seq 1 "$reps"); do
-  echo "direct $(measure direct "$upstream" "${pids_by_name[upstream]}")" >>"$work/results"
-  echo "calls $(measure proxied "$proxy" "${pids_by_name[proxy]}")" >>"$work/results"
-  echo "frames $(measure frames "$frames" "${pids_by_name[frames]}")" >>"$work/results"
-  # shellcheck disable=SC2046
-  echo "nginx $(measure nginx "127.0.0.1:$nginx_port" $(nginx_pids))" >>"$work/results"
+for _ in $(seq 1 "$reps"); do
+  read -r -a nginx_pid_list <<< "$(nginx_pids)"
+  {
+    echo "direct $(measure direct "$upstream" "${pids_by_name[upstream]}")"
+    echo "calls $(measure proxied "$proxy" "${pids_by_name[proxy]}")"
+    echo "frames $(measure frames "$frames" "${pids_by_name[frames]}")"
+    echo "nginx $(measure nginx "127.0.0.1:$nginx_port" "${nginx_pid_list[@]}")"
+  } >>"$work/results"
 done
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { awk -v w="$1" -v k="$2" '$1 == w {print $k}' "$work/results" | median; }

@@ -98,9 +98,9 @@ CONF
 wait_port "$UP_PORT"
 
 # Proxy 1: lagscale-sidecar, one I/O thread.
-"${PROXY_CPU[@]}" "$SIDECAR" --listen 127.0.0.1:0 --upstream 127.0.0.1:$UP_PORT --admin 127.0.0.1:0 \
+"${PROXY_CPU[@]}" "$SIDECAR" --listen 127.0.0.1:0 --upstream "127.0.0.1:$UP_PORT" --admin 127.0.0.1:0 \
   --grpc-listen "" --threads 1 > "$WORK/sidecar.out" 2> "$WORK/sidecar.err" & SIDECAR_PID=$!
-PIDS+=($SIDECAR_PID)
+PIDS+=("$SIDECAR_PID")
 for _ in $(seq 200); do grep -q ready "$WORK/sidecar.out" 2>/dev/null && break; sleep 0.05; done
 SIDECAR_PORT=$(grep -o 'http=[^ ]*' "$WORK/sidecar.out" | sed 's/.*://')
 SIDECAR_ADMIN=$(grep -o 'admin=[^ ]*' "$WORK/sidecar.out" | sed 's/admin=//')
@@ -108,10 +108,10 @@ SIDECAR_ADMIN=$(grep -o 'admin=[^ ]*' "$WORK/sidecar.out" | sed 's/admin=//')
 PROXIES="sidecar nginx haproxy"
 # Optional: the same sidecar with its accounting compiled out, for the overhead measurement.
 if [ -n "${NOACCT_SIDECAR:-}" ]; then
-  "${PROXY_CPU[@]}" "$NOACCT_SIDECAR" --listen 127.0.0.1:0 --upstream 127.0.0.1:$UP_PORT \
+  "${PROXY_CPU[@]}" "$NOACCT_SIDECAR" --listen 127.0.0.1:0 --upstream "127.0.0.1:$UP_PORT" \
     --admin 127.0.0.1:0 --grpc-listen "" --threads 1 > "$WORK/noacct.out" 2> "$WORK/noacct.err" &
   NOACCT_PID=$!
-  PIDS+=($NOACCT_PID)
+  PIDS+=("$NOACCT_PID")
   for _ in $(seq 200); do grep -q ready "$WORK/noacct.out" 2>/dev/null && break; sleep 0.05; done
   NOACCT_PORT=$(grep -o 'http=[^ ]*' "$WORK/noacct.out" | sed 's/.*://')
   PROXIES="$PROXIES noacct"
@@ -135,7 +135,7 @@ mkdir -p "$WORK/ng"
 CONF
 } > "$WORK/ng/nginx.conf"
 "${PROXY_CPU[@]}" "$NGINX" -c "$WORK/ng/nginx.conf" -p "$WORK/ng" & NGINX_PID=$!
-PIDS+=($NGINX_PID)
+PIDS+=("$NGINX_PID")
 
 # Proxy 3: haproxy, one thread, server-side connection reuse.
 HAPROXY_PORT=$(free_port)
@@ -156,7 +156,7 @@ backend inference
   server up 127.0.0.1:$UP_PORT
 CONF
 "${PROXY_CPU[@]}" "$HAPROXY" -db -f "$WORK/haproxy.cfg" > "$WORK/haproxy.log" 2>&1 & HAPROXY_PID=$!
-PIDS+=($HAPROXY_PID)
+PIDS+=("$HAPROXY_PID")
 wait_port "$SIDECAR_PORT"; wait_port "$NGINX_PORT"; wait_port "$HAPROXY_PORT"
 
 # The floor: lagscale-floor-relay moves each connection's bytes to a paired upstream connection
@@ -164,7 +164,7 @@ wait_port "$SIDECAR_PORT"; wait_port "$NGINX_PORT"; wait_port "$HAPROXY_PORT"
 RELAY=${RELAY:-$BUILD_DIR/bin/lagscale-floor-relay}
 if [ -x "$RELAY" ]; then
   "${PROXY_CPU[@]}" "$RELAY" --upstream-port "$UP_PORT" > "$WORK/relay.out" & RELAY_PID=$!
-  PIDS+=($RELAY_PID)
+  PIDS+=("$RELAY_PID")
   for _ in $(seq 200); do grep -q '^port ' "$WORK/relay.out" 2>/dev/null && break; sleep 0.05; done
   RELAY_PORT=$(awk '/^port / {print $2}' "$WORK/relay.out")
   wait_port "$RELAY_PORT"
@@ -189,8 +189,8 @@ port_of() {
 cpu_ticks() {  # utime + stime of the given pids, in clock ticks
   local total=0
   for pid in "$@"; do
-    [ -r /proc/$pid/stat ] || continue
-    read -r -a f < <(sed 's/^.*) //' /proc/$pid/stat)
+    [ -r "/proc/$pid/stat" ] || continue
+    read -r -a f < <(sed 's/^.*) //' "/proc/$pid/stat")
     total=$((total + f[11] + f[12]))
   done
   echo "$total"
@@ -199,7 +199,7 @@ rss_kib() {  # $1 = VmRSS or RssAnon (the part not shared with other processes' 
   local key=$1 total=0
   shift
   for pid in "$@"; do
-    total=$((total + $(awk -v k="$key:" '$1 == k {print $2}' /proc/$pid/status 2>/dev/null || echo 0)))
+    total=$((total + $(awk -v k="$key:" '$1 == k {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
   done
   echo "$total"
 }
@@ -222,15 +222,14 @@ LUA
 
 declare -A IDLE_RSS IDLE_ANON
 for p in $PROXIES; do
-  # shellcheck disable=SC2046
-  IDLE_RSS[$p]=$(rss_kib VmRSS $(pids_of $p))
-  # shellcheck disable=SC2046
-  IDLE_ANON[$p]=$(rss_kib RssAnon $(pids_of $p))
+  read -r -a pids <<< "$(pids_of "$p")"
+  IDLE_RSS[$p]=$(rss_kib VmRSS "${pids[@]}")
+  IDLE_ANON[$p]=$(rss_kib RssAnon "${pids[@]}")
 done
 
 # Warm every proxy's upstream pool once, then the interleaved runs.
 for p in $PROXIES; do
-  "${LOAD_CPU[@]}" wrk -t1 -c32 -d1s -s "$WORK/infer.lua" "http://127.0.0.1:$(port_of $p)/" > /dev/null
+  "${LOAD_CPU[@]}" wrk -t1 -c32 -d1s -s "$WORK/infer.lua" "http://127.0.0.1:$(port_of "$p")/" > /dev/null
 done
 TICK=$(getconf CLK_TCK)
 RESULTS=$WORK/results.tsv
@@ -238,12 +237,11 @@ RESULTS=$WORK/results.tsv
 for rep in $(seq "$REPS"); do
   for c in $CONNS; do
     for p in $PROXIES; do
-      # shellcheck disable=SC2046
-      before=$(cpu_ticks $(pids_of $p))
+      read -r -a pids <<< "$(pids_of "$p")"
+      before=$(cpu_ticks "${pids[@]}")
       out=$("${LOAD_CPU[@]}" wrk -t1 -c"$c" -d"${DURATION}s" --latency -s "$WORK/infer.lua" \
-            "http://127.0.0.1:$(port_of $p)/")
-      # shellcheck disable=SC2046
-      after=$(cpu_ticks $(pids_of $p))
+            "http://127.0.0.1:$(port_of "$p")/")
+      after=$(cpu_ticks "${pids[@]}")
       requests=$(echo "$out" | awk '/requests in/ {print $1}')
       rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
       errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
@@ -267,31 +265,31 @@ printf "| proxy | conns | CPU-us/request | RPS | p50 (us) | p99 (us) | idle RSS 
 printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
 for c in $CONNS; do
   for p in $PROXIES; do
-    printf "| %s | %s | %.2f | %.0f | %.0f | %.0f | %.1f | %.1f |\n" "$p" "$c" "$(col $p $c 6)" \
-      "$(col $p $c 3)" "$(col $p $c 4)" "$(col $p $c 5)" \
+    printf "| %s | %s | %.2f | %.0f | %.0f | %.0f | %.1f | %.1f |\n" "$p" "$c" "$(col "$p" "$c" 6)" \
+      "$(col "$p" "$c" 3)" "$(col "$p" "$c" 4)" "$(col "$p" "$c" 5)" \
       "$(awk -v k="${IDLE_RSS[$p]}" 'BEGIN {print k/1024}')" \
       "$(awk -v k="${IDLE_ANON[$p]}" 'BEGIN {print k/1024}')"
   done
 done
 echo
 for c in $CONNS; do
-  awk -v c="$c" -v s="$(col sidecar $c 3)" -v n="$(col nginx $c 3)" -v h="$(col haproxy $c 3)" \
-      -v sp="$(col sidecar $c 5)" -v np="$(col nginx $c 5)" -v hp="$(col haproxy $c 5)" \
-      -v sc="$(col sidecar $c 6)" -v nc="$(col nginx $c 6)" -v hc="$(col haproxy $c 6)" \
+  awk -v c="$c" -v s="$(col sidecar "$c" 3)" -v n="$(col nginx "$c" 3)" -v h="$(col haproxy "$c" 3)" \
+      -v sp="$(col sidecar "$c" 5)" -v np="$(col nginx "$c" 5)" -v hp="$(col haproxy "$c" 5)" \
+      -v sc="$(col sidecar "$c" 6)" -v nc="$(col nginx "$c" 6)" -v hc="$(col haproxy "$c" 6)" \
       'BEGIN { printf "c=%s: CPU/request sidecar/nginx %.2fx, sidecar/haproxy %.2fx, sidecar/better of the two %.2fx; RPS sidecar/nginx %.2fx, sidecar/haproxy %.2fx; p99 sidecar/nginx %.2fx, sidecar/haproxy %.2fx\n", c, sc/nc, sc/hc, sc/(nc < hc ? nc : hc), s/n, s/h, sp/np, sp/hp }'
 done
 for c in $CONNS; do
   if [[ " $PROXIES " == *" relay "* ]]; then
-    awk -v c="$c" -v rc="$(col relay $c 6)" -v nc="$(col nginx $c 6)" -v hc="$(col haproxy $c 6)" \
-        -v sc="$(col sidecar $c 6)" -v r="$(col relay $c 3)" -v n="$(col nginx $c 3)" \
-        -v rp="$(col relay $c 5)" -v np="$(col nginx $c 5)" \
+    awk -v c="$c" -v rc="$(col relay "$c" 6)" -v nc="$(col nginx "$c" 6)" -v hc="$(col haproxy "$c" 6)" \
+        -v sc="$(col sidecar "$c" 6)" -v r="$(col relay "$c" 3)" -v n="$(col nginx "$c" 3)" \
+        -v rp="$(col relay "$c" 5)" -v np="$(col nginx "$c" 5)" \
         'BEGIN { printf "c=%s: floor (a byte relay, no HTTP): CPU/request relay/better of nginx and haproxy %.2fx, sidecar/relay %.2fx; RPS relay/nginx %.2fx; p99 relay/nginx %.2fx\n", c, rc/(nc < hc ? nc : hc), sc/rc, r/n, rp/np }'
   fi
 done
 for c in $CONNS; do
   if [[ " $PROXIES " == *" noacct "* ]]; then
-    awk -v c="$c" -v s="$(col sidecar $c 3)" -v n="$(col noacct $c 3)" -v sc="$(col sidecar $c 6)" \
-        -v nc="$(col noacct $c 6)" -v sp="$(col sidecar $c 5)" -v np="$(col noacct $c 5)" \
+    awk -v c="$c" -v s="$(col sidecar "$c" 3)" -v n="$(col noacct "$c" 3)" -v sc="$(col sidecar "$c" 6)" \
+        -v nc="$(col noacct "$c" 6)" -v sp="$(col sidecar "$c" 5)" -v np="$(col noacct "$c" 5)" \
         'BEGIN { printf "c=%s: accounting on/off: RPS %.3fx, CPU/request %.3fx, p99 %.2fx\n", c, s/n, sc/nc, sp/np }'
   fi
 done
