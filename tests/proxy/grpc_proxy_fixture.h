@@ -2,7 +2,8 @@
 
 // The gRPC passthrough's test fixture, shared by grpc_proxy_test.cc (attribution and outcomes),
 // grpc_proxy_transport_test.cc (connections, flow control, restarts) and
-// grpc_proxy_services_test.cc (other services, an unreachable upstream, start-up): a GrpcProxy on
+// grpc_proxy_services_test.cc (other services, an unreachable upstream, start-up) and
+// grpc_proxy_idle_test.cc (the idle limit): a GrpcProxy on
 // an OS-chosen loopback port in front of testing::GrpcUpstream, with a ledger to read what it
 // counted. Every test runs for both engines (GrpcProxyOptions::Engine).
 
@@ -40,12 +41,14 @@ class GrpcProxyTest : public ::testing::TestWithParam<Engine> {
   void SetUp() override { StartProxy(upstream_.address()); }
 
   void StartProxy(const std::string& upstream,
-                  std::vector<std::string> model_headers = {"seldon-model"}) {
+                  std::vector<std::string> model_headers = {"seldon-model"},
+                  std::chrono::milliseconds idle_timeout = GrpcProxyOptions{}.idle_timeout) {
     GrpcProxyOptions options;
     options.listen = "127.0.0.1:0";
     options.upstream = upstream;
     options.model_headers = std::move(model_headers);
     options.engine = GetParam();
+    options.idle_timeout = idle_timeout;
     // Like the sidecar: the HTTP threads own shards 0-1, gRPC gets the last two.
     proxy_ = std::make_unique<GrpcProxy>(options, ledger_, 2, 2);
     proxy_->Start();

@@ -2,94 +2,43 @@
 // connection without a call in progress is closed with a GOAWAY after the limit, a call longer than
 // the limit is never cut, and the client's next call simply reconnects.
 #include <arpa/inet.h>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <memory>
 #include <string>
-#include <thread>
 
-#include "inference/grpc_service.grpc.pb.h"
-#include "lagscale/proxy/grpc_proxy.h"
-#include "support/grpc_upstream.h"
+#include "grpc_proxy_fixture.h"
 
 namespace lagscale::proxy {
 namespace {
 
-using namespace std::chrono_literals;
-using Engine = GrpcProxyOptions::Engine;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kIdle = 400ms;
 
-std::string EngineName(const ::testing::TestParamInfo<Engine>& info) {
-  return info.param == Engine::kCalls ? "Calls" : "Frames";
-}
-
-class GrpcProxyIdleTest : public ::testing::TestWithParam<Engine> {
+class GrpcProxyIdleTest : public GrpcProxyTest {
  protected:
-  GrpcProxyIdleTest() : table_(10), ledger_(table_, 1) {}
+  void SetUp() override { StartProxy(upstream_.address(), {"seldon-model"}, kIdle); }
 
-  void SetUp() override {
-    GrpcProxyOptions options;
-    options.listen = "127.0.0.1:0";
-    options.upstream = upstream_.address();
-    options.engine = GetParam();
-    options.idle_timeout = kIdle;
-    proxy_ = std::make_unique<GrpcProxy>(options, ledger_, 0, 1);
-    proxy_->Start();
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(proxy_->port()),
-                                   grpc::InsecureChannelCredentials());
-    stub_ = inference::GRPCInferenceService::NewStub(channel_);
-  }
-
-  grpc::Status Infer(int delay_ms = 0) {
+  // One call for "iris"; the upstream answers after `delay_ms`.
+  grpc::Status InferIris(int delay_ms = 0) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 20s);
     if (delay_ms > 0) ctx.AddMetadata("x-delay-ms", std::to_string(delay_ms));
-    inference::ModelInferRequest req;
-    req.set_model_name("iris");
-    inference::ModelInferResponse resp;
-    return stub_->ModelInfer(&ctx, req, &resp);
+    return Infer("iris", ctx);
   }
 
   // Waits (up to 10 s) for the channel to leave READY: the proxy closed the connection.
   bool ConnectionClosed() {
     return channel_->WaitForStateChange(GRPC_CHANNEL_READY, std::chrono::system_clock::now() + 10s);
   }
-
-  // The ledger's "iris" once every call has ended there: a client can have its answer before the
-  // proxy's side of the call has finished (the calls engine ends it on its own completion queue).
-  metrics::ModelStats Iris() {
-    const auto limit = Clock::now() + 10s;
-    metrics::ModelStats iris;
-    for (;;) {
-      for (const auto& [name, stats] : ledger_.Snapshot().models) {
-        if (name == "iris") iris = stats;
-      }
-      const bool settled = proxy_->active_calls() == 0 && iris.inflight() == 0;
-      if (settled || Clock::now() > limit) break;
-      std::this_thread::sleep_for(1ms);  // polling a condition, with a deadline
-    }
-    EXPECT_EQ(iris.inflight(), 0) << "calls still in flight";
-    return iris;
-  }
-
-  metrics::ModelTable table_;
-  metrics::Ledger ledger_;
-  testing::GrpcUpstream upstream_;
-  std::unique_ptr<GrpcProxy> proxy_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
 };
 
 TEST_P(GrpcProxyIdleTest, IdleConnectionIsClosedAfterTheLimitAndTheNextCallReconnects) {
-  ASSERT_TRUE(Infer().ok());
+  ASSERT_TRUE(InferIris().ok());
   const auto answered = Clock::now();
   ASSERT_EQ(channel_->GetState(false), GRPC_CHANNEL_READY);
   ASSERT_TRUE(ConnectionClosed()) << "the idle connection was never closed";
@@ -97,18 +46,18 @@ TEST_P(GrpcProxyIdleTest, IdleConnectionIsClosedAfterTheLimitAndTheNextCallRecon
   EXPECT_NE(channel_->GetState(false), GRPC_CHANNEL_TRANSIENT_FAILURE)
       << "a graceful GOAWAY leaves the channel idle, not failed";
 
-  ASSERT_TRUE(Infer().ok()) << "the next call reconnects";
-  const metrics::ModelStats s = Iris();
+  ASSERT_TRUE(InferIris().ok()) << "the next call reconnects";
+  const metrics::ModelStats s = Settled("iris");
   EXPECT_EQ(s.arrivals, 2u);
-  EXPECT_EQ(s.outcome(metrics::Outcome::kSuccess), 2u);
+  EXPECT_EQ(s.outcome(Outcome::kSuccess), 2u);
   EXPECT_EQ(s.inflight(), 0);
 }
 
 TEST_P(GrpcProxyIdleTest, ACallLongerThanTheLimitIsNotCut) {
   const auto started = Clock::now();
-  ASSERT_TRUE(Infer(/*delay_ms=*/3 * static_cast<int>(kIdle.count())).ok());
+  ASSERT_TRUE(InferIris(/*delay_ms=*/3 * static_cast<int>(kIdle.count())).ok());
   EXPECT_GE(Clock::now() - started, 3 * kIdle);
-  EXPECT_EQ(Iris().outcome(metrics::Outcome::kSuccess), 1u);
+  EXPECT_EQ(Settled("iris").outcome(Outcome::kSuccess), 1u);
   // The limit counts from the end of the call, not from the connection's start.
   EXPECT_EQ(channel_->GetState(false), GRPC_CHANNEL_READY);
 }
