@@ -1,8 +1,6 @@
 // The gRPC passthrough's idle limit (GrpcProxyOptions::idle_timeout), for both engines: a client
 // connection without a call in progress is closed with a GOAWAY after the limit, a call longer than
 // the limit is never cut, and the client's next call simply reconnects.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +9,7 @@
 #include <string>
 
 #include "grpc_proxy_fixture.h"
+#include "support/loopback.h"
 
 namespace lagscale::proxy {
 namespace {
@@ -63,13 +62,8 @@ TEST_P(GrpcProxyIdleTest, ACallLongerThanTheLimitIsNotCut) {
 }
 
 TEST_P(GrpcProxyIdleTest, AConnectionThatNeverSendsAnythingIsClosed) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = testing::ConnectToLoopback(static_cast<uint16_t>(proxy_->port()));
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(proxy_->port()));
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   const auto connected = Clock::now();
   // Read whatever the proxy sends (its SETTINGS, then a GOAWAY) until it closes; 10 s at most.
   bool closed = false;

@@ -2,10 +2,8 @@
 // reset" attack, CVE-2023-44487), loses its connection after nghttp2's budget (1,000 resets, then
 // 33 a second) with a GOAWAY, while the proxy stays up, every stream it counted ends in the ledger,
 // and other clients are served. The frames engine, whose HTTP/2 is nghttp2's.
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -20,6 +18,7 @@
 #include "inference/grpc_service.grpc.pb.h"
 #include "lagscale/proxy/grpc_proxy.h"
 #include "support/grpc_upstream.h"
+#include "support/loopback.h"
 
 namespace lagscale::proxy {
 namespace {
@@ -37,12 +36,8 @@ struct AttackResult {
 // takes them, reading what the proxy answers; stops when the proxy closes the connection.
 AttackResult RapidReset(int port, int count) {
   AttackResult result;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return result;
+  const int fd = testing::ConnectToLoopback(static_cast<uint16_t>(port));
+  if (fd < 0) return result;
 
   nghttp2_session_callbacks* callbacks;
   nghttp2_session_callbacks_new(&callbacks);

@@ -1,8 +1,6 @@
 // The gRPC passthrough, part 2: connections and transport. A slow upstream handshake, calls on
 // every thread at once, shutdown with calls in flight, flow control both ways, calls queued behind
 // the upstream's stream limit, an upstream restart and a broken client connection.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +8,7 @@
 #include <thread>
 
 #include "grpc_proxy_fixture.h"
+#include "support/loopback.h"
 
 namespace lagscale::proxy {
 namespace {
@@ -19,14 +18,9 @@ namespace {
 class SlowHandshakeRelay {
  public:
   SlowHandshakeRelay(const std::string& upstream, std::chrono::milliseconds delay)
-      : upstream_port_(std::stoi(upstream.substr(upstream.rfind(':') + 1))), delay_(delay) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr = Loopback(0);
-    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(listener_, 16);
-    socklen_t len = sizeof addr;
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+      : upstream_port_(static_cast<uint16_t>(std::stoi(upstream.substr(upstream.rfind(':') + 1)))),
+        delay_(delay) {
+    listener_ = testing::ListenOnLoopback(port_);
     acceptor_ = std::thread([this] { AcceptLoop(); });
   }
   ~SlowHandshakeRelay() {
@@ -40,13 +34,6 @@ class SlowHandshakeRelay {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
  private:
-  static sockaddr_in Loopback(int port) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    return addr;
-  }
   static void Pump(int from, int to, std::chrono::milliseconds delay) {
     char buf[16384];
     bool first = true;
@@ -63,9 +50,11 @@ class SlowHandshakeRelay {
     for (;;) {
       const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client < 0) return;
-      const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in addr = Loopback(upstream_port_);
-      ::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      const int server = testing::ConnectToLoopback(upstream_port_);
+      if (server < 0) {
+        ::close(client);
+        continue;
+      }
       fds_.push_back(client);
       fds_.push_back(server);
       threads_.emplace_back([client, server] { Pump(client, server, {}); });
@@ -74,8 +63,8 @@ class SlowHandshakeRelay {
   }
 
   int listener_ = -1;
-  int port_ = 0;
-  const int upstream_port_;
+  uint16_t port_ = 0;
+  const uint16_t upstream_port_;
   const std::chrono::milliseconds delay_;
   std::thread acceptor_;
   // Written by the acceptor thread only; read once it has been joined.

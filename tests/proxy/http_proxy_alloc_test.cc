@@ -6,8 +6,6 @@
 // their own schedule (10,358 counted over 20,000 requests in one such run).
 #include "lagscale/proxy/http_proxy.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -23,6 +21,8 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "support/loopback.h"
 
 // The replacements pair malloc with free on purpose; GCC cannot see that through inlining.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -69,26 +69,9 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); 
 namespace lagscale::proxy {
 namespace {
 
-int Listen(uint16_t& port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::listen(fd, 16);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  port = ntohs(a.sin_port);
-  return fd;
-}
-
 int Connect(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return -1;
+  const int fd = testing::ConnectToLoopback(port);
+  if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
@@ -141,7 +124,7 @@ constexpr int kCountedRequests = 20000;
 class RawUpstream {
  public:
   explicit RawUpstream(const Exchange& x)
-      : listener_(Listen(port_)), thread_([this, x] { Serve(x); }) {}
+      : listener_(testing::ListenOnLoopback(port_)), thread_([this, x] { Serve(x); }) {}
   ~RawUpstream() {
     ::shutdown(listener_, SHUT_RDWR);  // in case the proxy never connected
     ::close(listener_);

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 
+#include "support/loopback.h"
 #include "support/raw_socket.h"
 
 namespace lagscale::testing {
@@ -128,18 +129,7 @@ class FakeUpstream {
   explicit FakeUpstream(Behaviour behaviour) : FakeUpstream(std::move(behaviour), Options{}) {}
   FakeUpstream(Behaviour behaviour, Options options)
       : behaviour_(std::move(behaviour)), options_(options) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(fd, options_.backlog);
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    listener_ = Socket(fd);
+    listener_ = Socket(ListenOnLoopback(port_, options_.backlog));
     acceptor_ = std::thread([this] { AcceptLoop(); });
   }
   ~FakeUpstream() {

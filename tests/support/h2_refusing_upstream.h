@@ -5,8 +5,6 @@
 // closes; every later connection is relayed byte for byte to `target` (e.g. a
 // testing::GrpcUpstream). It speaks HTTP/2 through nghttp2's server session.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -17,18 +15,15 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback.h"
+
 namespace lagscale::testing {
 
 class H2RefusingUpstream {
  public:
-  H2RefusingUpstream(int target_port, int refusals) : target_port_(target_port), left_(refusals) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr = Loopback(0);
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(listen_fd_, 16);
-    socklen_t len = sizeof addr;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+  H2RefusingUpstream(uint16_t target_port, int refusals)
+      : target_port_(target_port), left_(refusals) {
+    listen_fd_ = ListenOnLoopback(port_);
     acceptor_ = std::thread([this] { Accept(); });
   }
   ~H2RefusingUpstream() {
@@ -43,14 +38,6 @@ class H2RefusingUpstream {
   int refused() const { return refused_.load(); }  // streams refused so far
 
  private:
-  static sockaddr_in Loopback(int port) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    return addr;
-  }
-
   void Accept() {
     while (!stop_) {
       const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
@@ -115,9 +102,8 @@ class H2RefusingUpstream {
 
   // Copies bytes both ways between the client and the target until either side closes.
   void Relay(int client) {
-    const int target = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr = Loopback(target_port_);
-    if (::connect(target, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const int target = ConnectToLoopback(target_port_);
+    if (target >= 0) {
       char buf[16384];
       pollfd p[2] = {{client, POLLIN, 0}, {target, POLLIN, 0}};
       while (!stop_ && ::poll(p, 2, 200) >= 0) {
@@ -130,16 +116,16 @@ class H2RefusingUpstream {
         if (closed) break;
       }
     }
-    ::close(target);
+    if (target >= 0) ::close(target);
     ::close(client);
   }
 
-  const int target_port_;
+  const uint16_t target_port_;
   std::atomic<int> left_;
   std::atomic<int> refused_{0};
   std::atomic<bool> stop_{false};
   int listen_fd_ = -1;
-  int port_ = 0;
+  uint16_t port_ = 0;
   std::thread acceptor_;
   std::vector<std::thread> relays_;  // only the acceptor thread adds, the destructor joins
 };
