@@ -8,6 +8,7 @@
 
 #include "lagscale/coordinator/engine.h"
 #include "support/coordinator_harness.h"
+#include "support/inflight_policy.h"
 
 namespace lagscale::coordinator {
 namespace {
@@ -15,22 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 
 using testing::Eventually;
-
-// desired = in-flight, within bounds; holds on stale data.
-class InflightPolicy final : public ModelPolicy {
- public:
-  explicit InflightPolicy(const ModelPolicyConfig& c) : c_(c) {}
-  Decision Decide(const ModelContext& ctx) override {
-    if (!ctx.demand.Fresh()) return Decision{ctx.current_replicas, Direction::kHold, "hold"};
-    const int want = std::clamp(static_cast<int>(std::ceil(ctx.demand.Inflight())), c_.min_replicas,
-                                c_.max_replicas);
-    return Decision{want, want > ctx.current_replicas ? Direction::kUp : Direction::kDown,
-                    "inflight " + std::to_string(want)};
-  }
-
- private:
-  ModelPolicyConfig c_;
-};
+using testing::InflightPolicy;
 
 // A target with `replicas`; records every write that changes them. Like the Kubernetes actuator it
 // skips decisions without a target (here the server's) and writes nothing when the target already

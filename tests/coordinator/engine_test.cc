@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/coordinator_harness.h"
+#include "support/inflight_policy.h"
 
 namespace lagscale::coordinator {
 namespace {
@@ -13,22 +14,7 @@ namespace {
 using namespace std::chrono_literals;
 
 using testing::Eventually;
-
-// desired = in-flight (within bounds); holds on stale data. Counts how many were built.
-class InflightPolicy final : public ModelPolicy {
- public:
-  explicit InflightPolicy(const ModelPolicyConfig& c) : c_(c) {}
-  Decision Decide(const ModelContext& ctx) override {
-    if (!ctx.demand.Fresh()) return Decision{ctx.current_replicas, Direction::kHold, "hold"};
-    const int want = std::clamp(static_cast<int>(std::ceil(ctx.demand.Inflight())), c_.min_replicas,
-                                c_.max_replicas);
-    return Decision{want, want > ctx.current_replicas ? Direction::kUp : Direction::kDown,
-                    "inflight " + std::to_string(want)};
-  }
-
- private:
-  ModelPolicyConfig c_;
-};
+using testing::InflightPolicy;
 
 class MaxSizer final : public ServerSizer {
  public:
