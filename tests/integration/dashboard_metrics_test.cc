@@ -103,34 +103,12 @@ TEST(DashboardQueryParsingTest, FindsMetricNamesAndNothingElse) {
   EXPECT_EQ(QueriedNames("increase(e[$__rate_interval]) * 1e3"), std::set<std::string>{"e"});
 }
 
-constexpr char kConfig[] = R"(decisionInterval: 100ms
-windows: [1s, 5s]
-defaults:
-  minReplicas: 1
-  maxReplicas: 10
-  targetConcurrency: 1
-  stableWindow: 2s
-  panicWindow: 1s
-servers:
-  - name: mlserver
-    placement: all
-models:
-  - name: iris
-    server: mlserver
-)";
-
 TEST(DashboardMetricsTest, EveryDashboardQueryNamesAnExportedSeries) {
-  LiveStack stack(kConfig, {"iris:200"});
+  LiveStack stack(LiveStack::Config({"iris"}), {"iris:200"});
   ASSERT_TRUE(stack.ok());
   // Sixteen clients keep iris busy until the coordinator has decided to scale it up, so the
   // decision and replica series exist too.
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> clients;
-  for (int i = 0; i < 16; ++i) {
-    clients.emplace_back([&] {
-      while (!stop.load()) stack.Infer("iris");
-    });
-  }
+  BusyClients clients(stack, "iris", 16);
   std::string coordinator_text;
   const bool decided = Eventually(
       [&] {
@@ -139,8 +117,7 @@ TEST(DashboardMetricsTest, EveryDashboardQueryNamesAnExportedSeries) {
                std::string::npos;
       },
       20s);
-  stop = true;
-  for (auto& t : clients) t.join();
+  clients.Stop();
   ASSERT_TRUE(decided) << coordinator_text;
   const std::string sidecar_text = HttpGet(stack.sidecar_admin(), "/metrics").body;
 

@@ -15,24 +15,6 @@ namespace {
 
 const std::string kCoordinator = std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator";
 
-constexpr char kConfig[] = R"(decisionInterval: 100ms
-windows: [1s, 5s]
-defaults:
-  minReplicas: 1
-  maxReplicas: 10
-  targetConcurrency: 1
-  stableWindow: 2s
-  panicWindow: 1s
-servers:
-  - name: mlserver
-    placement: all
-models:
-  - name: iris
-    server: mlserver
-  - name: idle
-    server: mlserver
-)";
-
 // Splits a table row on runs of two or more spaces (the column separator).
 std::vector<std::string> Cells(const std::string& row) {
   std::vector<std::string> out;
@@ -50,7 +32,8 @@ std::vector<std::string> Cells(const std::string& row) {
 class StatusCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    stack_ = std::make_unique<LiveStack>(kConfig, std::vector<std::string>{"iris:200", "idle:0"});
+    stack_ = std::make_unique<LiveStack>(LiveStack::Config({"iris", "idle"}),
+                                         std::vector<std::string>{"iris:200", "idle:0"});
     ASSERT_TRUE(stack_->ok());
     url_ = "http://" + stack_->coordinator_http();
   }
@@ -60,13 +43,7 @@ class StatusCliTest : public ::testing::Test {
 
 TEST_F(StatusCliTest, PrintsOneRowPerModelAndServerWithTheirReplicas) {
   // Eight clients keep iris busy until the coordinator scales it up.
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> clients;
-  for (int i = 0; i < 8; ++i) {
-    clients.emplace_back([&] {
-      while (!stop.load()) stack_->Infer("iris");
-    });
-  }
+  BusyClients clients(*stack_, "iris", 8);
   const bool scaled = Eventually(
       [&] {
         return HttpGet(stack_->coordinator_http(), "/status").body.find("\"last_decision\":{") !=
@@ -82,8 +59,7 @@ TEST_F(StatusCliTest, PrintsOneRowPerModelAndServerWithTheirReplicas) {
   const auto iris = cli->WaitForLine("iris ");
   const auto server_header = cli->WaitForLine("SERVER");
   const auto server = cli->WaitForLine("mlserver ");
-  stop = true;
-  for (auto& t : clients) t.join();
+  clients.Stop();
   EXPECT_EQ(cli->Wait(), std::optional<int>(0)) << cli->stderr_text();
   ASSERT_TRUE(header && idle && iris && server_header && server);
 

@@ -28,27 +28,13 @@ std::string Browser() {
 
 // 1,000 models; only "zeta" gets traffic, so only sorting by lag puts it first.
 std::string Config() {
-  std::string yaml = R"(decisionInterval: 100ms
-windows: [1s, 5s]
-defaults:
-  minReplicas: 1
-  maxReplicas: 10
-  targetConcurrency: 1
-  stableWindow: 2s
-  panicWindow: 1s
-servers:
-  - name: mlserver
-    placement: all
-models:
-  - name: zeta
-    server: mlserver
-)";
+  std::vector<std::string> models = {"zeta"};
   for (int i = 0; i < 999; ++i) {
     char name[16];
     std::snprintf(name, sizeof name, "m%04d", i);
-    yaml += std::string("  - name: ") + name + "\n    server: mlserver\n";
+    models.emplace_back(name);
   }
-  return yaml;
+  return LiveStack::Config(models);
 }
 
 // The page's DOM after Chromium ran its scripts for `budget_ms` of virtual time.
@@ -96,13 +82,7 @@ TEST(StatusPageBrowserTest, DrawsHistoryOfTheBusiestModelAmongAThousand) {
   if (browser.empty()) GTEST_SKIP() << "chromium is not installed (apt-get install chromium)";
   LiveStack stack(Config(), {"zeta:200"});
   ASSERT_TRUE(stack.ok());
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> clients;
-  for (int i = 0; i < 12; ++i) {
-    clients.emplace_back([&] {
-      while (!stop.load()) stack.Infer("zeta");
-    });
-  }
+  BusyClients clients(stack, "zeta", 12);
   // Let the coordinator keep several seconds of history and decide to scale zeta up.
   nlohmann::json history;
   const bool ready = Eventually(
@@ -117,8 +97,7 @@ TEST(StatusPageBrowserTest, DrawsHistoryOfTheBusiestModelAmongAThousand) {
 
   const std::string base = "http://" + stack.coordinator_http() + "/";
   const std::string dom = DumpDom(browser, stack.dir(), base, 8000);
-  stop = true;
-  for (auto& t : clients) t.join();
+  clients.Stop();
   ASSERT_FALSE(dom.empty());
   EXPECT_EQ(dom.find("id=\"summary\" class=\"meta\">cannot reach"), std::string::npos);
   EXPECT_NE(dom.find("id=\"summary\" class=\"meta\">actuator <b>dry-run</b>"), std::string::npos);

@@ -3,16 +3,19 @@
 // LiveStack: the real binaries wired like a small deployment on loopback, for tests of what an
 // operator sees (the status page, `lagscale-coordinator status`, the Grafana dashboard's series):
 // the V2 test server, one sidecar in front of it (server "mlserver", pod "mlserver-0") reporting
-// every 200 ms to a coordinator run with `config_yaml`, dry-run actuator.
+// every 200 ms to a coordinator run with `config_yaml`, dry-run actuator. BusyClients keeps models
+// busy through it.
 // Thread safety: not thread-safe; Infer() may be called from several threads at once.
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/process.h"
@@ -53,6 +56,26 @@ class LiveStack {
     std::filesystem::remove_all(dir_, ec);
   }
 
+  // A coordinator configuration that decides every 100 ms on short windows (1 s panic, 2 s stable;
+  // target concurrency 1, 1-10 replicas) for `models`, all on server "mlserver" (placement all).
+  static std::string Config(const std::vector<std::string>& models) {
+    std::string yaml = R"(decisionInterval: 100ms
+windows: [1s, 5s]
+defaults:
+  minReplicas: 1
+  maxReplicas: 10
+  targetConcurrency: 1
+  stableWindow: 2s
+  panicWindow: 1s
+servers:
+  - name: mlserver
+    placement: all
+models:
+)";
+    for (const auto& m : models) yaml += "  - name: " + m + "\n    server: mlserver\n";
+    return yaml;
+  }
+
   bool ok() const { return coordinator_ && upstream_ && sidecar_; }
   // host:port of the coordinator's /status, /metrics and page.
   const std::string& coordinator_http() { return coordinator_addr_["http"]; }
@@ -74,6 +97,29 @@ class LiveStack {
   std::filesystem::path dir_;
   std::unique_ptr<ChildProcess> coordinator_, upstream_, sidecar_;
   std::map<std::string, std::string> coordinator_addr_, upstream_addr_, sidecar_addr_;
+};
+
+// `clients` threads sending requests for `model` back to back through `stack` until Stop() or
+// destruction.
+class BusyClients {
+ public:
+  BusyClients(LiveStack& stack, const std::string& model, int clients) {
+    for (int i = 0; i < clients; ++i) {
+      threads_.emplace_back([this, &stack, model] {
+        while (!stop_.load()) stack.Infer(model);
+      });
+    }
+  }
+  ~BusyClients() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace lagscale::testing
