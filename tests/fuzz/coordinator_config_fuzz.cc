@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 
+#include "fuzz_checks.h"
 #include "lagscale/coordinator/config.h"
 #include "lagscale/coordinator/engine.h"
 
@@ -23,10 +24,7 @@ namespace {
 
 namespace co = lagscale::coordinator;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "INVARIANT FAILED: %s\n", what.c_str());
-  std::abort();
-}
+using lagscale::fuzz::Fail;
 
 void Positive(double v, const std::string& what) {
   if (!std::isfinite(v) || v <= 0) Fail(what + " accepted as " + std::to_string(v));

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_checks.h"
 #include "lagscale/proxy/grpc_wire.h"
 
 namespace {
@@ -28,10 +29,7 @@ namespace {
 using lagscale::proxy::Field1Text;
 using lagscale::proxy::FindField1;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "INVARIANT FAILED: %s\n", what.c_str());
-  std::abort();
-}
+using lagscale::fuzz::Fail;
 
 bool Same(const Field1Text& a, const Field1Text& b) {
   return a.found == b.found && a.length == b.length && a.text() == b.text();
@@ -41,22 +39,12 @@ bool Same(const Field1Text& a, const Field1Text& b) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  std::vector<size_t> cuts;
-  const int pieces = in.ConsumeIntegralInRange(0, 6);
-  for (int i = 0; i < pieces; ++i) cuts.push_back(in.ConsumeIntegralInRange<size_t>(0, 64));
-  const std::string message = in.ConsumeRemainingBytesAsString();
+  const lagscale::fuzz::CutInput input(in);
+  const std::string& message = input.bytes();
 
   const std::string_view whole(message);
   const Field1Text one = FindField1({&whole, 1});
-  std::vector<std::string_view> chunks;
-  size_t at = 0;
-  for (size_t cut : cuts) {
-    cut = std::min(cut, message.size() - at);
-    chunks.push_back(whole.substr(at, cut));  // empty chunks included on purpose
-    at += cut;
-  }
-  chunks.push_back(whole.substr(at));
-  const Field1Text cut = FindField1(chunks);
+  const Field1Text cut = FindField1(input.Pieces());
   if (!Same(one, cut)) Fail("the result depends on the chunking");
   if (one.copied != std::min(one.length, sizeof(one.bytes))) Fail("copied a wrong amount");
   if (!one.found && (one.length != 0 || one.copied != 0)) Fail("not found but a length");

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_checks.h"
 #include "h2_message_reader.h"
 #include "lagscale/proxy/grpc_wire.h"
 
@@ -25,10 +26,7 @@ using lagscale::proxy::FindField1;
 using lagscale::proxy::internal::GrpcMessageReader;
 using lagscale::proxy::internal::Inflater;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "INVARIANT FAILED: %s\n", what.c_str());
-  std::abort();
-}
+using lagscale::fuzz::Fail;
 
 struct Seen {
   bool compressed;

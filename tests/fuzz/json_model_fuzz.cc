@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fuzz_checks.h"
 #include "lagscale/proxy/json_model_scanner.h"
 #include "lagscale/proxy/usage_scanner.h"
 
@@ -27,10 +28,7 @@ using lagscale::proxy::JsonModelScanner;
 using lagscale::proxy::JsonScanner;
 using lagscale::proxy::UsageScanner;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "INVARIANT FAILED: %s\n", what.c_str());
-  std::abort();
-}
+using lagscale::fuzz::Fail;
 
 struct ModelSeen {
   JsonModelScanner::Result result;
@@ -90,20 +88,11 @@ Oracle Parse(const std::string& body) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  std::vector<size_t> cuts;
-  const int pieces = in.ConsumeIntegralInRange(0, 6);
-  for (int i = 0; i < pieces; ++i) cuts.push_back(in.ConsumeIntegralInRange<size_t>(0, 64));
-  const std::string body = in.ConsumeRemainingBytesAsString();
+  const lagscale::fuzz::CutInput input(in);
+  const std::string& body = input.bytes();
 
   const std::string_view whole(body);
-  std::vector<std::string_view> chunks;
-  size_t at = 0;
-  for (size_t cut : cuts) {
-    cut = std::min(cut, body.size() - at);
-    chunks.push_back(whole.substr(at, cut));  // empty pieces included on purpose
-    at += cut;
-  }
-  chunks.push_back(whole.substr(at));
+  const std::vector<std::string_view> chunks = input.Pieces();
 
   const ModelSeen one = ScanModel({whole});
   if (!(ScanModel(chunks) == one)) Fail("the model depends on the cutting");

@@ -15,16 +15,14 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_checks.h"
 #include "lagscale/coordinator/api_responses.h"
 
 namespace {
 
 namespace co = lagscale::coordinator;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "INVARIANT FAILED: %s\n", what.c_str());
-  std::abort();
-}
+using lagscale::fuzz::Fail;
 
 void CheckScale(std::string_view body) {
   const co::TargetReading r = co::ReadScaleTarget(body);

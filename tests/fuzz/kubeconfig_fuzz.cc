@@ -13,16 +13,14 @@
 #include <fstream>
 #include <string>
 
+#include "fuzz_checks.h"
 #include "lagscale/coordinator/kubernetes.h"
 
 namespace {
 
 namespace co = lagscale::coordinator;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "INVARIANT FAILED: %s\n", what.c_str());
-  std::abort();
-}
+using lagscale::fuzz::Fail;
 
 bool Named(const std::string& message) {
   for (const char* prefix : {"kubeconfig", "--kubeconfig", "kubernetes"}) {

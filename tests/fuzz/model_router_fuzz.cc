@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_checks.h"
 #include "lagscale/metrics/model_table.h"
 #include "lagscale/proxy/model_router.h"
 
@@ -29,10 +30,7 @@ using lagscale::metrics::ModelTable;
 using lagscale::proxy::ModelFromTarget;
 using lagscale::proxy::RouteModel;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "INVARIANT FAILED: %s\n", what.c_str());
-  std::abort();
-}
+using lagscale::fuzz::Fail;
 
 // The documented rule, written out independently of the table's own check.
 bool Valid(std::string_view name) {

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "fuzz_checks.h"
 #include "lagscale/coordinator/config.h"
 #include "lagscale/coordinator/engine.h"
 #include "lagscale/coordinator/status.h"
@@ -31,10 +32,7 @@ namespace {
 
 namespace co = lagscale::coordinator;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "INVARIANT FAILED: %s\n", what.c_str());
-  std::abort();
-}
+using lagscale::fuzz::Fail;
 
 constexpr const char* kConfig = R"(
 reportTTL: 10s
