@@ -48,8 +48,10 @@ struct TargetTrackingParams {
   double scale_down_delay_s = 60;  // stabilization: highest recommendation over this window
   double max_scale_down_rate = 2;  // desired >= current / rate
   // Flap damping: a scale-up that undoes a scale-down made less than flap_window_s earlier doubles
-  // the scale-down delay (up to max_scale_down_delay_s); it relaxes back once load has been steady
-  // for max_scale_down_delay_s. Set max_scale_down_delay_s <= scale_down_delay_s to disable.
+  // the scale-down delay (up to max_scale_down_delay_s), and so does load (of requests up to half
+  // the panic window long) that returns to the held level after falling to half of it while the
+  // delay held it; it relaxes back once load has been steady for max_scale_down_delay_s. Set
+  // max_scale_down_delay_s <= scale_down_delay_s to disable.
   double flap_window_s = 300;
   // While panicking, also add the replicas that drain the queue above steady demand in this time.
   double backlog_drain_s = 2;
