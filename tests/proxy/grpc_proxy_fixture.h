@@ -91,15 +91,21 @@ class GrpcProxyTest : public ::testing::TestWithParam<Engine> {
     return stub_->ModelInfer(&ctx, req, resp ? resp : &ignored);
   }
 
-  static void ExpectOnly(const metrics::ModelStats& s, uint64_t n, Outcome outcome) {
-    EXPECT_EQ(s.arrivals, n);
-    EXPECT_EQ(s.completions(), n);
+  // "success=1 client_error=0 ..." for a failure message.
+  static std::string OutcomesText(const metrics::ModelStats& s) {
     std::string all;
     for (size_t i = 0; i < metrics::kOutcomeCount; ++i) {
       all += std::string(metrics::OutcomeName(static_cast<Outcome>(i))) + "=" +
              std::to_string(s.outcomes[i]) + " ";
     }
-    EXPECT_EQ(s.outcome(outcome), n) << metrics::OutcomeName(outcome) << " wanted; have " << all;
+    return all;
+  }
+
+  static void ExpectOnly(const metrics::ModelStats& s, uint64_t n, Outcome outcome) {
+    EXPECT_EQ(s.arrivals, n);
+    EXPECT_EQ(s.completions(), n);
+    EXPECT_EQ(s.outcome(outcome), n)
+        << metrics::OutcomeName(outcome) << " wanted; have " << OutcomesText(s);
     EXPECT_EQ(s.inflight(), 0);
   }
 
