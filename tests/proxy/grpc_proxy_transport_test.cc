@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "grpc_proxy_fixture.h"
+#include "lagscale/base/host_port.h"
 #include "support/loopback.h"
 
 namespace lagscale::proxy {
@@ -18,8 +19,7 @@ namespace {
 class SlowHandshakeRelay {
  public:
   SlowHandshakeRelay(const std::string& upstream, std::chrono::milliseconds delay)
-      : upstream_port_(static_cast<uint16_t>(std::stoi(upstream.substr(upstream.rfind(':') + 1)))),
-        delay_(delay) {
+      : upstream_port_(base::ParseHostPort(upstream).OrThrow().port), delay_(delay) {
     listener_ = testing::ListenOnLoopback(port_);
     acceptor_ = std::thread([this] { AcceptLoop(); });
   }
@@ -254,12 +254,8 @@ TEST_P(GrpcProxyTest, ABrokenClientConnectionDoesNotDisturbOthers) {
   for (const std::string& junk :
        {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
         std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string(64, '\xff')}) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(proxy_->port()));
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const int fd = testing::ConnectToLoopback(static_cast<uint16_t>(proxy_->port()));
+    ASSERT_GE(fd, 0);
     ASSERT_EQ(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(junk.size()));
     char buf[512];

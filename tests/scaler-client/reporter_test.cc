@@ -1,9 +1,7 @@
 #include "lagscale/scaler_client/reporter.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "support/fake_coordinator.h"
+#include "support/loopback.h"
 #include "support/process.h"
 
 namespace lagscale::scaler_client {
@@ -253,14 +252,9 @@ TEST_F(ReporterTest, StopIsPromptWhileTheCoordinatorIsAway) {
 // An address that accepts connections and never answers (no HTTP/2 SETTINGS): each attempt is
 // given up after connect_timeout and retried, instead of waiting out gRPC's 20 s connect deadline.
 TEST_F(ReporterTest, AnAttemptThatNeverConnectsIsRetriedAfterTheConnectTimeout) {
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 16), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  uint16_t port = 0;
+  const int listener = testing::ListenOnLoopback(port);
+  ASSERT_GE(listener, 0);
   std::atomic<int> accepted{0};
   std::vector<int> held;
   std::thread acceptor([&] {
@@ -270,7 +264,7 @@ TEST_F(ReporterTest, AnAttemptThatNeverConnectsIsRetriedAfterTheConnectTimeout) 
     }
   });
 
-  ReporterOptions o = Options("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+  ReporterOptions o = Options("127.0.0.1:" + std::to_string(port));
   o.connect_timeout = 300ms;
   Reporter reporter(o, ledger_, counters_);
   reporter.Start();
