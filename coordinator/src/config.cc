@@ -267,7 +267,9 @@ const ServerConfig* Config::FindServer(const std::string& name) const {
 double Config::HistorySeconds() const {
   double h = 1;
   auto take = [&](const ModelPolicyConfig& p) {
-    h = std::max({h, p.tracking.stable_window_s, p.tracking.panic_window_s, p.lag.lag_window_s});
+    // Target tracking compares its stable window with the two ending now (a slow fall).
+    h = std::max(
+        {h, 2 * p.tracking.stable_window_s, p.tracking.panic_window_s, p.lag.lag_window_s});
   };
   take(defaults);
   for (const auto& m : models) take(m.policy);

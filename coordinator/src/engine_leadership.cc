@@ -20,6 +20,9 @@ namespace lagscale::coordinator {
 bool Engine::Leading() const { return !options_.leadership || options_.leadership->Leading(); }
 
 double Engine::HandOverSeconds() const {
+  // Target tracking also compares its stable window with the two ending now (a slow fall, see
+  // TargetTracking::SlowFall), which this does not wait for: the older half undercounting can only
+  // make the load look less falling, which keeps the scale-down delay.
   auto longest = [](const ModelPolicyConfig& c) {
     return std::max({c.tracking.stable_window_s, c.tracking.panic_window_s, c.lag.lag_window_s});
   };

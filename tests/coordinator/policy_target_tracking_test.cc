@@ -82,6 +82,59 @@ TEST_F(TargetTrackingTest, ScaleDownWaitsForStabilizationWindowAndIsRateLimited)
   EXPECT_NE(d.reason.find("limited"), std::string::npos) << d.reason;
 }
 
+// A slow fall: 4 replicas held at a steady 4 in flight at t=0, then the stable window reads
+// `stable` from `rate` requests/s while the two stable windows ending now read `trend`.
+class SlowFallTest : public TargetTrackingTest {
+ protected:
+  void FallTo(double stable, double rate, double trend) {
+    demand_.trend_window_s = 2 * config_.tracking.stable_window_s;
+    demand_.Steady(4, 400);
+    demand_.trend_concurrency = 4;
+    ASSERT_EQ(Decide(0, 4).direction, Direction::kHold);
+    demand_.Steady(stable, rate);
+    demand_.trend_concurrency = trend;
+  }
+};
+
+// The diurnal trace's afternoon: the stable window needs one replica fewer, beyond its noise, and
+// reads less than the two windows ending now. That replica goes at once instead of after the
+// scale-down delay, and only that one: the next step waits for the delay again.
+TEST_F(SlowFallTest, StepsDownOneReplicaWithoutTheDelay) {
+  FallTo(2.8, 280, 3.4);  // 3 replicas; 8,400 arrivals in 30 s: noise under 1 %
+  Decision d = Decide(10, 4);
+  EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
+  EXPECT_EQ(d.desired, 3);
+  EXPECT_NE(d.reason.find("slow fall"), std::string::npos) << d.reason;
+  demand_.Steady(1.8, 180);
+  demand_.trend_concurrency = 2.3;
+  d = Decide(12, 3);  // 4 was recommended 12 s ago: the delay holds the next step
+  EXPECT_EQ(d.direction, Direction::kHold) << d.reason;
+  EXPECT_EQ(d.desired, 3);
+}
+
+// The same reading from few arrivals is within their noise (600 in 30 s: 4 standard deviations are
+// 16 %, and 2.85 x 1.16 needs the 4 replicas there are): the delay holds.
+TEST_F(SlowFallTest, WithinTheWindowsNoiseWaitsForTheDelay) {
+  FallTo(2.85, 20, 3.4);
+  EXPECT_EQ(Decide(10, 4).direction, Direction::kHold);
+  EXPECT_EQ(Decide(61, 4).desired, 3);
+}
+
+// Load rising into a count that was held (the stable window above the two ending now) is not a
+// fall, however low the stable window still reads: the delay holds (on/off, a burst returning).
+TEST_F(SlowFallTest, RisingLoadBelowTheHeldCountWaitsForTheDelay) {
+  FallTo(2.8, 280, 2.0);
+  EXPECT_EQ(Decide(10, 4).direction, Direction::kHold);
+}
+
+// The stable windows read a slow fall, but the short window already needs the count there is
+// (load turning up again): the delay holds.
+TEST_F(SlowFallTest, TurningUpAgainWaitsForTheDelay) {
+  FallTo(2.8, 280, 3.4);
+  demand_.short_concurrency = 3.5;
+  EXPECT_EQ(Decide(10, 4).direction, Direction::kHold);
+}
+
 TEST_F(TargetTrackingTest, ScaleUpIsRateLimited) {
   config_.tracking.panic_threshold = 1000;  // stay on the stable path
   config_.max_scale_up_rate = 3;

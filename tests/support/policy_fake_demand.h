@@ -2,7 +2,8 @@
 
 // FakeDemand: a DemandView whose answers a test sets directly. Windows at or above
 // `long_window_s` read the "stable" values, shorter windows the "short" ones; arrivals over
-// windows longer than `mid_from_s` (and shorter than `long_window_s`) read `mid_rate`.
+// windows longer than `mid_from_s` (and shorter than `long_window_s`) read `mid_rate`; concurrency
+// over windows at or above `trend_window_s` reads `trend_concurrency`.
 
 #include <limits>
 
@@ -18,6 +19,8 @@ struct FakeDemand : DemandView {
   double short_rate = 0;
   double mid_from_s = std::numeric_limits<double>::infinity();
   double mid_rate = 0;
+  double trend_window_s = std::numeric_limits<double>::infinity();
+  double trend_concurrency = 0;
   double inflight = 0;
   double idle_s = std::numeric_limits<double>::infinity();
   double stable_token_rate = 0;  // completion tokens/s in long windows
@@ -34,6 +37,7 @@ struct FakeDemand : DemandView {
   }
 
   double AverageConcurrency(double window_s) const override {
+    if (window_s >= trend_window_s) return trend_concurrency;
     return window_s >= long_window_s ? stable_concurrency : short_concurrency;
   }
   double Inflight() const override { return inflight; }

@@ -16,7 +16,7 @@ class Lagscale : public Autoscaler {
       : params_(params),
         policy_(coordinator::MakeModelPolicy(params.lagscale)),
         demand_(
-            std::max({params.lagscale.tracking.stable_window_s,
+            std::max({2 * params.lagscale.tracking.stable_window_s,
                       params.lagscale.tracking.panic_window_s, params.lagscale.lag.lag_window_s}) +
             params.report_interval_s) {}
 

@@ -15,7 +15,9 @@
 //    reversed); after that the panic holds what those arrivals need until a new signal, read
 //    now, starts a new panic with its own backlog;
 //  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak
-//    (net of their Poisson noise when the short window spans two request times or more);
+//    (net of their Poisson noise when the short window spans two request times or more); a slow
+//    fall, by one replica at a time and beyond the stable window's noise, steps down without
+//    waiting out the delay;
 //  - reversals lengthen the scale-down delay (flap damping), and so does load that comes back to
 //    the held level after falling to half of it (the hold saved a reversal).
 // A decision is these steps, each in its own function: sample the demand, update the panic state,
@@ -54,6 +56,9 @@ class TargetTracking : public ModelPolicy {
     int sustained = -1;
     // A panic letting go of its backlog's replicas: not a scale-down a later scale-up reverses.
     bool releasing_backlog = false;
+    // The load is falling slowly and one replica fewer is enough beyond its noise: the step down
+    // need not wait out the scale-down delay (SlowFall()).
+    bool slow_fall = false;
   };
 
   // One decision's concurrency readings, taken before the time per request is updated.
@@ -62,6 +67,7 @@ class TargetTracking : public ModelPolicy {
     double inflight = 0;     // requests in flight now
     double short_avg = 0;    // average concurrency over the panic window
     double stable_rate = 0;  // arrivals/s over the stable window
+    double trend = 0;        // average concurrency over two stable windows (SlowFall())
     double short_rate = 0;   // arrivals/s over the short window SampleConcurrency() picks
   };
 
@@ -71,9 +77,10 @@ class TargetTracking : public ModelPolicy {
   enum class Cause : uint8_t { kStale, kPanic, kWithin, kStable };
   struct Why {
     Cause cause = Cause::kStable;
-    double a = 0, b = 0;  // panic: in flight, rps; within / stable: average concurrency
-    bool tokens = false;  // sized on tokens/s: `a` is a token rate
-    int held = 0;         // scale-down held at this recommendation (0: not held)
+    double a = 0, b = 0;     // panic: in flight, rps; within / stable: average concurrency
+    bool tokens = false;     // sized on tokens/s: `a` is a token rate
+    int held = 0;            // scale-down held at this recommendation (0: not held)
+    bool slow_fall = false;  // one replica down without waiting out the delay (SlowFall())
     double held_for_s = 0;
     Direction limited = Direction::kHold;  // rate-limited up or down
     int desired = 0, current = 0;
@@ -105,12 +112,13 @@ class TargetTracking : public ModelPolicy {
   Sizing SizePanic(const ConcurrencySample& sample, const DemandView& demand_view, double target,
                    int current, double now);
   int SizeOnStable(double stable, double target, int current);
+  bool SlowFall(const ConcurrencySample& sample, double target, int current) const;
   double BacklogStillToCome(double steady, double now) const;
   double DrainSlotsPerRequest() const;
 
   // ---- Stabilization, rate limits, bounds (target_tracking_stabilize.cc).
   Decision Stabilize(const Sizing& sizing, double now, int current);
-  int HoldScaleDown(int recommendation, double now, int current);
+  int HoldScaleDown(int recommendation, double now, int current, bool slow_fall);
   int RateLimit(int desired, int current);
   void Remember(double now, int recommendation);
   int HighestSince(double since) const;

@@ -19,7 +19,7 @@ Decision TargetTracking::Stabilize(const Sizing& sizing, double now, int current
   Remember(now, std::max(sustained,
                          Clamp(sizing.short_need, config_.min_replicas, config_.max_replicas)));
   if (HoldSavedReversal(recommendation, current)) LengthenDelay(now);
-  int desired = HoldScaleDown(recommendation, now, current);
+  int desired = HoldScaleDown(recommendation, now, current, sizing.slow_fall);
   TrackHold(desired, recommendation);
   desired = Clamp(RateLimit(desired, current), config_.min_replicas, config_.max_replicas);
   Damp(DirectionOf(current, desired), now, sizing.releasing_backlog);
@@ -27,10 +27,18 @@ Decision TargetTracking::Stabilize(const Sizing& sizing, double now, int current
   return Conclude(desired, current);
 }
 
-// Scale-down stabilization: the highest recommendation over the (possibly damped) delay.
-int TargetTracking::HoldScaleDown(int recommendation, double now, int current) {
+// Scale-down stabilization: the highest recommendation over the (possibly damped) delay. A slow
+// fall (SlowFall()) takes one replica at once when the delay held nothing above the current count
+// (not a drop from higher: a square wave's low phase keeps its hold) and is not lengthened by
+// reversals.
+int TargetTracking::HoldScaleDown(int recommendation, double now, int current, bool slow_fall) {
   if (recommendation >= current) return recommendation;
   const int highest = HighestSince(now - down_delay_s_);
+  if (slow_fall && recommendation == current - 1 && highest == current &&
+      down_delay_s_ <= params_.scale_down_delay_s) {
+    why_.slow_fall = true;
+    return recommendation;
+  }
   const int desired = std::min(current, highest);
   if (desired > recommendation) {
     if (highest > HighestSince(now - params_.scale_down_delay_s)) last_damped_block_s_ = now;
