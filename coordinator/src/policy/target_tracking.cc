@@ -85,7 +85,7 @@ TargetTracking::Sizing TargetTracking::SizeOnConcurrency(const ModelContext& con
   why_ = Why{};
   Sizing sizing = panicking_ ? SizePanic(sample, context.demand, target, current, context.now_s)
                              : Sizing{SizeOnStable(sample.stable, target, current)};
-  sizing.slow_fall = SlowFall(sample, target, current);
+  sizing.slow_fall = SlowFall(context.demand, sample, target, current);
   sizing.short_need =
       ReplicasFor(RememberedShortDemand(context.demand, sample), target, params_.tolerance);
   return sizing;
@@ -98,7 +98,6 @@ TargetTracking::ConcurrencySample TargetTracking::SampleConcurrency(
   s.inflight = demand.Inflight();
   s.short_avg = demand.AverageConcurrency(params_.panic_window_s);
   s.stable_rate = demand.ArrivalRate(params_.stable_window_s);
-  s.trend = demand.AverageConcurrency(2 * params_.stable_window_s);
   // Arrivals over a quarter of the panic window, but never over less than one request's time:
   // over a shorter window, requests that arrived together (a clump) extrapolate to a rate that
   // would keep more of them in flight than arrived, and the panic would overshoot by the ratio
@@ -248,15 +247,18 @@ int TargetTracking::SizeOnStable(double stable, double target, int current) {
 //    0.02 to 0.06; at 4 neither moved;
 //  - and now: the short window's concurrency needs no more either (load turning up again).
 // HoldScaleDown() takes the step only when the delay held nothing above the current count.
-bool TargetTracking::SlowFall(const ConcurrencySample& sample, double target, int current) const {
+// The two-window average is read last, only when everything else holds: nearly every decision
+// of every model stops at the first checks.
+bool TargetTracking::SlowFall(const DemandView& demand, const ConcurrencySample& sample,
+                              double target, int current) const {
   constexpr double kFallMargin = 4;
   if (panicking_ || current <= 1) return false;
-  if (!(sample.trend > sample.stable)) return false;
   const double arrivals = sample.stable_rate * params_.stable_window_s;
   if (arrivals < 1) return false;
   const double high = sample.stable * (1 + kFallMargin / std::sqrt(arrivals));
   return ReplicasFor(high, target, params_.tolerance) < current &&
-         ReplicasFor(sample.short_avg, target, params_.tolerance) < current;
+         ReplicasFor(sample.short_avg, target, params_.tolerance) < current &&
+         demand.AverageConcurrency(2 * params_.stable_window_s) > sample.stable;
 }
 
 // Requests that will queue beyond those in flight now, until the first replicas started by this

@@ -67,7 +67,6 @@ class TargetTracking : public ModelPolicy {
     double inflight = 0;     // requests in flight now
     double short_avg = 0;    // average concurrency over the panic window
     double stable_rate = 0;  // arrivals/s over the stable window
-    double trend = 0;        // average concurrency over two stable windows (SlowFall())
     double short_rate = 0;   // arrivals/s over the short window SampleConcurrency() picks
   };
 
@@ -112,7 +111,8 @@ class TargetTracking : public ModelPolicy {
   Sizing SizePanic(const ConcurrencySample& sample, const DemandView& demand_view, double target,
                    int current, double now);
   int SizeOnStable(double stable, double target, int current);
-  bool SlowFall(const ConcurrencySample& sample, double target, int current) const;
+  bool SlowFall(const DemandView& demand, const ConcurrencySample& sample, double target,
+                int current) const;
   double BacklogStillToCome(double steady, double now) const;
   double DrainSlotsPerRequest() const;
 
