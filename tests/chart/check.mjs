@@ -11,6 +11,7 @@ import { injectorTests } from "./injector.mjs";
 import { kedaTests } from "./keda.mjs";
 import { reportTlsTests } from "./report-tls.mjs";
 import { leaderTests } from "./leader.mjs";
+import { networkPolicyTests } from "./networkpolicy.mjs";
 
 const defaults = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
 const NS = "ml";
@@ -419,5 +420,6 @@ await injectorTests();
 await kedaTests();
 await reportTlsTests();
 await leaderTests();
+await networkPolicyTests();
 
 finish();

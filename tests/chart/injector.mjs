@@ -8,7 +8,9 @@ import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import readline from "node:readline";
-import { assert, chartDir, eq, find, lint, one, render, renderFails, repo, test, tmp, validateAll } from "./lib.mjs";
+import {
+  assert, chartDir, eq, find, lint, one, render, renderFails, repo, selectorMatches, test, tmp, validateAll,
+} from "./lib.mjs";
 
 const NS = "ml";
 const FULL = "rel-lagscale";
@@ -19,17 +21,6 @@ const E2E_VALUES = { injector: { enabled: true }, auth: { existingSecret: "lagsc
 const webhooksOf = (objs) => one(objs, "MutatingWebhookConfiguration").webhooks;
 const coordinatorOf = (objs) => one(objs, "Deployment", FULL).spec.template.spec;
 const sidecarTemplateOf = (objs) => JSON.parse(one(objs, "ConfigMap", `${FULL}-injector`).data["sidecar.json"]);
-
-// Kubernetes label-selector semantics (In / NotIn / Exists / DoesNotExist over matchExpressions).
-function matches(selector, labels) {
-  return (selector.matchExpressions || []).every(({ key, operator, values }) => {
-    const has = Object.hasOwn(labels, key);
-    if (operator === "In") return has && values.includes(labels[key]);
-    if (operator === "NotIn") return !has || !values.includes(labels[key]);
-    if (operator === "Exists") return has;
-    return !has;
-  }) && Object.entries(selector.matchLabels || {}).every(([k, v]) => labels[k] === v);
-}
 
 function openssl(args, cwd) {
   const r = spawnSync("openssl", args, { cwd, encoding: "utf8" });
@@ -137,7 +128,7 @@ export async function injectorTests() {
 
   await test("injector: selectors pick namespace-labelled or pod-labelled pods exactly once, never the release namespace", () => {
     const hooks = webhooksOf(render({ injector: { enabled: true } }));
-    const calls = (ns, pod) => hooks.filter((h) => matches(h.namespaceSelector, ns) && matches(h.objectSelector, pod)).length;
+    const calls = (ns, pod) => hooks.filter((h) => selectorMatches(h.namespaceSelector, ns) && selectorMatches(h.objectSelector, pod)).length;
     const plainNs = { "kubernetes.io/metadata.name": "team" };
     const enabledNs = { ...plainNs, "lagscale.io/inject": "enabled" };
     const releaseNs = { "kubernetes.io/metadata.name": NS, "lagscale.io/inject": "enabled" };

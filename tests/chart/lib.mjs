@@ -187,3 +187,15 @@ export function podSpecs(objs) {
 }
 export const envOf = (container) => Object.fromEntries((container.env || []).map((e) => [e.name, e.value ?? e.valueFrom]));
 export const portsOf = (container) => Object.fromEntries((container.ports || []).map((p) => [p.name, p.containerPort]));
+
+// Kubernetes label-selector semantics: matchLabels, and In / NotIn / Exists / DoesNotExist over
+// matchExpressions; an empty selector selects everything.
+export function selectorMatches(selector, labels) {
+  return (selector.matchExpressions || []).every(({ key, operator, values }) => {
+    const has = Object.hasOwn(labels, key);
+    if (operator === "In") return has && values.includes(labels[key]);
+    if (operator === "NotIn") return !has || !values.includes(labels[key]);
+    if (operator === "Exists") return has;
+    return !has;
+  }) && Object.entries(selector.matchLabels || {}).every(([k, v]) => labels[k] === v);
+}
