@@ -1,6 +1,6 @@
 // Chart tests for keda.enabled: one KEDA ScaledObject per model/server marked `actuator: keda`,
 // validated against the @kubernetes-models/keda schema, pointed at the coordinator's gRPC port.
-import { YAML, assert, eq, find, lint, one, render, renderFails, test, validateAll } from "./lib.mjs";
+import { YAML, assert, eq, find, lint, one, render, renderFails, renderValid, test, validateAll } from "./lib.mjs";
 
 const config = {
   servers: [
@@ -15,21 +15,14 @@ const config = {
   ],
 };
 
-async function build(values) {
-  lint(values);
-  const objs = render(values);
-  await validateAll(objs);
-  return objs;
-}
-
 export async function kedaTests() {
   await test("KEDA: no ScaledObject unless keda.enabled", async () => {
-    const objs = await build({ coordinator: { config } });
+    const objs = await renderValid({ coordinator: { config } });
     eq(find(objs, "ScaledObject").length, 0, "ScaledObjects");
   });
 
   await test("KEDA: one valid ScaledObject per keda target, external-push to the coordinator's gRPC port", async () => {
-    const objs = await build({ coordinator: { config }, keda: { enabled: true, metricByName: { bert_v2: "concurrency" } } });
+    const objs = await renderValid({ coordinator: { config }, keda: { enabled: true, metricByName: { bert_v2: "concurrency" } } });
     const scaled = find(objs, "ScaledObject");
     eq(scaled.map((o) => o.metadata.name).sort(), ["rel-lagscale-model-bert-v2", "rel-lagscale-model-iris", "rel-lagscale-server-mlserver"], "ScaledObjects");
     const iris = one(objs, "ScaledObject", "rel-lagscale-model-iris");
@@ -53,7 +46,7 @@ export async function kedaTests() {
   });
 
   await test("KEDA: a custom gRPC port and Seldon-derived targets", async () => {
-    const objs = await build({
+    const objs = await renderValid({
       seldon: { enabled: true, namespace: "seldon-mesh" },
       coordinator: { grpcPort: 7443, config: { models: [{ name: "iris", actuator: "keda" }] } },
       keda: { enabled: true, metric: "inflight" },
@@ -82,7 +75,7 @@ export async function kedaTests() {
   });
 
   await test("KEDA over mutual TLS: each ScaledObject namespace gets a TriggerAuthentication and the client Secret it reads", async () => {
-    const objs = await build({ coordinator: { config }, keda: { enabled: true }, reportTls: { enabled: true, mutual: true } });
+    const objs = await renderValid({ coordinator: { config }, keda: { enabled: true }, reportTls: { enabled: true, mutual: true } });
     const iris = one(objs, "ScaledObject", "rel-lagscale-model-iris");
     eq(iris.spec.triggers[0].authenticationRef, { name: "rel-lagscale-keda-tls" }, "trigger authenticationRef");
     const auths = find(objs, "TriggerAuthentication");
@@ -106,7 +99,7 @@ export async function kedaTests() {
   });
 
   await test("KEDA over TLS with a Seldon-derived target: the TriggerAuthentication is in the ScaledObject's namespace", async () => {
-    const objs = await build({
+    const objs = await renderValid({
       seldon: { enabled: true, namespace: "seldon-mesh" },
       coordinator: { config: { models: [{ name: "iris", actuator: "keda" }] } },
       keda: { enabled: true },
@@ -120,11 +113,11 @@ export async function kedaTests() {
   });
 
   await test("KEDA over TLS without client certificates: only the CA; without TLS no TriggerAuthentication", async () => {
-    let objs = await build({ coordinator: { config }, keda: { enabled: true }, reportTls: { enabled: true } });
+    let objs = await renderValid({ coordinator: { config }, keda: { enabled: true }, reportTls: { enabled: true } });
     for (const a of find(objs, "TriggerAuthentication")) {
       eq(a.spec.secretTargetRef, [{ parameter: "caCert", name: "rel-lagscale-report-tls-client", key: "ca.crt" }], "CA only");
     }
-    objs = await build({ coordinator: { config }, keda: { enabled: true } });
+    objs = await renderValid({ coordinator: { config }, keda: { enabled: true } });
     eq(find(objs, "TriggerAuthentication").length, 0, "no TriggerAuthentication");
     eq(one(objs, "ScaledObject", "rel-lagscale-model-iris").spec.triggers[0].authenticationRef, undefined, "no authenticationRef");
   });

@@ -1,6 +1,6 @@
 // Chart checks for coordinator high availability: two replicas electing a leader through a Lease,
 // with the RBAC, PodDisruptionBudget, anti-affinity and flags that needs.
-import { assert, envOf, eq, find, lint, one, render, renderFails, test, validateAll } from "./lib.mjs";
+import { assert, envOf, eq, find, one, renderFails, renderValid, test } from "./lib.mjs";
 
 const FULL = "rel-lagscale";
 const NS = "ml";
@@ -11,16 +11,9 @@ const roleRules = (objs) => Object.fromEntries(find(objs, "Role").map((r) => [r.
 const deploymentOf = (objs) => one(objs, "Deployment", FULL);
 const containerOf = (objs) => deploymentOf(objs).spec.template.spec.containers[0];
 
-async function build(values) {
-  lint(values);
-  const objs = render(values);
-  await validateAll(objs);
-  return objs;
-}
-
 export async function leaderTests() {
   await test("leader election: 2 replicas, --leader-elect flags, POD_NAME as the identity", async () => {
-    const objs = await build(undefined);
+    const objs = await renderValid(undefined);
     const d = deploymentOf(objs);
     eq(d.spec.replicas, 2, "replicas");
     eq(d.spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }, "strategy");
@@ -35,7 +28,7 @@ export async function leaderTests() {
   });
 
   await test("leader election RBAC: get/update on the Lease by name, create without names, release namespace only", async () => {
-    const objs = await build({ coordinator: { actuator: "dry-run", leaderElection: { leaseName: "my-lease" } } });
+    const objs = await renderValid({ coordinator: { actuator: "dry-run", leaderElection: { leaseName: "my-lease" } } });
     // dry-run touches no scale subresource: the Lease is all the coordinator may touch.
     eq(roleRules(objs), { [NS]: [leaseRule("my-lease"), leaseCreate] }, "rules, exactly");
     eq(find(objs, "ClusterRole").length, 0, "no cluster-wide access");
@@ -51,35 +44,35 @@ export async function leaderTests() {
   });
 
   await test("leader election RBAC stays namespaced when rbac.clusterWide", async () => {
-    const objs = await build({ rbac: { clusterWide: true }, coordinator: { actuator: "dry-run" } });
+    const objs = await renderValid({ rbac: { clusterWide: true }, coordinator: { actuator: "dry-run" } });
     eq(roleRules(objs), { [NS]: [leaseRule(FULL), leaseCreate] }, "Lease rules in a Role");
     eq(find(objs, "ClusterRole").length, 0, "dry-run needs nothing cluster-wide");
   });
 
   await test("PodDisruptionBudget: maxUnavailable 1 over the coordinator pods", async () => {
-    const objs = await build(undefined);
+    const objs = await renderValid(undefined);
     const pdb = one(objs, "PodDisruptionBudget", FULL);
     eq(pdb.spec, { maxUnavailable: 1, selector: { matchLabels: coordinatorLabels } }, "spec");
     eq(pdb.spec.selector.matchLabels, deploymentOf(objs).spec.selector.matchLabels, "selects the Deployment's pods");
-    const single = await build({ coordinator: { replicas: 1 } });
+    const single = await renderValid({ coordinator: { replicas: 1 } });
     eq(find(single, "PodDisruptionBudget").length, 0, "no PDB for one replica (it would block every drain)");
-    eq(find(await build({ coordinator: { podDisruptionBudget: { enabled: false } } }), "PodDisruptionBudget").length, 0, "disabled");
+    eq(find(await renderValid({ coordinator: { podDisruptionBudget: { enabled: false } } }), "PodDisruptionBudget").length, 0, "disabled");
   });
 
   await test("pod anti-affinity: soft by default, hard on request, user affinity wins", async () => {
     const term = { labelSelector: { matchLabels: coordinatorLabels }, topologyKey: "kubernetes.io/hostname" };
-    const soft = deploymentOf(await build(undefined)).spec.template.spec.affinity;
+    const soft = deploymentOf(await renderValid(undefined)).spec.template.spec.affinity;
     eq(soft, { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] } }, "soft");
-    const hard = deploymentOf(await build({ coordinator: { podAntiAffinity: "hard" } })).spec.template.spec.affinity;
+    const hard = deploymentOf(await renderValid({ coordinator: { podAntiAffinity: "hard" } })).spec.template.spec.affinity;
     eq(hard, { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } }, "hard");
-    const none = deploymentOf(await build({ coordinator: { podAntiAffinity: "none" } })).spec.template.spec.affinity;
+    const none = deploymentOf(await renderValid({ coordinator: { podAntiAffinity: "none" } })).spec.template.spec.affinity;
     eq(none, undefined, "none");
     const mine = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["infra"] }] }] } } };
-    eq(deploymentOf(await build({ coordinator: { affinity: mine } })).spec.template.spec.affinity, mine, "user affinity");
+    eq(deploymentOf(await renderValid({ coordinator: { affinity: mine } })).spec.template.spec.affinity, mine, "user affinity");
   });
 
   await test("leader election off: one replica, Recreate, no Lease access, no flags", async () => {
-    const objs = await build({ coordinator: { replicas: 1, leaderElection: { enabled: false }, actuator: "dry-run" } });
+    const objs = await renderValid({ coordinator: { replicas: 1, leaderElection: { enabled: false }, actuator: "dry-run" } });
     const d = deploymentOf(objs);
     eq(d.spec.strategy, { type: "Recreate" }, "strategy (never two writers)");
     eq(containerOf(objs).args.filter((a) => a.startsWith("--leader-elect")), [], "flags");

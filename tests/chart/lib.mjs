@@ -81,6 +81,13 @@ export function render(values, { release = "rel", namespace = "ml", chart = char
   return docs.map((d) => d.toJS()).filter((o) => o != null);
 }
 // Renders expecting failure; returns helm's error output.
+// Lints, renders and strictly validates every object: what most chart tests start from.
+export async function renderValid(values) {
+  lint(values);
+  const objs = render(values);
+  await validateAll(objs);
+  return objs;
+}
 export function renderFails(values) {
   const r = helm(["template", "rel", chartDir, "-n", "ml", ...valuesArgs(values)]);
   assert(r.code !== 0, "helm template succeeded but should have rejected the values");

@@ -1,16 +1,7 @@
 // Chart tests for networkPolicy.enabled: the coordinator's NetworkPolicy, validated against the
 // kubernetes-models schema and evaluated the way the NetworkPolicy API defines its peers, on pods
 // a cluster would have: who may reach the gRPC port (reports, KEDA) and who the HTTP port.
-import {
-  assert, eq, find, lint, one, portsOf, render, renderFails, selectorMatches, test, validateAll,
-} from "./lib.mjs";
-
-async function build(values) {
-  lint(values);
-  const objs = render(values);
-  await validateAll(objs);
-  return objs;
-}
+import { assert, eq, find, one, portsOf, renderFails, renderValid, selectorMatches, test } from "./lib.mjs";
 
 // A NetworkPolicyPeer: podSelector alone means pods of the policy's namespace; namespaceSelector
 // alone, every pod of the namespaces it selects; both, the pods it selects in those namespaces.
@@ -41,11 +32,11 @@ const pods = {
 
 export async function networkPolicyTests() {
   await test("NetworkPolicy: none unless networkPolicy.enabled", async () => {
-    eq(find(await build({}), "NetworkPolicy").length, 0, "NetworkPolicies");
+    eq(find(await renderValid({}), "NetworkPolicy").length, 0, "NetworkPolicies");
   });
 
   await test("NetworkPolicy: the gRPC port admits reporters and KEDA's operator only, the HTTP port anyone", async () => {
-    const objs = await build({ networkPolicy: { enabled: true } });
+    const objs = await renderValid({ networkPolicy: { enabled: true } });
     const policy = one(objs, "NetworkPolicy", "rel-lagscale");
     eq(policy.metadata.namespace, "ml", "namespace");
     eq(policy.spec.policyTypes, ["Ingress"], "ingress only");
@@ -68,7 +59,7 @@ export async function networkPolicyTests() {
   });
 
   await test("NetworkPolicy: httpFrom limits the HTTP port; the webhook port stays open to the API server", async () => {
-    const objs = await build({
+    const objs = await renderValid({
       injector: { enabled: true },
       networkPolicy: {
         enabled: true,
@@ -85,9 +76,9 @@ export async function networkPolicyTests() {
 
   await test("NetworkPolicy: the chart's Seldon ServerConfig namespace reaches the gRPC port", async () => {
     const seldonPod = { ns: "seldon-mesh", nsLabels: ns("seldon-mesh"), labels: { "app.kubernetes.io/name": "mlserver" } };
-    const without = one(await build({ networkPolicy: { enabled: true } }), "NetworkPolicy", "rel-lagscale");
+    const without = one(await renderValid({ networkPolicy: { enabled: true } }), "NetworkPolicy", "rel-lagscale");
     eq(admits(without, "grpc", seldonPod), false, "without the ServerConfig");
-    const objs = await build({ seldon: { enabled: true, serverConfig: { enabled: true } }, networkPolicy: { enabled: true } });
+    const objs = await renderValid({ seldon: { enabled: true, serverConfig: { enabled: true } }, networkPolicy: { enabled: true } });
     const policy = one(objs, "NetworkPolicy", "rel-lagscale");
     eq(admits(policy, "grpc", seldonPod), true, "with it");
     eq(admits(policy, "grpc", pods.anyPod), false, "other pods still not");
