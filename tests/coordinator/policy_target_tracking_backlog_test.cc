@@ -171,16 +171,17 @@ TEST_F(BacklogOvershootTest, DrainedQueueInTheAverageIsNotANewPanic) {
 // a busy pair of seconds made a standing queue look like noise, so the panic let go of replicas
 // that were still starting and had to start them again (issue 20, llm_tokens).
 TEST_F(BacklogOvershootTest, ABusyShortWindowDoesNotHideAQueue) {
-  // 6 s requests at 1/s learned while calm: 6 in flight, 6 replicas at target 1.
+  // 6 s requests at 1/s learned while calm: 6 in flight, 9 replicas at target 1 (one Poisson
+  // standard deviation of headroom for seconds-long requests).
   demand_.Steady(6, 1);
-  ASSERT_EQ(Step(0).desired, 6);
-  demand_.short_rate = 2;  // a step to 2/s: 12 in flight steady, 13 now
-  demand_.short_concurrency = 12;
-  demand_.inflight = 13;
+  ASSERT_EQ(Step(0).desired, 9);
+  demand_.short_rate = 3;  // a step to 3/s: 18 in flight steady, 19 now
+  demand_.short_concurrency = 18;
+  demand_.inflight = 19;
   const int panicked = Step(1).desired;
-  ASSERT_GT(panicked, 12);
+  ASSERT_GT(panicked, 18);
   // Ten seconds on: arrivals since the panic began ran at 1.2/s (7.2 in flight), the last two
-  // seconds at 2/s (12), and 14 are in flight: 7 more than the arrivals keep there.
+  // seconds at 3/s (18), and 14 are in flight: 7 more than the arrivals keep there.
   demand_.mid_from_s = 2;
   demand_.mid_rate = 1.2;
   demand_.inflight = 14;

@@ -58,9 +58,9 @@ TEST_F(TargetTrackingTest, PanicBlocksScaleDown) {
 // (6 s / 2 s drain) that would drain it within backlogDrain if that were possible.
 TEST_F(TargetTrackingTest, PanicAddsAtMostOneSlotPerQueuedRequest) {
   config_.max_replicas = 100;
-  demand_.Steady(12, 2);  // 6 s per request learned on a calm window
-  EXPECT_EQ(Decide(0, 12).desired, 12);
-  demand_.short_rate = 6;  // 36 in flight steady, plus 12 queued
+  demand_.Steady(12, 2);                 // 6 s per request learned on a calm window
+  EXPECT_EQ(Decide(0, 12).desired, 16);  // 12 plus one Poisson standard deviation of headroom
+  demand_.short_rate = 6;                // 36 in flight steady, plus 12 queued
   demand_.short_concurrency = 36;
   demand_.inflight = 48;
   const Decision d = Decide(1, 12);

@@ -236,11 +236,14 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
       },
       5s))
       << "the webhook's acknowledgements move current_replicas";
-  // While the burst lasts the model settles on exactly what the load needs.
+  // While the burst lasts the model settles on what the load needs with its headroom: 0.5 s
+  // requests are long next to this test's 1 s panic window, so the stable window sizes for the 12
+  // in flight plus one Poisson standard deviation (15.5, at 2 per replica).
+  constexpr int kSettled = 8;
   EXPECT_TRUE(Eventually(
       [&] {
         const json m = Iris(Status(http));
-        return m["desired_replicas"] == kNeeded && m["current_replicas"] == kNeeded;
+        return m["desired_replicas"] == kSettled && m["current_replicas"] == kSettled;
       },
       10s))
       << Status(http).dump(2);
@@ -290,11 +293,11 @@ TEST_F(CoordinatorBurstTest, StatusPageIsSelfContained) {
 // actuation worker, the HTTP API's I/O thread and KEDA's activity pusher (gRPC names its own).
 TEST_F(CoordinatorBurstTest, ThreadsAreNamedForWhatTheyDo) {
   std::map<std::string, std::string> ready;
-  const auto coordinator = StartReady(
-      "lagscale-coordinator",
-      {"--config", (dir_ / "config.yaml").string(), "--grpc-listen", "127.0.0.1:0",
-       "--http-listen", "127.0.0.1:0", "--actuator", "dry-run"},
-      ready);
+  const auto coordinator =
+      StartReady("lagscale-coordinator",
+                 {"--config", (dir_ / "config.yaml").string(), "--grpc-listen", "127.0.0.1:0",
+                  "--http-listen", "127.0.0.1:0", "--actuator", "dry-run"},
+                 ready);
   ASSERT_TRUE(coordinator);
   const std::set<std::string> expected = {"decide", "actuate", "http", "keda-push"};
   std::set<std::string> seen;

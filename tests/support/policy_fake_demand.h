@@ -3,7 +3,8 @@
 // FakeDemand: a DemandView whose answers a test sets directly. Windows at or above
 // `long_window_s` read the "stable" values, shorter windows the "short" ones; arrivals over
 // windows longer than `mid_from_s` (and shorter than `long_window_s`) read `mid_rate`; concurrency
-// over windows at or above `trend_window_s` reads `trend_concurrency`.
+// over windows at or above `trend_window_s` reads `trend_concurrency`, and arrivals `trend_rate`
+// when it is set.
 
 #include <limits>
 
@@ -21,6 +22,7 @@ struct FakeDemand : DemandView {
   double mid_rate = 0;
   double trend_window_s = std::numeric_limits<double>::infinity();
   double trend_concurrency = 0;
+  double trend_rate = -1;  // -1: trend windows read stable_rate
   double inflight = 0;
   double idle_s = std::numeric_limits<double>::infinity();
   double stable_token_rate = 0;  // completion tokens/s in long windows
@@ -42,6 +44,7 @@ struct FakeDemand : DemandView {
   }
   double Inflight() const override { return inflight; }
   double ArrivalRate(double window_s) const override {
+    if (window_s >= trend_window_s && trend_rate >= 0) return trend_rate;
     if (window_s >= long_window_s) return stable_rate;
     return window_s > mid_from_s ? mid_rate : short_rate;
   }

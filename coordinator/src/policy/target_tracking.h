@@ -14,12 +14,18 @@
 //    not the backlog's extra (letting them go is not a scale-down that flap damping counts as
 //    reversed); after that the panic holds what those arrivals need until a new signal, read
 //    now, starts a new panic with its own backlog;
-//  - scale-down stabilization remembers short-window peaks, so oscillating load stays on its peak
-//    (net of their Poisson noise when the short window spans two request times or more); a slow
-//    fall, by one replica at a time and beyond the stable window's noise, steps down without
-//    waiting out the delay;
-//  - reversals lengthen the scale-down delay (flap damping), and so does load that comes back to
-//    the held level after falling to half of it (the hold saved a reversal).
+//  - for one stable window after a panic, the stable window is sized on its arrivals x the time
+//    per request learned before it (its concurrency still holds the queue the panic drained);
+//  - scale-down stabilization remembers short-window peaks net of their Poisson noise, so
+//    oscillating load stays on its peak; a slow fall, by one replica at a time and beyond the
+//    stable window's noise, steps down without waiting out the delay;
+//  - seconds-long requests (longer than half the panic window): the stable window is sized with
+//    one Poisson standard deviation of headroom, the short window's arrivals start a panic only
+//    once the requests in flight confirm them, and a clear fall of the arrivals steps down without
+//    the delay;
+//  - reversals of scale-downs that took effect lengthen the scale-down delay (flap damping), and
+//    so does load that comes back to the held level after falling to half of it (the hold saved a
+//    reversal).
 // A decision is these steps, each in its own function: sample the demand, update the panic state,
 // learn the time per request (calm windows only), size (panic or stable), then stabilize (the
 // scale-down delay and its damping), rate-limit and bound.
@@ -45,6 +51,11 @@ class TargetTracking : public ModelPolicy {
 
  private:
   static constexpr double kNever = -std::numeric_limits<double>::infinity();
+  // A fall is beyond noise at this many Poisson standard deviations (SlowFall(), ClearFall()).
+  static constexpr double kFallMargin = 4;
+  // Headroom for seconds-long requests, in Poisson standard deviations of the demand
+  // (StableDemand()).
+  static constexpr double kNoiseHeadroom = 1;
 
   // What the window logic recommends now, and what the short window alone needed (the moment's
   // entry in the scale-down stabilization history).
@@ -59,6 +70,9 @@ class TargetTracking : public ModelPolicy {
     // The load is falling slowly and one replica fewer is enough beyond its noise: the step down
     // need not wait out the scale-down delay (SlowFall()).
     bool slow_fall = false;
+    // Seconds-long requests whose arrivals fell beyond noise: the scale-down need not wait out the
+    // delay at all (ClearFall()).
+    bool clear_fall = false;
   };
 
   // One decision's concurrency readings, taken before the time per request is updated.
@@ -76,10 +90,11 @@ class TargetTracking : public ModelPolicy {
   enum class Cause : uint8_t { kStale, kPanic, kWithin, kStable };
   struct Why {
     Cause cause = Cause::kStable;
-    double a = 0, b = 0;     // panic: in flight, rps; within / stable: average concurrency
-    bool tokens = false;     // sized on tokens/s: `a` is a token rate
-    int held = 0;            // scale-down held at this recommendation (0: not held)
-    bool slow_fall = false;  // one replica down without waiting out the delay (SlowFall())
+    double a = 0, b = 0;      // panic: in flight, rps; within / stable: average concurrency
+    bool tokens = false;      // sized on tokens/s: `a` is a token rate
+    int held = 0;             // scale-down held at this recommendation (0: not held)
+    bool slow_fall = false;   // one replica down without waiting out the delay (SlowFall())
+    bool clear_fall = false;  // down without the delay: the arrivals fell (ClearFall())
     double held_for_s = 0;
     Direction limited = Direction::kHold;  // rate-limited up or down
     int desired = 0, current = 0;
@@ -98,6 +113,12 @@ class TargetTracking : public ModelPolicy {
   bool ShortRequests() const {
     return Learned() && seconds_per_request_ <= params_.panic_window_s / 2;
   }
+  // Learned, and a request lasts longer than half the panic window (LLM answers of seconds).
+  bool LongRequests() const { return Learned() && !ShortRequests(); }
+  // The level at which one panic signal confirms the other (1.5x capacity by default).
+  double ConfirmLevel() const { return 1 + (params_.panic_threshold - 1) / 2; }
+  bool AfterPanic(double now) const { return now - panic_ended_s_ < params_.stable_window_s; }
+  double StableDemand(const ConcurrencySample& sample, double now) const;
   double ShortDemand(const ConcurrencySample& sample) const;
   double RememberedShortDemand(const DemandView& demand, const ConcurrencySample& sample) const;
   // Whether the panic signal is on, and whether it was read now (see PanicSignal()).
@@ -107,24 +128,26 @@ class TargetTracking : public ModelPolicy {
   };
   PanicReading PanicSignal(const ConcurrencySample& sample, int current, double capacity,
                            bool queue_building) const;
-  void Learn(const ConcurrencySample& sample, bool queue_building);
+  void Learn(const ConcurrencySample& sample, bool queue_building, double now);
   Sizing SizePanic(const ConcurrencySample& sample, const DemandView& demand_view, double target,
                    int current, double now);
   int SizeOnStable(double stable, double target, int current);
   bool SlowFall(const DemandView& demand, const ConcurrencySample& sample, double target,
                 int current) const;
+  bool ClearFall(const DemandView& demand, const ConcurrencySample& sample, double target,
+                 int current) const;
   double BacklogStillToCome(double steady, double now) const;
   double DrainSlotsPerRequest() const;
 
   // ---- Stabilization, rate limits, bounds (target_tracking_stabilize.cc).
   Decision Stabilize(const Sizing& sizing, double now, int current);
-  int HoldScaleDown(int recommendation, double now, int current, bool slow_fall);
+  int HoldScaleDown(int recommendation, double now, int current, const Sizing& sizing);
   int RateLimit(int desired, int current);
   void Remember(double now, int recommendation);
   int HighestSince(double since) const;
   bool HoldSavedReversal(int recommendation, int current) const;
   void TrackHold(int desired, int recommendation);
-  void Damp(Direction direction, double now, bool releasing_backlog);
+  void Damp(Direction direction, double now, bool releasing_backlog, int current);
   void LengthenDelay(double now);
 
   // ---- The decision and its reason (target_tracking_reason.cc).
@@ -141,6 +164,7 @@ class TargetTracking : public ModelPolicy {
   bool panicking_ = false;
   double last_over_s_ = kNever;
   double panic_began_s_ = kNever;
+  double panic_ended_s_ = kNever;
   int panic_ready_ = 0;                         // replicas when the panic began
   bool panic_released_ = false;                 // the panic's backlog replicas have gone
   double seconds_per_request_ = 0;              // see Learn()
@@ -151,6 +175,9 @@ class TargetTracking : public ModelPolicy {
   double down_delay_s_;
   double last_down_s_ = kNever;
   bool reversible_ = false;  // the last scale event was down: a scale-up now reverses it
+  int down_from_ = 0;  // the most replicas when a scale-down since the last scale-up was decided
+  bool down_was_clear_fall_ = false;
+  bool clear_fall_reversed_ = false;  // since the delay last relaxed (ClearFall())
   double last_reversal_s_ = kNever;
   double last_damped_block_s_ = kNever;
   bool holding_ = false;  // the last decision's scale-down was held by the delay

@@ -8,8 +8,8 @@ namespace lagscale::coordinator::policy {
 
 bool TargetTracking::Why::SameAs(const Why& o) const {
   return cause == o.cause && tokens == o.tokens && held == o.held && held_for_s == o.held_for_s &&
-         slow_fall == o.slow_fall && limited == o.limited && desired == o.desired &&
-         current == o.current;
+         slow_fall == o.slow_fall && clear_fall == o.clear_fall && limited == o.limited &&
+         desired == o.desired && current == o.current;
 }
 
 Decision TargetTracking::Conclude(int desired, int current) {
@@ -44,6 +44,7 @@ std::string TargetTracking::Explain(Direction direction) const {
     add("; scale-down held: %d recommended within the last %.0fs", why_.held, why_.held_for_s);
   }
   if (why_.slow_fall) add("%s", "; slow fall beyond noise: one replica without the delay");
+  if (why_.clear_fall) add("%s", "; arrivals fell beyond noise: down without the delay");
   if (why_.limited == Direction::kUp) add("; step limited to %.0fx", config_.max_scale_up_rate);
   if (why_.limited == Direction::kDown) {
     add("; step limited to 1/%.0f", params_.max_scale_down_rate);

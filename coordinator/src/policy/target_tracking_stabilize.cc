@@ -19,10 +19,10 @@ Decision TargetTracking::Stabilize(const Sizing& sizing, double now, int current
   Remember(now, std::max(sustained,
                          Clamp(sizing.short_need, config_.min_replicas, config_.max_replicas)));
   if (HoldSavedReversal(recommendation, current)) LengthenDelay(now);
-  int desired = HoldScaleDown(recommendation, now, current, sizing.slow_fall);
+  int desired = HoldScaleDown(recommendation, now, current, sizing);
   TrackHold(desired, recommendation);
   desired = Clamp(RateLimit(desired, current), config_.min_replicas, config_.max_replicas);
-  Damp(DirectionOf(current, desired), now, sizing.releasing_backlog);
+  Damp(DirectionOf(current, desired), now, sizing.releasing_backlog, current);
   last_desired_ = desired;
   return Conclude(desired, current);
 }
@@ -30,11 +30,18 @@ Decision TargetTracking::Stabilize(const Sizing& sizing, double now, int current
 // Scale-down stabilization: the highest recommendation over the (possibly damped) delay. A slow
 // fall (SlowFall()) takes one replica at once when the delay held nothing above the current count
 // (not a drop from higher: a square wave's low phase keeps its hold) and is not lengthened by
-// reversals.
-int TargetTracking::HoldScaleDown(int recommendation, double now, int current, bool slow_fall) {
+// reversals. A clear fall (ClearFall()) goes down to the recommendation, held or not, unless a
+// clear fall was reversed since the delay last relaxed: the load it let go of came back (a square
+// wave of seconds-long requests), and from then on the delay holds as for any other load.
+int TargetTracking::HoldScaleDown(int recommendation, double now, int current,
+                                  const Sizing& sizing) {
   if (recommendation >= current) return recommendation;
+  if (sizing.clear_fall && !clear_fall_reversed_) {
+    why_.clear_fall = true;
+    return recommendation;
+  }
   const int highest = HighestSince(now - down_delay_s_);
-  if (slow_fall && recommendation == current - 1 && highest == current &&
+  if (sizing.slow_fall && recommendation == current - 1 && highest == current &&
       down_delay_s_ <= params_.scale_down_delay_s) {
     why_.slow_fall = true;
     return recommendation;
@@ -107,22 +114,34 @@ int TargetTracking::HighestSince(double since) const {
   return history_.back().second;
 }
 
-// A scale-up soon after a scale-down is a reversal: double the scale-down delay. Only the first
-// scale-up after a scale-down reverses it: a burst's panic takes several steps up, and counting
-// each one doubled the delay to its maximum after a single reversal (issue 20: 600 s held on
-// 6 s requests long after the burst was gone). Relax to the configured delay once no reversal
-// happened and no scale-down was held by the longer delay for max_scale_down_delay_s.
-void TargetTracking::Damp(Direction direction, double now, bool releasing_backlog) {
-  if (direction == Direction::kUp && reversible_ && now - last_down_s_ < params_.flap_window_s) {
+// A scale-up soon after a scale-down that took effect (there are fewer replicas than when the
+// scale-downs since the last scale-up were decided) is a reversal: double the scale-down delay. A
+// scale-down that was never carried out (the target refused it, or something else holds its
+// count) reversed nothing: counting it doubled the delay from the first minutes (issue 20: the
+// simulator's warm-up, whose replicas do not change, started every LLM trace at a 120 s delay).
+// Only the first scale-up after a scale-down reverses it: a burst's panic takes several steps up,
+// and counting each one doubled the delay to its maximum after a single reversal (issue 20: 600 s
+// held on 6 s requests long after the burst was gone). Relax to the configured delay once no
+// reversal happened and no scale-down was held by the longer delay for max_scale_down_delay_s.
+void TargetTracking::Damp(Direction direction, double now, bool releasing_backlog, int current) {
+  if (direction == Direction::kUp && reversible_ && now - last_down_s_ < params_.flap_window_s &&
+      current < down_from_) {
     LengthenDelay(now);
+    if (down_was_clear_fall_) clear_fall_reversed_ = true;
   }
+  if (direction == Direction::kUp) down_from_ = 0;
   if (direction != Direction::kHold) {
     reversible_ = direction == Direction::kDown && !releasing_backlog;
   }
-  if (direction == Direction::kDown) last_down_s_ = now;
+  if (direction == Direction::kDown) {
+    last_down_s_ = now;
+    down_from_ = std::max(down_from_, current);
+    down_was_clear_fall_ = why_.clear_fall;
+  }
   const double quiet = params_.max_scale_down_delay_s;
   if (now - last_reversal_s_ > quiet && now - last_damped_block_s_ > quiet) {
     down_delay_s_ = params_.scale_down_delay_s;
+    clear_fall_reversed_ = false;
   }
 }
 

@@ -1,0 +1,179 @@
+// TargetTracking for seconds-long requests (longer than half the panic window: LLM answers): the
+// stable window's Poisson headroom, the panic's confirmation by the requests in flight, the clear
+// fall, and what the scale-down delay remembers of their short windows; also the rules for every
+// request length that the LLM traces called for (the window after a panic, reversals of
+// scale-downs that took effect).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "lagscale/coordinator/policy.h"
+#include "support/policy_target_tracking.h"
+
+namespace lagscale::coordinator {
+namespace {
+
+using testing::FakeDemand;
+
+class LongRequestsTest : public testing::TargetTrackingTest {
+ protected:
+  LongRequestsTest() { config_.max_replicas = 100; }
+};
+
+// The headroom: at a steady rate the requests in flight vary by the square root of their mean
+// (Poisson), and a clump of requests that take seconds holds its slots for seconds. 12 in flight
+// is 12 replicas at target 1 for 0.1 s requests, 16 for 6 s ones (12 + 3.46).
+TEST_F(LongRequestsTest, AreSizedWithOnePoissonDeviationOfHeadroom) {
+  demand_.Steady(12, 120);
+  EXPECT_EQ(Decide(0, 12).desired, 12);
+  FakeDemand llm;
+  llm.Steady(12, 2);
+  policy_.reset();
+  const Decision d = Decide(llm, 0, 12);
+  EXPECT_EQ(d.desired, 16) << d.reason;
+  EXPECT_EQ(d.direction, Direction::kUp);
+}
+
+// Requests held open with no new arrivals do not vary: the headroom is the arrivals' noise, so
+// it is none (a model with 5 long streams open keeps 5 replicas at target 1).
+TEST_F(LongRequestsTest, HeldOpenWithoutArrivalsGetNoHeadroom) {
+  demand_.Steady(5, 5.0 / 6);  // learned: 6 s per request
+  ASSERT_EQ(Decide(0, 5).desired, 8);
+  demand_.stable_rate = demand_.short_rate = 0;  // the same 5, nothing new
+  EXPECT_EQ(Decide(61, 8).desired, 5);
+}
+
+// Their short windows are remembered net of noise, like short requests': their clumps are what
+// the headroom is for. 3 arrivals over 2 s of 6 s requests read as is are 9 in flight; net of
+// one standard deviation 3.8, which holds nothing.
+TEST_F(LongRequestsTest, NoiseInTheShortWindowIsNotRemembered) {
+  demand_.Steady(4, 4.0 / 6);
+  ASSERT_EQ(Decide(0, 6).desired, 6);  // 4 in flight plus 2 of headroom
+  demand_.Steady(3, 0.5);
+  demand_.short_rate = 1.5;
+  demand_.short_concurrency = 3;
+  const Decision d = Decide(61, 6);
+  EXPECT_EQ(d.desired, 5) << d.reason;  // 3 plus 1.7 of headroom
+  EXPECT_EQ(d.direction, Direction::kDown);
+}
+
+// 6 s answers at 6/s (36 in flight, 42 replicas with the headroom); then the rate falls to 2/s.
+// The stable window reads 2/s and 12 in flight, the two stable windows ending now 4/s on average.
+class ClearFallTest : public LongRequestsTest {
+ protected:
+  ClearFallTest() { config_.tracking.max_scale_down_rate = 100; }
+
+  void Steady(double rate, double seconds_per_request) {
+    demand_.trend_window_s = 2 * config_.tracking.stable_window_s;
+    demand_.Steady(rate * seconds_per_request, rate);
+    demand_.trend_rate = rate;
+  }
+  void FallFrom(double from, double to, double seconds_per_request) {
+    demand_.Steady(to * seconds_per_request, to);
+    demand_.trend_rate = (from + to) / 2;
+  }
+};
+
+// 180 arrivals in the window before, 60 in the last: 120 fewer, 7.7 standard deviations of their
+// difference. The replicas go at once, down to what the stable window asks (12 + 3.5).
+TEST_F(ClearFallTest, StepsDownWithoutTheDelay) {
+  Steady(6, 6);
+  ASSERT_EQ(Decide(0, 42).desired, 42);
+  FallFrom(6, 2, 6);
+  const Decision d = Decide(20, 42);
+  EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
+  EXPECT_EQ(d.desired, 16);
+  EXPECT_NE(d.reason.find("arrivals fell"), std::string::npos) << d.reason;
+}
+
+// The same shape for 0.1 s requests keeps the delay: a square wave's low phase is a clear fall
+// too, and for short requests the hold is what spares it a reversal at every edge.
+TEST_F(ClearFallTest, ShortRequestsKeepTheDelay) {
+  Steady(360, 0.1);
+  ASSERT_EQ(Decide(0, 36).desired, 36);
+  FallFrom(360, 120, 0.1);
+  const Decision d = Decide(20, 36);
+  EXPECT_EQ(d.direction, Direction::kHold) << d.reason;
+  EXPECT_EQ(Decide(61, 36).desired, 12);
+}
+
+// 6/s to 5.5/s is within the noise of 30 s of arrivals (15 fewer, 1.3 standard deviations): the
+// delay holds.
+TEST_F(ClearFallTest, WithinTheArrivalsNoiseKeepsTheDelay) {
+  Steady(6, 6);
+  ASSERT_EQ(Decide(0, 42).desired, 42);
+  FallFrom(6, 5, 6);
+  EXPECT_EQ(Decide(20, 42).direction, Direction::kHold);
+}
+
+// The load a clear fall let go of came back (a square wave of seconds-long requests): from then
+// on the delay holds falls as for any load, until it relaxes.
+TEST_F(ClearFallTest, OnceReversedTheDelayHoldsTheNextFall) {
+  Steady(6, 6);
+  ASSERT_EQ(Decide(0, 42).desired, 42);
+  FallFrom(6, 2, 6);
+  ASSERT_EQ(Decide(20, 42).desired, 16);
+  Steady(6, 6);
+  ASSERT_EQ(Decide(40, 16).direction, Direction::kUp);  // the reversal
+  FallFrom(6, 2, 6);
+  const Decision d = Decide(80, 42);
+  EXPECT_EQ(d.direction, Direction::kHold) << d.reason;
+  EXPECT_EQ(d.reason.find("arrivals fell"), std::string::npos) << d.reason;
+}
+
+// A 2 s clump of arrivals projects to a whole request time of load: 12 arrivals of 6 s answers
+// where 4 were expected read as 36 in flight, twice the capacity of 16 replicas. The requests in
+// flight show a real rise within the window; short of 1.5x the capacity, there is no panic.
+TEST_F(LongRequestsTest, ArrivalsPanicOnlyWithTheRequestsInFlight) {
+  demand_.Steady(12, 2);
+  ASSERT_EQ(Decide(0, 16).desired, 16);
+  demand_.short_rate = 6;
+  demand_.inflight = 20;
+  Decision d = Decide(1, 16);
+  EXPECT_EQ(d.reason.find("panic"), std::string::npos) << d.reason;
+  EXPECT_EQ(d.direction, Direction::kHold) << d.reason;
+  demand_.inflight = 24;
+  d = Decide(2, 16);
+  EXPECT_NE(d.reason.find("panic"), std::string::npos) << d.reason;
+  EXPECT_EQ(d.direction, Direction::kUp) << d.reason;
+}
+
+// For one stable window after a panic, its concurrency still holds the queue the panic drained:
+// it is sized on its arrivals x the time per request learned before the panic (32/s x 0.5 s = 16),
+// not on the 24 it averages, and nothing is learned from it. A window later, 24 is the load.
+TEST_F(LongRequestsTest, TheWindowAfterAPanicIsSizedOnArrivals) {
+  demand_.Steady(4, 8);  // 0.5 s per request
+  ASSERT_EQ(Decide(0, 4).desired, 4);
+  demand_.short_rate = 32;
+  demand_.short_concurrency = 16;
+  demand_.inflight = 16;
+  ASSERT_EQ(Decide(1, 4).direction, Direction::kUp);
+  demand_.stable_rate = 32;
+  int current = 16;
+  for (double t = 2; t < 33; t += 1) current = Decide(t, current).desired;
+  ASSERT_EQ(current, 16);
+  demand_.stable_concurrency = 24;  // the window averages the queue that built and drained
+  Decision d = Decide(34, 16);
+  EXPECT_EQ(d.desired, 16) << d.reason;
+  d = Decide(70, 16);
+  EXPECT_EQ(d.desired, 24) << d.reason;
+}
+
+// A scale-down the target never carried out (the replicas stayed at 4) reversed nothing: the
+// scale-up after it leaves the delay at 10 s. (Compare ReversalLengthensTheNextScaleDownDelay.)
+TEST_F(LongRequestsTest, AScaleDownThatNeverTookEffectIsNotReversed) {
+  config_.tracking.panic_threshold = 1000;
+  config_.tracking.scale_down_delay_s = 10;
+  config_.tracking.max_scale_down_delay_s = 100;
+  demand_.Steady(4, 40);
+  Decide(0, 4);
+  demand_.Steady(2, 20);
+  ASSERT_EQ(Decide(11, 4).direction, Direction::kDown);  // asks for 2; the target stays at 4
+  demand_.Steady(6, 60);
+  ASSERT_EQ(Decide(20, 4).direction, Direction::kUp);
+  demand_.Steady(2, 20);
+  EXPECT_EQ(Decide(31, 6).direction, Direction::kDown);  // 11 s after the 6: the delay is 10 s
+}
+
+}  // namespace
+}  // namespace lagscale::coordinator
