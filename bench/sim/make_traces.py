@@ -24,9 +24,9 @@ def write(name, rows, comment):
             f.write(f"{t:g},m,{rate:.3f},{SERVICE_MS}\n")
 
 
-def write_llm(name, rows, comment):
+def write_llm(name, rows, comment, out=OUT):
     """rows: (t, model, rate, output_tokens)."""
-    with open(os.path.join(OUT, name + ".csv"), "w") as f:
+    with open(os.path.join(out, name + ".csv"), "w") as f:
         f.write(f"# {comment}\n")
         f.write("t_seconds,model,arrival_rate_rps,service_time_ms,output_tokens\n")
         for t, model, rate, tokens in rows:
@@ -48,6 +48,23 @@ def llm_traces():
     write_llm("llm_step", rows,
               "LLM: model a (6 s answers) 2 -> 6 rps at 120 s, back at 480 s; model b at 1.5 rps "
               "with answers growing 3 s -> 9 s from 120 s to 420 s; 15 minutes")
+
+
+def extra_traces():
+    """bench/traces/extra/, which bench/sim/run.sh reads only when asked (TRACES=extra): square
+    waves of seconds-long requests, 3 rps +-30 % of 6 s answers (18 in flight at the mean), the
+    shape that costs the clear fall for seconds-long requests a reversal (docs/policies.md)."""
+    out = os.path.join(OUT, "extra")
+    os.makedirs(out, exist_ok=True)
+    for period in (20, 60, 120, 240):
+        rows = [(0, "m", 3, 300)]
+        for t in range(60, 1860, period // 2):
+            high = ((t - 60) // (period // 2)) % 2 == 0
+            rows.append((t, "m", 3.9 if high else 2.1, 300))
+        rows.append((1860, "m", 3, 300))
+        write_llm(f"llm_square_{period}s", rows,
+                  f"LLM square wave: 3 rps +-30 % of 6 s answers with a {period} s period after "
+                  "60 s at the mean; 31 minutes", out)
 
 
 def main():
@@ -82,6 +99,7 @@ def main():
     onoff.append((t, 20))
     write("onoff", onoff, "bursty on/off: 20 rps with six bursts of 160 rps lasting 10-60 s")
     llm_traces()
+    extra_traces()
 
 
 if __name__ == "__main__":

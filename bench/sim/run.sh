@@ -6,6 +6,7 @@
 # LAGSCALE_STARTUP_DELAY_MAX say otherwise. Extra arguments go to every lagscale-sim run.
 # Exit status 1 when a goal is not met.
 #   bench/sim/run.sh                      # defaults
+#   TRACES=extra bench/sim/run.sh         # bench/traces/extra/ instead (make_traces.py writes both)
 #   LAGSCALE_SIM=/path/to/lagscale-sim bench/sim/run.sh --startup-delay 30s
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +17,7 @@ export LAGSCALE_STARTUP_DELAY=${LAGSCALE_STARTUP_DELAY:-8s}
 export LAGSCALE_STARTUP_DELAY_MAX=${LAGSCALE_STARTUP_DELAY_MAX:-20s}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for trace in "$root"/bench/traces/*.csv; do
+for trace in "$root"/bench/traces/${TRACES:+$TRACES/}*.csv; do
   name=$(basename "$trace" .csv)
   for seed in ${SEEDS:-1 2 3 4 5}; do
     "$sim" --trace "$trace" --json --seed "$seed" "$@" > "$out/$name.$seed.json"
