@@ -118,7 +118,7 @@ def main(directory):
         if n.startswith("llm_"):
             v = ls(n)["replica_seconds_vs_oracle"]
             goal(f"{n}: replica-seconds <= {LLM_ORACLE_FACTOR}x oracle",
-                 v is not None and v <= LLM_ORACLE_FACTOR, f"x{fmt(v, 2)}")
+                 v is not None and v <= LLM_ORACLE_FACTOR, f"x{fmt(v, 3)}")
 
     print()
     print("| goal | result | measured |")
