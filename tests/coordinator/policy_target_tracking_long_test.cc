@@ -1,8 +1,8 @@
 // TargetTracking for seconds-long requests (longer than half the panic window: LLM answers): the
 // stable window's Poisson headroom, the panic's confirmation by the requests in flight, the clear
-// fall, and what the scale-down delay remembers of their short windows; also the rules for every
-// request length that the LLM traces called for (the window after a panic, reversals of
-// scale-downs that took effect).
+// fall, and what the scale-down delay remembers of their short windows; also the window after a
+// panic, a rule for every request length that the LLM traces called for. (Reversals of
+// scale-downs that took effect: FlapDampingTest in policy_target_tracking_test.cc.)
 #include <gtest/gtest.h>
 
 #include <string>
@@ -157,22 +157,6 @@ TEST_F(LongRequestsTest, TheWindowAfterAPanicIsSizedOnArrivals) {
   EXPECT_EQ(d.desired, 16) << d.reason;
   d = Decide(70, 16);
   EXPECT_EQ(d.desired, 24) << d.reason;
-}
-
-// A scale-down the target never carried out (the replicas stayed at 4) reversed nothing: the
-// scale-up after it leaves the delay at 10 s. (Compare ReversalLengthensTheNextScaleDownDelay.)
-TEST_F(LongRequestsTest, AScaleDownThatNeverTookEffectIsNotReversed) {
-  config_.tracking.panic_threshold = 1000;
-  config_.tracking.scale_down_delay_s = 10;
-  config_.tracking.max_scale_down_delay_s = 100;
-  demand_.Steady(4, 40);
-  Decide(0, 4);
-  demand_.Steady(2, 20);
-  ASSERT_EQ(Decide(11, 4).direction, Direction::kDown);  // asks for 2; the target stays at 4
-  demand_.Steady(6, 60);
-  ASSERT_EQ(Decide(20, 4).direction, Direction::kUp);
-  demand_.Steady(2, 20);
-  EXPECT_EQ(Decide(31, 6).direction, Direction::kDown);  // 11 s after the 6: the delay is 10 s
 }
 
 }  // namespace

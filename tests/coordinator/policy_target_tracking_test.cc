@@ -164,14 +164,23 @@ TEST_F(TargetTrackingTest, ScalesUpFromZeroOnAnyDemand) {
   EXPECT_GE(d.desired, 1);
 }
 
-TEST_F(TargetTrackingTest, ReversalLengthensTheNextScaleDownDelay) {
-  config_.tracking.panic_threshold = 1000;
-  config_.tracking.scale_down_delay_s = 10;
-  config_.tracking.max_scale_down_delay_s = 100;
-  demand_.Steady(4, 40);
-  Decide(0, 4);
-  demand_.Steady(2, 20);
-  EXPECT_EQ(Decide(11, 4).direction, Direction::kDown);  // 10 s later: down to 2
+// Flap damping's cases share a start: a 10 s delay (up to 100 s), 4 replicas at a steady 4 in
+// flight, then the load halves and, the delay past, the decision at 11 s asks for 2.
+class FlapDampingTest : public TargetTrackingTest {
+ protected:
+  Decision DownFrom4() {
+    config_.tracking.panic_threshold = 1000;
+    config_.tracking.scale_down_delay_s = 10;
+    config_.tracking.max_scale_down_delay_s = 100;
+    demand_.Steady(4, 40);
+    Decide(0, 4);
+    demand_.Steady(2, 20);
+    return Decide(11, 4);
+  }
+};
+
+TEST_F(FlapDampingTest, ReversalLengthensTheNextScaleDownDelay) {
+  EXPECT_EQ(DownFrom4().direction, Direction::kDown);  // 10 s later: down to 2
   demand_.Steady(4, 40);
   EXPECT_EQ(Decide(20, 2).direction, Direction::kUp);  // a reversal: the delay doubles to 20 s
   demand_.Steady(2, 20);
@@ -181,14 +190,8 @@ TEST_F(TargetTrackingTest, ReversalLengthensTheNextScaleDownDelay) {
 
 // A burst's panic steps up several times after one scale-down: that is one reversal, so the
 // delay doubles once (it went to its maximum, holding capacity for 600 s, in issue 20).
-TEST_F(TargetTrackingTest, ScaleUpsAfterOneScaleDownAreOneReversal) {
-  config_.tracking.panic_threshold = 1000;
-  config_.tracking.scale_down_delay_s = 10;
-  config_.tracking.max_scale_down_delay_s = 100;
-  demand_.Steady(4, 40);
-  Decide(0, 4);
-  demand_.Steady(2, 20);
-  EXPECT_EQ(Decide(11, 4).direction, Direction::kDown);
+TEST_F(FlapDampingTest, ScaleUpsAfterOneScaleDownAreOneReversal) {
+  EXPECT_EQ(DownFrom4().direction, Direction::kDown);
   demand_.Steady(4, 40);
   EXPECT_EQ(Decide(20, 2).direction, Direction::kUp);  // the reversal: 20 s
   demand_.Steady(6, 60);
@@ -196,6 +199,16 @@ TEST_F(TargetTrackingTest, ScaleUpsAfterOneScaleDownAreOneReversal) {
   demand_.Steady(2, 20);
   EXPECT_EQ(Decide(40, 6).direction, Direction::kHold);  // 6 recommended 19 s ago
   EXPECT_EQ(Decide(42, 6).direction, Direction::kDown);  // after 20 s, not 40
+}
+
+// A scale-down the target never carried out (the replicas stayed at 4) reversed nothing: the
+// scale-up after it leaves the delay at 10 s.
+TEST_F(FlapDampingTest, AScaleDownThatNeverTookEffectIsNotReversed) {
+  ASSERT_EQ(DownFrom4().direction, Direction::kDown);  // asks for 2; the target stays at 4
+  demand_.Steady(6, 60);
+  ASSERT_EQ(Decide(20, 4).direction, Direction::kUp);
+  demand_.Steady(2, 20);
+  EXPECT_EQ(Decide(31, 6).direction, Direction::kDown);  // 11 s after the 6: the delay is 10 s
 }
 
 // A measured 1.0002 at target 1 is one replica: the tolerance applies to the rounding too, not
