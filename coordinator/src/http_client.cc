@@ -10,7 +10,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <regex>
 
 #include "lagscale/coordinator/api_responses.h"
 #include "lagscale/version.h"
@@ -76,20 +75,6 @@ asio::awaitable<void> Run(const HttpEndpoint& ep, http::request<http::string_bod
 }
 
 }  // namespace
-
-std::optional<HttpEndpoint> ParseHttpUrl(const std::string& url) {
-  static const std::regex kUrl(
-      R"(^(https?)://(\[[0-9a-fA-F:.]+\]|[^/:?#\[\]@]+)(?::([0-9]{1,5}))?(/[^#]*)?$)");
-  std::smatch m;
-  if (!std::regex_match(url, m, kUrl)) return std::nullopt;
-  HttpEndpoint ep;
-  ep.tls = m[1] == "https";
-  ep.host = m[2];
-  if (!ep.host.empty() && ep.host.front() == '[') ep.host = ep.host.substr(1, ep.host.size() - 2);
-  ep.port = m[3].matched ? m[3].str() : (ep.tls ? "443" : "80");
-  ep.base_path = m[4].matched ? m[4].str() : "";
-  return ep;
-}
 
 std::shared_ptr<asio::ssl::context> MakeClientTlsContext(const std::string& ca_pem,
                                                          const std::string& cert_pem,

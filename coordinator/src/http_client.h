@@ -22,7 +22,9 @@ struct HttpEndpoint {
 };
 
 // Splits http(s)://host[:port][/path]. Boost 1.74 predates Boost.URL, so this is a regex over the
-// RFC 3986 shape, limited to what an endpoint needs. nullopt when the URL does not fit.
+// RFC 3986 shape, limited to what an endpoint needs. nullopt when the URL does not fit, or is
+// longer than kMaxHttpUrlLength.
+constexpr size_t kMaxHttpUrlLength = 2048;
 std::optional<HttpEndpoint> ParseHttpUrl(const std::string& url);
 
 // A TLS client context verifying against `ca_pem` (system CAs when empty), optionally presenting

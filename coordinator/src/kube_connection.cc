@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "http_client.h"
 #include "lagscale/base/text_file.h"
 #include "lagscale/coordinator/kubernetes.h"
 
@@ -92,6 +93,12 @@ KubeConnection FromKubeconfig(const YAML::Node& root, const std::string& base) {
     throw std::runtime_error("kubeconfig: cluster \"" + cluster_name + "\": server: missing");
   }
   c.server = cluster["server"].as<std::string>();
+  // Refused here, naming the file's field, rather than when the first API request is built.
+  if (!ParseHttpUrl(c.server)) {
+    throw std::runtime_error("kubeconfig: cluster \"" + cluster_name + "\": server: \"" +
+                             c.server.substr(0, 256) +
+                             "\" is not an http(s) URL (e.g. https://10.0.0.1:6443)");
+  }
   c.ca_pem = DataOrFile(cluster, "certificate-authority", base, "cluster");
   c.insecure_skip_verify = cluster["insecure-skip-tls-verify"].as<bool>(false);
   if (!user_name.empty()) {

@@ -16,11 +16,11 @@ class KubeConnectionTest : public ::testing::Test {
     dir_ = mkdtemp(tmpl);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string Write(const std::string& user) {
+  std::string Write(const std::string& user, const std::string& server = "https://10.0.0.1:443") {
     const std::string path = dir_ + "/config";
     std::ofstream(path) << "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
                         << "contexts:\n- name: c\n  context: {cluster: k, user: eks-user}\n"
-                        << "clusters:\n- name: k\n  cluster:\n    server: https://10.0.0.1:443\n"
+                        << "clusters:\n- name: k\n  cluster:\n    server: " << server << "\n"
                         << "users:\n- name: eks-user\n  user:\n"
                         << user;
     return path;
@@ -65,6 +65,22 @@ TEST_F(KubeConnectionTest, ExecUserThatAlsoHasATokenUsesTheToken) {
   const KubeConnection c = KubeconfigConnection(path);
   EXPECT_EQ(c.token, "static-token");
   EXPECT_EQ(c.server, "https://10.0.0.1:443");
+}
+
+// An empty, scheme-less or absurdly long server is refused when the file is read, naming the field,
+// not when the first API request is built.
+TEST_F(KubeConnectionTest, ServerThatIsNotAnHttpUrlIsRefusedNamingTheField) {
+  // The last one is long enough to overflow the stack of a regex matching it.
+  const std::string too_long = "https://10.0.0.1/" + std::string(64 * 1024, 'a');
+  for (const std::string& server : {std::string("\"\""), std::string("10.0.0.1:6443"),
+                                    std::string("ftp://10.0.0.1"), too_long}) {
+    const std::string why = Refusal(Write("    token: t\n", server));
+    ASSERT_FALSE(why.empty()) << "accepted server: " << server;
+    EXPECT_EQ(why.rfind("kubeconfig: cluster \"k\": server: ", 0), 0u) << why;
+    EXPECT_NE(why.find("is not an http(s) URL"), std::string::npos) << why;
+  }
+  EXPECT_EQ(KubeconfigConnection(Write("    token: t\n", "http://127.0.0.1:8001")).server,
+            "http://127.0.0.1:8001");
 }
 
 }  // namespace
