@@ -1,8 +1,8 @@
 // TargetTracking for seconds-long requests (longer than half the panic window: LLM answers): the
-// stable window's Poisson headroom, the panic's confirmation by the requests in flight, the clear
-// fall, and what the scale-down delay remembers of their short windows; also the window after a
-// panic, a rule for every request length that the LLM traces called for. (Reversals of
-// scale-downs that took effect: FlapDampingTest in policy_target_tracking_test.cc.)
+// stable window's Poisson headroom, the rise margin, the panic's confirmation by the requests in
+// flight, the clear fall, and what the scale-down delay remembers of their short windows; also the
+// window after a panic, a rule for every request length that the LLM traces called for. (Reversals
+// of scale-downs that took effect: FlapDampingTest in policy_target_tracking_test.cc.)
 #include <gtest/gtest.h>
 
 #include <string>
@@ -55,6 +55,42 @@ TEST_F(LongRequestsTest, NoiseInTheShortWindowIsNotRemembered) {
   const Decision d = Decide(61, 6);
   EXPECT_EQ(d.desired, 5) << d.reason;  // 3 plus 1.7 of headroom
   EXPECT_EQ(d.direction, Direction::kDown);
+}
+
+// The stable window's own noise: 30 s of 2/s hold 60 arrivals, so its average concurrency varies
+// by 1/sqrt(60), 13 %. 12 in flight of 6 s answers hold 16 replicas (12 + 3.5 of headroom); a
+// window that reads 14.5 at the same rate, as the window before it did, asks for 18.3, above the
+// band's 17.6 by less than 14.5 / sqrt(60) = 1.9. Scaling up on it, and down only after the
+// delay, would ratchet the count up on noise.
+class RiseMarginTest : public LongRequestsTest {
+ protected:
+  RiseMarginTest() { demand_.trend_window_s = 2 * config_.tracking.stable_window_s; }
+  // The stable window reads 14.5 at 2/s; the window before it read `before`.
+  Decision HighReading(double before) {
+    demand_.Steady(14.5, 2);
+    demand_.trend_concurrency = (before + 14.5) / 2;
+    return Decide(20, 16);
+  }
+};
+
+TEST_F(RiseMarginTest, AReadingWithinTheWindowsNoiseHolds) {
+  demand_.Steady(12, 2);
+  demand_.trend_concurrency = 12;
+  ASSERT_EQ(Decide(0, 16).desired, 16);
+  const Decision d = HighReading(14.5);
+  EXPECT_EQ(d.direction, Direction::kHold) << d.reason;
+  EXPECT_NE(d.reason.find("for the window's noise"), std::string::npos) << d.reason;
+}
+
+// The same reading when the window before read 10: a rise of 4.5, beyond the noise of the
+// difference (1.9 x sqrt(2)), faster arrivals or longer answers. It scales up at once.
+TEST_F(RiseMarginTest, ARiseBeyondNoiseScalesUpAtOnce) {
+  demand_.Steady(12, 2);
+  demand_.trend_concurrency = 12;
+  ASSERT_EQ(Decide(0, 16).desired, 16);
+  const Decision d = HighReading(10);
+  EXPECT_EQ(d.direction, Direction::kUp) << d.reason;
+  EXPECT_GE(d.desired, 18) << d.reason;
 }
 
 // 6 s answers at 6/s (36 in flight, 42 replicas with the headroom); then the rate falls to 2/s.

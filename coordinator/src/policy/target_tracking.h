@@ -53,8 +53,8 @@ class TargetTracking : public ModelPolicy {
   static constexpr double kNever = -std::numeric_limits<double>::infinity();
   // A fall is beyond noise at this many Poisson standard deviations (SlowFall(), ClearFall()).
   static constexpr double kFallMargin = 4;
-  // Headroom for seconds-long requests, in Poisson standard deviations of the demand
-  // (StableDemand()).
+  // For seconds-long requests, in Poisson standard deviations: the headroom on the demand
+  // (StableDemand()), and the stable window's own noise a rise must clear (RiseMargin()).
   static constexpr double kNoiseHeadroom = 1;
 
   // What the window logic recommends now, and what the short window alone needed (the moment's
@@ -90,7 +90,8 @@ class TargetTracking : public ModelPolicy {
   enum class Cause : uint8_t { kStale, kPanic, kWithin, kStable };
   struct Why {
     Cause cause = Cause::kStable;
-    double a = 0, b = 0;      // panic: in flight, rps; within / stable: average concurrency
+    double a = 0, b = 0;      // panic: in flight, rps; within / stable: average concurrency,
+                              // and within: the rise margin (RiseMargin())
     bool tokens = false;      // sized on tokens/s: `a` is a token rate
     int held = 0;             // scale-down held at this recommendation (0: not held)
     bool slow_fall = false;   // one replica down without waiting out the delay (SlowFall())
@@ -131,7 +132,8 @@ class TargetTracking : public ModelPolicy {
   void Learn(const ConcurrencySample& sample, bool queue_building, double now);
   Sizing SizePanic(const ConcurrencySample& sample, const DemandView& demand_view, double target,
                    int current, double now);
-  int SizeOnStable(double stable, double target, int current);
+  int SizeOnStable(double stable, double target, int current, double rise_margin = 0);
+  double RiseMargin(const DemandView& demand, const ConcurrencySample& sample) const;
   bool SlowFall(const DemandView& demand, const ConcurrencySample& sample, double target,
                 int current) const;
   bool ClearFall(const DemandView& demand, const ConcurrencySample& sample, double target,

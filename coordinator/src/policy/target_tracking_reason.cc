@@ -9,7 +9,9 @@ namespace lagscale::coordinator::policy {
 bool TargetTracking::Why::SameAs(const Why& o) const {
   return cause == o.cause && tokens == o.tokens && held == o.held && held_for_s == o.held_for_s &&
          slow_fall == o.slow_fall && clear_fall == o.clear_fall && limited == o.limited &&
-         desired == o.desired && current == o.current;
+         desired == o.desired && current == o.current &&
+         // a hold that only the rise margin keeps says so (ExplainConcurrency)
+         (cause != Cause::kWithin || (b > 0) == (o.b > 0));
 }
 
 Decision TargetTracking::Conclude(int desired, int current) {
@@ -62,6 +64,7 @@ void TargetTracking::ExplainConcurrency(Add& add, double target) const {
     case Cause::kWithin:
       add("%.1f concurrency within %.0f%% of target %.1f x %d", why_.a, params_.tolerance * 100,
           target, why_.current);
+      if (why_.b > 0) add(" (+%.1f for the window's noise)", why_.b);
       break;
     default:
       add("%.1f average concurrency over %.0fs / target %.1f", why_.a, params_.stable_window_s,
