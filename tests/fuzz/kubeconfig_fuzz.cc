@@ -4,7 +4,8 @@
 //  - a refused kubeconfig throws a std::exception whose message says what was wrong in
 //    kubeconfig terms (it starts with "kubeconfig", "--kubeconfig" or "kubernetes"),
 //    never a bare parser message, never a crash;
-//  - an accepted one has an API server, and a client certificate only with its key.
+//  - an accepted one has an API server whose URL the client can use, and a client certificate only
+//    with its key.
 #include <unistd.h>
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "fuzz_checks.h"
+#include "http_client.h"
 #include "lagscale/coordinator/kubernetes.h"
 
 namespace {
@@ -54,6 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (c.server.empty()) Fail("accepted without a server");
+  if (!co::ParseHttpUrl(c.server)) Fail("accepted a server that is not an http(s) URL");
   if (!c.client_cert_pem.empty() && c.client_key_pem.empty()) Fail("certificate without key");
   return 0;
 }
