@@ -65,8 +65,12 @@ TEST_F(LongRequestsTest, NoiseInTheShortWindowIsNotRemembered) {
 class RiseMarginTest : public LongRequestsTest {
  protected:
   RiseMarginTest() { demand_.trend_window_s = 2 * config_.tracking.stable_window_s; }
-  // The stable window reads 14.5 at 2/s; the window before it read `before`.
+  // After a steady 12 at 2/s (16 replicas), the stable window reads 14.5 at 2/s; the window
+  // before it read `before`.
   Decision HighReading(double before) {
+    demand_.Steady(12, 2);
+    demand_.trend_concurrency = 12;
+    EXPECT_EQ(Decide(0, 16).desired, 16);
     demand_.Steady(14.5, 2);
     demand_.trend_concurrency = (before + 14.5) / 2;
     return Decide(20, 16);
@@ -74,9 +78,6 @@ class RiseMarginTest : public LongRequestsTest {
 };
 
 TEST_F(RiseMarginTest, AReadingWithinTheWindowsNoiseHolds) {
-  demand_.Steady(12, 2);
-  demand_.trend_concurrency = 12;
-  ASSERT_EQ(Decide(0, 16).desired, 16);
   const Decision d = HighReading(14.5);
   EXPECT_EQ(d.direction, Direction::kHold) << d.reason;
   EXPECT_NE(d.reason.find("for the window's noise"), std::string::npos) << d.reason;
@@ -85,9 +86,6 @@ TEST_F(RiseMarginTest, AReadingWithinTheWindowsNoiseHolds) {
 // The same reading when the window before read 10: a rise of 4.5, beyond the noise of the
 // difference (1.9 x sqrt(2)), faster arrivals or longer answers. It scales up at once.
 TEST_F(RiseMarginTest, ARiseBeyondNoiseScalesUpAtOnce) {
-  demand_.Steady(12, 2);
-  demand_.trend_concurrency = 12;
-  ASSERT_EQ(Decide(0, 16).desired, 16);
   const Decision d = HighReading(10);
   EXPECT_EQ(d.direction, Direction::kUp) << d.reason;
   EXPECT_GE(d.desired, 18) << d.reason;
