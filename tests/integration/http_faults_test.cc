@@ -9,9 +9,6 @@
 #include <string>
 #include <utility>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
 #include <gtest/gtest.h>
 
 #include "support/http_peers.h"
@@ -34,13 +31,8 @@ struct SilentUpstream {
 };
 
 TEST(HttpFaults, UpstreamDownAnswers502AtOnceWithAReason) {
-  // A port held bound but never listening: connections are refused, and no parallel test can
-  // take it meanwhile.
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket holder(
-      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  const int port = holder.local_endpoint().port();
-  SidecarProcess sidecar = StartSidecar("127.0.0.1:" + std::to_string(port));
+  const RefusingPort dead;
+  SidecarProcess sidecar = StartSidecar(dead.address());
   ASSERT_TRUE(sidecar.ok());
   const auto start = std::chrono::steady_clock::now();
   RawClient client(sidecar.http);

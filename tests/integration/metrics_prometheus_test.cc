@@ -145,16 +145,11 @@ TEST_F(MetricsTest, EverySeriesEqualsWhatWasSent) {
 }
 
 TEST_F(MetricsTest, UpstreamDownCountsUpstreamErrors) {
-  // A port held bound but never listening: connections to it are refused, and no other test can
-  // take it meanwhile.
-  boost::asio::io_context io;
-  tcp::socket holder(io, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  const int dead = holder.local_endpoint().port();
+  const RefusingPort dead;
   std::map<std::string, std::string> addr;
   auto sidecar = StartReady("lagscale-sidecar",
-                            {"--listen", "127.0.0.1:0", "--upstream",
-                             "127.0.0.1:" + std::to_string(dead), "--admin", "127.0.0.1:0",
-                             "--grpc-listen", "", "--threads", "1"},
+                            {"--listen", "127.0.0.1:0", "--upstream", dead.address(), "--admin",
+                             "127.0.0.1:0", "--grpc-listen", "", "--threads", "1"},
                             addr);
   ASSERT_NE(sidecar, nullptr);
   for (int i = 0; i < 3; ++i) {

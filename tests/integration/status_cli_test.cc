@@ -95,9 +95,8 @@ TEST_F(StatusCliTest, WatchRedrawsUntilInterrupted) {
 }
 
 TEST(StatusCliErrorsTest, UnreachableCoordinatorExitsWithOneAndSaysWhy) {
-  const int port = FreeLoopbackPort();
-  auto cli = ChildProcess::Start(
-      {kCoordinator, "status", "--url", "http://127.0.0.1:" + std::to_string(port)});
+  const RefusingPort dead;
+  auto cli = ChildProcess::Start({kCoordinator, "status", "--url", "http://" + dead.address()});
   ASSERT_NE(cli, nullptr);
   EXPECT_EQ(cli->Wait(20s), std::optional<int>(1));
   EXPECT_NE(cli->stderr_text().find("/status"), std::string::npos) << cli->stderr_text();

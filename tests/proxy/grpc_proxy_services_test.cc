@@ -132,14 +132,10 @@ class GrpcProxyUpstreamDown : public ::testing::TestWithParam<Engine> {};
 TEST_P(GrpcProxyUpstreamDown, UnreachableUpstreamIsUnavailableAndUpstreamError) {
   metrics::ModelTable table(10);
   metrics::Ledger ledger(table, 1);
-  std::string dead;
-  {
-    testing::GrpcUpstream gone;  // a port that was just free
-    dead = gone.address();
-  }
+  const testing::RefusingPort dead;
   GrpcProxyOptions options;
   options.listen = "127.0.0.1:0";
-  options.upstream = dead;
+  options.upstream = dead.address();
   options.engine = GetParam();
   metrics::ServerCounters counters(1);
   GrpcProxy proxy(options, ledger, 0, 1, &counters);

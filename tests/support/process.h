@@ -64,6 +64,25 @@ std::unique_ptr<ChildProcess> StartReady(const std::string& binary,
 // cannot report the port they bound (nginx, prometheus). Callers retry on a bind failure.
 int FreeLoopbackPort();
 
+// A loopback port on which every connection is refused for as long as this object lives: a socket
+// bound to it that never listens. No other socket can take the port meanwhile, unlike a port that
+// was merely free a moment ago, which the next bind to port 0 anywhere on the machine may get
+// (a parallel test's server, or the very proxy under test, which would then proxy to itself).
+class RefusingPort {
+ public:
+  RefusingPort();
+  ~RefusingPort();
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // Polls `condition` every 10 ms until it holds or `timeout` passes.
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s);
 
