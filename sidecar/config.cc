@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -194,6 +195,28 @@ void AddGrpcAndReportFlags(CLI::App& app, SidecarConfig& c) {
   AddReportTlsFlags(app, c);
 }
 
+bool IsLoopbackHost(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+// Whether dialling `upstream` reaches the listener on `listen` itself, which would proxy every
+// request to itself until the process runs out of connections: the same port, on the listen host
+// or on loopback when the listener covers loopback (a wildcard or loopback listen host).
+bool IsOwnListener(const base::HostPort& listen, const base::HostPort& upstream) {
+  if (listen.port == 0 || upstream.port != listen.port) return false;
+  if (upstream.host == listen.host) return true;
+  const bool covers_loopback = listen.host.empty() || listen.host == "0.0.0.0" ||
+                               listen.host == "::" || IsLoopbackHost(listen.host);
+  return covers_loopback && IsLoopbackHost(upstream.host);
+}
+
+std::string OwnListenerError(std::string_view upstream_flag, const base::HostPort& upstream,
+                             std::string_view listen_flag) {
+  return std::string(upstream_flag) + " " + upstream.ToString() + " is this sidecar's own " +
+         std::string(listen_flag) + " address: every request would be proxied back to it; " +
+         "point it at the inference server";
+}
+
 // Parses every address flag into `c`; the first invalid one is the error. gRPC and coordinator
 // addresses stay strings (their libraries take them so), but are checked here all the same.
 base::Result<bool> ApplyAddresses(const AddressFlags& a, SidecarConfig& c) {
@@ -211,8 +234,15 @@ base::Result<bool> ApplyAddresses(const AddressFlags& a, SidecarConfig& c) {
       return base::Result<bool>::Error(parsed.error());
     }
   }
-  if (auto grpc_upstream = ParseHostPort(c.grpc_upstream, "--grpc-upstream"); !grpc_upstream) {
-    return base::Result<bool>::Error(grpc_upstream.error());
+  const auto grpc_upstream = ParseHostPort(c.grpc_upstream, "--grpc-upstream");
+  if (!grpc_upstream) return base::Result<bool>::Error(grpc_upstream.error());
+  if (IsOwnListener(*listen, *upstream)) {
+    return base::Result<bool>::Error(OwnListenerError("--upstream", *upstream, "--listen"));
+  }
+  if (!c.grpc_listen.empty() &&
+      IsOwnListener(*ParseHostPort(c.grpc_listen, "--grpc-listen"), *grpc_upstream)) {
+    return base::Result<bool>::Error(
+        OwnListenerError("--grpc-upstream", *grpc_upstream, "--grpc-listen"));
   }
   c.proxy.listen_host = listen->host;
   c.proxy.listen_port = listen->port;

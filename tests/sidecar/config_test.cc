@@ -201,6 +201,36 @@ TEST(SidecarConfig, InvalidSettingsStopStartUp) {
   }
 }
 
+// An upstream that is the sidecar's own listener would proxy each request back to itself, a storm
+// of calls that only ends when the process runs out of connections.
+TEST(SidecarConfig, UpstreamThatIsItsOwnListenerStopsStartUpNamingBothFlags) {
+  const std::vector<std::string> loops[] = {
+      {"--listen", "127.0.0.1:8000", "--upstream", "127.0.0.1:8000"},
+      {"--listen", "0.0.0.0:8000", "--upstream", "localhost:8000"},
+      {"--grpc-listen", "0.0.0.0:8001", "--grpc-upstream", "127.0.0.1:8001"},
+      {"--grpc-listen", "[::]:8001", "--grpc-upstream", "[::1]:8001"}};
+  for (const auto& args : loops) {
+    int code = 0;
+    testing::internal::CaptureStderr();
+    EXPECT_FALSE(Parse(args, code)) << args[3];
+    const std::string said = testing::internal::GetCapturedStderr();
+    EXPECT_NE(code, 0);
+    EXPECT_NE(said.find(args[2] + " " + args[3] + " is this sidecar's own " + args[0]),
+              std::string::npos)
+        << said;
+  }
+  // The same port elsewhere is another server: a listener on one interface does not cover
+  // loopback, and a remote host is not this pod.
+  const std::vector<std::string> elsewhere[] = {
+      {"--listen", "0.0.0.0:8000", "--upstream", "10.0.0.5:8000"},
+      {"--listen", "10.0.0.1:8000", "--upstream", "127.0.0.1:8000"},
+      {"--grpc-listen", "", "--grpc-upstream", "127.0.0.1:8001"}};
+  for (const auto& args : elsewhere) {
+    int code = -1;
+    EXPECT_TRUE(Parse(args, code)) << args[1] << " " << args[3];
+  }
+}
+
 TEST(SidecarConfig, HelpAndVersionExitZero) {
   for (const char* flag : {"--help", "--version"}) {
     int code = -1;
