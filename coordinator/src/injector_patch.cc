@@ -3,6 +3,7 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <string_view>
 
 #include "lagscale/coordinator/injector.h"
 
@@ -36,6 +37,15 @@ const json& ObjectAt(const json& obj, const char* key) {
   static const json kEmpty = json::object();
   const auto it = obj.find(key);
   return it != obj.end() && it->is_object() ? *it : kEmpty;
+}
+
+// `value` in quotes for an error message, cut to 256 bytes: it comes from the pod, and an
+// annotation has no length limit of its own.
+std::string Quoted(std::string_view value) {
+  constexpr size_t kMax = 256;
+  if (value.size() <= kMax) return "\"" + std::string(value) + "\"";
+  return "\"" + std::string(value.substr(0, kMax)) + "...\" (" + std::to_string(value.size()) +
+         " bytes)";
 }
 
 // "8000" -> 8000; nullopt unless the whole string is a number in [min, 65535].
@@ -79,8 +89,8 @@ std::optional<std::string> ReadPorts(const json& annotations, SidecarPorts& port
     const std::string value = it->is_string() ? it->get<std::string>() : it->dump();
     const auto port = ParsePort(value, a.min);
     if (!port) {
-      return std::string(a.key) + ": invalid value \"" + value + "\" (expected a port number, " +
-             std::to_string(a.min) + "-65535)";
+      return std::string(a.key) + ": invalid value " + Quoted(value) +
+             " (expected a port number, " + std::to_string(a.min) + "-65535)";
     }
     ports.*a.field = *port;
   }
@@ -103,7 +113,7 @@ std::optional<std::string> CheckPortsFree(const json& spec, const SidecarPorts& 
         for (const auto& cp : c.value("ports", json::array())) {
           if (cp.value("containerPort", -1) != port) continue;
           return std::string(key) + ": port " + std::to_string(port) +
-                 " is already a port of container \"" + StringAt(c, "name") + "\"";
+                 " is already a port of container " + Quoted(StringAt(c, "name"));
         }
       }
     }
@@ -231,9 +241,8 @@ Injection InjectPod(const json& pod, const SidecarTemplate& tmpl, SidecarMode mo
   const std::string server = ServerName(meta, labels, annotations);
   static const std::regex kName("[a-z0-9]([-a-z0-9._]{0,251}[a-z0-9])?");
   if (!error && !server.empty() && !std::regex_match(server, kName)) {
-    error = "server name \"" + server +
-            "\" (from lagscale.io/server, a label or the owner) is not "
-            "a lower-case DNS name";
+    error = "server name " + Quoted(server) +
+            " (from lagscale.io/server, a label or the owner) is not a lower-case DNS name";
   }
   if (error) {
     out.outcome = InjectOutcome::kBadAnnotation;

@@ -221,6 +221,15 @@ TEST(InjectorTest, BadAnnotationsAreASkipThatNamesTheAnnotation) {
   EXPECT_EQ(detail({{"lagscale.io/server", "Not A Name"}}),
             "server name \"Not A Name\" (from lagscale.io/server, a label or the owner) is not a "
             "lower-case DNS name");
+  // An annotation has no length limit: the answer and the log quote 256 bytes and the size.
+  const std::string huge(1 << 20, 'X');
+  EXPECT_EQ(detail({{"lagscale.io/server", huge}}),
+            "server name \"" + huge.substr(0, 256) +
+                "...\" (1048576 bytes) (from lagscale.io/server, a label or the owner) is not a "
+                "lower-case DNS name");
+  EXPECT_EQ(detail({{"lagscale.io/grpc-port", huge}}),
+            "lagscale.io/grpc-port: invalid value \"" + huge.substr(0, 256) +
+                "...\" (1048576 bytes) (expected a port number, 0-65535)");
 }
 
 TEST(InjectorTest, ASidecarPortTakenByTheModelServerIsASkip) {
