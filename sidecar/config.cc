@@ -201,13 +201,12 @@ bool IsLoopbackHost(std::string_view host) {
 
 // Whether dialling `upstream` reaches the listener on `listen` itself, which would proxy every
 // request to itself until the process runs out of connections: the same port, on the listen host
-// or on loopback when the listener covers loopback (a wildcard or loopback listen host).
+// or on loopback when the listener covers loopback (a loopback host, or a wildcard, which
+// base::Dialable() turns into one).
 bool IsOwnListener(const base::HostPort& listen, const base::HostPort& upstream) {
   if (listen.port == 0 || upstream.port != listen.port) return false;
   if (upstream.host == listen.host) return true;
-  const bool covers_loopback = listen.host.empty() || listen.host == "0.0.0.0" ||
-                               listen.host == "::" || IsLoopbackHost(listen.host);
-  return covers_loopback && IsLoopbackHost(upstream.host);
+  return IsLoopbackHost(base::Dialable(listen).host) && IsLoopbackHost(upstream.host);
 }
 
 std::string OwnListenerError(std::string_view upstream_flag, const base::HostPort& upstream,

@@ -189,7 +189,9 @@ RefusingPort::RefusingPort() {
   socklen_t length = sizeof addr;
   if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
-    throw std::runtime_error(std::string("RefusingPort: ") + std::strerror(errno));
+    const std::string error = std::string("RefusingPort: ") + std::strerror(errno);
+    if (fd_ >= 0) ::close(fd_);  // the destructor does not run for a constructor that throws
+    throw std::runtime_error(error);
   }
   port_ = ntohs(addr.sin_port);
 }
