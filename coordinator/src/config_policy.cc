@@ -117,6 +117,7 @@ const ModelField kModelFields[] = {
     {"maxScaleDownDelay", &TT::max_scale_down_delay_s, Unit::kSeconds},
     {"backlogDrain", &TT::backlog_drain_s, Unit::kSeconds},
     {"startupDelay", &TT::startup_delay_s, Unit::kSeconds},
+    {"poissonHeadroom", &TT::poisson_headroom, Unit::kPlain, NotNegative<M>},
     {"lagProportional", &LT::lag_proportional},
 };
 

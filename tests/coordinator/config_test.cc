@@ -83,6 +83,16 @@ TEST(ConfigTest, StartupDelayIsADurationAndDefaultsToUnknown) {
             std::string::npos);
 }
 
+TEST(ConfigTest, PoissonHeadroomDefaultsOnAndZeroTurnsItOff) {
+  EXPECT_DOUBLE_EQ(ParseConfig("{}\n").defaults.tracking.poisson_headroom, 1.75);
+  const Config c =
+      ParseConfig("defaults: {poissonHeadroom: 0}\nmodels: [{name: m, poissonHeadroom: 3}]\n");
+  EXPECT_DOUBLE_EQ(c.defaults.tracking.poisson_headroom, 0);
+  EXPECT_DOUBLE_EQ(c.FindModel("m")->policy.tracking.poisson_headroom, 3);
+  EXPECT_NE(Error("defaults: {poissonHeadroom: -1}\n").find("defaults.poissonHeadroom"),
+            std::string::npos);
+}
+
 // Found by fuzz_coordinator_config: a key that is itself a mapping escaped as yaml-cpp's "bad
 // conversion" instead of a ConfigError naming the field.
 TEST(ConfigTest, KeyThatIsNotANameIsAConfigError) {

@@ -39,6 +39,68 @@ TEST_F(TargetTrackingTest, HoldsWithinTolerance) {
   EXPECT_NE(d.reason.find("within"), std::string::npos) << d.reason;
 }
 
+// Square-root staffing. At target 2.8 (70 % of 4 slots), 6 in flight is inside 2 replicas' band
+// (5.6 + 10 %), but their full capacity, 1.5 x 2.8 = 4.2 each, must hold 6 + 1.75 x sqrt(6) =
+// 10.3 in flight: 3 replicas. At 20 in flight the target's 8 replicas hold 20 + 7.8 already.
+class PoissonFloorTest : public testing::TargetTrackingTest {
+ protected:
+  PoissonFloorTest() {
+    config_.max_replicas = 100;
+    config_.tracking.target_concurrency = 2.8;
+    config_.tracking.poisson_headroom = ModelPolicyConfig().tracking.poisson_headroom;
+  }
+};
+
+TEST_F(PoissonFloorTest, ASmallPoolHoldsItsPoissonPeaks) {
+  demand_.Steady(6, 30);  // 0.2 s requests
+  const Decision d = Decide(0, 2);
+  EXPECT_EQ(d.desired, 3);
+  EXPECT_EQ(d.direction, Direction::kUp);
+  EXPECT_EQ(d.reason,
+            "6.0 average concurrency over 30s + 1.75 x its square root for Poisson peaks / 4.2 "
+            "per replica at full capacity");
+  config_.tracking.poisson_headroom = 0;  // off: the tolerance band holds 2
+  policy_.reset();
+  EXPECT_EQ(Decide(0, 2).direction, Direction::kHold);
+}
+
+// One replica's worth is left to the target: 2 in flight would need 2.47 + 2 = 4.5 slots, more
+// than one replica's 4.2, but a second replica for every model with a request or two in flight
+// would double the long tail's cost (and the load a burst needs to start a panic).
+TEST_F(PoissonFloorTest, AModelTheTargetSizesAtOneReplicaKeepsIt) {
+  demand_.Steady(2, 10);
+  const Decision d = Decide(0, 1);
+  EXPECT_EQ(d.desired, 1) << d.reason;
+  EXPECT_EQ(d.direction, Direction::kHold);
+}
+
+TEST_F(PoissonFloorTest, ALargePoolIsSizedByItsTarget) {
+  demand_.Steady(20, 100);
+  EXPECT_EQ(Decide(0, 8).direction, Direction::kHold);
+  demand_.Steady(30, 150);  // the floor asks for 10 (30 + 9.6 over 4.2), the target for 11
+  const Decision d = Decide(1, 8);
+  EXPECT_EQ(d.desired, 11);
+  EXPECT_NE(d.reason.find("/ target 2.8"), std::string::npos) << d.reason;
+}
+
+// Seconds-long requests have their own headroom (one standard deviation on the demand): 6 s
+// answers at 1 rps are 6 + 2.45 = 8.45 in flight, 3 replicas; the floor would ask for 4.
+TEST_F(PoissonFloorTest, SecondsLongRequestsKeepTheirOwnHeadroom) {
+  demand_.Steady(6, 1);
+  const Decision d = Decide(0, 2);
+  EXPECT_EQ(d.desired, 3) << d.reason;
+  EXPECT_EQ(d.reason.find("Poisson"), std::string::npos) << d.reason;
+}
+
+// Requests held open with nothing arriving have no arrival noise to cover: 6 held at target 2.8
+// stay inside 2 replicas' band, and no time per request is learned to read a noise from.
+TEST_F(PoissonFloorTest, RequestsHeldOpenWithNothingArrivingGetNoFloor) {
+  demand_.Steady(6, 0);
+  const Decision d = Decide(0, 2);
+  EXPECT_EQ(d.desired, 2) << d.reason;
+  EXPECT_EQ(d.reason.find("Poisson"), std::string::npos) << d.reason;
+}
+
 TEST_F(TargetTrackingTest, StaleDataHoldsLastDecisionAndNeverScalesDown) {
   demand_.Steady(3.5, 35);
   ASSERT_EQ(Decide(0, 2).desired, 4);

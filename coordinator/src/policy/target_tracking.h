@@ -19,6 +19,8 @@
 //  - scale-down stabilization remembers short-window peaks net of their Poisson noise, so
 //    oscillating load stays on its peak; a slow fall, by one replica at a time and beyond the
 //    stable window's noise, steps down without waiting out the delay;
+//  - a small pool's full capacity holds its demand's Poisson peaks (square-root staffing), where
+//    a proportional target leaves less headroom than a few requests' noise;
 //  - seconds-long requests (longer than half the panic window): the stable window is sized with
 //    one Poisson standard deviation of headroom, the short window's arrivals start a panic only
 //    once the requests in flight confirm them, and a clear fall of the arrivals steps down without
@@ -87,11 +89,11 @@ class TargetTracking : public ModelPolicy {
   // Why a decision was made, kept as numbers: formatting it is most of a decision's cost (the
   // coordinator decides for every model several times a second, and nearly every decision repeats
   // a hold), so the text is built only when the cause or the outcome changes.
-  enum class Cause : uint8_t { kStale, kPanic, kWithin, kStable };
+  enum class Cause : uint8_t { kStale, kPanic, kWithin, kStable, kPoissonFloor };
   struct Why {
     Cause cause = Cause::kStable;
-    double a = 0, b = 0;      // panic: in flight, rps; within / stable: average concurrency,
-                              // and within: the rise margin (RiseMargin())
+    double a = 0, b = 0;      // panic: in flight, rps; within / stable / Poisson floor:
+                              // average concurrency, and within: the rise margin (RiseMargin())
     bool tokens = false;      // sized on tokens/s: `a` is a token rate
     int held = 0;             // scale-down held at this recommendation (0: not held)
     bool slow_fall = false;   // one replica down without waiting out the delay (SlowFall())
@@ -134,6 +136,7 @@ class TargetTracking : public ModelPolicy {
                    int current, double now);
   int SizeOnStable(double stable, double target, int current, double rise_margin = 0);
   double RiseMargin(const DemandView& demand, const ConcurrencySample& sample) const;
+  int PoissonFloor(const ConcurrencySample& sample, double demand, double target) const;
   bool SlowFall(const DemandView& demand, const ConcurrencySample& sample, double target,
                 int current) const;
   bool ClearFall(const DemandView& demand, const ConcurrencySample& sample, double target,

@@ -66,6 +66,11 @@ void TargetTracking::ExplainConcurrency(Add& add, double target) const {
           target, why_.current);
       if (why_.b > 0) add(" (+%.1f for the window's noise)", why_.b);
       break;
+    case Cause::kPoissonFloor:
+      add("%.1f average concurrency over %.0fs + %.2f x its square root for Poisson peaks / "
+          "%.1f per replica at full capacity",
+          why_.a, params_.stable_window_s, params_.poisson_headroom, ConfirmLevel() * target);
+      break;
     default:
       add("%.1f average concurrency over %.0fs / target %.1f", why_.a, params_.stable_window_s,
           target);
