@@ -141,7 +141,8 @@ TEST_F(ClearFallTest, WithinTheArrivalsNoiseKeepsTheDelay) {
 }
 
 // The load a clear fall let go of came back (a square wave of seconds-long requests): from then
-// on the delay holds falls as for any load, until it relaxes.
+// on the delay holds falls as for any load, until it relaxes. (The second fall goes lower than the
+// first, to a rate not seen before, so that the next test's rule does not hold it.)
 TEST_F(ClearFallTest, OnceReversedTheDelayHoldsTheNextFall) {
   Steady(6, 6);
   ASSERT_EQ(Decide(0, 42).desired, 42);
@@ -149,10 +150,55 @@ TEST_F(ClearFallTest, OnceReversedTheDelayHoldsTheNextFall) {
   ASSERT_EQ(Decide(20, 42).desired, 16);
   Steady(6, 6);
   ASSERT_EQ(Decide(40, 16).direction, Direction::kUp);  // the reversal
-  FallFrom(6, 2, 6);
+  FallFrom(6, 1, 6);
   const Decision d = Decide(80, 42);
   EXPECT_EQ(d.direction, Direction::kHold) << d.reason;
   EXPECT_EQ(d.reason.find("arrivals fell"), std::string::npos) << d.reason;
+}
+
+// A clear fall to a rate the arrivals had within the flap window (300 s) is an oscillation's low
+// phase (a square wave of 6 s answers): the delay holds it, and the replicas are there when the
+// load comes back. The reason says why the fall did not go at once.
+TEST_F(ClearFallTest, AFallToARateSeenWithinTheFlapWindowIsHeld) {
+  Steady(2, 6);
+  ASSERT_EQ(Decide(0, 16).desired, 16);
+  Steady(6, 6);
+  int high = Decide(100, 16).desired;
+  high = Decide(140, high).desired;
+  ASSERT_GE(high, 42);
+  FallFrom(6, 2, 6);
+  const Decision d = Decide(170, high);
+  EXPECT_EQ(d.direction, Direction::kHold) << d.reason;
+  EXPECT_NE(d.reason.find("arrivals fell to a rate seen within 300s"), std::string::npos)
+      << d.reason;
+  EXPECT_EQ(d.reason.find("down without the delay"), std::string::npos) << d.reason;
+}
+
+// The same fall once the low rate is older than the flap window (llm_step: 6 -> 2 rps 360 s
+// after its rise) is the end of a load: it goes at once. So is a fall to a rate within noise of
+// the one seen but lower beyond kSeenMargin deviations (2 -> 1/s here: 60 against 30 arrivals,
+// 3.2 standard deviations).
+TEST_F(ClearFallTest, AFallBelowEveryRateOfTheFlapWindowStillGoesAtOnce) {
+  Steady(2, 6);
+  ASSERT_EQ(Decide(0, 16).desired, 16);
+  Steady(6, 6);
+  int current = Decide(60, 16).desired;
+  for (double t = 120; t <= 360; t += 60) current = Decide(t, current).desired;
+  ASSERT_GE(current, 42);
+  FallFrom(6, 2, 6);
+  Decision d = Decide(370, current);
+  EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
+  EXPECT_NE(d.reason.find("down without the delay"), std::string::npos) << d.reason;
+
+  policy_.reset();
+  Steady(2, 6);
+  ASSERT_EQ(Decide(0, 16).desired, 16);
+  Steady(6, 6);
+  current = Decide(100, 16).desired;
+  FallFrom(6, 1, 6);
+  d = Decide(200, current);
+  EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
+  EXPECT_NE(d.reason.find("down without the delay"), std::string::npos) << d.reason;
 }
 
 // A 2 s clump of arrivals projects to a whole request time of load: 12 arrivals of 6 s answers

@@ -55,6 +55,9 @@ class TargetTracking : public ModelPolicy {
   static constexpr double kNever = -std::numeric_limits<double>::infinity();
   // A fall is beyond noise at this many Poisson standard deviations (SlowFall(), ClearFall()).
   static constexpr double kFallMargin = 4;
+  // A clear fall's rate was seen before when a stable window within the flap window had no more
+  // arrivals than this many Poisson standard deviations above it (FellToRateSeen()).
+  static constexpr double kSeenMargin = 2;
   // For seconds-long requests, in Poisson standard deviations: the headroom on the demand
   // (StableDemand()), and the stable window's own noise a rise must clear (RiseMargin()).
   static constexpr double kNoiseHeadroom = 1;
@@ -75,6 +78,9 @@ class TargetTracking : public ModelPolicy {
     // Seconds-long requests whose arrivals fell beyond noise: the scale-down need not wait out the
     // delay at all (ClearFall()).
     bool clear_fall = false;
+    // Such a fall, but to a rate seen within the flap window: an oscillation's low phase, which
+    // the delay holds (FellToRateSeen()).
+    bool fall_seen = false;
   };
 
   // One decision's concurrency readings, taken before the time per request is updated.
@@ -98,6 +104,7 @@ class TargetTracking : public ModelPolicy {
     int held = 0;             // scale-down held at this recommendation (0: not held)
     bool slow_fall = false;   // one replica down without waiting out the delay (SlowFall())
     bool clear_fall = false;  // down without the delay: the arrivals fell (ClearFall())
+    bool fall_seen = false;   // held: the arrivals fell to a rate seen before (FellToRateSeen())
     double held_for_s = 0;
     Direction limited = Direction::kHold;  // rate-limited up or down
     int desired = 0, current = 0;
@@ -141,6 +148,8 @@ class TargetTracking : public ModelPolicy {
                 int current) const;
   bool ClearFall(const DemandView& demand, const ConcurrencySample& sample, double target,
                  int current) const;
+  void RecordStableRate(double rate, double now);
+  bool FellToRateSeen(const ConcurrencySample& sample, double now) const;
   double BacklogStillToCome(double steady, double now) const;
   double DrainSlotsPerRequest() const;
 
@@ -173,6 +182,9 @@ class TargetTracking : public ModelPolicy {
   int panic_ready_ = 0;                         // replicas when the panic began
   bool panic_released_ = false;                 // the panic's backlog replicas have gone
   double seconds_per_request_ = 0;              // see Learn()
+  // (time, arrivals/s over the stable window), one a second over the flap window: the rates a
+  // clear fall may return to (FellToRateSeen()).
+  std::deque<std::pair<double, double>> stable_rates_;
   std::deque<std::pair<double, int>> history_;  // (time, recommendation), see Remember()
   Why why_;                                     // the decision being made
   Why reason_why_;                              // what reason_ was built from

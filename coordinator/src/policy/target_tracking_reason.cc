@@ -8,7 +8,8 @@ namespace lagscale::coordinator::policy {
 
 bool TargetTracking::Why::SameAs(const Why& o) const {
   return cause == o.cause && tokens == o.tokens && held == o.held && held_for_s == o.held_for_s &&
-         slow_fall == o.slow_fall && clear_fall == o.clear_fall && limited == o.limited &&
+         slow_fall == o.slow_fall && clear_fall == o.clear_fall && fall_seen == o.fall_seen &&
+         limited == o.limited &&
          desired == o.desired && current == o.current &&
          // a hold that only the rise margin keeps says so (ExplainConcurrency)
          (cause != Cause::kWithin || (b > 0) == (o.b > 0));
@@ -47,6 +48,10 @@ std::string TargetTracking::Explain(Direction direction) const {
   }
   if (why_.slow_fall) add("%s", "; slow fall beyond noise: one replica without the delay");
   if (why_.clear_fall) add("%s", "; arrivals fell beyond noise: down without the delay");
+  if (why_.fall_seen) {
+    add("; arrivals fell to a rate seen within %.0fs: an oscillation's low phase, held",
+        params_.flap_window_s);
+  }
   if (why_.limited == Direction::kUp) add("; step limited to %.0fx", config_.max_scale_up_rate);
   if (why_.limited == Direction::kDown) {
     add("; step limited to 1/%.0f", params_.max_scale_down_rate);

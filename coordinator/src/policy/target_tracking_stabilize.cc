@@ -51,6 +51,7 @@ int TargetTracking::HoldScaleDown(int recommendation, double now, int current,
     if (highest > HighestSince(now - params_.scale_down_delay_s)) last_damped_block_s_ = now;
     why_.held = highest;
     why_.held_for_s = down_delay_s_;
+    why_.fall_seen = sizing.fall_seen;
   }
   return desired;
 }
