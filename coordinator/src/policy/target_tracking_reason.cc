@@ -9,8 +9,7 @@ namespace lagscale::coordinator::policy {
 bool TargetTracking::Why::SameAs(const Why& o) const {
   return cause == o.cause && tokens == o.tokens && held == o.held && held_for_s == o.held_for_s &&
          slow_fall == o.slow_fall && clear_fall == o.clear_fall && fall_seen == o.fall_seen &&
-         limited == o.limited &&
-         desired == o.desired && current == o.current &&
+         limited == o.limited && desired == o.desired && current == o.current &&
          // a hold that only the rise margin keeps says so (ExplainConcurrency)
          (cause != Cause::kWithin || (b > 0) == (o.b > 0));
 }

@@ -61,10 +61,11 @@ struct TargetTrackingParams {
   double max_scale_down_delay_s = 600;
   // Square-root staffing for small pools: the replicas' full capacity (taken as panic_threshold's
   // confirmation level, 1.5x the target by default) must hold the stable demand plus this many
-  // Poisson standard deviations of it (its square root). A proportional target leaves too little
-  // headroom for the noise of a few requests in flight; above ~12 per target unit the target asks
-  // for more anyway, and a model the target sizes at one replica keeps it. Requests of seconds
-  // have their own headroom. 0 disables.
+  // Poisson standard deviations of its arrivals (the square root of the demand they make, once a
+  // time per request is learned). A proportional target leaves too little headroom for the noise
+  // of a few requests in flight; above ~12 per target unit the target asks for more anyway, and a
+  // model the target sizes at one replica keeps it. Requests of seconds have their own headroom.
+  // 0 disables.
   double poisson_headroom = 1.75;
 
   bool operator==(const TargetTrackingParams&) const = default;
