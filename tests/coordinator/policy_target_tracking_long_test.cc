@@ -5,6 +5,7 @@
 // of scale-downs that took effect: FlapDampingTest in policy_target_tracking_test.cc.)
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <string>
 
 #include "lagscale/coordinator/policy.h"
@@ -106,6 +107,16 @@ class ClearFallTest : public LongRequestsTest {
     demand_.Steady(to * seconds_per_request, to);
     demand_.trend_rate = (from + to) / 2;
   }
+  // 2/s of 6 s answers (16 replicas) decided at 0, then 6/s decided at each time of `at`: the
+  // count it reached.
+  int RiseFromTwoToSix(std::initializer_list<double> at) {
+    Steady(2, 6);
+    EXPECT_EQ(Decide(0, 16).desired, 16);
+    Steady(6, 6);
+    int current = 16;
+    for (const double t : at) current = Decide(t, current).desired;
+    return current;
+  }
 };
 
 // 180 arrivals in the window before, 60 in the last: 120 fewer, 7.7 standard deviations of their
@@ -160,11 +171,7 @@ TEST_F(ClearFallTest, OnceReversedTheDelayHoldsTheNextFall) {
 // phase (a square wave of 6 s answers): the delay holds it, and the replicas are there when the
 // load comes back. The reason says why the fall did not go at once.
 TEST_F(ClearFallTest, AFallToARateSeenWithinTheFlapWindowIsHeld) {
-  Steady(2, 6);
-  ASSERT_EQ(Decide(0, 16).desired, 16);
-  Steady(6, 6);
-  int high = Decide(100, 16).desired;
-  high = Decide(140, high).desired;
+  const int high = RiseFromTwoToSix({100, 140});
   ASSERT_GE(high, 42);
   FallFrom(6, 2, 6);
   const Decision d = Decide(170, high);
@@ -179,11 +186,7 @@ TEST_F(ClearFallTest, AFallToARateSeenWithinTheFlapWindowIsHeld) {
 // the one seen but lower beyond kSeenMargin deviations (2 -> 1/s here: 60 against 30 arrivals,
 // 3.2 standard deviations).
 TEST_F(ClearFallTest, AFallBelowEveryRateOfTheFlapWindowStillGoesAtOnce) {
-  Steady(2, 6);
-  ASSERT_EQ(Decide(0, 16).desired, 16);
-  Steady(6, 6);
-  int current = Decide(60, 16).desired;
-  for (double t = 120; t <= 360; t += 60) current = Decide(t, current).desired;
+  int current = RiseFromTwoToSix({60, 120, 180, 240, 300, 360});
   ASSERT_GE(current, 42);
   FallFrom(6, 2, 6);
   Decision d = Decide(370, current);
@@ -191,10 +194,7 @@ TEST_F(ClearFallTest, AFallBelowEveryRateOfTheFlapWindowStillGoesAtOnce) {
   EXPECT_NE(d.reason.find("down without the delay"), std::string::npos) << d.reason;
 
   policy_.reset();
-  Steady(2, 6);
-  ASSERT_EQ(Decide(0, 16).desired, 16);
-  Steady(6, 6);
-  current = Decide(100, 16).desired;
+  current = RiseFromTwoToSix({100});
   FallFrom(6, 1, 6);
   d = Decide(200, current);
   EXPECT_EQ(d.direction, Direction::kDown) << d.reason;

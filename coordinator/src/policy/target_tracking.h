@@ -31,8 +31,9 @@
 // A decision is these steps, each in its own function: sample the demand, update the panic state,
 // learn the time per request (calm windows only), size (panic or stable), then stabilize (the
 // scale-down delay and its damping), rate-limit and bound.
-// Files: target_tracking.cc (sampling, panic, learning, sizing), target_tracking_stabilize.cc
-// (stabilization, rate limits, flap damping), target_tracking_reason.cc (the decision's reason).
+// Files: target_tracking.cc (sampling, panic, learning, sizing), target_tracking_fall.cc (the
+// falls that need not wait out the delay), target_tracking_stabilize.cc (stabilization, rate
+// limits, flap damping), target_tracking_reason.cc (the decision's reason).
 // Thread safety: not thread-safe, one instance per model (policy.h).
 
 #include <cstdint>
@@ -144,14 +145,16 @@ class TargetTracking : public ModelPolicy {
   int SizeOnStable(double stable, double target, int current, double rise_margin = 0);
   double RiseMargin(const DemandView& demand, const ConcurrencySample& sample) const;
   int PoissonFloor(const ConcurrencySample& sample, double demand, double target) const;
+  double BacklogStillToCome(double steady, double now) const;
+  double DrainSlotsPerRequest() const;
+
+  // ---- Falls that need not wait out the scale-down delay (target_tracking_fall.cc).
   bool SlowFall(const DemandView& demand, const ConcurrencySample& sample, double target,
                 int current) const;
   bool ClearFall(const DemandView& demand, const ConcurrencySample& sample, double target,
                  int current) const;
   void RecordStableRate(double rate, double now);
   bool FellToRateSeen(const ConcurrencySample& sample, double now) const;
-  double BacklogStillToCome(double steady, double now) const;
-  double DrainSlotsPerRequest() const;
 
   // ---- Stabilization, rate limits, bounds (target_tracking_stabilize.cc).
   Decision Stabilize(const Sizing& sizing, double now, int current);
