@@ -205,7 +205,7 @@ TEST(HttpHardening, TrailersPassInBothDirections) {
 }
 
 // lagscale-testserver as a real upstream process that can be killed and started again on the
-// same port.
+// same port (which a RefusingPort holds in between).
 struct TestServerProcess {
   std::unique_ptr<ChildProcess> process;
   std::string http;
@@ -263,13 +263,17 @@ TEST(HttpHardening, UpstreamKilledUnderLoadFailsFastAndServiceResumes) {
     });
   }
   ASSERT_TRUE(Eventually([&] { return ok >= 50; }, std::chrono::seconds(20)));
-  const std::string port = server.http.substr(server.http.rfind(':') + 1);
+  const int port = std::stoi(server.http.substr(server.http.rfind(':') + 1));
   server.process->Signal(SIGKILL);  // requests in flight now end as upstream_error
   ASSERT_TRUE(server.process->Wait().has_value());
-  down = true;  // from here until the restart, nothing can answer
-  ASSERT_TRUE(Eventually([&] { return sent_while_down >= 30; }, std::chrono::seconds(20)));
-  down = false;
-  server = StartTestServer("127.0.0.1:" + port);
+  {
+    // Held until the new server has bound it: a parallel test's bind to port 0 cannot take it.
+    RefusingPort held(port);
+    down = true;  // from here until the restart, nothing can answer
+    ASSERT_TRUE(Eventually([&] { return sent_while_down >= 30; }, std::chrono::seconds(20)));
+    down = false;
+    server = StartTestServer(held.address());
+  }
   ASSERT_TRUE(server.process);
   const int ok_before = ok;
   EXPECT_TRUE(Eventually([&] { return ok >= ok_before + 50; }, std::chrono::seconds(20)));

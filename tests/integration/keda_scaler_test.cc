@@ -271,7 +271,9 @@ TEST_F(KedaScalerTest, KedaClientFollowsTheCoordinatorAndHoldsWithoutFreshReport
   coordinator->Signal(SIGTERM);
   ASSERT_TRUE(coordinator->Wait(10s).has_value());
   std::map<std::string, std::string> coord2;
-  auto restarted = StartCoordinator(coord["grpc"], coord2);
+  // Held until the new coordinator binds it: no other process can take the port meanwhile.
+  const RefusingPort held(std::stoi(coord["grpc"].substr(coord["grpc"].rfind(':') + 1)));
+  auto restarted = StartCoordinator(held.address(), coord2);
   ASSERT_TRUE(restarted);
   const double restart = Now();
   ASSERT_TRUE(Eventually(

@@ -191,11 +191,14 @@ TEST_F(ReportFaultsTest, CoordinatorKilledUnderLoadLosesNoRequestAndScalesNothin
   coordinator_->Signal(SIGKILL);
   coordinator_->Wait();
   const double sent_a = Sent(a), sent_b = Sent(b);
-  // The sidecars keep serving while the coordinator is away.
-  const uint64_t ok_at_kill = load.ok();
-  ASSERT_TRUE(Eventually([&] { return load.ok() > ok_at_kill + 50; }, 20s));
-  const std::string port = grpc_.substr(grpc_.rfind(':') + 1);
-  ASSERT_TRUE(StartCoordinator("127.0.0.1:" + port));
+  {
+    // The port is held until the new coordinator binds it: no parallel test can take it.
+    RefusingPort held(std::stoi(grpc_.substr(grpc_.rfind(':') + 1)));
+    // The sidecars keep serving while the coordinator is away.
+    const uint64_t ok_at_kill = load.ok();
+    ASSERT_TRUE(Eventually([&] { return load.ok() > ok_at_kill + 50; }, 20s));
+    ASSERT_TRUE(StartCoordinator(held.address()));
+  }
 
   // Complete again within one report interval of both sidecars reconnecting (each reports at once
   // on connecting, then every 200 ms; /status is republished every 250 ms).

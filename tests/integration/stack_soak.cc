@@ -287,8 +287,9 @@ TEST_F(StackSoak, MixedTrafficWithFaultsEndsWithNoDriftAnywhereAndFlatMemory) {
     if (!restarted && next >= start + std::chrono::seconds(seconds_ / 2)) {
       coordinator_->Signal(SIGKILL);
       coordinator_->Wait();
-      const std::string port = coordinator_grpc_.substr(coordinator_grpc_.rfind(':') + 1);
-      ASSERT_TRUE(StartCoordinator("127.0.0.1:" + port));
+      // Held until the new coordinator binds it: no other process can take the port meanwhile.
+      RefusingPort held(std::stoi(coordinator_grpc_.substr(coordinator_grpc_.rfind(':') + 1)));
+      ASSERT_TRUE(StartCoordinator(held.address()));
       restarted = true;
     }
   }

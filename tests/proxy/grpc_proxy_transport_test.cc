@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include "grpc_proxy_fixture.h"
 #include "lagscale/base/host_port.h"
 #include "support/loopback.h"
+#include "support/process.h"
 
 namespace lagscale::proxy {
 namespace {
@@ -215,6 +217,8 @@ TEST_P(GrpcProxyTest, RestartedUpstreamIsUsedAgainWithinSeconds) {
   ASSERT_TRUE(Infer("iris", first).ok());
   const int port = upstream_.port();
   upstream_.Stop();  // GOAWAY, then the connection closes
+  // Held until the restarted upstream binds it: no parallel test can take the port meanwhile.
+  std::optional<testing::RefusingPort> held(std::in_place, port);
   // While it is down: UNAVAILABLE at once (no queueing until the deadline), as upstream_error.
   grpc::ClientContext down;
   down.set_deadline(std::chrono::system_clock::now() + 20s);
@@ -233,6 +237,7 @@ TEST_P(GrpcProxyTest, RestartedUpstreamIsUsedAgainWithinSeconds) {
       << OutcomesText(down_stats);
   testing::GrpcUpstream restarted(port);
   ASSERT_EQ(restarted.port(), port) << "the port was taken meanwhile";
+  held.reset();
   // Same channel: the proxy reconnects on its own (backoff 100 ms to 1 s).
   EXPECT_TRUE(Eventually([&] {
     grpc::ClientContext ctx;

@@ -180,14 +180,21 @@ int FreeLoopbackPort() {
   return acceptor.local_endpoint().port();
 }
 
-RefusingPort::RefusingPort() {
-  // Without SO_REUSEADDR, so that no other socket can bind the port while this one holds it.
+RefusingPort::RefusingPort() : RefusingPort(0, false) {}
+
+RefusingPort::RefusingPort(int port) : RefusingPort(port, true) {}
+
+RefusingPort::RefusingPort(int port, bool shared) {
+  // Without SO_REUSEADDR (a new port), no other socket can bind the port while this one holds it.
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int on = 1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t length = sizeof addr;
-  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+  if (fd_ < 0 || (shared && ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) ||
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
     const std::string error = std::string("RefusingPort: ") + std::strerror(errno);
     if (fd_ >= 0) ::close(fd_);  // the destructor does not run for a constructor that throws

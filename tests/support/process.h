@@ -71,6 +71,11 @@ int FreeLoopbackPort();
 class RefusingPort {
  public:
   RefusingPort();
+  // Holds `port`, which a server that was just stopped had, until a new server binds it again:
+  // with SO_REUSEADDR, so that a server binding with SO_REUSEADDR too (Boost.Asio's acceptors,
+  // lagscale-testserver) can take it while this is held, and a bind to port 0 anywhere, which
+  // never picks a port with a socket bound to it while others are free, cannot.
+  explicit RefusingPort(int port);
   ~RefusingPort();
   RefusingPort(const RefusingPort&) = delete;
   RefusingPort& operator=(const RefusingPort&) = delete;
@@ -79,6 +84,7 @@ class RefusingPort {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
  private:
+  RefusingPort(int port, bool shared);
   int fd_ = -1;
   int port_ = 0;
 };
