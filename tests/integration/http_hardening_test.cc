@@ -263,12 +263,11 @@ TEST(HttpHardening, UpstreamKilledUnderLoadFailsFastAndServiceResumes) {
     });
   }
   ASSERT_TRUE(Eventually([&] { return ok >= 50; }, std::chrono::seconds(20)));
-  const int port = std::stoi(server.http.substr(server.http.rfind(':') + 1));
   server.process->Signal(SIGKILL);  // requests in flight now end as upstream_error
   ASSERT_TRUE(server.process->Wait().has_value());
   {
     // Held until the new server has bound it: a parallel test's bind to port 0 cannot take it.
-    RefusingPort held(port);
+    RefusingPort held(server.http);
     down = true;  // from here until the restart, nothing can answer
     ASSERT_TRUE(Eventually([&] { return sent_while_down >= 30; }, std::chrono::seconds(20)));
     down = false;

@@ -272,7 +272,7 @@ TEST_F(KedaScalerTest, KedaClientFollowsTheCoordinatorAndHoldsWithoutFreshReport
   ASSERT_TRUE(coordinator->Wait(10s).has_value());
   std::map<std::string, std::string> coord2;
   // Held until the new coordinator binds it: no other process can take the port meanwhile.
-  const RefusingPort held(std::stoi(coord["grpc"].substr(coord["grpc"].rfind(':') + 1)));
+  const RefusingPort held(coord["grpc"]);
   auto restarted = StartCoordinator(held.address(), coord2);
   ASSERT_TRUE(restarted);
   const double restart = Now();

@@ -193,7 +193,7 @@ TEST_F(ReportFaultsTest, CoordinatorKilledUnderLoadLosesNoRequestAndScalesNothin
   const double sent_a = Sent(a), sent_b = Sent(b);
   {
     // The port is held until the new coordinator binds it: no parallel test can take it.
-    RefusingPort held(std::stoi(grpc_.substr(grpc_.rfind(':') + 1)));
+    RefusingPort held(grpc_);
     // The sidecars keep serving while the coordinator is away.
     const uint64_t ok_at_kill = load.ok();
     ASSERT_TRUE(Eventually([&] { return load.ok() > ok_at_kill + 50; }, 20s));

@@ -288,7 +288,7 @@ TEST_F(StackSoak, MixedTrafficWithFaultsEndsWithNoDriftAnywhereAndFlatMemory) {
       coordinator_->Signal(SIGKILL);
       coordinator_->Wait();
       // Held until the new coordinator binds it: no other process can take the port meanwhile.
-      RefusingPort held(std::stoi(coordinator_grpc_.substr(coordinator_grpc_.rfind(':') + 1)));
+      RefusingPort held(coordinator_grpc_);
       ASSERT_TRUE(StartCoordinator(held.address()));
       restarted = true;
     }

@@ -216,9 +216,10 @@ TEST_P(GrpcProxyTest, RestartedUpstreamIsUsedAgainWithinSeconds) {
   grpc::ClientContext first;
   ASSERT_TRUE(Infer("iris", first).ok());
   const int port = upstream_.port();
+  const std::string address = upstream_.address();
   upstream_.Stop();  // GOAWAY, then the connection closes
   // Held until the restarted upstream binds it: no parallel test can take the port meanwhile.
-  std::optional<testing::RefusingPort> held(std::in_place, port);
+  std::optional<testing::RefusingPort> held(std::in_place, address);
   // While it is down: UNAVAILABLE at once (no queueing until the deadline), as upstream_error.
   grpc::ClientContext down;
   down.set_deadline(std::chrono::system_clock::now() + 20s);

@@ -182,7 +182,8 @@ int FreeLoopbackPort() {
 
 RefusingPort::RefusingPort() : RefusingPort(0, false) {}
 
-RefusingPort::RefusingPort(int port) : RefusingPort(port, true) {}
+RefusingPort::RefusingPort(const std::string& address)
+    : RefusingPort(base::ParseHostPort(address).OrThrow().port, true) {}
 
 RefusingPort::RefusingPort(int port, bool shared) {
   // Without SO_REUSEADDR (a new port), no other socket can bind the port while this one holds it.

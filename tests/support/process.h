@@ -71,11 +71,12 @@ int FreeLoopbackPort();
 class RefusingPort {
  public:
   RefusingPort();
-  // Holds `port`, which a server that was just stopped had, until a new server binds it again:
-  // with SO_REUSEADDR, so that a server binding with SO_REUSEADDR too (Boost.Asio's acceptors,
-  // lagscale-testserver) can take it while this is held, and a bind to port 0 anywhere, which
-  // never picks a port with a socket bound to it while others are free, cannot.
-  explicit RefusingPort(int port);
+  // Holds the port of `address` ("127.0.0.1:PORT"), which a server that was just stopped had,
+  // until a new server binds it again: with SO_REUSEADDR, so that a server binding with
+  // SO_REUSEADDR too (Boost.Asio's acceptors, gRPC) can take it while this is held, and a bind to
+  // port 0 anywhere, which never picks a port with a socket bound to it while others are free,
+  // cannot.
+  explicit RefusingPort(const std::string& address);
   ~RefusingPort();
   RefusingPort(const RefusingPort&) = delete;
   RefusingPort& operator=(const RefusingPort&) = delete;
