@@ -1,8 +1,9 @@
 // TargetTracking for seconds-long requests (longer than half the panic window: LLM answers): the
 // stable window's Poisson headroom, the rise margin, the panic's confirmation by the requests in
-// flight, the clear fall, and what the scale-down delay remembers of their short windows; also the
-// window after a panic, a rule for every request length that the LLM traces called for. (Reversals
-// of scale-downs that took effect: FlapDampingTest in policy_target_tracking_test.cc.)
+// flight, the clear fall, the deep fall, and what the scale-down delay remembers of their short
+// windows; also the window after a panic, a rule for every request length that the LLM traces
+// called for. (Reversals of scale-downs that took effect: FlapDampingTest in
+// policy_target_tracking_test.cc.)
 #include <gtest/gtest.h>
 
 #include <initializer_list>
@@ -36,12 +37,13 @@ TEST_F(LongRequestsTest, AreSizedWithOnePoissonDeviationOfHeadroom) {
 }
 
 // Requests held open with no new arrivals do not vary: the headroom is the arrivals' noise, so
-// it is none (a model with 5 long streams open keeps 5 replicas at target 1).
+// it is none (a model with 5 long streams open keeps 5 replicas at target 1; 8 -> 5 is a deep
+// fall, which waits out 120 s).
 TEST_F(LongRequestsTest, HeldOpenWithoutArrivalsGetNoHeadroom) {
   demand_.Steady(5, 5.0 / 6);  // learned: 6 s per request
   ASSERT_EQ(Decide(0, 5).desired, 8);
   demand_.stable_rate = demand_.short_rate = 0;  // the same 5, nothing new
-  EXPECT_EQ(Decide(61, 8).desired, 5);
+  EXPECT_EQ(Decide(121, 8).desired, 5);
 }
 
 // Their short windows are remembered net of noise, like short requests': their clumps are what
@@ -199,6 +201,58 @@ TEST_F(ClearFallTest, AFallBelowEveryRateOfTheFlapWindowStillGoesAtOnce) {
   d = Decide(200, current);
   EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
   EXPECT_NE(d.reason.find("down without the delay"), std::string::npos) << d.reason;
+}
+
+// A deep fall of seconds-long requests (to 70 % of the count or less) that is not a clear fall,
+// like a square wave's first low phase, waits out twice the delay (120 s): 24 in flight of 6 s
+// answers hold 29 replicas (with one standard deviation of headroom), and at 12 in flight 16 are
+// recommended. A shallow fall keeps the 60 s delay (the noise of a steady high phase moves a count
+// by a replica or two), and so does the same deep fall of 0.1 s requests.
+class DeepFallTest : public LongRequestsTest {
+ protected:
+  // Decisions once a second from `from` up to `to`, the target following; the last decision.
+  Decision Run(double from, double to, int& current) {
+    Decision d;
+    for (double t = from; t <= to; t += 1) {
+      d = Decide(t, current);
+      current = d.desired;
+    }
+    return d;
+  }
+  // A minute of `in_flight` requests arriving at `rate`/s from 24 replicas, then the load falls to
+  // `fall_in_flight` at `fall_rate`/s: the count at `until` s.
+  int FallAfterAMinute(double in_flight, double rate, double fall_in_flight, double fall_rate,
+                       double until, Decision& last) {
+    int current = 24;
+    demand_.Steady(in_flight, rate);
+    Run(0, 60, current);
+    high_ = current;
+    demand_.Steady(fall_in_flight, fall_rate);
+    last = Run(61, until, current);
+    return current;
+  }
+  int high_ = 0;  // the count the minute settled on
+};
+
+TEST_F(DeepFallTest, WaitsOutTwiceTheDelay) {
+  Decision d;
+  EXPECT_EQ(FallAfterAMinute(24, 4, 12, 2, 170, d), 29) << d.reason;
+  EXPECT_NE(d.reason.find("within the last 120s"), std::string::npos) << d.reason;
+  int current = 29;
+  d = Run(171, 185, current);
+  EXPECT_EQ(current, 16) << d.reason;
+}
+
+TEST_F(DeepFallTest, AShallowFallKeepsTheDelay) {
+  Decision d;  // 20 + 4.5 of headroom: 25, 86 % of 29
+  EXPECT_EQ(FallAfterAMinute(24, 4, 20, 20.0 / 6, 125, d), 25) << d.reason;
+  EXPECT_EQ(high_, 29);
+}
+
+TEST_F(DeepFallTest, ShortRequestsKeepTheDelay) {
+  Decision d;
+  EXPECT_EQ(FallAfterAMinute(24, 240, 12, 120, 125, d), 12) << d.reason;
+  EXPECT_EQ(high_, 24);
 }
 
 // A 2 s clump of arrivals projects to a whole request time of load: 12 arrivals of 6 s answers

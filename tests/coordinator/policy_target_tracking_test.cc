@@ -358,19 +358,24 @@ TEST_F(TargetTrackingTest, ShortRequestsShallowDipDoesNotLengthenTheDelay) {
 }
 
 // With requests as long as the short window, its readings carry their noise, and a level that a
-// noise panic left held is reached again by a rise rather than a return: the delay stays.
+// noise panic left held is reached again by a rise rather than a return: the delay stays. (A fall
+// from 11 to 4 replicas is a deep fall, which waits out twice the delay, 120 s, whatever the
+// returns: two returns that each doubled the delay would hold it for 240 s.)
 TEST_F(TargetTrackingTest, LongRequestsReturningToTheHeldLevelKeepTheDelay) {
   config_.max_replicas = 20;
   config_.tracking.panic_threshold = 1000;
   config_.tracking.max_scale_down_delay_s = 600;
   demand_.Steady(8, 8.0 / 6);  // 6 s per request: 8 in flight plus 2.8 of headroom
   ASSERT_EQ(Decide(0, 11).desired, 11);
+  for (double back : {30, 60}) {
+    demand_.Steady(2, 2.0 / 6);
+    ASSERT_EQ(Decide(back - 20, 11).direction, Direction::kHold);
+    demand_.Steady(8, 8.0 / 6);
+    ASSERT_EQ(Decide(back, 11).direction, Direction::kHold);
+  }
   demand_.Steady(2, 2.0 / 6);
-  ASSERT_EQ(Decide(10, 11).direction, Direction::kHold);
-  demand_.Steady(8, 8.0 / 6);
-  ASSERT_EQ(Decide(30, 11).direction, Direction::kHold);
-  demand_.Steady(2, 2.0 / 6);
-  EXPECT_EQ(Decide(91, 11).direction, Direction::kDown);
+  const Decision d = Decide(181, 11);  // 121 s after the last 8
+  EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
 }
 
 // The reason is built only when the cause or the outcome changes, but a repeated hold still

@@ -23,8 +23,8 @@
 //    a proportional target leaves less headroom than a few requests' noise;
 //  - seconds-long requests (longer than half the panic window): the stable window is sized with
 //    one Poisson standard deviation of headroom, the short window's arrivals start a panic only
-//    once the requests in flight confirm them, and a clear fall of the arrivals steps down without
-//    the delay;
+//    once the requests in flight confirm them, a clear fall of the arrivals steps down without
+//    the delay, and any other fall to 70 % of the count or less waits out twice the delay;
 //  - reversals of scale-downs that took effect lengthen the scale-down delay (flap damping), and
 //    so does load that comes back to the held level after falling to half of it (the hold saved a
 //    reversal).
@@ -62,6 +62,9 @@ class TargetTracking : public ModelPolicy {
   // For seconds-long requests, in Poisson standard deviations: the headroom on the demand
   // (StableDemand()), and the stable window's own noise a rise must clear (RiseMargin()).
   static constexpr double kNoiseHeadroom = 1;
+  // A scale-down of seconds-long requests to this share of the current count or less is a fall of
+  // the load, not the noise of a steady one (DeepFallDelay()).
+  static constexpr double kDeepFall = 0.7;
 
   // What the window logic recommends now, and what the short window alone needed (the moment's
   // entry in the scale-down stabilization history).
@@ -159,6 +162,7 @@ class TargetTracking : public ModelPolicy {
   // ---- Stabilization, rate limits, bounds (target_tracking_stabilize.cc).
   Decision Stabilize(const Sizing& sizing, double now, int current);
   int HoldScaleDown(int recommendation, double now, int current, const Sizing& sizing);
+  double DeepFallDelay(int recommendation, int current);
   int RateLimit(int desired, int current);
   void Remember(double now, int recommendation);
   int HighestSince(double since) const;
@@ -202,6 +206,7 @@ class TargetTracking : public ModelPolicy {
   double last_damped_block_s_ = kNever;
   bool holding_ = false;  // the last decision's scale-down was held by the delay
   int hold_low_ = 0;      // the lowest recommendation since that hold began
+  bool deep_fall_ = false;  // that hold began or went on with a deep fall (DeepFallDelay())
 };
 
 }  // namespace lagscale::coordinator::policy

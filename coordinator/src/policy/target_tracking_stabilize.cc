@@ -27,12 +27,13 @@ Decision TargetTracking::Stabilize(const Sizing& sizing, double now, int current
   return Conclude(desired, current);
 }
 
-// Scale-down stabilization: the highest recommendation over the (possibly damped) delay. A slow
-// fall (SlowFall()) takes one replica at once when the delay held nothing above the current count
-// (not a drop from higher: a square wave's low phase keeps its hold) and is not lengthened by
-// reversals. A clear fall (ClearFall()) goes down to the recommendation, held or not, unless a
-// clear fall was reversed since the delay last relaxed: the load it let go of came back (a square
-// wave of seconds-long requests), and from then on the delay holds as for any other load.
+// Scale-down stabilization: the highest recommendation over the (possibly damped) delay, or over
+// DeepFallDelay() for a deep fall of seconds-long requests. A slow fall (SlowFall()) takes one
+// replica at once when the delay held nothing above the current count (not a drop from higher: a
+// square wave's low phase keeps its hold) and is not lengthened by reversals. A clear fall
+// (ClearFall()) goes down to the recommendation, held or not, unless a clear fall was reversed
+// since the delay last relaxed: the load it let go of came back (a square wave of seconds-long
+// requests), and from then on the delay holds as for any other load.
 int TargetTracking::HoldScaleDown(int recommendation, double now, int current,
                                   const Sizing& sizing) {
   if (recommendation >= current) return recommendation;
@@ -40,9 +41,10 @@ int TargetTracking::HoldScaleDown(int recommendation, double now, int current,
     why_.clear_fall = true;
     return recommendation;
   }
-  const int highest = HighestSince(now - down_delay_s_);
+  const double delay = DeepFallDelay(recommendation, current);
+  const int highest = HighestSince(now - delay);
   if (sizing.slow_fall && recommendation == current - 1 && highest == current &&
-      down_delay_s_ <= params_.scale_down_delay_s) {
+      delay <= params_.scale_down_delay_s) {
     why_.slow_fall = true;
     return recommendation;
   }
@@ -50,10 +52,30 @@ int TargetTracking::HoldScaleDown(int recommendation, double now, int current,
   if (desired > recommendation) {
     if (highest > HighestSince(now - params_.scale_down_delay_s)) last_damped_block_s_ = now;
     why_.held = highest;
-    why_.held_for_s = down_delay_s_;
+    why_.held_for_s = delay;
     why_.fall_seen = sizing.fall_seen;
   }
   return desired;
+}
+
+// A deep fall of seconds-long requests (issue 20, square waves of 6 s answers): outside a panic,
+// the recommendation at kDeepFall of the current count or below and more than one replica under
+// it, not a clear fall (those go at once), waits out at least twice the configured delay, and so
+// does the rest of the hold it starts (a hold that releases part of the count and holds the
+// rest). A square wave's first low phase reads as a fall to a rate never seen before; the 60 s
+// delay ran out inside the 240 s period's 120 s low phase, and the next rise paid a start-up on
+// 6-7 replicas where 9-13 had served: 9.6 SLO-violation seconds on seeds 1-5, KEDA's 300 s window
+// 3.4. The noise of a steady high phase moves a count of 15-17 by a replica or two, above
+// kDeepFall: holding every fall of seconds-long requests for 120 s held that noise too (llm_step
+// 1.29x -> 1.33x the oracle). A panic letting go of its backlog's replicas is not a fall of the
+// load, nor is one replica of a pool of 2-3.
+double TargetTracking::DeepFallDelay(int recommendation, int current) {
+  if (!holding_) deep_fall_ = false;
+  if (LongRequests() && !panicking_ && recommendation <= kDeepFall * current &&
+      recommendation < current - 1) {
+    deep_fall_ = true;
+  }
+  return deep_fall_ ? std::max(down_delay_s_, 2 * params_.scale_down_delay_s) : down_delay_s_;
 }
 
 // Load that fell to half the held level or less and came back to it while the delay still held
@@ -104,7 +126,8 @@ int TargetTracking::RateLimit(int desired, int current) {
 void TargetTracking::Remember(double now, int recommendation) {
   while (!history_.empty() && history_.back().second <= recommendation) history_.pop_back();
   history_.emplace_back(now, recommendation);
-  const double keep = std::max(params_.max_scale_down_delay_s, params_.scale_down_delay_s);
+  const double keep =
+      std::max(params_.max_scale_down_delay_s, 2 * params_.scale_down_delay_s);  // DeepFallDelay()
   while (history_.front().first < now - keep) history_.pop_front();
 }
 
