@@ -154,8 +154,9 @@ TEST_F(ClearFallTest, WithinTheArrivalsNoiseKeepsTheDelay) {
 }
 
 // The load a clear fall let go of came back (a square wave of seconds-long requests): from then
-// on the delay holds falls as for any load, until it relaxes. (The second fall goes lower than the
-// first, to a rate not seen before, so that the next test's rule does not hold it.)
+// on the delay holds falls as for any load, until it relaxes (600 s without a reversal). (The
+// second fall comes after the flap window, so that the rise from 16 is not what holds it, and goes
+// lower than the first, to a rate not seen before, so that a later test's rule does not either.)
 TEST_F(ClearFallTest, OnceReversedTheDelayHoldsTheNextFall) {
   Steady(6, 6);
   ASSERT_EQ(Decide(0, 42).desired, 42);
@@ -163,8 +164,9 @@ TEST_F(ClearFallTest, OnceReversedTheDelayHoldsTheNextFall) {
   ASSERT_EQ(Decide(20, 42).desired, 16);
   Steady(6, 6);
   ASSERT_EQ(Decide(40, 16).direction, Direction::kUp);  // the reversal
+  for (double t = 50; t < 350; t += 10) ASSERT_EQ(Decide(t, 42).desired, 42);
   FallFrom(6, 1, 6);
-  const Decision d = Decide(80, 42);
+  const Decision d = Decide(350, 42);
   EXPECT_EQ(d.direction, Direction::kHold) << d.reason;
   EXPECT_EQ(d.reason.find("arrivals fell"), std::string::npos) << d.reason;
 }
@@ -196,11 +198,31 @@ TEST_F(ClearFallTest, AFallBelowEveryRateOfTheFlapWindowStillGoesAtOnce) {
   EXPECT_NE(d.reason.find("down without the delay"), std::string::npos) << d.reason;
 
   policy_.reset();
-  current = RiseFromTwoToSix({100});
+  Steady(2, 6);
+  Decide(0, 42);  // 16 asked, but the target keeps 42: no rise from a few replicas
+  Steady(6, 6);
+  current = Decide(100, 42).desired;
   FallFrom(6, 1, 6);
   d = Decide(200, current);
   EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
   EXPECT_NE(d.reason.find("down without the delay"), std::string::npos) << d.reason;
+}
+
+// A clear fall to a rate never seen, but within the flap window of a rise from 70 % of the count
+// or less (16 -> 42 here), is more likely a square wave's first low phase than the end of a load:
+// held as a deep fall, 120 s, and the reason says why.
+TEST_F(ClearFallTest, AFallSoonAfterARiseFromAFewReplicasIsHeld) {
+  const int high = RiseFromTwoToSix({100, 120, 140, 160, 180});
+  ASSERT_GE(high, 42);
+  FallFrom(6, 1, 6);
+  Decision d = Decide(200, high);
+  EXPECT_EQ(d.direction, Direction::kHold) << d.reason;
+  EXPECT_NE(d.reason.find("arrivals fell within 300s of a rise from 16 replicas: held"),
+            std::string::npos)
+      << d.reason;
+  EXPECT_EQ(Decide(290, high).direction, Direction::kHold);  // 120 s from the last high need
+  d = Decide(301, high);
+  EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
 }
 
 // A deep fall of seconds-long requests (to 70 % of the count or less) that is not a clear fall,

@@ -101,8 +101,15 @@ TargetTracking::Sizing TargetTracking::SizeOnConcurrency(const ModelContext& con
     }
   }
   sizing.slow_fall = SlowFall(context.demand, sample, target, current);
+  RecordCount(current, context.now_s);
   if (ClearFall(context.demand, sample, target, current)) {
-    (FellToRateSeen(sample, context.now_s) ? sizing.fall_seen : sizing.clear_fall) = true;
+    if (FellToRateSeen(sample, context.now_s)) {
+      sizing.fall_seen = true;
+    } else if (const int from = RoseFrom(current); from > 0) {
+      sizing.rose_from = from;
+    } else {
+      sizing.clear_fall = true;
+    }
   }
   sizing.short_need =
       ReplicasFor(RememberedShortDemand(context.demand, sample), target, params_.tolerance);

@@ -24,7 +24,8 @@
 //  - seconds-long requests (longer than half the panic window): the stable window is sized with
 //    one Poisson standard deviation of headroom, the short window's arrivals start a panic only
 //    once the requests in flight confirm them, a clear fall of the arrivals steps down without
-//    the delay, and any other fall to 70 % of the count or less waits out twice the delay;
+//    the delay (unless the count rose from 70 % of itself or less within the flap window), and
+//    any other fall to 70 % of the count or less waits out twice the delay;
 //  - reversals of scale-downs that took effect lengthen the scale-down delay (flap damping), and
 //    so does load that comes back to the held level after falling to half of it (the hold saved a
 //    reversal).
@@ -85,6 +86,9 @@ class TargetTracking : public ModelPolicy {
     // Such a fall, but to a rate seen within the flap window: an oscillation's low phase, which
     // the delay holds (FellToRateSeen()).
     bool fall_seen = false;
+    // Such a fall, but within the flap window of a rise from this many replicas, at most
+    // kDeepFall of the count (RoseFrom()): the delay holds it (0: no such rise).
+    int rose_from = 0;
   };
 
   // One decision's concurrency readings, taken before the time per request is updated.
@@ -109,6 +113,7 @@ class TargetTracking : public ModelPolicy {
     bool slow_fall = false;   // one replica down without waiting out the delay (SlowFall())
     bool clear_fall = false;  // down without the delay: the arrivals fell (ClearFall())
     bool fall_seen = false;   // held: the arrivals fell to a rate seen before (FellToRateSeen())
+    int rose_from = 0;        // held: the arrivals fell soon after a rise from this (RoseFrom())
     double held_for_s = 0;
     Direction limited = Direction::kHold;  // rate-limited up or down
     int desired = 0, current = 0;
@@ -158,6 +163,8 @@ class TargetTracking : public ModelPolicy {
                  int current) const;
   void RecordStableRate(double rate, double now);
   bool FellToRateSeen(const ConcurrencySample& sample, double now) const;
+  void RecordCount(int current, double now);
+  int RoseFrom(int current) const;
 
   // ---- Stabilization, rate limits, bounds (target_tracking_stabilize.cc).
   Decision Stabilize(const Sizing& sizing, double now, int current);
@@ -192,6 +199,8 @@ class TargetTracking : public ModelPolicy {
   // (time, arrivals/s over the stable window), one a second over the flap window: the rates a
   // clear fall may return to (FellToRateSeen()).
   std::deque<std::pair<double, double>> stable_rates_;
+  // (time, replicas) over the flap window, a monotonic queue: the lowest first (RoseFrom()).
+  std::deque<std::pair<double, int>> counts_;
   std::deque<std::pair<double, int>> history_;  // (time, recommendation), see Remember()
   Why why_;                                     // the decision being made
   Why reason_why_;                              // what reason_ was built from

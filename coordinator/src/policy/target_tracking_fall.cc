@@ -85,4 +85,24 @@ bool TargetTracking::FellToRateSeen(const ConcurrencySample& sample, double now)
   return false;
 }
 
+// A clear fall within the flap window of a rise from kDeepFall of the count or less is more
+// likely a square wave's low phase than the end of a load, even to a rate never seen before: the
+// delay holds it, as a deep fall (DeepFallDelay()). A square wave of 6 s answers falls to its low
+// rate for the first time 120 s after its first rise on the 240 s period; as a clear fall it let
+// go of about 40 % of the replicas at once, and the next rise paid a start-up (issue 20, seeds
+// 1-20: 7.8-14.8 SLO-violation seconds on four seeds of the 240 s period, 0-3.5 held; two of the
+// 120 s period, 10-16 -> 0). llm_step's 6 -> 2 rps comes 360 s after its rise, and llm_tokens'
+// 4 -> 2 rps 300 s after: by then the flap window holds only the high count. The lowest count of
+// the window is kept as a monotonic queue (one entry per distinct count, as Remember() does).
+void TargetTracking::RecordCount(int current, double now) {
+  while (!counts_.empty() && counts_.back().second >= current) counts_.pop_back();
+  counts_.emplace_back(now, current);
+  while (counts_.front().first < now - params_.flap_window_s) counts_.pop_front();
+}
+
+int TargetTracking::RoseFrom(int current) const {
+  const int lowest = counts_.front().second;
+  return lowest <= kDeepFall * current ? lowest : 0;
+}
+
 }  // namespace lagscale::coordinator::policy

@@ -9,7 +9,8 @@ namespace lagscale::coordinator::policy {
 bool TargetTracking::Why::SameAs(const Why& o) const {
   return cause == o.cause && tokens == o.tokens && held == o.held && held_for_s == o.held_for_s &&
          slow_fall == o.slow_fall && clear_fall == o.clear_fall && fall_seen == o.fall_seen &&
-         limited == o.limited && desired == o.desired && current == o.current &&
+         rose_from == o.rose_from && limited == o.limited && desired == o.desired &&
+         current == o.current &&
          // a hold that only the rise margin keeps says so (ExplainConcurrency)
          (cause != Cause::kWithin || (b > 0) == (o.b > 0));
 }
@@ -50,6 +51,10 @@ std::string TargetTracking::Explain(Direction direction) const {
   if (why_.fall_seen) {
     add("; arrivals fell to a rate seen within %.0fs: an oscillation's low phase, held",
         params_.flap_window_s);
+  }
+  if (why_.rose_from > 0) {
+    add("; arrivals fell within %.0fs of a rise from %d replicas: held", params_.flap_window_s,
+        why_.rose_from);
   }
   if (why_.limited == Direction::kUp) add("; step limited to %.0fx", config_.max_scale_up_rate);
   if (why_.limited == Direction::kDown) {

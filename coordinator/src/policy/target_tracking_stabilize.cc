@@ -54,6 +54,7 @@ int TargetTracking::HoldScaleDown(int recommendation, double now, int current,
     why_.held = highest;
     why_.held_for_s = delay;
     why_.fall_seen = sizing.fall_seen;
+    why_.rose_from = sizing.rose_from;
   }
   return desired;
 }
