@@ -210,7 +210,7 @@ TEST_F(ClearFallTest, AFallBelowEveryRateOfTheFlapWindowStillGoesAtOnce) {
 
 // A clear fall to a rate never seen, but within the flap window of a rise from 70 % of the count
 // or less (16 -> 42 here), is more likely a square wave's first low phase than the end of a load:
-// held as a deep fall, 120 s, and the reason says why.
+// held, 120 s (the fall back to 16 is deep), and the reason says why.
 TEST_F(ClearFallTest, AFallSoonAfterARiseFromAFewReplicasIsHeld) {
   const int high = RiseFromTwoToSix({100, 120, 140, 160, 180});
   ASSERT_GE(high, 42);

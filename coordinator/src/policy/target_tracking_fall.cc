@@ -87,7 +87,8 @@ bool TargetTracking::FellToRateSeen(const ConcurrencySample& sample, double now)
 
 // A clear fall within the flap window of a rise from kDeepFall of the count or less is more
 // likely a square wave's low phase than the end of a load, even to a rate never seen before: the
-// delay holds it, as a deep fall (DeepFallDelay()). A square wave of 6 s answers falls to its low
+// delay holds it like any other fall (a fall back towards that count is deep, DeepFallDelay():
+// 120 s). A square wave of 6 s answers falls to its low
 // rate for the first time 120 s after its first rise on the 240 s period; as a clear fall it let
 // go of about 40 % of the replicas at once, and the next rise paid a start-up (issue 20, seeds
 // 1-20: 7.8-14.8 SLO-violation seconds on four seeds of the 240 s period, 0-3.5 held; two of the
