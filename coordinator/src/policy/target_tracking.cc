@@ -101,7 +101,7 @@ TargetTracking::Sizing TargetTracking::SizeOnConcurrency(const ModelContext& con
     }
   }
   sizing.slow_fall = SlowFall(context.demand, sample, target, current);
-  RecordCount(current, context.now_s);
+  counts_.Add(context.now_s, current, params_.flap_window_s);
   if (ClearFall(context.demand, sample, target, current)) {
     if (FellToRateSeen(sample, context.now_s)) {
       sizing.fall_seen = true;

@@ -44,6 +44,7 @@
 #include <utility>
 
 #include "policy/policies.h"
+#include "policy/windowed_extreme.h"
 
 namespace lagscale::coordinator::policy {
 
@@ -163,7 +164,6 @@ class TargetTracking : public ModelPolicy {
                  int current) const;
   void RecordStableRate(double rate, double now);
   bool FellToRateSeen(const ConcurrencySample& sample, double now) const;
-  void RecordCount(int current, double now);
   int RoseFrom(int current) const;
 
   // ---- Stabilization, rate limits, bounds (target_tracking_stabilize.cc).
@@ -172,7 +172,6 @@ class TargetTracking : public ModelPolicy {
   double DeepFallDelay(int recommendation, int current);
   int RateLimit(int desired, int current);
   void Remember(double now, int recommendation);
-  int HighestSince(double since) const;
   bool HoldSavedReversal(int recommendation, int current) const;
   void TrackHold(int desired, int recommendation);
   void Damp(Direction direction, double now, bool releasing_backlog, int current);
@@ -199,9 +198,8 @@ class TargetTracking : public ModelPolicy {
   // (time, arrivals/s over the stable window), one a second over the flap window: the rates a
   // clear fall may return to (FellToRateSeen()).
   std::deque<std::pair<double, double>> stable_rates_;
-  // (time, replicas) over the flap window, a monotonic queue: the lowest first (RoseFrom()).
-  std::deque<std::pair<double, int>> counts_;
-  std::deque<std::pair<double, int>> history_;  // (time, recommendation), see Remember()
+  WindowedMin counts_;           // the replicas at each decision over the flap window (RoseFrom())
+  WindowedMax recommendations_;  // scale-down stabilization, see Remember()
   Why why_;                                     // the decision being made
   Why reason_why_;                              // what reason_ was built from
   std::string reason_;

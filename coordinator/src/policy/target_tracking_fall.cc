@@ -93,16 +93,9 @@ bool TargetTracking::FellToRateSeen(const ConcurrencySample& sample, double now)
 // go of about 40 % of the replicas at once, and the next rise paid a start-up (issue 20, seeds
 // 1-20: 7.8-14.8 SLO-violation seconds on four seeds of the 240 s period, 0-3.5 held; two of the
 // 120 s period, 10-16 -> 0). llm_step's 6 -> 2 rps comes 360 s after its rise, and llm_tokens'
-// 4 -> 2 rps 300 s after: by then the flap window holds only the high count. The lowest count of
-// the window is kept as a monotonic queue (one entry per distinct count, as Remember() does).
-void TargetTracking::RecordCount(int current, double now) {
-  while (!counts_.empty() && counts_.back().second >= current) counts_.pop_back();
-  counts_.emplace_back(now, current);
-  while (counts_.front().first < now - params_.flap_window_s) counts_.pop_front();
-}
-
+// 4 -> 2 rps 300 s after: by then the flap window holds only the high count (counts_).
 int TargetTracking::RoseFrom(int current) const {
-  const int lowest = counts_.front().second;
+  const int lowest = counts_.Kept();
   return lowest <= kDeepFall * current ? lowest : 0;
 }
 

@@ -42,7 +42,7 @@ int TargetTracking::HoldScaleDown(int recommendation, double now, int current,
     return recommendation;
   }
   const double delay = DeepFallDelay(recommendation, current);
-  const int highest = HighestSince(now - delay);
+  const int highest = recommendations_.Since(now - delay);
   if (sizing.slow_fall && recommendation == current - 1 && highest == current &&
       delay <= params_.scale_down_delay_s) {
     why_.slow_fall = true;
@@ -50,7 +50,9 @@ int TargetTracking::HoldScaleDown(int recommendation, double now, int current,
   }
   const int desired = std::min(current, highest);
   if (desired > recommendation) {
-    if (highest > HighestSince(now - params_.scale_down_delay_s)) last_damped_block_s_ = now;
+    if (highest > recommendations_.Since(now - params_.scale_down_delay_s)) {
+      last_damped_block_s_ = now;
+    }
     why_.held = highest;
     why_.held_for_s = delay;
     why_.fall_seen = sizing.fall_seen;
@@ -119,24 +121,11 @@ int TargetTracking::RateLimit(int desired, int current) {
   return desired;
 }
 
-// Scale-down stabilization history as a monotonic queue: times increase and recommendations
-// strictly decrease from front to back, because an entry followed by one at least as high can
-// never again be the highest of a window that ends now. The highest recommendation since any
-// time is then the first entry at or after it, and the queue holds at most one entry per
-// distinct replica count (not one per decision: 2,400 of them over 600 s at 250 ms).
+// Scale-down stabilization remembers each recommendation for the longest delay that may read it.
 void TargetTracking::Remember(double now, int recommendation) {
-  while (!history_.empty() && history_.back().second <= recommendation) history_.pop_back();
-  history_.emplace_back(now, recommendation);
   const double keep =
       std::max(params_.max_scale_down_delay_s, 2 * params_.scale_down_delay_s);  // DeepFallDelay()
-  while (history_.front().first < now - keep) history_.pop_front();
-}
-
-int TargetTracking::HighestSince(double since) const {
-  for (const auto& [t, r] : history_) {
-    if (t >= since) return r;
-  }
-  return history_.back().second;
+  recommendations_.Add(now, recommendation, keep);
 }
 
 // A scale-up soon after a scale-down that took effect (there are fewer replicas than when the
