@@ -67,6 +67,8 @@ class TargetTracking : public ModelPolicy {
   // A scale-down of seconds-long requests to this share of the current count or less is a fall of
   // the load, not the noise of a steady one (DeepFallDelay()).
   static constexpr double kDeepFall = 0.7;
+  // Such a fall waits out this many configured scale-down delays (DeepFallDelay()).
+  static constexpr double kDeepFallDelays = 2;
 
   // What the window logic recommends now, and what the short window alone needed (the moment's
   // entry in the scale-down stabilization history).

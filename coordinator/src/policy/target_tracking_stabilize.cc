@@ -78,7 +78,8 @@ double TargetTracking::DeepFallDelay(int recommendation, int current) {
       recommendation < current - 1) {
     deep_fall_ = true;
   }
-  return deep_fall_ ? std::max(down_delay_s_, 2 * params_.scale_down_delay_s) : down_delay_s_;
+  return deep_fall_ ? std::max(down_delay_s_, kDeepFallDelays * params_.scale_down_delay_s)
+                    : down_delay_s_;
 }
 
 // Load that fell to half the held level or less and came back to it while the delay still held
@@ -124,7 +125,7 @@ int TargetTracking::RateLimit(int desired, int current) {
 // Scale-down stabilization remembers each recommendation for the longest delay that may read it.
 void TargetTracking::Remember(double now, int recommendation) {
   const double keep =
-      std::max(params_.max_scale_down_delay_s, 2 * params_.scale_down_delay_s);  // DeepFallDelay()
+      std::max(params_.max_scale_down_delay_s, kDeepFallDelays * params_.scale_down_delay_s);
   recommendations_.Add(now, recommendation, keep);
 }
 
