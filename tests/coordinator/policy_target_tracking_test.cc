@@ -227,7 +227,9 @@ TEST_F(TargetTrackingTest, ScalesUpFromZeroOnAnyDemand) {
 }
 
 // Flap damping's cases share a start: a 10 s delay (up to 100 s), 4 replicas at a steady 4 in
-// flight, then the load halves and, the delay past, the decision at 11 s asks for 2.
+// flight, then the load halves and, the delay past, the decision at 11 s asks for 2. The 4 was
+// last needed at 1 s: load back by 14 s was away 13 s, and 1.25 x 13 s is less than the doubled
+// delay.
 class FlapDampingTest : public TargetTrackingTest {
  protected:
   Decision DownFrom4() {
@@ -244,10 +246,10 @@ class FlapDampingTest : public TargetTrackingTest {
 TEST_F(FlapDampingTest, ReversalLengthensTheNextScaleDownDelay) {
   EXPECT_EQ(DownFrom4().direction, Direction::kDown);  // 10 s later: down to 2
   demand_.Steady(4, 40);
-  EXPECT_EQ(Decide(20, 2).direction, Direction::kUp);  // a reversal: the delay doubles to 20 s
+  EXPECT_EQ(Decide(14, 2).direction, Direction::kUp);  // a reversal: the delay doubles to 20 s
   demand_.Steady(2, 20);
-  EXPECT_EQ(Decide(31, 4).direction, Direction::kHold);  // 11 s: enough before, not now
-  EXPECT_EQ(Decide(41, 4).direction, Direction::kDown);
+  EXPECT_EQ(Decide(25, 4).direction, Direction::kHold);  // 11 s: enough before, not now
+  EXPECT_EQ(Decide(35, 4).direction, Direction::kDown);
 }
 
 // A burst's panic steps up several times after one scale-down: that is one reversal, so the
@@ -255,12 +257,12 @@ TEST_F(FlapDampingTest, ReversalLengthensTheNextScaleDownDelay) {
 TEST_F(FlapDampingTest, ScaleUpsAfterOneScaleDownAreOneReversal) {
   EXPECT_EQ(DownFrom4().direction, Direction::kDown);
   demand_.Steady(4, 40);
-  EXPECT_EQ(Decide(20, 2).direction, Direction::kUp);  // the reversal: 20 s
+  EXPECT_EQ(Decide(14, 2).direction, Direction::kUp);  // the reversal: 20 s
   demand_.Steady(6, 60);
-  EXPECT_EQ(Decide(21, 4).direction, Direction::kUp);  // the same way: still 20 s
+  EXPECT_EQ(Decide(15, 4).direction, Direction::kUp);  // the same way: still 20 s
   demand_.Steady(2, 20);
-  EXPECT_EQ(Decide(40, 6).direction, Direction::kHold);  // 6 recommended 19 s ago
-  EXPECT_EQ(Decide(42, 6).direction, Direction::kDown);  // after 20 s, not 40
+  EXPECT_EQ(Decide(34, 6).direction, Direction::kHold);  // 6 recommended 19 s ago
+  EXPECT_EQ(Decide(36, 6).direction, Direction::kDown);  // after 20 s, not 40
 }
 
 // A scale-down the target never carried out (the replicas stayed at 4) reversed nothing: the
@@ -271,6 +273,49 @@ TEST_F(FlapDampingTest, AScaleDownThatNeverTookEffectIsNotReversed) {
   ASSERT_EQ(Decide(20, 4).direction, Direction::kUp);
   demand_.Steady(2, 20);
   EXPECT_EQ(Decide(31, 6).direction, Direction::kDown);  // 11 s after the 6: the delay is 10 s
+}
+
+// Load that comes back 40 s after it left (the scale-down at 11 waited out the 10 s delay: the 4
+// was last needed at 1) holds its next fall for 1.25 x 40 = 50 s, not the doubled 20 s: a burst
+// that returns on the same period finds its replicas (issue 20, LLM on/off).
+TEST_F(FlapDampingTest, AReturnHoldsTheNextFallLongerThanTheLoadWasAway) {
+  ASSERT_EQ(DownFrom4().direction, Direction::kDown);
+  demand_.Steady(4, 40);
+  ASSERT_EQ(Decide(41, 2).direction, Direction::kUp);  // the reversal, 40 s after the load left
+  demand_.Steady(2, 20);
+  const Decision held = Decide(62, 4);  // 21 s after the last 4: past a doubled delay
+  EXPECT_EQ(held.direction, Direction::kHold) << held.reason;
+  EXPECT_NE(held.reason.find("within the last 50s"), std::string::npos) << held.reason;
+  EXPECT_EQ(Decide(90, 4).direction, Direction::kHold);
+  EXPECT_EQ(Decide(92, 4).direction, Direction::kDown);  // 51 s after it
+}
+
+// A slow fall (one replica without the delay) sees the load leave when it is taken: a return
+// right after it is the noise of a slow decline, and the delay only doubles, however long ago
+// the first scale-down of the decline waited out its delay (the diurnal trace's evening, where
+// 18 minutes of decline once made a bump hold for the longest delay, 600 s).
+TEST_F(SlowFallTest, AReturnRightAfterASlowFallOnlyDoublesTheDelay) {
+  demand_.trend_window_s = 2 * config_.tracking.stable_window_s;
+  demand_.Steady(4, 400);
+  demand_.trend_concurrency = 4;
+  ASSERT_EQ(Decide(0, 4).direction, Direction::kHold);
+  demand_.Steady(3, 300);
+  demand_.trend_concurrency = 3;
+  ASSERT_EQ(Decide(10, 4).direction, Direction::kHold);  // held by the 60 s delay
+  ASSERT_EQ(Decide(61, 4).direction, Direction::kDown);  // the 4 was last needed at 1
+  ASSERT_EQ(Decide(100, 3).direction, Direction::kHold);
+  demand_.Steady(1.8, 180);
+  demand_.trend_concurrency = 2.3;
+  const Decision slow = Decide(150, 3);
+  ASSERT_EQ(slow.direction, Direction::kDown) << slow.reason;
+  ASSERT_NE(slow.reason.find("slow fall"), std::string::npos) << slow.reason;
+  demand_.Steady(3, 300);
+  demand_.trend_concurrency = 3;
+  ASSERT_EQ(Decide(170, 2).direction, Direction::kUp);  // 20 s after the slow fall
+  demand_.Steady(1.8, 180);
+  demand_.trend_concurrency = 1.8;
+  const Decision down = Decide(291, 3);  // 121 s after the last 3: the delay doubled to 120 s
+  EXPECT_EQ(down.direction, Direction::kDown) << down.reason;
 }
 
 // A measured 1.0002 at target 1 is one replica: the tolerance applies to the rounding too, not

@@ -69,6 +69,9 @@ class TargetTracking : public ModelPolicy {
   static constexpr double kDeepFall = 0.7;
   // Such a fall waits out this many configured scale-down delays (DeepFallDelay()).
   static constexpr double kDeepFallDelays = 2;
+  // A reversal lengthens the delay to at least this many times as long as the load was away
+  // (LengthenDelay()).
+  static constexpr double kReturnMargin = 1.25;
 
   // What the window logic recommends now, and what the short window alone needed (the moment's
   // entry in the scale-down stabilization history).
@@ -118,6 +121,7 @@ class TargetTracking : public ModelPolicy {
     bool fall_seen = false;   // held: the arrivals fell to a rate seen before (FellToRateSeen())
     int rose_from = 0;        // held: the arrivals fell soon after a rise from this (RoseFrom())
     double held_for_s = 0;
+    double delay_s = 0;  // the scale-down delay a fall waited out (not a slow or clear one)
     Direction limited = Direction::kHold;  // rate-limited up or down
     int desired = 0, current = 0;
     // The same outcome for the same cause: the reason already built still says why.
@@ -177,7 +181,8 @@ class TargetTracking : public ModelPolicy {
   bool HoldSavedReversal(int recommendation, int current) const;
   void TrackHold(int desired, int recommendation);
   void Damp(Direction direction, double now, bool releasing_backlog, int current);
-  void LengthenDelay(double now);
+  void MarkLoadLeft(double now);
+  void LengthenDelay(double now, double away_s);
 
   // ---- The decision and its reason (target_tracking_reason.cc).
   Decision Conclude(int desired, int current);
@@ -209,6 +214,7 @@ class TargetTracking : public ModelPolicy {
   double last_down_s_ = kNever;
   bool reversible_ = false;  // the last scale event was down: a scale-up now reverses it
   int down_from_ = 0;  // the most replicas when a scale-down since the last scale-up was decided
+  double load_left_s_ = kNever;  // when the load those scale-downs let go of left (MarkLoadLeft())
   bool down_was_clear_fall_ = false;
   bool clear_fall_reversed_ = false;  // since the delay last relaxed (ClearFall())
   double last_reversal_s_ = kNever;
