@@ -53,7 +53,9 @@ def llm_traces():
 def extra_traces():
     """bench/traces/extra/, which bench/sim/run.sh reads only when asked (TRACES=extra): square
     waves of seconds-long requests, 3 rps +-30 % of 6 s answers (18 in flight at the mean), the
-    shape that costs the clear fall for seconds-long requests a reversal (docs/policies.md)."""
+    shape that costs the clear fall for seconds-long requests a reversal (docs/policies.md); and
+    bursts of 6 s answers that come back every 280-400 s, longer than a scale-down delay that only
+    doubles on a reversal holds their replicas (llm_onoff)."""
     out = os.path.join(OUT, "extra")
     os.makedirs(out, exist_ok=True)
     for period in (20, 60, 120, 240):
@@ -65,6 +67,13 @@ def extra_traces():
         write_llm(f"llm_square_{period}s", rows,
                   f"LLM square wave: 3 rps +-30 % of 6 s answers with a {period} s period after "
                   "60 s at the mean; 31 minutes", out)
+    rows = [(0, "m", 2, 300)]
+    for start, length in [(120, 30), (400, 60), (700, 20), (1000, 90), (1400, 45)]:
+        rows += [(start, "m", 6, 300), (start + length, "m", 2, 300)]
+    rows.append((1800, "m", 2, 300))
+    write_llm("llm_onoff", rows,
+              "LLM on/off: 2 rps of 6 s answers with five bursts to 6 rps of 20-90 s, 240-310 s "
+              "apart; 30 minutes", out)
 
 
 def main():
