@@ -120,8 +120,7 @@ class TargetTracking : public ModelPolicy {
     bool clear_fall = false;  // down without the delay: the arrivals fell (ClearFall())
     bool fall_seen = false;   // held: the arrivals fell to a rate seen before (FellToRateSeen())
     int rose_from = 0;        // held: the arrivals fell soon after a rise from this (RoseFrom())
-    double held_for_s = 0;
-    double delay_s = 0;  // the scale-down delay a fall waited out (not a slow or clear one)
+    double delay_s = 0;       // the scale-down delay a fall waits out or is held by
     Direction limited = Direction::kHold;  // rate-limited up or down
     int desired = 0, current = 0;
     // The same outcome for the same cause: the reason already built still says why.

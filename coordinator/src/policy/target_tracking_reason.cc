@@ -7,7 +7,7 @@
 namespace lagscale::coordinator::policy {
 
 bool TargetTracking::Why::SameAs(const Why& o) const {
-  return cause == o.cause && tokens == o.tokens && held == o.held && held_for_s == o.held_for_s &&
+  return cause == o.cause && tokens == o.tokens && held == o.held && delay_s == o.delay_s &&
          slow_fall == o.slow_fall && clear_fall == o.clear_fall && fall_seen == o.fall_seen &&
          rose_from == o.rose_from && limited == o.limited && desired == o.desired &&
          current == o.current &&
@@ -44,7 +44,7 @@ std::string TargetTracking::Explain(Direction direction) const {
     ExplainConcurrency(add, target);
   }
   if (why_.held > 0) {
-    add("; scale-down held: %d recommended within the last %.0fs", why_.held, why_.held_for_s);
+    add("; scale-down held: %d recommended within the last %.0fs", why_.held, why_.delay_s);
   }
   if (why_.slow_fall) add("%s", "; slow fall beyond noise: one replica without the delay");
   if (why_.clear_fall) add("%s", "; arrivals fell beyond noise: down without the delay");

@@ -55,7 +55,6 @@ int TargetTracking::HoldScaleDown(int recommendation, double now, int current,
       last_damped_block_s_ = now;
     }
     why_.held = highest;
-    why_.held_for_s = delay;
     why_.fall_seen = sizing.fall_seen;
     why_.rose_from = sizing.rose_from;
   }
