@@ -122,15 +122,31 @@ class ClearFallTest : public LongRequestsTest {
 };
 
 // 180 arrivals in the window before, 60 in the last: 120 fewer, 7.7 standard deviations of their
-// difference. The replicas go at once, down to what the stable window asks (12 + 3.5).
+// difference. The replicas go at once, down to what the stable window asks (12 + 3.5), raised by
+// one standard deviation of the window's own noise (12 / sqrt(60) = 1.5): every decision of a
+// clear fall reads a new window, and stepping down to each reading would end on the lowest.
 TEST_F(ClearFallTest, StepsDownWithoutTheDelay) {
   Steady(6, 6);
   ASSERT_EQ(Decide(0, 42).desired, 42);
   FallFrom(6, 2, 6);
   const Decision d = Decide(20, 42);
   EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
-  EXPECT_EQ(d.desired, 16);
+  EXPECT_EQ(d.desired, 17);
   EXPECT_NE(d.reason.find("arrivals fell"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("(+1.5 for the window's noise)"), std::string::npos) << d.reason;
+}
+
+// A window that reads 2 standard deviations low during a fall to 2/s (45 arrivals and 9 in
+// flight where 60 and 12 are the mean) asks for 14 replicas, not the 12 it reads: 9 + 3 of
+// headroom + 1.3 for its noise (9 / sqrt(45)). The load needs 17; without the margin a fall would
+// end 5 replicas under it, on its lowest reading.
+TEST_F(ClearFallTest, ALowReadingIsRaisedByItsNoise) {
+  Steady(6, 6);
+  ASSERT_EQ(Decide(0, 42).desired, 42);
+  FallFrom(6, 1.5, 6);
+  const Decision d = Decide(20, 42);
+  EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
+  EXPECT_EQ(d.desired, 14) << d.reason;
 }
 
 // The same shape for 0.1 s requests keeps the delay: a square wave's low phase is a clear fall
@@ -161,9 +177,9 @@ TEST_F(ClearFallTest, OnceReversedTheDelayHoldsTheNextFall) {
   Steady(6, 6);
   ASSERT_EQ(Decide(0, 42).desired, 42);
   FallFrom(6, 2, 6);
-  ASSERT_EQ(Decide(20, 42).desired, 16);
+  ASSERT_EQ(Decide(20, 42).desired, 17);
   Steady(6, 6);
-  ASSERT_EQ(Decide(40, 16).direction, Direction::kUp);  // the reversal
+  ASSERT_EQ(Decide(40, 17).direction, Direction::kUp);  // the reversal
   for (double t = 50; t < 350; t += 10) ASSERT_EQ(Decide(t, 42).desired, 42);
   FallFrom(6, 1, 6);
   const Decision d = Decide(350, 42);

@@ -109,6 +109,8 @@ TargetTracking::Sizing TargetTracking::SizeOnConcurrency(const ModelContext& con
       sizing.rose_from = from;
     } else {
       sizing.clear_fall = true;
+      sizing.recommendation =
+          ClearFallCount(sample, context.now_s, target, current, sizing.recommendation);
     }
   }
   sizing.short_need =
@@ -305,12 +307,18 @@ int TargetTracking::SizeOnStable(double stable, double target, int current, doub
 // windows hold thousands of arrivals.
 double TargetTracking::RiseMargin(const DemandView& demand, const ConcurrencySample& sample) const {
   if (!LongRequests()) return 0;
-  const double arrivals = sample.stable_rate * params_.stable_window_s;
-  if (arrivals < 1) return 0;
-  const double sd = sample.stable / std::sqrt(arrivals);
+  const double sd = WindowNoise(sample);
+  if (sd <= 0) return 0;
   const double before = 2 * demand.AverageConcurrency(2 * params_.stable_window_s) - sample.stable;
   if (sample.stable - before > kNoiseHeadroom * std::sqrt(2.0) * sd) return 0;
   return kNoiseHeadroom * sd;
+}
+
+// The standard deviation of the stable window's average concurrency from its arrivals' Poisson
+// noise: relative 1/sqrt(arrivals in the window); none under one arrival.
+double TargetTracking::WindowNoise(const ConcurrencySample& sample) const {
+  const double arrivals = sample.stable_rate * params_.stable_window_s;
+  return arrivals < 1 ? 0 : sample.stable / std::sqrt(arrivals);
 }
 
 // Square-root staffing (issue 20, diurnal and ramp): at a steady rate the requests in flight vary

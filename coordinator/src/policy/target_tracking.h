@@ -24,7 +24,8 @@
 //  - seconds-long requests (longer than half the panic window): the stable window is sized with
 //    one Poisson standard deviation of headroom, the short window's arrivals start a panic only
 //    once the requests in flight confirm them, a clear fall of the arrivals steps down without
-//    the delay (unless the count rose from 70 % of itself or less within the flap window), and
+//    the delay to the stable window's need plus that window's own noise (unless the count rose
+//    from 70 % of itself or less within the flap window), and
 //    any other fall to 70 % of the count or less waits out twice the delay;
 //  - reversals of scale-downs that took effect lengthen the scale-down delay (flap damping), and
 //    so does load that comes back to the held level after falling to half of it (the hold saved a
@@ -113,7 +114,8 @@ class TargetTracking : public ModelPolicy {
   struct Why {
     Cause cause = Cause::kStable;
     double a = 0, b = 0;      // panic: in flight, rps; within / stable / Poisson floor:
-                              // average concurrency, and within: the rise margin (RiseMargin())
+                              // average concurrency, and within: the rise margin (RiseMargin()),
+                              // stable: a clear fall's noise margin (ClearFallCount())
     bool tokens = false;      // sized on tokens/s: `a` is a token rate
     int held = 0;             // scale-down held at this recommendation (0: not held)
     bool slow_fall = false;   // one replica down without waiting out the delay (SlowFall())
@@ -158,6 +160,7 @@ class TargetTracking : public ModelPolicy {
                    int current, double now);
   int SizeOnStable(double stable, double target, int current, double rise_margin = 0);
   double RiseMargin(const DemandView& demand, const ConcurrencySample& sample) const;
+  double WindowNoise(const ConcurrencySample& sample) const;
   int PoissonFloor(const ConcurrencySample& sample, double demand, double target) const;
   double BacklogStillToCome(double steady, double now) const;
   double DrainSlotsPerRequest() const;
@@ -167,6 +170,8 @@ class TargetTracking : public ModelPolicy {
                 int current) const;
   bool ClearFall(const DemandView& demand, const ConcurrencySample& sample, double target,
                  int current) const;
+  int ClearFallCount(const ConcurrencySample& sample, double now, double target, int current,
+                     int recommendation);
   void RecordStableRate(double rate, double now);
   bool FellToRateSeen(const ConcurrencySample& sample, double now) const;
   int RoseFrom(int current) const;

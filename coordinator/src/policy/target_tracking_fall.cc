@@ -41,7 +41,7 @@ bool TargetTracking::SlowFall(const DemandView& demand, const ConcurrencySample&
 // A clear fall (issue 20, the LLM traces), for seconds-long requests only: the stable window's
 // arrivals are below those of the window before it by more than kFallMargin Poisson standard
 // deviations of their difference, not panicking, and the short window needs fewer replicas than
-// there are. HoldScaleDown() then steps down to what the stable window asks without waiting out
+// there are. HoldScaleDown() then steps down to what ClearFallCount() asks without waiting out
 // the delay: a rate that halved or less (6 -> 2 rps of 6 s answers) held 9-19 replicas where 5-6
 // were needed for the 60-120 s of the delay, and then for as long as the short windows' noise kept
 // renewing the hold (llm_step 1.76x -> 1.30x the oracle's replica-seconds with the headroom and the
@@ -55,6 +55,24 @@ bool TargetTracking::ClearFall(const DemandView& demand, const ConcurrencySample
   const double before = std::max(0.0, demand.ArrivalRate(2 * window) * 2 * window - recent);
   return before - recent > kFallMargin * std::sqrt(before + recent) &&
          ReplicasFor(sample.short_avg, target, params_.tolerance) < current;
+}
+
+// How far a clear fall goes: what the stable window asks, raised by kNoiseHeadroom standard
+// deviations of the window's own noise (as RiseMargin() on the way up), never above the count.
+// A clear fall steps down at every decision to what the stable window reads then, so it ends on
+// the lowest of many readings of one rate: on a step from 6 to 2 rps of 6 s answers (11.7 in
+// flight, 5-6 replicas), windows that read 2 standard deviations low left 4 replicas, and a
+// Poisson clump of 19 queued on their 16 slots and started a panic (issue 20, llm_step_down:
+// 1.22 -> 0.05 SLO-violation seconds on seeds 1-5, where KEDA, at 1.7x the oracle's
+// replica-seconds, has 0.16; llm_tokens 1.250x -> 1.265x the oracle, llm_step 1.295x -> 1.293x).
+int TargetTracking::ClearFallCount(const ConcurrencySample& sample, double now, double target,
+                                   int current, int recommendation) {
+  const double noise = kNoiseHeadroom * WindowNoise(sample);
+  const int count =
+      std::min(current, ReplicasFor(StableDemand(sample, now) + noise, target, params_.tolerance));
+  if (count <= recommendation) return recommendation;
+  why_.b = noise;
+  return count;
 }
 
 // A clear fall to a rate the arrivals already had within the flap window, before the two windows

@@ -11,8 +11,8 @@ bool TargetTracking::Why::SameAs(const Why& o) const {
          slow_fall == o.slow_fall && clear_fall == o.clear_fall && fall_seen == o.fall_seen &&
          rose_from == o.rose_from && limited == o.limited && desired == o.desired &&
          current == o.current &&
-         // a hold that only the rise margin keeps says so (ExplainConcurrency)
-         (cause != Cause::kWithin || (b > 0) == (o.b > 0));
+         // a rise margin or a clear fall's noise margin is said (ExplainConcurrency)
+         ((cause != Cause::kWithin && cause != Cause::kStable) || (b > 0) == (o.b > 0));
 }
 
 Decision TargetTracking::Conclude(int desired, int current) {
@@ -81,8 +81,9 @@ void TargetTracking::ExplainConcurrency(Add& add, double target) const {
           why_.a, params_.stable_window_s, params_.poisson_headroom, ConfirmLevel() * target);
       break;
     default:
-      add("%.1f average concurrency over %.0fs / target %.1f", why_.a, params_.stable_window_s,
-          target);
+      add("%.1f average concurrency over %.0fs", why_.a, params_.stable_window_s);
+      if (why_.b > 0) add(" (+%.1f for the window's noise)", why_.b);
+      add(" / target %.1f", target);
   }
 }
 
