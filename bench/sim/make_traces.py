@@ -55,7 +55,9 @@ def extra_traces():
     waves of seconds-long requests, 3 rps +-30 % of 6 s answers (18 in flight at the mean), the
     shape that costs the clear fall for seconds-long requests a reversal (docs/policies.md); and
     bursts of 6 s answers that come back every 280-400 s, longer than a scale-down delay that only
-    doubles on a reversal holds their replicas (llm_onoff)."""
+    doubles on a reversal holds their replicas (llm_onoff); and a step down of 6 s answers, whose
+    clear fall must not end under the lower rate's need on a window that read low
+    (llm_step_down)."""
     out = os.path.join(OUT, "extra")
     os.makedirs(out, exist_ok=True)
     for period in (20, 60, 120, 240):
@@ -74,6 +76,8 @@ def extra_traces():
     write_llm("llm_onoff", rows,
               "LLM on/off: 2 rps of 6 s answers with five bursts to 6 rps of 20-90 s, 240-310 s "
               "apart; 30 minutes", out)
+    write_llm("llm_step_down", [(0, "m", 6, 300), (300, "m", 2, 300), (900, "m", 2, 300)],
+              "LLM step down: 6 rps of 6 s answers, 2 rps from 300 s; 15 minutes", out)
 
 
 def main():
