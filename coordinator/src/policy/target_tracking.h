@@ -25,8 +25,8 @@
 //    one Poisson standard deviation of headroom, the short window's arrivals start a panic only
 //    once the requests in flight confirm them, a clear fall of the arrivals steps down without
 //    the delay to the stable window's need plus that window's own noise (unless the count rose
-//    from 70 % of itself or less within the flap window), and
-//    any other fall to 70 % of the count or less waits out twice the delay;
+//    from 70 % of itself or less within the flap window), and any other fall to 70 % of the
+//    count or less waits out twice the delay;
 //  - reversals of scale-downs that took effect lengthen the scale-down delay (flap damping), and
 //    so does load that comes back to the held level after falling to half of it (the hold saved a
 //    reversal).

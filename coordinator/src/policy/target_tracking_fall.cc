@@ -19,20 +19,19 @@ namespace lagscale::coordinator::policy {
 //    load is below the window before it (a burst's arrival into a count the delay held reads the
 //    other way: without this, onoff's SLO-violation seconds went from 14.9 to 17.6);
 //  - beyond noise: one replica fewer suffices for the stable window's concurrency raised by
-//    kFallMargin standard deviations of it (relative 1/sqrt(arrivals in the window), Poisson).
-//    The flat trace sits at 7.14 replicas' worth: 3 put 0.2 scale events on it over seeds 6-10,
-//    where there must be none; 3.5 raised diurnal's SLO-violation seconds over seeds 1-10 from
-//    0.02 to 0.06; at 4 neither moved;
+//    kFallMargin standard deviations of its noise (WindowNoise()). The flat trace sits at 7.14
+//    replicas' worth: 3 put 0.2 scale events on it over seeds 6-10, where there must be none; 3.5
+//    raised diurnal's SLO-violation seconds over seeds 1-10 from 0.02 to 0.06; at 4 neither moved;
 //  - and now: the short window's concurrency needs no more either (load turning up again).
 // HoldScaleDown() takes the step only when the delay held nothing above the current count.
 // The two-window average is read last, only when everything else holds: nearly every decision
 // of every model stops at the first checks.
 bool TargetTracking::SlowFall(const DemandView& demand, const ConcurrencySample& sample,
                               double target, int current) const {
-  if (panicking_ || current <= 1) return false;
-  const double arrivals = sample.stable_rate * params_.stable_window_s;
-  if (arrivals < 1) return false;
-  const double high = sample.stable * (1 + kFallMargin / std::sqrt(arrivals));
+  if (panicking_ || current <= 1 || sample.stable_rate * params_.stable_window_s < 1) {
+    return false;
+  }
+  const double high = sample.stable + kFallMargin * WindowNoise(sample);
   return ReplicasFor(high, target, params_.tolerance) < current &&
          ReplicasFor(sample.short_avg, target, params_.tolerance) < current &&
          demand.AverageConcurrency(2 * params_.stable_window_s) > sample.stable;
