@@ -236,7 +236,7 @@ void Engine::Submit(TargetEntry& e, const std::string& server, int from, const D
   const bool model = e.key.kind == TargetKind::kModel;
   const bool keda = (model ? config_->ModelActuator(e.name())
                            : config_->ServerActuator(e.name())) == ActuatedBy::kKeda;
-  if (!options_.actuator || keda || d.desired == e.submitted || !Leading()) return;
+  if (!options_.actuator || keda || d.desired == e.submitted || !WritesThisCycle()) return;
   ScaleRequest req;
   req.kind = e.key.kind;
   req.name = e.name();

@@ -53,6 +53,9 @@ void Engine::HoldForHandOver(Decision& d, int current, bool replicas_unread) con
 
 void Engine::FollowLeadership(int64_t now_ns) {
   if (!options_.leadership) return;
+  // Leading before the term: the elector counts a new term before it starts leading
+  // (LeaderElector::Became()), so a cycle that begins leading also begins that term's hold.
+  cycle_leads_ = options_.leadership->Leading();
   if (options_.metrics) {
     const LeadershipStatus s = options_.leadership->Status();
     options_.metrics->SetLeadership(s.leading, s.acquired + s.lost);
@@ -74,6 +77,16 @@ void Engine::FollowLeadership(int64_t now_ns) {
   }
   spdlog::info("leading (term {}): no scale-down for {:.0f}s, until every pod has reported", term,
                hold_s);
+}
+
+// Only a cycle that began as the leader writes, and only while it still leads in the same term.
+// The elector runs on its own thread and can take the Lease in the middle of a cycle: that cycle
+// decided on a follower's picture without the new term's hold (the standby that took over from a
+// killed leader scaled a model from 5 to 3 replicas, seeing one pod of two). The next cycle
+// begins the term and holds.
+bool Engine::WritesThisCycle() const {
+  if (!options_.leadership) return true;
+  return cycle_leads_ && options_.leadership->Leading() && options_.leadership->Term() == term_;
 }
 
 void Engine::ForgetTerm(TargetEntry& e) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -61,8 +62,29 @@ class FakeLeadership final : public Leadership {
     s.leading = leading;
     return s;
   }
+  // A new term the way LeaderElector::Became() takes it: the term first, then leading.
+  void Acquire() {
+    term = term + 1;
+    leading = true;
+  }
   std::atomic<bool> leading{false};
   std::atomic<uint64_t> term{0};
+};
+
+// InflightPolicy that first runs `before` (if set) on every decision: what another thread does
+// while the engine is in the middle of a cycle.
+class HookedPolicy final : public ModelPolicy {
+ public:
+  HookedPolicy(const ModelPolicyConfig& c, std::function<void()>& before)
+      : inner_(c), before_(before) {}
+  Decision Decide(const ModelContext& context) override {
+    if (before_) before_();
+    return inner_.Decide(context);
+  }
+
+ private:
+  InflightPolicy inner_;
+  std::function<void()>& before_;
 };
 
 constexpr const char* kConfig =
@@ -86,7 +108,9 @@ class EngineLeadershipTest : public ::testing::Test {
     o.reader = worker_.get();
     o.leadership = &leadership_;
     o.status_interval_s = 0;
-    o.model_policy = [](const ModelPolicyConfig& c) { return std::make_unique<InflightPolicy>(c); };
+    o.model_policy = [this](const ModelPolicyConfig& c) {
+      return std::make_unique<HookedPolicy>(c, during_decision_);
+    };
     engine_ = std::make_unique<Engine>(std::move(o));
   }
   // One second of time with a report from pod "a" showing `inflight`, then a decision.
@@ -134,6 +158,7 @@ class EngineLeadershipTest : public ::testing::Test {
         5s);
   }
 
+  std::function<void()> during_decision_;  // see HookedPolicy
   RecordingActuator::Shared shared_;
   std::unique_ptr<ActuationWorker> worker_;
   FakeLeadership leadership_;
@@ -167,6 +192,27 @@ TEST_F(EngineLeadershipTest, NewLeaderHoldsScaleDownUntilEveryPodHasReported) {
   ASSERT_TRUE(UntilApplied(1, 2));
   EXPECT_EQ(Applied()[0].from, 5);
   EXPECT_EQ(Applied()[0].to, 2);
+}
+
+// The elector runs on its own thread: it can take the Lease between the start of a decision cycle
+// and the moment the cycle would write. That cycle decided as a follower, on a follower's picture
+// (here one pod of the target's 5 replicas, 2 in flight) and without the hand-over hold; it must
+// not write. The next cycle starts the new term, and holds.
+TEST_F(EngineLeadershipTest, LeadershipTakenInTheMiddleOfACycleWritesNothingFromIt) {
+  for (int i = 0; i < 3; ++i) Second(2);
+  ASSERT_TRUE(AwaitReplicas(5));
+  ASSERT_EQ(Model()["desired_replicas"], 2);
+  during_decision_ = [&] {
+    leadership_.Acquire();
+    during_decision_ = nullptr;
+  };
+  Second(2);
+  ASSERT_TRUE(leadership_.leading);
+  ASSERT_TRUE(AwaitReplicas(5));  // the new term reads the target again
+  for (int i = 0; i < 5; ++i) Second(2);
+  EXPECT_FALSE(Eventually([&] { return !Applied().empty(); }, 300ms))
+      << "scaled down to " << Applied()[0].to << " when leadership came mid-cycle";
+  EXPECT_EQ(Model()["desired_replicas"], 5) << Model().dump();
 }
 
 TEST_F(EngineLeadershipTest, NewLeaderScalesUpDuringTheHoldFromTheReplicasItRead) {

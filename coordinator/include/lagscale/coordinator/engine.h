@@ -143,6 +143,7 @@ class Engine {
   // Leader election (engine_leadership.cc): a new term forgets what the last one knew about the
   // targets and holds scale-down for HandOverSeconds().
   void FollowLeadership(int64_t now_ns);
+  bool WritesThisCycle() const;
   void ForgetTerm(TargetEntry& e);
   double HandOverSeconds() const;
   void HoldForHandOver(Decision& d, int current, bool replicas_unread) const;
@@ -187,6 +188,7 @@ class Engine {
   int64_t last_history_s_ = INT64_MIN;
   std::vector<HistoryStore::Entry> history_entries_;  // reused every second
   uint64_t term_ = 0;                                 // the leadership term the entries belong to
+  bool cycle_leads_ = false;  // this decision cycle began leading, in term_ (WritesThisCycle())
   int64_t hand_over_until_ns_ = INT64_MIN / 2;        // no scale-down before this
 
   mutable std::mutex status_mu_;
