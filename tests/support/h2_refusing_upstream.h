@@ -89,9 +89,11 @@ class H2RefusingUpstream {
       nghttp2_session_send(session);
     }
     if (state.saw_request) {
+      // Counted before the GOAWAY leaves: the proxy's answer to the client can arrive before this
+      // thread runs again, and a test reads the count as soon as its call has returned.
+      ++refused_;
       nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
       nghttp2_session_send(session);
-      ++refused_;
       // Closing with unread bytes would send a reset that can discard the GOAWAY on its way.
       for (pollfd p{fd, POLLIN, 0}; ::poll(&p, 1, 10'000) > 0;) {
         if (::recv(fd, buf, sizeof buf, 0) <= 0) break;
