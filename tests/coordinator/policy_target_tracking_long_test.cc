@@ -109,6 +109,13 @@ class ClearFallTest : public LongRequestsTest {
     demand_.Steady(to * seconds_per_request, to);
     demand_.trend_rate = (from + to) / 2;
   }
+  // 6/s of 6 s answers (42 replicas) decided at 0, then the fall to `to`/s decided at 20 s.
+  Decision FallFromSix(double to) {
+    Steady(6, 6);
+    EXPECT_EQ(Decide(0, 42).desired, 42);
+    FallFrom(6, to, 6);
+    return Decide(20, 42);
+  }
   // 2/s of 6 s answers (16 replicas) decided at 0, then 6/s decided at each time of `at`: the
   // count it reached.
   int RiseFromTwoToSix(std::initializer_list<double> at) {
@@ -126,10 +133,7 @@ class ClearFallTest : public LongRequestsTest {
 // one standard deviation of the window's own noise (12 / sqrt(60) = 1.5): every decision of a
 // clear fall reads a new window, and stepping down to each reading would end on the lowest.
 TEST_F(ClearFallTest, StepsDownWithoutTheDelay) {
-  Steady(6, 6);
-  ASSERT_EQ(Decide(0, 42).desired, 42);
-  FallFrom(6, 2, 6);
-  const Decision d = Decide(20, 42);
+  const Decision d = FallFromSix(2);
   EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
   EXPECT_EQ(d.desired, 17);
   EXPECT_NE(d.reason.find("arrivals fell"), std::string::npos) << d.reason;
@@ -141,10 +145,7 @@ TEST_F(ClearFallTest, StepsDownWithoutTheDelay) {
 // headroom + 1.3 for its noise (9 / sqrt(45)). The load needs 17; without the margin a fall would
 // end 5 replicas under it, on its lowest reading.
 TEST_F(ClearFallTest, ALowReadingIsRaisedByItsNoise) {
-  Steady(6, 6);
-  ASSERT_EQ(Decide(0, 42).desired, 42);
-  FallFrom(6, 1.5, 6);
-  const Decision d = Decide(20, 42);
+  const Decision d = FallFromSix(1.5);
   EXPECT_EQ(d.direction, Direction::kDown) << d.reason;
   EXPECT_EQ(d.desired, 14) << d.reason;
 }
