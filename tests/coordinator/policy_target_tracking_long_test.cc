@@ -311,6 +311,48 @@ TEST_F(LongRequestsTest, ArrivalsPanicOnlyWithTheRequestsInFlight) {
   EXPECT_EQ(d.direction, Direction::kUp) << d.reason;
 }
 
+// A step of the arrivals onto a count held above what they needed: 2.5/s of 6 s answers (15 in
+// flight, 19 replicas with the headroom), then 6/s. Ten seconds in, the short window asks for 36
+// and 30 are in flight: over the 28.5 the 19 replicas hold at full capacity, short of the 38 that
+// twice the capacity asks for a panic. The stable window's 110 arrivals against 75 in the window
+// before are 2.6 standard deviations of their difference: a rise, not noise. The panic sizes on
+// the arrivals, 36 in flight and the queue that builds over a 10 s start-up, where the stable
+// window would size on what it averages (25).
+class RiseThatFillsTest : public LongRequestsTest {
+ protected:
+  RiseThatFillsTest() { config_.tracking.startup_delay_s = 10; }
+  Decision StepToSix(double arrivals_before) {
+    demand_.trend_window_s = 2 * config_.tracking.stable_window_s;
+    demand_.Steady(15, 2.5);
+    demand_.trend_concurrency = 15;
+    EXPECT_EQ(Decide(0, 19).desired, 19);
+    demand_.stable_concurrency = 20;
+    demand_.stable_rate = 110.0 / 30;
+    demand_.trend_rate = (arrivals_before + 110) / 60;
+    demand_.trend_concurrency = 17.5;
+    demand_.short_rate = 6;
+    demand_.short_concurrency = demand_.inflight = 30;
+    return Decide(10, 19);
+  }
+};
+
+TEST_F(RiseThatFillsTest, PanicsBelowTwiceTheCapacity) {
+  const Decision d = StepToSix(75);
+  EXPECT_NE(d.reason.find("panic"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("vs 1.5x capacity of 19; arrivals rose beyond noise"), std::string::npos)
+      << d.reason;
+  EXPECT_GE(d.desired, 36) << d.reason;
+}
+
+// The same window after 95 arrivals instead of 75: 15 more than the window before is 1.1
+// standard deviations, a clump or longer answers at the same rate. The stable window sizes it.
+TEST_F(RiseThatFillsTest, ArrivalsWithinNoiseLeaveItToTheStableWindow) {
+  const Decision d = StepToSix(95);
+  EXPECT_EQ(d.reason.find("panic"), std::string::npos) << d.reason;
+  EXPECT_EQ(d.direction, Direction::kUp) << d.reason;
+  EXPECT_LT(d.desired, 36) << d.reason;
+}
+
 // For one stable window after a panic, its concurrency still holds the queue the panic drained:
 // it is sized on its arrivals x the time per request learned before the panic (32/s x 0.5 s = 16),
 // not on the 24 it averages, and nothing is learned from it. A window later, 24 is the load.

@@ -79,8 +79,10 @@ TargetTracking::Sizing TargetTracking::SizeOnConcurrency(const ModelContext& con
   const ConcurrencySample sample = SampleConcurrency(context.demand);
   const double capacity = current * target;
   const bool queue_building = sample.inflight >= params_.panic_threshold * capacity;
-  const PanicReading signal = PanicSignal(sample, current, capacity, queue_building);
+  const PanicReading signal =
+      PanicSignal(context.demand, sample, current, capacity, queue_building);
   UpdatePanic(signal.over, signal.fresh, context.now_s, current);
+  if (panic_began_s_ == context.now_s) panic_filled_ = signal.filled;
   Learn(sample, queue_building, context.now_s);
   RecordStableRate(sample.stable_rate, context.now_s);
 
@@ -193,7 +195,16 @@ double TargetTracking::ShortDemand(const ConcurrencySample& sample) const {
 // expected, at 1.5 rps of 9 s answers) to a whole request time; every arrival stays in flight
 // for seconds, so a real rise shows there within the window, and a clump's does not reach 1.5x
 // (issue 20, llm_step: two or three noise panics a run, each held for the delay).
-TargetTracking::PanicReading TargetTracking::PanicSignal(const ConcurrencySample& sample,
+// A rise of their arrivals beyond noise (kRiseMargin) starts a panic at ConfirmLevel() x the
+// capacity, short window and requests in flight both: the replicas are full and a queue is
+// building. At twice the capacity, a step may never panic once the stable window has sized for its
+// first seconds: 2 -> 6/s of 6 s answers went from 6 to 7 replicas on its first reading, and keeps
+// 36 in flight where twice 7's capacity is 39. The stable window then sized on the queue it let
+// build, 23 replicas for what needs 13-15, held 170 s (issue 20, llm_step seed 15). Longer answers
+// at the same arrivals (llm_tokens) fill the replicas too, but a panic sizes on the time per
+// request learned before them: they are left to the stable window.
+TargetTracking::PanicReading TargetTracking::PanicSignal(const DemandView& demand,
+                                                         const ConcurrencySample& sample,
                                                          int current, double capacity,
                                                          bool queue_building) const {
   const double short_demand = ShortDemand(sample);
@@ -205,9 +216,11 @@ TargetTracking::PanicReading TargetTracking::PanicSignal(const ConcurrencySample
   const double confirm = ConfirmLevel() * capacity;
   const bool arrivals_over =
       short_demand >= over_level && (!LongRequests() || sample.inflight >= confirm);
+  const bool filled = !panicking_ && LongRequests() && short_demand >= confirm &&
+                      sample.inflight >= confirm && ArrivalsRose(demand, sample);
   return {arrivals_over || sample.short_avg >= over_level ||
-              (queue_building && short_demand >= confirm),
-          queue_building || arrivals_over};
+              (queue_building && short_demand >= confirm) || filled,
+          queue_building || arrivals_over || filled, filled};
 }
 
 // Little's law over a window (average concurrency / arrival rate) gives the time per request only
@@ -236,6 +249,7 @@ TargetTracking::Sizing TargetTracking::SizePanic(const ConcurrencySample& sample
   why_.cause = Cause::kPanic;
   why_.a = sample.inflight;
   why_.b = sample.short_rate;
+  why_.filled = panic_filled_;
   if (!Learned()) {
     // The same dead-band as SizeOnStable: without a learned time the demand is measured
     // concurrency, which reads 12.1 for 12 requests in flight and would add a replica as the

@@ -62,6 +62,9 @@ class TargetTracking : public ModelPolicy {
   // A clear fall's rate was seen before when a stable window within the flap window had no more
   // arrivals than this many Poisson standard deviations above it (FellToRateSeen()).
   static constexpr double kSeenMargin = 2;
+  // Seconds-long requests' arrivals rose beyond noise at this many Poisson standard deviations of
+  // the difference between the stable window and the window before it (ArrivalsRose()).
+  static constexpr double kRiseMargin = 2;
   // For seconds-long requests, in Poisson standard deviations: the headroom on the demand
   // (StableDemand()), and the stable window's own noise a rise must clear (RiseMargin()).
   static constexpr double kNoiseHeadroom = 1;
@@ -122,6 +125,7 @@ class TargetTracking : public ModelPolicy {
     bool clear_fall = false;  // down without the delay: the arrivals fell (ClearFall())
     bool fall_seen = false;   // held: the arrivals fell to a rate seen before (FellToRateSeen())
     int rose_from = 0;        // held: the arrivals fell soon after a rise from this (RoseFrom())
+    bool filled = false;      // the panic began on a rise of arrivals (PanicSignal())
     double delay_s = 0;       // the scale-down delay a fall waits out or is held by
     Direction limited = Direction::kHold;  // rate-limited up or down
     int desired = 0, current = 0;
@@ -152,9 +156,18 @@ class TargetTracking : public ModelPolicy {
   struct PanicReading {
     bool over = false;
     bool fresh = false;
+    bool filled = false;  // a rise of seconds-long requests' arrivals filled the replicas
   };
-  PanicReading PanicSignal(const ConcurrencySample& sample, int current, double capacity,
-                           bool queue_building) const;
+  PanicReading PanicSignal(const DemandView& demand, const ConcurrencySample& sample, int current,
+                           double capacity, bool queue_building) const;
+  bool ArrivalsRose(const DemandView& demand, const ConcurrencySample& sample) const;
+  // The stable window's arrivals less those of the window before it, and the Poisson standard
+  // deviation of that difference (ClearFall(), ArrivalsRose()).
+  struct ArrivalsChange {
+    double change = 0;
+    double sd = 0;
+  };
+  ArrivalsChange ChangeOfArrivals(const DemandView& demand, const ConcurrencySample& sample) const;
   void Learn(const ConcurrencySample& sample, bool queue_building, double now);
   Sizing SizePanic(const ConcurrencySample& sample, const DemandView& demand_view, double target,
                    int current, double now);
@@ -205,6 +218,7 @@ class TargetTracking : public ModelPolicy {
   double panic_ended_s_ = kNever;
   int panic_ready_ = 0;                         // replicas when the panic began
   bool panic_released_ = false;                 // the panic's backlog replicas have gone
+  bool panic_filled_ = false;                   // it began on a rise of arrivals (PanicSignal())
   double seconds_per_request_ = 0;              // see Learn()
   // (time, arrivals/s over the stable window), one a second over the flap window: the rates a
   // clear fall may return to (FellToRateSeen()).

@@ -1,7 +1,8 @@
 // TargetTracking's falls: when a scale-down need not wait out the scale-down delay (a slow fall
-// by one replica, a clear fall of seconds-long requests' arrivals), and when a clear fall is an
-// oscillation's low phase that the delay holds after all (target_tracking.h gives the whole
-// design; HoldScaleDown() in target_tracking_stabilize.cc acts on them).
+// by one replica, a clear fall of seconds-long requests' arrivals; their rise, for the panic, is
+// read the same way), and when a clear fall is an oscillation's low phase that the delay holds
+// after all (target_tracking.h gives the whole design; HoldScaleDown() in
+// target_tracking_stabilize.cc acts on them).
 #include <algorithm>
 #include <cmath>
 
@@ -49,11 +50,24 @@ bool TargetTracking::SlowFall(const DemandView& demand, const ConcurrencySample&
 bool TargetTracking::ClearFall(const DemandView& demand, const ConcurrencySample& sample,
                                double target, int current) const {
   if (panicking_ || current <= 1 || !LongRequests()) return false;
+  const ArrivalsChange fall = ChangeOfArrivals(demand, sample);
+  return -fall.change > kFallMargin * fall.sd &&
+         ReplicasFor(sample.short_avg, target, params_.tolerance) < current;
+}
+
+// The way up (PanicSignal()): the stable window's arrivals exceed those of the window before it by
+// more than kRiseMargin standard deviations of the difference.
+bool TargetTracking::ArrivalsRose(const DemandView& demand, const ConcurrencySample& sample) const {
+  const ArrivalsChange rise = ChangeOfArrivals(demand, sample);
+  return rise.change > kRiseMargin * rise.sd;
+}
+
+TargetTracking::ArrivalsChange TargetTracking::ChangeOfArrivals(
+    const DemandView& demand, const ConcurrencySample& sample) const {
   const double window = params_.stable_window_s;
   const double recent = sample.stable_rate * window;
   const double before = std::max(0.0, demand.ArrivalRate(2 * window) * 2 * window - recent);
-  return before - recent > kFallMargin * std::sqrt(before + recent) &&
-         ReplicasFor(sample.short_avg, target, params_.tolerance) < current;
+  return {recent - before, std::sqrt(before + recent)};
 }
 
 // How far a clear fall goes: what the stable window asks, raised by kNoiseHeadroom standard

@@ -9,8 +9,8 @@ namespace lagscale::coordinator::policy {
 bool TargetTracking::Why::SameAs(const Why& o) const {
   return cause == o.cause && tokens == o.tokens && held == o.held && delay_s == o.delay_s &&
          slow_fall == o.slow_fall && clear_fall == o.clear_fall && fall_seen == o.fall_seen &&
-         rose_from == o.rose_from && limited == o.limited && desired == o.desired &&
-         current == o.current &&
+         rose_from == o.rose_from && filled == o.filled && limited == o.limited &&
+         desired == o.desired && current == o.current &&
          // a rise margin or a clear fall's noise margin is said (ExplainConcurrency)
          ((cause != Cause::kWithin && cause != Cause::kStable) || (b > 0) == (o.b > 0));
 }
@@ -68,7 +68,9 @@ void TargetTracking::ExplainConcurrency(Add& add, double target) const {
   switch (why_.cause) {
     case Cause::kPanic:
       add("panic: %.0f in flight, %.1f rps x %.3fs, vs %.1fx capacity of %d", why_.a, why_.b,
-          seconds_per_request_, params_.panic_threshold, why_.current);
+          seconds_per_request_, why_.filled ? ConfirmLevel() : params_.panic_threshold,
+          why_.current);
+      if (why_.filled) add("%s", "; arrivals rose beyond noise");
       break;
     case Cause::kWithin:
       add("%.1f concurrency within %.0f%% of target %.1f x %d", why_.a, params_.tolerance * 100,
