@@ -353,6 +353,28 @@ TEST_F(RiseThatFillsTest, ArrivalsWithinNoiseLeaveItToTheStableWindow) {
   EXPECT_LT(d.desired, 36) << d.reason;
 }
 
+// What the scale-down delay remembers of a panic of seconds-long requests is what its arrivals
+// sustain, not its short windows: 2 s of 6 s answers hold a dozen arrivals, and a clump of 26
+// where 12 were due reads as 63 replicas' worth net of its noise. A step from 2/s to 6/s of 6 s
+// answers that opens with that clump is released to the 36 that 6/s keeps in flight.
+TEST_F(LongRequestsTest, APanicRemembersWhatItsArrivalsSustainNotAClump) {
+  config_.tracking.startup_delay_s = 10;
+  demand_.Steady(12, 2);
+  int current = Decide(0, 16).desired;
+  ASSERT_EQ(current, 16);
+  demand_.short_rate = 13;  // the clump: 26 arrivals in the 2 s window
+  demand_.short_concurrency = demand_.inflight = 26;
+  current = Decide(1, current).desired;
+  ASSERT_GT(current, 63);
+  demand_.Steady(36, 6);  // the step itself, its queue served by the panic's replicas
+  Decision d;
+  for (double t = 2; t <= 12; t += 1) {
+    d = Decide(t, current);
+    current = d.desired;
+  }
+  EXPECT_EQ(d.desired, 36) << d.reason;
+}
+
 // For one stable window after a panic, its concurrency still holds the queue the panic drained:
 // it is sized on its arrivals x the time per request learned before the panic (32/s x 0.5 s = 16),
 // not on the 24 it averages, and nothing is learned from it. A window later, 24 is the load.

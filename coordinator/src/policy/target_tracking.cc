@@ -143,9 +143,12 @@ TargetTracking::ConcurrencySample TargetTracking::SampleConcurrency(
 // spike, on/off and diurnal traces at the same SLO-violation seconds). Seconds-long requests keep
 // a clump in flight for a request time, and the slots it occupies are the stable window's headroom
 // (StableDemand()), not a peak to hold: before that headroom, the noise held was what absorbed a
-// rise, by luck (issue 20, llm_tokens).
+// rise, by luck (issue 20, llm_tokens). In their panic, what the delay remembers is what the
+// panic's arrivals sustain (SizePanic()), and nothing of the short window: a 2 s clump of 26 where
+// 12 were due held 21 replicas for 205 s where 14-16 served (llm_step, 10 s start-up, seed 4).
 double TargetTracking::RememberedShortDemand(const DemandView& demand,
                                              const ConcurrencySample& sample) const {
+  if (panicking_ && LongRequests()) return 0;
   if (!Learned()) return sample.short_avg;
   const double window = params_.panic_window_s;
   double arrivals = demand.ArrivalRate(window) * window;
