@@ -1,9 +1,9 @@
 // TargetTracking for seconds-long requests (longer than half the panic window: LLM answers): the
 // stable window's Poisson headroom, the rise margin, the panic's confirmation by the requests in
-// flight, the clear fall, the deep fall, and what the scale-down delay remembers of their short
-// windows; also the window after a panic, a rule for every request length that the LLM traces
-// called for. (Reversals of scale-downs that took effect: FlapDampingTest in
-// policy_target_tracking_test.cc.)
+// flight, a rise that fills the replicas, the clear fall, the deep fall, and what the scale-down
+// delay remembers of their short windows (nothing in a panic); also the window after a panic, a
+// rule for every request length that the LLM traces called for. (Reversals of scale-downs that
+// took effect: FlapDampingTest in policy_target_tracking_test.cc.)
 #include <gtest/gtest.h>
 
 #include <initializer_list>
@@ -311,8 +311,8 @@ TEST_F(LongRequestsTest, ArrivalsPanicOnlyWithTheRequestsInFlight) {
   EXPECT_EQ(d.direction, Direction::kUp) << d.reason;
 }
 
-// A step of the arrivals onto a count held above what they needed: 2.5/s of 6 s answers (15 in
-// flight, 19 replicas with the headroom), then 6/s. Ten seconds in, the short window asks for 36
+// A step of the arrivals that twice the capacity does not see: 2.5/s of 6 s answers (15 in flight,
+// 19 replicas with the headroom), then 6/s. Ten seconds in, the short window asks for 36
 // and 30 are in flight: over the 28.5 the 19 replicas hold at full capacity, short of the 38 that
 // twice the capacity asks for a panic. The stable window's 110 arrivals against 75 in the window
 // before are 2.6 standard deviations of their difference: a rise, not noise. The panic sizes on
