@@ -84,6 +84,12 @@ class TargetTrackingTest : public ::testing::Test {
   std::unique_ptr<ModelPolicy> policy_;
 };
 
+// Seconds-long requests (LLM answers), with room to scale.
+class LongRequestsTest : public TargetTrackingTest {
+ protected:
+  LongRequestsTest() { config_.max_replicas = 100; }
+};
+
 // LLM sizing (targetTokensPerSecond > 0): replicas follow completion tokens/s, not concurrency.
 class TokenTargetTrackingTest : public TargetTrackingTest {
  protected:

@@ -174,11 +174,7 @@ double TargetTracking::StableDemand(const ConcurrencySample& sample, double now)
   if (AfterPanic(now) && Learned()) {
     demand = std::min(demand, sample.stable_rate * seconds_per_request_);
   }
-  if (LongRequests()) {
-    demand +=
-        kNoiseHeadroom * std::sqrt(std::min(demand, sample.stable_rate * seconds_per_request_));
-  }
-  return demand;
+  return demand + NoiseHeadroom(sample, demand);
 }
 
 // The short window's demand: its arrivals x the learned time per request, or its measured

@@ -38,6 +38,8 @@
 // limits, flap damping), target_tracking_reason.cc (the decision's reason).
 // Thread safety: not thread-safe, one instance per model (policy.h).
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -146,6 +148,12 @@ class TargetTracking : public ModelPolicy {
   }
   // Learned, and a request lasts longer than half the panic window (LLM answers of seconds).
   bool LongRequests() const { return Learned() && !ShortRequests(); }
+  // Seconds-long requests' headroom over `demand`: kNoiseHeadroom Poisson standard deviations of
+  // what the arrivals keep in flight (StableDemand()); none for other requests.
+  double NoiseHeadroom(const ConcurrencySample& sample, double demand) const {
+    if (!LongRequests()) return 0;
+    return kNoiseHeadroom * std::sqrt(std::min(demand, sample.stable_rate * seconds_per_request_));
+  }
   // The level at which one panic signal confirms the other (1.5x capacity by default).
   double ConfirmLevel() const { return 1 + (params_.panic_threshold - 1) / 2; }
   bool AfterPanic(double now) const { return now - panic_ended_s_ < params_.stable_window_s; }
