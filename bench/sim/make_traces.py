@@ -57,7 +57,7 @@ def extra_traces():
     bursts of 6 s answers that come back every 280-400 s, longer than a scale-down delay that only
     doubles on a reversal holds their replicas (llm_onoff); and a step down of 6 s answers, whose
     clear fall must not end under the lower rate's need on a window that read low
-    (llm_step_down)."""
+    (llm_step_down); and a ramp and a diurnal curve of 6 s answers (llm_ramp, llm_diurnal)."""
     out = os.path.join(OUT, "extra")
     os.makedirs(out, exist_ok=True)
     for period in (20, 60, 120, 240):
@@ -78,6 +78,13 @@ def extra_traces():
               "apart; 30 minutes", out)
     write_llm("llm_step_down", [(0, "m", 6, 300), (300, "m", 2, 300), (900, "m", 2, 300)],
               "LLM step down: 6 rps of 6 s answers, 2 rps from 300 s; 15 minutes", out)
+    ramp = [(0, "m", 1, 300)] + [(60 + 5 * i, "m", 1 + 7 * i / 120, 300) for i in range(121)]
+    write_llm("llm_ramp", ramp + [(900, "m", 8, 300)],
+              "LLM ramp: 6 s answers, 1 -> 8 rps from 60 s to 660 s, then flat; 15 minutes", out)
+    write_llm("llm_diurnal", [(t, "m", 1 + 7 * (1 - math.cos(2 * math.pi * t / 3600)) / 2, 300)
+                              for t in range(0, 3601, 5)],
+              "LLM diurnal: 6 s answers, 1 rps at night, 8 rps at noon, a cosine between; an hour",
+              out)
 
 
 def main():
