@@ -45,7 +45,7 @@ void ReadIntervals(const YAML::Node& root, Config& c) {
   if (auto n = root["reportTTL"]) c.report_ttl_s = Duration(n, "reportTTL");
   // At most the hour the aggregator keeps: a longer TTL would outlive every pod's history (and
   // in nanoseconds overflow the clock arithmetic).
-  if (!(c.report_ttl_s > 0) || c.report_ttl_s > 3600) {
+  if (!(c.report_ttl_s > 0) || c.report_ttl_s > kMaxHistorySeconds) {
     Fail("reportTTL", "invalid value " + Num(c.report_ttl_s) + "s (must be in (0, 1h])");
   }
   if (auto n = root["decisionInterval"]) c.decision_interval_s = Duration(n, "decisionInterval");
@@ -62,7 +62,9 @@ std::vector<double> ReadWindows(const YAML::Node& n) {
   for (size_t i = 0; i < n.size(); ++i) {
     const std::string f = "windows[" + std::to_string(i) + "]";
     const double w = Duration(n[i], f);
-    if (!(w > 0) || w > 3600) Fail(f, "invalid value " + Num(w) + "s (must be in (0, 1h])");
+    if (!(w > 0) || w > kMaxHistorySeconds) {
+      Fail(f, "invalid value " + Num(w) + "s (must be in (0, 1h])");
+    }
     windows.push_back(w);
   }
   return windows;
@@ -274,7 +276,7 @@ double Config::HistorySeconds() const {
   take(defaults);
   for (const auto& m : models) take(m.policy);
   for (double w : windows_s) h = std::max(h, w);
-  return std::min(h, 3600.0);
+  return std::min(h, kMaxHistorySeconds);
 }
 
 }  // namespace lagscale::coordinator

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config_values.h"
+#include "lagscale/coordinator/config.h"
 
 namespace lagscale::coordinator::config_yaml {
 namespace {
@@ -72,6 +73,17 @@ std::string TokensOrOff(double v, const ModelPolicyConfig&) {
 std::string Fraction(double v, const ModelPolicyConfig&) {
   return v >= 0 && v < 1 ? "" : Num(v) + " (must be in [0, 1))";
 }
+// The coordinator keeps at most an hour of history (Config::HistorySeconds()): a longer window
+// would read a truncated one as the whole, and overflows nanosecond arithmetic when huge.
+std::string HistoryWindow(double v, const ModelPolicyConfig&) {
+  return v > 0 && v <= kMaxHistorySeconds ? "" : Num(v) + "s (must be in (0, 1h])";
+}
+// A slow fall compares the last stable window with the two ending now: both must be kept.
+std::string StableWindow(double v, const ModelPolicyConfig&) {
+  return v > 0 && v <= kMaxHistorySeconds / 2
+             ? ""
+             : Num(v) + "s (must be in (0, 30m]: two must fit in 1h)";
+}
 std::string PanicWindow(double v, const ModelPolicyConfig& c) {
   if (!(v > 0)) return Num(v) + " (must be > 0)";
   return v > c.tracking.stable_window_s ? Num(v) + "s (longer than stableWindow)" : "";
@@ -102,10 +114,10 @@ const ModelField kModelFields[] = {
     {"minReplicas", &M::min_replicas, Unit::kPlain, NotAboveMax<M>},
     {"targetConcurrency", &TT::target_concurrency, Unit::kPlain, Positive<M>},
     {"targetTokensPerSecond", &TT::target_tokens_per_second, Unit::kPlain, TokensOrOff},
-    {"stableWindow", &TT::stable_window_s, Unit::kSeconds, Positive<M>},
+    {"stableWindow", &TT::stable_window_s, Unit::kSeconds, StableWindow},
     {"panicWindow", &TT::panic_window_s, Unit::kSeconds, PanicWindow},
     {"lagThreshold", &LT::lag_threshold, Unit::kPlain, Positive<M>},
-    {"lagWindow", &LT::lag_window_s, Unit::kSeconds, Positive<M>},
+    {"lagWindow", &LT::lag_window_s, Unit::kSeconds, HistoryWindow},
     {"idleWindow", &LT::idle_window_s, Unit::kSeconds, Positive<M>},
     {"tolerance", &TT::tolerance, Unit::kPlain, Fraction},
     {"panicThreshold", &TT::panic_threshold, Unit::kPlain, AtLeastOne<M>},

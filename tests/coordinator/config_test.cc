@@ -162,6 +162,21 @@ TEST(ConfigTest, TargetsDeriveTheirPaths) {
   EXPECT_EQ(c.models[0].target->name_space, "default");
 }
 
+// Found by fuzz_coordinator_config: a stableWindow of 3.7e19 s overflowed the aggregator's
+// nanosecond arithmetic. Windows read the coordinator's history, which keeps at most an hour.
+TEST(ConfigTest, WindowsFitInTheHistory) {
+  EXPECT_EQ(Error("defaults: {stableWindow: 37777777777777777777}\n"),
+            "config: defaults.stableWindow: invalid value 3.77778e+19s (must be in (0, 30m]: two "
+            "must fit in 1h)");
+  EXPECT_EQ(Error("models: [{name: a, stableWindow: 31m}]\n"),
+            "config: models[0].stableWindow: invalid value 1860s (must be in (0, 30m]: two must "
+            "fit in 1h)");
+  EXPECT_EQ(Error("defaults: {policy: lag-threshold, lagWindow: 2h}\n"),
+            "config: defaults.lagWindow: invalid value 7200s (must be in (0, 1h])");
+  const Config c = ParseConfig("models: [{name: a, stableWindow: 30m, lagWindow: 1h}]\n");
+  EXPECT_DOUBLE_EQ(c.HistorySeconds(), 3600);
+}
+
 // Target tracking reads two stable windows (a slow fall compares the last with both).
 TEST(ConfigTest, HistoryCoversTheLongestWindow) {
   const Config c = ParseConfig("windows: [5s]\nmodels: [{name: a, stableWindow: 90s}]\n");

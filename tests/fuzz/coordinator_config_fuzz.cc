@@ -4,7 +4,8 @@
 //  - a refused config throws ConfigError (the type main() reports as a config error) naming the
 //    field; nothing else escapes, nothing crashes;
 //  - an accepted config is one the coordinator can run: bounds 0 <= min <= max, every duration,
-//    window and rate finite and positive where a zero would divide, unique names;
+//    window and rate finite and positive where a zero would divide, every window that reads
+//    history within the hour the coordinator keeps, unique names;
 //  - the Engine accepts it, and a decision cycle with a report on it runs.
 #include <spdlog/spdlog.h>
 
@@ -33,28 +34,34 @@ void NonNegative(double v, const std::string& what) {
   if (!std::isfinite(v) || v < 0) Fail(what + " accepted as " + std::to_string(v));
 }
 
+// A window the aggregator's history must hold (Config::HistorySeconds()).
+void InHistory(double v, double max, const std::string& what) {
+  Positive(v, what);
+  if (v > max) Fail(what + " accepted as " + std::to_string(v) + " > " + std::to_string(max));
+}
+
 void CheckPolicy(const co::ModelPolicyConfig& p, const std::string& who) {
   if (p.min_replicas < 0 || p.min_replicas > p.max_replicas) {
     Fail(who + ": min " + std::to_string(p.min_replicas) + " max " +
          std::to_string(p.max_replicas));
   }
   Positive(p.tracking.target_concurrency, who + " targetConcurrency");
-  Positive(p.tracking.stable_window_s, who + " stableWindow");
+  InHistory(p.tracking.stable_window_s, co::kMaxHistorySeconds / 2, who + " stableWindow");
   Positive(p.tracking.panic_window_s, who + " panicWindow");
   Positive(p.max_scale_up_rate, who + " maxScaleUpRate");
   Positive(p.tracking.max_scale_down_rate, who + " maxScaleDownRate");
   Positive(p.lag.lag_threshold, who + " lagThreshold");
   NonNegative(p.tracking.tolerance, who + " tolerance");
   NonNegative(p.tracking.scale_down_delay_s, who + " scaleDownDelay");
-  NonNegative(p.lag.lag_window_s, who + " lagWindow");
+  InHistory(p.lag.lag_window_s, co::kMaxHistorySeconds, who + " lagWindow");
   NonNegative(p.lag.idle_window_s, who + " idleWindow");
   NonNegative(p.memory_bytes, who + " memory");
 }
 
 void CheckConfig(const co::Config& c) {
-  Positive(c.report_ttl_s, "reportTTL");
+  InHistory(c.report_ttl_s, co::kMaxHistorySeconds, "reportTTL");
   Positive(c.decision_interval_s, "decisionInterval");
-  for (double w : c.windows_s) Positive(w, "windows");
+  for (double w : c.windows_s) InHistory(w, co::kMaxHistorySeconds, "windows");
   CheckPolicy(c.defaults, "defaults");
   std::set<std::string> names;
   for (const auto& m : c.models) {

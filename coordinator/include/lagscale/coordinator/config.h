@@ -77,6 +77,9 @@ struct LimitsConfig {
   size_t max_models_per_pod = 1000;
 };
 
+// The most history the aggregator keeps, and so the longest window or TTL a config may ask for.
+inline constexpr double kMaxHistorySeconds = 3600;
+
 struct Config {
   double report_ttl_s = 10;
   double decision_interval_s = 0.25;
