@@ -3,6 +3,7 @@
 curve over its target utilization (lagscale-sim --sweep) and every baseline as a point, each the
 mean over the seeds, into one SVG (docs/sim/sweep.svg by default). Below and left is better.
   bench/sim/plot.py [--out docs/sim/sweep.svg] [--seeds 1,2,3,4,5]
+  bench/sim/plot.py --traces extra      # bench/traces/extra/ into docs/sim/sweep_extra.svg
 Start-up is drawn from 8-20 s as in bench/sim/run.sh unless LAGSCALE_STARTUP_DELAY(_MAX) say
 otherwise. Needs Debian's python3-matplotlib (hence /usr/bin/python3)."""
 import argparse
@@ -68,13 +69,18 @@ def draw(ax, name, curve, baselines):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default=os.path.join(ROOT, "docs", "sim", "sweep.svg"))
+    parser.add_argument("--traces", default="", help="a folder under bench/traces/ (e.g. extra)")
+    parser.add_argument("--out", help="default docs/sim/sweep.svg, or sweep_<traces>.svg")
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--sim", default=os.path.join(ROOT, "build", "bin", "lagscale-sim"))
     args = parser.parse_args()
     os.environ.setdefault("LAGSCALE_STARTUP_DELAY", "8s")
     os.environ.setdefault("LAGSCALE_STARTUP_DELAY_MAX", "20s")
-    traces = sorted(glob.glob(os.path.join(ROOT, "bench", "traces", "*.csv")))
+    traces = sorted(glob.glob(os.path.join(ROOT, "bench", "traces", args.traces, "*.csv")))
+    if not traces:
+        parser.error(f"no traces in bench/traces/{args.traces}")
+    out = args.out or os.path.join(
+        ROOT, "docs", "sim", f"sweep_{args.traces}.svg" if args.traces else "sweep.svg")
     cols = 4
     fig, axes = plt.subplots(math.ceil(len(traces) / cols), cols,
                              figsize=(4 * cols, 3.2 * math.ceil(len(traces) / cols)))
@@ -90,8 +96,8 @@ def main():
     fig.supxlabel("replica-seconds (log)")
     fig.supylabel("SLO-violation seconds (symlog)")
     fig.tight_layout(rect=(0, 0, 1, 0.96))
-    fig.savefig(args.out, metadata={"Date": None})
-    print(args.out)
+    fig.savefig(out, metadata={"Date": None})
+    print(out)
 
 
 if __name__ == "__main__":
