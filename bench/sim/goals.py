@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Reads lagscale-sim --json results (files TRACE.SEED.json) and prints the results table and the
 goals with PASS/FAIL (Markdown), every number the mean over the seeds (SLO-violation and
-replica-seconds also with their standard deviation over the seeds). Exit status 1 when a goal
-fails."""
+replica-seconds also with their standard deviation over the seeds). Every SLO goal shows the
+oracle's SLO-violation seconds, and one that fails shows lagscale's minus the winner's per seed with
+its standard error: whether the loss is beyond the seeds' noise. Exit status 1 when a goal fails."""
 import json
 import os
 import statistics
