@@ -1,29 +1,21 @@
 #include "lagscale/base/text_file.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <fstream>
 #include <string>
+
+#include "support/scratch_dir.h"
 
 namespace lagscale::base {
 namespace {
 
 class TextFileTest : public ::testing::Test {
  protected:
-  TextFileTest() {
-    char dir[] = "/tmp/lagscale-secret-XXXXXX";
-    dir_ = mkdtemp(dir);
-    path_ = dir_ + "/token";
-  }
-  ~TextFileTest() override {
-    std::remove(path_.c_str());
-    rmdir(dir_.c_str());
-  }
   void Write(const std::string& contents) { std::ofstream(path_, std::ios::binary) << contents; }
 
-  std::string dir_, path_;
+  testing::ScratchDir dir_{"secret"};
+  std::string path_ = dir_.Path("token");
 };
 
 TEST_F(TextFileTest, TrimsTrailingWhitespaceOnly) {

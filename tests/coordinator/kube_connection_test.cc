@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "lagscale/coordinator/kubernetes.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::coordinator {
 namespace {
@@ -11,13 +12,8 @@ namespace {
 // A kubeconfig whose only user is `user` (YAML under `user:`), in a temporary directory.
 class KubeConnectionTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/lagscale-kubeconfig-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string Write(const std::string& user, const std::string& server = "https://10.0.0.1:443") {
-    const std::string path = dir_ + "/config";
+    const std::string path = dir_.Path("config");
     std::ofstream(path) << "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
                         << "contexts:\n- name: c\n  context: {cluster: k, user: eks-user}\n"
                         << "clusters:\n- name: k\n  cluster:\n    server: " << server << "\n"
@@ -34,7 +30,7 @@ class KubeConnectionTest : public ::testing::Test {
       return e.what();
     }
   }
-  std::string dir_;
+  testing::ScratchDir dir_{"kubeconfig"};
 };
 
 TEST_F(KubeConnectionTest, EksExecPluginIsRefusedNamingTheInClusterServiceAccount) {

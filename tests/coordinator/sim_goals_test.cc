@@ -1,15 +1,14 @@
 // bench/sim/goals.py, the goal table bench/sim/run.sh prints: fed lagscale-sim's JSON for a few
 // seeds, it says which goal fails, by how much per seed, and where the oracle stands.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "support/command.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 namespace {
@@ -28,13 +27,6 @@ nlohmann::json Policy(const std::string& name, double slo_violation_s, double re
 
 class SimGoalsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/lagscale-goals-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // One seed's results for trace `trace`, as lagscale-sim --json writes them.
   void Seed(const std::string& trace, int seed, double lagscale_slo, double keda_slo,
             double oracle_slo) {
@@ -42,7 +34,7 @@ class SimGoalsTest : public ::testing::Test {
         {"policies",
          {Policy("lagscale", lagscale_slo, 110), Policy("keda", keda_slo, 130),
           Policy("oracle", oracle_slo, 100)}}};
-    std::ofstream(dir_ + "/" + trace + "." + std::to_string(seed) + ".json") << run.dump();
+    std::ofstream(dir_.Path(trace + "." + std::to_string(seed) + ".json")) << run.dump();
   }
 
   // The goal table's row whose goal text starts with `goal`.
@@ -54,10 +46,10 @@ class SimGoalsTest : public ::testing::Test {
   }
 
   CommandResult Goals() const {
-    return RunCommand({"/usr/bin/python3", LAGSCALE_SOURCE_DIR "/bench/sim/goals.py", dir_});
+    return RunCommand({"/usr/bin/python3", LAGSCALE_SOURCE_DIR "/bench/sim/goals.py", dir_.path()});
   }
 
-  std::string dir_;
+  ScratchDir dir_{"goals"};
 };
 
 TEST_F(SimGoalsTest, ALossShowsItsPairedDifferenceOverTheSeedsAndTheOracle) {

@@ -4,9 +4,7 @@
 // JSON Patch applied by python3-jsonpatch, certificate rotation, malformed reviews.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +14,7 @@
 #include "support/command.h"
 #include "support/https_client.h"
 #include "support/process.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 namespace {
@@ -64,34 +63,30 @@ json Env(const json& container) {
 class InjectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/lagscale-injector-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     ASSERT_TRUE(
         Openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
                 "-subj /CN=lagscale-test-ca -keyout ca.key -out ca.pem"));
     ASSERT_TRUE(IssueServingCertificate("tls.crt", "tls.key"));
-    coordinator_ =
-        StartReady("lagscale-coordinator",
-                   {"--grpc-listen=127.0.0.1:0", "--http-listen=127.0.0.1:0",
-                    "--webhook-listen=127.0.0.1:0", "--webhook-cert=" + (dir_ / "tls.crt").string(),
-                    "--webhook-key=" + (dir_ / "tls.key").string(),
-                    "--webhook-sidecar-template=" + (kReviews / "sidecar.json").string()},
-                   addresses_);
+    coordinator_ = StartReady(
+        "lagscale-coordinator",
+        {"--grpc-listen=127.0.0.1:0", "--http-listen=127.0.0.1:0", "--webhook-listen=127.0.0.1:0",
+         "--webhook-cert=" + (dir_.path() / "tls.crt").string(),
+         "--webhook-key=" + (dir_.path() / "tls.key").string(),
+         "--webhook-sidecar-template=" + (kReviews / "sidecar.json").string()},
+        addresses_);
     ASSERT_NE(coordinator_, nullptr);
     ASSERT_TRUE(addresses_.count("webhook")) << "ready line names no webhook address";
   }
   void TearDown() override {
     if (HasFailure() && coordinator_) std::cerr << coordinator_->stderr_text();
-    fs::remove_all(dir_);
   }
 
   bool Openssl(const std::string& args) {
-    return RunShell("cd '" + dir_.string() + "' && openssl " + args).ok();
+    return RunShell("cd '" + dir_.path().string() + "' && openssl " + args).ok();
   }
   // A key and a certificate for IP 127.0.0.1 signed by the test CA, written as `crt`/`key`.
   bool IssueServingCertificate(const std::string& crt, const std::string& key) {
-    Spit(dir_ / "san.ext", "subjectAltName=IP:127.0.0.1\n");
+    Spit(dir_.path() / "san.ext", "subjectAltName=IP:127.0.0.1\n");
     return Openssl(
                "req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=webhook "
                "-keyout " +
@@ -102,23 +97,23 @@ class InjectorTest : public ::testing::Test {
                crt);
   }
   HttpsResult Post(const std::string& body, const std::string& target = "/inject") {
-    return Https("POST", addresses_["webhook"], target, body, (dir_ / "ca.pem").string());
+    return Https("POST", addresses_["webhook"], target, body, (dir_.path() / "ca.pem").string());
   }
   // Applies a JSON Patch with python3-jsonpatch (RFC 6902), as a second implementation.
   json Apply(const json& pod, const json& patch) {
-    Spit(dir_ / "pod.json", pod.dump());
-    Spit(dir_ / "patch.json", patch.dump());
+    Spit(dir_.path() / "pod.json", pod.dump());
+    Spit(dir_.path() / "patch.json", patch.dump());
     const auto out = Shell(
         "python3 -c 'import json, sys, jsonpatch; "
         "doc = json.load(open(sys.argv[1])); ops = json.load(open(sys.argv[2])); "
         "print(json.dumps(jsonpatch.apply_patch(doc, ops)))' '" +
-        (dir_ / "pod.json").string() + "' '" + (dir_ / "patch.json").string() + "'");
+        (dir_.path() / "pod.json").string() + "' '" + (dir_.path() / "patch.json").string() + "'");
     EXPECT_TRUE(out) << "python3-jsonpatch rejected the patch " << patch.dump();
     return out ? json::parse(*out) : json();
   }
   std::string Metrics() { return HttpGet(addresses_["http"], "/metrics").body; }
 
-  fs::path dir_;
+  ScratchDir dir_{"injector"};
   std::map<std::string, std::string> addresses_;
   std::unique_ptr<ChildProcess> coordinator_;
 };
@@ -215,8 +210,9 @@ TEST_F(InjectorTest, MalformedReviewGets400AndTheWebhookKeepsServing) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["error"], "request.uid is missing");
   EXPECT_EQ(Post("{}", "/mutate").status, 404);
-  EXPECT_EQ(Https("GET", addresses_["webhook"], "/inject", "", (dir_ / "ca.pem").string()).status,
-            405);
+  EXPECT_EQ(
+      Https("GET", addresses_["webhook"], "/inject", "", (dir_.path() / "ca.pem").string()).status,
+      405);
   // Plain HTTP on the TLS port is a failed handshake for that connection only.
   EXPECT_EQ(Http("POST", addresses_["webhook"], "/inject", "{}").status, 0);
   const json golden = json::parse(Slurp(kReviews / "plain-pod.json"));
@@ -232,8 +228,8 @@ TEST_F(InjectorTest, RotatedCertificateIsServedAfterTheFilesChange) {
   ASSERT_FALSE(first.empty());
   // Written aside and renamed into place, as the kubelet swaps a Secret volume's files.
   ASSERT_TRUE(IssueServingCertificate("new.crt", "new.key"));
-  fs::rename(dir_ / "new.key", dir_ / "tls.key");
-  fs::rename(dir_ / "new.crt", dir_ / "tls.crt");
+  fs::rename(dir_.path() / "new.key", dir_.path() / "tls.key");
+  fs::rename(dir_.path() / "new.crt", dir_.path() / "tls.crt");
   std::string served;
   EXPECT_TRUE(Eventually([&] {
     served = Post("{}").peer_serial;
@@ -241,7 +237,8 @@ TEST_F(InjectorTest, RotatedCertificateIsServedAfterTheFilesChange) {
   })) << "still serving "
       << served;
   const std::string expected =
-      Shell("openssl x509 -noout -serial -in '" + (dir_ / "tls.crt").string() + "'").value_or("");
+      Shell("openssl x509 -noout -serial -in '" + (dir_.path() / "tls.crt").string() + "'")
+          .value_or("");
   EXPECT_EQ("serial=" + served + "\n", expected);
   EXPECT_NE(coordinator_->stderr_text().find("webhook: serving the new certificate"),
             std::string::npos);
@@ -252,8 +249,8 @@ TEST_F(InjectorTest, AKeyThatDoesNotMatchTheCertificateStopsStartUp) {
   auto bad = ChildProcess::Start(
       {std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--grpc-listen=127.0.0.1:0",
        "--http-listen=127.0.0.1:0", "--webhook-listen=127.0.0.1:0",
-       "--webhook-cert=" + (dir_ / "tls.crt").string(),
-       "--webhook-key=" + (dir_ / "other.key").string(),
+       "--webhook-cert=" + (dir_.path() / "tls.crt").string(),
+       "--webhook-key=" + (dir_.path() / "other.key").string(),
        "--webhook-sidecar-template=" + (kReviews / "sidecar.json").string()});
   ASSERT_NE(bad, nullptr);
   EXPECT_EQ(bad->Wait(), 2);

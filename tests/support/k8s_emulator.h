@@ -21,19 +21,18 @@
 
 #include "support/command.h"
 #include "support/coordinator_harness.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 
 // A throw-away PKI: CA, a server certificate for IP 127.0.0.1, and a client certificate.
 struct TestPki {
-  std::string dir;
+  ScratchDir dir{"pki"};
   std::string ca_pem, server_cert_pem, server_key_pem, client_cert_pem, client_key_pem;
 
   TestPki() {
-    char tmpl[] = "/tmp/lagscale-pki-XXXXXX";
-    dir = mkdtemp(tmpl);
     const std::string script =
-        "cd " + dir +
+        "cd " + dir.path().string() +
         " && "
         "K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
         "openssl req -x509 $K -keyout ca.key -out ca.crt -days 2 -subj /CN=lagscale-test-ca "
@@ -49,18 +48,15 @@ struct TestPki {
         "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
         "  -extfile client.ext -out client.crt >/dev/null 2>&1";
     const CommandResult openssl = RunShell(script);
-    if (!openssl.ok()) throw std::runtime_error("openssl failed in " + dir + ": " + openssl.err);
+    if (!openssl.ok())
+      throw std::runtime_error("openssl failed in " + dir.path().string() + ": " + openssl.err);
     ca_pem = Read("ca.crt");
     server_cert_pem = Read("server.crt");
     server_key_pem = Read("server.key");
     client_cert_pem = Read("client.crt");
     client_key_pem = Read("client.key");
   }
-  ~TestPki() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::string Path(const std::string& name) const { return dir + "/" + name; }
+  std::string Path(const std::string& name) const { return dir.Path(name); }
   std::string Read(const std::string& name) const {
     std::ifstream in(Path(name));
     std::stringstream s;

@@ -6,7 +6,6 @@
 // Thread safety: not thread-safe.
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -15,23 +14,13 @@
 #include <string>
 
 #include "support/command.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 
 class TestCertificates {
  public:
-  TestCertificates() {
-    char pattern[] = "/tmp/lagscale-certs-XXXXXX";
-    dir_ = mkdtemp(pattern);
-  }
-  ~TestCertificates() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  TestCertificates(const TestCertificates&) = delete;
-  TestCertificates& operator=(const TestCertificates&) = delete;
-
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string Path(const std::string& name) const { return dir_.Path(name); }
 
   // A self-signed CA: <name>.pem and <name>.key.
   void MakeCa(const std::string& name) {
@@ -63,7 +52,7 @@ class TestCertificates {
     const CommandResult result = RunShell(command);
     ASSERT_EQ(result.exit_code, 0) << command << ": " << result.all();
   }
-  std::filesystem::path dir_;
+  ScratchDir dir_{"certs"};
 };
 
 }  // namespace lagscale::testing
