@@ -5,7 +5,6 @@
 // server's configured delay, and a token rate.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "support/process.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 namespace {
@@ -46,11 +46,6 @@ std::vector<std::string> SseData(const std::string& body) {
 class LlmStack : public ::testing::Test {
  protected:
   void SetUp() override {
-    char path[] = "/tmp/lagscale-llm-XXXXXX.yaml";
-    const int fd = mkstemps(path, 5);
-    ASSERT_GE(fd, 0);
-    close(fd);
-    config_ = path;
     std::ofstream(config_) << kConfig;
     std::map<std::string, std::string> a;
     server_ = StartReady("lagscale-testserver",
@@ -75,7 +70,6 @@ class LlmStack : public ::testing::Test {
     sidecar_http_ = a["http"];
     sidecar_admin_ = a["admin"];
   }
-  void TearDown() override { std::remove(config_.c_str()); }
 
   // One streamed chat completion with usage; returns the usage the answer reported.
   json StreamedChat() {
@@ -102,7 +96,9 @@ class LlmStack : public ::testing::Test {
     return r.status == 200 ? json::parse(r.body, nullptr, false) : json();
   }
 
-  std::string config_, coordinator_http_, sidecar_http_, sidecar_admin_;
+  const ScratchDir dir_{"llm"};
+  const std::string config_ = dir_.Path("config.yaml");
+  std::string coordinator_http_, sidecar_http_, sidecar_admin_;
   std::unique_ptr<ChildProcess> server_, coordinator_, sidecar_;
 };
 

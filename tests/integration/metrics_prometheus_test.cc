@@ -1,27 +1,26 @@
 // /metrics as a user sees it: exact values after a known mix of requests, promtool on a live
 // scrape, and a real Prometheus server scraping the sidecar every second.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "support/process.h"
 #include "support/prometheus.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 namespace {
@@ -136,7 +135,8 @@ TEST_F(MetricsTest, EverySeriesEqualsWhatWasSent) {
   EXPECT_EQ(Sample(text, "lagscale_build_info", {}), 1);
 
   // promtool, Prometheus's own linter, finds nothing to say about a live scrape.
-  const std::string path = ::testing::TempDir() + "/live_scrape.txt";
+  const ScratchDir dir("live-scrape");
+  const std::string path = dir.Path("metrics.txt");
   std::ofstream(path) << text;
   auto promtool = ChildProcess::Start({"/bin/sh", "-c", "promtool check metrics < " + path});
   ASSERT_NE(promtool, nullptr);

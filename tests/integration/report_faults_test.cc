@@ -14,6 +14,7 @@
 
 #include "support/http_peers.h"
 #include "support/process.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 namespace {
@@ -114,15 +115,7 @@ class Load {
 
 class ReportFaultsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char path[] = "/tmp/lagscale-faults-XXXXXX.yaml";
-    const int fd = mkstemps(path, 5);
-    ASSERT_GE(fd, 0);
-    close(fd);
-    config_ = path;
-    std::ofstream(config_) << kConfig;
-  }
-  void TearDown() override { std::remove(config_.c_str()); }
+  void SetUp() override { std::ofstream(config_) << kConfig; }
 
   // Starts the coordinator on `grpc` ("127.0.0.1:0" the first time, then the same port).
   bool StartCoordinator(const std::string& grpc) {
@@ -174,7 +167,9 @@ class ReportFaultsTest : public ::testing::Test {
     return m.is_object() && m["pods"].size() == 2;
   }
 
-  std::string config_, grpc_, http_;
+  const ScratchDir dir_{"faults"};
+  const std::string config_ = dir_.Path("config.yaml");
+  std::string grpc_, http_;
   SlowishUpstream upstream_;
   std::unique_ptr<ChildProcess> coordinator_;
 };

@@ -4,7 +4,6 @@
 // are forgotten so that the cap does not fill up with history.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -17,6 +16,7 @@
 
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "support/process.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 namespace {
@@ -97,11 +97,6 @@ v1::PodReport Report(const std::string& pod, uint64_t sequence, const std::strin
 class ReportLimitsTest : public ::testing::Test {
  public:
   bool Start(const std::string& yaml, std::vector<std::string> extra = {}) {
-    char path[] = "/tmp/lagscale-limits-XXXXXX.yaml";
-    const int fd = mkstemps(path, 5);
-    if (fd < 0) return false;
-    close(fd);
-    config_ = path;
     std::ofstream(config_) << yaml;
     std::map<std::string, std::string> addresses;
     std::vector<std::string> args = {"--grpc-listen", "127.0.0.1:0", "--http-listen",
@@ -112,9 +107,6 @@ class ReportLimitsTest : public ::testing::Test {
     grpc_ = addresses["grpc"];
     http_ = addresses["http"];
     return coordinator_ != nullptr;
-  }
-  void TearDown() override {
-    if (!config_.empty()) std::remove(config_.c_str());
   }
   json Status() {
     const HttpResponse r = HttpGet(http_, "/status");
@@ -132,7 +124,9 @@ class ReportLimitsTest : public ::testing::Test {
     return -1;
   }
 
-  std::string config_, grpc_, http_;
+  const ScratchDir dir_{"limits"};
+  const std::string config_ = dir_.Path("config.yaml");
+  std::string grpc_, http_;
   std::unique_ptr<ChildProcess> coordinator_;
 };
 

@@ -10,9 +10,9 @@
 //
 //   scripts/soak.sh [SECONDS]    builds the test tree and runs this soak (docs: README "Soak")
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -30,13 +30,12 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "inference/grpc_service.grpc.pb.h"
 #include "support/grpc_upstream.h"
 #include "support/http_peers.h"
 #include "support/process.h"
 #include "support/prometheus.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 namespace {
@@ -200,14 +199,8 @@ class StackSoak : public ::testing::Test {
     ASSERT_GE(seconds_, 12) << "LAGSCALE_SOAK_SECONDS";
     if (const char* env = std::getenv("LAGSCALE_SOAK_RATE")) rate_ = std::atoi(env);
     ASSERT_GE(rate_, 0) << "LAGSCALE_SOAK_RATE";
-    char path[] = "/tmp/lagscale-soak-XXXXXX.yaml";
-    const int fd = mkstemps(path, 5);
-    ASSERT_GE(fd, 0);
-    close(fd);
-    config_ = path;
     std::ofstream(config_) << kCoordinatorConfig;
   }
-  void TearDown() override { std::remove(config_.c_str()); }
 
   bool StartCoordinator(const std::string& grpc_listen) {
     std::map<std::string, std::string> addresses;
@@ -241,7 +234,9 @@ class StackSoak : public ::testing::Test {
   std::chrono::microseconds Gap(int clients) const {
     return std::chrono::microseconds(rate_ == 0 ? 0 : 1'000'000LL * clients / rate_);
   }
-  std::string config_, coordinator_grpc_, coordinator_http_;
+  const ScratchDir dir_{"soak"};
+  const std::string config_ = dir_.Path("config.yaml");
+  std::string coordinator_grpc_, coordinator_http_;
   FakeUpstream rest_upstream_{FatedUpstream};
   GrpcUpstream grpc_upstream_;
   std::unique_ptr<ChildProcess> coordinator_;

@@ -1,14 +1,14 @@
 #include "lagscale/metrics/exposition.h"
 
-#include <cstdio>
-#include <fstream>
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "support/command.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::metrics {
 namespace {
@@ -86,7 +86,8 @@ TEST_F(ExpositionTest, ContentTypeIsPrometheusText) {
 
 // promtool is Prometheus's own linter: the exposition must pass it without a single warning.
 TEST_F(ExpositionTest, PromtoolFindsNothingToComplainAbout) {
-  const std::string path = ::testing::TempDir() + "/lagscale_metrics.txt";
+  const testing::ScratchDir dir("exposition");
+  const std::string path = dir.Path("metrics.txt");
   std::ofstream(path) << exposition_.Render().body;
   const testing::CommandResult promtool = testing::RunShell("promtool check metrics < " + path);
   EXPECT_EQ(promtool.exit_code, 0) << promtool.all();
