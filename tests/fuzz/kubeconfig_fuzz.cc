@@ -6,17 +6,14 @@
 //    never a bare parser message, never a crash;
 //  - an accepted one has an API server whose URL the client can use, and a client certificate only
 //    with its key.
-#include <unistd.h>
-
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <string>
 
 #include "fuzz_checks.h"
 #include "http_client.h"
 #include "lagscale/coordinator/kubernetes.h"
+#include "support/scratch_dir.h"
 
 namespace {
 
@@ -31,13 +28,12 @@ bool Named(const std::string& message) {
   return false;
 }
 
-// A private directory holding the file, so relative credential paths resolve inside it.
+// A private directory holding the file, so relative credential paths resolve inside it. It goes
+// when the process exits normally (libFuzzer's exit(0) runs static destructors); a run that ends in
+// a finding aborts and leaves it in /tmp.
 const std::string& Path() {
-  static const std::string path = [] {
-    char dir[] = "/tmp/lagscale-kubeconfig-fuzz-XXXXXX";
-    if (!mkdtemp(dir)) Fail("mkdtemp");
-    return std::string(dir) + "/config";
-  }();
+  static const lagscale::testing::ScratchDir dir("kubeconfig-fuzz");
+  static const std::string path = dir.Path("config");
   return path;
 }
 
