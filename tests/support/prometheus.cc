@@ -1,14 +1,12 @@
 #include "support/prometheus.h"
 
-#include <unistd.h>
+#include <gtest/gtest.h>
 
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-
-#include <gtest/gtest.h>
 
 namespace lagscale::testing {
 namespace {
@@ -39,12 +37,8 @@ nlohmann::json Result(const std::string& address, const std::string& promql) {
 }  // namespace
 
 std::unique_ptr<Prometheus> Prometheus::Start(const std::vector<std::string>& targets) {
-  static int counter = 0;
   std::unique_ptr<Prometheus> p(new Prometheus);
-  p->dir_ = std::filesystem::path(::testing::TempDir()) /
-            ("prom-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-  std::filesystem::create_directories(p->dir_);
-  std::ofstream config(p->dir_ / "prometheus.yml");
+  std::ofstream config(p->dir_.Path("prometheus.yml"));
   config << "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: lagscale\n"
          << "    static_configs:\n      - targets: [";
   for (size_t i = 0; i < targets.size(); ++i) config << (i ? ", '" : "'") << targets[i] << "'";
@@ -54,10 +48,9 @@ std::unique_ptr<Prometheus> Prometheus::Start(const std::vector<std::string>& ta
   // failed start is retried on another one.
   for (int attempt = 0; attempt < 5 && !p->process_; ++attempt) {
     p->address_ = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
-    p->process_ = ChildProcess::Start({"/usr/bin/prometheus",
-                                       "--config.file=" + (p->dir_ / "prometheus.yml").string(),
-                                       "--storage.tsdb.path=" + (p->dir_ / "data").string(),
-                                       "--web.listen-address=" + p->address_});
+    p->process_ = ChildProcess::Start(
+        {"/usr/bin/prometheus", "--config.file=" + p->dir_.Path("prometheus.yml"),
+         "--storage.tsdb.path=" + p->dir_.Path("data"), "--web.listen-address=" + p->address_});
     ChildProcess* proc = p->process_.get();
     const std::string address = p->address_;
     if (!proc ||
@@ -72,12 +65,6 @@ std::unique_ptr<Prometheus> Prometheus::Start(const std::vector<std::string>& ta
     return nullptr;
   }
   return p;
-}
-
-Prometheus::~Prometheus() {
-  process_.reset();
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
 }
 
 double Prometheus::Query(const std::string& promql) const {

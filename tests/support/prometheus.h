@@ -5,12 +5,12 @@
 // what a user's monitoring would see.
 // Thread safety: Query() may be called from any thread; Start()/destruction from the test's.
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "support/process.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 
@@ -19,7 +19,6 @@ class Prometheus {
   // Starts Prometheus scraping each host:port in `targets` (/metrics, every 1 s) and waits until it
   // is ready. Returns nullptr (and fails the test) if it does not start.
   static std::unique_ptr<Prometheus> Start(const std::vector<std::string>& targets);
-  ~Prometheus();
 
   // The value of the first series an instant query returns; NaN when there is none or on error.
   double Query(const std::string& promql) const;
@@ -30,7 +29,7 @@ class Prometheus {
 
  private:
   Prometheus() = default;
-  std::filesystem::path dir_;
+  ScratchDir dir_{"prometheus"};  // declared first: removed after the process has stopped
   std::string address_;
   std::unique_ptr<ChildProcess> process_;
 };
