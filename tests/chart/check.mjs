@@ -151,7 +151,21 @@ await test("ConfigMap equals the default coordinator config plus the seldon sect
 await test("ConfigMap equals the values asked for (servers, models, overrides)", async () => {
   const config = { ...targetsConfig, reportTTL: "5s", decisionInterval: "100ms", windows: ["5s"], defaults: { ...defaults.coordinator.config.defaults, maxReplicas: 20, tolerance: 0.25 } };
   const objs = await build({ coordinator: { config } });
-  eq(configOf(objs), { ...config, limits: defaults.coordinator.config.limits, seldon: { enabled: false, namespace: "seldon-mesh" } }, "config");
+  // triton's target names no namespace: the chart writes in the release's.
+  const servers = config.servers.map((s) => (s.name === "triton" ? { ...s, target: { ...s.target, namespace: NS } } : s));
+  eq(configOf(objs), { ...config, servers, limits: defaults.coordinator.config.limits, seldon: { enabled: false, namespace: "seldon-mesh" } }, "config");
+});
+
+await test("a target without a namespace is the release namespace's, in the config as in the RBAC", async () => {
+  const target = { apiVersion: "apps/v1", kind: "Deployment", name: "iris" };
+  const objs = await build({ coordinator: { config: {
+    models: [{ name: "iris", minReplicas: 1, maxReplicas: 5, target }],
+    servers: [{ name: "triton", placement: "all", target: { apiVersion: "apps/v1", kind: "StatefulSet", name: "triton", namespace: "serving" } }],
+  } } });
+  const cfg = configOf(objs);
+  eq(cfg.models[0].target, { ...target, namespace: NS }, "the coordinator reads the release namespace, not its own default");
+  eq(cfg.servers[0].target.namespace, "serving", "an explicit namespace is kept");
+  eq(Object.keys(rbacByNs(objs)).sort(), [NS, "serving"], "RBAC in the same namespaces");
 });
 
 await test("RBAC: get/patch on scale of exactly the configured kinds and names, per namespace", async () => {

@@ -78,10 +78,17 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 The coordinator configuration as a dict: coordinator.config, plus the example server when
-server.autoscale is on, plus the seldon section from the chart's seldon values.
+server.autoscale is on, plus the seldon section from the chart's seldon values. A target without a
+namespace gets the release namespace written in: the RBAC and the ScaledObjects are rendered
+there, and the coordinator itself would otherwise take "default".
 */}}
 {{- define "lagscale.coordinatorConfig" -}}
 {{- $cfg := deepCopy .Values.coordinator.config -}}
+{{- range $entry := concat (default (list) $cfg.servers) (default (list) $cfg.models) -}}
+{{- if and $entry.target (not $entry.target.namespace) -}}
+{{- $_ := set $entry.target "namespace" $.Release.Namespace -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.server.enabled .Values.server.autoscale -}}
 {{- $target := dict "apiVersion" "apps/v1" "kind" "Deployment" "name" (include "lagscale.serverName" .) "namespace" .Release.Namespace -}}
 {{- $srv := dict "name" .Values.server.name "placement" "all" "minReplicas" .Values.server.minReplicas "maxReplicas" .Values.server.maxReplicas "target" $target -}}
