@@ -98,17 +98,21 @@ there, and the coordinator itself would otherwise take "default".
 {{- toYaml $cfg -}}
 {{- end -}}
 
-{{/* Plural resource of a kind for RBAC. */}}
-{{- define "lagscale.kindResource" -}}
-{{- $known := dict "Deployment" "deployments" "StatefulSet" "statefulsets" "ReplicaSet" "replicasets" "ReplicationController" "replicationcontrollers" "Model" "models" "Server" "servers" "Rollout" "rollouts" "InferenceService" "inferenceservices" -}}
-{{- $over := .root.Values.rbac.resourceOverrides | default dict -}}
-{{- if hasKey $over .kind -}}
-{{- get $over .kind -}}
-{{- else if hasKey $known .kind -}}
-{{- get $known .kind -}}
-{{- else -}}
-{{- fail (printf "rbac: no plural resource known for kind %q; add it to rbac.resourceOverrides (e.g. {%s: %ss})" .kind .kind (lower .kind)) -}}
+{{/*
+The kinds a target may name, with their plural (Kind: plural): the coordinator's own list
+(coordinator/src/config.cc, kTargetKinds); it refuses to start on any other.
+*/}}
+{{- define "lagscale.targetKinds" -}}
+{{- toJson (dict "Model" "models" "Server" "servers" "Deployment" "deployments" "StatefulSet" "statefulsets" "ReplicaSet" "replicasets") -}}
 {{- end -}}
+
+{{/* Plural resource of a target kind, for RBAC. */}}
+{{- define "lagscale.kindResource" -}}
+{{- $known := include "lagscale.targetKinds" .root | fromJson -}}
+{{- if not (hasKey $known .kind) -}}
+{{- fail (printf "target kind %q: the coordinator scales only Model, Server, Deployment, StatefulSet or ReplicaSet" .kind) -}}
+{{- end -}}
+{{- get $known .kind -}}
 {{- end -}}
 
 {{/*

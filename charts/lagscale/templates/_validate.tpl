@@ -18,6 +18,15 @@ with a message naming the value.
 {{- fail (printf "coordinator.config.%s: %q is listed twice" $section $e.name) -}}
 {{- end -}}
 {{- $_ := set $seen $e.name true -}}
+{{- with $e.target -}}
+{{- /* The coordinator scales through /apis/<group>/<version>/...: a core-group apiVersion ("v1")
+has no group and is refused at start-up, as is any kind but the five it knows. */ -}}
+{{- $parts := splitList "/" .apiVersion -}}
+{{- if or (ne (len $parts) 2) (not (first $parts)) (not (last $parts)) -}}
+{{- fail (printf "coordinator.config.%s[%d].target.apiVersion: invalid value %q (expected group/version: apps/v1 for Deployment, StatefulSet or ReplicaSet, mlops.seldon.io/v1alpha1 for Model or Server)" $section $i .apiVersion) -}}
+{{- end -}}
+{{- $_ := include "lagscale.kindResource" (dict "root" $ "kind" .kind) -}}
+{{- end -}}
 {{- $min := ternary $e.minReplicas (dig "minReplicas" 1 $d) (hasKey $e "minReplicas") -}}
 {{- $max := ternary $e.maxReplicas (dig "maxReplicas" 1 $d) (hasKey $e "maxReplicas") -}}
 {{- if and (hasKey $e "minReplicas") (hasKey $e "maxReplicas") (gt (int $min) (int $max)) -}}
