@@ -83,6 +83,11 @@ function rbacByNs(objs) {
 const scaleRule = (group, resource, names) => ({
   apiGroups: [group], resources: [`${resource}/scale`], verbs: ["get", "patch"], ...(names ? { resourceNames: names } : {}),
 });
+// The coordinator GETs each target object itself (spec.replicas, a Seldon kind's bounds).
+const getRule = (group, resource, names) => ({
+  apiGroups: [group], resources: [resource], verbs: ["get"], ...(names ? { resourceNames: names } : {}),
+});
+const targetRules = (group, resource, names) => [getRule(group, resource, names), scaleRule(group, resource, names)];
 // Leader election (on by default): get/update on the Lease by name, create without names (RBAC
 // cannot limit create by name), in the release namespace. tests/chart/leader.mjs checks the rest.
 const leaseRules = [
@@ -168,12 +173,12 @@ await test("a target without a namespace is the release namespace's, in the conf
   eq(Object.keys(rbacByNs(objs)).sort(), [NS, "serving"], "RBAC in the same namespaces");
 });
 
-await test("RBAC: get/patch on scale of exactly the configured kinds and names, per namespace", async () => {
+await test("RBAC: get on each target and get/patch on its scale, exactly the configured kinds and names, per namespace", async () => {
   const objs = await build({ coordinator: { config: targetsConfig } });
   eq(rbacByNs(objs), {
-    ml: [scaleRule("apps", "statefulsets", ["triton"]), ...leaseRules],
-    serving: [scaleRule("apps", "deployments", ["sklearn-predictor"])],
-    "seldon-mesh": [scaleRule("mlops.seldon.io", "models", ["iris", "wine"]), scaleRule("mlops.seldon.io", "servers", ["mlserver"])],
+    ml: [...targetRules("apps", "statefulsets", ["triton"]), ...leaseRules],
+    serving: targetRules("apps", "deployments", ["sklearn-predictor"]),
+    "seldon-mesh": [...targetRules("mlops.seldon.io", "models", ["iris", "wine"]), ...targetRules("mlops.seldon.io", "servers", ["mlserver"])],
   }, "rules");
   for (const b of find(objs, "RoleBinding")) {
     eq(b.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: FULL }, "roleRef");
@@ -187,8 +192,8 @@ await test("RBAC: clusterWide gives one ClusterRole with the same rules", async 
   const objs = await build({ coordinator: { config: targetsConfig }, rbac: { clusterWide: true } });
   eq(find(objs, "Role").map((r) => [r.metadata.namespace, r.rules]), [[NS, leaseRules]], "only the Lease's Role is namespaced");
   eq(rbacByNs(objs), { ml: leaseRules, "<cluster>": [
-    scaleRule("apps", "deployments", ["sklearn-predictor"]), scaleRule("apps", "statefulsets", ["triton"]),
-    scaleRule("mlops.seldon.io", "models", ["iris", "wine"]), scaleRule("mlops.seldon.io", "servers", ["mlserver"]),
+    ...targetRules("apps", "deployments", ["sklearn-predictor"]), ...targetRules("apps", "statefulsets", ["triton"]),
+    ...targetRules("mlops.seldon.io", "models", ["iris", "wine"]), ...targetRules("mlops.seldon.io", "servers", ["mlserver"]),
   ] }, "rules");
   const b = one(objs, "ClusterRoleBinding");
   eq(b.roleRef.name, one(objs, "ClusterRole").metadata.name, "binding refers to the role");
@@ -205,6 +210,23 @@ await test("RBAC: dry-run and webhook actuators get no API access", async () => 
     assert(args.includes(`--actuator=${coordinator.actuator}`), `${coordinator.actuator}: args ${args}`);
     if (coordinator.webhookUrl) assert(args.includes(`--webhook-url=${coordinator.webhookUrl}`), "webhook url flag");
   }
+});
+
+await test("RBAC: the coordinator may read each target before it writes (a new leader holds every write until it has)", async () => {
+  const objs = await build({ coordinator: { config: { models: [{ name: "iris", target: { apiVersion: "apps/v1", kind: "Deployment", name: "iris", namespace: "ml" } }] } } });
+  // KubernetesActuator::Read GETs /apis/apps/v1/namespaces/ml/deployments/iris: the object, not /scale.
+  const rules = rbacByNs(objs).ml;
+  assert(rules.some((r) => r.resources.includes("deployments") && r.verbs.includes("get") && r.resourceNames?.includes("iris")), `no get on deployments/iris: ${JSON.stringify(rules)}`);
+  assert(!rules.some((r) => r.resources.includes("deployments") && r.verbs.includes("patch")), "patch only on the scale subresource");
+  eq(rbacByNs(await build({ rbac: { restrictToNames: false }, coordinator: { config: { models: [{ name: "iris", target: { apiVersion: "apps/v1", kind: "Deployment", name: "iris" } }] } } })).ml.slice(0, 2),
+    targetRules("apps", "deployments"), "restrictToNames=false drops the names from both");
+  // Seldon mode reads targets whatever the actuator: a Deployment elsewhere needs its own get; a
+  // Model in the Seldon namespace is covered by the Seldon read rule.
+  const dry = await build({ seldon: { enabled: true }, coordinator: { actuator: "dry-run", config: { models: [
+    { name: "iris", target: { apiVersion: "apps/v1", kind: "Deployment", name: "iris", namespace: "serving" } },
+    { name: "wine", target: { apiVersion: "mlops.seldon.io/v1alpha1", kind: "Model", name: "wine", namespace: "seldon-mesh" } },
+  ] } } });
+  eq(rbacByNs(dry), { ml: leaseRules, serving: [getRule("apps", "deployments", ["iris"])], "seldon-mesh": [seldonRead] }, "Seldon mode, dry-run: reads only");
 });
 
 await test("Seldon mode: read Models/Servers and scale any of them, only in the Seldon namespace", async () => {
@@ -228,7 +250,7 @@ await test("example server: sidecar injected with ports, env and coordinator add
   eq(svc.spec.ports.map((p) => [p.port, p.targetPort]), [[8000, "lagscale-http"], [8001, "lagscale-grpc"], [9090, "lagscale-admin"]], "service goes through the sidecar");
   const cfg = configOf(objs);
   eq(cfg.servers, [{ name: "testserver", placement: "all", minReplicas: 1, maxReplicas: 5, target: { apiVersion: "apps/v1", kind: "Deployment", name: `${FULL}-testserver`, namespace: NS } }], "autoscaled server in the config");
-  eq(rbacByNs(objs), { ml: [scaleRule("apps", "deployments", [`${FULL}-testserver`]), ...leaseRules] }, "rules");
+  eq(rbacByNs(objs), { ml: [...targetRules("apps", "deployments", [`${FULL}-testserver`]), ...leaseRules] }, "rules");
 });
 
 await test("example server: gRPC off, custom image, address and idle limit, token secret", async () => {

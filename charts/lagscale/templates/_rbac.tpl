@@ -1,8 +1,12 @@
 {{/*
 lagscale.rbacRules: the coordinator's permissions as YAML {namespace: [rules]} ("" = cluster-wide
 when rbac.clusterWide). Least privilege:
-  - get/patch on the `scale` subresource of exactly the kinds that targets name, only with the
-    kubernetes actuator (dry-run and webhook never touch the API), limited to the target names;
+  - get on each target object, limited to the target names, whenever the coordinator reads targets
+    (the kubernetes actuator, or Seldon mode with any actuator): it GETs the object itself for
+    spec.replicas (and a Seldon kind's minReplicas/maxReplicas) when it first sees a target and at
+    every new leadership term, before it writes anything;
+  - get/patch on the `scale` subresource of exactly those targets, only with the kubernetes
+    actuator (dry-run and webhook never write through the API);
   - Seldon mode: get/list/watch on Models and Servers, and scale on any of them (targets are
     discovered at run time), in the Seldon namespace only;
   - leader election: get/update on the one Lease (by name) in the release namespace, and create on
@@ -14,49 +18,64 @@ when rbac.clusterWide). Least privilege:
 {{- $root := . -}}
 {{- $cfg := include "lagscale.coordinatorConfig" . | fromYaml -}}
 {{- $patching := eq .Values.coordinator.actuator "kubernetes" -}}
-{{- /* scale: namespace -> "group|resource" -> list of names ("*" = any) */ -}}
+{{- $reading := or $patching .Values.seldon.enabled -}}
+{{- $seldonNs := ternary "" .Values.seldon.namespace .Values.rbac.clusterWide -}}
+{{- /* get (the object) and scale (its subresource): namespace -> "group|resource" -> names ("*" = any) */ -}}
+{{- $get := dict -}}
 {{- $scale := dict -}}
 {{- $read := dict -}}
-{{- if $patching -}}
+{{- if $reading -}}
 {{- range $entry := concat (default (list) $cfg.servers) (default (list) $cfg.models) -}}
 {{- with $entry.target -}}
-{{- $ns := .namespace | default $root.Release.Namespace -}}
-{{- if $root.Values.rbac.clusterWide }}{{ $ns = "" }}{{ end -}}
+{{- $ns := ternary "" .namespace $root.Values.rbac.clusterWide -}}
 {{- $parts := splitList "/" .apiVersion -}}
-{{- $group := ternary (first $parts) "" (gt (len $parts) 1) -}}
+{{- $group := first $parts -}}
 {{- $res := include "lagscale.kindResource" (dict "root" $root "kind" .kind) -}}
 {{- $key := printf "%s|%s" $group $res -}}
+{{- /* Seldon mode already reads every Model and Server of its namespace. */ -}}
+{{- if not (and $root.Values.seldon.enabled (eq $ns $seldonNs) (eq $group "mlops.seldon.io")) -}}
+{{- $kinds := get $get $ns | default dict -}}
+{{- $_ := set $kinds $key (append (get $kinds $key | default list) .name) -}}
+{{- $_ := set $get $ns $kinds -}}
+{{- end -}}
+{{- if $patching -}}
 {{- $kinds := get $scale $ns | default dict -}}
 {{- $_ := set $kinds $key (append (get $kinds $key | default list) .name) -}}
 {{- $_ := set $scale $ns $kinds -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
 {{- if .Values.seldon.enabled -}}
-{{- $ns := ternary "" .Values.seldon.namespace .Values.rbac.clusterWide -}}
-{{- $_ := set $read $ns true -}}
+{{- $_ := set $read $seldonNs true -}}
 {{- if $patching -}}
-{{- $kinds := get $scale $ns | default dict -}}
+{{- $kinds := get $scale $seldonNs | default dict -}}
 {{- $_ := set $kinds "mlops.seldon.io|models" (list "*") -}}
 {{- $_ := set $kinds "mlops.seldon.io|servers" (list "*") -}}
-{{- $_ := set $scale $ns $kinds -}}
+{{- $_ := set $scale $seldonNs $kinds -}}
 {{- end -}}
 {{- end -}}
 {{- $out := dict -}}
-{{- range $ns := keys $scale | concat (keys $read) | uniq | sortAlpha -}}
+{{- range $ns := concat (keys $get) (keys $scale) (keys $read) | uniq | sortAlpha -}}
 {{- $rules := list -}}
 {{- if hasKey $read $ns -}}
 {{- $rules = append $rules (dict "apiGroups" (list "mlops.seldon.io") "resources" (list "models" "servers") "verbs" (list "get" "list" "watch")) -}}
 {{- end -}}
-{{- $kinds := get $scale $ns | default dict -}}
-{{- range $key := keys $kinds | sortAlpha -}}
+{{- $gets := get $get $ns | default dict -}}
+{{- $scales := get $scale $ns | default dict -}}
+{{- range $key := concat (keys $gets) (keys $scales) | uniq | sortAlpha -}}
 {{- $parts := splitList "|" $key -}}
-{{- $names := get $kinds $key | uniq | sortAlpha -}}
-{{- $rule := dict "apiGroups" (list (first $parts)) "resources" (list (printf "%s/scale" (last $parts))) "verbs" (list "get" "patch") -}}
+{{- range $rule := list (dict "names" (get $gets $key) "resource" (last $parts) "verbs" (list "get"))
+                      (dict "names" (get $scales $key) "resource" (printf "%s/scale" (last $parts)) "verbs" (list "get" "patch")) -}}
+{{- if $rule.names -}}
+{{- $names := $rule.names | uniq | sortAlpha -}}
+{{- $r := dict "apiGroups" (list (first $parts)) "resources" (list $rule.resource) "verbs" $rule.verbs -}}
 {{- if and $root.Values.rbac.restrictToNames (not (has "*" $names)) -}}
-{{- $_ := set $rule "resourceNames" $names -}}
+{{- $_ := set $r "resourceNames" $names -}}
 {{- end -}}
-{{- $rules = append $rules $rule -}}
+{{- $rules = append $rules $r -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- $_ := set $out $ns $rules -}}
 {{- end -}}
