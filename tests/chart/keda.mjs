@@ -45,6 +45,18 @@ export async function kedaTests() {
     eq(cfg.models.map((m) => m.actuator || "coordinator"), ["keda", "keda", "coordinator"], "actuators in the coordinator config");
   });
 
+  await test("KEDA: targets KEDA writes get no scale permission, only the read of the object", async () => {
+    const rule = (resource, verbs, names) => ({ apiGroups: ["apps"], resources: [resource], verbs, resourceNames: names });
+    for (const enabled of [true, false]) {
+      const objs = await renderValid({ coordinator: { config }, keda: { enabled } });
+      const rules = Object.fromEntries(find(objs, "Role").map((r) => [r.metadata.namespace, r.rules.filter((x) => x.apiGroups[0] === "apps")]));
+      eq(rules, {
+        ml: [rule("deployments", ["get"], ["iris", "resnet"]), rule("deployments/scale", ["get", "patch"], ["resnet"]), rule("statefulsets", ["get"], ["bert"])],
+        serving: [rule("deployments", ["get"], ["mlserver"])],
+      }, `keda.enabled=${enabled}: the coordinator reads every target and writes only resnet`);
+    }
+  });
+
   await test("KEDA: a custom gRPC port and Seldon-derived targets", async () => {
     const objs = await renderValid({
       seldon: { enabled: true, namespace: "seldon-mesh" },

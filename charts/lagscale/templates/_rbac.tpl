@@ -6,7 +6,8 @@ when rbac.clusterWide). Least privilege:
     spec.replicas (and a Seldon kind's minReplicas/maxReplicas) when it first sees a target and at
     every new leadership term, before it writes anything;
   - get/patch on the `scale` subresource of exactly those targets, only with the kubernetes
-    actuator (dry-run and webhook never write through the API);
+    actuator (dry-run and webhook never write through the API) and never for `actuator: keda`
+    entries, which KEDA alone writes;
   - Seldon mode: get/list/watch on Models and Servers, and scale on any of them (targets are
     discovered at run time), in the Seldon namespace only;
   - leader election: get/update on the one Lease (by name) in the release namespace, and create on
@@ -38,7 +39,7 @@ when rbac.clusterWide). Least privilege:
 {{- $_ := set $kinds $key (append (get $kinds $key | default list) .name) -}}
 {{- $_ := set $get $ns $kinds -}}
 {{- end -}}
-{{- if $patching -}}
+{{- if and $patching (ne ($entry.actuator | default "coordinator") "keda") -}}
 {{- $kinds := get $scale $ns | default dict -}}
 {{- $_ := set $kinds $key (append (get $kinds $key | default list) .name) -}}
 {{- $_ := set $scale $ns $kinds -}}
