@@ -200,6 +200,16 @@ await test("RBAC: clusterWide gives one ClusterRole with the same rules", async 
   eq(b.subjects, [{ kind: "ServiceAccount", name: FULL, namespace: NS }], "subjects");
 });
 
+await test("RBAC: a ServiceAccount not created by the chart must be named, never the namespace's default", async () => {
+  const err = renderFails({ serviceAccount: { create: false } });
+  assert(err.includes("serviceAccount.create is false and serviceAccount.name is empty: rbac.create would bind the coordinator's Role to the namespace's \"default\" ServiceAccount"), err);
+  const named = await build({ serviceAccount: { create: false, name: "lagscale-coordinator" } });
+  eq(find(named, "ServiceAccount").length, 0, "no ServiceAccount rendered");
+  eq(one(named, "RoleBinding", FULL).subjects, [{ kind: "ServiceAccount", name: "lagscale-coordinator", namespace: NS }], "bound to the named one");
+  eq(one(named, "Deployment", FULL).spec.template.spec.serviceAccountName, "lagscale-coordinator", "the coordinator runs as it");
+  eq(roles(await build({ serviceAccount: { create: false }, rbac: { create: false } })).length, 0, "rbac.create=false: nothing is bound, so the default is allowed");
+});
+
 await test("RBAC: dry-run and webhook actuators get no API access", async () => {
   for (const coordinator of [{ actuator: "dry-run" }, { actuator: "webhook", webhookUrl: "http://hook.ml.svc:8080/admin/scale" }]) {
     const single = { replicas: 1, leaderElection: { enabled: false } };
