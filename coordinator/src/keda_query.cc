@@ -1,6 +1,8 @@
 // The external scaler's pure part: scalerMetadata in, one answer per view out.
 #include <algorithm>
 #include <cctype>
+#include <iterator>
+#include <string_view>
 
 #include "lagscale/coordinator/keda_scaler.h"
 
@@ -18,6 +20,15 @@ bool ValidName(const std::string& name) {
 
 std::string Quote(const std::string& s) {
   return "\"" + (s.size() > 64 ? s.substr(0, 64) + "..." : s) + "\"";
+}
+
+// KEDA passes every key of the trigger's metadata on, the ones it reads itself to reach the
+// scaler included (pkg/scalers/external_scaler.go): they are KEDA's, not lagscale's to judge.
+bool KedasOwnKey(const std::string& key) {
+  static constexpr std::string_view kKeys[] = {"scalerAddress", "enableTLS",     "unsafeSsl",
+                                               "tlsCertFile",   "caCert",        "tlsClientCert",
+                                               "tlsClientKey"};
+  return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
 }
 
 }  // namespace
@@ -42,7 +53,7 @@ std::string KedaQuery::MetricName() const {
 
 std::string ParseKedaQuery(const std::map<std::string, std::string>& metadata, KedaQuery& query) {
   for (const auto& [key, value] : metadata) {
-    if (key != "model" && key != "server" && key != "metric") {
+    if (key != "model" && key != "server" && key != "metric" && !KedasOwnKey(key)) {
       // The key comes from the caller: cut it short like any other echoed value.
       const std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
       return "scalerMetadata." + shown + ": unknown key (expected model or server, and metric)";

@@ -27,6 +27,22 @@ TEST(KedaQueryTest, ModelWithDefaultMetricAsksForDesiredReplicas) {
   EXPECT_EQ(q.metric, KedaMetric::kInflight);
 }
 
+// KEDA hands on the whole trigger metadata, its own connection settings included.
+TEST(KedaQueryTest, KedasOwnKeysAreAccepted) {
+  EXPECT_EQ(ErrorOf({{"scalerAddress", "lagscale.ml.svc:7070"},
+                     {"model", "iris"},
+                     {"metric", "concurrency"},
+                     {"enableTLS", "true"},
+                     {"unsafeSsl", "false"},
+                     {"tlsCertFile", "/c.pem"},
+                     {"caCert", "x"},
+                     {"tlsClientCert", "y"},
+                     {"tlsClientKey", "z"}}),
+            "");
+  EXPECT_EQ(ErrorOf({{"scalerAddress", "lagscale.ml.svc:7070"}}),
+            "scalerMetadata: missing model or server (the name of what to scale on)");
+}
+
 TEST(KedaQueryTest, BadMetadataNamesTheProblem) {
   EXPECT_EQ(ErrorOf({}), "scalerMetadata: missing model or server (the name of what to scale on)");
   EXPECT_EQ(ErrorOf({{"metric", "concurrency"}}),

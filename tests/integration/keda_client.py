@@ -59,6 +59,8 @@ def emit(event, **fields):
 
 
 ref = pb.ScaledObjectRef(name="keda-client", namespace="test")
+# KEDA passes the trigger's whole metadata on, the address it dials included.
+ref.scalerMetadata["scalerAddress"] = args.address
 for kv in args.metadata:
     key, _, value = kv.partition("=")
     ref.scalerMetadata[key] = value
