@@ -17,6 +17,8 @@ const FULL = "rel-lagscale";
 const reviewsDir = path.join(repo, "tests/integration/injector_reviews");
 const binDir = process.env.LAGSCALE_BIN_DIR || path.join(repo, "build/bin");
 const E2E_VALUES = { injector: { enabled: true }, auth: { existingSecret: "lagscale-token" } };
+// The generated token (the default) is copied into each injected namespace.
+const INJECT = { injector: { enabled: true, namespaces: ["team"] } };
 
 const webhooksOf = (objs) => one(objs, "MutatingWebhookConfiguration").webhooks;
 const coordinatorOf = (objs) => one(objs, "Deployment", FULL).spec.template.spec;
@@ -101,8 +103,8 @@ export async function injectorTests() {
   });
 
   await test("injector: Helm-generated TLS, schema-valid webhook configuration with the promised settings", async () => {
-    lint({ injector: { enabled: true } });
-    const objs = render({ injector: { enabled: true } });
+    lint(INJECT);
+    const objs = render(INJECT);
     await validateAll(objs);
     const hooks = webhooksOf(objs);
     eq(hooks.map((h) => h.name), ["namespace.inject.lagscale.io", "pod.inject.lagscale.io"], "webhooks");
@@ -127,7 +129,8 @@ export async function injectorTests() {
   });
 
   await test("injector: selectors pick namespace-labelled or pod-labelled pods exactly once, never the release namespace", () => {
-    const hooks = webhooksOf(render({ injector: { enabled: true } }));
+    // With an existing token Secret the user puts in every namespace, any labelled one is injected.
+    const hooks = webhooksOf(render(E2E_VALUES));
     const calls = (ns, pod) => hooks.filter((h) => selectorMatches(h.namespaceSelector, ns) && selectorMatches(h.objectSelector, pod)).length;
     const plainNs = { "kubernetes.io/metadata.name": "team" };
     const enabledNs = { ...plainNs, "lagscale.io/inject": "enabled" };
@@ -139,8 +142,44 @@ export async function injectorTests() {
     eq([calls(releaseNs, {}), calls(releaseNs, on)], [0, 0], "release namespace");
   });
 
+  await test("injector: with a generated token and no injector.namespaces the render fails and says what to do", () => {
+    let err = renderFails({ injector: { enabled: true } });
+    for (const want of [
+      "injector.enabled: the injected sidecar mounts the Secret(s) rel-lagscale-auth, which the chart creates only in the namespaces it renders into",
+      "list the namespaces whose pods are injected in injector.namespaces",
+      "or set auth.existingSecret to a token Secret you create in the release namespace and in each injected namespace",
+    ]) assert(err.includes(want), `lacks ${JSON.stringify(want)}:\n${err}`);
+    err = renderFails({ injector: { enabled: true }, auth: { existingSecret: "tok" }, reportTls: { enabled: true } });
+    assert(err.includes("mounts the Secret(s) rel-lagscale-report-tls-client,") && err.includes("or use reportTls.mode=existing with a reportTls.existingClientSecret you create in each injected namespace"), err);
+    // Secrets the user provides are theirs to place: nothing to copy, nothing to require.
+    render({ injector: { enabled: true }, auth: { existingSecret: "tok" }, reportTls: { enabled: true, mode: "existing", existingSecret: "srv", existingClientSecret: "cli" } });
+    render({ injector: { enabled: true }, auth: { generate: false } });
+  });
+
+  await test("injector: each of injector.namespaces gets the Secrets the sidecar mounts, the same as the release's, and only they are injected", async () => {
+    const values = { injector: { enabled: true, namespaces: ["ml-serving", "team"] }, reportTls: { enabled: true, mutual: true } };
+    lint(values);
+    const objs = render(values);
+    await validateAll(objs);
+    const volumes = sidecarTemplateOf(objs).volumes;
+    eq(volumes.map((v) => v.secret.secretName), [`${FULL}-auth`, `${FULL}-report-tls-client`], "Secrets the injected sidecar mounts");
+    for (const { secret } of volumes) {
+      const copies = find(objs, "Secret", secret.secretName);
+      eq(copies.map((s) => s.metadata.namespace).sort(), [NS, "ml-serving", "team"], `${secret.secretName}: namespaces`);
+      for (const s of copies) eq(s.data, copies[0].data, `${secret.secretName} in ${s.metadata.namespace}: the release namespace's token and certificates`);
+    }
+    const hooks = webhooksOf(objs);
+    const calls = (ns, pod) => hooks.filter((h) => selectorMatches(h.namespaceSelector, { "kubernetes.io/metadata.name": ns, ...(pod ? {} : { "lagscale.io/inject": "enabled" }) }) && selectorMatches(h.objectSelector, pod || {})).length;
+    const on = { "lagscale.io/inject": "true" };
+    eq([calls("ml-serving"), calls("team"), calls("other")], [1, 1, 0], "labelled namespaces: listed, listed, not listed (no Secret there)");
+    eq([calls("team", on), calls("other", on)], [1, 0], "labelled pods: in a listed namespace, elsewhere");
+    // cert-manager: a client Certificate in each injected namespace, as for KEDA's.
+    const cm = render({ injector: { enabled: true, namespaces: ["team"] }, auth: { existingSecret: "tok" }, reportTls: { enabled: true, mode: "cert-manager", certManager: { issuerRef: { name: "ca", kind: "ClusterIssuer" } } } });
+    eq(find(cm, "Certificate", `${FULL}-report-tls-client`).map((c) => c.metadata.namespace).sort(), [NS, "team"], "client Certificates");
+  });
+
   await test("injector: cert-manager TLS: Issuer + Certificate (cert-manager schema), inject-ca-from, no Helm secret", async () => {
-    const objs = render({ injector: { enabled: true, tls: { source: "cert-manager" } } });
+    const objs = render({ ...E2E_VALUES, injector: { enabled: true, tls: { source: "cert-manager" } } });
     await validateAll(objs);
     const cert = one(objs, "Certificate", `${FULL}-injector`);
     eq(cert.spec.secretName, `${FULL}-injector-tls`, "secretName");
@@ -151,13 +190,13 @@ export async function injectorTests() {
     eq(mwc.metadata.annotations["cert-manager.io/inject-ca-from"], `${NS}/${FULL}-injector`, "inject-ca-from");
     assert(mwc.webhooks.every((h) => !h.clientConfig.caBundle), "caBundle left to cainjector");
     eq(find(objs, "Secret").filter((x) => x.metadata.name.includes("injector")).length, 0, "injector Secrets");
-    const own = render({ injector: { enabled: true, tls: { source: "cert-manager", certManager: { issuerRef: { name: "corp-ca", kind: "ClusterIssuer", group: "cert-manager.io" } } } } });
+    const own = render({ ...E2E_VALUES, injector: { enabled: true, tls: { source: "cert-manager", certManager: { issuerRef: { name: "corp-ca", kind: "ClusterIssuer", group: "cert-manager.io" } } } } });
     eq(find(own, "Issuer").length, 0, "no Issuer with an issuerRef");
     eq(one(own, "Certificate").spec.issuerRef.name, "corp-ca", "issuerRef used");
   });
 
   await test("injector: sidecarMode container and settings reach the coordinator; bad values are refused", () => {
-    const c = coordinatorOf(render({ injector: { enabled: true, sidecarMode: "container", port: 9443 } })).containers[0];
+    const c = coordinatorOf(render({ injector: { enabled: true, namespaces: ["team"], sidecarMode: "container", port: 9443 } })).containers[0];
     assert(c.args.includes("--webhook-sidecar-mode=container") && c.args.includes("--webhook-listen=0.0.0.0:9443"), `args ${c.args}`);
     assert(renderFails({ injector: { enabled: true, sidecarMode: "sidecar" } }).includes("at '/injector/sidecarMode'"), "sidecarMode checked");
     assert(renderFails({ injector: { enabled: true }, coordinator: { enabled: false } }).includes("injector.enabled needs coordinator.enabled"), "needs the coordinator");

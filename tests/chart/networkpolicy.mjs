@@ -60,7 +60,7 @@ export async function networkPolicyTests() {
 
   await test("NetworkPolicy: httpFrom limits the HTTP port; the webhook port stays open to the API server", async () => {
     const objs = await renderValid({
-      injector: { enabled: true },
+      injector: { enabled: true, namespaces: ["team"] },
       networkPolicy: {
         enabled: true,
         httpFrom: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],

@@ -18,6 +18,25 @@ per-pod ports and server name. One source of truth for the sidecar's container s
   | toPrettyJson -}}
 {{- end -}}
 
+{{/*
+The webhook's namespace checks. An injected sidecar mounts Secrets; those the chart makes exist
+only where it renders them, so the webhook must inject only in injector.namespaces, and that list
+must not be empty. Fails the render with what to do otherwise. Pass the root.
+*/}}
+{{- define "lagscale.injectorValidate" -}}
+{{- $secrets := include "lagscale.sidecarChartSecrets" . | fromJsonArray -}}
+{{- if and $secrets (not .Values.injector.namespaces) -}}
+{{- $ways := list "list the namespaces whose pods are injected in injector.namespaces (the chart then renders the Secrets there too)" -}}
+{{- if and (not .Values.auth.existingSecret) (include "lagscale.authSecretName" .) -}}
+{{- $ways = append $ways "set auth.existingSecret to a token Secret you create in the release namespace and in each injected namespace (or auth.generate=false for no token)" -}}
+{{- end -}}
+{{- if and .Values.reportTls.enabled (ne .Values.reportTls.mode "existing") -}}
+{{- $ways = append $ways "use reportTls.mode=existing with a reportTls.existingClientSecret you create in each injected namespace" -}}
+{{- end -}}
+{{- fail (printf "injector.enabled: the injected sidecar mounts the Secret(s) %s, which the chart creates only in the namespaces it renders into, and injected pods never run in the release namespace %q; without them every injected pod waits for its volumes for ever. Either %s" (join ", " $secrets) .Release.Namespace (join ", or " $ways)) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "lagscale.injectorName" -}}
 {{- printf "%s-injector" (include "lagscale.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}

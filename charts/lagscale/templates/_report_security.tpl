@@ -12,12 +12,32 @@ chart's own coordinator: another coordinator would not know its value), else "".
 {{- end -}}
 {{- end -}}
 
-{{/* Namespaces the chart's Secrets for sidecars go to (JSON list): the release's, and the Seldon
-ServerConfig's when it renders one elsewhere (its pods mount them there). */}}
+{{/* Namespaces the chart's Secrets for sidecars go to (JSON list): the release's, the Seldon
+ServerConfig's when it renders one elsewhere, and with the injector every namespace in
+injector.namespaces (their pods mount them there). */}}
 {{- define "lagscale.sidecarSecretNamespaces" -}}
 {{- $list := list .Release.Namespace -}}
 {{- if .Values.seldon.serverConfig.enabled -}}
 {{- $list = append $list (default .Values.seldon.namespace .Values.seldon.serverConfig.namespace) | uniq -}}
+{{- end -}}
+{{- if .Values.injector.enabled -}}
+{{- range .Values.injector.namespaces -}}
+{{- $list = append $list . | uniq -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $list -}}
+{{- end -}}
+
+{{/* The Secrets the sidecar mounts that the chart makes itself (JSON list): the generated token, and
+the sidecars' TLS Secret unless reportTls.mode is existing. They exist only where the chart renders
+them (lagscale.sidecarSecretNamespaces). */}}
+{{- define "lagscale.sidecarChartSecrets" -}}
+{{- $list := list -}}
+{{- if and (not .Values.auth.existingSecret) (include "lagscale.authSecretName" .) -}}
+{{- $list = append $list (include "lagscale.authSecretName" .) -}}
+{{- end -}}
+{{- if and .Values.reportTls.enabled (ne .Values.reportTls.mode "existing") -}}
+{{- $list = append $list (include "lagscale.reportTlsClientSecret" .) -}}
 {{- end -}}
 {{- toJson $list -}}
 {{- end -}}
