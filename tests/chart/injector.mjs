@@ -128,7 +128,7 @@ export async function injectorTests() {
     assert(c.volumeMounts.some((m) => m.name === "webhook-tls" && !m.subPath), "TLS Secret mounted as a directory (rotation reaches the process)");
   });
 
-  await test("injector: selectors pick namespace-labelled or pod-labelled pods exactly once, never the release namespace", () => {
+  await test("injector: selectors pick namespace-labelled or pod-labelled pods exactly once, never the release namespace or kube-system", () => {
     // With an existing token Secret the user puts in every namespace, any labelled one is injected.
     const hooks = webhooksOf(render(E2E_VALUES));
     const calls = (ns, pod) => hooks.filter((h) => selectorMatches(h.namespaceSelector, ns) && selectorMatches(h.objectSelector, pod)).length;
@@ -140,6 +140,10 @@ export async function injectorTests() {
     eq([calls(enabledNs, {}), calls(enabledNs, on), calls(enabledNs, off)], [1, 1, 0], "labelled namespace: unlabelled, true, false pods");
     eq([calls(plainNs, {}), calls(plainNs, on), calls(plainNs, off)], [0, 1, 0], "plain namespace");
     eq([calls(releaseNs, {}), calls(releaseNs, on)], [0, 0], "release namespace");
+    for (const name of ["kube-system", "kube-node-lease"]) {
+      const controlPlane = { "kubernetes.io/metadata.name": name, "lagscale.io/inject": "enabled" };
+      eq([calls(controlPlane, {}), calls(controlPlane, on), calls({ "kubernetes.io/metadata.name": name }, on)], [0, 0, 0], `${name}, even when labelled`);
+    }
   });
 
   await test("injector: with a generated token and no injector.namespaces the render fails and says what to do", () => {
