@@ -9,7 +9,7 @@ import https from "node:https";
 import path from "node:path";
 import readline from "node:readline";
 import {
-  assert, chartDir, eq, find, lint, one, render, renderFails, repo, selectorMatches, test, tmp, validateAll,
+  assert, chartDir, eq, find, helm, lint, one, render, renderFails, repo, selectorMatches, test, tmp, validateAll,
 } from "./lib.mjs";
 
 const NS = "ml";
@@ -180,6 +180,17 @@ export async function injectorTests() {
     // cert-manager: a client Certificate in each injected namespace, as for KEDA's.
     const cm = render({ injector: { enabled: true, namespaces: ["team"] }, auth: { existingSecret: "tok" }, reportTls: { enabled: true, mode: "cert-manager", certManager: { issuerRef: { name: "ca", kind: "ClusterIssuer" } } } });
     eq(find(cm, "Certificate", `${FULL}-report-tls-client`).map((c) => c.metadata.namespace).sort(), [NS, "team"], "client Certificates");
+  });
+
+  await test("injector: native sidecars are refused on clusters older than 1.29, with what to set", () => {
+    const template = (kube, mode) => helm(["template", "rel", chartDir, "-n", NS, ...(kube ? ["--kube-version", kube] : []),
+      "--set", "injector.enabled=true", "--set", "injector.namespaces={team}", "--set", `injector.sidecarMode=${mode}`]);
+    for (const kube of ["1.28.9", "v1.27.3-eks-4f4795d"]) {
+      const r = template(kube, "native");
+      assert(r.code !== 0 && r.stderr.includes(`injector.sidecarMode is native, which needs Kubernetes 1.29 or later (an init container with restartPolicy Always), and the cluster is v${kube.replace(/^v/, "")}: set injector.sidecarMode=container`), `${kube}: ${r.code} ${r.stderr}`);
+      eq(template(kube, "container").code, 0, `${kube}: container mode renders`);
+    }
+    for (const kube of [undefined, "1.29.0", "v1.30.2-gke.1"]) eq(template(kube, "native").code, 0, `native on ${kube || "helm's default version"}`);
   });
 
   await test("injector: cert-manager TLS: Issuer + Certificate (cert-manager schema), inject-ca-from, no Helm secret", async () => {

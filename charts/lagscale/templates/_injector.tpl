@@ -24,6 +24,11 @@ only where it renders them, so the webhook must inject only in injector.namespac
 must not be empty. Fails the render with what to do otherwise. Pass the root.
 */}}
 {{- define "lagscale.injectorValidate" -}}
+{{- /* A native sidecar is an init container with restartPolicy Always: before 1.29 the API server
+drops the field, and the pod is refused (probes on an init container) or never starts. */ -}}
+{{- if and (eq .Values.injector.sidecarMode "native") (semverCompare "<1.29.0-0" .Capabilities.KubeVersion.Version) -}}
+{{- fail (printf "injector.sidecarMode is native, which needs Kubernetes 1.29 or later (an init container with restartPolicy Always), and the cluster is %s: set injector.sidecarMode=container" .Capabilities.KubeVersion.Version) -}}
+{{- end -}}
 {{- $secrets := include "lagscale.sidecarChartSecrets" . | fromJsonArray -}}
 {{- if and $secrets (not .Values.injector.namespaces) -}}
 {{- $ways := list "list the namespaces whose pods are injected in injector.namespaces (the chart then renders the Secrets there too)" -}}
