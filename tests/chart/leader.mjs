@@ -63,8 +63,11 @@ export async function leaderTests() {
     const term = { labelSelector: { matchLabels: coordinatorLabels }, topologyKey: "kubernetes.io/hostname" };
     const soft = deploymentOf(await renderValid(undefined)).spec.template.spec.affinity;
     eq(soft, { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] } }, "soft");
-    const hard = deploymentOf(await renderValid({ coordinator: { podAntiAffinity: "hard" } })).spec.template.spec.affinity;
-    eq(hard, { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } }, "hard");
+    const hardDeployment = deploymentOf(await renderValid({ coordinator: { podAntiAffinity: "hard" } }));
+    eq(hardDeployment.spec.template.spec.affinity, { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } }, "hard");
+    // A surge pod would have no node left when nodes == replicas, and maxUnavailable 0 would then
+    // wait for it for ever: with hard anti-affinity one old pod goes first.
+    eq(hardDeployment.spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }, "hard: replace, never surge");
     const none = deploymentOf(await renderValid({ coordinator: { podAntiAffinity: "none" } })).spec.template.spec.affinity;
     eq(none, undefined, "none");
     const mine = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["infra"] }] }] } } };
