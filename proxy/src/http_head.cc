@@ -132,6 +132,10 @@ bool HttpHead::IsHopByHop(std::string_view field) const {
   for (std::string_view h : kHopByHop) {
     if (EqualsIgnoreCase(field, h)) return true;
   }
+  // Content-Length and Host frame and route the message: a Connection header naming them must
+  // not strip them, or the body goes on without its length and the next hop reads it as the
+  // start of the next request on the connection (request smuggling).
+  if (EqualsIgnoreCase(field, "content-length") || EqualsIgnoreCase(field, "host")) return false;
   for (size_t i = 0; i < fields_.size(); ++i) {
     if (EqualsIgnoreCase(name(i), "connection") && ListContains(value(i), field)) return true;
   }

@@ -41,7 +41,8 @@ class HttpHead {
 
   // True if a field named `name` is hop-by-hop for this message: one of Connection, Keep-Alive,
   // Proxy-Connection, TE, Transfer-Encoding, Upgrade (RFC 9110 §7.6.1) or a field the Connection
-  // header lists. (Trailer, the announcement of trailer fields, is end-to-end: trailers are
+  // header lists, except Content-Length and Host, which frame and route the message whatever
+  // Connection says. (Trailer, the announcement of trailer fields, is end-to-end: trailers are
   // forwarded.)
   bool IsHopByHop(std::string_view name) const;
   // Appends "Name: value\r\n" for every field that is not hop-by-hop.
