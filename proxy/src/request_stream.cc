@@ -56,6 +56,12 @@ struct RequestStream::Callbacks {
     s.method_ = p->method;
     // HTTP/0.9 (a request line without a version) has no head to forward: refused, not upgraded.
     if (p->http_major != 1) return s.Fail(metrics::ParseError::kMalformed);
+    // CONNECT asks for a tunnel; the sidecar forwards requests to one server and opens none.
+    if (p->method == HTTP_CONNECT) return s.Fail(metrics::ParseError::kMalformed);
+    // Upgrade is hop-by-hop and not forwarded, so the upstream answers in HTTP/1.1 and the
+    // connection stays HTTP/1.1: the parser must not take the bytes after this request for
+    // another protocol.
+    p->upgrade = 0;
     s.http11_ = p->http_major == 1 && p->http_minor >= 1;
     s.keep_alive_ = llhttp_should_keep_alive(p) != 0;
     s.chunked_ = (p->flags & F_CHUNKED) != 0;

@@ -112,6 +112,28 @@ TEST(RequestStream, StopsAtTheEndOfEachPipelinedRequest) {
   EXPECT_EQ(out, two);
 }
 
+// Upgrade is not forwarded, so the upstream answers in HTTP/1.1 and the next request on the
+// connection is HTTP/1.1 too (curl --http2 sends "Upgrade: h2c" on plain http://).
+TEST(RequestStream, UpgradeIsNotTakenAndTheNextRequestIsParsed) {
+  RequestStream s({});
+  const std::string one =
+      "GET /a HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+      "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
+  const std::string two = "GET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+  const std::string both = one + two;
+  std::string out;
+  const size_t used = s.Feed(both.data(), both.size(), out);
+  ASSERT_TRUE(s.message_done());
+  EXPECT_EQ(used, one.size());
+  EXPECT_EQ(out, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+  s.NextMessage();
+  out.clear();
+  EXPECT_EQ(s.Feed(both.data() + used, both.size() - used, out), two.size());
+  EXPECT_FALSE(s.failed());
+  EXPECT_TRUE(s.message_done());
+  EXPECT_EQ(s.target(), "/b");
+}
+
 TEST(RequestStream, Http10DefaultsToCloseAndHostIsOptional) {
   RequestStream s({});
   Fed f = FeedAll(s, "GET / HTTP/1.0\r\n\r\n", 100);
@@ -205,6 +227,8 @@ INSTANTIATE_TEST_SUITE_P(
                 ParseError::kMalformed, 400},
         Refused{"BareLf", "GET / HTTP/1.1\nHost: a\n\n", ParseError::kMalformed, 400},
         Refused{"Garbage", "\x01\x02\x03 / HTTP/1.1\r\n\r\n", ParseError::kMalformed, 400},
+        Refused{"ConnectAsksForATunnel", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
+                ParseError::kMalformed, 400},
         Refused{"LongHeader", "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(2000, 'a'),
                 ParseError::kHeaderTooLarge, 431},
         Refused{"ManyHeaders", [] {
