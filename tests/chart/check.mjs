@@ -456,6 +456,38 @@ const rejections = [
   [{ hpa: { models: [{ name: "iris", maxReplicas: 3, metric: "cpu" }] } }, "at '/hpa/models/0/metric': value must be one of 'lagscale_model_concurrency', 'lagscale_model_lag'"],
   [{ seldon: { enabled: "yes" } }, "at '/seldon/enabled': got string, want boolean"],
 ];
+// Combinations each value allows but the cluster would not: refused at render time, naming the
+// values, instead of a crash-looping coordinator or a broken rollout.
+const noToken = { auth: { generate: false } };
+rejections.push(
+  [{ coordinator: { leaderElection: { leaseDuration: "10s", renewDeadline: "15s" } } }, "coordinator.leaderElection.leaseDuration: 10s must exceed the renew deadline (coordinator.leaderElection.renewDeadline 15s)"],
+  [{ coordinator: { leaderElection: { renewDeadline: "2s", retryPeriod: "5s" } } }, "coordinator.leaderElection.renewDeadline: 2s must exceed 1.2 x the retry period (coordinator.leaderElection.retryPeriod 5s)"],
+  [{ coordinator: { leaderElection: { renewDeadline: "1200ms", retryPeriod: "1s" } } }, "coordinator.leaderElection.renewDeadline: 1200ms must exceed 1.2 x the retry period"],
+  [{ coordinator: { config: { models: [{ name: "iris", minReplicas: 30 }] } } }, "coordinator.config.models[0] (iris): minReplicas (30) is greater than maxReplicas (10, from coordinator.config.defaults)"],
+  [{ coordinator: { config: { defaults: { minReplicas: 4 }, models: [{ name: "iris", maxReplicas: 3 }] } } }, "coordinator.config.models[0] (iris): minReplicas (4, from coordinator.config.defaults) is greater than maxReplicas (3)"],
+  [{ coordinator: { config: { servers: [{ name: "s", placement: "all", minReplicas: 11 }] } } }, "coordinator.config.servers[0] (s): minReplicas (11) is greater than maxReplicas (10, from the coordinator's default)"],
+  [{ coordinator: { grpcPort: 8080 } }, "coordinator.grpcPort and coordinator.httpPort are both 8080: the coordinator listens on each in one container, so they must all differ"],
+  [{ ...noToken, injector: { enabled: true, port: 8080 } }, "coordinator.httpPort and injector.port are both 8080"],
+  [{ server: { enabled: true }, sidecar: { httpPort: 9090 } }, "sidecar.httpPort and sidecar.adminPort are both 9090: the sidecar's ports and the inference server's it forwards to share the pod, so they must all differ"],
+  [{ server: { enabled: true }, sidecar: { httpPort: 9000 } }, "sidecar.httpPort and sidecar.upstreamHttpPort are both 9000"],
+  [{ sidecar: { grpcPort: 9001 } }, "sidecar.grpcPort and sidecar.upstreamGrpcPort are both 9001"],
+  [{ ...noToken, injector: { enabled: true, tls: { source: "cert-manager", certManager: { issuerRef: { kind: "ClusterIssuer" } } } } }, "at '/injector/tls/certManager/issuerRef': missing property 'name'"],
+  [{ coordinator: { enabled: false }, server: { enabled: true } }, "coordinator.enabled is false and sidecar.coordinatorAddress is empty: the sidecars of server.enabled would report to rel-lagscale.ml.svc:7070, a Service this release does not render; set sidecar.coordinatorAddress"],
+  [{ coordinator: { enabled: false }, seldon: { serverConfig: { enabled: true } } }, "the sidecars of seldon.serverConfig.enabled would report to rel-lagscale.ml.svc:7070"],
+  [{ coordinator: { enabled: false }, keda: { enabled: true } }, "keda.enabled needs coordinator.enabled"],
+  [{ coordinator: { podDisruptionBudget: { maxUnavailable: 5 } } }, "coordinator.podDisruptionBudget.maxUnavailable (5) is not below coordinator.replicas (2): a drain could evict every coordinator at once"],
+  [{ coordinator: { replicas: 3, podDisruptionBudget: { maxUnavailable: 3 } } }, "use at most 2, or podDisruptionBudget.enabled=false"],
+  [{ ...noToken, injector: { enabled: true, failurePolicy: "Fail" }, coordinator: { replicas: 0 } }, "injector.failurePolicy is Fail and coordinator.replicas is 0: with no coordinator to answer the webhook, the API server would refuse every new pod the webhook selects"],
+);
+await test("combinations next to those refused still render", async () => {
+  await build({ coordinator: { leaderElection: { leaseDuration: "1m", renewDeadline: "500ms", retryPeriod: "400ms" } } });
+  await build({ coordinator: { config: { models: [{ name: "iris", minReplicas: 10 }], servers: [{ name: "s", placement: "all", maxReplicas: 1 }] } } });
+  await build({ coordinator: { replicas: 3, podDisruptionBudget: { maxUnavailable: 2 } } });
+  await build({ coordinator: { replicas: 0 }, injector: { enabled: true, failurePolicy: "Ignore" }, ...noToken });
+  await build({ sidecar: { grpcPort: 0, upstreamGrpcPort: 8000 } });
+  await build({ ...noToken, injector: { enabled: true, tls: { source: "cert-manager", certManager: { issuerRef: { name: "corp-ca", kind: "ClusterIssuer" } } } } });
+});
+
 for (const [values, message] of rejections) {
   await test(`schema rejects ${JSON.stringify(values)}`, async () => {
     const err = renderFails(values);
