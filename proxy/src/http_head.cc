@@ -128,6 +128,25 @@ bool HttpHead::WellFormed() const {
   return true;
 }
 
+bool HttpHead::ChunkedIsTheOnlyCoding() const {
+  size_t codings = 0;
+  bool chunked = false;
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (!EqualsIgnoreCase(name(i), "transfer-encoding")) continue;
+    std::string_view list = value(i);
+    for (;;) {
+      const size_t comma = list.find(',');
+      if (const std::string_view coding = Trim(list.substr(0, comma)); !coding.empty()) {
+        ++codings;
+        chunked = EqualsIgnoreCase(coding, "chunked");
+      }
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  return codings == 1 && chunked;
+}
+
 bool HttpHead::IsHopByHop(std::string_view field) const {
   for (std::string_view h : kHopByHop) {
     if (EqualsIgnoreCase(field, h)) return true;

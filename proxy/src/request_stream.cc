@@ -67,10 +67,13 @@ struct RequestStream::Callbacks {
     s.chunked_ = (p->flags & F_CHUNKED) != 0;
     // llhttp already refuses Content-Length with Transfer-Encoding, a repeated Content-Length and a
     // request Transfer-Encoding that does not end in chunked; these checks keep that true whatever
-    // the parser version, and add Host, which HTTP/1.1 requires exactly once.
+    // the parser version, refuse a coding besides chunked (gzip, chunked: the sidecar would
+    // forward the gzip bytes as chunked alone), and add Host, which HTTP/1.1 requires exactly
+    // once.
     const size_t lengths = s.head_.Count("content-length");
     const size_t encodings = s.head_.Count("transfer-encoding");
-    if (lengths > 1 || (lengths > 0 && encodings > 0) || (encodings > 0 && !s.chunked_)) {
+    if (lengths > 1 || (lengths > 0 && encodings > 0) ||
+        (encodings > 0 && !s.head_.ChunkedIsTheOnlyCoding())) {
       return s.Fail(metrics::ParseError::kSmuggling);
     }
     if (!s.head_.WellFormed()) return s.Fail(metrics::ParseError::kMalformed);

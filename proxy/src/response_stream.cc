@@ -69,7 +69,8 @@ struct ResponseStream::Callbacks {
     if (status < 100 || status > 599) return -1;
     if (status == 101) return -1;  // never asked for: Upgrade is not forwarded
     if (status < 200) {
-      s.WriteHead(status, /*interim=*/true);
+      // An HTTP/1.0 client never gets an interim response (RFC 9110 section 15.2).
+      if (s.client_http11_) s.WriteHead(status, /*interim=*/true);
       // An interim response ends with its head (RFC 9110 section 15.2). Told so, llhttp does not
       // read a body that a Transfer-Encoding on it would otherwise announce, which went to the
       // client raw, as if it were the next response.
@@ -88,6 +89,10 @@ struct ResponseStream::Callbacks {
           (p->flags & F_TRANSFER_ENCODING) != 0 ||
           (status == 204 && (p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
       s.framed_without_body_ = framed;
+    } else if ((p->flags & F_TRANSFER_ENCODING) != 0 && !s.head_.ChunkedIsTheOnlyCoding()) {
+      // A coding besides chunked (gzip, chunked): the body would go to the client re-framed
+      // without its coding, so the client would read coded bytes as the content. 502, as nginx.
+      return -1;
     } else if ((p->flags & F_CHUNKED) != 0) {
       s.body_ = s.client_http11_ ? Body::kRechunk : Body::kUntilClose;
     } else if ((p->flags & F_CONTENT_LENGTH) != 0) {

@@ -218,6 +218,8 @@ INSTANTIATE_TEST_SUITE_P(
                 ParseError::kSmuggling, 400},
         Refused{"TeChunkedThenGzip", kPost + "Transfer-Encoding: chunked, gzip\r\n\r\n",
                 ParseError::kSmuggling, 400},
+        Refused{"TeGzipThenChunked", kPost + "Transfer-Encoding: gzip, chunked\r\n\r\n",
+                ParseError::kSmuggling, 400},
         Refused{"BadChunkSize", kPost + "Transfer-Encoding: chunked\r\n\r\nzz\r\n",
                 ParseError::kMalformed, 400},
         Refused{"NoHost", "GET / HTTP/1.1\r\n\r\n", ParseError::kMalformed, 400},

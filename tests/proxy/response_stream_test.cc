@@ -156,6 +156,17 @@ TEST(ResponseStream, InterimContinueIsForwardedThenTheFinalResponse) {
   EXPECT_EQ(s.status(), 200);
 }
 
+// RFC 9110 section 15.2: a server must not send a 1xx response to an HTTP/1.0 client.
+TEST(ResponseStream, InterimResponseIsNotSentToAnHttp10Client) {
+  ResponseStream s(65536);
+  s.Start(false, /*client_http11=*/false, false);
+  std::string out = FeedAll(s, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", 100);
+  EXPECT_EQ(out, "");
+  out = FeedAll(s, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", 100);
+  EXPECT_TRUE(s.complete());
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\nx");
+}
+
 // Found by fuzz_http_response: a Transfer-Encoding on an interim response made the parser read
 // "its body", which went to the client raw, so an upstream could put any bytes (a whole fake
 // response) between the interim and the final response.
@@ -252,7 +263,12 @@ TEST(ResponseStream, InvalidResponsesFail) {
   for (const std::string& bad :
        {std::string("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
         std::string("NOT HTTP\r\n\r\n"), std::string("HTTP/1.1 101 Switching\r\n\r\n"),
-        std::string("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n")}) {
+        std::string("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"),
+        // A coding besides chunked: re-framed, the client would take coded bytes for the content.
+        std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+        std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"),
+        std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+                    "chunked\r\n\r\n")}) {
     ResponseStream s(65536);
     s.Start(false, true, false);
     FeedAll(s, bad, 100);

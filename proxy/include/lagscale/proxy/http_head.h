@@ -39,6 +39,10 @@ class HttpHead {
   // other than tab: anything else must not be forwarded.
   bool WellFormed() const;
 
+  // True if the Transfer-Encoding fields name exactly one coding, chunked: the only one the
+  // sidecar decodes and writes again. Another (gzip, chunked) would reach the next hop unlabelled.
+  bool ChunkedIsTheOnlyCoding() const;
+
   // True if a field named `name` is hop-by-hop for this message: one of Connection, Keep-Alive,
   // Proxy-Connection, TE, Transfer-Encoding, Upgrade (RFC 9110 §7.6.1) or a field the Connection
   // header lists, except Content-Length and Host, which frame and route the message whatever
