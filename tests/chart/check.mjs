@@ -372,6 +372,20 @@ await test("HPA approach 3: matching HPAs on each Model and its Server", async (
   assert(err.includes("hpa.models[iris].server is required with hpa.approach 3"), err);
 });
 
+const LONG_RELEASE = "team-inference-autoscaler-production-eu-west";
+await test("HPA names cut to 63 characters stay distinct; two HPAs on one object are refused", async () => {
+  const values = { coordinator: { actuator: "dry-run" }, hpa: { enabled: true, models: [{ name: "iris-classifier-a", maxReplicas: 3 }, { name: "iris-classifier-b", maxReplicas: 3 }] } };
+  const objs = render(values, { release: LONG_RELEASE });
+  await validateAll(objs);
+  const names = find(objs, "HorizontalPodAutoscaler").map((h) => h.metadata.name);
+  eq(names.length, 2, "HPAs");
+  assert(names[0] !== names[1], `one name for two HPAs: ${names}`);
+  for (const n of names) assert(n.length <= 63 && n.startsWith(`${LONG_RELEASE}-lagscale-`), `name ${n}`);
+  eq(find(render(values), "HorizontalPodAutoscaler").map((h) => h.metadata.name), [`${FULL}-model-iris-classifier-a`, `${FULL}-model-iris-classifier-b`], "short names unchanged");
+  const err = renderFails({ hpa: { enabled: true, approach: 3, models: [{ name: "iris", server: "shared", maxReplicas: 3 }, { name: "wine", server: "shared", maxReplicas: 3 }] } });
+  assert(err.includes("hpa.models: two HPAs would scale Server shared (for iris and for wine); one HPA per object"), err);
+});
+
 await test("Grafana dashboard: labelled ConfigMap with the five panels' queries", async () => {
   const objs = await build({ dashboard: { folder: "ML" } });
   const cm = one(objs, "ConfigMap", `${FULL}-dashboard`);

@@ -69,6 +69,21 @@ export async function kedaTests() {
     eq(iris.spec.triggers[0].metadata, { scalerAddress: "rel-lagscale.ml.svc:7443", model: "iris", metric: "inflight" }, "metadata");
   });
 
+  await test("KEDA: ScaledObject names cut to 63 characters stay distinct; names that would clash are refused", async () => {
+    const release = "team-inference-autoscaler-production-eu-west";
+    const target = (name) => ({ apiVersion: "apps/v1", kind: "Deployment", name, namespace: "ml" });
+    const models = [{ name: "iris-classifier-a", actuator: "keda", target: target("a") }, { name: "iris-classifier-b", actuator: "keda", target: target("b") }];
+    const objs = render({ keda: { enabled: true }, coordinator: { config: { models } } }, { release });
+    await validateAll(objs);
+    const names = find(objs, "ScaledObject").map((o) => o.metadata.name);
+    eq(names.length, 2, "ScaledObjects");
+    assert(names[0] !== names[1], `one name for two ScaledObjects: ${names}`);
+    for (const n of names) assert(n.length <= 63 && n.startsWith(`${release}-lagscale-`), `name ${n}`);
+    const err = renderFails({ keda: { enabled: true }, coordinator: { config: { models: [
+      { name: "iris.v1", actuator: "keda", target: target("a") }, { name: "iris-v1", actuator: "keda", target: target("b") }] } } });
+    assert(err.includes("coordinator.config.models[1] (iris-v1): its ScaledObject would be named rel-lagscale-model-iris-v1 in ml, as iris.v1's is; rename one"), err);
+  });
+
   await test("KEDA: a keda model without a target is refused, naming it", async () => {
     const err = renderFails({ keda: { enabled: true }, coordinator: { config: { models: [{ name: "iris", actuator: "keda" }] } } });
     assert(err.includes("coordinator.config.models[0] (iris): actuator keda needs a target"), err);

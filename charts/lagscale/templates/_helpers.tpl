@@ -18,6 +18,17 @@
 {{- end -}}
 {{- end -}}
 
+{{/* A name of one of several objects of a kind (an HPA, a ScaledObject per model): as it is when
+it fits in 63 characters, else cut and ended by a hash of the whole, so two long names that share
+their first 63 characters still differ. */}}
+{{- define "lagscale.uniqueName" -}}
+{{- if le (len .) 63 -}}
+{{- . -}}
+{{- else -}}
+{{- printf "%s-%s" (trunc 54 . | trimSuffix "-" | trimSuffix ".") (sha256sum . | trunc 8) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "lagscale.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
