@@ -280,6 +280,18 @@ await test("example server: gRPC off, custom image, address and idle limit, toke
   assert(coord.containers[0].args.includes("--token-file=/var/run/lagscale/auth/token"), "coordinator checks the token");
 });
 
+await test("image.registry prefixes lagscale's images, never a server image the user names in full", async () => {
+  const spec = (values) => one(render(values), "Deployment", `${FULL}-testserver`).spec.template.spec;
+  const image = (s, name) => s.containers.find((c) => c.name === name).image;
+  let s = spec({ server: { enabled: true, image: { repository: "nvcr.io/nvidia/tritonserver", tag: "24.01-py3" } }, image: { registry: "reg.example.com/mirror/" } });
+  eq(image(s, "server"), "nvcr.io/nvidia/tritonserver:24.01-py3", "the user's server image, as named");
+  eq(image(s, "lagscale-sidecar"), "reg.example.com/mirror/lagscale/lagscale-sidecar:0.1.0", "the sidecar from the registry");
+  s = spec({ server: { enabled: true }, image: { registry: "reg.example.com" } });
+  eq(image(s, "server"), "reg.example.com/lagscale/lagscale-testserver:0.1.0", "the project's test server from the registry");
+  const coordinator = one(render({ image: { registry: "reg.example.com" } }), "Deployment", FULL).spec.template.spec.containers[0];
+  eq(coordinator.image, "reg.example.com/lagscale/lagscale-coordinator:0.1.0", "the coordinator from the registry");
+});
+
 await test("named template in a user's chart: include \"lagscale.sidecar\" .Subcharts.lagscale", async () => {
   const parent = path.join(tmp, "parent");
   fs.mkdirSync(path.join(parent, "templates"), { recursive: true });

@@ -64,11 +64,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* Image reference: (dict "root" $ "image" .Values.image.sidecar). */}}
+{{/* Image reference: (dict "root" $ "image" .Values.image.sidecar). image.registry prefixes
+lagscale's own images only; pass "registry" "" for an image named in full by the user. */}}
 {{- define "lagscale.image" -}}
 {{- $tag := .image.tag | default .root.Chart.AppVersion -}}
-{{- if .root.Values.image.registry -}}
-{{- printf "%s/%s:%s" (trimSuffix "/" .root.Values.image.registry) .image.repository $tag -}}
+{{- $registry := ternary .registry .root.Values.image.registry (hasKey . "registry") -}}
+{{- if $registry -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" $registry) .image.repository $tag -}}
 {{- else -}}
 {{- printf "%s:%s" .image.repository $tag -}}
 {{- end -}}
