@@ -193,19 +193,32 @@ export async function injectorTests() {
     for (const kube of [undefined, "1.29.0", "v1.30.2-gke.1"]) eq(template(kube, "native").code, 0, `native on ${kube || "helm's default version"}`);
   });
 
-  await test("injector: cert-manager TLS: Issuer + Certificate (cert-manager schema), inject-ca-from, no Helm secret", async () => {
+  await test("injector: cert-manager TLS: a CA chain (cert-manager schema) whose leaf renewals keep caBundle, inject-ca-from, no Helm secret", async () => {
     const objs = render({ ...E2E_VALUES, injector: { enabled: true, tls: { source: "cert-manager" } } });
     await validateAll(objs);
+    // self-signed Issuer -> CA Certificate -> CA Issuer -> serving Certificate.
+    const selfSigned = one(objs, "Issuer", `${FULL}-injector-selfsigned`);
+    eq(selfSigned.spec, { selfSigned: {} }, "the self-signed Issuer");
+    const ca = one(objs, "Certificate", `${FULL}-injector-ca`);
+    eq([ca.spec.isCA, ca.spec.duration, ca.spec.privateKey.rotationPolicy], [true, "87600h", "Never"], "a long-lived CA that keeps its key on renewal");
+    eq(ca.spec.issuerRef, { name: selfSigned.metadata.name, kind: "Issuer", group: "cert-manager.io" }, "the CA is the only thing the self-signed Issuer signs");
+    const caIssuer = one(objs, "Issuer", `${FULL}-injector`);
+    eq(caIssuer.spec, { ca: { secretName: ca.spec.secretName } }, "the CA Issuer signs with the CA's Secret");
+    const certs = find(objs, "Certificate");
+    eq(certs.filter((c) => c.spec.issuerRef.name === selfSigned.metadata.name).map((c) => c.metadata.name), [ca.metadata.name], "no leaf is self-signed");
     const cert = one(objs, "Certificate", `${FULL}-injector`);
     eq(cert.spec.secretName, `${FULL}-injector-tls`, "secretName");
     assert(cert.spec.dnsNames.includes(`${FULL}.${NS}.svc`), "service DNS name in the certificate");
-    eq(cert.spec.issuerRef, { name: `${FULL}-injector`, kind: "Issuer" }, "issuerRef");
-    one(objs, "Issuer", `${FULL}-injector`);
+    eq(cert.spec.issuerRef, { name: caIssuer.metadata.name, kind: "Issuer", group: "cert-manager.io" }, "the serving certificate is the CA Issuer's");
+    eq(cert.spec.isCA, undefined, "the serving certificate is no CA");
+    eq(cert.spec.usages, ["server auth", "digital signature"], "usages of an ECDSA serving key (no key encipherment)");
+    // cainjector takes ca.crt of the serving certificate's Secret: the CA, not the leaf.
     const mwc = one(objs, "MutatingWebhookConfiguration");
     eq(mwc.metadata.annotations["cert-manager.io/inject-ca-from"], `${NS}/${FULL}-injector`, "inject-ca-from");
     assert(mwc.webhooks.every((h) => !h.clientConfig.caBundle), "caBundle left to cainjector");
     eq(find(objs, "Secret").filter((x) => x.metadata.name.includes("injector")).length, 0, "injector Secrets");
     const own = render({ ...E2E_VALUES, injector: { enabled: true, tls: { source: "cert-manager", certManager: { issuerRef: { name: "corp-ca", kind: "ClusterIssuer", group: "cert-manager.io" } } } } });
+    await validateAll(own);
     eq(find(own, "Issuer").length, 0, "no Issuer with an issuerRef");
     eq(one(own, "Certificate").spec.issuerRef.name, "corp-ca", "issuerRef used");
   });
