@@ -128,6 +128,14 @@ export async function injectorTests() {
     assert(c.volumeMounts.some((m) => m.name === "webhook-tls" && !m.subPath), "TLS Secret mounted as a directory (rotation reaches the process)");
   });
 
+  await test("injector: Helm TLS is new on every helm template, cert-manager's render is the same (what GitOps tools deploy)", () => {
+    const caBundle = (values) => webhooksOf(render(values))[0].clientConfig.caBundle;
+    assert(caBundle(INJECT) !== caBundle(INJECT), "helm template cannot look up the installed Secret, so each render has a new CA");
+    const cm = { ...INJECT, injector: { ...INJECT.injector, tls: { source: "cert-manager" } } };
+    const webhookAndCerts = (objs) => JSON.stringify(objs.filter((o) => ["MutatingWebhookConfiguration", "Certificate", "Issuer"].includes(o.kind)));
+    eq(webhookAndCerts(render(cm)), webhookAndCerts(render(cm)), "cert-manager objects are the same on every render");
+  });
+
   await test("injector: selectors pick namespace-labelled or pod-labelled pods exactly once, never the release namespace or kube-system", () => {
     // With an existing token Secret the user puts in every namespace, any labelled one is injected.
     const hooks = webhooksOf(render(E2E_VALUES));
