@@ -127,7 +127,18 @@ uint16_t AdminServer::Start(const HostPort& address) {
 void AdminServer::Accept() {
   acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) std::make_shared<AdminSession>(std::move(socket), sources_)->Read();
+    if (!ec) {
+      std::make_shared<AdminSession>(std::move(socket), sources_)->Read();
+    } else if (ec != asio::error::connection_aborted) {
+      // Out of descriptors (or memory): the connection stays queued and the listener readable, so
+      // accepting again at once would spin a core exactly when the pod is in trouble. The
+      // queued probe is answered once descriptors are free.
+      accept_pause_.expires_after(kAcceptPause);
+      accept_pause_.async_wait([this](const error_code& wait_ec) {
+        if (!wait_ec) Accept();
+      });
+      return;
+    }
     Accept();
   });
 }

@@ -5,14 +5,17 @@
 // account for every request exactly, with the outcomes the clients themselves saw.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <latch>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -308,6 +311,28 @@ bool SetFdLimit(pid_t pid, rlim_t soft) {
   return ::prlimit(pid, RLIMIT_NOFILE, &now, nullptr) == 0;
 }
 
+// CPU seconds a thread of `pid` called `name` has used (utime + stime in /proc), -1 if none.
+double ThreadCpuSeconds(pid_t pid, const std::string& name) {
+  const std::string task = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(task, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::ifstream comm(it->path() / "comm");
+    std::string thread_name;
+    if (!std::getline(comm, thread_name) || thread_name != name) continue;
+    std::ifstream stat(it->path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    std::istringstream fields(line.substr(line.rfind(')') + 2));  // from field 3, the state
+    std::string skip;
+    for (int i = 3; i < 14; ++i) fields >> skip;
+    double utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  return -1;
+}
+
 TEST(HttpHardening, OutOfDescriptorsRefusesNewConnectionsAndKeepsExistingOnes) {
   FakeUpstream upstream(AnswerAll);
   // One I/O thread: every connection meets the same acceptor and the same upstream pool.
@@ -346,6 +371,30 @@ TEST(HttpHardening, OutOfDescriptorsRefusesNewConnectionsAndKeepsExistingOnes) {
   auto stats = SettledStats(sidecar.admin);
   EXPECT_EQ(stats["models"]["fd"]["outcomes"]["success"], 9);
   EXPECT_EQ(ModelValue(stats, "fd", "arrivals"), 9);
+}
+
+// The admin port (probes, /metrics) out of descriptors: its listener must wait, not spin a core,
+// and answer the queued probe once descriptors are free. The measure is a rate, so it takes a
+// fixed second: a spinning thread passes 0.3 s of CPU in well under it.
+TEST(HttpHardening, AdminPortOutOfDescriptorsWaitsInsteadOfSpinning) {
+  FakeUpstream upstream(AnswerAll);
+  SidecarProcess sidecar = StartSidecar(upstream.address(), {"--threads", "1"});
+  ASSERT_TRUE(sidecar.ok());
+  const pid_t pid = sidecar.process->pid();
+  ASSERT_TRUE(SetFdLimit(pid, LowestFreeFd(pid)));  // not one descriptor more
+  RawClient probe(sidecar.admin);
+  probe.Send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+  const double cpu_start = ThreadCpuSeconds(pid, "admin");
+  ASSERT_GE(cpu_start, 0);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  double cpu = 0;
+  while (std::chrono::steady_clock::now() < end && cpu < 0.3) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    cpu = ThreadCpuSeconds(pid, "admin") - cpu_start;
+  }
+  EXPECT_LT(cpu, 0.3) << "the admin thread spins while out of descriptors";
+  ASSERT_TRUE(SetFdLimit(pid, 1024));
+  EXPECT_EQ(probe.Read().status, 200);
 }
 
 }  // namespace
