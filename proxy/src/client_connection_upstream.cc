@@ -310,6 +310,13 @@ void ClientConnection::OnUpstreamTimer(const error_code& ec) {
     ConnectFailed("connect timed out");
     return;
   }
+  // The request is still arriving and the upstream has taken all of it so far: the wait is the
+  // client's, which --idle-timeout bounds (408), not the upstream's silence. A slow upload longer
+  // than --upstream-timeout is not the server's fault.
+  if (!request_.message_done() && to_upstream_.empty() && !upstream_writing_) {
+    SetUpstreamDeadline(now + worker_.config().upstream_timeout);
+    return;
+  }
   if (response_.final_head_done() || client_writing_) {
     Guard().set_outcome(Outcome::kTimeout);
     Close();

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <gtest/gtest.h>
@@ -203,6 +204,30 @@ TEST(HttpFaults, StalledRequestBodyGets408) {
   EXPECT_TRUE(Eventually([&] { return upstream.closed == 1; }));
   auto stats = SettledStats(sidecar.admin);
   EXPECT_EQ(stats["models"]["stall"]["outcomes"]["client_error"], 1);
+}
+
+// --upstream-timeout is the server's silence while an answer is due: a slow but steady upload
+// that takes longer is the client's time (bounded by --idle-timeout between pieces), not a 504.
+TEST(HttpFaults, SlowButSteadyUploadIsNotAnUpstreamTimeout) {
+  FakeUpstream upstream([](FakeConn& c) {
+    const std::string head = c.ReadHead();
+    if (head.empty() || !c.ReadBody(std::stoull(HeadValue(head, "content-length")))) return;
+    c.Send(OkResponse("ok"));
+  });
+  SidecarProcess sidecar = StartSidecar(
+      upstream.address(), {"--upstream-timeout", "300ms", "--idle-timeout", "2s"});
+  ASSERT_TRUE(sidecar.ok());
+  RawClient client(sidecar.http);
+  client.Send("POST /v2/models/upload/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 48\r\n\r\n");
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(150ms);  // the client's pace: 900 ms in all, 3x the timeout
+    client.Send("8 bytes.");
+  }
+  RawResponse r = client.Read(false, 5s);
+  EXPECT_EQ(r.status, 200);
+  auto stats = SettledStats(sidecar.admin);
+  EXPECT_EQ(stats["models"]["upload"]["outcomes"]["success"], 1);
+  EXPECT_EQ(Outcome(stats, "timeout"), 0u);
 }
 
 TEST(HttpFaults, IdleKeepAliveConnectionIsClosed) {
