@@ -148,7 +148,15 @@ size_t RequestStream::Feed(const char* data, size_t len, std::string& out) {
   out_ = &out;
   const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
   out_ = nullptr;
-  if (err == HPE_OK) return len;
+  if (err == HPE_OK) {
+    // Padding (spaces before a value, say) is read but not stored: a head that is still not
+    // complete is held to the limit by the bytes read, so it cannot grow past one read over it.
+    if (!head_done_ && !failed_ && (head_bytes_ += len) > limits_.max_header_bytes) {
+      failed_ = true;
+      error_ = metrics::ParseError::kHeaderTooLarge;
+    }
+    return len;
+  }
   const size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
   if (err == HPE_PAUSED) return consumed;  // the end of one request
   if (!failed_) {
@@ -164,6 +172,7 @@ size_t RequestStream::Feed(const char* data, size_t len, std::string& out) {
 
 void RequestStream::NextMessage() {
   message_done_ = head_done_ = started_ = false;
+  head_bytes_ = 0;
   llhttp_resume(&parser_);
 }
 

@@ -98,6 +98,9 @@ class RequestStream {
   HttpHead trailers_;  // of a chunked body; bounded like the head
   std::string* out_ = nullptr;
   uint64_t body_bytes_ = 0;
+  // Bytes read of a head still incomplete, whitespace included, which the parser reads but does
+  // not hand on (HttpHead counts only what it stores).
+  size_t head_bytes_ = 0;
   metrics::ParseError error_ = metrics::ParseError::kMalformed;
   uint8_t method_ = 0;
   bool started_ = false;
