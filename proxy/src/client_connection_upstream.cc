@@ -183,6 +183,7 @@ void ClientConnection::OnUpstreamRead(const error_code& ec, size_t n) {
   } else {
     if (!response_.received_any()) replay_.clear();
     unconfirmed_ = false;
+    response_.SetRequestPending(!request_.message_done());
     const size_t used = response_.Feed(up_in_.get(), n, to_client_);
     if (response_.failed()) {
       UpstreamFailed("upstream sent an invalid HTTP response");

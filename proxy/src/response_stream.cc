@@ -77,6 +77,7 @@ struct ResponseStream::Callbacks {
       return 1;
     }
     s.status_ = status;
+    if (s.request_pending_) s.close_client_ = true;
     const bool no_body = s.head_request_ || status == 204 || status == 304;
     if (no_body) {
       s.body_ = Body::kNone;
@@ -170,6 +171,7 @@ void ResponseStream::Start(bool head_request, bool client_http11, bool close_cli
   body_ = Body::kNone;
   status_ = 0;
   in_head_ = received_any_ = final_head_done_ = complete_ = failed_ = chunk_open_ = false;
+  request_pending_ = false;
   until_eof_ = false;
   framed_without_body_ = false;
   upstream_reusable_ = false;

@@ -156,6 +156,27 @@ TEST(ResponseStream, InterimContinueIsForwardedThenTheFinalResponse) {
   EXPECT_EQ(s.status(), 200);
 }
 
+// An answer before the request is whole (417 to Expect: 100-continue, say): the rest of the
+// request is never read, so the connection closes after the response, and its head says so. A
+// 100 Continue before the body changes nothing.
+TEST(ResponseStream, FinalHeadBeforeTheRequestIsWholeSaysConnectionClose) {
+  ResponseStream early(65536);
+  early.Start(false, true, false);
+  early.SetRequestPending(true);
+  EXPECT_EQ(FeedAll(early, "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"),
+            "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(early.close_client());
+
+  ResponseStream normal(65536);
+  normal.Start(false, true, false);
+  normal.SetRequestPending(true);
+  EXPECT_EQ(FeedAll(normal, "HTTP/1.1 100 Continue\r\n\r\n", 100), "HTTP/1.1 100 Continue\r\n\r\n");
+  normal.SetRequestPending(false);
+  EXPECT_EQ(FeedAll(normal, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 100),
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_FALSE(normal.close_client());
+}
+
 // RFC 9110 section 15.2: a server must not send a 1xx response to an HTTP/1.0 client.
 TEST(ResponseStream, InterimResponseIsNotSentToAnHttp10Client) {
   ResponseStream s(65536);

@@ -51,6 +51,10 @@ class ResponseStream {
   const UsageScanner& usage() const { return usage_; }
   // Bytes followed the response: the upstream connection must not be reused.
   void ForbidReuse() { upstream_reusable_ = false; }
+  // Whether the request is still arriving as the next bytes are fed: a final head that comes
+  // before the request is whole says "Connection: close", since the rest of the request will not
+  // be read and the connection closes after the response.
+  void SetRequestPending(bool pending) { request_pending_ = pending; }
   // Asks for "Connection: close" on the final head if it is not written yet (graceful drain).
   void RequestClientClose() {
     if (!final_head_done_) close_client_ = true;
@@ -75,6 +79,7 @@ class ResponseStream {
   bool head_request_ = false;
   bool client_http11_ = true;
   bool close_client_ = false;
+  bool request_pending_ = false;
   bool in_head_ = false;
   bool received_any_ = false;
   bool final_head_done_ = false;
