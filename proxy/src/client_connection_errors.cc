@@ -129,8 +129,10 @@ void ClientConnection::OnClientTimer() {
     return;
   }
   if (phase_ == Phase::kExchange && !request_.message_done()) {
-    // The client stopped sending its body.
+    // The client stopped sending its body: its error, also when the answer has begun and the
+    // close is all the client can be told.
     if (response_.final_head_done() || client_writing_) {
+      Guard().set_outcome(Outcome::kClientError);
       Close();
       return;
     }

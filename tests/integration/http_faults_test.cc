@@ -206,6 +206,25 @@ TEST(HttpFaults, StalledRequestBodyGets408) {
   EXPECT_EQ(stats["models"]["stall"]["outcomes"]["client_error"], 1);
 }
 
+// The answer has begun (a streaming server answering before the whole upload): a 408 can no
+// longer be sent, so the connection closes, and the stall is still the client's error.
+TEST(HttpFaults, BodyStalledAfterTheAnswerBeganIsTheClientsError) {
+  FakeUpstream upstream([](FakeConn& c) {
+    if (c.ReadHead().empty()) return;
+    if (!c.Send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")) return;
+    c.WaitClosed(20s);
+  });
+  SidecarProcess sidecar = StartSidecar(upstream.address(), {"--idle-timeout", "300ms"});
+  ASSERT_TRUE(sidecar.ok());
+  RawClient client(sidecar.http);
+  client.Send("POST /v2/models/stall/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"
+              "only ten b");
+  EXPECT_TRUE(client.ReadUntil("first\r\n"));
+  EXPECT_TRUE(client.socket().WaitClosed(5s));
+  auto stats = SettledStats(sidecar.admin);
+  EXPECT_EQ(stats["models"]["stall"]["outcomes"]["client_error"], 1);
+}
+
 // --upstream-timeout is the server's silence while an answer is due: a slow but steady upload
 // that takes longer is the client's time (bounded by --idle-timeout between pieces), not a 504.
 TEST(HttpFaults, SlowButSteadyUploadIsNotAnUpstreamTimeout) {
