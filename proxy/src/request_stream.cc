@@ -77,6 +77,12 @@ struct RequestStream::Callbacks {
       return s.Fail(metrics::ParseError::kSmuggling);
     }
     if (!s.head_.WellFormed()) return s.Fail(metrics::ParseError::kMalformed);
+    // llhttp lets a tab (and other control bytes) through in the target; a URI has none (RFC
+    // 3986), and a server may split the line there.
+    for (const char c : s.head_.start_text()) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u <= 0x20 || u == 0x7f) return s.Fail(metrics::ParseError::kMalformed);
+    }
     const size_t hosts = s.head_.Count("host");
     if (hosts > 1 || (s.http11_ && hosts == 0)) return s.Fail(metrics::ParseError::kMalformed);
     s.FindModel();

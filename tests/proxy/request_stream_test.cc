@@ -228,6 +228,8 @@ INSTANTIATE_TEST_SUITE_P(
         Refused{"SpaceInName", "GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n",
                 ParseError::kMalformed, 400},
         Refused{"BareLf", "GET / HTTP/1.1\nHost: a\n\n", ParseError::kMalformed, 400},
+        Refused{"TabInTarget", "GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", ParseError::kMalformed,
+                400},
         Refused{"Garbage", "\x01\x02\x03 / HTTP/1.1\r\n\r\n", ParseError::kMalformed, 400},
         Refused{"ConnectAsksForATunnel", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
                 ParseError::kMalformed, 400},
