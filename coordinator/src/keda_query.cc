@@ -25,8 +25,8 @@ std::string Quote(const std::string& s) {
 // KEDA passes every key of the trigger's metadata on, the ones it reads itself to reach the
 // scaler included (pkg/scalers/external_scaler.go): they are KEDA's, not lagscale's to judge.
 bool KedasOwnKey(const std::string& key) {
-  static constexpr std::string_view kKeys[] = {"scalerAddress", "enableTLS",     "unsafeSsl",
-                                               "tlsCertFile",   "caCert",        "tlsClientCert",
+  static constexpr std::string_view kKeys[] = {"scalerAddress", "enableTLS", "unsafeSsl",
+                                               "tlsCertFile",   "caCert",    "tlsClientCert",
                                                "tlsClientKey"};
   return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
 }

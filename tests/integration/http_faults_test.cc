@@ -2,6 +2,7 @@
 // closing mid-response, the client leaving, smuggling shapes, oversize heads and bodies,
 // slowloris, and a SIGTERM drain. After each, /stats shows nothing in flight and every arrival
 // ended with the outcome the contract names.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <atomic>
@@ -9,8 +10,6 @@
 #include <string>
 #include <thread>
 #include <utility>
-
-#include <gtest/gtest.h>
 
 #include "support/http_peers.h"
 #include "support/process.h"
@@ -217,8 +216,9 @@ TEST(HttpFaults, BodyStalledAfterTheAnswerBeganIsTheClientsError) {
   SidecarProcess sidecar = StartSidecar(upstream.address(), {"--idle-timeout", "300ms"});
   ASSERT_TRUE(sidecar.ok());
   RawClient client(sidecar.http);
-  client.Send("POST /v2/models/stall/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"
-              "only ten b");
+  client.Send(
+      "POST /v2/models/stall/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"
+      "only ten b");
   EXPECT_TRUE(client.ReadUntil("first\r\n"));
   EXPECT_TRUE(client.socket().WaitClosed(5s));
   auto stats = SettledStats(sidecar.admin);
@@ -233,8 +233,8 @@ TEST(HttpFaults, SlowButSteadyUploadIsNotAnUpstreamTimeout) {
     if (head.empty() || !c.ReadBody(std::stoull(HeadValue(head, "content-length")))) return;
     c.Send(OkResponse("ok"));
   });
-  SidecarProcess sidecar = StartSidecar(
-      upstream.address(), {"--upstream-timeout", "300ms", "--idle-timeout", "2s"});
+  SidecarProcess sidecar =
+      StartSidecar(upstream.address(), {"--upstream-timeout", "300ms", "--idle-timeout", "2s"});
   ASSERT_TRUE(sidecar.ok());
   RawClient client(sidecar.http);
   client.Send("POST /v2/models/upload/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 48\r\n\r\n");

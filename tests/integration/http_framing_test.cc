@@ -46,8 +46,10 @@ TEST(HttpFraming, ConnectionNamingContentLengthSmugglesNothing) {
   ASSERT_TRUE(sidecar.ok());
   const std::string smuggled = "GET /v2/models/smuggled/ready HTTP/1.1\r\nX-Swallow: ";
   RawClient attacker(sidecar.http);
-  attacker.Send("POST /v2/models/a/infer HTTP/1.1\r\nHost: t\r\nConnection: content-length\r\n"
-                "Content-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+  attacker.Send(
+      "POST /v2/models/a/infer HTTP/1.1\r\nHost: t\r\nConnection: content-length\r\n"
+      "Content-Length: " +
+      std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
   RawResponse first = attacker.Read();
   EXPECT_EQ(first.status, 200);
   EXPECT_EQ(first.body, "POST /v2/models/a/infer HTTP/1.1");
@@ -68,8 +70,9 @@ TEST(HttpFraming, ConnectionNamingContentLengthSmugglesNothing) {
 TEST(HttpFraming, ResponseKeepsItsLengthWhenConnectionNamesIt) {
   FakeUpstream upstream([](FakeConn& c) {
     for (int i = 0; !c.ReadHead().empty(); ++i) {
-      const bool ok = i == 0 ? c.Send("HTTP/1.1 200 OK\r\nConnection: Content-Length\r\n"
-                                      "Content-Length: 5\r\n\r\nfirst")
+      const bool ok = i == 0 ? c.Send(
+                                   "HTTP/1.1 200 OK\r\nConnection: Content-Length\r\n"
+                                   "Content-Length: 5\r\n\r\nfirst")
                              : c.Send(OkResponse("second"));
       if (!ok) return;
     }
@@ -77,8 +80,9 @@ TEST(HttpFraming, ResponseKeepsItsLengthWhenConnectionNamesIt) {
   SidecarProcess sidecar = StartSidecar(upstream.address());
   ASSERT_TRUE(sidecar.ok());
   RawClient client(sidecar.http);
-  client.Send("GET /v2/models/m/ready HTTP/1.1\r\nHost: t\r\n\r\n"
-              "GET /v2/models/m/ready HTTP/1.1\r\nHost: t\r\n\r\n");
+  client.Send(
+      "GET /v2/models/m/ready HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /v2/models/m/ready HTTP/1.1\r\nHost: t\r\n\r\n");
   RawResponse one = client.Read(false, 5s);
   EXPECT_EQ(one.status, 200);
   EXPECT_EQ(one.body, "first");
@@ -96,8 +100,9 @@ TEST(HttpFraming, UpgradeIsNotTakenAndTheConnectionStaysHttp11) {
   SidecarProcess sidecar = StartSidecar(upstream.server.address());
   ASSERT_TRUE(sidecar.ok());
   RawClient client(sidecar.http);
-  client.Send("GET /v2/models/m/ready HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings"
-              "\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n");
+  client.Send(
+      "GET /v2/models/m/ready HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings"
+      "\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n");
   RawResponse one = client.Read();
   EXPECT_EQ(one.status, 200);
   client.Send("GET /v2/models/m/ready HTTP/1.1\r\nHost: t\r\n\r\n");

@@ -53,8 +53,10 @@ TEST(HttpHead, ConnectionListsMoreHopByHopFields) {
 // A Connection header naming the fields that frame and route the message strips nothing: without
 // its Content-Length a forwarded body would read as the next request (or response).
 TEST(HttpHead, ConnectionCannotStripContentLengthOrHost) {
-  HttpHead h = Make({{"Connection", "Content-Length, host, x-private"}, {"Host", "h"},
-                     {"Content-Length", "5"}, {"X-Private", "1"}});
+  HttpHead h = Make({{"Connection", "Content-Length, host, x-private"},
+                     {"Host", "h"},
+                     {"Content-Length", "5"},
+                     {"X-Private", "1"}});
   std::string out;
   h.WriteEndToEndFields(out);
   EXPECT_EQ(out, "Host: h\r\nContent-Length: 5\r\n");
