@@ -3,58 +3,24 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
-  YAML, assert, chartDir, envOf, eq, finish, find, helm, lint, one, podSpecs, portsOf, render,
-  renderFails, sha256, test, tmp, validateAll,
+  YAML, assert, build, chartDir, common, envOf, eq, finish, find, helm, one, portsOf, render,
+  renderFails, roles, sha256, test, tmp,
 } from "./lib.mjs";
 import { dockerfileTests } from "./dockerfiles.mjs";
 import { injectorTests } from "./injector.mjs";
 import { kedaTests } from "./keda.mjs";
 import { reportTlsTests } from "./report-tls.mjs";
 import { leaderTests } from "./leader.mjs";
+import { hpaModels, monitoringTests } from "./monitoring.mjs";
 import { networkPolicyTests } from "./networkpolicy.mjs";
+import { valuesTests } from "./values.mjs";
 
 const defaults = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
 const NS = "ml";
 const FULL = "rel-lagscale";
 const configOf = (objs) => YAML.parse(one(objs, "ConfigMap", FULL).data["config.yaml"]);
-const roles = (objs) => [...find(objs, "Role"), ...find(objs, "ClusterRole")];
 const sidecarOf = (spec) => spec.containers.find((c) => c.name === "lagscale-sidecar");
 
-// Checks every render gets: schema-valid objects, consistent pods, secure chart-owned containers.
-async function common(objs) {
-  await validateAll(objs);
-  for (const o of objs) {
-    assert(o.metadata.labels?.["app.kubernetes.io/instance"] === "rel", `${o.kind} ${o.metadata.name} lacks instance label`);
-  }
-  for (const { owner, spec } of podSpecs(objs)) {
-    const numbers = spec.containers.flatMap((c) => (c.ports || []).map((p) => p.containerPort));
-    const names = spec.containers.flatMap((c) => (c.ports || []).map((p) => p.name));
-    assert(new Set(numbers).size === numbers.length, `${owner}: two containers claim one port: ${numbers}`);
-    assert(new Set(names).size === names.length, `${owner}: duplicate port names: ${names}`);
-    for (const c of spec.containers.filter((c) => ["coordinator", "lagscale-sidecar", "server"].includes(c.name))) {
-      const sc = c.securityContext || {};
-      assert(sc.readOnlyRootFilesystem === true, `${owner}/${c.name}: root filesystem not read-only`);
-      assert(sc.allowPrivilegeEscalation === false, `${owner}/${c.name}: privilege escalation allowed`);
-      eq(sc.capabilities?.drop, ["ALL"], `${owner}/${c.name}: capabilities dropped`);
-      assert(sc.runAsNonRoot === true || spec.securityContext?.runAsNonRoot === true, `${owner}/${c.name}: may run as root`);
-      assert(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${owner}/${c.name}: no resource requests`);
-      assert(!/:latest$/.test(c.image), `${owner}/${c.name}: image uses :latest`);
-    }
-  }
-  for (const r of roles(objs)) {
-    for (const rule of r.rules) {
-      for (const field of ["apiGroups", "resources", "verbs", "resourceNames"]) {
-        assert(!(rule[field] || []).includes("*"), `${r.kind} ${r.metadata.name}: wildcard in ${field}`);
-      }
-    }
-  }
-  return objs;
-}
-// Renders with lint and the common checks.
-async function build(values, opts) {
-  lint(values);
-  return common(render(values, opts));
-}
 // The sidecar contract: ports, env (POD_NAME from the downward API, coordinator address), probes.
 function checkSidecar(c, { http = 8000, grpc = 8001, admin = 9090, upHttp = 9000, upGrpc = 9001, coordinator = `${FULL}.${NS}.svc:7070`, server, grpcEngine = "frames", idleTimeout = "60s" } = {}) {
   assert(c, "no lagscale-sidecar container");
@@ -340,77 +306,6 @@ await test("Seldon ServerConfig: sidecar between the agent and MLServer", async 
   eq(portsOf(spec.containers.find((c) => c.name === "mlserver")), { "server-http": 9000, "server-grpc": 9500 }, "MLServer ports");
 });
 
-await test("PodMonitor and ServiceMonitor: valid against the prometheus-operator CRDs, right ports", async () => {
-  const objs = await build({ server: { enabled: true }, metrics: { podMonitor: { enabled: true, labels: { release: "kps" } }, serviceMonitor: { enabled: true, labels: { release: "kps" } } } });
-  const pm = one(objs, "PodMonitor");
-  eq(pm.spec.podMetricsEndpoints.map((e) => [e.port, e.path]), [["lagscale-admin", "/metrics"]], "pod endpoints");
-  eq(pm.metadata.labels.release, "kps", "podmonitor labels");
-  const sm = one(objs, "ServiceMonitor");
-  eq(sm.spec.endpoints.map((e) => [e.port, e.path]), [["http", "/metrics"]], "service endpoints");
-  eq(sm.spec.selector.matchLabels, one(objs, "Service", FULL).spec.selector, "selects the coordinator service");
-  assert(one(objs, "Service", FULL).metadata.labels["app.kubernetes.io/component"] === "coordinator", "service label");
-});
-
-await test("prometheus-adapter rules: concurrency from busy seconds, lag from in-flight", async () => {
-  const objs = await build({ prometheusAdapter: { enabled: true, namespace: "monitoring" } });
-  const cm = one(objs, "ConfigMap", `${FULL}-adapter-rules`);
-  eq(cm.metadata.namespace, "monitoring", "namespace");
-  const rules = YAML.parse(cm.data["config.yaml"]).rules;
-  const byName = Object.fromEntries(rules.map((r) => [r.name.as, r]));
-  eq(Object.keys(byName).sort(), ["lagscale_model_concurrency", "lagscale_model_lag"], "metrics");
-  eq(byName.lagscale_model_concurrency.metricsQuery, "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)", "concurrency query");
-  assert(byName.lagscale_model_concurrency.seriesQuery.startsWith("lagscale_model_busy_seconds_total{"), "concurrency series");
-  assert(byName.lagscale_model_lag.seriesQuery.startsWith("lagscale_model_inflight_requests{"), "lag series");
-  eq(byName.lagscale_model_lag.resources.overrides.model, { group: "mlops.seldon.io", resource: "models" }, "model resource");
-});
-
-const hpaModels = [{ name: "iris", server: "mlserver-iris", maxReplicas: 5, averageValue: "2" }, { name: "wine", server: "mlserver-wine", minReplicas: 2, maxReplicas: 4, metric: "lagscale_model_lag" }];
-await test("HPA approach 2: one HPA per Model on its custom metric", async () => {
-  const objs = await build({ hpa: { enabled: true, approach: 2, models: hpaModels } });
-  const hpas = find(objs, "HorizontalPodAutoscaler");
-  eq(hpas.map((h) => [h.metadata.namespace, h.spec.scaleTargetRef.kind, h.spec.scaleTargetRef.name, h.spec.minReplicas, h.spec.maxReplicas]), [["seldon-mesh", "Model", "iris", 1, 5], ["seldon-mesh", "Model", "wine", 2, 4]], "HPAs");
-  eq(hpas[0].spec.metrics, [{ type: "Object", object: { metric: { name: "lagscale_model_concurrency" }, describedObject: { apiVersion: "mlops.seldon.io/v1alpha1", kind: "Model", name: "iris" }, target: { type: "AverageValue", averageValue: "2" } } }], "metric");
-  eq(hpas[1].spec.metrics[0].object.metric.name, "lagscale_model_lag", "lag metric");
-});
-
-await test("HPA approach 3: matching HPAs on each Model and its Server", async () => {
-  const objs = await build({ hpa: { enabled: true, approach: 3, models: hpaModels } });
-  const hpas = find(objs, "HorizontalPodAutoscaler");
-  eq(hpas.map((h) => `${h.spec.scaleTargetRef.kind}/${h.spec.scaleTargetRef.name}`), ["Model/iris", "Server/mlserver-iris", "Model/wine", "Server/mlserver-wine"], "targets");
-  eq(hpas.map((h) => h.metadata.name), [`${FULL}-model-iris`, `${FULL}-server-mlserver-iris`, `${FULL}-model-wine`, `${FULL}-server-mlserver-wine`], "names");
-  eq(hpas[1].spec.metrics, hpas[0].spec.metrics, "server follows the model's metric");
-  eq([hpas[1].spec.minReplicas, hpas[1].spec.maxReplicas], [hpas[0].spec.minReplicas, hpas[0].spec.maxReplicas], "same bounds");
-  const err = renderFails({ hpa: { enabled: true, approach: 3, models: [{ name: "iris", maxReplicas: 3 }] } });
-  assert(err.includes("hpa.models[iris].server is required with hpa.approach 3"), err);
-});
-
-const LONG_RELEASE = "team-inference-autoscaler-production-eu-west";
-await test("HPA names cut to 63 characters stay distinct; two HPAs on one object are refused", async () => {
-  const values = { coordinator: { actuator: "dry-run" }, hpa: { enabled: true, models: [{ name: "iris-classifier-a", maxReplicas: 3 }, { name: "iris-classifier-b", maxReplicas: 3 }] } };
-  const objs = render(values, { release: LONG_RELEASE });
-  await validateAll(objs);
-  const names = find(objs, "HorizontalPodAutoscaler").map((h) => h.metadata.name);
-  eq(names.length, 2, "HPAs");
-  assert(names[0] !== names[1], `one name for two HPAs: ${names}`);
-  for (const n of names) assert(n.length <= 63 && n.startsWith(`${LONG_RELEASE}-lagscale-`), `name ${n}`);
-  eq(find(render(values), "HorizontalPodAutoscaler").map((h) => h.metadata.name), [`${FULL}-model-iris-classifier-a`, `${FULL}-model-iris-classifier-b`], "short names unchanged");
-  const err = renderFails({ hpa: { enabled: true, approach: 3, models: [{ name: "iris", server: "shared", maxReplicas: 3 }, { name: "wine", server: "shared", maxReplicas: 3 }] } });
-  assert(err.includes("hpa.models: two HPAs would scale Server shared (for iris and for wine); one HPA per object"), err);
-});
-
-await test("Grafana dashboard: labelled ConfigMap with the five panels' queries", async () => {
-  const objs = await build({ dashboard: { folder: "ML" } });
-  const cm = one(objs, "ConfigMap", `${FULL}-dashboard`);
-  eq(cm.metadata.labels.grafana_dashboard, "1", "label");
-  const dash = JSON.parse(cm.data["lagscale.json"]);
-  const exprs = dash.panels.flatMap((p) => p.targets.map((t) => t.expr)).join("\n");
-  for (const want of ["lagscale_model_inflight_requests", "rate(lagscale_model_busy_seconds_total{", "rate(lagscale_model_arrivals_total{",
-    "histogram_quantile(0.99, sum by (le, model) (rate(lagscale_model_request_duration_seconds_bucket{", "lagscale_coordinator_model_desired_replicas", "lagscale_coordinator_model_current_replicas"]) {
-    assert(exprs.includes(want), `dashboard lacks ${want}`);
-  }
-  eq(find(render({ dashboard: { enabled: false } }), "ConfigMap", `${FULL}-dashboard`).length, 0, "disabled");
-});
-
 await test("everything at once renders, lints and validates", async () => {
   await build({
     coordinator: { config: targetsConfig }, server: { enabled: true }, seldon: { enabled: true, serverConfig: { enabled: true } },
@@ -435,92 +330,8 @@ await test("NOTES.txt says how to reach the status page", async () => {
   }
 });
 
-await test("values.yaml: every value carries a comment", () => {
-  // Kubernetes objects passed through as they are are documented by the comment on their key.
-  const passthrough = new Set(["resources", "podSecurityContext", "securityContext", "livenessProbe", "readinessProbe", "serverResources", "namespaceSelector", "selector", "behavior"]);
-  const text = fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8");
-  const doc = YAML.parseDocument(text);
-  const lines = text.split("\n");
-  const lineOf = (offset) => text.slice(0, offset).split("\n").length - 1;
-  const missing = [];
-  // Each key's line must follow a comment line.
-  const walk = (map, prefix) => map.items.forEach((pair) => {
-    const key = `${prefix}${pair.key.value}`;
-    if (!/^\s*#/.test(lines[lineOf(pair.key.range[0]) - 1] || "")) missing.push(key);
-    if (YAML.isMap(pair.value) && !pair.value.flow && !passthrough.has(pair.key.value)) walk(pair.value, `${key}.`);
-  });
-  walk(doc.contents, "");
-  eq(missing, [], "values without a comment");
-});
-
-const rejections = [
-  [{ coordinator: { actuator: "kubectl" } }, "at '/coordinator/actuator': value must be one of 'kubernetes', 'webhook', 'dry-run'"],
-  [{ coordinator: { replicas: 2, leaderElection: { enabled: false } } }, "coordinator.replicas is 2: more than one coordinator needs coordinator.leaderElection.enabled=true"],
-  [{ coordinator: { actuator: "webhook" } }, "at '/coordinator/webhookUrl': '' does not match pattern '^https?://.+'"],
-  [{ coordinator: { config: { reportTTL: 10 } } }, "at '/coordinator/config/reportTTL': got number, want string"],
-  [{ coordinator: { config: { decisionInterval: "fast" } } }, "at '/coordinator/config/decisionInterval': 'fast' does not match pattern"],
-  [{ coordinator: { config: { defaults: { policy: "magic" } } } }, "value must be one of 'target-tracking', 'lag-threshold'"],
-  [{ coordinator: { config: { servers: [{ name: "s", placement: "everywhere" }] } } }, "at '/coordinator/config/servers/0/placement': value must be one of 'all', 'scheduled', 'one-to-one'"],
-  [{ coordinator: { config: { models: [{ name: "m", target: { kind: "Model", name: "m" } }] } } }, "at '/coordinator/config/models/0/target': missing property 'apiVersion'"],
-  [{ coordinator: { config: { models: [{ name: "m", maxReplicas: 0 }] } } }, "at '/coordinator/config/models/0/maxReplicas': minimum: got 0, want 1"],
-  [{ coordinator: { config: { models: [{ name: "m", minReplicas: 3, maxReplicas: 2 }] } } }, "coordinator.config.models[0] (m): minReplicas (3) is greater than maxReplicas (2)"],
-  [{ coordinator: { config: { models: [{ name: "m" }, { name: "m" }] } } }, "coordinator.config.models: \"m\" is listed twice"],
-  // The coordinator scales these five kinds only (coordinator/src/config.cc) and refuses to start on
-  // any other: the chart refuses them too, before anything is installed.
-  [{ coordinator: { config: { models: [{ name: "iris", target: { apiVersion: "argoproj.io/v1alpha1", kind: "Rollout", name: "iris", namespace: "ml" } }] } } }, "at '/coordinator/config/models/0/target/kind': value must be one of 'Model', 'Server', 'Deployment', 'StatefulSet', 'ReplicaSet'"],
-  [{ coordinator: { config: { servers: [{ name: "s", placement: "all", target: { apiVersion: "v1", kind: "ReplicationController", name: "s" } }] } } }, "at '/coordinator/config/servers/0/target/kind': value must be one of 'Model', 'Server', 'Deployment', 'StatefulSet', 'ReplicaSet'"],
-  [{ coordinator: { config: { servers: [{ name: "s", placement: "all", target: { apiVersion: "serving.kserve.io/v1beta1", kind: "InferenceService", name: "s" } }] } } }, "at '/coordinator/config/servers/0/target/kind': value must be one of"],
-  [{ coordinator: { config: { models: [{ name: "iris", target: { apiVersion: "v1", kind: "Deployment", name: "iris" } }] } } }, "coordinator.config.models[0].target.apiVersion: invalid value \"v1\" (expected group/version: apps/v1 for Deployment, StatefulSet or ReplicaSet, mlops.seldon.io/v1alpha1 for Model or Server)"],
-  [{ coordinator: { config: { models: [{ name: "iris", actuator: "keda", target: { apiVersion: "apps", kind: "Deployment", name: "iris" } }] } } }, "coordinator.config.models[0].target.apiVersion: invalid value \"apps\""],
-  [{ rbac: { resourceOverrides: { Rollout: "rollouts" } } }, "at '/rbac': additional properties 'resourceOverrides' not allowed"],
-  [{ coordinator: { confg: {} } }, "at '/coordinator': additional properties 'confg' not allowed"],
-  [{ sidecar: { httpPort: 70000 } }, "at '/sidecar/httpPort': maximum: got 70,000, want 65,535"],
-  [{ sidecar: { coordinatorAddress: "no-port" } }, "at '/sidecar/coordinatorAddress'"],
-  [{ sidecar: { grpcEngine: "envoy" } }, "at '/sidecar/grpcEngine': value must be one of 'frames', 'calls'"],
-  [{ sidecar: { idleTimeout: "forever" } }, "at '/sidecar/idleTimeout': 'forever' does not match pattern"],
-  [{ hpa: { approach: 1 } }, "at '/hpa/approach': value must be one of 2, 3"],
-  [{ hpa: { models: [{ name: "iris", maxReplicas: 3, metric: "cpu" }] } }, "at '/hpa/models/0/metric': value must be one of 'lagscale_model_concurrency', 'lagscale_model_lag'"],
-  [{ seldon: { enabled: "yes" } }, "at '/seldon/enabled': got string, want boolean"],
-];
-// Combinations each value allows but the cluster would not: refused at render time, naming the
-// values, instead of a crash-looping coordinator or a broken rollout.
-const noToken = { auth: { generate: false } };
-rejections.push(
-  [{ coordinator: { leaderElection: { leaseDuration: "10s", renewDeadline: "15s" } } }, "coordinator.leaderElection.leaseDuration: 10s must exceed the renew deadline (coordinator.leaderElection.renewDeadline 15s)"],
-  [{ coordinator: { leaderElection: { renewDeadline: "2s", retryPeriod: "5s" } } }, "coordinator.leaderElection.renewDeadline: 2s must exceed 1.2 x the retry period (coordinator.leaderElection.retryPeriod 5s)"],
-  [{ coordinator: { leaderElection: { renewDeadline: "1200ms", retryPeriod: "1s" } } }, "coordinator.leaderElection.renewDeadline: 1200ms must exceed 1.2 x the retry period"],
-  [{ coordinator: { config: { models: [{ name: "iris", minReplicas: 30 }] } } }, "coordinator.config.models[0] (iris): minReplicas (30) is greater than maxReplicas (10, from coordinator.config.defaults)"],
-  [{ coordinator: { config: { defaults: { minReplicas: 4 }, models: [{ name: "iris", maxReplicas: 3 }] } } }, "coordinator.config.models[0] (iris): minReplicas (4, from coordinator.config.defaults) is greater than maxReplicas (3)"],
-  [{ coordinator: { config: { servers: [{ name: "s", placement: "all", minReplicas: 11 }] } } }, "coordinator.config.servers[0] (s): minReplicas (11) is greater than maxReplicas (10, from the coordinator's default)"],
-  [{ coordinator: { grpcPort: 8080 } }, "coordinator.grpcPort and coordinator.httpPort are both 8080: the coordinator listens on each in one container, so they must all differ"],
-  [{ ...noToken, injector: { enabled: true, port: 8080 } }, "coordinator.httpPort and injector.port are both 8080"],
-  [{ server: { enabled: true }, sidecar: { httpPort: 9090 } }, "sidecar.httpPort and sidecar.adminPort are both 9090: the sidecar's ports and the inference server's it forwards to share the pod, so they must all differ"],
-  [{ server: { enabled: true }, sidecar: { httpPort: 9000 } }, "sidecar.httpPort and sidecar.upstreamHttpPort are both 9000"],
-  [{ sidecar: { grpcPort: 9001 } }, "sidecar.grpcPort and sidecar.upstreamGrpcPort are both 9001"],
-  [{ ...noToken, injector: { enabled: true, tls: { source: "cert-manager", certManager: { issuerRef: { kind: "ClusterIssuer" } } } } }, "at '/injector/tls/certManager/issuerRef': missing property 'name'"],
-  [{ coordinator: { enabled: false }, server: { enabled: true } }, "coordinator.enabled is false and sidecar.coordinatorAddress is empty: the sidecars of server.enabled would report to rel-lagscale.ml.svc:7070, a Service this release does not render; set sidecar.coordinatorAddress"],
-  [{ coordinator: { enabled: false }, seldon: { serverConfig: { enabled: true } } }, "the sidecars of seldon.serverConfig.enabled would report to rel-lagscale.ml.svc:7070"],
-  [{ coordinator: { enabled: false }, keda: { enabled: true } }, "keda.enabled needs coordinator.enabled"],
-  [{ coordinator: { podDisruptionBudget: { maxUnavailable: 5 } } }, "coordinator.podDisruptionBudget.maxUnavailable (5) is not below coordinator.replicas (2): a drain could evict every coordinator at once"],
-  [{ coordinator: { replicas: 3, podDisruptionBudget: { maxUnavailable: 3 } } }, "use at most 2, or podDisruptionBudget.enabled=false"],
-  [{ ...noToken, injector: { enabled: true, failurePolicy: "Fail" }, coordinator: { replicas: 0 } }, "injector.failurePolicy is Fail and coordinator.replicas is 0: with no coordinator to answer the webhook, the API server would refuse every new pod the webhook selects"],
-);
-await test("combinations next to those refused still render", async () => {
-  await build({ coordinator: { leaderElection: { leaseDuration: "1m", renewDeadline: "500ms", retryPeriod: "400ms" } } });
-  await build({ coordinator: { config: { models: [{ name: "iris", minReplicas: 10 }], servers: [{ name: "s", placement: "all", maxReplicas: 1 }] } } });
-  await build({ coordinator: { replicas: 3, podDisruptionBudget: { maxUnavailable: 2 } } });
-  await build({ coordinator: { replicas: 0 }, injector: { enabled: true, failurePolicy: "Ignore" }, ...noToken });
-  await build({ sidecar: { grpcPort: 0, upstreamGrpcPort: 8000 } });
-  await build({ ...noToken, injector: { enabled: true, tls: { source: "cert-manager", certManager: { issuerRef: { name: "corp-ca", kind: "ClusterIssuer" } } } } });
-});
-
-for (const [values, message] of rejections) {
-  await test(`schema rejects ${JSON.stringify(values)}`, async () => {
-    const err = renderFails(values);
-    assert(err.includes(message), `expected message containing:\n  ${message}\ngot:\n  ${err.trim()}`);
-  });
-}
-
+await monitoringTests();
+await valuesTests();
 await dockerfileTests();
 await injectorTests();
 await kedaTests();

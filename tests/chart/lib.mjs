@@ -80,7 +80,6 @@ export function render(values, { release = "rel", namespace = "ml", chart = char
   for (const d of docs) assert(d.errors.length === 0, `invalid YAML from helm: ${d.errors[0]}`);
   return docs.map((d) => d.toJS()).filter((o) => o != null);
 }
-// Renders expecting failure; returns helm's error output.
 // Lints, renders and strictly validates every object: what most chart tests start from.
 export async function renderValid(values) {
   lint(values);
@@ -88,6 +87,7 @@ export async function renderValid(values) {
   await validateAll(objs);
   return objs;
 }
+// Renders expecting failure; returns helm's error output.
 export function renderFails(values) {
   const r = helm(["template", "rel", chartDir, "-n", "ml", ...valuesArgs(values)]);
   assert(r.code !== 0, "helm template succeeded but should have rejected the values");
@@ -99,6 +99,44 @@ export function one(objs, kind, name) {
   const found = find(objs, kind, name);
   assert(found.length === 1, `expected exactly one ${kind}${name ? " " + name : ""}, found ${found.length}`);
   return found[0];
+}
+
+export const roles = (objs) => [...find(objs, "Role"), ...find(objs, "ClusterRole")];
+
+// Checks every render gets: schema-valid objects, consistent pods, secure chart-owned containers.
+export async function common(objs) {
+  await validateAll(objs);
+  for (const o of objs) {
+    assert(o.metadata.labels?.["app.kubernetes.io/instance"] === "rel", `${o.kind} ${o.metadata.name} lacks instance label`);
+  }
+  for (const { owner, spec } of podSpecs(objs)) {
+    const numbers = spec.containers.flatMap((c) => (c.ports || []).map((p) => p.containerPort));
+    const names = spec.containers.flatMap((c) => (c.ports || []).map((p) => p.name));
+    assert(new Set(numbers).size === numbers.length, `${owner}: two containers claim one port: ${numbers}`);
+    assert(new Set(names).size === names.length, `${owner}: duplicate port names: ${names}`);
+    for (const c of spec.containers.filter((c) => ["coordinator", "lagscale-sidecar", "server"].includes(c.name))) {
+      const sc = c.securityContext || {};
+      assert(sc.readOnlyRootFilesystem === true, `${owner}/${c.name}: root filesystem not read-only`);
+      assert(sc.allowPrivilegeEscalation === false, `${owner}/${c.name}: privilege escalation allowed`);
+      eq(sc.capabilities?.drop, ["ALL"], `${owner}/${c.name}: capabilities dropped`);
+      assert(sc.runAsNonRoot === true || spec.securityContext?.runAsNonRoot === true, `${owner}/${c.name}: may run as root`);
+      assert(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${owner}/${c.name}: no resource requests`);
+      assert(!/:latest$/.test(c.image), `${owner}/${c.name}: image uses :latest`);
+    }
+  }
+  for (const r of roles(objs)) {
+    for (const rule of r.rules) {
+      for (const field of ["apiGroups", "resources", "verbs", "resourceNames"]) {
+        assert(!(rule[field] || []).includes("*"), `${r.kind} ${r.metadata.name}: wildcard in ${field}`);
+      }
+    }
+  }
+  return objs;
+}
+// Renders with lint and the common checks.
+export async function build(values, opts) {
+  lint(values);
+  return common(render(values, opts));
 }
 
 // ---- schema validation ----------------------------------------------------------------------

@@ -5,17 +5,14 @@
 // account for every request exactly, with the outcomes the clients themselves saw.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <latch>
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -309,28 +306,6 @@ bool SetFdLimit(pid_t pid, rlim_t soft) {
   if (::prlimit(pid, RLIMIT_NOFILE, nullptr, &old) != 0) return false;
   rlimit now{soft, old.rlim_max};
   return ::prlimit(pid, RLIMIT_NOFILE, &now, nullptr) == 0;
-}
-
-// CPU seconds a thread of `pid` called `name` has used (utime + stime in /proc), -1 if none.
-double ThreadCpuSeconds(pid_t pid, const std::string& name) {
-  const std::string task = "/proc/" + std::to_string(pid) + "/task";
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator(task, ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    std::ifstream comm(it->path() / "comm");
-    std::string thread_name;
-    if (!std::getline(comm, thread_name) || thread_name != name) continue;
-    std::ifstream stat(it->path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    std::istringstream fields(line.substr(line.rfind(')') + 2));  // from field 3, the state
-    std::string skip;
-    for (int i = 3; i < 14; ++i) fields >> skip;
-    double utime = 0, stime = 0;
-    fields >> utime >> stime;
-    return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
-  return -1;
 }
 
 TEST(HttpHardening, OutOfDescriptorsRefusesNewConnectionsAndKeepsExistingOnes) {

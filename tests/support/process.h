@@ -115,4 +115,8 @@ long RssKiB(pid_t pid);
 // The names `top -H`, `ps -L` and perf show for a process's threads (/proc/<pid>/task/*/comm).
 std::set<std::string> ThreadNames(pid_t pid);
 
+// CPU seconds (user + system, /proc/<pid>/task/*/stat) the thread of a process named `name` has
+// used, or -1 if it has no such thread.
+double ThreadCpuSeconds(pid_t pid, const std::string& name);
+
 }  // namespace lagscale::testing
