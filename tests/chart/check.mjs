@@ -258,6 +258,16 @@ await test("image.registry prefixes lagscale's images, never a server image the 
   eq(coordinator.image, "reg.example.com/lagscale/lagscale-coordinator:0.1.0", "the coordinator from the registry");
 });
 
+await test("an image digest pins lagscale's images by digest; a digest in the tag is refused", async () => {
+  const digest = `sha256:${"a1".repeat(32)}`;
+  const objs = await build({ server: { enabled: true }, image: { registry: "reg.example.com", coordinator: { digest }, sidecar: { tag: "0.2.0", digest } } });
+  eq(one(objs, "Deployment", FULL).spec.template.spec.containers[0].image, `reg.example.com/lagscale/lagscale-coordinator@${digest}`, "coordinator");
+  const pod = one(objs, "Deployment", `${FULL}-testserver`).spec.template.spec;
+  eq(pod.containers.map((c) => c.image).sort(), [`reg.example.com/lagscale/lagscale-sidecar@${digest}`, "reg.example.com/lagscale/lagscale-testserver:0.1.0"], "sidecar by digest, test server by tag");
+  const err = renderFails({ image: { coordinator: { tag: `@${digest}` } } });
+  assert(err.includes("at '/image/coordinator/tag'"), err);
+});
+
 await test("named template in a user's chart: include \"lagscale.sidecar\" .Subcharts.lagscale", async () => {
   const parent = path.join(tmp, "parent");
   fs.mkdirSync(path.join(parent, "templates"), { recursive: true });

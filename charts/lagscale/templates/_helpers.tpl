@@ -64,15 +64,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* Image reference: (dict "root" $ "image" .Values.image.sidecar). image.registry prefixes
-lagscale's own images only; pass "registry" "" for an image named in full by the user. */}}
+{{/* Image reference: (dict "root" $ "image" .Values.image.sidecar): repository@digest when the
+image has a digest, else repository:tag. image.registry prefixes lagscale's own images only; pass
+"registry" "" for an image named in full by the user. */}}
 {{- define "lagscale.image" -}}
-{{- $tag := .image.tag | default .root.Chart.AppVersion -}}
 {{- $registry := ternary .registry .root.Values.image.registry (hasKey . "registry") -}}
+{{- $repository := .image.repository -}}
 {{- if $registry -}}
-{{- printf "%s/%s:%s" (trimSuffix "/" $registry) .image.repository $tag -}}
+{{- $repository = printf "%s/%s" (trimSuffix "/" $registry) .image.repository -}}
+{{- end -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" $repository .image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .image.repository $tag -}}
+{{- printf "%s:%s" $repository (.image.tag | default .root.Chart.AppVersion) -}}
 {{- end -}}
 {{- end -}}
 
