@@ -152,6 +152,11 @@ void ClientConnection::OnUpstreamWritten(bool keep, const error_code& ec) {
     MaybeFinishExchange();
     return;
   }
+  // The whole request is out: the answer is due from now, however long the upload took, so the
+  // upstream's silence counts from here.
+  if (request_.message_done()) {
+    SetUpstreamDeadline(Clock::now() + worker_.config().upstream_timeout);
+  }
   Process();
 }
 

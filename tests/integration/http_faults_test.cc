@@ -226,11 +226,13 @@ TEST(HttpFaults, BodyStalledAfterTheAnswerBeganIsTheClientsError) {
 }
 
 // --upstream-timeout is the server's silence while an answer is due: a slow but steady upload
-// that takes longer is the client's time (bounded by --idle-timeout between pieces), not a 504.
+// that takes longer is the client's time (bounded by --idle-timeout between pieces), not a 504,
+// and the answer is due from the end of the body, not from the start of the exchange.
 TEST(HttpFaults, SlowButSteadyUploadIsNotAnUpstreamTimeout) {
   FakeUpstream upstream([](FakeConn& c) {
     const std::string head = c.ReadHead();
     if (head.empty() || !c.ReadBody(std::stoull(HeadValue(head, "content-length")))) return;
+    std::this_thread::sleep_for(200ms);  // service time, inside the timeout once the body is in
     c.Send(OkResponse("ok"));
   });
   SidecarProcess sidecar =
@@ -239,7 +241,9 @@ TEST(HttpFaults, SlowButSteadyUploadIsNotAnUpstreamTimeout) {
   RawClient client(sidecar.http);
   client.Send("POST /v2/models/upload/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 48\r\n\r\n");
   for (int i = 0; i < 6; ++i) {
-    std::this_thread::sleep_for(150ms);  // the client's pace: 900 ms in all, 3x the timeout
+    // The client's pace: 840 ms in all, nearly 3x the timeout, the body whole 60 ms before the
+    // third 300 ms mark and the answer 200 ms after it.
+    std::this_thread::sleep_for(140ms);
     client.Send("8 bytes.");
   }
   RawResponse r = client.Read(false, 5s);
