@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "json_input.h"
+
 namespace lagscale::coordinator {
 namespace {
 
@@ -24,7 +26,7 @@ std::optional<int> SmallInt(const json& doc, const char* key) {
 }
 
 json ParseObject(std::string_view body) {
-  json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  json doc = ParseUntrustedJson(body);
   return doc.is_object() ? doc : json();
 }
 

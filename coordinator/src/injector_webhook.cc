@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "json_input.h"
+
 namespace lagscale::coordinator {
 namespace {
 
@@ -66,7 +68,12 @@ void Log(const std::string& pod, const Injection& injection) {
 
 HttpReply ReviewAdmission(const std::string& body, const SidecarTemplate& tmpl, SidecarMode mode,
                           CoordinatorMetrics& metrics) {
-  const json review = json::parse(body, nullptr, false);
+  bool too_deep = false;
+  const json review = ParseUntrustedJson(body, &too_deep);
+  if (too_deep) {
+    return BadReview("body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels",
+                     metrics);
+  }
   if (review.is_discarded() || !review.is_object()) return BadReview("body is not JSON", metrics);
   if (review.value("apiVersion", json()) != "admission.k8s.io/v1" ||
       review.value("kind", json()) != "AdmissionReview") {

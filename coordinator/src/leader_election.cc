@@ -10,6 +10,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "json_input.h"
 #include "kube_api.h"
 #include "lagscale/base/thread_name.h"
 #include "lagscale/coordinator/api_responses.h"
@@ -155,7 +156,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   const HttpResponse got = s.api.Call("GET", LeasePath(), "", "", CallTimeoutSeconds());
   if (got.status == 404) return Create(now, start_ns);
   if (got.status != 200) return Fail(ErrorOf(got, "GET " + LeasePath()));
-  json lease = json::parse(got.body, nullptr, /*allow_exceptions=*/false);
+  json lease = ParseUntrustedJson(got.body);
   if (!lease.is_object()) return Fail("GET " + LeasePath() + ": not a JSON object");
   if (!lease.contains("spec") || !lease["spec"].is_object()) lease["spec"] = json::object();
   const int64_t read_ns = clock_->MonotonicNs();
@@ -209,10 +210,12 @@ void LeaderElector::ShowHolder() {
 
 bool LeaderElector::Succeeded(const std::string& reply, int64_t start_ns) {
   try {
-    state_->Observe(json::parse(reply), clock_->MonotonicNs());
+    json lease = ParseUntrustedJson(reply);
+    if (!lease.is_object()) return Fail("lease written but its reply is not a JSON object");
+    state_->Observe(std::move(lease), clock_->MonotonicNs());
     ShowHolder();
   } catch (const std::exception& e) {
-    return Fail(std::string("lease written but its reply is not JSON: ") + e.what());
+    return Fail(std::string("lease written but its reply is not a Lease: ") + e.what());
   }
   valid_until_ns_.store(start_ns + static_cast<int64_t>(config_.renew_deadline_s * 1e9));
   {

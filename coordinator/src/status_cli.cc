@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http_client.h"
+#include "json_input.h"
 
 namespace lagscale::coordinator {
 namespace {
@@ -44,10 +45,20 @@ std::string Decision(const json& d, int64_t now_unix_ms) {
          d.value("reason", std::string()) + ")";
 }
 
+// A cell as the terminal may show it: names come from reports, which anyone holding the token can
+// send, so control characters (escape sequences among them) print as '?'.
+std::string Printable(std::string cell) {
+  for (char& c : cell) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return cell;
+}
+
 // Left-aligned columns, two spaces apart, like kubectl; the last column is not padded.
-std::string Table(const std::vector<Row>& rows) {
+std::string Table(std::vector<Row> rows) {
   std::vector<size_t> width;
-  for (const Row& r : rows) {
+  for (Row& r : rows) {
+    for (std::string& cell : r) cell = Printable(std::move(cell));
     width.resize(std::max(width.size(), r.size()));
     for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
   }
@@ -112,13 +123,20 @@ bool PrintOnce(const HttpEndpoint& endpoint, const StatusCommandOptions& options
                  r.status ? ("HTTP " + std::to_string(r.status)).c_str() : r.error.c_str());
     return false;
   }
-  const json doc = json::parse(r.body, nullptr, false);
+  const json doc = ParseUntrustedJson(r.body);
   if (doc.is_discarded() || !doc.is_object()) {
     std::fprintf(stderr, "lagscale-coordinator status: %s/status is not a status document\n",
                  options.url.c_str());
     return false;
   }
-  const std::string text = FormatStatusTables(doc, NowUnixMs());
+  std::string text;
+  try {
+    text = FormatStatusTables(doc, NowUnixMs());
+  } catch (const json::exception& e) {
+    std::fprintf(stderr, "lagscale-coordinator status: %s/status is not a status document (%s)\n",
+                 options.url.c_str(), e.what());
+    return false;
+  }
   std::fputs(clear ? ("\x1b[H\x1b[2J" + text).c_str() : text.c_str(), stdout);
   std::fflush(stdout);
   return true;

@@ -104,13 +104,16 @@ TEST_F(InjectorWebhookTest, MalformedReviewsGetA400ThatSaysWhy) {
       {R"({"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u"}})",
        "expected apiVersion admission.k8s.io/v1, kind AdmissionReview"},
       {Review({{"kind", {{"kind", "Pod"}}}}).dump(), "request.uid is missing"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","x":)" +
+           std::string(300, '[') + std::string(300, ']') + "}}",
+       "body nests deeper than 256 levels"},
   };
   for (const auto& [body, why] : cases) {
     const HttpReply reply = Send(body);
     EXPECT_EQ(reply.status, 400) << body;
     EXPECT_EQ(json::parse(reply.body)["error"], why);
   }
-  EXPECT_TRUE(Counted("invalid_review", 3));
+  EXPECT_TRUE(Counted("invalid_review", 4));
 }
 
 TEST_F(InjectorWebhookTest, APodWithFieldsOfTheWrongTypeIsAdmittedUnchanged) {

@@ -51,6 +51,17 @@ TEST(StatusCliTest, PrintsOneAlignedRowPerModelAndServer) {
   EXPECT_NE(lines[5].find("all"), std::string::npos);
 }
 
+TEST(StatusCliTest, ControlCharactersInNamesNeverReachTheTerminal) {
+  nlohmann::json status = nlohmann::json::parse(kStatus);
+  status["models"][0]["name"] = "\x1b]0;pwned\x07\x1b[2J\x1b[31mFAKE\x1b[0m";
+  status["servers"][0]["name"] = "ml\nserver";
+  const std::string text = FormatStatusTables(status, 1700000100000);
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x07'), std::string::npos);
+  EXPECT_NE(text.find("?]0;pwned??[2J?[31mFAKE?[0m  mlserver"), std::string::npos) << text;
+  EXPECT_NE(text.find("ml?server"), std::string::npos) << text;
+}
+
 TEST(StatusCliTest, EmptyStatusPrintsHeadersOnly) {
   const auto lines =
       Lines(FormatStatusTables(nlohmann::json::parse(R"({"models":[],"servers":[]})"), 0));

@@ -209,6 +209,14 @@ TEST_F(InjectorTest, MalformedReviewGets400AndTheWebhookKeepsServing) {
   r = Post(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}})");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["error"], "request.uid is missing");
+  // 100,000 nested arrays in 200 KB: copying that value overflowed the webhook thread's stack and
+  // took the whole coordinator down.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  r = Post(
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","x":)" +
+      deep + "}}");
+  EXPECT_EQ(r.status, 400) << r.error;
+  EXPECT_EQ(json::parse(r.body)["error"], "body nests deeper than 256 levels");
   EXPECT_EQ(Post("{}", "/mutate").status, 404);
   EXPECT_EQ(
       Https("GET", addresses_["webhook"], "/inject", "", (dir_.path() / "ca.pem").string()).status,
@@ -219,7 +227,7 @@ TEST_F(InjectorTest, MalformedReviewGets400AndTheWebhookKeepsServing) {
   r = Post(golden["review"].dump());
   EXPECT_EQ(r.status, 200) << r.error;
   EXPECT_TRUE(json::parse(r.body)["response"].contains("patch"));
-  EXPECT_NE(Metrics().find("lagscale_coordinator_injections_total{result=\"invalid_review\"} 2"),
+  EXPECT_NE(Metrics().find("lagscale_coordinator_injections_total{result=\"invalid_review\"} 3"),
             std::string::npos);
 }
 

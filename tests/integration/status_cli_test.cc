@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/fake_upstream.h"
 #include "support/live_stack.h"
 
 namespace lagscale::testing {
@@ -100,6 +101,23 @@ TEST(StatusCliErrorsTest, UnreachableCoordinatorExitsWithOneAndSaysWhy) {
   ASSERT_NE(cli, nullptr);
   EXPECT_EQ(cli->Wait(20s), std::optional<int>(1));
   EXPECT_NE(cli->stderr_text().find("/status"), std::string::npos) << cli->stderr_text();
+}
+
+TEST(StatusCliErrorsTest, ADocumentWithFieldsOfTheWrongTypeExitsWithOne) {
+  for (const std::string body :
+       {R"({"models":"x","servers":5})", R"({"models":[null,1,"x"]})",
+        R"({"models":[{"name":"m","last_decision":{"time_unix_ms":"y"}}]})"}) {
+    FakeUpstream server([&body](FakeConn& c) {
+      c.ReadHead();
+      c.Send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    });
+    auto cli = ChildProcess::Start({kCoordinator, "status", "--url", "http://" + server.address()});
+    ASSERT_NE(cli, nullptr);
+    EXPECT_EQ(cli->Wait(20s), std::optional<int>(1)) << body << "\n" << cli->stderr_text();
+    EXPECT_NE(cli->stderr_text().find("is not a status document"), std::string::npos)
+        << cli->stderr_text();
+  }
 }
 
 TEST(StatusCliErrorsTest, MalformedUrlExitsWithOneNamingTheFlag) {

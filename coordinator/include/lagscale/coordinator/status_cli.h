@@ -30,7 +30,8 @@ CLI::App* AddStatusCommand(CLI::App& app, StatusCommandOptions& options);
 int RunStatusCommand(const StatusCommandOptions& options);
 
 // The MODELS and SERVERS tables of a /status document, columns aligned, one row per target.
-// `now_unix_ms` dates the LAST DECISION column ("12s ago").
+// `now_unix_ms` dates the LAST DECISION column ("12s ago"). Control characters in names print as
+// '?'. Throws nlohmann::json::exception when a field has the wrong type.
 std::string FormatStatusTables(const nlohmann::json& status, int64_t now_unix_ms);
 
 }  // namespace lagscale::coordinator
