@@ -16,6 +16,7 @@
 
 #include "lagscale/base/flags.h"
 #include "lagscale/base/logging.h"
+#include "lagscale/base/names.h"
 #include "lagscale/version.h"
 
 namespace lagscale::sidecar {
@@ -125,10 +126,21 @@ void AddProxyFlags(CLI::App& app, SidecarConfig& c, AddressFlags& a, size_t& thr
       ->envname("LAGSCALE_MAX_MODELS")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
+  // The coordinator refuses reports whose names break this rule: say so at start-up instead.
+  const CLI::Validator identity(
+      [](std::string& name) {
+        return base::IsValidIdentityName(name)
+                   ? std::string()
+                   : "expected [A-Za-z0-9._-], 1 to " + std::to_string(base::kMaxIdentityBytes) +
+                         " characters";
+      },
+      "NAME");
   app.add_option("--server-name", c.server_name, "the `server` label on every series")
-      ->envname("LAGSCALE_SERVER_NAME");
+      ->envname("LAGSCALE_SERVER_NAME")
+      ->check(identity);
   app.add_option("--pod-name", c.pod_name, "the `pod` label (default: POD_NAME, then hostname)")
-      ->envname("LAGSCALE_POD_NAME");
+      ->envname("LAGSCALE_POD_NAME")
+      ->check(identity);
   app.add_option("--max-header-bytes", c.proxy.max_header_bytes, "request head limit (431)")
       ->envname("LAGSCALE_MAX_HEADER_BYTES")
       ->check(CLI::Range(size_t{256}, size_t{1} << 24))
@@ -270,8 +282,8 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   AddGrpcAndReportFlags(app, c);
   app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error|critical|off")
       ->envname("LAGSCALE_LOG_LEVEL")
-      ->check(CLI::IsMember(
-          std::vector<std::string>(base::kLogLevels.begin(), base::kLogLevels.end())))
+      ->check(
+          CLI::IsMember(std::vector<std::string>(base::kLogLevels.begin(), base::kLogLevels.end())))
       ->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -290,6 +302,14 @@ std::optional<SidecarConfig> ParseFlags(int argc, const char* const* argv, int& 
   if (c.pod_name.empty()) {
     const char* pod = std::getenv("POD_NAME");
     c.pod_name = pod != nullptr && *pod != '\0' ? pod : Hostname();
+    if (!base::IsValidIdentityName(c.pod_name)) {
+      std::fprintf(stderr,
+                   "--pod-name: POD_NAME or the host name \"%s\" is not a valid name "
+                   "(expected [A-Za-z0-9._-]); set --pod-name\n",
+                   c.pod_name.substr(0, 64).c_str());
+      exit_code = static_cast<int>(CLI::ExitCodes::ValidationError);
+      return std::nullopt;
+    }
   }
   exit_code = 0;
   return c;

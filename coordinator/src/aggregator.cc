@@ -119,7 +119,9 @@ std::optional<Aggregator::Outcome> Aggregator::Continuity(const v1::PodReport& r
       return std::nullopt;
     }
     if (mc.arrivals() - pm.arrivals > kMaxCounterStep ||
-        Completions(mc) - pm.completions > kMaxCounterStep) {
+        Completions(mc) - pm.completions > kMaxCounterStep ||
+        mc.prompt_tokens() - pm.prompt_tokens > kMaxCounterStep ||
+        mc.completion_tokens() - pm.completion_tokens > kMaxCounterStep) {
       ++refusals_.values;
       refusals_.last = "report from " + key.substr(0, 256) + " rejected: model \"" +
                        mc.model().substr(0, 128) + "\" counters jumped by more than 2^32";

@@ -1,7 +1,11 @@
 // The aggregator's defences against untrusted reports: absurd values, caps, forgetting.
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "lagscale/base/names.h"
 #include "lagscale/coordinator/aggregator.h"
 
 namespace lagscale::coordinator {
@@ -50,9 +54,45 @@ std::string Absurd(const v1::ModelCounters& m) {
   return m.has_time_to_first_byte() ? AbsurdHistogram(m.time_to_first_byte()) : std::string();
 }
 
+// A name from a report as a message may show it: quoted, cut to 64 bytes, control bytes as '?'.
+std::string Shown(std::string_view name) {
+  std::string out(name.substr(0, 64));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return "\"" + out + (name.size() > 64 ? "...\"" : "\"");
+}
+
+// Why the names in `report` cannot be a sidecar's; empty when they can. Names become metric
+// labels and /status keys, and a pod is keyed "server/pod", so each follows the rule the sidecar
+// applies to its own (lagscale/base/names.h), and a model is listed once: a second entry would be
+// applied as a delta against the first.
+std::string BadNames(const v1::PodReport& report) {
+  if (!base::IsValidIdentityName(report.pod())) return "pod name " + Shown(report.pod());
+  if (!report.server().empty() && !base::IsValidIdentityName(report.server())) {
+    return "server name " + Shown(report.server());
+  }
+  std::vector<std::string_view> names;
+  names.reserve(report.models_size());
+  for (const auto& m : report.models()) {
+    if (!base::IsValidModelName(m.model())) return "model name " + Shown(m.model());
+    names.push_back(m.model());
+  }
+  std::sort(names.begin(), names.end());
+  if (auto twice = std::adjacent_find(names.begin(), names.end()); twice != names.end()) {
+    return "model " + Shown(*twice) + " listed twice";
+  }
+  return {};
+}
+
 }  // namespace
 
 std::optional<Aggregator::Outcome> Aggregator::Admit(const v1::PodReport& report, bool new_pod) {
+  if (std::string why = BadNames(report); !why.empty()) {
+    ++refusals_.values;
+    refusals_.last = "report rejected: " + why;
+    return Outcome::kRejected;
+  }
   const std::string who = report.server() + "/" + report.pod();
   // Snapshot times near the ends of int64 would overflow the delta arithmetic.
   constexpr int64_t kMaxSnapshotNs = int64_t{1} << 62;  // ~146 years of sidecar uptime

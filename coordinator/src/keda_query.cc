@@ -4,19 +4,11 @@
 #include <iterator>
 #include <string_view>
 
+#include "lagscale/base/names.h"
 #include "lagscale/coordinator/keda_scaler.h"
 
 namespace lagscale::coordinator {
 namespace {
-
-// The sidecar's rule for model names (and a fine one for server names):
-// [A-Za-z0-9][A-Za-z0-9._-]{0,127}.
-bool ValidName(const std::string& name) {
-  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
-  if (name.empty() || name.size() > 128 || !alnum(name.front())) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
-}
 
 std::string Quote(const std::string& s) {
   return "\"" + (s.size() > 64 ? s.substr(0, 64) + "..." : s) + "\"";
@@ -67,7 +59,7 @@ std::string ParseKedaQuery(const std::map<std::string, std::string>& metadata, K
     return "scalerMetadata: missing model or server (the name of what to scale on)";
   }
   const auto& [key, name] = model != metadata.end() ? *model : *server;
-  if (!ValidName(name)) {
+  if (!base::IsValidModelName(name)) {
     return "scalerMetadata." + key + ": invalid name " + Quote(name) +
            " (expected [A-Za-z0-9][A-Za-z0-9._-]{0,127})";
   }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "externalscaler/externalscaler.grpc.pb.h"
+#include "lagscale/base/names.h"
 #include "lagscale/base/thread_name.h"
 
 namespace lagscale::coordinator {
@@ -24,6 +25,19 @@ std::map<std::string, std::string> Metadata(const es::ScaledObjectRef& ref) {
 
 std::string ScaledObject(const es::ScaledObjectRef& ref) {
   return ref.namespace_() + "/" + ref.name();
+}
+
+// The query of `ref`; an error message when its metadata is bad or its names are not Kubernetes
+// names. The ScaledObject's namespace/name are kept for /status, so they are bounded like names.
+std::string ParseRef(const es::ScaledObjectRef& ref, KedaQuery& query) {
+  for (const std::string* name : {&ref.namespace_(), &ref.name()}) {
+    if (!name->empty() && !base::IsValidIdentityName(*name)) {
+      return "scaledObjectRef: namespace and name must be Kubernetes names ([A-Za-z0-9._-], at "
+             "most " +
+             std::to_string(base::kMaxIdentityBytes) + " characters)";
+    }
+  }
+  return ParseKedaQuery(Metadata(ref), query);
 }
 
 int64_t UnixMs() {
@@ -54,7 +68,7 @@ struct Answered {
 std::optional<Answered> AnswerOrRefuse(ScalerViewHub& hub, const es::ScaledObjectRef& ref,
                                        grpc::ServerUnaryReactor* reactor) {
   Answered out;
-  if (std::string error = ParseKedaQuery(Metadata(ref), out.query); !error.empty()) {
+  if (std::string error = ParseRef(ref, out.query); !error.empty()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error));
     return std::nullopt;
   }
@@ -223,7 +237,7 @@ grpc::ServerUnaryReactor* KedaScaler::Impl::IsActive(grpc::CallbackServerContext
 grpc::ServerWriteReactor<es::IsActiveResponse>* KedaScaler::Impl::StreamIsActive(
     grpc::CallbackServerContext*, const es::ScaledObjectRef* ref) {
   KedaQuery q;
-  if (std::string error = ParseKedaQuery(Metadata(*ref), q); !error.empty()) {
+  if (std::string error = ParseRef(*ref, q); !error.empty()) {
     return new RefusedStream(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error));
   }
   auto* stream = new ActivityStream(*this, std::move(q), ScaledObject(*ref));

@@ -7,22 +7,6 @@
 
 namespace lagscale::metrics {
 
-namespace {
-
-bool IsNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
-}
-
-bool IsAlnum(char c) { return IsNameChar(c) && c != '.' && c != '_' && c != '-'; }
-
-}  // namespace
-
-bool IsValidModelName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxModelNameBytes || !IsAlnum(name.front())) return false;
-  return std::all_of(name.begin(), name.end(), IsNameChar);
-}
-
 struct ModelTable::Entry {
   std::atomic<bool> published{false};
   uint8_t length = 0;
@@ -81,7 +65,8 @@ ModelId ModelTable::Resolve(std::string_view name) {
 }
 
 ModelId ModelTable::id_limit() const {
-  return static_cast<ModelId>(std::min<uint64_t>(next_id_.load(std::memory_order_acquire), max_models_));
+  return static_cast<ModelId>(
+      std::min<uint64_t>(next_id_.load(std::memory_order_acquire), max_models_));
 }
 
 bool ModelTable::Published(ModelId id) const {

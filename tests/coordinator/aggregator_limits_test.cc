@@ -97,6 +97,64 @@ TEST_F(AggregatorLimitsTest, AbsurdValuesRejectTheWholeReport) {
   EXPECT_EQ(agg.refusals().values, 6u);
 }
 
+TEST_F(AggregatorLimitsTest, TokenCountersThatLeapAreRejectedLikeRequestCounters) {
+  ASSERT_EQ(Apply(Report("a", 1, 1, 1, 5)), Outcome::kBaseline);
+  auto leap = Report("a", 2, 2, 1, 6);
+  leap.mutable_models(0)->set_prompt_tokens(uint64_t{1} << 40);
+  EXPECT_EQ(Apply(leap), Outcome::kRejected);
+  leap.mutable_models(0)->set_prompt_tokens(0);
+  leap.mutable_models(0)->set_completion_tokens(uint64_t{1} << 40);
+  EXPECT_EQ(Apply(leap), Outcome::kRejected);
+  EXPECT_EQ(agg.refusals().values, 2u);
+  EXPECT_EQ(Apply(Report("a", 3, 3, 1, 7)), Outcome::kApplied);
+}
+
+// Names become labels and /status keys: a report with a name no sidecar sends is rejected whole,
+// and the refusal shows the name without its control bytes.
+TEST_F(AggregatorLimitsTest, NamesNoSidecarSendsRejectTheWholeReport) {
+  const auto with = [](const std::string& server, const std::string& pod,
+                       const std::string& model) {
+    v1::PodReport r = Report(pod, 1, 1, 1);
+    r.set_server(server);
+    r.mutable_models(0)->set_model(model);
+    return r;
+  };
+  const v1::PodReport bad[] = {
+      with("srv", "p", ""),
+      with("srv", "p", std::string(129, 'm')),
+      with("srv", "p", "a\x1b[2Jb"),
+      with("srv", "p", "a/b"),
+      with("srv", std::string(254, 'p'), "m"),
+      with("srv", "p/q", "m"),
+      with("a/b", "p", "m"),
+      with("s v", "p", "m"),
+  };
+  for (const auto& r : bad) EXPECT_EQ(Apply(r), Outcome::kRejected) << r.ShortDebugString();
+  EXPECT_EQ(agg.refusals().values, std::size(bad));
+  EXPECT_EQ(agg.pod_count(), 0u);
+  EXPECT_TRUE(agg.models().empty());
+  EXPECT_EQ(agg.refusals().last, "report rejected: server name \"s v\"");
+  EXPECT_EQ(Apply(with("srv", "p", "a\x1b[2Jb")), Outcome::kRejected);
+  EXPECT_EQ(agg.refusals().last, "report rejected: model name \"a?[2Jb\"");
+  // The longest names the sidecar allows, and a report without a server name, are fine.
+  EXPECT_EQ(Apply(with(std::string(253, 's'), std::string(253, 'p'), std::string(128, 'm'))),
+            Outcome::kBaseline);
+  EXPECT_EQ(Apply(with("", "p", "m.v2_x-1")), Outcome::kBaseline);
+}
+
+// Listed twice, a model's second entry would be applied as a delta against its first: a
+// difference that wraps around to ~1.8e19 requests.
+TEST_F(AggregatorLimitsTest, AModelListedTwiceInOneReportRejectsIt) {
+  ASSERT_EQ(Apply(Report("a", 1, 1, 1, 100)), Outcome::kBaseline);
+  auto twice = Report("a", 2, 2, 1, 110);
+  *twice.add_models() = Report("a", 2, 2, 1, 108).models(0);
+  EXPECT_EQ(Apply(twice), Outcome::kRejected);
+  EXPECT_EQ(agg.refusals().last, "report rejected: model \"m0\" listed twice");
+  EXPECT_EQ(Apply(Report("a", 3, 3, 1, 112)), Outcome::kApplied);
+  AdvanceTo(4);
+  EXPECT_LT(agg.FindModel("m0")->ArrivalRate(3.0), 100.0);
+}
+
 TEST_F(AggregatorLimitsTest, ModelsNoPodHostsAreForgottenAfterTheirHistoryAndFreeTheCap) {
   ASSERT_EQ(Apply(Report("a", 1, 1, 3, 0, "old")), Outcome::kBaseline);
   const uint64_t generation = agg.roster_generation();

@@ -186,6 +186,38 @@ TEST_F(KedaServiceTest, BadMetadataIsInvalidArgumentOnEveryCall) {
   EXPECT_NE(s.error_message().find("scalerMetadata.server: invalid name"), std::string::npos);
 }
 
+// The ScaledObject's namespace/name are kept for /status: a caller (no credentials needed) could
+// otherwise pin megabytes per call.
+TEST_F(KedaServiceTest, AScaledObjectRefThatIsNoKubernetesNameIsRefusedAndNotKept) {
+  for (const std::string& bad :
+       {std::string(254, 'n'), std::string("a/b"), std::string("\x1b[2J")}) {
+    grpc::ClientContext c1, c2;
+    externalscaler::GetMetricsRequest req;
+    *req.mutable_scaledobjectref() = Ref({{"model", "iris"}});
+    req.mutable_scaledobjectref()->set_namespace_(bad);
+    externalscaler::GetMetricsResponse metrics;
+    auto s = stub->GetMetrics(&c1, req, &metrics);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_NE(
+        s.error_message().find("scaledObjectRef: namespace and name must be Kubernetes names"),
+        std::string::npos)
+        << s.error_message();
+    auto ref = Ref({{"model", "iris"}});
+    ref.set_name(bad);
+    externalscaler::IsActiveResponse active;
+    auto stream = stub->StreamIsActive(&c2, ref);
+    EXPECT_FALSE(stream->Read(&active));
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  EXPECT_TRUE(hub.Reads().empty());
+  grpc::ClientContext ok;
+  externalscaler::GetMetricsRequest req;
+  *req.mutable_scaledobjectref() = Ref({{"model", "iris"}});
+  req.mutable_scaledobjectref()->set_name(std::string(253, 'n'));
+  externalscaler::GetMetricsResponse metrics;
+  EXPECT_NE(stub->GetMetrics(&ok, req, &metrics).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(KedaServiceTest, WithoutFreshReportsMetricsAreUnavailableButTheSpecIsServed) {
   grpc::ClientContext c1, c2;
   externalscaler::GetMetricsRequest req;

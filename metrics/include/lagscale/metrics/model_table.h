@@ -6,18 +6,17 @@
 #include <memory>
 #include <string_view>
 
+#include "lagscale/base/names.h"
+
 namespace lagscale::metrics {
 
 // Dense index of a model in the ledger. Ids [0, max_models) are tracked models; two more ids
 // follow them for requests that name no model and for models past the cap.
 using ModelId = uint32_t;
 
-// The longest model name accepted as a label.
-inline constexpr size_t kMaxModelNameBytes = 128;
-
-// True for names of the form [A-Za-z0-9][A-Za-z0-9._-]{0,127}. Anything else from the network is
-// not trusted as a metric label.
-bool IsValidModelName(std::string_view name);
+// The model-name rule the coordinator applies too (lagscale/base/names.h).
+using base::IsValidModelName;
+using base::kMaxModelNameBytes;
 
 // ModelTable: maps untrusted model names to dense ids, tracking at most max_models of them.
 //
