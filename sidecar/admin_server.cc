@@ -133,7 +133,7 @@ void AdminServer::Accept() {
       // Out of descriptors (or memory): the connection stays queued and the listener readable, so
       // accepting again at once would spin a core exactly when the pod is in trouble. The
       // queued probe is answered once descriptors are free.
-      accept_pause_.expires_after(kAcceptPause);
+      accept_pause_.expires_after(base::kAcceptErrorPause);
       accept_pause_.async_wait([this](const error_code& wait_ec) {
         if (!wait_ec) Accept();
       });

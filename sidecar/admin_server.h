@@ -46,8 +46,6 @@ class AdminServer {
   Sources sources_;
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_};
-  // Between accept attempts that failed for want of descriptors.
-  static constexpr std::chrono::milliseconds kAcceptPause{100};
   boost::asio::steady_timer accept_pause_{io_};
   std::thread thread_;
 };

@@ -21,14 +21,36 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
 
+// Writes `reply`; a HEAD answer carries the GET answer's Content-Length and no body.
+asio::awaitable<void> Write(beast::tcp_stream& stream, HttpReply reply, unsigned version,
+                            bool keep_alive, bool head) {
+  http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
+  res.set(http::field::content_type, reply.content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
+  res.body() = std::move(reply.body);
+  res.prepare_payload();
+  if (head) res.body().clear();
+  co_await http::async_write(stream, res, asio::use_awaitable);
+}
+
 asio::awaitable<void> Session(beast::tcp_stream stream, const HttpHandler& handler) {
   beast::flat_buffer buffer;
   try {
     for (;;) {
       stream.expires_after(std::chrono::seconds(60));
-      http::request_parser<http::empty_body> parser;
+      // No endpoint takes a body: a small one is read and ignored (the handler answers 405).
+      http::request_parser<http::string_body> parser;
       parser.header_limit(16 * 1024);
-      co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+      parser.body_limit(64 * 1024);
+      beast::error_code ec;
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        // Malformed or over a limit: say why, then close. A peer that left gets nothing.
+        if (auto reply = ParseErrorReply(ec)) co_await Write(stream, *reply, 11, false, false);
+        break;
+      }
       auto& req = parser.get();
       HttpReply reply;
       try {
@@ -36,17 +58,13 @@ asio::awaitable<void> Session(beast::tcp_stream stream, const HttpHandler& handl
       } catch (const std::exception& e) {
         reply = HttpReply{500, "application/json", std::string("{\"error\":\"internal\"}")};
       }
-      http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
-      res.set(http::field::content_type, reply.content_type);
-      res.set(http::field::cache_control, "no-store");
-      res.keep_alive(req.keep_alive());
-      res.body() = req.method() == http::verb::head ? std::string() : std::move(reply.body);
-      res.prepare_payload();
-      co_await http::async_write(stream, res, asio::use_awaitable);
-      if (!res.keep_alive()) break;
+      const bool keep_alive = req.keep_alive();
+      co_await Write(stream, std::move(reply), req.version(), keep_alive,
+                     req.method() == http::verb::head);
+      if (!keep_alive) break;
     }
   } catch (const boost::system::system_error&) {
-    // Closed, timed out or malformed: the connection ends here.
+    // Closed or timed out while writing: the connection ends here.
   }
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

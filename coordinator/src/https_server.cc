@@ -101,19 +101,6 @@ class CertificateSource {
   Clock::time_point checked_;
 };
 
-// The reply to a request Beast could not parse, or nullopt when the peer just went away.
-std::optional<HttpReply> ParseErrorReply(const beast::error_code& ec) {
-  if (ec == http::error::body_limit)
-    return HttpReply{413, "application/json", R"({"error":"body too large"})"};
-  if (ec == http::error::header_limit)
-    return HttpReply{431, "application/json", R"({"error":"headers too large"})"};
-  if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
-      ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    return HttpReply{400, "application/json", R"({"error":"malformed HTTP request"})"};
-  }
-  return std::nullopt;
-}
-
 HttpReply Dispatch(const HttpsHandler& handler, http::request<http::string_body>& req) {
   try {
     return handler(HttpsRequest{std::string(req.method_string()), std::string(req.target()),

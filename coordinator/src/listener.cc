@@ -1,5 +1,9 @@
 #include "listener.h"
 
+#include <spdlog/spdlog.h>
+
+#include <boost/beast/http/error.hpp>
+
 #include "lagscale/base/tcp_address.h"
 #include "lagscale/base/thread_name.h"
 #include "lagscale/coordinator/http_server.h"
@@ -15,14 +19,27 @@ namespace {
 std::string ThreadNameOf(std::string flag) {
   if (flag.rfind("--", 0) == 0) flag.erase(0, 2);
   const std::string suffix = "-listen";
-  if (flag.size() > suffix.size() && flag.compare(flag.size() - suffix.size(), suffix.size(),
-                                                  suffix) == 0) {
+  if (flag.size() > suffix.size() &&
+      flag.compare(flag.size() - suffix.size(), suffix.size(), suffix) == 0) {
     flag.resize(flag.size() - suffix.size());
   }
   return flag;
 }
 
 }  // namespace
+
+std::optional<HttpReply> ParseErrorReply(const boost::system::error_code& ec) {
+  namespace http = boost::beast::http;
+  if (ec == http::error::body_limit)
+    return HttpReply{413, "application/json", R"({"error":"body too large"})"};
+  if (ec == http::error::header_limit)
+    return HttpReply{431, "application/json", R"({"error":"headers too large"})"};
+  if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return HttpReply{400, "application/json", R"({"error":"malformed HTTP request"})"};
+  }
+  return std::nullopt;
+}
 
 Listener::Listener(const std::string& listen, const std::string& flag)
     : thread_name_(ThreadNameOf(flag)) {
@@ -48,12 +65,25 @@ void Listener::Stop() {
 }
 
 asio::awaitable<void> Listener::AcceptLoop() {
+  asio::steady_timer pause(ioc_);
+  bool failing = false;
   for (;;) {
     boost::system::error_code ec;
     tcp::socket socket =
         co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted) co_return;
-    if (ec) continue;
+    if (ec == asio::error::connection_aborted) continue;  // the client left before we took it
+    if (ec) {
+      // Out of descriptors or memory: one line per episode, and a pause instead of a spin.
+      if (!failing) spdlog::warn("{}: cannot accept connections: {}", thread_name_, ec.message());
+      failing = true;
+      pause.expires_after(base::kAcceptErrorPause);
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted) co_return;
+      continue;
+    }
+    if (failing) spdlog::info("{}: accepting connections again", thread_name_);
+    failing = false;
     on_accept_(std::move(socket));
   }
 }

@@ -12,10 +12,17 @@
 // clang-format on
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "lagscale/coordinator/http_server.h"
+
 namespace lagscale::coordinator {
+
+// The reply to a request Beast could not parse (`ec` from http::async_read): 413, 431 or 400 with
+// a JSON reason; nullopt when the peer just went away or timed out.
+std::optional<HttpReply> ParseErrorReply(const boost::system::error_code& ec);
 
 class Listener {
  public:

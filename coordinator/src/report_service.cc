@@ -8,6 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "lagscale/base/host_port.h"
 #include "lagscale/v1/lag.grpc.pb.h"
 
 namespace lagscale::coordinator {
@@ -156,6 +157,11 @@ ReportServer::ReportServer(const std::string& listen, Engine& engine, Coordinato
                            std::string token, const ReportTlsOptions& tls,
                            grpc::Service* extra_service)
     : service_(std::make_unique<Service>(engine, metrics, std::move(token))) {
+  // Checked here, as every listen flag is: gRPC would take "host" or "host:99999" its own way.
+  if (auto parsed = base::ParseHostPort(listen, "--grpc-listen", base::EmptyHost::kWildcard);
+      !parsed) {
+    throw std::invalid_argument(parsed.error());
+  }
   grpc::ServerBuilder builder;
   // gRPC would set SO_REUSEPORT, letting a second coordinator silently share the port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

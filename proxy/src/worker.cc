@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "client_connection.h"
+#include "lagscale/base/tcp_address.h"
 
 namespace lagscale::proxy {
 
@@ -33,7 +34,6 @@ bool OutOfResources(const error_code& ec) {
          ec == asio::error::no_memory || ec == boost::system::errc::too_many_files_open_in_system;
 }
 
-constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr int kShedBatch = 64;
 
 int OpenReserveFd() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
@@ -96,7 +96,7 @@ void Worker::OnAcceptError(const error_code& ec) {
       ec == boost::system::errc::too_many_files_open_in_system) {
     ShedPendingConnections();
   }
-  accept_pause_.expires_after(kAcceptPause);
+  accept_pause_.expires_after(base::kAcceptErrorPause);
   accept_pause_.async_wait([this](const error_code& wait_ec) {
     if (!wait_ec && acceptor_.is_open()) Accept();
   });

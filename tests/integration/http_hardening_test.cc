@@ -4,7 +4,6 @@
 // process out of file descriptors. Real processes on loopback; after each scenario /stats must
 // account for every request exactly, with the outcomes the clients themselves saw.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,7 +11,6 @@
 #include <latch>
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -286,26 +284,6 @@ TEST(HttpHardening, UpstreamKilledUnderLoadFailsFastAndServiceResumes) {
   EXPECT_EQ(stats["models"]["k"]["outcomes"]["success"], ok.load());
   EXPECT_EQ(stats["models"]["k"]["outcomes"]["upstream_error"], failed.load());
   EXPECT_GE(failed, 30);
-}
-
-// The descriptor number a process would get next: RLIMIT_NOFILE bounds numbers, not counts.
-rlim_t LowestFreeFd(pid_t pid) {
-  std::set<rlim_t> open;
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    open.insert(std::stoull(it->path().filename().string()));
-  }
-  rlim_t fd = 0;
-  while (open.count(fd) > 0) ++fd;
-  return fd;
-}
-
-bool SetFdLimit(pid_t pid, rlim_t soft) {
-  rlimit old{};
-  if (::prlimit(pid, RLIMIT_NOFILE, nullptr, &old) != 0) return false;
-  rlimit now{soft, old.rlim_max};
-  return ::prlimit(pid, RLIMIT_NOFILE, &now, nullptr) == 0;
 }
 
 TEST(HttpHardening, OutOfDescriptorsRefusesNewConnectionsAndKeepsExistingOnes) {

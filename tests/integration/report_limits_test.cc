@@ -12,10 +12,12 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "support/process.h"
+#include "support/raw_socket.h"
 #include "support/scratch_dir.h"
 
 namespace lagscale::testing {
@@ -261,6 +263,90 @@ limits: {maxModels: 10}
   ASSERT_TRUE(fresh.Send(Report("new", 1, "new-", 10, 0)));
   EXPECT_TRUE(Eventually([&] { return ModelCount() == 10; }, 20s));
   EXPECT_EQ(Status()["reports"]["refused_models"], 0);
+}
+
+// Names become Prometheus labels, /status keys and a pod's identity: one no sidecar sends (here a
+// terminal escape, a '/', 300 bytes), or a model listed twice, rejects the report whole.
+TEST_F(ReportLimitsTest, ReportsWithNamesNoSidecarSendsAreRejectedAndShownSafely) {
+  ASSERT_TRUE(Start(""));
+  Reporter r(grpc_);
+  ASSERT_TRUE(r.Send(Report("p", 1, "m", 1, 5)));
+  v1::PodReport escape = Report("p", 2, "m", 1, 6);
+  escape.mutable_models(0)->set_model("a\x1b]0;x\x07");
+  ASSERT_TRUE(r.Send(escape));
+  v1::PodReport slash = Report("p", 3, "m", 1, 6);
+  slash.set_server("a/b");
+  ASSERT_TRUE(r.Send(slash));
+  v1::PodReport long_name = Report("p", 4, "m", 1, 6);
+  long_name.mutable_models(0)->set_model(std::string(300, 'n'));
+  ASSERT_TRUE(r.Send(long_name));
+  v1::PodReport twice = Report("p", 5, "m", 1, 110);
+  *twice.add_models() = Report("p", 5, "m", 1, 108).models(0);
+  ASSERT_TRUE(r.Send(twice));
+  ASSERT_TRUE(Eventually([&] { return Status()["reports"]["rejected_values"] == 4; }, 20s))
+      << Status().dump();
+  const json s = Status();
+  ASSERT_EQ(s["models"].size(), 1u) << s.dump();
+  EXPECT_EQ(s["models"][0]["name"], "m0");
+  EXPECT_LT(s["models"][0]["arrival_rate"].get<double>(), 1000.0);
+  EXPECT_EQ(s["reports"]["last_refusal"], "report rejected: model \"m0\" listed twice");
+  EXPECT_EQ(Metric(R"(lagscale_coordinator_reports_total{result="rejected"})"), 4);
+  EXPECT_EQ(HttpGet(http_, "/metrics").body.find("nnnnnnnnnn"), std::string::npos);
+  EXPECT_EQ(coordinator_->stderr_text().find('\x1b'), std::string::npos);
+}
+
+// Out of descriptors, the HTTP port's accept loop pauses (as the sidecar's do) instead of spinning
+// a core, and answers the waiting probe once descriptors are free.
+TEST_F(ReportLimitsTest, HttpPortOutOfDescriptorsWaitsInsteadOfSpinning) {
+  ASSERT_TRUE(Start(""));
+  const pid_t pid = coordinator_->pid();
+  ASSERT_TRUE(SetFdLimit(pid, LowestFreeFd(pid)));  // not one descriptor more
+  RawClient probe(http_);
+  ASSERT_TRUE(probe.socket().Send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
+  const double cpu_start = ThreadCpuSeconds(pid, "http");
+  ASSERT_GE(cpu_start, 0);
+  // A rate needs a window: the thread's CPU over one second, polled so a spin fails early.
+  const auto end = std::chrono::steady_clock::now() + 1s;
+  double cpu = 0;
+  while (std::chrono::steady_clock::now() < end && cpu < 0.3) {
+    std::this_thread::sleep_for(50ms);
+    cpu = ThreadCpuSeconds(pid, "http") - cpu_start;
+  }
+  EXPECT_LT(cpu, 0.3) << "the http thread spins while out of descriptors";
+  ASSERT_TRUE(SetFdLimit(pid, 1024));
+  EXPECT_EQ(probe.Read().status, 200);
+  EXPECT_NE(
+      coordinator_->stderr_text().find("http: cannot accept connections: Too many open files"),
+      std::string::npos)
+      << coordinator_->stderr_text();
+}
+
+// The HTTP port says why it refuses a request, as the webhook port does, and a HEAD answer
+// announces the length of the GET answer.
+TEST_F(ReportLimitsTest, HttpPortAnswersBadRequestsWithAReason) {
+  ASSERT_TRUE(Start(""));
+  const std::pair<std::string, int> cases[] = {
+      {"GARBAGE\r\n\r\n", 400},
+      {"GET /status HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(20000, 'x') + "\r\n\r\n", 431},
+      {"POST /status HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", 405},
+      {"POST /status HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n", 413},
+  };
+  for (const auto& [request, status] : cases) {
+    RawClient client(http_);
+    ASSERT_TRUE(client.Send(request));
+    const RawResponse r = client.Read();
+    EXPECT_EQ(r.status, status) << request.substr(0, 40);
+    EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
+  }
+  RawClient head(http_);
+  ASSERT_TRUE(
+      head.Send("HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\n"
+                "Host: a\r\n\r\n"));
+  const RawResponse h = head.Read(/*head=*/true);
+  const RawResponse g = head.Read();
+  ASSERT_EQ(h.status, 200);
+  ASSERT_EQ(g.status, 200);
+  EXPECT_EQ(h.headers[boost::beast::http::field::content_length], std::to_string(g.body.size()));
 }
 
 }  // namespace

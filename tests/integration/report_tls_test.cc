@@ -226,5 +226,31 @@ TEST_F(ReportTlsTest, MissingCaFileStopsSidecarStartUpNamingTheFlag) {
   EXPECT_NE(s->stderr_text().find("--coordinator-ca"), std::string::npos) << s->stderr_text();
 }
 
+// gRPC reads a listen address its own way; the coordinator checks it first, like every other
+// listen flag, so a typo is exit 2 naming the flag, never an abort after start-up.
+TEST(ReportFlagsTest, AGrpcListenAddressWithoutAValidPortStopsStartUpNamingTheFlag) {
+  for (const std::string bad : {"127.0.0.1:99999", "127.0.0.1", "127.0.0.1:"}) {
+    auto c = ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator",
+                                  "--grpc-listen", bad, "--http-listen", "127.0.0.1:0"});
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->Wait(), 2) << bad << "\n" << c->stderr_text();
+    EXPECT_NE(c->stderr_text().find("--grpc-listen"), std::string::npos) << c->stderr_text();
+  }
+}
+
+// The coordinator refuses reports whose names no sidecar sends; the sidecar says so at start-up.
+TEST(ReportFlagsTest, ASidecarNameTheCoordinatorWouldRefuseStopsStartUpNamingTheFlag) {
+  for (const auto& [flag, bad] : {std::pair<std::string, std::string>{"--pod-name", "a/b"},
+                                  {"--server-name", "triton server"},
+                                  {"--pod-name", std::string(254, 'p')}}) {
+    auto s = ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-sidecar", "--listen",
+                                  "127.0.0.1:0", "--admin", "127.0.0.1:0", "--grpc-listen", "",
+                                  "--upstream", "127.0.0.1:1", flag, bad});
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->Wait(), 2) << flag << " " << bad;
+    EXPECT_NE(s->stderr_text().find(flag), std::string::npos) << s->stderr_text();
+  }
+}
+
 }  // namespace
 }  // namespace lagscale::testing

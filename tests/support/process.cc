@@ -2,29 +2,30 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
-#include <thread>
-#include <utility>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <utility>
 
 #include "lagscale/base/host_port.h"
 #include "lagscale/base/tcp_address.h"
@@ -300,6 +301,25 @@ double ThreadCpuSeconds(pid_t pid, const std::string& name) {
     return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
   }
   return -1;
+}
+
+int LowestFreeFd(pid_t pid) {
+  std::set<int> open;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    open.insert(std::stoi(it->path().filename().string()));
+  }
+  int fd = 0;
+  while (open.count(fd) > 0) ++fd;
+  return fd;
+}
+
+bool SetFdLimit(pid_t pid, int soft) {
+  rlimit old{};
+  if (::prlimit(pid, RLIMIT_NOFILE, nullptr, &old) != 0) return false;
+  const rlimit now{static_cast<rlim_t>(soft), old.rlim_max};
+  return ::prlimit(pid, RLIMIT_NOFILE, &now, nullptr) == 0;
 }
 
 }  // namespace lagscale::testing

@@ -119,4 +119,11 @@ std::set<std::string> ThreadNames(pid_t pid);
 // used, or -1 if it has no such thread.
 double ThreadCpuSeconds(pid_t pid, const std::string& name);
 
+// The descriptor number process `pid` would get next: RLIMIT_NOFILE bounds numbers, not counts,
+// so SetFdLimit(pid, LowestFreeFd(pid)) leaves it not one descriptor more.
+int LowestFreeFd(pid_t pid);
+
+// Sets the soft RLIMIT_NOFILE of process `pid` (prlimit); false when it could not.
+bool SetFdLimit(pid_t pid, int soft);
+
 }  // namespace lagscale::testing

@@ -10,6 +10,7 @@
 #include <utility>  // g++ 12 + Boost 1.74: before Boost.Asio
 #include <boost/asio/ip/tcp.hpp>
 // clang-format on
+#include <chrono>
 #include <string_view>
 
 #include "lagscale/base/host_port.h"
@@ -27,6 +28,11 @@ Result<boost::asio::ip::tcp::endpoint> ResolveTcp(const HostPort& address,
 // `cannot listen on --admin 0.0.0.0:9090: Address already in use`.
 Result<uint16_t> ListenTcp(boost::asio::ip::tcp::acceptor& acceptor, const HostPort& address,
                            std::string_view setting);
+
+// How long a listener waits after an accept failed for want of descriptors or memory. The
+// connection stays queued and the listener readable, so accepting again at once would spin a core
+// exactly when the process is in trouble; the queued connection is taken once resources are free.
+inline constexpr std::chrono::milliseconds kAcceptErrorPause{100};
 
 // The HostPort naming `endpoint` (an IPv6 address without brackets; ToString() adds them).
 HostPort ToHostPort(const boost::asio::ip::tcp::endpoint& endpoint);
