@@ -298,6 +298,9 @@ TEST_F(ReportLimitsTest, ReportsWithNamesNoSidecarSendsAreRejectedAndShownSafely
 // Out of descriptors, the HTTP port's accept loop pauses (as the sidecar's do) instead of spinning
 // a core, and answers the waiting probe once descriptors are free.
 TEST_F(ReportLimitsTest, HttpPortOutOfDescriptorsWaitsInsteadOfSpinning) {
+  // UBSan's type checks test whether memory is readable through a pipe(2): with no descriptor
+  // left they report "invalid vptr" on sound objects and halt, whatever the code under test does.
+  if (kSanitizedBuild) GTEST_SKIP() << "sanitizer runtimes need descriptors of their own";
   ASSERT_TRUE(Start(""));
   const pid_t pid = coordinator_->pid();
   ASSERT_TRUE(SetFdLimit(pid, LowestFreeFd(pid)));  // not one descriptor more
@@ -314,7 +317,7 @@ TEST_F(ReportLimitsTest, HttpPortOutOfDescriptorsWaitsInsteadOfSpinning) {
   }
   EXPECT_LT(cpu, 0.3) << "the http thread spins while out of descriptors";
   ASSERT_TRUE(SetFdLimit(pid, 1024));
-  EXPECT_EQ(probe.Read().status, 200);
+  EXPECT_EQ(probe.Read().status, 200) << coordinator_->stderr_text();
   EXPECT_NE(
       coordinator_->stderr_text().find("http: cannot accept connections: Too many open files"),
       std::string::npos)
