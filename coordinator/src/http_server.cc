@@ -10,6 +10,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "http_reply.h"
 #include "lagscale/base/host_port.h"
 #include "listener.h"
 
@@ -21,16 +22,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
 
-// Writes `reply`; a HEAD answer carries the GET answer's Content-Length and no body.
 asio::awaitable<void> Write(beast::tcp_stream& stream, HttpReply reply, unsigned version,
                             bool keep_alive, bool head) {
-  http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
-  res.set(http::field::content_type, reply.content_type);
-  res.set(http::field::cache_control, "no-store");
-  res.keep_alive(keep_alive);
-  res.body() = std::move(reply.body);
-  res.prepare_payload();
-  if (head) res.body().clear();
+  auto res = ResponseFor(std::move(reply), version, keep_alive, head);
   co_await http::async_write(stream, res, asio::use_awaitable);
 }
 

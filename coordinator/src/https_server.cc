@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "http_reply.h"
 #include "lagscale/base/text_file.h"
 #include "listener.h"
 
@@ -115,12 +116,7 @@ HttpReply Dispatch(const HttpsHandler& handler, http::request<http::string_body>
 using Stream = beast::ssl_stream<beast::tcp_stream>;
 
 asio::awaitable<void> Write(Stream& stream, HttpReply reply, unsigned version, bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
-  res.set(http::field::content_type, reply.content_type);
-  res.set(http::field::cache_control, "no-store");
-  res.keep_alive(keep_alive);
-  res.body() = std::move(reply.body);
-  res.prepare_payload();
+  auto res = ResponseFor(std::move(reply), version, keep_alive);
   co_await http::async_write(stream, res, asio::use_awaitable);
 }
 
