@@ -280,6 +280,10 @@ TEST_F(ReportLimitsTest, ReportsWithNamesNoSidecarSendsAreRejectedAndShownSafely
   v1::PodReport long_name = Report("p", 4, "m", 1, 6);
   long_name.mutable_models(0)->set_model(std::string(300, 'n'));
   ASSERT_TRUE(r.Send(long_name));
+  // Reports of one stream may be applied out of order (the decision loop's queue keeps no order
+  // between gRPC threads): the last one is sent once the others are counted.
+  ASSERT_TRUE(Eventually([&] { return Status()["reports"]["rejected_values"] == 3; }, 20s))
+      << Status().dump();
   v1::PodReport twice = Report("p", 5, "m", 1, 110);
   *twice.add_models() = Report("p", 5, "m", 1, 108).models(0);
   ASSERT_TRUE(r.Send(twice));
