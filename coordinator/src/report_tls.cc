@@ -10,9 +10,10 @@
 #include <openssl/x509.h>
 
 #include <CLI/CLI.hpp>
-#include <map>
+#include <cmath>
 #include <stdexcept>
 
+#include "lagscale/base/flags.h"
 #include "lagscale/base/text_file.h"
 
 namespace lagscale::coordinator {
@@ -54,13 +55,24 @@ void AddReportTlsFlags(CLI::App& app, ReportTlsOptions& into) {
   app.add_option("--tls-client-ca", into.client_ca_file,
                  "CA bundle sidecars' client certificates must chain to (mutual TLS)")
       ->envname("LAGSCALE_TLS_CLIENT_CA");
-  app.add_option_function<int64_t>(
+  // Read as every coordinator duration flag is (base::ParseDurationFlag, a bare number is
+  // seconds); gRPC's file watcher counts whole seconds, so a fraction is rounded up.
+  app.add_option_function<std::string>(
          "--tls-reload-interval",
-         [&into](const int64_t& s) { into.reload_interval = std::chrono::seconds(s); },
+         [&into](const std::string& text) {
+           const auto d = base::ParseDurationFlag(
+               text, "--tls-reload-interval",
+               base::DurationSyntax{.bare = base::BareNumber::kSeconds,
+                                    .max = std::chrono::hours(24)});
+           if (!d) throw CLI::ValidationError(d.error());
+           if (d->count() < 1) {
+             throw CLI::ValidationError("--tls-reload-interval: \"" + text +
+                                        "\" is below the least interval, 1s");
+           }
+           into.reload_interval = std::chrono::seconds(static_cast<int64_t>(std::ceil(d->count())));
+         },
          "how often the TLS files are re-read for rotation (default 60s)")
-      ->transform(CLI::AsNumberWithUnit(std::map<std::string, int64_t>{{"s", 1}, {"m", 60}},
-                                        CLI::AsNumberWithUnit::UNIT_REQUIRED, "DURATION"))
-      ->check(CLI::Range(int64_t{1}, int64_t{86400}))
+      ->type_name("DURATION")
       ->envname("LAGSCALE_TLS_RELOAD_INTERVAL");
 }
 
