@@ -140,6 +140,19 @@ CoordinatorMetrics::CoordinatorMetrics() : state_(std::make_unique<State>()) {
   const char* names[8] = {"applied",      "baseline", "restart", "duplicate",
                           "out_of_order", "invalid",  "refused", "rejected"};
   for (int i = 0; i < 8; ++i) state_->outcome[i] = &state_->reports.Add({{"result", names[i]}});
+  // Every fixed label value is exported from start at 0, so increase() alerts see 0, not no data.
+  for (const char* direction : {"up", "down"}) state_->decisions.Add({{"direction", direction}});
+  for (const char* result : {"ok", "retry", "failed", "skipped"}) {
+    state_->actuations.Add({{"result", result}});
+  }
+  for (const char* result : {"ok", "error"}) state_->reloads.Add({{"result", result}});
+  // The webhook's answers: injector.h OutcomeName's values, then the review-level ones.
+  for (const char* result :
+       {"injected", "skipped_opt_out", "skipped_host_network", "skipped_already_injected",
+        "skipped_own_pod", "skipped_bad_annotation", "skipped_invalid_pod", "ignored",
+        "invalid_review"}) {
+    state_->injections.Add({{"result", result}});
+  }
 }
 
 CoordinatorMetrics::~CoordinatorMetrics() = default;

@@ -13,6 +13,7 @@
 
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "support/coordinator_harness.h"
+#include "support/metrics_text.h"
 #include "support/process.h"
 
 namespace lagscale {
@@ -24,6 +25,7 @@ using nlohmann::json;
 using testing::ChildProcess;
 using testing::Eventually;
 using testing::HttpGet;
+using testing::SampleValue;
 using testing::ScriptedHttpServer;
 using testing::StartReady;
 using testing::ThreadNames;
@@ -265,8 +267,8 @@ TEST_F(CoordinatorBurstTest, BurstRaisesDesiredReplicasWithinASecondAndFallsBack
   // The coordinator's own metrics saw it all.
   const auto metrics = HttpGet(http, "/metrics");
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("lagscale_coordinator_decisions_total{direction=\"up\"}"),
-            std::string::npos);
+  EXPECT_GE(SampleValue(metrics.body, R"(lagscale_coordinator_decisions_total{direction="up"})"),
+            1);
   EXPECT_NE(metrics.body.find("lagscale_coordinator_model_desired_replicas{model=\"iris\"} 1"),
             std::string::npos);
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "support/live_stack.h"
+#include "support/metrics_text.h"
 
 namespace lagscale::testing {
 namespace {
@@ -113,8 +114,8 @@ TEST(DashboardMetricsTest, EveryDashboardQueryNamesAnExportedSeries) {
   const bool decided = Eventually(
       [&] {
         coordinator_text = HttpGet(stack.coordinator_http(), "/metrics").body;
-        return coordinator_text.find("lagscale_coordinator_decisions_total{direction=\"up\"}") !=
-               std::string::npos;
+        return SampleValue(coordinator_text,
+                           R"(lagscale_coordinator_decisions_total{direction="up"})") >= 1;
       },
       20s);
   clients.Stop();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/http_peers.h"
+#include "support/metrics_text.h"
 #include "support/process.h"
 
 namespace lagscale::testing {
@@ -36,23 +37,6 @@ void AnswerAll(FakeConn& c) {
     if (!length.empty() && !c.ReadBody(std::stoull(length))) return;
     if (!c.Send(OkResponse("ok"))) return;
   }
-}
-
-// The value of an unlabelled sample of the sidecar's /metrics (-1 if absent).
-double Metric(const std::string& admin, const std::string& name) {
-  const std::string text = HttpGet(admin, "/metrics").body;
-  size_t pos = 0;
-  while ((pos = text.find(name, pos)) != std::string::npos) {
-    const bool line_start = pos == 0 || text[pos - 1] == '\n';
-    const size_t after = pos + name.size();
-    if (line_start && after < text.size() && (text[after] == ' ' || text[after] == '{')) {
-      const size_t eol = text.find('\n', after);
-      const std::string line = text.substr(after, eol - after);
-      return std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    pos = after;
-  }
-  return -1;
 }
 
 TEST(HttpHardening, ColdBurstAgainstABacklogOfOneGetsNo502) {
@@ -113,7 +97,7 @@ TEST(HttpHardening, IdempotentRequestIsSentAgainWhenAKeptAliveConnectionDies) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "first");  // answered by a fresh connection
   EXPECT_EQ(upstream.server.accepted(), 2);
-  EXPECT_EQ(Metric(sidecar.admin, "lagscale_upstream_request_retries_total"), 1);
+  EXPECT_EQ(ScrapeValue(sidecar.admin, "lagscale_upstream_request_retries_total"), 1);
   auto stats = SettledStats(sidecar.admin);
   EXPECT_EQ(stats["models"]["g"]["outcomes"]["success"], 2);
 }
@@ -129,7 +113,7 @@ TEST(HttpHardening, PostTheUpstreamMayHaveReadIsNotSentTwice) {
   RawResponse r = client.Read();
   EXPECT_EQ(r.status, 502);  // the upstream read it and may have acted on it
   EXPECT_EQ(upstream.server.accepted(), 1);
-  EXPECT_EQ(Metric(sidecar.admin, "lagscale_upstream_request_retries_total"), 0);
+  EXPECT_EQ(ScrapeValue(sidecar.admin, "lagscale_upstream_request_retries_total"), 0);
   auto stats = SettledStats(sidecar.admin);
   EXPECT_EQ(stats["models"]["p"]["outcomes"]["success"], 1);
   EXPECT_EQ(stats["models"]["p"]["outcomes"]["upstream_error"], 1);
@@ -156,7 +140,7 @@ TEST(HttpHardening, ClientThatStopsReadingIsCutOffAndTheUpstreamClosed) {
   EXPECT_TRUE(Eventually([&] { return upstream_closed.load(); }, std::chrono::seconds(20)));
   auto stats = SettledStats(sidecar.admin);
   EXPECT_EQ(stats["models"]["stalled"]["outcomes"]["client_abort"], 1);
-  EXPECT_EQ(Metric(sidecar.admin, "lagscale_client_write_timeouts_total"), 1);
+  EXPECT_EQ(ScrapeValue(sidecar.admin, "lagscale_client_write_timeouts_total"), 1);
 }
 
 TEST(HttpHardening, TrailersPassInBothDirections) {
@@ -317,10 +301,10 @@ TEST(HttpHardening, OutOfDescriptorsRefusesNewConnectionsAndKeepsExistingOnes) {
   RawClient after(sidecar.http);
   after.Send(Post("fd"));
   EXPECT_EQ(after.Read().status, 200);
-  const double accept_errors = Metric(sidecar.admin, "lagscale_accept_errors_total");
+  const double accept_errors = ScrapeValue(sidecar.admin, "lagscale_accept_errors_total");
   EXPECT_GE(accept_errors, 1);
   EXPECT_LT(accept_errors, 200);  // paused between attempts, not a busy loop
-  EXPECT_GE(Metric(sidecar.admin, "lagscale_connections_shed_total"), 20);
+  EXPECT_GE(ScrapeValue(sidecar.admin, "lagscale_connections_shed_total"), 20);
   auto stats = SettledStats(sidecar.admin);
   EXPECT_EQ(stats["models"]["fd"]["outcomes"]["success"], 9);
   EXPECT_EQ(ModelValue(stats, "fd", "arrivals"), 9);

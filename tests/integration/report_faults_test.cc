@@ -9,10 +9,10 @@
 #include <condition_variable>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
 #include "support/http_peers.h"
+#include "support/metrics_text.h"
 #include "support/process.h"
 #include "support/scratch_dir.h"
 
@@ -145,22 +145,9 @@ class ReportFaultsTest : public ::testing::Test {
     }
     return json();
   }
-  double Metric(const std::string& series) {
-    std::istringstream lines(HttpGet(http_, "/metrics").body);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    }
-    return 0;
-  }
   // Reports a sidecar has written to a coordinator so far.
   static double Sent(const SidecarProcess& s) {
-    std::istringstream lines(HttpGet(s.admin, "/metrics").body);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("lagscale_reports_sent_total", 0) == 0) {
-        return std::stod(line.substr(line.rfind(' ') + 1));
-      }
-    }
-    return -1;
+    return ScrapeValue(s.admin, "lagscale_reports_sent_total");
   }
   bool BothPodsHostIris() {
     const json m = Iris();
@@ -204,7 +191,7 @@ TEST_F(ReportFaultsTest, CoordinatorKilledUnderLoadLosesNoRequestAndScalesNothin
   // Watch the decisions for a few report intervals after the restart: nothing goes down.
   const auto until = std::chrono::steady_clock::now() + 3s;
   while (std::chrono::steady_clock::now() < until) {
-    EXPECT_EQ(Metric(R"(lagscale_coordinator_decisions_total{direction="down"})"), 0);
+    EXPECT_EQ(ScrapeValue(http_, R"(lagscale_coordinator_decisions_total{direction="down"})"), 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const json status = Status();  // a named value: iterating a temporary's member would dangle

@@ -8,9 +8,9 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "support/http_peers.h"
+#include "support/metrics_text.h"
 #include "support/openssl_certs.h"
 #include "support/process.h"
 
@@ -28,19 +28,6 @@ class OkUpstream {
     }
   }};
 };
-
-// The value of an unlabelled-by-us series on the sidecar's /metrics; -1 if absent.
-double MetricValue(const std::string& admin, const std::string& name) {
-  const HttpResponse r = HttpGet(admin, "/metrics");
-  std::istringstream lines(r.body);
-  for (std::string line; std::getline(lines, line);) {
-    // The series may carry server/pod labels: `name{...} value`.
-    if (line.rfind(name + " ", 0) == 0 || line.rfind(name + "{", 0) == 0) {
-      return std::stod(line.substr(line.rfind(' ') + 1));
-    }
-  }
-  return -1;
-}
 
 json Status(const std::string& http) {
   const HttpResponse r = HttpGet(http, "/status");
@@ -96,9 +83,9 @@ class ReportTlsTest : public ::testing::Test {
   // Reports keep failing (at least three counted) and none reaches the coordinator.
   void ExpectReportsFail(const SidecarProcess& s, const std::string& pod) {
     EXPECT_TRUE(Eventually(
-        [&] { return MetricValue(s.admin, "lagscale_report_failures_total") >= 3; }, 20s))
+        [&] { return ScrapeValue(s.admin, "lagscale_report_failures_total") >= 3; }, 20s))
         << s.process->stderr_text();
-    EXPECT_EQ(MetricValue(s.admin, "lagscale_reports_sent_total"), 0);
+    EXPECT_EQ(ScrapeValue(s.admin, "lagscale_reports_sent_total"), 0);
     EXPECT_FALSE(PodReported(http_, pod));
     ExpectServes(s);
   }
@@ -119,7 +106,7 @@ TEST_F(ReportTlsTest, GoodCertificateCarriesReportsAndTheBearerToken) {
   ExpectServes(s);
   EXPECT_TRUE(Eventually([&] { return PodReported(http_, "good"); }, 20s))
       << s.process->stderr_text();
-  EXPECT_GT(MetricValue(s.admin, "lagscale_reports_sent_total"), 0);
+  EXPECT_GT(ScrapeValue(s.admin, "lagscale_reports_sent_total"), 0);
   // The request sent above reached the coordinator's picture of the model.
   EXPECT_TRUE(Eventually(
       [&] {
@@ -184,7 +171,7 @@ TEST_F(ReportTlsTest, RenewedServerCertificateIsServedWithoutARestart) {
   SidecarProcess s = Sidecar("renewed", {"--coordinator-ca", certs_.Path("ca.pem")});
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE(
-      Eventually([&] { return MetricValue(s.admin, "lagscale_report_failures_total") >= 2; }, 20s));
+      Eventually([&] { return ScrapeValue(s.admin, "lagscale_report_failures_total") >= 2; }, 20s));
   EXPECT_FALSE(PodReported(http_, "renewed"));
   certs_.Install(certs_.Path("server.key"), certs_.Path("live.key"));
   certs_.Install(certs_.Path("server.pem"), certs_.Path("live.pem"));
@@ -199,7 +186,7 @@ TEST_F(ReportTlsTest, RotatedCaBundleIsTrustedWithoutARestart) {
                                          "--coordinator-tls-reload-interval", "1s"});
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE(
-      Eventually([&] { return MetricValue(s.admin, "lagscale_report_failures_total") >= 2; }, 20s));
+      Eventually([&] { return ScrapeValue(s.admin, "lagscale_report_failures_total") >= 2; }, 20s));
   EXPECT_FALSE(PodReported(http_, "rotated"));
   certs_.Install(certs_.Path("ca.pem"), certs_.Path("bundle.pem"));
   EXPECT_TRUE(Eventually([&] { return PodReported(http_, "rotated"); }, 30s))
