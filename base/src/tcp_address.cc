@@ -35,6 +35,23 @@ Result<uint16_t> ListenTcp(tcp::acceptor& acceptor, const HostPort& address,
   return Result<uint16_t>::Ok(acceptor.local_endpoint().port());
 }
 
+std::string BindError(std::string_view listen, std::string_view setting) {
+  const auto address = ParseHostPort(listen, setting);
+  if (!address) return address.error();
+  asio::io_context io;
+  boost::system::error_code ec;
+  auto results = tcp::resolver(io).resolve(address->host, std::to_string(address->port), ec);
+  if (ec) return ec.message();
+  for (const auto& result : results) {
+    tcp::acceptor acceptor(io);
+    acceptor.open(result.endpoint().protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(result.endpoint(), ec);
+    if (ec) return ec.message();
+  }
+  return "the server library refused the address";
+}
+
 HostPort ToHostPort(const tcp::endpoint& endpoint) {
   return HostPort{endpoint.address().to_string(), endpoint.port()};
 }

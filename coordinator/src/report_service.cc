@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "lagscale/base/host_port.h"
+#include "lagscale/base/tcp_address.h"
 #include "lagscale/v1/lag.grpc.pb.h"
 
 namespace lagscale::coordinator {
@@ -174,7 +175,8 @@ ReportServer::ReportServer(const std::string& listen, Engine& engine, Coordinato
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
-    throw std::runtime_error("--grpc-listen: cannot listen on \"" + listen + "\"");
+    throw std::runtime_error("cannot listen on --grpc-listen " + listen + ": " +
+                             base::BindError(listen, "--grpc-listen"));
   }
 }
 

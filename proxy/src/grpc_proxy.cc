@@ -18,33 +18,10 @@
 #include "grpc_proxy_call.h"
 #include "h2_engine.h"
 #include "lagscale/base/host_port.h"
+#include "lagscale/base/tcp_address.h"
 #include "lagscale/base/thread_name.h"
 
 namespace lagscale::proxy {
-
-namespace {
-
-// Why `listen` ("host:port") cannot be bound, for the start-up error: gRPC only says that it
-// failed. A bind of our own (without SO_REUSEPORT) finds the reason.
-std::string BindError(const std::string& listen) {
-  const auto address = base::ParseHostPort(listen, "--grpc-listen");
-  if (!address) return address.error();
-  boost::asio::io_context io;
-  boost::system::error_code ec;
-  auto results =
-      boost::asio::ip::tcp::resolver(io).resolve(address->host, std::to_string(address->port), ec);
-  if (ec) return ec.message();
-  for (const auto& result : results) {
-    boost::asio::ip::tcp::acceptor acceptor(io);
-    acceptor.open(result.endpoint().protocol(), ec);
-    if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor.bind(result.endpoint(), ec);
-    if (ec) return ec.message();
-  }
-  return "the gRPC server refused the address";
-}
-
-}  // namespace
 
 // The calls engine: gRPC's generic async service, and a generic client call per proxied call.
 class CallsEngine final : public internal::GrpcEngine {
@@ -141,7 +118,7 @@ class CallsEngine final : public internal::GrpcEngine {
     server_ = builder.BuildAndStart();
     if (!server_ || port_ == 0) {
       throw std::runtime_error("cannot listen for gRPC on --grpc-listen " + options_.listen + ": " +
-                               BindError(options_.listen));
+                               base::BindError(options_.listen, "--grpc-listen"));
     }
   }
 

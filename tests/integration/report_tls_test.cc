@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/http_peers.h"
+#include "support/loopback.h"
 #include "support/metrics_text.h"
 #include "support/openssl_certs.h"
 #include "support/process.h"
@@ -223,6 +224,23 @@ TEST(ReportFlagsTest, AGrpcListenAddressWithoutAValidPortStopsStartUpNamingTheFl
     EXPECT_EQ(c->Wait(), 2) << bad << "\n" << c->stderr_text();
     EXPECT_NE(c->stderr_text().find("--grpc-listen"), std::string::npos) << c->stderr_text();
   }
+}
+
+// gRPC says only that it could not listen; the error names the flag and the reason.
+TEST(ReportFlagsTest, AGrpcPortInUseStopsStartUpWithTheReason) {
+  uint16_t port = 0;
+  const int held = ListenOnLoopback(port);
+  ASSERT_GE(held, 0);
+  auto c =
+      ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--grpc-listen",
+                           "127.0.0.1:" + std::to_string(port), "--http-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->Wait(), 2) << c->stderr_text();
+  ::close(held);
+  EXPECT_NE(c->stderr_text().find("cannot listen on --grpc-listen 127.0.0.1:" +
+                                  std::to_string(port) + ": Address already in use"),
+            std::string::npos)
+      << c->stderr_text();
 }
 
 // The coordinator refuses reports whose names no sidecar sends; the sidecar says so at start-up.

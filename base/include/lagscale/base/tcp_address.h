@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 // clang-format on
 #include <chrono>
+#include <string>
 #include <string_view>
 
 #include "lagscale/base/host_port.h"
@@ -28,6 +29,11 @@ Result<boost::asio::ip::tcp::endpoint> ResolveTcp(const HostPort& address,
 // `cannot listen on --admin 0.0.0.0:9090: Address already in use`.
 Result<uint16_t> ListenTcp(boost::asio::ip::tcp::acceptor& acceptor, const HostPort& address,
                            std::string_view setting);
+
+// Why `listen` ("host:port", as flag `setting` gave it) cannot be bound, for a start-up error
+// where a library (gRPC) only says that it failed: a bind of our own, without SO_REUSEPORT, finds
+// the reason ("Address already in use").
+std::string BindError(std::string_view listen, std::string_view setting);
 
 // How long a listener waits after an accept failed for want of descriptors or memory. The
 // connection stays queued and the listener readable, so accepting again at once would spin a core
