@@ -4,9 +4,11 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
+#include <string_view>
 
 #include "lagscale/base/host_port.h"
 #include "lagscale/base/tcp_address.h"
@@ -21,6 +23,19 @@ bool SameSecret(const std::string& a, const std::string& b) {
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
+}
+
+// The token of an "Authorization: Bearer <token>" value; the scheme is case-insensitive (RFC 9110
+// 11.1) and may be followed by more than one space. Empty when the scheme is not Bearer.
+std::string BearerCredentials(std::string_view value) {
+  constexpr std::string_view kScheme = "bearer";
+  if (value.size() <= kScheme.size() || value[kScheme.size()] != ' ') return {};
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return {};
+  }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  return std::string(value);
 }
 
 class Refused final : public grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck> {
@@ -126,7 +141,7 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
 
 struct ReportServer::Service final : public v1::LagService::CallbackService {
   Service(Engine& e, CoordinatorMetrics* m, std::string t)
-      : engine(e), metrics(m), expected("Bearer " + t), check(!t.empty()) {}
+      : engine(e), metrics(m), expected(std::move(t)), check(!expected.empty()) {}
 
   grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck>* Report(
       grpc::CallbackServerContext* context) override {
@@ -134,7 +149,8 @@ struct ReportServer::Service final : public v1::LagService::CallbackService {
       const auto& md = context->client_metadata();
       auto it = md.find("authorization");
       const bool ok =
-          it != md.end() && SameSecret(std::string(it->second.data(), it->second.size()), expected);
+          it != md.end() &&
+          SameSecret(BearerCredentials({it->second.data(), it->second.size()}), expected);
       if (!ok) {
         if (metrics) metrics->OnUnauthenticated();
         return new Refused(
