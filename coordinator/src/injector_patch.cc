@@ -1,5 +1,5 @@
 // Which pods get the sidecar, with which settings, and the JSON Patch that adds it.
-#include <algorithm>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -158,22 +158,48 @@ void AddAll(json& patch, const json& parent, const char* key, const std::string&
     patch.push_back({{"op", "add"}, {"path", path + "/-"}, {"value", item}});
 }
 
-json BuildPatch(const json& pod, const SidecarTemplate& tmpl, const json& container,
+// The template's volumes to add to the pod. One the pod already has, identical, is shared; a pod
+// volume of the same name but another source keeps its name, and ours is added under the first
+// free "<name>-<n>", with the sidecar's mounts renamed to follow it. Mounting the pod's volume in
+// place of ours would hand the sidecar the wrong token or certificates.
+json PodVolumes(const json& spec, const SidecarTemplate& tmpl, json& container) {
+  std::map<std::string, json> existing;
+  for (const auto& e : spec.value("volumes", json::array())) {
+    if (e.is_object()) existing.emplace(StringAt(e, "name"), e);
+  }
+  json volumes = json::array();
+  for (json v : tmpl.volumes) {
+    const std::string name = StringAt(v, "name");
+    const auto same = existing.find(name);
+    if (same != existing.end() && same->second == v) continue;
+    if (same != existing.end()) {
+      std::string free;
+      for (int n = 2; free.empty() || existing.count(free) != 0; ++n) {
+        free = name + "-" + std::to_string(n);
+      }
+      v["name"] = free;
+      if (auto mounts = container.find("volumeMounts");
+          mounts != container.end() && mounts->is_array()) {
+        for (auto& mount : *mounts) {
+          if (mount.is_object() && StringAt(mount, "name") == name) mount["name"] = free;
+        }
+      }
+    }
+    existing.emplace(StringAt(v, "name"), v);
+    volumes.push_back(std::move(v));
+  }
+  return volumes;
+}
+
+json BuildPatch(const json& pod, const SidecarTemplate& tmpl, json container,
                 const SidecarPorts& ports, SidecarMode mode) {
   const json& spec = pod["spec"];
   json patch = json::array();
+  const json volumes = PodVolumes(spec, tmpl, container);
   if (mode == SidecarMode::kNative) {
     AddAll(patch, spec, "initContainers", "/spec/initContainers", json::array({container}));
   } else {
     AddAll(patch, spec, "containers", "/spec/containers", json::array({container}));
-  }
-  json volumes = json::array();
-  for (const auto& v : tmpl.volumes) {
-    const auto existing = spec.value("volumes", json::array());
-    const bool present = std::any_of(existing.begin(), existing.end(), [&](const json& e) {
-      return e.is_object() && e.value("name", "") == v.value("name", "");
-    });
-    if (!present) volumes.push_back(v);
   }
   AddAll(patch, spec, "volumes", "/spec/volumes", volumes);
   // The scrape annotations name the sidecar's admin port; a pod already scraped by annotation

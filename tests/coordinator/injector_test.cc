@@ -129,6 +129,32 @@ TEST(InjectorTest, ExistingAnnotationsAndVolumesAreKeptAndKeysWithSlashesEscaped
   EXPECT_EQ(patched["spec"]["volumes"][0]["name"], "models");
 }
 
+// A pod volume named like the sidecar's keeps its name and contents; the sidecar's is added under
+// a free name and mounted from there, never the pod's in its place.
+TEST(InjectorTest, APodVolumeNamedLikeTheSidecarsIsNotMountedInItsPlace) {
+  json tmpl = json::parse(kTemplate);
+  tmpl["container"]["volumeMounts"] = {{{"name", "lagscale-auth"}, {"mountPath", "/var/run/auth"}}};
+  const json own = {{"name", "lagscale-auth"}, {"secret", {{"secretName", "app-creds"}}}};
+  const json taken = {{"name", "lagscale-auth-2"}, {"emptyDir", json::object()}};
+  const json pod = Pod({{"spec", {{"volumes", {own, taken}}}}});
+  const Injection inj = InjectPod(pod, ParseSidecarTemplate(tmpl.dump()), SidecarMode::kNative);
+  ASSERT_EQ(inj.outcome, InjectOutcome::kInjected) << inj.detail;
+  const json patched = pod.patch(inj.patch);
+  EXPECT_EQ(
+      patched["spec"]["volumes"],
+      json::array(
+          {own, taken, {{"name", "lagscale-auth-3"}, {"secret", {{"secretName", "token"}}}}}));
+  EXPECT_EQ(patched["spec"]["initContainers"][0]["volumeMounts"],
+            json::parse(R"([{"name":"lagscale-auth-3","mountPath":"/var/run/auth"}])"));
+
+  // The same volume as the sidecar's (a hand-written copy) is shared, not added twice.
+  const json same = Pod({{"spec", {{"volumes", {tmpl["volumes"][0]}}}}});
+  const json shared =
+      same.patch(InjectPod(same, ParseSidecarTemplate(tmpl.dump()), SidecarMode::kNative).patch);
+  EXPECT_EQ(shared["spec"]["volumes"], tmpl["volumes"]);
+  EXPECT_EQ(shared["spec"]["initContainers"][0]["volumeMounts"][0]["name"], "lagscale-auth");
+}
+
 TEST(InjectorTest, APodAlreadyScrapedByAnnotationKeepsItsScrapeTarget) {
   const json pod = Pod(
       {{"metadata",
