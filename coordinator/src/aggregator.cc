@@ -71,6 +71,9 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
   if (auto refused = Admit(report, is_new)) return *refused;
   PodState& pod = is_new ? NewPod(key, report) : *found->second;
   bool restart = !is_new && report.incarnation() != pod.incarnation;
+  if (restart && pod.superseded != 0 && report.incarnation() == pod.superseded) {
+    return Superseded(report, pod, key);
+  }
   if (!is_new && !restart) {
     if (auto stop = Continuity(report, pod, key, restart)) return *stop;
   }
@@ -132,7 +135,11 @@ std::optional<Aggregator::Outcome> Aggregator::Continuity(const v1::PodReport& r
 }
 
 void Aggregator::Rebase(PodState& pod, const v1::PodReport& report, int64_t now_ns, bool restart) {
-  if (restart) Detach(pod, /*disruption=*/true);
+  if (restart) {
+    Detach(pod, /*disruption=*/true);
+    pod.superseded = pod.incarnation;
+    pod.superseded_reports = 0;
+  }
   const int64_t snap = report.snapshot_monotonic_ns();
   pod.incarnation = report.incarnation();
   pod.offset_ns = now_ns - snap;

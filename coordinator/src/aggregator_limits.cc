@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aggregator_state.h"
 #include "lagscale/base/names.h"
 #include "lagscale/coordinator/aggregator.h"
 
@@ -118,6 +119,17 @@ std::optional<Aggregator::Outcome> Aggregator::Admit(const v1::PodReport& report
     return Outcome::kRefused;
   }
   return std::nullopt;
+}
+
+Aggregator::Outcome Aggregator::Superseded(const v1::PodReport& report, PodState& pod,
+                                           const std::string& key) {
+  if (++pod.superseded_reports < 2) return Outcome::kOutOfOrder;
+  ++refusals_.values;
+  refusals_.last = "report from " + key.substr(0, 256) +
+                   " rejected: two sidecars report as this pod (incarnations " +
+                   std::to_string(report.incarnation()) + " and " +
+                   std::to_string(pod.incarnation) + "); give each its own --pod-name";
+  return Outcome::kRejected;
 }
 
 void Aggregator::Forget() {

@@ -28,6 +28,8 @@ struct PodModel {
 struct PodState {
   std::string server, pod;
   uint64_t incarnation = 0;
+  uint64_t superseded = 0;          // the incarnation before the last restart (0: none)
+  uint64_t superseded_reports = 0;  // reports from it since that restart
   uint64_t sequence = 0;
   int64_t last_snapshot_ns = 0;
   int64_t offset_ns = 0;      // coordinator clock - sidecar clock (smallest seen: least delay)

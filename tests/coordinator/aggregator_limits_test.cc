@@ -182,5 +182,33 @@ TEST_F(AggregatorLimitsTest, IdleModelsNeedNoHistoryRingAndStillReadZero) {
   EXPECT_NEAR(agg.FindModel("m0")->AverageConcurrency(2), 0.2, 1e-9);
 }
 
+// Two live sidecars under one pod identity (the same --pod-name twice) alternate incarnations.
+// Counted as restarts they would detach the pod's models on every report and never let them be
+// fresh; the incarnation a restart replaced cannot come back, so its reports are refused, and
+// once that repeats the refusal names the conflict.
+TEST_F(AggregatorLimitsTest, TwoSidecarsWithOnePodIdentityAreNamedNotTakenForRestarts) {
+  auto from = [](uint64_t incarnation, uint64_t seq, double t, uint64_t arrivals) {
+    v1::PodReport r = Report("a", seq, t, 1, arrivals);
+    r.set_incarnation(incarnation);
+    return r;
+  };
+  EXPECT_EQ(Apply(from(11, 1, 1, 100)), Outcome::kBaseline);
+  EXPECT_EQ(Apply(from(22, 1, 1.1, 5)), Outcome::kRestart);
+  // A straggler from before the restart, once: out of order, nothing named.
+  EXPECT_EQ(Apply(from(11, 2, 1.5, 110)), Outcome::kOutOfOrder);
+  EXPECT_EQ(agg.refusals().values, 0u);
+  EXPECT_EQ(Apply(from(22, 2, 2.1, 15)), Outcome::kApplied);
+  // It keeps coming: a second sidecar, refused and named; the first goes on being applied.
+  EXPECT_EQ(Apply(from(11, 3, 2.5, 120)), Outcome::kRejected);
+  EXPECT_EQ(agg.refusals().values, 1u);
+  EXPECT_NE(agg.refusals().last.find("two sidecars report as this pod (incarnations 11 and 22)"),
+            std::string::npos)
+      << agg.refusals().last;
+  EXPECT_EQ(Apply(from(22, 3, 3.1, 25)), Outcome::kApplied);
+  EXPECT_NEAR(agg.FindModel("m0")->ArrivalRate(2), 10, 1e-9);
+  // A genuine restart after that is still a restart.
+  EXPECT_EQ(Apply(from(33, 1, 4.1, 1)), Outcome::kRestart);
+}
+
 }  // namespace
 }  // namespace lagscale::coordinator

@@ -240,6 +240,10 @@ class Aggregator {
   std::optional<Outcome> Continuity(const v1::PodReport& report, const PodState& pod,
                                     const std::string& key, bool& restart);
   void Rebase(PodState& pod, const v1::PodReport& report, int64_t now_ns, bool restart);
+  // A report from the incarnation `pod` restarted away from: a straggler once (kOutOfOrder), a
+  // second live sidecar with the same identity when it happens again (kRejected, counted and
+  // named in refusals().last). A restarted sidecar never comes back (incarnations are random).
+  Outcome Superseded(const v1::PodReport& report, PodState& pod, const std::string& key);
   void ApplyModel(const v1::ModelCounters& mc, PodState& pod, bool baseline, int64_t t0, int64_t t1,
                   int64_t now_ns);
   // Drops models no pod has hosted for longer than the history they could still be asked about.
