@@ -49,10 +49,12 @@ ActuationWorker::ActuationWorker(std::unique_ptr<Actuator> actuator, WorkerOptio
   });
 }
 
-ActuationWorker::~ActuationWorker() {
+ActuationWorker::~ActuationWorker() { Stop(); }
+
+void ActuationWorker::Stop() {
   stop_.store(true);
   commands_.enqueue(Command{});  // wake the thread
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void ActuationWorker::Submit(ScaleRequest request) {
@@ -101,9 +103,8 @@ void ActuationWorker::Absorb(Command& c, RunState& st) {
   const std::string key = c.request.Key();
   auto it = st.pending.find(key);
   if (it != st.pending.end()) {
-    // Newest wins, but it keeps the backoff the target earned.
+    // Newest wins, but it keeps the backoff the target earned: its attempts and its next try.
     it->second.request = std::move(c.request);
-    it->second.attempts = 0;
     return;
   }
   SteadyTime not_before{};

@@ -132,6 +132,10 @@ void Coordinator::Stop() {
   keda_->Shutdown();
   grpc_server_->Shutdown();
   engine_->Stop();
+  // The write in flight (up to the actuator's timeout) lands before the Lease is released: a
+  // standby that takes over at once must read what this replica wrote, never be overtaken by it.
+  if (worker_) worker_->Stop();
+  if (reader_) reader_->Stop();
   if (elector_) elector_->Stop();  // releases the Lease: a standby takes over at once
   http_server_->Stop();
   if (injector_) injector_->Stop();

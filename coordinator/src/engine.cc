@@ -248,6 +248,7 @@ void Engine::Submit(TargetEntry& e, const std::string& server, int from, const D
   req.to = d.desired;
   req.reason = d.reason;
   req.time_unix_ms = now_ms;
+  req.never_lower = NowNs() < hand_over_until_ns_;
   options_.actuator->Submit(std::move(req));
   e.submitted = d.desired;
 }

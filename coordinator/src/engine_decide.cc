@@ -132,6 +132,17 @@ void Engine::Conclude(TargetEntry& e, const std::string& server, int current, De
   // A first decision that differs from what runs is submitted even when it did not change.
   if (d.desired != previous || (d.desired != current && e.submitted < 0)) {
     Record(e, server, current, d);
+    return;
+  }
+  // Level-triggered, as Kubernetes controllers are: a decision whose write failed for good (a
+  // 403 or 404, or retries given up in an outage) is written again every resubmit_failed_s while
+  // it stands, so the target reaches it once the cause is gone. It is not a new decision.
+  const int64_t now_ms = NowUnixMs();
+  const int64_t since_ms = std::max(e.actuation.time_unix_ms, e.resubmitted_unix_ms);
+  if (e.actuation.status == "failed" && now_ms - since_ms >= options_.resubmit_failed_s * 1000) {
+    e.resubmitted_unix_ms = now_ms;
+    e.submitted = -1;
+    Submit(e, server, current, d, now_ms);
   }
 }
 

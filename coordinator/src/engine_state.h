@@ -26,6 +26,7 @@ struct Engine::TargetEntry {
   int desired = -1, observed = -1, submitted = -1;
   std::optional<DecisionRecord> last;
   ActuationState actuation;
+  int64_t resubmitted_unix_ms = 0;  // when a failed decision was last submitted again
   HistoryTicket history;
 
   const std::string& name() const { return key.name; }

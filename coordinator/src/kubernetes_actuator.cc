@@ -37,6 +37,14 @@ class KubernetesActuator final : public Actuator {
       out.observed_replicas = current;
       return out;
     }
+    if (r.never_lower && current > r.to) {
+      out.status = Status::kSkipped;
+      out.http_status = get.status;
+      out.observed_replicas = current;
+      out.error = "hand-over hold: the target runs " + std::to_string(current) +
+                  ", not lowered to " + std::to_string(r.to);
+      return out;
+    }
     // The last moment to ask whether this process may still write (leader election).
     if (options_.may_write && !options_.may_write()) {
       out.status = Status::kSkipped;

@@ -151,6 +151,69 @@ TEST_F(EngineTest, FailedActuationShowsOnStatusAndKeepsCurrent) {
   EXPECT_GE(status["actuator"]["failed"], 1);
 }
 
+// Answers a model's writes 403 until `forbidden_until` of them were made, then applies; counts
+// them.
+class ForbiddenThenOk final : public Actuator {
+ public:
+  explicit ForbiddenThenOk(int forbidden_until) : forbidden_until_(forbidden_until) {}
+  const char* name() const override { return "forbidden-then-ok"; }
+  ActuationResult Apply(const ScaleRequest& r) override {
+    ActuationResult out;
+    out.observed_replicas = r.to;
+    if (r.kind != TargetKind::kModel) return out;  // the model's server scales freely
+    if (++calls <= forbidden_until_) {
+      out.observed_replicas = -1;
+      out.status = ActuationResult::Status::kFailed;
+      out.http_status = 403;
+      out.error = "HTTP 403 forbidden";
+      return out;
+    }
+    return out;
+  }
+  TargetReading Read(const ScaleTarget&) override { return TargetReading{}; }
+  std::atomic<int> calls{0};
+
+ private:
+  const int forbidden_until_;
+};
+
+// Level-triggered: a write refused for good (an RBAC rule added late, a target created after the
+// first decision) is written again every 30 s while the decision stands, until it lands.
+TEST_F(EngineTest, AFailedWriteIsRetriedWhileItsDecisionStands) {
+  auto actuator = std::make_unique<ForbiddenThenOk>(2);
+  ForbiddenThenOk& calls = *actuator;
+  ActuationWorker worker(std::move(actuator), WorkerOptions{});
+  auto engine = Make(std::make_shared<Config>(), &worker);
+  const auto decide_until = [&](const std::string& status) {
+    return Eventually(
+        [&] {
+          engine->DecideNow();
+          const auto actuation = Model(*engine, "m")["actuation"];
+          return actuation.is_object() && actuation["status"] == status;
+        },
+        5s);
+  };
+  Feed(*engine, 4);
+  engine->DecideNow();
+  ASSERT_TRUE(decide_until("failed"));
+  EXPECT_EQ(calls.calls, 1);
+  for (int i = 0; i < 14; ++i) Feed(*engine, 4);  // 28 s: not yet
+  engine->DecideNow();
+  EXPECT_EQ(calls.calls, 1);
+  Feed(*engine, 4);  // 30 s after the failure: written again, refused again
+  ASSERT_TRUE(Eventually(
+      [&] {
+        engine->DecideNow();
+        return calls.calls == 2;
+      },
+      5s));
+  for (int i = 0; i < 15; ++i) Feed(*engine, 4);
+  ASSERT_TRUE(decide_until("ok"));
+  EXPECT_EQ(calls.calls, 3);
+  EXPECT_EQ(Model(*engine, "m")["current_replicas"], 4);
+  EXPECT_EQ(Model(*engine, "m")["last_decision"]["to"], 4);  // one decision, written three times
+}
+
 TEST_F(EngineTest, SeldonModeTakesBoundsFromTheResources) {
   TargetReading reading;
   reading.ok = true;

@@ -169,6 +169,50 @@ TEST_F(KubernetesActuatorTest, ForbiddenAndNotFoundFailWithoutRetry) {
   }
 }
 
+// A new leader's hold: what the target runs may have grown since the term's first read (a write
+// of the old leader landing late); the write reads first and never lowers it.
+TEST_F(KubernetesActuatorTest, InAHandOverHoldAWriteNeverLowersWhatTheTargetRuns) {
+  api.Push({200, KubeEmulator::ScaleJson("iris", "seldon-mesh", 10)});
+  ActuationWorker worker(
+      MakeKubernetesActuator(KubeconfigConnection(WriteKubeconfig(pki, api, "    token: t\n"))),
+      WorkerOptions{0.01, 0.01, 0.05, 5});
+  ScaleRequest held = IrisTo(3);
+  held.never_lower = true;
+  worker.Submit(held);
+  const ActuationReport report = WaitResult(worker);
+  EXPECT_EQ(report.result.status, ActuationResult::Status::kSkipped);
+  EXPECT_EQ(report.result.observed_replicas, 10);
+  EXPECT_NE(report.result.error.find("hand-over hold"), std::string::npos) << report.result.error;
+  ASSERT_EQ(api.Requests().size(), 1u);
+  EXPECT_EQ(api.Requests()[0].method, "GET");
+}
+
+// Decisions that keep changing during an outage do not restart the backoff: each retry waits
+// longer than the one before, as for one decision.
+TEST_F(KubernetesActuatorTest, ANewerDecisionKeepsTheBackoffItsTargetEarned) {
+  for (int i = 0; i < 5; ++i) {
+    api.Push({200, KubeEmulator::ScaleJson("iris", "seldon-mesh", 2)});
+    api.Push({503, KubeEmulator::StatusJson(503, "ServiceUnavailable", "down")});
+  }
+  ActuationWorker worker(
+      MakeKubernetesActuator(KubeconfigConnection(WriteKubeconfig(pki, api, "    token: t\n"))),
+      WorkerOptions{0.01, 0.1, 30, 10});
+  worker.Submit(IrisTo(3));
+  for (int to = 4; to <= 7; ++to) {
+    EXPECT_EQ(WaitResult(worker).result.status, ActuationResult::Status::kRetry);
+    worker.Submit(IrisTo(to));  // the load moved on: a new decision for the same target
+  }
+  EXPECT_EQ(WaitResult(worker).result.status, ActuationResult::Status::kRetry);
+  std::vector<testing::RecordedRequest> patches;
+  for (const auto& r : api.Requests()) {
+    if (r.method == "PATCH") patches.push_back(r);
+  }
+  ASSERT_EQ(patches.size(), 5u);
+  // Backoffs of 0.1, 0.2, 0.4 and 0.8 s: the last gap is at least 0.8 s (0.1 s on a reset).
+  EXPECT_GE(patches[4].at - patches[3].at, 750ms);
+  EXPECT_EQ(patches[4].body, R"({"spec":{"replicas":7}})");
+}
+
 TEST_F(KubernetesActuatorTest, RetriesTooManyRequestsAfterRetryAfter) {
   api.Push(
       {429, KubeEmulator::StatusJson(429, "TooManyRequests", "slow down"), {{"Retry-After", "1"}}});

@@ -309,5 +309,35 @@ TEST_F(LeaderElectionTest, CleanShutdownReleasesTheLeaseSoTheStandbyTakesOverAtO
   std::printf("hand-over after SIGTERM (lease released): %.2f s (lease 10 s)\n", took);
 }
 
+// SIGTERM while a scale write is in flight: the write lands first, then the Lease is released, so
+// a standby that takes over at once reads what the old leader wrote and is never overtaken by it.
+TEST_F(LeaderElectionTest, CleanShutdownReleasesTheLeaseOnlyAfterTheWriteInFlightLanded) {
+  objects_.SetReplicas(kScalePath, 0);  // below minReplicas: the leader scales up at once
+  objects_.DelayScaleWrites(1500ms);
+  Coordinator a = StartCoordinator("coordinator-a", "10s", "6s");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        for (const auto& r : api_.Requests()) {
+          if (r.method == "PATCH") return true;
+        }
+        return false;
+      },
+      20s));
+  a.process->Signal(SIGTERM);
+  EXPECT_EQ(a.process->Wait(10s), 0);
+  const auto writes = WritesBy("coordinator-a");
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].replicas, 1);
+  bool released = false;
+  for (const auto& w : objects_.LeaseWrites()) {
+    if (w.status != 200 || !w.holder.empty()) continue;
+    released = true;
+    EXPECT_TRUE(w.at >= writes[0].done)
+        << "the Lease was released " << Seconds(writes[0].done - w.at)
+        << " s before the write in flight landed";
+  }
+  EXPECT_TRUE(released) << "coordinator-a never released the Lease";
+}
+
 }  // namespace
 }  // namespace lagscale

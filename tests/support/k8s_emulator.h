@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "support/command.h"
 #include "support/coordinator_harness.h"
@@ -130,7 +131,8 @@ class KubeObjects {
     int replicas = -1;   // scale writes: the replicas written
     int before = -1;     // scale writes: the replicas before
     std::string holder;  // lease writes: spec.holderIdentity written
-    std::chrono::steady_clock::time_point at;
+    std::chrono::steady_clock::time_point at;    // when the request arrived
+    std::chrono::steady_clock::time_point done;  // when it was applied and answered
   };
 
   void SetReplicas(const std::string& scale_path, int replicas) {
@@ -155,6 +157,11 @@ class KubeObjects {
   std::vector<Write> LeaseWrites() {
     std::lock_guard lock(mu_);
     return lease_writes_;
+  }
+  // A slow API server: each scale PATCH is applied and answered `delay` after it arrived.
+  void DelayScaleWrites(std::chrono::milliseconds delay) {
+    std::lock_guard lock(mu_);
+    scale_write_delay_ = delay;
   }
   // When set, every request fails with this status (an API server outage); 0 serves again.
   void FailEverything(int status) {
@@ -185,6 +192,14 @@ class KubeObjects {
         R"(^/apis/coordination\.k8s\.io/v1/namespaces/([a-z0-9-]+)/leases(?:/([a-z0-9.-]+))?$)");
     static const std::regex kScale(R"(^(/apis?/.+)/scale$)");
     const std::string path = r.target.substr(0, r.target.find('?'));
+    if (r.method == "PATCH") {
+      std::chrono::milliseconds delay;
+      {
+        std::lock_guard lock(mu_);
+        delay = scale_write_delay_;
+      }
+      std::this_thread::sleep_for(delay);  // the emulated server's slowness, not synchronisation
+    }
     std::lock_guard lock(mu_);
     if (fail_) return Status(fail_, "InternalError", "emulated outage");
     std::smatch m;
@@ -203,7 +218,7 @@ class KubeObjects {
     auto it = replicas_.find(path);
     if (it == replicas_.end()) return Status(404, "NotFound", path + " not found");
     if (r.method == "PATCH") {
-      Write w{Writer(r), r.method, path, 0, -1, it->second, "", r.at};
+      Write w{Writer(r), r.method, path, 0, -1, it->second, "", r.at, {}};
       nlohmann::json patch = nlohmann::json::parse(r.body, nullptr, false);
       if (r.headers.count("content-type") == 0 ||
           r.headers.at("content-type") != "application/merge-patch+json" || patch.is_discarded() ||
@@ -215,6 +230,7 @@ class KubeObjects {
       it->second = patch["spec"]["replicas"].get<int>();
       w.status = 200;
       w.replicas = it->second;
+      w.done = std::chrono::steady_clock::now();
       scale_writes_.push_back(w);
     } else if (r.method != "GET") {
       return Status(405, "MethodNotAllowed", r.method);
@@ -250,7 +266,7 @@ class KubeObjects {
       return ScriptedReply{200, it->second.dump()};
     }
     nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
-    Write w{Writer(r), r.method, r.target, 0, -1, -1, "", r.at};
+    Write w{Writer(r), r.method, r.target, 0, -1, -1, "", r.at, {}};
     auto reply = [&](ScriptedReply out) {
       w.status = out.status;
       lease_writes_.push_back(w);
@@ -296,6 +312,7 @@ class KubeObjects {
 
   std::mutex mu_;  // guards everything below
   int fail_ = 0;
+  std::chrono::milliseconds scale_write_delay_{0};
   uint64_t version_ = 100;
   std::map<std::string, nlohmann::json> leases_;
   std::map<std::string, int> replicas_;

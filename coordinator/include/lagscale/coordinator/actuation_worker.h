@@ -56,7 +56,10 @@ struct ReadReport {
 class ActuationWorker {
  public:
   ActuationWorker(std::unique_ptr<Actuator> actuator, WorkerOptions options);
-  ~ActuationWorker();  // stops the thread; pending decisions are dropped
+  ~ActuationWorker();  // Stop()
+  // Stops the thread once the call in progress (if any) has returned; pending decisions are
+  // dropped. After it, nothing this worker started can still reach the target. Idempotent.
+  void Stop();
   ActuationWorker(const ActuationWorker&) = delete;
   ActuationWorker& operator=(const ActuationWorker&) = delete;
 

@@ -27,6 +27,9 @@ struct ScaleRequest {
   int to = 0;
   std::string reason;
   int64_t time_unix_ms = 0;
+  // Within a new leader's hand-over hold: an actuator that reads the target before writing must
+  // not lower what it finds (it may have changed since the term's first read).
+  bool never_lower = false;
   // "model/iris" or "server/mlserver": decisions for one key replace each other.
   std::string Key() const;
 };

@@ -48,6 +48,8 @@ struct EngineOptions {
       MakeServerSizer;
   double status_interval_s = 0.25;  // how often /status is rebuilt at most
   double seldon_read_interval_s = 30;
+  // A decision whose write failed for good is written again this often while it stands.
+  double resubmit_failed_s = 30;
   // Series kept at 1 s for 15 minutes (HistoryStore::BytesPerSeries() each; docs/coordinator.md).
   size_t history_models = 1000;
   size_t history_servers = 200;
