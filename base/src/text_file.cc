@@ -29,4 +29,19 @@ Result<std::string> ReadSecretFile(const std::string& path, std::string_view set
   return Result<std::string>::Ok(std::move(secret));
 }
 
+Result<std::string> ReadTokenFile(const std::string& path, std::string_view setting) {
+  auto token = ReadSecretFile(path, setting);
+  if (!token) return token;
+  for (size_t i = 0; i < token->size(); ++i) {
+    const auto c = static_cast<unsigned char>((*token)[i]);
+    if (c < 0x21 || c > 0x7e) {
+      return Result<std::string>::Error(std::string(setting) + ": \"" + path +
+                                        "\" holds a byte a header cannot carry at offset " +
+                                        std::to_string(i) +
+                                        " (a token is one line of visible ASCII)");
+    }
+  }
+  return token;
+}
+
 }  // namespace lagscale::base

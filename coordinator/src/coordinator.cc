@@ -31,9 +31,6 @@ lc::KubeConnection Connection(const std::string& kubeconfig) {
 Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {
   config_ = std::make_shared<const Config>(
       options_.config_path.empty() ? Config{} : LoadConfigFile(options_.config_path));
-  token_ = options_.token_file.empty()
-               ? ""
-               : base::ReadSecretFile(options_.token_file, "--token-file").OrThrow();
   BuildActuators();
   BuildEngine();
   BindServers();
@@ -89,8 +86,9 @@ void Coordinator::BuildEngine() {
 }
 
 void Coordinator::BindServers() {
-  grpc_server_ = std::make_unique<ReportServer>(options_.grpc_listen, *engine_, &metrics_, token_,
-                                                options_.report_tls, keda_->service());
+  grpc_server_ =
+      std::make_unique<ReportServer>(options_.grpc_listen, *engine_, &metrics_, options_.token_file,
+                                     options_.report_tls, keda_->service());
   http_server_ = std::make_unique<HttpServer>(options_.http_listen, MakeRoutes(*engine_, metrics_));
   injector_ = StartInjector(options_.injector, metrics_);
 }

@@ -12,13 +12,14 @@
 
 #include "lagscale/base/host_port.h"
 #include "lagscale/base/tcp_address.h"
+#include "lagscale/base/text_file.h"
 #include "lagscale/v1/lag.grpc.pb.h"
 
 namespace lagscale::coordinator {
 namespace {
 
 // Compares without an early exit so the time taken does not reveal how much of a guess matched.
-bool SameSecret(const std::string& a, const std::string& b) {
+bool SameSecret(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
@@ -37,6 +38,45 @@ std::string BearerCredentials(std::string_view value) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   return std::string(value);
 }
+
+// The --token-file, read again at most once a second as streams open: a token rotated in place
+// (a mounted Secret) takes effect, and a revoked one stops working, without a restart. A file
+// briefly unreadable, empty or invalid during a rotation keeps the last good token (logged once).
+class RotatingToken {
+ public:
+  explicit RotatingToken(std::string path) : path_(std::move(path)) {
+    if (!path_.empty()) token_ = base::ReadTokenFile(path_, "--token-file").OrThrow();
+    read_at_ = std::chrono::steady_clock::now();
+  }
+  bool enabled() const { return !path_.empty(); }
+  bool Accepts(std::string_view credentials) {
+    std::lock_guard lock(mu_);
+    if (const auto now = std::chrono::steady_clock::now(); now - read_at_ >= kReread) {
+      read_at_ = now;
+      Reread();
+    }
+    return SameSecret(credentials, token_);
+  }
+
+ private:
+  static constexpr std::chrono::seconds kReread{1};
+  void Reread() {  // REQUIRES: mu_ held
+    auto token = base::ReadTokenFile(path_, "--token-file");
+    if (!token) {
+      if (token.error() != error_) spdlog::warn("{}; keeping the last good token", token.error());
+      error_ = token.error();
+      return;
+    }
+    if (*token != token_) spdlog::info("--token-file: the token changed; streams must present it");
+    token_ = std::move(*token);
+    error_.clear();
+  }
+
+  const std::string path_;
+  std::mutex mu_;  // guards the fields below
+  std::string token_, error_;
+  std::chrono::steady_clock::time_point read_at_;
+};
 
 class Refused final : public grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck> {
  public:
@@ -140,17 +180,16 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
 }  // namespace
 
 struct ReportServer::Service final : public v1::LagService::CallbackService {
-  Service(Engine& e, CoordinatorMetrics* m, std::string t)
-      : engine(e), metrics(m), expected(std::move(t)), check(!expected.empty()) {}
+  Service(Engine& e, CoordinatorMetrics* m, std::string token_file)
+      : engine(e), metrics(m), token(std::move(token_file)) {}
 
   grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck>* Report(
       grpc::CallbackServerContext* context) override {
-    if (check) {
+    if (token.enabled()) {
       const auto& md = context->client_metadata();
       auto it = md.find("authorization");
-      const bool ok =
-          it != md.end() &&
-          SameSecret(BearerCredentials({it->second.data(), it->second.size()}), expected);
+      const bool ok = it != md.end() &&
+                      token.Accepts(BearerCredentials({it->second.data(), it->second.size()}));
       if (!ok) {
         if (metrics) metrics->OnUnauthenticated();
         return new Refused(
@@ -166,14 +205,13 @@ struct ReportServer::Service final : public v1::LagService::CallbackService {
 
   Engine& engine;
   CoordinatorMetrics* metrics;
-  const std::string expected;
-  const bool check;
+  RotatingToken token;
 };
 
 ReportServer::ReportServer(const std::string& listen, Engine& engine, CoordinatorMetrics* metrics,
-                           std::string token, const ReportTlsOptions& tls,
+                           std::string token_file, const ReportTlsOptions& tls,
                            grpc::Service* extra_service)
-    : service_(std::make_unique<Service>(engine, metrics, std::move(token))) {
+    : service_(std::make_unique<Service>(engine, metrics, std::move(token_file))) {
   // Checked here, as every listen flag is: gRPC would take "host" or "host:99999" its own way.
   if (auto parsed = base::ParseHostPort(listen, "--grpc-listen", base::EmptyHost::kWildcard);
       !parsed) {

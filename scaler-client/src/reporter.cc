@@ -132,8 +132,14 @@ class Reporter::Loop {
   void Connect() {
     const ReporterOptions& o = r_.options_;
     if (!o.token_file.empty()) {
-      // Rotation may leave the file briefly unreadable or empty: keep the last good token.
-      if (auto t = base::ReadSecretFile(o.token_file, "--coordinator-token-file")) token_ = *t;
+      // Rotation may leave the file briefly unreadable, empty or wrong: keep the last good token.
+      if (auto t = base::ReadTokenFile(o.token_file, "--coordinator-token-file")) {
+        token_ = *t;
+        token_error_.clear();
+      } else if (t.error() != token_error_) {
+        token_error_ = t.error();
+        spdlog::warn("{}; reporting with the last good token", token_error_);
+      }
     }
     grpc::ChannelArguments args;
     // A fresh channel per attempt with its own subchannel: our backoff decides when to retry,
@@ -325,6 +331,7 @@ class Reporter::Loop {
   grpc::CompletionQueue cq_;
   std::unique_ptr<Stream> stream_;
   std::string token_;
+  std::string token_error_;  // the last token-file error logged (logged again only when it changes)
   uint64_t sequence_ = 0;
   std::map<std::string, int64_t> reported_inflight_;  // per model ("" = unattributed)
   bool send_when_written_ = false;
@@ -350,7 +357,7 @@ void Reporter::Start() {
     throw std::runtime_error("--coordinator is empty: nothing to report to");
   }
   if (!options_.token_file.empty()) {
-    base::ReadSecretFile(options_.token_file, "--coordinator-token-file").OrThrow();
+    base::ReadTokenFile(options_.token_file, "--coordinator-token-file").OrThrow();
   }
   credentials_ = ReportChannelCredentials(options_);
   stop_ = false;

@@ -52,5 +52,26 @@ TEST_F(TextFileTest, MissingTextFileNamesTheSettingAndPath) {
   EXPECT_EQ(text.error(), "--config: cannot read \"" + path_ + "\"");
 }
 
+// A token travels in a header: a second line, a control byte or a byte-order mark would abort
+// gRPC when sent, so it is an error naming where the bad byte is.
+TEST_F(TextFileTest, TokenIsOneLineOfVisibleAscii) {
+  Write("s3cret-~+/=\n");
+  auto token = ReadTokenFile(path_, "--token-file");
+  ASSERT_TRUE(token) << token.error();
+  EXPECT_EQ(*token, "s3cret-~+/=");
+  for (const auto& [bad, at] : {std::pair<std::string, int>{"line1\nline2\n", 5},
+                                {"tok\x01en", 3},
+                                {"\xef\xbb\xbftoken", 0},
+                                {"t\xc3\xb8ken", 1},
+                                {"two words", 3}}) {
+    Write(bad);
+    token = ReadTokenFile(path_, "--token-file");
+    ASSERT_FALSE(token) << bad;
+    EXPECT_EQ(token.error(), "--token-file: \"" + path_ +
+                                 "\" holds a byte a header cannot carry at offset " +
+                                 std::to_string(at) + " (a token is one line of visible ASCII)");
+  }
+}
+
 }  // namespace
 }  // namespace lagscale::base

@@ -21,4 +21,9 @@ Result<std::string> ReadTextFile(const std::string& path, std::string_view setti
 // `--token-file: "p" is empty`.
 Result<std::string> ReadSecretFile(const std::string& path, std::string_view setting);
 
+// A bearer token in `path`: a secret (as above) that an HTTP or gRPC header can carry, one line of
+// visible ASCII. A stray second line, a control byte or a byte-order mark is an error naming
+// `setting`, the path and the offset, where sending it would have aborted gRPC or been refused.
+Result<std::string> ReadTokenFile(const std::string& path, std::string_view setting);
+
 }  // namespace lagscale::base

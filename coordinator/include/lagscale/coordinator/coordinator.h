@@ -92,7 +92,6 @@ class Coordinator {
   CoordinatorOptions options_;
   Phase phase_ = Phase::kBuilt;
   std::shared_ptr<const Config> config_;
-  std::string token_;
   std::unique_ptr<LeaderElector> elector_;  // null without --leader-elect
   std::unique_ptr<ActuationWorker> worker_;
   // Seldon mode reads Model/Server bounds from the API even when decisions are only shown.

@@ -23,9 +23,10 @@ namespace lagscale::coordinator {
 class ReportServer {
  public:
   // Binds `listen` ("host:port", port 0 = any) and starts serving, with TLS when `tls` is enabled
-  // (report_tls.h) and `extra_service` (if any) on the same port. Throws std::runtime_error.
+  // (report_tls.h) and `extra_service` (if any) on the same port. Streams must present the bearer
+  // token in `token_file` ("" = no check), read again as it rotates. Throws std::runtime_error.
   ReportServer(const std::string& listen, Engine& engine, CoordinatorMetrics* metrics,
-               std::string token, const ReportTlsOptions& tls = {},
+               std::string token_file, const ReportTlsOptions& tls = {},
                grpc::Service* extra_service = nullptr);
   ~ReportServer();
   int port() const { return port_; }
