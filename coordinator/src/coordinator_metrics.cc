@@ -93,6 +93,14 @@ struct CoordinatorMetrics::State {
           .Help("Report streams refused for a missing or wrong bearer token")
           .Register(registry)
           .Add({});
+  prometheus::Counter& shed =
+      BuildCounter()
+          .Name("lagscale_coordinator_reports_shed_total")
+          .Help(
+              "Reports dropped unacknowledged because the decision loop's queue was full (a "
+              "flood); the pod's next report carries the same cumulative counters")
+          .Register(registry)
+          .Add({});
   prometheus::Family<prometheus::Counter>& injections =
       BuildCounter()
           .Name("lagscale_coordinator_injections_total")
@@ -219,6 +227,7 @@ void CoordinatorMetrics::OnReload(bool ok) {
 void CoordinatorMetrics::OnStreamOpened() { state_->streams.Increment(); }
 void CoordinatorMetrics::OnStreamClosed() { state_->streams.Decrement(); }
 void CoordinatorMetrics::OnUnauthenticated() { state_->unauthenticated.Increment(); }
+void CoordinatorMetrics::OnReportShed() { state_->shed.Increment(); }
 void CoordinatorMetrics::OnInjection(const char* result) {
   state_->injections.Add({{"result", result}}).Increment();
 }

@@ -45,8 +45,14 @@ Engine::~Engine() { Stop(); }
 int64_t Engine::NowNs() const { return options_.clock->MonotonicNs(); }
 int64_t Engine::NowUnixMs() const { return options_.clock->UnixNs() / 1'000'000; }
 
-void Engine::Enqueue(v1::PodReport&& report) {
-  reports_.enqueue(Received{std::move(report), NowNs(), NowUnixMs()});
+bool Engine::Enqueue(v1::PodReport&& report) {
+  const size_t bytes = report.ByteSizeLong();
+  if (queued_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes > kMaxQueuedReportBytes) {
+    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    return false;
+  }
+  reports_.enqueue(Received{std::move(report), bytes, NowNs(), NowUnixMs()});
+  return true;
 }
 
 void Engine::Reload(std::shared_ptr<const Config> config) { reloads_.enqueue(std::move(config)); }
@@ -129,6 +135,7 @@ void Engine::RequestRead(const TargetEntry& e) {
 }
 
 void Engine::ApplyReceived(const Received& r) {
+  queued_bytes_.fetch_sub(r.bytes, std::memory_order_relaxed);
   const auto outcome = aggregator_.Apply(r.report, r.recv_ns, r.recv_unix_ms);
   ++received_;
   switch (outcome) {
@@ -150,14 +157,14 @@ void Engine::ApplyReceived(const Received& r) {
   }
 }
 
-size_t Engine::DrainReports() {
+size_t Engine::DrainReports(int64_t until_ns) {
   thread_local std::vector<Received> batch(256);
   size_t total = 0;
   for (;;) {
     const size_t n = reports_.try_dequeue_bulk(batch.begin(), batch.size());
     for (size_t i = 0; i < n; ++i) ApplyReceived(batch[i]);
     total += n;
-    if (n < batch.size()) return total;
+    if (n < batch.size() || NowNs() >= until_ns) return total;
   }
 }
 

@@ -179,7 +179,8 @@ void Engine::Run() {
     const int64_t wait_ns = std::max<int64_t>(0, std::min<int64_t>(next - NowNs(), 50'000'000));
     const size_t n = reports_.wait_dequeue_bulk_timed(batch.begin(), batch.size(), wait_ns / 1000);
     for (size_t i = 0; i < n; ++i) ApplyReceived(batch[i]);
-    const size_t applied = n + DrainReports();
+    // Reports never starve the decisions: a flood is drained until the next decision is due.
+    const size_t applied = n + DrainReports(next);
     // New reports reach KEDA's view at once (activity pushes); idle passes keep idle windows.
     PublishScalerView(applied > 0);
     const int64_t now = NowNs();

@@ -125,8 +125,15 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
     }
     const uint64_t incarnation = report_.incarnation();
     const uint64_t sequence = report_.sequence();
-    engine_.Enqueue(std::move(report_));
+    const bool queued = engine_.Enqueue(std::move(report_));
     report_.Clear();
+    if (!queued) {
+      // The decision loop is behind by kMaxQueuedReportBytes: shed, unacknowledged. The stream
+      // stays open and the pod's next report carries the same cumulative counters.
+      if (metrics_) metrics_->OnReportShed();
+      StartRead(&report_);
+      return;
+    }
     {
       std::lock_guard lock(mu_);
       // Acks are cumulative in meaning: if one is still being written, the newest replaces the

@@ -214,6 +214,24 @@ TEST_F(EngineTest, AFailedWriteIsRetriedWhileItsDecisionStands) {
   EXPECT_EQ(Model(*engine, "m")["last_decision"]["to"], 4);  // one decision, written three times
 }
 
+// A flood of reports cannot take the coordinator's memory or its decisions: the queue to the
+// decision loop is bounded (what does not fit is shed, unacknowledged), and draining it stops
+// when the next decision is due.
+TEST_F(EngineTest, TheReportQueueIsBoundedAndDrainingYieldsToDecisions) {
+  auto engine = Make(std::make_shared<Config>());
+  v1::PodReport big = Report("a", 1, 0, 0, 0);
+  for (int i = 0; i < 999; ++i) big.add_models()->set_model("model-" + std::to_string(i));
+  const size_t bytes = big.ByteSizeLong();
+  size_t queued = 0;
+  while (engine->Enqueue(v1::PodReport(big))) ++queued;
+  EXPECT_EQ(queued, Engine::kMaxQueuedReportBytes / bytes);
+  EXPECT_FALSE(engine->Enqueue(v1::PodReport(big)));
+  // The clock stands still here, so a deadline of now stops after one batch of 256.
+  EXPECT_EQ(engine->DrainReports(clock.MonotonicNs()), 256u);
+  EXPECT_TRUE(engine->Enqueue(v1::PodReport(big))) << "room again once reports are applied";
+  EXPECT_EQ(engine->DrainReports(), queued - 256 + 1);
+}
+
 TEST_F(EngineTest, SeldonModeTakesBoundsFromTheResources) {
   TargetReading reading;
   reading.ok = true;

@@ -36,6 +36,8 @@ class CoordinatorMetrics {
   void OnStreamOpened();
   void OnStreamClosed();
   void OnUnauthenticated();
+  // From gRPC threads: a report dropped because the decision loop's queue was full.
+  void OnReportShed();
   // From the webhook thread: one admission review answered (result as injector.h OutcomeName,
   // or "invalid_review" / "ignored").
   void OnInjection(const char* result);

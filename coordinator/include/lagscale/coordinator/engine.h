@@ -62,8 +62,11 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Stamps the receive time and queues the report for the loop. Never blocks.
-  void Enqueue(v1::PodReport&& report);
+  // Stamps the receive time and queues the report for the loop. Never blocks. Returns false, and
+  // drops the report, while the queue holds kMaxQueuedReportBytes (a flood the loop cannot keep
+  // up with): counters are cumulative, so the pod's next report admitted carries what it had.
+  static constexpr size_t kMaxQueuedReportBytes = size_t{16} << 20;
+  bool Enqueue(v1::PodReport&& report);
   // Swaps in a new configuration at the next cycle; aggregation and policy state are kept
   // (a model's policy is rebuilt only when its parameters changed).
   void Reload(std::shared_ptr<const Config> config);
@@ -76,7 +79,8 @@ class Engine {
   void Stop();
 
   // Manual driving (tests, benchmarks).
-  size_t DrainReports();
+  // Applies queued reports until the queue is empty or the monotonic clock passes `until_ns`.
+  size_t DrainReports(int64_t until_ns = INT64_MAX);
   void DecideNow();
   void PublishStatus();
   Aggregator& aggregator() { return aggregator_; }
@@ -86,6 +90,7 @@ class Engine {
  private:
   struct Received {
     v1::PodReport report;
+    size_t bytes = 0;
     int64_t recv_ns = 0;
     int64_t recv_unix_ms = 0;
   };
@@ -196,6 +201,7 @@ class Engine {
   mutable std::mutex status_mu_;
   std::shared_ptr<const StatusSnapshot> status_;  // guarded by status_mu_ (the pointer only)
 
+  std::atomic<size_t> queued_bytes_{0};  // wire size of the reports in reports_
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_{false};
   std::thread thread_;
