@@ -3,12 +3,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
+#include <string_view>
+#include <utility>
 
 #include "json_input.h"
 #include "kube_api.h"
@@ -51,6 +54,29 @@ json Spec(const std::string& holder, int duration_s, const json& acquire_time,
           {"leaseTransitions", transitions}};
 }
 
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?: one label of an RFC 1123 DNS name, of any length.
+bool IsDnsLabelShape(std::string_view s) {
+  return !s.empty() && IsLowerAlnum(s.front()) && IsLowerAlnum(s.back()) &&
+         std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; });
+}
+
+// A namespace name, as the API server checks it (IsDNS1123Label): one label, at most 63 bytes.
+bool IsNamespaceName(std::string_view s) { return s.size() <= 63 && IsDnsLabelShape(s); }
+
+// A Lease's name, as the API server checks it (IsDNS1123Subdomain): labels joined by '.', at most
+// 253 bytes. Anything else would not even make a well-formed request path.
+bool IsObjectName(std::string_view s) {
+  if (s.size() > 253) return false;
+  for (;;) {
+    const size_t dot = s.find('.');
+    if (!IsDnsLabelShape(s.substr(0, dot))) return false;
+    if (dot == std::string_view::npos) return true;
+    s.remove_prefix(dot + 1);
+  }
+}
+
 }  // namespace
 
 void ValidateLeaderElection(const LeaderElectionConfig& c) {
@@ -58,8 +84,29 @@ void ValidateLeaderElection(const LeaderElectionConfig& c) {
     throw std::invalid_argument(flag + ": " + why);
   };
   if (c.identity.empty()) bad("--leader-elect-identity", "empty (set POD_NAME or the flag)");
-  if (c.lease_name.empty()) bad("--leader-elect-resource-name", "empty");
-  if (c.lease_namespace.empty()) bad("--leader-elect-resource-namespace", "empty");
+  if (!IsObjectName(c.lease_name)) {
+    bad("--leader-elect-resource-name",
+        "invalid value \"" + c.lease_name +
+            "\" (expected a Kubernetes object name: at most 253 lower-case letters, digits, '-' "
+            "and '.', starting and ending with a letter or digit)");
+  }
+  if (!IsNamespaceName(c.lease_namespace)) {
+    bad("--leader-elect-resource-namespace",
+        "invalid value \"" + c.lease_namespace +
+            "\" (expected a Kubernetes namespace: at most 63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit; without the flag it is $POD_NAMESPACE, "
+            "else the service account's)");
+  }
+  const std::pair<const char*, double> durations[] = {
+      {"--leader-elect-lease-duration", c.lease_duration_s},
+      {"--leader-elect-renew-deadline", c.renew_deadline_s},
+      {"--leader-elect-retry-period", c.retry_period_s}};
+  for (const auto& [flag, seconds] : durations) {
+    if (seconds > kMaxLeaderElectionSeconds) {
+      bad(flag, std::to_string(seconds) + "s is over the maximum of " +
+                    std::to_string(static_cast<int>(kMaxLeaderElectionSeconds)) + "s");
+    }
+  }
   if (!(c.retry_period_s > 0)) bad("--leader-elect-retry-period", "must be positive");
   // client-go's own checks: the renew deadline must leave room for jittered retries, and the
   // lease must outlast the renew deadline (that gap is what keeps two leaders apart).

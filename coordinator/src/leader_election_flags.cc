@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -33,10 +34,13 @@ std::string DefaultIdentity() {
   return std::string(host) + "_" + std::to_string(getpid());
 }
 
-// As every binary reads a duration flag (base::ParseDurationFlag); a bare number is seconds.
+// As every binary reads a duration flag (base::ParseDurationFlag); a bare number is seconds, and
+// none may be over an hour (kMaxLeaderElectionSeconds says why).
 double Seconds(const std::string& text, const std::string& flag) {
-  const auto seconds =
-      base::ParseDurationFlag(text, flag, base::DurationSyntax{.bare = base::BareNumber::kSeconds});
+  const auto seconds = base::ParseDurationFlag(
+      text, flag,
+      base::DurationSyntax{.bare = base::BareNumber::kSeconds,
+                           .max = std::chrono::duration<double>(kMaxLeaderElectionSeconds)});
   if (!seconds) throw std::invalid_argument(seconds.error());
   return seconds->count();
 }

@@ -60,6 +60,7 @@ export async function valuesTests() {
     [{ coordinator: { leaderElection: { leaseDuration: "10s", renewDeadline: "15s" } } }, "coordinator.leaderElection.leaseDuration: 10s must exceed the renew deadline (coordinator.leaderElection.renewDeadline 15s)"],
     [{ coordinator: { leaderElection: { renewDeadline: "2s", retryPeriod: "5s" } } }, "coordinator.leaderElection.renewDeadline: 2s must exceed 1.2 x the retry period (coordinator.leaderElection.retryPeriod 5s)"],
     [{ coordinator: { leaderElection: { renewDeadline: "1200ms", retryPeriod: "1s" } } }, "coordinator.leaderElection.renewDeadline: 1200ms must exceed 1.2 x the retry period"],
+    [{ coordinator: { leaderElection: { leaseDuration: "2h" } } }, "coordinator.leaderElection.leaseDuration: 2h is over the maximum of 1h"],
     [{ coordinator: { config: { models: [{ name: "iris", minReplicas: 30 }] } } }, "coordinator.config.models[0] (iris): minReplicas (30) is greater than maxReplicas (10, from coordinator.config.defaults)"],
     [{ coordinator: { config: { defaults: { minReplicas: 4 }, models: [{ name: "iris", maxReplicas: 3 }] } } }, "coordinator.config.models[0] (iris): minReplicas (4, from coordinator.config.defaults) is greater than maxReplicas (3)"],
     [{ coordinator: { config: { servers: [{ name: "s", placement: "all", minReplicas: 11 }] } } }, "coordinator.config.servers[0] (s): minReplicas (11) is greater than maxReplicas (10, from the coordinator's default)"],

@@ -262,6 +262,23 @@ TEST(LeaderElectionConfigTest, DurationsMustBeOrderedAsClientGoRequires) {
   bad = c;
   bad.identity.clear();
   EXPECT_NE(message(bad).find("--leader-elect-identity"), std::string::npos);
+  bad = c;
+  bad.lease_duration_s = 1e12;  // an elector built without the flags is bounded too
+  EXPECT_EQ(message(bad),
+            "--leader-elect-lease-duration: 1000000000000.000000s is over the maximum of 3600s");
+}
+
+// At the longest durations accepted, the Lease says what was asked (whole seconds in an int32)
+// and the call timeout (half the renew deadline) leaves the API server time to answer.
+TEST_F(LeaderElectionTest, LongestDurationsAcceptedAreWrittenAsGiven) {
+  LeaderElectionConfig c = Config("pod-a");
+  c.lease_duration_s = kMaxLeaderElectionSeconds;
+  c.renew_deadline_s = kMaxLeaderElectionSeconds - 1;
+  LeaderElector a(c, As("pod-a"), &clock);
+  ASSERT_TRUE(a.TryAcquireOrRenew()) << a.Status().last_error;
+  EXPECT_EQ(Spec()["leaseDurationSeconds"], 3600);
+  clock.AdvanceSeconds(kMaxLeaderElectionSeconds - 2);
+  EXPECT_TRUE(a.Leading());
 }
 
 // A Leadership whose answer the test sets.

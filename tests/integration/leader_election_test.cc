@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "support/k8s_emulator.h"
 #include "support/service_proxy.h"
@@ -337,6 +339,26 @@ TEST_F(LeaderElectionTest, CleanShutdownReleasesTheLeaseOnlyAfterTheWriteInFligh
         << " s before the write in flight landed";
   }
   EXPECT_TRUE(released) << "coordinator-a never released the Lease";
+}
+
+// What could never lead stops start-up with exit 2, naming the flag and the value. Before, a lease
+// of 1e12 s wrote leaseDurationSeconds -2147483648 and a bad name a broken request path, and the
+// process ran on, retrying forever.
+TEST(LeaderElectFlagsTest, ADurationOverAnHourOrABadLeaseNameStopsStartUpWithExit2) {
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--leader-elect-lease-duration", "1e12"},
+           {"--leader-elect-renew-deadline", "20000000000"},
+           {"--leader-elect-resource-name", "Bad/Name"},
+           {"--leader-elect-resource-namespace", "a b"}}) {
+    auto c =
+        ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator",
+                             "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                             "--leader-elect", "--leader-elect-identity", "pod-a", flag, value});
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->Wait(), 2) << flag << " " << value << "\n" << c->stderr_text();
+    EXPECT_NE(c->stderr_text().find(flag + ": invalid value \"" + value + "\""), std::string::npos)
+        << c->stderr_text();
+  }
 }
 
 }  // namespace

@@ -83,6 +83,10 @@ settings that would leave it unable to serve what relies on it.
 {{- if not (gt $lease $renew) -}}
 {{- fail (printf "coordinator.leaderElection.leaseDuration: %s must exceed the renew deadline (coordinator.leaderElection.renewDeadline %s)" $le.leaseDuration $le.renewDeadline) -}}
 {{- end -}}
+{{- /* The coordinator's maximum for all three; the other two are below the lease. */ -}}
+{{- if gt $lease 3600.0 -}}
+{{- fail (printf "coordinator.leaderElection.leaseDuration: %s is over the maximum of 1h" $le.leaseDuration) -}}
+{{- end -}}
 {{- end -}}
 {{- $pdb := $c.podDisruptionBudget -}}
 {{- if and $c.enabled $pdb.enabled (gt (int $c.replicas) 1) (ge (int $pdb.maxUnavailable) (int $c.replicas)) -}}

@@ -66,8 +66,17 @@ struct LeaderElectionConfig {
   double retry_period_s = 2;
 };
 
-// Throws std::invalid_argument naming the flag when the durations are not ordered as client-go
-// requires (lease_duration > renew_deadline > retry_period * 1.2 > 0) or a name is empty.
+// The longest lease duration, renew deadline or retry period. A standby waits up to the lease
+// duration before it replaces a leader that died, so a lease of over an hour is no longer high
+// availability (client-go's default is 15 s). The bound also keeps every conversion far from
+// overflow: the lease in whole seconds into the Lease's int32 leaseDurationSeconds, the renew
+// deadline into int64 nanoseconds, half of it (the call timeout) into steady_clock::duration.
+inline constexpr double kMaxLeaderElectionSeconds = 3600;
+
+// Throws std::invalid_argument naming the flag and the value when the durations are not ordered
+// as client-go requires (lease_duration > renew_deadline > retry_period * 1.2 > 0), one is over
+// kMaxLeaderElectionSeconds, the identity is empty, the Lease's name is not a Kubernetes object
+// name (DNS subdomain) or its namespace not a namespace name (DNS label).
 void ValidateLeaderElection(const LeaderElectionConfig& config);
 
 class LeaderElector final : public Leadership {

@@ -27,7 +27,8 @@ struct LeaderElectionFlags {
 void AddLeaderElectionFlags(CLI::App& app, LeaderElectionFlags& flags);
 
 // The election's settings with the defaults filled in. Throws std::invalid_argument naming the
-// flag and value when a duration does not parse or the durations are not ordered.
+// flag and value when a duration does not parse, is over an hour or the durations are not ordered,
+// or when the Lease's name or namespace (given or defaulted) is not a Kubernetes name.
 LeaderElectionConfig ResolveLeaderElection(const LeaderElectionFlags& flags);
 
 // nullptr when leader election is off; else an elector (not started) talking to the API server
