@@ -215,6 +215,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   const bool ours = old.holder == config_.identity;
   if (!old.holder.empty() && !ours && s.observed_ns + old.duration_s * 1'000'000'000 > read_ns) {
     Became(false);  // we may have been paused past our deadline and been replaced
+    ClearError();   // a standby only reads: this read is its success
     return false;
   }
 
@@ -265,12 +266,14 @@ bool LeaderElector::Succeeded(const std::string& reply, int64_t start_ns) {
     return Fail(std::string("lease written but its reply is not a Lease: ") + e.what());
   }
   valid_until_ns_.store(start_ns + static_cast<int64_t>(config_.renew_deadline_s * 1e9));
-  {
-    std::lock_guard lock(mu_);
-    status_.last_error.clear();
-  }
+  ClearError();
   Became(true);
   return true;
+}
+
+void LeaderElector::ClearError() {
+  std::lock_guard lock(mu_);
+  status_.last_error.clear();
 }
 
 int LeaderElector::DurationSeconds() const {

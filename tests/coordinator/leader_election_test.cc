@@ -123,6 +123,22 @@ TEST_F(LeaderElectionTest, StandbyTakesOverOnlyAfterTheLeaseDurationByItsOwnCloc
   EXPECT_EQ(a->Status().holder, "pod-b");
 }
 
+// A standby only reads the Lease, so a read that succeeds is what clears the error /status shows:
+// after an outage a healthy standby no longer looks broken.
+TEST_F(LeaderElectionTest, StandbyThatReadsTheLeaseAgainShowsNoError) {
+  auto a = Candidate("pod-a");
+  auto b = Candidate("pod-b");
+  ASSERT_TRUE(a->TryAcquireOrRenew());
+  objects.FailEverything(503);
+  EXPECT_FALSE(b->TryAcquireOrRenew());
+  EXPECT_NE(b->Status().last_error.find("GET " + kLeasePath + ": HTTP 503"), std::string::npos)
+      << b->Status().last_error;
+  objects.FailEverything(0);
+  EXPECT_FALSE(b->TryAcquireOrRenew());
+  EXPECT_EQ(b->Status().last_error, "");
+  EXPECT_EQ(b->Status().holder, "pod-a");
+}
+
 TEST_F(LeaderElectionTest, LeaderThatCannotRenewStopsBeforeTheLeaseCanExpireElsewhere) {
   auto a = Candidate("pod-a");
   auto b = Candidate("pod-b");

@@ -43,7 +43,7 @@ struct LeadershipStatus {
   uint64_t acquired = 0;              // times this process became leader
   uint64_t lost = 0;                  // times it stopped leading (renew deadline, release)
   int64_t leading_since_unix_ms = 0;  // 0 while not leading
-  std::string last_error;             // the last failed Lease request, "" after a success
+  std::string last_error;             // the last failed Lease request, "" after a good attempt
 };
 
 // The seam the decision loop, the report service and the actuators ask: "may I act now?".
@@ -108,11 +108,13 @@ class LeaderElector final : public Leadership {
   struct State;
   void Run();
   void Became(bool leading);
-  // The steps of TryAcquireOrRenew(): create a missing Lease, record a failure (returns false),
+  // The steps of TryAcquireOrRenew(): create a missing Lease, record a failure (returns false) or
+  // an attempt that ended as the protocol means it to (a standby's read, a leader's write),
   // show the holder of the Lease last observed, and lead after a write begun at start_ns
   // succeeded with `reply`.
   bool Create(const std::string& now, int64_t start_ns);
   bool Fail(const std::string& error);
+  void ClearError();
   void ShowHolder();
   bool Succeeded(const std::string& reply, int64_t start_ns);
   std::string LeasesPath() const;  // the namespace's Lease collection
