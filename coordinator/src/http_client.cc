@@ -24,15 +24,27 @@ using asio::ip::tcp;
 
 template <class Stream>
 asio::awaitable<void> Exchange(Stream& stream, http::request<http::string_body>& req,
-                               HttpResponse& out) {
+                               OversizeBody oversize, HttpResponse& out) {
   co_await http::async_write(stream, req, asio::use_awaitable);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(8 * 1024 * 1024);
-  co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+  parser.body_limit(kMaxHttpBodyBytes);
+  bool over_limit = false;
+  try {
+    co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+  } catch (const boost::system::system_error& e) {
+    // Raised only once the status line and the header are in, so the status is known.
+    if (e.code() != http::error::body_limit) throw;
+    over_limit = true;
+  }
   auto& res = parser.get();
+  if (over_limit && oversize == OversizeBody::kFails) {
+    out.error = "HTTP " + std::to_string(res.result_int()) + " with a body over the " +
+                std::to_string(kMaxHttpBodyBytes / (1024 * 1024)) + " MiB limit";
+    co_return;
+  }
   out.status = static_cast<int>(res.result_int());
-  out.body = std::move(res.body());
+  if (!over_limit) out.body = std::move(res.body());
   if (auto it = res.find(http::field::retry_after); it != res.end()) {
     out.retry_after_s = ParseRetryAfter(std::string_view(it->value().data(), it->value().size()));
   }
@@ -53,7 +65,8 @@ void ExpectPeerName(beast::ssl_stream<beast::tcp_stream>& stream, const std::str
 }
 
 asio::awaitable<void> Run(const HttpEndpoint& ep, http::request<http::string_body>& req,
-                          std::chrono::steady_clock::duration timeout, HttpResponse& out) {
+                          std::chrono::steady_clock::duration timeout, OversizeBody oversize,
+                          HttpResponse& out) {
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
   auto results = co_await resolver.async_resolve(ep.host, ep.port, asio::use_awaitable);
@@ -61,7 +74,7 @@ asio::awaitable<void> Run(const HttpEndpoint& ep, http::request<http::string_bod
     beast::tcp_stream stream(ex);
     stream.expires_after(timeout);
     co_await stream.async_connect(results, asio::use_awaitable);
-    co_await Exchange(stream, req, out);
+    co_await Exchange(stream, req, oversize, out);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     co_return;
@@ -71,7 +84,7 @@ asio::awaitable<void> Run(const HttpEndpoint& ep, http::request<http::string_bod
   ExpectPeerName(stream, ep.host);
   co_await beast::get_lowest_layer(stream).async_connect(results, asio::use_awaitable);
   co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
-  co_await Exchange(stream, req, out);
+  co_await Exchange(stream, req, oversize, out);
 }
 
 }  // namespace
@@ -103,7 +116,7 @@ std::shared_ptr<asio::ssl::context> MakeClientTlsContext(const std::string& ca_p
 HttpResponse HttpCall(const HttpEndpoint& endpoint, const std::string& method,
                       const std::string& target,
                       const std::vector<std::pair<std::string, std::string>>& headers,
-                      const std::string& body, double timeout_s) {
+                      const std::string& body, double timeout_s, OversizeBody oversize) {
   http::request<http::string_body> req;
   req.method(http::string_to_verb(method));
   req.target(target);
@@ -121,7 +134,7 @@ HttpResponse HttpCall(const HttpEndpoint& endpoint, const std::string& method,
   asio::io_context ioc;
   const auto timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(timeout_s));
-  asio::co_spawn(ioc, Run(endpoint, req, timeout, out), [&out](std::exception_ptr e) {
+  asio::co_spawn(ioc, Run(endpoint, req, timeout, oversize, out), [&out](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);

@@ -5,6 +5,7 @@
 // Thread safety: Call() is safe from any thread; an endpoint's TLS context is shared read-only.
 
 #include <boost/asio/ssl/context.hpp>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,9 +42,21 @@ struct HttpResponse {
   std::string error;
 };
 
+// The most of a response body HttpCall reads.
+constexpr size_t kMaxHttpBodyBytes = 8 * 1024 * 1024;
+
+// What becomes of a response whose body is over kMaxHttpBodyBytes. Its status is known either way
+// (the limit is hit after the header).
+enum class OversizeBody {
+  kFails,    // no response (status 0); the error names the status. For a caller that reads the body
+  kDropped,  // the status and headers stand, the body is left empty. For a caller that needs the
+             // status only (a webhook's receiver answers with its status)
+};
+
 HttpResponse HttpCall(const HttpEndpoint& endpoint, const std::string& method,
                       const std::string& target,
                       const std::vector<std::pair<std::string, std::string>>& headers,
-                      const std::string& body, double timeout_s);
+                      const std::string& body, double timeout_s,
+                      OversizeBody oversize = OversizeBody::kFails);
 
 }  // namespace lagscale::coordinator

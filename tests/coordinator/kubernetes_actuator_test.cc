@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "http_client.h"
 #include "lagscale/coordinator/actuation_worker.h"
 #include "lagscale/coordinator/kubernetes.h"
 #include "support/k8s_emulator.h"
@@ -238,6 +239,18 @@ TEST_F(KubernetesActuatorTest, RetriesTooManyRequestsAfterRetryAfter) {
   ASSERT_EQ(reqs.size(), 6u);
   EXPECT_GE(reqs[1].at - reqs[0].at, std::chrono::milliseconds(950));  // Retry-After: 1
   EXPECT_EQ(reqs[5].method, "PATCH");
+}
+
+// The actuator reads the Scale it gets: a body over the client's limit is no answer (retried),
+// and the error says what the API server did send.
+TEST_F(KubernetesActuatorTest, ScaleOverTheBodyLimitIsAnErrorNamingTheStatus) {
+  api.Push({200, std::string(kMaxHttpBodyBytes + 1, ' ')});
+  auto actuator =
+      MakeKubernetesActuator(KubeconfigConnection(WriteKubeconfig(pki, api, "    token: t\n")));
+  const ActuationResult r = actuator->Apply(IrisTo(5));
+  EXPECT_EQ(r.status, ActuationResult::Status::kRetry);
+  EXPECT_EQ(r.error, "GET " + kScalePath + ": HTTP 200 with a body over the 8 MiB limit");
+  EXPECT_EQ(api.RequestCount(), 1u) << "nothing may be written on an unread Scale";
 }
 
 TEST_F(KubernetesActuatorTest, HangingApiTimesOutAndIsRetried) {

@@ -3,6 +3,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "http_client.h"
 #include "lagscale/coordinator/actuation_worker.h"
 #include "lagscale/coordinator/actuator.h"
 #include "support/coordinator_harness.h"
@@ -77,6 +78,25 @@ TEST(WebhookActuatorTest, RetriesServerErrorsButNotClientErrors) {
   EXPECT_EQ(report.result.status, ActuationResult::Status::kFailed);
   EXPECT_EQ(report.result.http_status, 400);
   EXPECT_FALSE(Eventually([&] { return hook.RequestCount() > 4; }, 300ms));
+}
+
+// The receiver answers with its status line. A 2xx with a body over the client's limit once
+// counted as a failed connection and was retried, so the receiver got the decision many times.
+TEST(WebhookActuatorTest, StatusStandsWhenTheBodyIsOverTheLimit) {
+  ScriptedHttpServer hook;
+  const std::string huge(kMaxHttpBodyBytes + 1, 'x');
+  hook.Push({200, huge});
+  hook.Push({503, huge});
+  auto actuator = MakeWebhookActuator({hook.url("/admin/scale")});
+  const ActuationResult ok = actuator->Apply(Decision("iris", 1, 3));
+  EXPECT_EQ(ok.status, ActuationResult::Status::kOk) << ok.error;
+  EXPECT_EQ(ok.http_status, 200);
+  EXPECT_EQ(ok.observed_replicas, 3);
+  const ActuationResult busy = actuator->Apply(Decision("iris", 1, 3));
+  EXPECT_EQ(busy.status, ActuationResult::Status::kRetry);
+  EXPECT_EQ(busy.http_status, 503);
+  EXPECT_EQ(busy.error, "HTTP 503");
+  EXPECT_EQ(hook.RequestCount(), 2u);
 }
 
 TEST(WebhookActuatorTest, UnusableUrlIsRejected) {
