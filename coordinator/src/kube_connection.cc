@@ -109,6 +109,10 @@ KubeConnection FromKubeconfig(const YAML::Node& root, const std::string& base) {
         std::filesystem::path p(tf.as<std::string>());
         if (p.is_relative()) p = std::filesystem::path(base) / p;
         c.token_file = p.string();
+        // Re-read on use (it rotates), but read once now: a file that is not there would
+        // otherwise send every request without a token, as in-cluster mode checks its own.
+        base::ReadSecretFile(c.token_file, "kubeconfig: user \"" + user_name + "\": tokenFile")
+            .OrThrow();
       }
       c.client_cert_pem = DataOrFile(user, "client-certificate", base, "user");
       c.client_key_pem = DataOrFile(user, "client-key", base, "user");

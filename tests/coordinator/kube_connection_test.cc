@@ -63,6 +63,22 @@ TEST_F(KubeConnectionTest, ExecUserThatAlsoHasATokenUsesTheToken) {
   EXPECT_EQ(c.server, "https://10.0.0.1:443");
 }
 
+// A tokenFile that cannot be read once sent every request without a token (401s), where
+// in-cluster mode checked its own token at start-up. It stops start-up naming the file; one that
+// is there is accepted, relative to the kubeconfig, and still re-read on use.
+TEST_F(KubeConnectionTest, TokenFileThatCannotBeReadIsRefusedNamingTheFile) {
+  const std::string missing = dir_.Path("no-such-token");
+  EXPECT_EQ(Refusal(Write("    tokenFile: " + missing + "\n")),
+            "kubeconfig: user \"eks-user\": tokenFile: cannot read \"" + missing + "\"");
+  std::ofstream(dir_.Path("empty-token")) << "\n";
+  EXPECT_NE(Refusal(Write("    tokenFile: empty-token\n")).find("tokenFile: \""),
+            std::string::npos);
+  std::ofstream(dir_.Path("token")) << "rotating\n";
+  const KubeConnection c = KubeconfigConnection(Write("    tokenFile: token\n"));
+  EXPECT_EQ(c.token_file, dir_.Path("token"));
+  EXPECT_EQ(c.token, "") << "the file is read on use, not copied once";
+}
+
 // An empty, scheme-less or absurdly long server is refused when the file is read, naming the field,
 // not when the first API request is built.
 TEST_F(KubeConnectionTest, ServerThatIsNotAnHttpUrlIsRefusedNamingTheField) {

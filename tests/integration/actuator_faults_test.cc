@@ -8,12 +8,14 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "lagscale/v1/lag.grpc.pb.h"
 #include "support/k8s_emulator.h"
+#include "support/scratch_dir.h"
 
 namespace lagscale::testing {
 namespace {
@@ -226,6 +228,28 @@ TEST_F(ActuatorFaultsTest, DecisionsGoOnWhileTheApiFailsAndConvergeWhenItIsBack)
       Eventually([&] { return std::abs(Replicas() - 12) <= 1 && Replicas() == Desired(); }, 60s))
       << Status().dump();
   EXPECT_TRUE(Eventually([&] { return Healthy(); }, 20s)) << Status().dump();
+}
+
+// A kubeconfig user's tokenFile that is not there stops start-up naming it, as a missing
+// service-account token does in a cluster; before, every request went without a token (401s).
+TEST(KubeconfigStartUpTest, ATokenFileThatCannotBeReadStopsStartUpNamingIt) {
+  ScratchDir dir("kubeconfig");
+  const std::string token = dir.Path("no-such-token");
+  std::ofstream(dir.Path("kubeconfig"))
+      << "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+      << "contexts:\n- name: c\n  context: {cluster: k, user: me}\n"
+      << "clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:1\n"
+      << "users:\n- name: me\n  user:\n    tokenFile: " << token << "\n";
+  auto c =
+      ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--grpc-listen",
+                           "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--actuator",
+                           "kubernetes", "--kubeconfig", dir.Path("kubeconfig")});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->Wait(), 2) << c->stderr_text();
+  EXPECT_NE(
+      c->stderr_text().find("kubeconfig: user \"me\": tokenFile: cannot read \"" + token + "\""),
+      std::string::npos)
+      << c->stderr_text();
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ struct KubeConnection {
 KubeConnection InClusterConnection(
     const std::string& dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 // The current context of a kubeconfig file: token, token file or client-certificate users,
-// inline (*-data, base64) or file references. Throws std::runtime_error naming the field.
+// inline (*-data, base64) or file references. Throws std::runtime_error naming the field, or the
+// file when a referenced file (a tokenFile included) cannot be read.
 KubeConnection KubeconfigConnection(const std::string& path);
 
 struct KubernetesOptions {
