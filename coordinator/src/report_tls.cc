@@ -60,10 +60,10 @@ void AddReportTlsFlags(CLI::App& app, ReportTlsOptions& into) {
   app.add_option_function<std::string>(
          "--tls-reload-interval",
          [&into](const std::string& text) {
-           const auto d = base::ParseDurationFlag(
-               text, "--tls-reload-interval",
-               base::DurationSyntax{.bare = base::BareNumber::kSeconds,
-                                    .max = std::chrono::hours(24)});
+           const auto d =
+               base::ParseDurationFlag(text, "--tls-reload-interval",
+                                       base::DurationSyntax{.bare = base::BareNumber::kSeconds,
+                                                            .max = std::chrono::hours(24)});
            if (!d) throw CLI::ValidationError(d.error());
            if (d->count() < 1) {
              throw CLI::ValidationError("--tls-reload-interval: \"" + text +
