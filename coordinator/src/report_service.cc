@@ -227,7 +227,8 @@ ReportServer::ReportServer(const std::string& listen, Engine& engine, Coordinato
   grpc::ServerBuilder builder;
   // gRPC would set SO_REUSEPORT, letting a second coordinator silently share the port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(listen, ReportServerCredentials(tls), &port_);
+  tls_ = std::make_unique<ReportServerTls>(tls);
+  builder.AddListeningPort(listen, tls_->credentials(), &port_);
   builder.RegisterService(service_.get());
   if (extra_service) builder.RegisterService(extra_service);  // KEDA's external scaler
   // Sidecars keep their stream open for days; keepalive notices the ones that vanished.

@@ -4,47 +4,16 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <stdexcept>
 
 #include "lagscale/base/flags.h"
-#include "lagscale/base/text_file.h"
+#include "lagscale/base/tls_files.h"
+#include "tls_copies.h"
 
 namespace lagscale::coordinator {
-namespace {
-
-// PEM files are secrets too: read once, the same way, with errors naming the flag.
-std::string ReadFile(const std::string& path, const std::string& flag) {
-  return base::ReadSecretFile(path, flag).OrThrow();
-}
-
-// A wrong or mismatched file must stop start-up, not fail every sidecar's handshake later.
-void CheckKeyPair(const ReportTlsOptions& o) {
-  const std::string cert_pem = ReadFile(o.cert_file, "--tls-cert");
-  const std::string key_pem = ReadFile(o.key_file, "--tls-key");
-  std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(
-      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())), BIO_free);
-  std::unique_ptr<X509, decltype(&X509_free)> cert(
-      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), X509_free);
-  if (!cert) throw std::runtime_error("--tls-cert: \"" + o.cert_file + "\" holds no certificate");
-  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
-      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())), BIO_free);
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
-      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
-  if (!key) throw std::runtime_error("--tls-key: \"" + o.key_file + "\" holds no private key");
-  if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    throw std::runtime_error("--tls-key: \"" + o.key_file + "\" is not the key of --tls-cert \"" +
-                             o.cert_file + "\"");
-  }
-}
-
-}  // namespace
 
 void AddReportTlsFlags(CLI::App& app, ReportTlsOptions& into) {
   app.add_option("--tls-cert", into.cert_file,
@@ -76,26 +45,24 @@ void AddReportTlsFlags(CLI::App& app, ReportTlsOptions& into) {
       ->envname("LAGSCALE_TLS_RELOAD_INTERVAL");
 }
 
-std::shared_ptr<grpc::ServerCredentials> ReportServerCredentials(const ReportTlsOptions& o) {
+ReportServerTls::ReportServerTls(const ReportTlsOptions& o) {
   if (!o.enabled()) {
     if (!o.client_ca_file.empty()) {
       throw std::runtime_error("--tls-client-ca \"" + o.client_ca_file +
                                "\" needs --tls-cert and --tls-key");
     }
-    return grpc::InsecureServerCredentials();
+    credentials_ = grpc::InsecureServerCredentials();
+    return;
   }
-  if (o.cert_file.empty() || o.key_file.empty()) {
-    throw std::runtime_error(std::string("--tls-cert and --tls-key go together; got only ") +
-                             (o.cert_file.empty() ? "--tls-key" : "--tls-cert"));
-  }
-  CheckKeyPair(o);
+  copies_ = std::make_unique<VerifiedTlsCopies>(
+      base::TlsFileSet{o.client_ca_file, o.cert_file, o.key_file, "--tls-client-ca", "--tls-cert",
+                       "--tls-key"},
+      o.reload_interval);
   const bool mutual = !o.client_ca_file.empty();
-  if (mutual &&
-      ReadFile(o.client_ca_file, "--tls-client-ca").find("-----BEGIN ") == std::string::npos) {
-    throw std::runtime_error("--tls-client-ca: \"" + o.client_ca_file + "\" holds no PEM block");
-  }
+  // The pair's file holds the chain and its key: gRPC reads it as both. It reads the private
+  // copies every second, so a rotation waits only for our own reload interval.
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      o.key_file, o.cert_file, o.client_ca_file, static_cast<unsigned>(o.reload_interval.count()));
+      copies_->pair(), copies_->pair(), copies_->ca(), /*refresh_interval_sec=*/1);
   grpc::experimental::TlsServerCredentialsOptions tls(std::move(provider));
   tls.watch_identity_key_cert_pairs();
   if (mutual) {
@@ -104,7 +71,9 @@ std::shared_ptr<grpc::ServerCredentials> ReportServerCredentials(const ReportTls
   } else {
     tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   }
-  return grpc::experimental::TlsServerCredentials(tls);
+  credentials_ = grpc::experimental::TlsServerCredentials(tls);
 }
+
+ReportServerTls::~ReportServerTls() = default;
 
 }  // namespace lagscale::coordinator

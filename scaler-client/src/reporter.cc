@@ -148,7 +148,7 @@ class Reporter::Loop {
     stream_ = std::make_unique<Stream>();
     connect_started_ = SteadyClock::now();
     stream_->stub = lagscale::v1::LagService::NewStub(
-        grpc::CreateCustomChannel(o.coordinator, r_.credentials_, args));
+        grpc::CreateCustomChannel(o.coordinator, r_.tls_->Credentials(), args));
     if (!token_.empty()) stream_->ctx.AddMetadata("authorization", "Bearer " + token_);
     stream_->rpc = stream_->stub->PrepareAsyncReport(&stream_->ctx, &cq_);
     stream_->rpc->StartCall(stream_->ops.Start(Stream::kStart));
@@ -359,7 +359,7 @@ void Reporter::Start() {
   if (!options_.token_file.empty()) {
     base::ReadTokenFile(options_.token_file, "--coordinator-token-file").OrThrow();
   }
-  credentials_ = ReportChannelCredentials(options_);
+  tls_ = std::make_unique<ReportChannelTls>(options_);
   stop_ = false;
   thread_ = std::thread([this, seed = options_.seed + 1] {
     base::NameThisThread("report");

@@ -2,54 +2,65 @@
 
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
+#include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace lagscale::scaler_client {
 namespace {
 
-// Start-up check only: a typo in a path must stop the sidecar, not fail every handshake later.
-void RequirePem(const std::string& path, const std::string& flag) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(flag + ": cannot read \"" + path + "\"");
-  std::stringstream s;
-  s << in.rdbuf();
-  if (s.str().find("-----BEGIN ") == std::string::npos) {
-    throw std::runtime_error(flag + ": \"" + path + "\" holds no PEM block");
+base::TlsFileSet FileSet(const ReporterOptions& o) {
+  const bool client_cert = !o.cert_file.empty() || !o.key_file.empty();
+  if (o.ca_file.empty() && client_cert) {
+    throw std::runtime_error(
+        "--coordinator-cert/--coordinator-key need --coordinator-ca (TLS to the coordinator)");
   }
+  return {o.ca_file,          o.cert_file,          o.key_file,
+          "--coordinator-ca", "--coordinator-cert", "--coordinator-key"};
 }
 
 }  // namespace
 
-std::shared_ptr<grpc::ChannelCredentials> ReportChannelCredentials(const ReporterOptions& o) {
-  const bool client_cert = !o.cert_file.empty() || !o.key_file.empty();
-  if (o.ca_file.empty()) {
-    if (client_cert) {
-      throw std::runtime_error(
-          "--coordinator-cert/--coordinator-key need --coordinator-ca (TLS to the coordinator)");
+ReportChannelTls::ReportChannelTls(const ReporterOptions& o)
+    : files_(FileSet(o)), interval_(o.tls_reload_interval) {
+  if (!files_.ca.empty()) pem_ = base::ReadTlsFiles(files_).OrThrow();
+  read_at_ = std::chrono::steady_clock::now();
+  credentials_ = Make();
+}
+
+std::shared_ptr<grpc::ChannelCredentials> ReportChannelTls::Credentials() {
+  const auto now = std::chrono::steady_clock::now();
+  if (files_.ca.empty() || now - read_at_ < interval_) return credentials_;
+  read_at_ = now;
+  auto pem = base::ReadTlsFiles(files_);
+  if (!pem) {
+    if (pem.error() != error_) {
+      spdlog::error("{}; reporting with the last good TLS files", pem.error());
     }
-    return grpc::InsecureChannelCredentials();
+    error_ = pem.error();
+    return credentials_;
   }
-  RequirePem(o.ca_file, "--coordinator-ca");
-  if (client_cert) {
-    if (o.cert_file.empty() || o.key_file.empty()) {
-      throw std::runtime_error("--coordinator-cert and --coordinator-key go together; got only " +
-                               std::string(o.cert_file.empty() ? "the key" : "the certificate"));
-    }
-    RequirePem(o.cert_file, "--coordinator-cert");
-    RequirePem(o.key_file, "--coordinator-key");
+  error_.clear();
+  if (*pem != pem_) {
+    pem_ = std::move(*pem);
+    credentials_ = Make();
+    spdlog::info("TLS files to the coordinator changed; the next connection uses them");
   }
-  const auto refresh = static_cast<unsigned>(
-      std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(o.tls_reload_interval).count()));
-  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      o.key_file, o.cert_file, o.ca_file, refresh);
+  return credentials_;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> ReportChannelTls::Make() const {
+  if (files_.ca.empty()) return grpc::InsecureChannelCredentials();
+  using grpc::experimental::IdentityKeyCertPair;
+  std::vector<IdentityKeyCertPair> pairs;
+  if (!files_.cert.empty()) pairs.push_back(IdentityKeyCertPair{pem_.key, pem_.cert});
+  auto provider =
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(pem_.ca, pairs);
   grpc::experimental::TlsChannelCredentialsOptions tls;
   tls.set_certificate_provider(std::move(provider));
   tls.watch_root_certs();
-  if (client_cert) tls.watch_identity_key_cert_pairs();
+  if (!pairs.empty()) tls.watch_identity_key_cert_pairs();
   return grpc::experimental::TlsCredentials(tls);
 }
 

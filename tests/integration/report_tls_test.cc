@@ -194,6 +194,69 @@ TEST_F(ReportTlsTest, RotatedCaBundleIsTrustedWithoutARestart) {
       << s.process->stderr_text();
 }
 
+// A rotation to files that do not make a good set (a key that is not the certificate's, then an
+// empty key, as a truncate-then-write or a Secret with an empty tls.key leaves them) keeps the
+// last good set on both ends. gRPC's own file watcher aborted either process on the empty key.
+TEST_F(ReportTlsTest, ABadRotationKeepsTheLastGoodCertificateOnBothEnds) {
+  certs_.Install(certs_.Path("server.key"), certs_.Path("live.key"));
+  certs_.Install(certs_.Path("server.pem"), certs_.Path("live.pem"));
+  certs_.Install(certs_.Path("client.key"), certs_.Path("client-live.key"));
+  ASSERT_TRUE(StartCoordinator(
+      "live", {"--tls-client-ca", certs_.Path("ca.pem"), "--tls-reload-interval", "1s"}));
+  // This sidecar trusts another CA, so it keeps reconnecting: every attempt reads its files.
+  SidecarProcess s = Sidecar(
+      "retrying", {"--coordinator-ca", certs_.Path("other-ca.pem"), "--coordinator-cert",
+                   certs_.Path("client.pem"), "--coordinator-key", certs_.Path("client-live.key"),
+                   "--coordinator-tls-reload-interval", "1s"});
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(
+      Eventually([&] { return ScrapeValue(s.admin, "lagscale_report_failures_total") >= 1; }, 20s));
+  std::ofstream(certs_.Path("empty")) << "";
+  certs_.Install(certs_.Path("client.key"), certs_.Path("live.key"));
+  EXPECT_TRUE(Eventually(
+      [&] { return coordinator_->stderr_text().find("is not the key of") != std::string::npos; },
+      20s))
+      << coordinator_->stderr_text();
+  certs_.Install(certs_.Path("empty"), certs_.Path("live.key"));
+  certs_.Install(certs_.Path("empty"), certs_.Path("client-live.key"));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return coordinator_->stderr_text().find("\"" + certs_.Path("live.key") + "\" is empty") !=
+                   std::string::npos &&
+               s.process->stderr_text().find("\"" + certs_.Path("client-live.key") +
+                                             "\" is empty; reporting with the last good TLS "
+                                             "files") != std::string::npos;
+      },
+      20s))
+      << coordinator_->stderr_text() << s.process->stderr_text();
+  // Both still run, and a new sidecar's handshake gets the last good certificate.
+  EXPECT_TRUE(coordinator_->running());
+  EXPECT_TRUE(s.process->running());
+  ExpectServes(s);
+  SidecarProcess fresh =
+      Sidecar("fresh", {"--coordinator-ca", certs_.Path("ca.pem"), "--coordinator-cert",
+                        certs_.Path("client.pem"), "--coordinator-key", certs_.Path("client.key")});
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(Eventually([&] { return PodReported(http_, "fresh"); }, 20s))
+      << fresh.process->stderr_text();
+}
+
+// The sidecar checks its files as the coordinator does: a key that is not its certificate's
+// stopped neither before, and the sidecar ran without ever reporting.
+TEST_F(ReportTlsTest, ASidecarKeyThatIsNotItsCertificatesStopsStartUpNamingTheFlag) {
+  auto s = ChildProcess::Start(
+      {std::string(LAGSCALE_BIN_DIR) + "/lagscale-sidecar", "--listen", "127.0.0.1:0", "--admin",
+       "127.0.0.1:0", "--grpc-listen", "", "--upstream", "127.0.0.1:1", "--coordinator",
+       "127.0.0.1:1", "--coordinator-ca", certs_.Path("ca.pem"), "--coordinator-cert",
+       certs_.Path("client.pem"), "--coordinator-key", certs_.Path("server.key")});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->Wait(), 2);
+  EXPECT_NE(s->stderr_text().find("--coordinator-key: \"" + certs_.Path("server.key") +
+                                  "\" is not the key of --coordinator-cert"),
+            std::string::npos)
+      << s->stderr_text();
+}
+
 TEST_F(ReportTlsTest, KeyThatIsNotTheCertificatesStopsStartUpNamingTheFlag) {
   auto c =
       ChildProcess::Start({std::string(LAGSCALE_BIN_DIR) + "/lagscale-coordinator", "--grpc-listen",

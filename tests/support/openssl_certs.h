@@ -46,12 +46,13 @@ class TestCertificates {
     std::filesystem::copy_file(from, tmp, std::filesystem::copy_options::overwrite_existing);
     std::filesystem::rename(tmp, to);
   }
-
- private:
+  // Runs an `openssl` command line; the test fails when it does.
   static void Run(const std::string& command) {
     const CommandResult result = RunShell(command);
     ASSERT_EQ(result.exit_code, 0) << command << ": " << result.all();
   }
+
+ private:
   ScratchDir dir_{"certs"};
 };
 

@@ -35,6 +35,7 @@ class ReportServer {
  private:
   struct Service;
   std::unique_ptr<Service> service_;
+  std::unique_ptr<ReportServerTls> tls_;  // outlives server_: its files are read while it runs
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -10,11 +10,9 @@
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/metrics/server_counters.h"
 
-namespace grpc {
-class ChannelCredentials;
-}
-
 namespace lagscale::scaler_client {
+
+class ReportChannelTls;
 
 struct ReporterOptions {
   std::string coordinator;  // host:port of the coordinator's LagService
@@ -29,8 +27,8 @@ struct ReporterOptions {
   std::string token_file;
   // TLS: a CA bundle file turns it on (the coordinator's certificate must chain to it and name the
   // host dialled); cert_file + key_file add a client certificate for mutual TLS. Empty = plaintext.
-  // The files are re-read every tls_reload_interval (rounded up to whole seconds), so rotated
-  // certificates are used from the next connection on.
+  // The files are read again once tls_reload_interval has passed, so rotated certificates are used
+  // from the next connection on; files that do not make a good set keep the last good one.
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
@@ -87,7 +85,7 @@ class Reporter {
   const metrics::Ledger& ledger_;
   metrics::ServerCounters& counters_;
   uint64_t incarnation_;
-  std::shared_ptr<grpc::ChannelCredentials> credentials_;  // set by Start()
+  std::unique_ptr<ReportChannelTls> tls_;  // set by Start(), then used by the loop thread only
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
   std::thread thread_;
