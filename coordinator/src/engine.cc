@@ -45,14 +45,27 @@ Engine::~Engine() { Stop(); }
 int64_t Engine::NowNs() const { return options_.clock->MonotonicNs(); }
 int64_t Engine::NowUnixMs() const { return options_.clock->UnixNs() / 1'000'000; }
 
-bool Engine::Enqueue(v1::PodReport&& report) {
+std::optional<Engine::Received> Engine::Admit(v1::PodReport&& report) {
   const size_t bytes = report.ByteSizeLong();
   if (queued_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes > kMaxQueuedReportBytes) {
     queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
-    return false;
+    return std::nullopt;
   }
-  reports_.enqueue(Received{std::move(report), bytes, NowNs(), NowUnixMs()});
-  return true;
+  return Received{std::move(report), bytes, NowNs(), NowUnixMs()};
+}
+
+bool Engine::Enqueue(v1::PodReport&& report) {
+  auto received = Admit(std::move(report));
+  if (received) reports_.enqueue(std::move(*received));
+  return received.has_value();
+}
+
+Engine::Producer::Producer(Engine& engine) : engine_(engine), token_(engine.reports_) {}
+
+bool Engine::Producer::Enqueue(v1::PodReport&& report) {
+  auto received = engine_.Admit(std::move(report));
+  if (received) engine_.reports_.enqueue(token_, std::move(*received));
+  return received.has_value();
 }
 
 void Engine::Reload(std::shared_ptr<const Config> config) { reloads_.enqueue(std::move(config)); }

@@ -92,7 +92,8 @@ grpc::Status NotLeader() {
 
 class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck> {
  public:
-  ReportReactor(Engine& engine, CoordinatorMetrics* metrics) : engine_(engine), metrics_(metrics) {
+  ReportReactor(Engine& engine, CoordinatorMetrics* metrics)
+      : engine_(engine), producer_(engine), metrics_(metrics) {
     if (metrics_) metrics_->OnStreamOpened();
     StartRead(&report_);
   }
@@ -125,7 +126,7 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
     }
     const uint64_t incarnation = report_.incarnation();
     const uint64_t sequence = report_.sequence();
-    const bool queued = engine_.Enqueue(std::move(report_));
+    const bool queued = producer_.Enqueue(std::move(report_));
     report_.Clear();
     if (!queued) {
       // The decision loop is behind by kMaxQueuedReportBytes: shed, unacknowledged. The stream
@@ -176,6 +177,7 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
   }
 
   Engine& engine_;
+  Engine::Producer producer_;  // keeps this stream's reports in order (read side only)
   CoordinatorMetrics* metrics_;
   v1::PodReport report_;  // owned by the read side
   std::mutex mu_;         // guards the fields below

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <semaphore>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "support/coordinator_harness.h"
@@ -230,6 +232,32 @@ TEST_F(EngineTest, TheReportQueueIsBoundedAndDrainingYieldsToDecisions) {
   EXPECT_EQ(engine->DrainReports(clock.MonotonicNs()), 256u);
   EXPECT_TRUE(engine->Enqueue(v1::PodReport(big))) << "room again once reports are applied";
   EXPECT_EQ(engine->DrainReports(), queued - 256 + 1);
+}
+
+// gRPC runs one stream's callbacks on any of its threads. Reports a stream queues through its
+// Producer are applied in order all the same; without it, the queue would hand them over one
+// thread's batch at a time, and every report behind a newer one would be ignored as out of order.
+TEST_F(EngineTest, AStreamsReportsAreAppliedInOrderWhicheverThreadQueuedThem) {
+  auto engine = Make(std::make_shared<Config>());
+  Engine::Producer stream(*engine);
+  constexpr int kReports = 200;
+  std::binary_semaphore turn[2]{std::binary_semaphore(1), std::binary_semaphore(0)};
+  auto queue_every_other = [&](int parity) {
+    for (int seq = 1 + parity; seq <= kReports; seq += 2) {
+      turn[parity].acquire();
+      clock.AdvanceSeconds(1);
+      EXPECT_TRUE(stream.Enqueue(Report("a", seq, clock.MonotonicNs(), 1, seq)));
+      turn[1 - parity].release();
+    }
+  };
+  std::thread odd(queue_every_other, 0), even(queue_every_other, 1);
+  odd.join();
+  even.join();
+  EXPECT_EQ(engine->DrainReports(), size_t{kReports});
+  engine->DecideNow();
+  const auto reports = nlohmann::json::parse(StatusJson(*engine->status()))["reports"];
+  EXPECT_EQ(reports["applied"], kReports);
+  EXPECT_EQ(reports["ignored"], 0);
 }
 
 TEST_F(EngineTest, SeldonModeTakesBoundsFromTheResources) {

@@ -5,7 +5,8 @@
 // server's ServerSizer each decisionInterval, hands changed decisions to the ActuationWorker and
 // publishes an immutable StatusSnapshot. Model state is touched by that one thread only, so it
 // needs no lock.
-// Thread safety: Enqueue(), Reload(), status() and ready() may be called from any thread.
+// Thread safety: Enqueue(), Reload(), status() and ready() may be called from any thread; a
+// Producer from one thread at a time.
 // Start()/Stop() from the owning thread. DecideNow()/DrainReports() are for tests and
 // benchmarks that drive the loop by hand; never call them while Start()ed.
 
@@ -15,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -67,6 +69,18 @@ class Engine {
   // up with): counters are cumulative, so the pod's next report admitted carries what it had.
   static constexpr size_t kMaxQueuedReportBytes = size_t{16} << 20;
   bool Enqueue(v1::PodReport&& report);
+  // One report stream's handle on that queue: its reports are applied in the order it queued
+  // them, whichever threads queued them (gRPC runs a stream's callbacks on any of its threads, and
+  // the queue keeps order per producer only). Use one Producer from one thread at a time.
+  class Producer {
+   public:
+    explicit Producer(Engine& engine);
+    bool Enqueue(v1::PodReport&& report);  // as Engine::Enqueue
+
+   private:
+    Engine& engine_;
+    moodycamel::ProducerToken token_;
+  };
   // Swaps in a new configuration at the next cycle; aggregation and policy state are kept
   // (a model's policy is rebuilt only when its parameters changed).
   void Reload(std::shared_ptr<const Config> config);
@@ -96,6 +110,8 @@ class Engine {
   };
   struct ModelEntry;
   struct ServerEntry;
+  // Stamps `report` and counts it against kMaxQueuedReportBytes; nullopt when it does not fit.
+  std::optional<Received> Admit(v1::PodReport&& report);
 
   struct TargetEntry;  // what models and servers share (engine_state.h)
 
