@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "lagscale/base/grpc_logging.h"
 #include "lagscale/base/logging.h"
 #include "lagscale/base/process_exit.h"
 #include "lagscale/coordinator/coordinator.h"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   }
   if (status_command->parsed()) return lc::RunStatusCommand(status_options);
   base::SetUpLogging("coordinator", log_level);
+  base::RouteGrpcLogs();
 
   // Signals are taken synchronously by the main thread; block them before any thread starts.
   const sigset_t signals = base::SignalSet({SIGINT, SIGTERM, SIGHUP});

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "lagscale/base/grpc_logging.h"
 #include "lagscale/base/logging.h"
 #include "lagscale/base/process_exit.h"
 #include "sidecar/config.h"
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
       lagscale::sidecar::ParseFlags(argc, argv, parse_code);
   if (!config) return parse_code == 0 ? base::kExitClean : base::kExitBadConfiguration;
   base::SetUpLogging("lagscale-sidecar", config->log_level);
+  base::RouteGrpcLogs();
 
   // Signals are taken synchronously by the main thread; block them before any thread starts.
   const sigset_t signals = base::SignalSet({SIGTERM, SIGINT});

@@ -277,6 +277,32 @@ TEST_F(ReportTlsTest, MissingCaFileStopsSidecarStartUpNamingTheFlag) {
   EXPECT_NE(s->stderr_text().find("--coordinator-ca"), std::string::npos) << s->stderr_text();
 }
 
+// A peer that fails the TLS handshake in a loop (here: plain HTTP to the TLS port) shows in the
+// coordinator's log once, as a warning at --log-level, not once per connection; with
+// --log-level off it does not show at all.
+TEST_F(ReportTlsTest, FailedHandshakesAreLoggedAtTheLogLevelAndNotOncePerConnection) {
+  for (const std::string level : {"info", "off"}) {
+    ASSERT_TRUE(StartCoordinator("server", {"--log-level", level}));
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(HttpGet(grpc_, "/").status, 0) << "the port speaks TLS only";
+    }
+    const auto lines = [&] {
+      const std::string text = coordinator_->stderr_text();
+      size_t n = 0;
+      for (size_t at = 0; (at = text.find("Handshake failed", at)) != std::string::npos; ++at) ++n;
+      return n;
+    };
+    if (level == "info") {
+      EXPECT_EQ(lines(), 1u) << coordinator_->stderr_text();
+      EXPECT_NE(coordinator_->stderr_text().find("[warning] grpc: Handshake failed"),
+                std::string::npos)
+          << coordinator_->stderr_text();
+    } else {
+      EXPECT_EQ(coordinator_->stderr_text(), "");
+    }
+  }
+}
+
 // gRPC reads a listen address its own way; the coordinator checks it first, like every other
 // listen flag, so a typo is exit 2 naming the flag, never an abort after start-up.
 TEST(ReportFlagsTest, AGrpcListenAddressWithoutAValidPortStopsStartUpNamingTheFlag) {
