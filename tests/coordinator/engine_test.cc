@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <semaphore>
 #include <thread>
-#include <nlohmann/json.hpp>
 
 #include "support/coordinator_harness.h"
 #include "support/inflight_policy.h"
