@@ -7,10 +7,12 @@
 #include <cctype>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 
 #include "lagscale/base/host_port.h"
+#include "lagscale/base/last_good.h"
 #include "lagscale/base/tcp_address.h"
 #include "lagscale/base/text_file.h"
 #include "lagscale/v1/lag.grpc.pb.h"
@@ -44,37 +46,28 @@ std::string BearerCredentials(std::string_view value) {
 // briefly unreadable, empty or invalid during a rotation keeps the last good token (logged once).
 class RotatingToken {
  public:
-  explicit RotatingToken(std::string path) : path_(std::move(path)) {
-    if (!path_.empty()) token_ = base::ReadTokenFile(path_, "--token-file").OrThrow();
+  explicit RotatingToken(const std::string& path) {
+    if (path.empty()) return;
+    token_.emplace([path] { return base::ReadTokenFile(path, "--token-file"); },
+                   "keeping the last good token");
     read_at_ = std::chrono::steady_clock::now();
   }
-  bool enabled() const { return !path_.empty(); }
+  bool enabled() const { return token_.has_value(); }
   bool Accepts(std::string_view credentials) {
     std::lock_guard lock(mu_);
     if (const auto now = std::chrono::steady_clock::now(); now - read_at_ >= kReread) {
       read_at_ = now;
-      Reread();
+      if (token_->Reread()) {
+        spdlog::info("--token-file: the token changed; streams must present it");
+      }
     }
-    return SameSecret(credentials, token_);
+    return SameSecret(credentials, token_->value());
   }
 
  private:
   static constexpr std::chrono::seconds kReread{1};
-  void Reread() {  // REQUIRES: mu_ held
-    auto token = base::ReadTokenFile(path_, "--token-file");
-    if (!token) {
-      if (token.error() != error_) spdlog::warn("{}; keeping the last good token", token.error());
-      error_ = token.error();
-      return;
-    }
-    if (*token != token_) spdlog::info("--token-file: the token changed; streams must present it");
-    token_ = std::move(*token);
-    error_.clear();
-  }
-
-  const std::string path_;
   std::mutex mu_;  // guards the fields below
-  std::string token_, error_;
+  std::optional<base::LastGood<std::string>> token_;
   std::chrono::steady_clock::time_point read_at_;
 };
 

@@ -28,9 +28,10 @@ void Replace(const std::filesystem::path& path, const std::string& text) {
 
 }  // namespace
 
-VerifiedTlsCopies::VerifiedTlsCopies(base::TlsFileSet files, std::chrono::seconds interval)
-    : files_(std::move(files)), interval_(std::max(interval, std::chrono::seconds(1))) {
-  current_ = base::ReadTlsFiles(files_).OrThrow();
+VerifiedTlsCopies::VerifiedTlsCopies(const base::TlsFileSet& files, std::chrono::seconds interval)
+    : interval_(std::max(interval, std::chrono::seconds(1))),
+      pem_([files] { return base::ReadTlsFiles(files); },
+           "the report port keeps serving the last good TLS files") {
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/lagscale-tls-XXXXXX";
   if (!mkdtemp(pattern.data())) {
@@ -38,9 +39,10 @@ VerifiedTlsCopies::VerifiedTlsCopies(base::TlsFileSet files, std::chrono::second
                              pattern.substr(0, pattern.rfind('/')) + " (set TMPDIR)");
   }
   dir_ = pattern;
-  ca_ = files_.ca.empty() ? "" : (dir_ / "ca.pem").string();
+  ca_ = files.ca.empty() ? "" : (dir_ / "ca.pem").string();
   pair_ = (dir_ / "pair.pem").string();
-  Write(current_);
+  Write(pem_.value());
+  written_ = pem_.value();
   thread_ = std::thread([this] {
     base::NameThisThread("tls-files");
     Watch();
@@ -66,20 +68,11 @@ void VerifiedTlsCopies::Write(const base::TlsPem& pem) {
 void VerifiedTlsCopies::Watch() {
   std::unique_lock lock(mu_);
   while (!wake_.wait_for(lock, interval_, [this] { return stop_; })) {
-    auto pem = base::ReadTlsFiles(files_);
-    if (!pem) {
-      if (pem.error() != error_) {
-        spdlog::error("{}; the report port keeps serving the last good TLS files", pem.error());
-      }
-      error_ = pem.error();
-      continue;
-    }
-    if (!error_.empty()) spdlog::info("TLS files good again");
-    error_.clear();
-    if (*pem == current_) continue;
+    pem_.Reread();
+    if (pem_.value() == written_) continue;
     try {
-      Write(*pem);
-      current_ = std::move(*pem);
+      Write(pem_.value());
+      written_ = pem_.value();
       spdlog::info("TLS files changed; new handshakes use them");
     } catch (const std::exception& e) {
       spdlog::error("TLS files: {}; keeping the last good ones", e.what());

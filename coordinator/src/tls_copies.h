@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "lagscale/base/last_good.h"
 #include "lagscale/base/tls_files.h"
 
 namespace lagscale::coordinator {
@@ -24,7 +25,7 @@ class VerifiedTlsCopies {
  public:
   // Reads and checks `files` (throws std::runtime_error naming the flag and the path), writes the
   // copies into a new private directory under $TMPDIR (else /tmp) and starts watching.
-  VerifiedTlsCopies(base::TlsFileSet files, std::chrono::seconds interval);
+  VerifiedTlsCopies(const base::TlsFileSet& files, std::chrono::seconds interval);
   ~VerifiedTlsCopies();  // stops watching, removes the copies
   VerifiedTlsCopies(const VerifiedTlsCopies&) = delete;
   VerifiedTlsCopies& operator=(const VerifiedTlsCopies&) = delete;
@@ -37,12 +38,11 @@ class VerifiedTlsCopies {
   void Watch();
   void Write(const base::TlsPem& pem);
 
-  const base::TlsFileSet files_;
   const std::chrono::seconds interval_;
+  base::LastGood<base::TlsPem> pem_;  // watch thread only, after construction
+  base::TlsPem written_;              // the set the copies hold (likewise)
   std::filesystem::path dir_;
   std::string ca_, pair_;
-  base::TlsPem current_;  // the set the copies hold (watch thread only, after construction)
-  std::string error_;     // the last error logged (watch thread only)
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;  // guarded by mu_

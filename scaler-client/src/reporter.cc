@@ -131,16 +131,8 @@ class Reporter::Loop {
  private:
   void Connect() {
     const ReporterOptions& o = r_.options_;
-    if (!o.token_file.empty()) {
-      // Rotation may leave the file briefly unreadable, empty or wrong: keep the last good token.
-      if (auto t = base::ReadTokenFile(o.token_file, "--coordinator-token-file")) {
-        token_ = *t;
-        token_error_.clear();
-      } else if (t.error() != token_error_) {
-        token_error_ = t.error();
-        spdlog::warn("{}; reporting with the last good token", token_error_);
-      }
-    }
+    // Rotation may leave the file briefly unreadable, empty or wrong: the last good token stays.
+    if (r_.token_) r_.token_->Reread();
     grpc::ChannelArguments args;
     // A fresh channel per attempt with its own subchannel: our backoff decides when to retry,
     // not a shared subchannel still waiting out an earlier failure.
@@ -149,7 +141,7 @@ class Reporter::Loop {
     connect_started_ = SteadyClock::now();
     stream_->stub = lagscale::v1::LagService::NewStub(
         grpc::CreateCustomChannel(o.coordinator, r_.tls_->Credentials(), args));
-    if (!token_.empty()) stream_->ctx.AddMetadata("authorization", "Bearer " + token_);
+    if (r_.token_) stream_->ctx.AddMetadata("authorization", "Bearer " + r_.token_->value());
     stream_->rpc = stream_->stub->PrepareAsyncReport(&stream_->ctx, &cq_);
     stream_->rpc->StartCall(stream_->ops.Start(Stream::kStart));
   }
@@ -330,8 +322,6 @@ class Reporter::Loop {
   ReportIdentity identity_;
   grpc::CompletionQueue cq_;
   std::unique_ptr<Stream> stream_;
-  std::string token_;
-  std::string token_error_;  // the last token-file error logged (logged again only when it changes)
   uint64_t sequence_ = 0;
   std::map<std::string, int64_t> reported_inflight_;  // per model ("" = unattributed)
   bool send_when_written_ = false;
@@ -357,7 +347,11 @@ void Reporter::Start() {
     throw std::runtime_error("--coordinator is empty: nothing to report to");
   }
   if (!options_.token_file.empty()) {
-    base::ReadTokenFile(options_.token_file, "--coordinator-token-file").OrThrow();
+    token_ = std::make_unique<base::LastGood<std::string>>(
+        [path = options_.token_file] {
+          return base::ReadTokenFile(path, "--coordinator-token-file");
+        },
+        "reporting with the last good token");
   }
   tls_ = std::make_unique<ReportChannelTls>(options_);
   stop_ = false;

@@ -22,28 +22,20 @@ base::TlsFileSet FileSet(const ReporterOptions& o) {
 
 }  // namespace
 
-ReportChannelTls::ReportChannelTls(const ReporterOptions& o)
-    : files_(FileSet(o)), interval_(o.tls_reload_interval) {
-  if (!files_.ca.empty()) pem_ = base::ReadTlsFiles(files_).OrThrow();
+ReportChannelTls::ReportChannelTls(const ReporterOptions& o) : interval_(o.tls_reload_interval) {
+  if (base::TlsFileSet files = FileSet(o); !files.ca.empty()) {
+    pem_.emplace([files] { return base::ReadTlsFiles(files); },
+                 "reporting with the last good TLS files");
+  }
   read_at_ = std::chrono::steady_clock::now();
   credentials_ = Make();
 }
 
 std::shared_ptr<grpc::ChannelCredentials> ReportChannelTls::Credentials() {
   const auto now = std::chrono::steady_clock::now();
-  if (files_.ca.empty() || now - read_at_ < interval_) return credentials_;
+  if (!pem_ || now - read_at_ < interval_) return credentials_;
   read_at_ = now;
-  auto pem = base::ReadTlsFiles(files_);
-  if (!pem) {
-    if (pem.error() != error_) {
-      spdlog::error("{}; reporting with the last good TLS files", pem.error());
-    }
-    error_ = pem.error();
-    return credentials_;
-  }
-  error_.clear();
-  if (*pem != pem_) {
-    pem_ = std::move(*pem);
+  if (pem_->Reread()) {
     credentials_ = Make();
     spdlog::info("TLS files to the coordinator changed; the next connection uses them");
   }
@@ -51,12 +43,13 @@ std::shared_ptr<grpc::ChannelCredentials> ReportChannelTls::Credentials() {
 }
 
 std::shared_ptr<grpc::ChannelCredentials> ReportChannelTls::Make() const {
-  if (files_.ca.empty()) return grpc::InsecureChannelCredentials();
+  if (!pem_) return grpc::InsecureChannelCredentials();
+  const base::TlsPem& pem = pem_->value();
   using grpc::experimental::IdentityKeyCertPair;
   std::vector<IdentityKeyCertPair> pairs;
-  if (!files_.cert.empty()) pairs.push_back(IdentityKeyCertPair{pem_.key, pem_.cert});
+  if (!pem.cert.empty()) pairs.push_back(IdentityKeyCertPair{pem.key, pem.cert});
   auto provider =
-      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(pem_.ca, pairs);
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(pem.ca, pairs);
   grpc::experimental::TlsChannelCredentialsOptions tls;
   tls.set_certificate_provider(std::move(provider));
   tls.watch_root_certs();

@@ -5,8 +5,9 @@
 
 #include <chrono>
 #include <memory>
-#include <string>
+#include <optional>
 
+#include "lagscale/base/last_good.h"
 #include "lagscale/base/tls_files.h"
 #include "lagscale/scaler_client/reporter.h"
 
@@ -31,12 +32,10 @@ class ReportChannelTls {
  private:
   std::shared_ptr<grpc::ChannelCredentials> Make() const;
 
-  const base::TlsFileSet files_;
   const std::chrono::milliseconds interval_;
-  base::TlsPem pem_;  // the last good set
+  std::optional<base::LastGood<base::TlsPem>> pem_;  // empty without TLS
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::chrono::steady_clock::time_point read_at_;
-  std::string error_;  // the last error logged
 };
 
 }  // namespace lagscale::scaler_client

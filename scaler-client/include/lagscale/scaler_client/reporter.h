@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "lagscale/base/last_good.h"
 #include "lagscale/metrics/ledger.h"
 #include "lagscale/metrics/server_counters.h"
 
@@ -85,7 +86,9 @@ class Reporter {
   const metrics::Ledger& ledger_;
   metrics::ServerCounters& counters_;
   uint64_t incarnation_;
-  std::unique_ptr<ReportChannelTls> tls_;  // set by Start(), then used by the loop thread only
+  // Set by Start(), then used by the loop thread only.
+  std::unique_ptr<ReportChannelTls> tls_;
+  std::unique_ptr<base::LastGood<std::string>> token_;  // null without a token file
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
   std::thread thread_;
