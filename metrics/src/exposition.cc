@@ -175,7 +175,7 @@ constexpr ServerCounter kTrafficCounters[] = {
 
 // The coordinator report counters, after the parse errors.
 constexpr ServerCounter kReportCounters[] = {
-    {"lagscale_reports_sent_total", "Lag reports sent to the coordinator.",
+    {"lagscale_reports_sent_total", "Lag reports the coordinator acknowledged.",
      &ServerTotals::reports_sent},
     {"lagscale_report_failures_total",
      "Lag report attempts that failed (coordinator unreachable or refused).",

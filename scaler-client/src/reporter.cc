@@ -74,6 +74,8 @@ struct Stream {
   bool write_pending = false;
   bool started = false;       // the call was established: a coordinator answered
   bool acknowledged = false;  // an ack has been read: a coordinator takes this stream's reports
+  // The last sequence counted as acknowledged: once a report is sent, at least the one before it.
+  uint64_t acked = UINT64_MAX;
   bool timed_out = false;  // cancelled for taking longer than connect_timeout to start
 };
 
@@ -197,6 +199,7 @@ class Reporter::Loop {
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
     stream_->out = BuildReport(snapshot, identity_, ++sequence_, unix_ms, early);
+    if (stream_->acked == UINT64_MAX) stream_->acked = sequence_ - 1;
     reported_inflight_.clear();
     reported_inflight_[""] = snapshot.unattributed.inflight();
     for (const auto& [name, stats] : snapshot.models) reported_inflight_[name] = stats.inflight();
@@ -239,7 +242,6 @@ class Reporter::Loop {
   void OnWritten(Stream& s, bool ok) {
     s.write_pending = false;
     if (ok) {
-      r_.counters_.reports_sent().fetch_add(1, std::memory_order_relaxed);
       if (send_when_written_ && s.phase == Stream::Phase::kOpen && !r_.stop_.load()) {
         send_when_written_ = false;
         Send(r_.ledger_.Snapshot(), false);
@@ -256,6 +258,14 @@ class Reporter::Loop {
   // only then does the backoff start over.
   void OnRead(Stream& s, bool ok) {
     if (ok) {
+      // Acks are cumulative (a slow reader gets the newest only): count every report up to the
+      // one acknowledged, sent on this stream, by this process.
+      if (s.ack.incarnation() == identity_.incarnation && s.ack.sequence() > s.acked &&
+          s.ack.sequence() <= sequence_) {
+        r_.counters_.reports_sent().fetch_add(s.ack.sequence() - s.acked,
+                                              std::memory_order_relaxed);
+        s.acked = s.ack.sequence();
+      }
       if (!s.acknowledged) {
         s.acknowledged = true;
         if (backoff_ != r_.options_.backoff_initial || !announced_) {

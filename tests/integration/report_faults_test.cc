@@ -145,7 +145,7 @@ class ReportFaultsTest : public ::testing::Test {
     }
     return json();
   }
-  // Reports a sidecar has written to a coordinator so far.
+  // Reports a coordinator has acknowledged to a sidecar so far.
   static double Sent(const SidecarProcess& s) {
     return ScrapeValue(s.admin, "lagscale_reports_sent_total");
   }

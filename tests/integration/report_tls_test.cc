@@ -121,6 +121,21 @@ TEST_F(ReportTlsTest, GoodCertificateCarriesReportsAndTheBearerToken) {
       20s));
 }
 
+// Reports a coordinator refuses (here: a wrong token) are failures, never sent: the sidecar's
+// lagscale_reports_sent_total counts what the coordinator acknowledged.
+TEST_F(ReportTlsTest, ReportsRefusedForAWrongTokenAreNotCountedAsSent) {
+  const std::string token = certs_.Path("token"), wrong = certs_.Path("wrong");
+  std::ofstream(token) << "s3cret\n";
+  std::ofstream(wrong) << "guess\n";
+  ASSERT_TRUE(StartCoordinator("server", {"--token-file", token}));
+  SidecarProcess s = Sidecar("wrong-token", {"--coordinator-ca", certs_.Path("ca.pem"),
+                                             "--coordinator-token-file", wrong});
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(
+      Eventually([&] { return ScrapeValue(s.admin, "lagscale_report_failures_total") >= 3; }, 20s));
+  EXPECT_EQ(ScrapeValue(s.admin, "lagscale_reports_sent_total"), 0);
+}
+
 TEST_F(ReportTlsTest, PlaintextSidecarCannotReportToATlsCoordinator) {
   ASSERT_TRUE(StartCoordinator("server"));
   SidecarProcess s = Sidecar("plain", {});

@@ -53,8 +53,10 @@ struct ReporterOptions {
 // when a model's in-flight jumps. It keeps one stream open and reconnects after failures with
 // exponential backoff and jitter. Nothing is queued: a report that cannot go out is dropped (the
 // next one carries the same cumulative counters), and a report due while the previous write is
-// still pending is built from a fresh snapshot once that write completes. Failures and sent
-// reports are counted in ServerCounters::report_failures()/reports_sent(); while the coordinator
+// still pending is built from a fresh snapshot once that write completes. Failures and reports the
+// coordinator acknowledged are counted in ServerCounters::report_failures()/reports_sent() (a
+// report refused for a wrong token or by a coordinator that does not lead is not sent); while the
+// coordinator
 // is away a warning is logged at most once per interval. The request path is never touched: the
 // only shared state is Ledger::Snapshot(), which never blocks the shards' writers.
 //
