@@ -79,6 +79,9 @@ fi
 if want coordinator; then
   echo "## Coordinator: ingest rate and decision-cycle time"
   "$bin/lagscale_coordinator_bench" --benchmark_min_time=0.5 2>/dev/null | grep -E '^BM_'
+  echo "## Coordinator memory at the default report limits' worst case (fails above the chart's limit)"
+  /usr/bin/python3 bench/coordinator/memory.py "$bin" --groups 5 --seconds 60 --limit-mib 1024 2>/dev/null ||
+    echo "(over the limit)"
   echo
 fi
 if want sim; then
