@@ -7,7 +7,7 @@
 // error. The certificate chain and its key go into one file, given to gRPC as both, so a single
 // rename swaps the pair; gRPC compares the file's modification time around its two reads, and
 // sets are written at least a second apart, so it never pairs a key with another certificate.
-// Thread safety: construct and destroy on one thread; copies() is immutable.
+// Thread safety: construct and destroy on one thread; ca() and pair() may be called from any.
 
 #include <chrono>
 #include <condition_variable>
