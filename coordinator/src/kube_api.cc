@@ -17,17 +17,22 @@ KubeApi::KubeApi(const KubeConnection& c) : connection_(c) {
                                    !c.insecure_skip_verify);
   }
   endpoint_ = *ep;
+  if (!c.token_file.empty()) {
+    token_file_.emplace(
+        [path = c.token_file] { return base::ReadSecretFile(path, "kubernetes token"); },
+        "calling the API server with the last good token");
+    token_read_ = std::chrono::steady_clock::now();
+  }
 }
 
 std::string KubeApi::Token() {
-  if (connection_.token_file.empty()) return connection_.token;
-  const auto now = std::chrono::steady_clock::now();
-  if (token_.empty() || now - token_read_ > std::chrono::minutes(1)) {
-    // A rotation caught half-written reads empty: keep the last good token.
-    if (auto t = base::ReadSecretFile(connection_.token_file, "kubernetes token")) token_ = *t;
+  if (!token_file_) return connection_.token;
+  if (const auto now = std::chrono::steady_clock::now();
+      now - token_read_ > std::chrono::minutes(1)) {
+    token_file_->Reread();  // a rotation caught half-written keeps the last good token
     token_read_ = now;
   }
-  return token_;
+  return token_file_->value();
 }
 
 HttpResponse KubeApi::Call(const std::string& method, const std::string& path,
