@@ -55,6 +55,7 @@ ModelDemand* Aggregator::FindModel(const std::string& name) {
 void Aggregator::Detach(PodState& pod, bool disruption) {
   for (auto& [name, pm] : pod.models) pm.model->RemoveHost(pm, now_ns_, disruption);
   pod.models.clear();
+  pod.inflight = 0;
 }
 
 Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_ns,
@@ -170,6 +171,7 @@ void Aggregator::ApplyModel(const v1::ModelCounters& mc, PodState& pod, bool bas
   PodModel& pm = it->second;
   ApplyFirstBytes(mc, pm, baseline || added, now_ns);
   pm.model->Observe(mc.inflight() - pm.inflight, mc.last_request_unix_ms());
+  pod.inflight += mc.inflight() - pm.inflight;
   pm.arrivals = mc.arrivals();
   pm.completions = completions;
   pm.busy = mc.busy_seconds();
@@ -206,9 +208,8 @@ std::vector<PodView> Aggregator::Pods() const {
               p->incarnation,
               p->sequence,
               static_cast<double>(now_ns_ - p->last_recv_ns) / 1e9,
-              0,
+              p->inflight,
               p->models.size()};
-    for (const auto& [name, pm] : p->models) v.inflight += pm.inflight;
     out.push_back(std::move(v));
   }
   std::sort(out.begin(), out.end(), [](const PodView& a, const PodView& b) {

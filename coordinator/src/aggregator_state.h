@@ -36,6 +36,7 @@ struct PodState {
   int64_t last_point_ns = 0;  // coordinator time the last applied snapshot maps to
   int64_t last_recv_ns = 0;
   int64_t interval_ns = 1'000'000'000;  // smoothed spacing of regular (non-early) reports
+  int64_t inflight = 0;                 // the sum of models' inflight, kept as they change
   std::unordered_map<std::string, PodModel> models;
 };
 

@@ -206,6 +206,24 @@ TEST_F(AggregatorTest, PodViewsShowSequenceAndAge) {
   EXPECT_EQ(pods[0].inflight, 3);
 }
 
+// A pod's in-flight is kept as its models' counts change, not summed when /status asks.
+TEST_F(AggregatorTest, APodsInflightIsItsModelsLatestAcrossChangesAndARestart) {
+  Apply(Report("a", 1, 1, 10, {{"m", 0, 0, 0, 3}, {"n", 0, 0, 0, 4}}));
+  Apply(Report("a", 1, 2, 11, {{"m", 5, 4, 1, 1}, {"n", 9, 2, 4, 7}}));
+  ASSERT_EQ(agg.Pods().size(), 1u);
+  EXPECT_EQ(agg.Pods()[0].inflight, 8);
+  // A model the report leaves out keeps its last count; a refused report changes nothing.
+  Apply(Report("a", 1, 3, 12, {{"m", 6, 6, 2, 0}}));
+  EXPECT_EQ(agg.Pods()[0].inflight, 7);
+  EXPECT_EQ(Apply(Report("a", 1, 4, 13, {{"m", 7, 6, 3, -1}})), Outcome::kRejected);
+  EXPECT_EQ(agg.Pods()[0].inflight, 7);
+  // The new incarnation's models alone.
+  EXPECT_EQ(Apply(Report("a", 2, 1, 14, {{"m", 1, 0, 0.1, 2}})), Outcome::kRestart);
+  EXPECT_EQ(agg.Pods()[0].inflight, 2);
+  EXPECT_EQ(Model("m").Inflight(), 2);
+  EXPECT_EQ(Model("n").Inflight(), 0);
+}
+
 // Found by fuzz_report_sequence: a report with in-flight -5 made the model show -5 in flight on
 // /status, in-flight INT64_MAX from two pods overflowed their sum, busy time 1e300 made the
 // concurrency inf (NaN busy time or snapshot times near the ends of int64 broke the windows too).
