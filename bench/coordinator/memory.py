@@ -8,7 +8,8 @@ Every pod reports the same M models once per --interval (the pods' phases spread
 that started at different times), in order, with counters that grow every report (every model has traffic, so every model holds its demand ring: the worst case). /status
 is fetched every second meanwhile, as the status page does. Reads the coordinator's VmRSS every
 second and VmHWM (the peak) at the end, and prints them with the bytes per (pod, model) pair above
-the idle process, against the chart's memory limit.
+the idle process, against the chart's memory limit; and the reports sent against those applied,
+with the CPU time of the decision loop's thread ("decide") over the run.
 
 Usage: bench/coordinator/memory.py BIN_DIR [--pods 500] [--models 1000] [--groups 1] [--seconds 40]
 Exit status 1 when the peak is above --limit-mib (default: the chart's 384).
@@ -58,6 +59,22 @@ def proc_status(pid, key):
     return 0
 
 
+def thread_cpu_s(pid, name):
+    """CPU seconds (user + system) of the process's threads called `name`."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != name:
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        except FileNotFoundError:
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def start_coordinator():
     env = dict(os.environ)
     env.update(kv.split("=", 1) for kv in args.env)
@@ -96,6 +113,7 @@ time.sleep(1)  # the process settles; RSS before any report
 idle = proc_status(coordinator.pid, "VmRSS")
 stop = threading.Event()
 acked = [0] * args.pods
+sent = [0] * args.pods
 errors = []
 
 
@@ -111,6 +129,7 @@ def pod_stream(i, channel):
                                   sequence=seq, report_unix_ms=int(time.time() * 1000),
                                   snapshot_monotonic_ns=time.monotonic_ns())
             yield header.SerializeToString() + bodies[i % args.groups][seq]
+            sent[i] += 1
             # Reports on the interval grid from the stream's start, whatever sending took.
             delay = start + seq * args.interval - time.monotonic()
             if stop.wait(max(0.0, delay)):
@@ -135,13 +154,17 @@ for t in threads:
     t.start()
 samples = []
 status_bytes = 0
-end = time.monotonic() + args.seconds
+loop_cpu = thread_cpu_s(coordinator.pid, "decide")
+began = time.monotonic()
+end = began + args.seconds
 while time.monotonic() < end:
     time.sleep(1)
     samples.append(proc_status(coordinator.pid, "VmRSS"))
     with urllib.request.urlopen(f"http://{addresses['http']}/status", timeout=10) as r:
         status_bytes = len(r.read())
 peak = proc_status(coordinator.pid, "VmHWM")
+loop_cpu = thread_cpu_s(coordinator.pid, "decide") - loop_cpu
+ran = time.monotonic() - began
 with urllib.request.urlopen(f"http://{addresses['http']}/status", timeout=10) as r:
     status = json.load(r)
 stop.set()
@@ -153,11 +176,13 @@ steady = statistics.median(samples[len(samples) // 2:])
 pairs = args.pods * args.models
 print(f"coordinator memory, {args.pods} pods x {args.models} models every {args.interval:g} s "
       f"({args.groups * args.models} distinct models), {args.seconds:g} s")
-print(f"  reports applied {status['reports']['applied']}, refused pods "
+print(f"  reports sent {sum(sent)}, applied {status['reports']['applied']}, refused pods "
       f"{status['reports']['refused_pods']}, refused models {status['reports']['refused_models']}, "
       f"pods acknowledged to the end {sum(1 for a in acked if a >= reports - 2)} of {args.pods}, "
       f"stream errors {len(errors)}")
 print(f"  /status {status_bytes / mb:.1f} MB")
+print(f"  decision loop busy {loop_cpu:.1f} s of CPU in {ran:.0f} s ({loop_cpu / ran:.0%}; its thread "
+      f"can use one core of the machine's {os.cpu_count()})")
 print(f"  RSS idle {idle / mb:.0f} MB, steady (median of the second half) {steady / mb:.0f} MB, "
       f"peak {peak / mb:.0f} MB; {(steady - idle) / pairs:.0f} bytes per (pod, model) pair")
 limit = args.limit_mib * 1024 * 1024

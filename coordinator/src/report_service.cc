@@ -88,7 +88,7 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
   ReportReactor(Engine& engine, CoordinatorMetrics* metrics)
       : engine_(engine), producer_(engine), metrics_(metrics) {
     if (metrics_) metrics_->OnStreamOpened();
-    StartRead(&report_);
+    StartRead(report_ = producer_.Next());
   }
 
   void OnReadDone(bool ok) override {
@@ -117,15 +117,14 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
       if (finish) Finish(end_);
       return;
     }
-    const uint64_t incarnation = report_.incarnation();
-    const uint64_t sequence = report_.sequence();
-    const bool queued = producer_.Enqueue(std::move(report_));
-    report_.Clear();
+    const uint64_t incarnation = report_->incarnation();
+    const uint64_t sequence = report_->sequence();
+    const bool queued = producer_.EnqueueNext();
     if (!queued) {
       // The decision loop is behind by kMaxQueuedReportBytes: shed, unacknowledged. The stream
       // stays open and the pod's next report carries the same cumulative counters.
       if (metrics_) metrics_->OnReportShed();
-      StartRead(&report_);
+      StartRead(report_ = producer_.Next());
       return;
     }
     {
@@ -137,7 +136,7 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
       has_next_ = true;
       MaybeWrite();
     }
-    StartRead(&report_);
+    StartRead(report_ = producer_.Next());
   }
 
   void OnWriteDone(bool ok) override {
@@ -172,7 +171,7 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
   Engine& engine_;
   Engine::Producer producer_;  // keeps this stream's reports in order (read side only)
   CoordinatorMetrics* metrics_;
-  v1::PodReport report_;  // owned by the read side
+  v1::PodReport* report_ = nullptr;  // read into (read side only); producer_ owns it
   std::mutex mu_;         // guards the fields below
   v1::ReportAck ack_, next_;
   bool has_next_ = false, writing_ = false, reading_done_ = false;

@@ -11,6 +11,7 @@
 // benchmarks that drive the loop by hand; never call them while Start()ed.
 
 #include <concurrentqueue/blockingconcurrentqueue.h>
+#include <google/protobuf/arena.h>
 
 #include <atomic>
 #include <functional>
@@ -75,11 +76,18 @@ class Engine {
   class Producer {
    public:
     explicit Producer(Engine& engine);
+    // The message to read the stream's next report into. It lives on an arena of its own, so the
+    // loop frees a report in a few blocks rather than part by part (a 1,000-model report has
+    // thousands of parts). Each call starts a new arena; an unqueued previous one is freed.
+    v1::PodReport* Next();
+    bool EnqueueNext();                    // queues what Next() returned; as Engine::Enqueue
     bool Enqueue(v1::PodReport&& report);  // as Engine::Enqueue
 
    private:
     Engine& engine_;
     moodycamel::ProducerToken token_;
+    std::unique_ptr<google::protobuf::Arena> arena_;
+    v1::PodReport* next_ = nullptr;  // on arena_
   };
   // Swaps in a new configuration at the next cycle; aggregation and policy state are kept
   // (a model's policy is rebuilt only when its parameters changed).
@@ -103,15 +111,19 @@ class Engine {
 
  private:
   struct Received {
-    v1::PodReport report;
+    std::unique_ptr<google::protobuf::Arena> arena;
+    const v1::PodReport* report = nullptr;  // on arena
     size_t bytes = 0;
     int64_t recv_ns = 0;
     int64_t recv_unix_ms = 0;
   };
   struct ModelEntry;
   struct ServerEntry;
-  // Stamps `report` and counts it against kMaxQueuedReportBytes; nullopt when it does not fit.
-  std::optional<Received> Admit(v1::PodReport&& report);
+  // Stamps `report` (on `arena`) and counts it against kMaxQueuedReportBytes; nullopt when it
+  // does not fit.
+  std::optional<Received> Admit(std::unique_ptr<google::protobuf::Arena> arena,
+                                const v1::PodReport* report);
+  static std::unique_ptr<google::protobuf::Arena> NewReportArena();
 
   struct TargetEntry;  // what models and servers share (engine_state.h)
 
