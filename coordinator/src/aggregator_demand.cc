@@ -162,12 +162,14 @@ bool ModelDemand::Fresh() const {
   return cached_fresh_;
 }
 
-std::vector<std::string> ModelDemand::HostingPods() const {
-  std::vector<std::string> pods;
-  pods.reserve(hosts_.size());
-  for (const PodModel* h : hosts_) pods.push_back(h->pod->pod);
-  std::sort(pods.begin(), pods.end());
-  return pods;
+std::shared_ptr<const std::vector<std::string>> ModelDemand::HostingPods() const {
+  if (hosting_pods_) return hosting_pods_;
+  auto pods = std::make_shared<std::vector<std::string>>();
+  pods->reserve(hosts_.size());
+  for (const PodModel* h : hosts_) pods->push_back(h->pod->pod);
+  std::sort(pods->begin(), pods->end());
+  hosting_pods_ = std::move(pods);
+  return hosting_pods_;
 }
 
 namespace {
@@ -196,6 +198,7 @@ void ModelDemand::AddHost(PodModel& pm, const std::string& server) {
   orphaned_ns_ = -1;
   pm.index = hosts_.size();
   hosts_.push_back(&pm);
+  hosting_pods_.reset();
   server_ = server;
 }
 
@@ -205,6 +208,7 @@ void ModelDemand::RemoveHost(const PodModel& pm, int64_t now_ns, bool disruption
   hosts_[pm.index] = last;
   last->index = pm.index;
   hosts_.pop_back();
+  hosting_pods_.reset();
   if (hosts_.empty()) orphaned_ns_ = now_ns;
   if (disruption) last_disruption_ns_ = now_ns;
 }

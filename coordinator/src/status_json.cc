@@ -79,7 +79,7 @@ json Model(const ModelStatus& m) {
           {"idle_seconds", Finite(m.idle_s)},
           {"data_age_seconds", Finite(m.data_age_s)},
           {"fresh", m.fresh},
-          {"pods", m.pods},
+          {"pods", m.pods ? json(*m.pods) : json::array()},
           {"last_decision", DecisionJson(m.last_decision)},
           {"actuation", Actuation(m.actuation)},
           {"actuated_by", m.actuated_by},

@@ -79,10 +79,29 @@ TEST_F(AggregatorTest, PodsAreSummedPerModel) {
   EXPECT_EQ(Model("m").Inflight(), 12);
   EXPECT_NEAR(Model("m").AverageConcurrency(2), 5.0, 1e-9);
   EXPECT_EQ(Model("m").hosting_pods(), 2u);
-  EXPECT_EQ(Model("m").HostingPods(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(*Model("m").HostingPods(), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(Model("n").Inflight(), 1);
   EXPECT_EQ(Model("n").server(), "srv");
   EXPECT_EQ(agg.pod_count(), 2u);
+}
+
+// /status takes the list four times a second: it is built again only when the pods changed, and
+// a list already handed out never changes under its reader.
+TEST_F(AggregatorTest, HostingPodsAreSharedUntilThePodsChange) {
+  Apply(Report("b", 1, 1, 10, {{"m", 0, 0, 0, 0}}));
+  Apply(Report("a", 2, 1, 10, {{"m", 0, 0, 0, 0}}));
+  const auto first = Model("m").HostingPods();
+  Apply(Report("a", 2, 2, 11, {{"m", 3, 1, 1.0, 2}}));
+  EXPECT_EQ(Model("m").HostingPods(), first) << "same pods, same list";
+  Apply(Report("c", 3, 1, 12, {{"m", 0, 0, 0, 0}}));
+  EXPECT_EQ(*Model("m").HostingPods(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(*first, (std::vector<std::string>{"a", "b"}));
+  Apply(Report("a", 2, 3, 16, {{"m", 3, 3, 1.0, 0}}));
+  Apply(Report("c", 3, 2, 16, {{"m", 0, 0, 0, 0}}));
+  AdvanceTo(16);  // b last reported at 10: expired
+  EXPECT_EQ(*Model("m").HostingPods(), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(Apply(Report("a", 4, 1, 17, {{"m", 0, 0, 0, 0}})), Outcome::kRestart);
+  EXPECT_EQ(*Model("m").HostingPods(), (std::vector<std::string>{"a", "c"}));
 }
 
 TEST_F(AggregatorTest, TotalsAreTheHostingPodsLatestCumulativeCounters) {

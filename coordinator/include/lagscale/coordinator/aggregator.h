@@ -64,7 +64,9 @@ class ModelDemand final : public DemandView {
   const std::string& name() const { return name_; }
   const std::string& server() const { return server_; }
   size_t hosting_pods() const { return hosts_.size(); }
-  std::vector<std::string> HostingPods() const;
+  // The hosting pods' names, sorted. Built again only after the pods changed, and shared: every
+  // /status snapshot holds the same list until then.
+  std::shared_ptr<const std::vector<std::string>> HostingPods() const;
   // Sums of the hosting pods' latest cumulative counters (each since its sidecar started): what
   // the sidecars' own ledgers say, so they can be compared for drift.
   uint64_t ArrivalsTotal() const;
@@ -141,6 +143,7 @@ class ModelDemand final : public DemandView {
   size_t capacity_;        // ring size once allocated
   int64_t newest_k_ = -1;  // highest bucket number that exists
   std::vector<PodModel*> hosts_;
+  mutable std::shared_ptr<const std::vector<std::string>> hosting_pods_;  // null: build again
   int64_t inflight_ = 0;
   int64_t last_request_unix_ms_ = 0;
   int64_t first_data_ns_ = -1;  // start of the earliest delta; -1 = none yet

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -52,7 +53,8 @@ struct ModelStatus {
   std::optional<LlmStatus> llm;
   double idle_s = 0, data_age_s = 0;  // +infinity when unknown
   bool fresh = false;
-  std::vector<std::string> pods;
+  // The hosting pods, sorted; shared with the model's own copy until they change. Null: none.
+  std::shared_ptr<const std::vector<std::string>> pods;
   std::optional<DecisionRecord> last_decision;
   ActuationState actuation;
   std::string actuated_by = "coordinator";  // "coordinator" | "keda"
