@@ -21,17 +21,12 @@ KubeApi::KubeApi(const KubeConnection& c) : connection_(c) {
     token_file_.emplace(
         [path = c.token_file] { return base::ReadSecretFile(path, "kubernetes token"); },
         "calling the API server with the last good token");
-    token_read_ = std::chrono::steady_clock::now();
   }
 }
 
 std::string KubeApi::Token() {
   if (!token_file_) return connection_.token;
-  if (const auto now = std::chrono::steady_clock::now();
-      now - token_read_ > std::chrono::minutes(1)) {
-    token_file_->Reread();  // a rotation caught half-written keeps the last good token
-    token_read_ = now;
-  }
+  token_file_->RereadEvery(std::chrono::minutes(1));  // a half-written rotation keeps the last good
   return token_file_->value();
 }
 

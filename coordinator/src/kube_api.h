@@ -7,7 +7,6 @@
 // warning).
 // Thread safety: not thread-safe; each user (the actuation thread, the elector thread) owns one.
 
-#include <chrono>
 #include <optional>
 #include <string>
 
@@ -34,7 +33,6 @@ class KubeApi {
   KubeConnection connection_;
   HttpEndpoint endpoint_;
   std::optional<base::LastGood<std::string>> token_file_;  // empty without a token file
-  std::chrono::steady_clock::time_point token_read_{};
 };
 
 }  // namespace lagscale::coordinator

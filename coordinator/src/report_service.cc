@@ -50,25 +50,19 @@ class RotatingToken {
     if (path.empty()) return;
     token_.emplace([path] { return base::ReadTokenFile(path, "--token-file"); },
                    "keeping the last good token");
-    read_at_ = std::chrono::steady_clock::now();
   }
   bool enabled() const { return token_.has_value(); }
   bool Accepts(std::string_view credentials) {
     std::lock_guard lock(mu_);
-    if (const auto now = std::chrono::steady_clock::now(); now - read_at_ >= kReread) {
-      read_at_ = now;
-      if (token_->Reread()) {
-        spdlog::info("--token-file: the token changed; streams must present it");
-      }
+    if (token_->RereadEvery(std::chrono::seconds(1))) {
+      spdlog::info("--token-file: the token changed; streams must present it");
     }
     return SameSecret(credentials, token_->value());
   }
 
  private:
-  static constexpr std::chrono::seconds kReread{1};
-  std::mutex mu_;  // guards the fields below
+  std::mutex mu_;  // guards token_
   std::optional<base::LastGood<std::string>> token_;
-  std::chrono::steady_clock::time_point read_at_;
 };
 
 class Refused final : public grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck> {

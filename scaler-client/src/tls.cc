@@ -27,15 +27,11 @@ ReportChannelTls::ReportChannelTls(const ReporterOptions& o) : interval_(o.tls_r
     pem_.emplace([files] { return base::ReadTlsFiles(files); },
                  "reporting with the last good TLS files");
   }
-  read_at_ = std::chrono::steady_clock::now();
   credentials_ = Make();
 }
 
 std::shared_ptr<grpc::ChannelCredentials> ReportChannelTls::Credentials() {
-  const auto now = std::chrono::steady_clock::now();
-  if (!pem_ || now - read_at_ < interval_) return credentials_;
-  read_at_ = now;
-  if (pem_->Reread()) {
+  if (pem_ && pem_->RereadEvery(interval_)) {
     credentials_ = Make();
     spdlog::info("TLS files to the coordinator changed; the next connection uses them");
   }

@@ -35,7 +35,6 @@ class ReportChannelTls {
   const std::chrono::milliseconds interval_;
   std::optional<base::LastGood<base::TlsPem>> pem_;  // empty without TLS
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
-  std::chrono::steady_clock::time_point read_at_;
 };
 
 }  // namespace lagscale::scaler_client

@@ -29,6 +29,28 @@ TEST(LastGoodTest, AFailedRereadKeepsTheLastGoodValueAndAGoodOneReplacesIt) {
   EXPECT_EQ(value.value(), "two");
 }
 
+TEST(LastGoodTest, RereadEveryReadsOnlyOnceTheIntervalHasPassed) {
+  FakeFile file{"one"};
+  int reads = 0;
+  LastGood<std::string> value(
+      [&] {
+        ++reads;
+        return file.Read();
+      },
+      "keeping the last good one");
+  file.next = "two";
+  EXPECT_FALSE(value.RereadEvery(std::chrono::hours(1))) << "read at construction, not due";
+  EXPECT_EQ(reads, 1);
+  EXPECT_EQ(value.value(), "one");
+  EXPECT_TRUE(value.RereadEvery(std::chrono::seconds(0)));
+  EXPECT_EQ(reads, 2);
+  EXPECT_EQ(value.value(), "two");
+  file.next = "three";
+  EXPECT_FALSE(value.RereadEvery(std::chrono::hours(1))) << "the read just made counts";
+  EXPECT_EQ(value.value(), "two");
+  EXPECT_EQ(reads, 2);
+}
+
 TEST(LastGoodTest, ABadFirstReadStopsStartUpWithTheError) {
   FakeFile file{"!--flag: \"f\" is empty"};
   try {
