@@ -17,6 +17,7 @@ Exit status 1 when the peak is above --limit-mib (default: the chart's 384).
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -80,13 +81,30 @@ def start_coordinator():
     env.update(kv.split("=", 1) for kv in args.env)
     proc = subprocess.Popen(args.wrap.split() + [os.path.join(args.bin_dir, "lagscale-coordinator"), "--grpc-listen",
                              "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-level", "warn"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+                            start_new_session=True)  # its own session: coordinator_pid() finds it
     line = proc.stdout.readline()
     while args.wrap and line and not line.startswith("lagscale-coordinator ready"):
         line = proc.stdout.readline()  # what the wrapper prints first
     if not line.startswith("lagscale-coordinator ready"):
         raise SystemExit("lagscale-coordinator did not start")
     return proc, dict(w.split("=", 1) for w in line.split() if "=" in w)
+
+
+def coordinator_pid(proc):
+    """The coordinator's own pid: the process started, or under --wrap its child in the session."""
+    if not args.wrap:
+        return proc.pid
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "lagscale-coordi":  # comm is cut to 15 characters
+                    continue
+            if os.getsid(int(pid)) == proc.pid:
+                return int(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    raise SystemExit("the wrapper's lagscale-coordinator was not found")
 
 
 # The models part of a report, once per report index: the same for every pod (pods differ in
@@ -109,8 +127,9 @@ reports = int(args.seconds / args.interval) + 2
 print(f"building {reports} reports of {args.models} models ...", file=sys.stderr)
 bodies = [[models_part(g, i) for i in range(reports)] for g in range(args.groups)]
 coordinator, addresses = start_coordinator()
+pid = coordinator_pid(coordinator)
 time.sleep(1)  # the process settles; RSS before any report
-idle = proc_status(coordinator.pid, "VmRSS")
+idle = proc_status(pid, "VmRSS")
 stop = threading.Event()
 acked = [0] * args.pods
 sent = [0] * args.pods
@@ -154,21 +173,21 @@ for t in threads:
     t.start()
 samples = []
 status_bytes = 0
-loop_cpu = thread_cpu_s(coordinator.pid, "decide")
+loop_cpu = thread_cpu_s(pid, "decide")
 began = time.monotonic()
 end = began + args.seconds
 while time.monotonic() < end:
     time.sleep(1)
-    samples.append(proc_status(coordinator.pid, "VmRSS"))
+    samples.append(proc_status(pid, "VmRSS"))
     with urllib.request.urlopen(f"http://{addresses['http']}/status", timeout=10) as r:
         status_bytes = len(r.read())
-peak = proc_status(coordinator.pid, "VmHWM")
-loop_cpu = thread_cpu_s(coordinator.pid, "decide") - loop_cpu
+peak = proc_status(pid, "VmHWM")
+loop_cpu = thread_cpu_s(pid, "decide") - loop_cpu
 ran = time.monotonic() - began
 with urllib.request.urlopen(f"http://{addresses['http']}/status", timeout=10) as r:
     status = json.load(r)
 stop.set()
-coordinator.terminate()
+os.kill(pid, signal.SIGTERM)  # a wrapper then finishes its output and exits too
 coordinator.wait()
 
 mb = 1e6
