@@ -54,8 +54,7 @@ std::unique_ptr<google::protobuf::Arena> Engine::NewReportArena() {
 }
 
 std::optional<Engine::Received> Engine::Admit(std::unique_ptr<google::protobuf::Arena> arena,
-                                              const v1::PodReport* report) {
-  const size_t bytes = report->ByteSizeLong();
+                                              const v1::PodReport* report, size_t bytes) {
   if (queued_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes > kMaxQueuedReportBytes) {
     queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
     return std::nullopt;
@@ -67,7 +66,7 @@ bool Engine::Enqueue(v1::PodReport&& report) {
   auto arena = NewReportArena();
   auto* copy = google::protobuf::Arena::CreateMessage<v1::PodReport>(arena.get());
   *copy = std::move(report);  // a copy: the arenas differ (tests and benchmarks only)
-  auto received = Admit(std::move(arena), copy);
+  auto received = Admit(std::move(arena), copy, copy->ByteSizeLong());
   if (received) reports_.enqueue(std::move(*received));
   return received.has_value();
 }
@@ -80,8 +79,8 @@ v1::PodReport* Engine::Producer::Next() {
   return next_;
 }
 
-bool Engine::Producer::EnqueueNext() {
-  auto received = engine_.Admit(std::move(arena_), next_);
+bool Engine::Producer::EnqueueNext(size_t wire_bytes) {
+  auto received = engine_.Admit(std::move(arena_), next_, wire_bytes);
   next_ = nullptr;
   if (received) engine_.reports_.enqueue(token_, std::move(*received));
   return received.has_value();
@@ -90,7 +89,7 @@ bool Engine::Producer::EnqueueNext() {
 bool Engine::Producer::Enqueue(v1::PodReport&& report) {
   Next();
   *next_ = std::move(report);
-  return EnqueueNext();
+  return EnqueueNext(next_->ByteSizeLong());
 }
 
 void Engine::Reload(std::shared_ptr<const Config> config) { reloads_.enqueue(std::move(config)); }

@@ -65,7 +65,11 @@ class RotatingToken {
   std::optional<base::LastGood<std::string>> token_;
 };
 
-class Refused final : public grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck> {
+// The stream is read and written as raw bytes and parsed here: gRPC's own parsing reports a message
+// that is not a PodReport as the end of the stream, which would then finish OK.
+using RawReactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
+
+class Refused final : public RawReactor {
  public:
   explicit Refused(grpc::Status status) { Finish(std::move(status)); }
   void OnDone() override { delete this; }
@@ -77,48 +81,44 @@ grpc::Status NotLeader() {
                       "this coordinator is not the leader; reconnect to reach it");
 }
 
-class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck> {
+class ReportReactor final : public RawReactor {
  public:
   ReportReactor(Engine& engine, CoordinatorMetrics* metrics)
       : engine_(engine), producer_(engine), metrics_(metrics) {
     if (metrics_) metrics_->OnStreamOpened();
-    StartRead(report_ = producer_.Next());
+    StartRead(&read_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
       // The sidecar closed its side (or the stream broke): finish once no ack is in flight.
-      bool finish = false;
-      {
-        std::lock_guard lock(mu_);
-        reading_done_ = true;
-        finish = !writing_;
-      }
-      if (finish) Finish(grpc::Status::OK);
+      EndReading(grpc::Status::OK);
       return;
     }
     if (!engine_.Leading()) {
       // Leadership moved on: end the stream so the sidecar reconnects (through the Service) and
       // finds the new leader. The report is dropped; the next one carries the same counters.
       if (metrics_) metrics_->OnNotLeader();
-      bool finish = false;
-      {
-        std::lock_guard lock(mu_);
-        reading_done_ = true;
-        end_ = NotLeader();
-        finish = !writing_;
-      }
-      if (finish) Finish(end_);
+      EndReading(NotLeader());
       return;
     }
-    const uint64_t incarnation = report_->incarnation();
-    const uint64_t sequence = report_->sequence();
-    const bool queued = producer_.EnqueueNext();
-    if (!queued) {
+    const size_t bytes = read_.Length();
+    v1::PodReport* report = producer_.Next();
+    if (!grpc::SerializationTraits<v1::PodReport>::Deserialize(&read_, report).ok()) {
+      // Not a PodReport (another protocol, a truncated message, a string that is not UTF-8): a
+      // client that sends one will not send a good one next, so the stream ends saying why.
+      if (metrics_) metrics_->OnReport(Aggregator::Outcome::kInvalid, 0);
+      EndReading(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "a message on this stream is not a valid lagscale.v1.PodReport"));
+      return;
+    }
+    const uint64_t incarnation = report->incarnation();
+    const uint64_t sequence = report->sequence();
+    if (!producer_.EnqueueNext(bytes)) {
       // The decision loop is behind by kMaxQueuedReportBytes: shed, unacknowledged. The stream
       // stays open and the pod's next report carries the same cumulative counters.
       if (metrics_) metrics_->OnReportShed();
-      StartRead(report_ = producer_.Next());
+      StartRead(&read_);
       return;
     }
     {
@@ -130,7 +130,7 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
       has_next_ = true;
       MaybeWrite();
     }
-    StartRead(report_ = producer_.Next());
+    StartRead(&read_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -154,9 +154,22 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
   }
 
  private:
+  // No more reads: the call ends with `status` once no ack is being written.
+  void EndReading(grpc::Status status) {
+    bool finish = false;
+    {
+      std::lock_guard lock(mu_);
+      reading_done_ = true;
+      end_ = std::move(status);
+      finish = !writing_;
+    }
+    if (finish) Finish(end_);
+  }
+
   void MaybeWrite() {  // REQUIRES: mu_ held
     if (writing_ || !has_next_) return;
-    ack_ = next_;
+    bool own = false;
+    grpc::SerializationTraits<v1::ReportAck>::Serialize(next_, &ack_, &own);
     has_next_ = false;
     writing_ = true;
     StartWrite(&ack_);
@@ -165,21 +178,22 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::PodReport, v1::Re
   Engine& engine_;
   Engine::Producer producer_;  // keeps this stream's reports in order (read side only)
   CoordinatorMetrics* metrics_;
-  v1::PodReport* report_ = nullptr;  // read into (read side only); producer_ owns it
-  std::mutex mu_;         // guards the fields below
-  v1::ReportAck ack_, next_;
+  grpc::ByteBuffer read_;  // read side only
+  std::mutex mu_;          // guards the fields below
+  grpc::ByteBuffer ack_;   // being written
+  v1::ReportAck next_;     // to write next
   bool has_next_ = false, writing_ = false, reading_done_ = false;
   grpc::Status end_ = grpc::Status::OK;  // how the call ends once reading is done
 };
 
 }  // namespace
 
-struct ReportServer::Service final : public v1::LagService::CallbackService {
+struct ReportServer::Service final
+    : public v1::LagService::WithRawCallbackMethod_Report<v1::LagService::Service> {
   Service(Engine& e, CoordinatorMetrics* m, std::string token_file)
       : engine(e), metrics(m), token(std::move(token_file)) {}
 
-  grpc::ServerBidiReactor<v1::PodReport, v1::ReportAck>* Report(
-      grpc::CallbackServerContext* context) override {
+  RawReactor* Report(grpc::CallbackServerContext* context) override {
     if (token.enabled()) {
       const auto& md = context->client_metadata();
       auto it = md.find("authorization");

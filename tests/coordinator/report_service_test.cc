@@ -107,5 +107,29 @@ TEST_F(ReportServiceTest, ReportsShedWhileTheLoopIsBehindAreCarriedByTheNextOneT
   EXPECT_EQ(Shed(), 3);
 }
 
+// proto3 strings must be UTF-8, so a report naming its pod in Latin-1 does not parse. gRPC's own
+// parsing ended such a stream as if the sidecar had closed it: OK, and nothing counted.
+TEST_F(ReportServiceTest, AMessageThatIsNotAPodReportEndsItsStreamWithInvalidArgument) {
+  grpc::ClientContext bad_context;
+  auto bad = stub->Report(&bad_context);
+  v1::PodReport report = Report(1);
+  report.set_pod("caf\xe9");
+  ASSERT_TRUE(bad->Write(report));
+  bad->WritesDone();
+  v1::ReportAck ack;
+  EXPECT_FALSE(bad->Read(&ack));
+  const grpc::Status status = bad->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "a message on this stream is not a valid lagscale.v1.PodReport");
+  EXPECT_EQ(testing::SampleValue(metrics.Render(),
+                                 R"(lagscale_coordinator_reports_total{result="invalid"})"),
+            1);
+  // Other streams are not affected.
+  ASSERT_TRUE(stream->Write(Report(1)));
+  ASSERT_TRUE(testing::Eventually([&] { return last_ack.load() == 1; }, 5s)) << last_ack;
+  EXPECT_EQ(engine->DrainReports(), 1u);
+}
+
 }  // namespace
 }  // namespace lagscale::coordinator

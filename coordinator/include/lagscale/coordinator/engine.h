@@ -80,7 +80,8 @@ class Engine {
     // loop frees a report in a few blocks rather than part by part (a 1,000-model report has
     // thousands of parts). Each call starts a new arena; an unqueued previous one is freed.
     v1::PodReport* Next();
-    bool EnqueueNext();                    // queues what Next() returned; as Engine::Enqueue
+    // Queues what Next() returned, `wire_bytes` long as received; as Engine::Enqueue.
+    bool EnqueueNext(size_t wire_bytes);
     bool Enqueue(v1::PodReport&& report);  // as Engine::Enqueue
 
    private:
@@ -119,10 +120,10 @@ class Engine {
   };
   struct ModelEntry;
   struct ServerEntry;
-  // Stamps `report` (on `arena`) and counts it against kMaxQueuedReportBytes; nullopt when it
-  // does not fit.
+  // Stamps `report` (on `arena`, `bytes` long on the wire) and counts it against
+  // kMaxQueuedReportBytes; nullopt when it does not fit.
   std::optional<Received> Admit(std::unique_ptr<google::protobuf::Arena> arena,
-                                const v1::PodReport* report);
+                                const v1::PodReport* report, size_t bytes);
   static std::unique_ptr<google::protobuf::Arena> NewReportArena();
 
   struct TargetEntry;  // what models and servers share (engine_state.h)
