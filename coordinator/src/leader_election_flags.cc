@@ -89,8 +89,10 @@ LeaderElectionConfig ResolveLeaderElection(const LeaderElectionFlags& f) {
 
 std::unique_ptr<LeaderElector> MakeLeaderElector(
     const LeaderElectionFlags& flags, const std::function<KubeConnection()>& connection) {
-  if (!flags.enabled) return nullptr;
+  // Checked with leader election off too: a bad value stops start-up as any bad flag does, rather
+  // than waiting for the day --leader-elect is turned on.
   LeaderElectionConfig config = ResolveLeaderElection(flags);  // bad flags first, then the API
+  if (!flags.enabled) return nullptr;
   return std::make_unique<LeaderElector>(std::move(config), connection());
 }
 

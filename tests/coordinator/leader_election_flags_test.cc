@@ -72,6 +72,23 @@ TEST(LeaderElectionFlagsTest, ADurationOverAnHourStopsStartUpNamingTheFlagAndThe
   EXPECT_DOUBLE_EQ(ResolveLeaderElection(f).lease_duration_s, 3600);
 }
 
+// Without --leader-elect the flags are still checked, and no Kubernetes connection is made.
+TEST(LeaderElectionFlagsTest, ABadValueStopsStartUpWithLeaderElectionOffToo) {
+  LeaderElectionFlags f = Valid();
+  f.enabled = false;
+  EXPECT_EQ(MakeLeaderElector(f, []() -> KubeConnection { throw std::logic_error("connected"); }),
+            nullptr);
+  f.renew_deadline = "10x";
+  try {
+    MakeLeaderElector(f, []() -> KubeConnection { throw std::logic_error("connected"); });
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("--leader-elect-renew-deadline: invalid value \"10x\""),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // The name goes into the request path: "Bad/Name" once asked for .../leases/Bad/Name forever.
 TEST(LeaderElectionFlagsTest, ALeaseNameThatIsNotAKubernetesObjectNameStopsStartUp) {
   LeaderElectionFlags f = Valid();

@@ -32,7 +32,8 @@ void AddLeaderElectionFlags(CLI::App& app, LeaderElectionFlags& flags);
 LeaderElectionConfig ResolveLeaderElection(const LeaderElectionFlags& flags);
 
 // nullptr when leader election is off; else an elector (not started) talking to the API server
-// `connection()` names. Throws what ResolveLeaderElection and the connection throw.
+// `connection()` names. Throws what ResolveLeaderElection throws, whether or not leader election is
+// on, and what the connection throws.
 std::unique_ptr<LeaderElector> MakeLeaderElector(const LeaderElectionFlags& flags,
                                                  const std::function<KubeConnection()>& connection);
 
