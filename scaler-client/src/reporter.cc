@@ -299,6 +299,9 @@ class Reporter::Loop {
           : s.status.error_message().empty()
               ? "stream ended"
               : std::string(CodeName(s.status.error_code())) + ": " + s.status.error_message();
+      if (!s.started && s.status.error_message().find("Socket closed") != std::string::npos) {
+        last_error_ += ClosedHint();
+      }
       std::uniform_real_distribution<double> jitter(0.5, 1.0);
       next_attempt_ = SteadyClock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(
                                                backoff_ * jitter(rng_));
@@ -306,6 +309,23 @@ class Reporter::Loop {
       Warn(SteadyClock::now());
     }
     stream_.reset();
+  }
+
+  // gRPC says only "Socket closed" when the coordinator closed the connection before the call
+  // started, which is also how a TLS server refuses a plaintext client or a client certificate it
+  // does not accept. What that likely means, by how this sidecar connects.
+  std::string ClosedHint() const {
+    const ReporterOptions& o = r_.options_;
+    if (o.ca_file.empty()) {
+      return "; a coordinator serving TLS closes plaintext connections: is --coordinator-ca "
+             "needed?";
+    }
+    if (o.cert_file.empty()) {
+      return "; a coordinator requiring client certificates closes connections without one: are "
+             "--coordinator-cert and --coordinator-key needed?";
+    }
+    return "; a coordinator that does not accept this client certificate closes the connection: "
+           "its log says why";
   }
 
   // A coordinator that took the call and refused it with UNAVAILABLE is a standby: it answers

@@ -141,6 +141,11 @@ TEST_F(ReportTlsTest, PlaintextSidecarCannotReportToATlsCoordinator) {
   SidecarProcess s = Sidecar("plain", {});
   ASSERT_TRUE(s.ok());
   ExpectReportsFail(s, "plain");
+  // gRPC's reason is only "Socket closed"; the sidecar says what it likely means.
+  EXPECT_NE(s.process->stderr_text().find("Socket closed; a coordinator serving TLS closes "
+                                          "plaintext connections: is --coordinator-ca needed?"),
+            std::string::npos)
+      << s.process->stderr_text();
 }
 
 TEST_F(ReportTlsTest, WrongCaFailsReportsAndTheSidecarKeepsServing) {
@@ -167,6 +172,11 @@ TEST_F(ReportTlsTest, MutualTlsRefusesASidecarWithoutClientCertificate) {
   EXPECT_TRUE(Eventually([&] { return PodReported(http_, "trusted"); }, 20s))
       << trusted.process->stderr_text();
   ExpectReportsFail(anonymous, "anonymous");
+  EXPECT_NE(anonymous.process->stderr_text().find(
+                "a coordinator requiring client certificates closes connections without one: "
+                "are --coordinator-cert and --coordinator-key needed?"),
+            std::string::npos)
+      << anonymous.process->stderr_text();
 }
 
 TEST_F(ReportTlsTest, ClientCertificateFromAnotherCaIsRefused) {
@@ -177,6 +187,10 @@ TEST_F(ReportTlsTest, ClientCertificateFromAnotherCaIsRefused) {
                    certs_.Path("stranger.pem"), "--coordinator-key", certs_.Path("stranger.key")});
   ASSERT_TRUE(s.ok());
   ExpectReportsFail(s, "stranger");
+  EXPECT_NE(s.process->stderr_text().find("a coordinator that does not accept this client "
+                                          "certificate closes the connection: its log says why"),
+            std::string::npos)
+      << s.process->stderr_text();
 }
 
 TEST_F(ReportTlsTest, RenewedServerCertificateIsServedWithoutARestart) {
