@@ -70,15 +70,26 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
   const auto found = pods_.find(key);
   const bool is_new = found == pods_.end();
   if (auto refused = Admit(report, is_new)) return *refused;
+  hosted_.clear();
+  hosted_twice_ = -1;
+  if (is_new) {  // checked before the pod exists, so a refused first report leaves no trace
+    if (auto twice = ListedTwice(report, /*stamped=*/false)) return *twice;
+  }
   PodState& pod = is_new ? NewPod(key, report) : *found->second;
   bool restart = !is_new && report.incarnation() != pod.incarnation;
   if (restart && pod.superseded != 0 && report.incarnation() == pod.superseded) {
     return Superseded(report, pod, key);
   }
+  // A baseline's models are all new to the pod (a restart detaches the old ones); a continuing
+  // report's were looked up by Continuity().
   if (!is_new && !restart) {
     if (auto stop = Continuity(report, pod, key, restart)) return *stop;
   }
   const bool baseline = is_new || restart;
+  if (!is_new) {
+    if (auto twice = ListedTwice(report, /*stamped=*/!baseline)) return *twice;
+  }
+  if (baseline) hosted_.clear();
   if (baseline) Rebase(pod, report, now_ns, restart);
   // The report covers [t0, t1] on the coordinator's clock, ending no later than its arrival.
   const int64_t snap = report.snapshot_monotonic_ns();
@@ -86,7 +97,11 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
   pod.offset_ns = std::min(pod.offset_ns, now_ns - snap);
   const int64_t t1 = std::min(snap + pod.offset_ns, now_ns);
   const int64_t t0 = t1 - dt;
-  for (const auto& mc : report.models()) ApplyModel(mc, pod, baseline, t0, t1, now_ns);
+  for (int i = 0; i < report.models_size(); ++i) {
+    const auto n = static_cast<size_t>(i);
+    ApplyModel(report.models(i), pod, n < hosted_.size() ? hosted_[n] : nullptr, baseline, t0, t1,
+               now_ns);
+  }
   if (!baseline && !report.early()) pod.interval_ns = (pod.interval_ns * 3 + dt) / 4;
   pod.sequence = report.sequence();
   pod.last_snapshot_ns = snap;
@@ -105,8 +120,8 @@ PodState& Aggregator::NewPod(const std::string& key, const v1::PodReport& report
 }
 
 std::optional<Aggregator::Outcome> Aggregator::Continuity(const v1::PodReport& report,
-                                                          const PodState& pod,
-                                                          const std::string& key, bool& restart) {
+                                                          PodState& pod, const std::string& key,
+                                                          bool& restart) {
   if (report.sequence() == pod.sequence) return Outcome::kDuplicate;
   if (report.sequence() < pod.sequence || report.snapshot_monotonic_ns() <= pod.last_snapshot_ns) {
     return Outcome::kOutOfOrder;
@@ -114,8 +129,13 @@ std::optional<Aggregator::Outcome> Aggregator::Continuity(const v1::PodReport& r
   // Counters going backwards within one incarnation also mean the sidecar started over.
   for (const auto& mc : report.models()) {
     auto it = pod.models.find(mc.model());
+    hosted_.push_back(it == pod.models.end() ? nullptr : &it->second);
     if (it == pod.models.end()) continue;
-    const PodModel& pm = it->second;
+    PodModel& pm = it->second;
+    if (pm.listed == generation_ && hosted_twice_ < 0) {
+      hosted_twice_ = static_cast<int>(hosted_.size() - 1);
+    }
+    pm.listed = generation_;
     if (mc.arrivals() < pm.arrivals || Completions(mc) < pm.completions ||
         mc.busy_seconds() < pm.busy - 1e-9 || mc.prompt_tokens() < pm.prompt_tokens ||
         mc.completion_tokens() < pm.completion_tokens) {
@@ -147,28 +167,27 @@ void Aggregator::Rebase(PodState& pod, const v1::PodReport& report, int64_t now_
   pod.last_snapshot_ns = snap - 1;  // so that the baseline reads as a zero-length delta
 }
 
-void Aggregator::ApplyModel(const v1::ModelCounters& mc, PodState& pod, bool baseline, int64_t t0,
-                            int64_t t1, int64_t now_ns) {
-  auto it = pod.models.find(mc.model());
-  const bool added = it == pod.models.end();
+void Aggregator::ApplyModel(const v1::ModelCounters& mc, PodState& pod, PodModel* hosted,
+                            bool baseline, int64_t t0, int64_t t1, int64_t now_ns) {
+  const bool added = hosted == nullptr;
   const uint64_t completions = Completions(mc);
   if (added) {
     ModelDemand* admitted = ModelFor(mc.model(), pod);
     if (!admitted) return;  // over a limit: counted in refusals_
     // First sight of this model on this pod: its counters become the baseline.
-    it = pod.models.try_emplace(mc.model()).first;
-    it->second.pod = &pod;
-    it->second.model = admitted;
-    admitted->AddHost(it->second, pod.server);
+    hosted = &pod.models.try_emplace(mc.model()).first->second;
+    hosted->pod = &pod;
+    hosted->model = admitted;
+    admitted->AddHost(*hosted, pod.server);
   } else if (!baseline) {
-    const PodModel& pm = it->second;
+    const PodModel& pm = *hosted;
     pm.model->Spread(t0, t1,
                      {mc.busy_seconds() - pm.busy, static_cast<double>(mc.arrivals() - pm.arrivals),
                       static_cast<double>(completions - pm.completions),
                       static_cast<double>(mc.prompt_tokens() - pm.prompt_tokens),
                       static_cast<double>(mc.completion_tokens() - pm.completion_tokens)});
   }
-  PodModel& pm = it->second;
+  PodModel& pm = *hosted;
   ApplyFirstBytes(mc, pm, baseline || added, now_ns);
   pm.model->Observe(mc.inflight() - pm.inflight, mc.last_request_unix_ms());
   pod.inflight += mc.inflight() - pm.inflight;

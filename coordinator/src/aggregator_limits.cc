@@ -66,27 +66,40 @@ std::string Shown(std::string_view name) {
 
 // Why the names in `report` cannot be a sidecar's; empty when they can. Names become metric
 // labels and /status keys, and a pod is keyed "server/pod", so each follows the rule the sidecar
-// applies to its own (lagscale/base/names.h), and a model is listed once: a second entry would be
-// applied as a delta against the first.
+// applies to its own (lagscale/base/names.h). That a model is listed once is checked later, by
+// Aggregator::ListedTwice().
 std::string BadNames(const v1::PodReport& report) {
   if (!base::IsValidIdentityName(report.pod())) return "pod name " + Shown(report.pod());
   if (!report.server().empty() && !base::IsValidIdentityName(report.server())) {
     return "server name " + Shown(report.server());
   }
-  std::vector<std::string_view> names;
-  names.reserve(report.models_size());
   for (const auto& m : report.models()) {
     if (!base::IsValidModelName(m.model())) return "model name " + Shown(m.model());
-    names.push_back(m.model());
-  }
-  std::sort(names.begin(), names.end());
-  if (auto twice = std::adjacent_find(names.begin(), names.end()); twice != names.end()) {
-    return "model " + Shown(*twice) + " listed twice";
   }
   return {};
 }
 
 }  // namespace
+
+// A second entry for a model would be applied as a delta against the first. The models the pod
+// hosts were stamped by Continuity() (a second stamp is the second entry); the others, which a
+// report rarely has, are compared by name.
+std::optional<Aggregator::Outcome> Aggregator::ListedTwice(const v1::PodReport& report,
+                                                           bool stamped) {
+  std::string_view twice;
+  if (stamped && hosted_twice_ >= 0) twice = report.models(hosted_twice_).model();
+  std::vector<std::string_view> names;
+  for (int i = 0; twice.empty() && i < report.models_size(); ++i) {
+    const auto n = static_cast<size_t>(i);
+    if (!stamped || n >= hosted_.size() || !hosted_[n]) names.push_back(report.models(i).model());
+  }
+  std::sort(names.begin(), names.end());
+  if (auto it = std::adjacent_find(names.begin(), names.end()); it != names.end()) twice = *it;
+  if (twice.empty()) return std::nullopt;
+  ++refusals_.values;
+  refusals_.last = "report rejected: model " + Shown(twice) + " listed twice";
+  return Outcome::kRejected;
+}
 
 std::optional<Aggregator::Outcome> Aggregator::Admit(const v1::PodReport& report, bool new_pod) {
   if (std::string why = BadNames(report); !why.empty()) {

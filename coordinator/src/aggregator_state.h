@@ -22,6 +22,7 @@ struct PodModel {
   int64_t inflight = 0;
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
+  uint64_t listed = 0;  // the Aggregator generation of the last report that listed the model
   std::vector<uint64_t> first_bytes;  // cumulative per histogram bucket
 };
 

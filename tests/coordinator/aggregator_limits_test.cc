@@ -153,6 +153,24 @@ TEST_F(AggregatorLimitsTest, AModelListedTwiceInOneReportRejectsIt) {
   EXPECT_EQ(Apply(Report("a", 3, 3, 1, 112)), Outcome::kApplied);
   AdvanceTo(4);
   EXPECT_LT(agg.FindModel("m0")->ArrivalRate(3.0), 100.0);
+  // A model the pod does not host yet, listed twice; and a new pod's first report.
+  auto fresh_twice = Report("a", 4, 4, 1, 114);
+  fresh_twice.add_models()->set_model("new");
+  fresh_twice.add_models()->set_model("new");
+  EXPECT_EQ(Apply(fresh_twice), Outcome::kRejected);
+  EXPECT_EQ(agg.refusals().last, "report rejected: model \"new\" listed twice");
+  EXPECT_EQ(agg.FindModel("new"), nullptr);
+  auto first_twice = Report("b", 1, 1, 1, 5);
+  *first_twice.add_models() = first_twice.models(0);
+  EXPECT_EQ(Apply(first_twice), Outcome::kRejected);
+  EXPECT_EQ(agg.pod_count(), 1u) << "no state for the refused pod";
+  // A restarted incarnation's first report.
+  auto restart_twice = Report("a", 1, 5, 1, 5);
+  restart_twice.set_incarnation(2);
+  *restart_twice.add_models() = restart_twice.models(0);
+  EXPECT_EQ(Apply(restart_twice), Outcome::kRejected);
+  EXPECT_EQ(agg.refusals().values, 4u);
+  EXPECT_EQ(Apply(Report("a", 6, 5, 1, 116)), Outcome::kApplied) << "the pod's state is intact";
 }
 
 TEST_F(AggregatorLimitsTest, ModelsNoPodHostsAreForgottenAfterTheirHistoryAndFreeTheCap) {

@@ -240,15 +240,21 @@ class Aggregator {
   // pod's incarnation (nullopt: apply it; `restart` set when its counters went backwards), the
   // baseline of a new or restarted pod, and one model's counters.
   PodState& NewPod(const std::string& key, const v1::PodReport& report);
-  std::optional<Outcome> Continuity(const v1::PodReport& report, const PodState& pod,
+  // Continuity() also leaves in hosted_ the pod's state of each of the report's models (nullptr:
+  // not hosted yet), for ApplyModel() to use rather than look them up again, and stamps them.
+  std::optional<Outcome> Continuity(const v1::PodReport& report, PodState& pod,
                                     const std::string& key, bool& restart);
+  // kRejected (counted) when the report lists a model twice; `stamped`: Continuity() ran to the end
+  // (aggregator_limits.cc).
+  std::optional<Outcome> ListedTwice(const v1::PodReport& report, bool stamped);
   void Rebase(PodState& pod, const v1::PodReport& report, int64_t now_ns, bool restart);
   // A report from the incarnation `pod` restarted away from: a straggler once (kOutOfOrder), a
   // second live sidecar with the same identity when it happens again (kRejected, counted and
   // named in refusals().last). A restarted sidecar never comes back (incarnations are random).
   Outcome Superseded(const v1::PodReport& report, PodState& pod, const std::string& key);
-  void ApplyModel(const v1::ModelCounters& mc, PodState& pod, bool baseline, int64_t t0, int64_t t1,
-                  int64_t now_ns);
+  // `hosted`: the pod's state of mc's model; nullptr: the pod does not host it yet.
+  void ApplyModel(const v1::ModelCounters& mc, PodState& pod, PodModel* hosted, bool baseline,
+                  int64_t t0, int64_t t1, int64_t now_ns);
   // Drops models no pod has hosted for longer than the history they could still be asked about.
   void Forget();
   // Adds the first-byte observations of `mc` since `pm` last saw them to pm's model, unless
@@ -266,6 +272,8 @@ class Aggregator {
   uint64_t generation_ = 1;  // moves on every change; ModelDemand caches are valid for one value
   std::unordered_map<std::string, std::unique_ptr<ModelDemand>> models_;
   std::unordered_map<std::string, std::unique_ptr<PodState>> pods_;  // key: server + '/' + pod
+  std::vector<PodModel*> hosted_;  // see Continuity(); reused from report to report
+  int hosted_twice_ = -1;          // the index of a hosted model's second entry (-1: none)
 };
 
 }  // namespace lagscale::coordinator
