@@ -89,8 +89,10 @@ Aggregator::Outcome Aggregator::Apply(const v1::PodReport& report, int64_t now_n
   if (!is_new) {
     if (auto twice = ListedTwice(report, /*stamped=*/!baseline)) return *twice;
   }
-  if (baseline) hosted_.clear();
-  if (baseline) Rebase(pod, report, now_ns, restart);
+  if (baseline) {
+    hosted_.clear();
+    Rebase(pod, report, now_ns, restart);
+  }
   // The report covers [t0, t1] on the coordinator's clock, ending no later than its arrival.
   const int64_t snap = report.snapshot_monotonic_ns();
   const int64_t dt = snap - pod.last_snapshot_ns;

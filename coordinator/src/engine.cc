@@ -46,7 +46,7 @@ int64_t Engine::NowNs() const { return options_.clock->MonotonicNs(); }
 int64_t Engine::NowUnixMs() const { return options_.clock->UnixNs() / 1'000'000; }
 
 std::unique_ptr<google::protobuf::Arena> Engine::NewReportArena() {
-  // Blocks from 4 KiB up to 64 KiB: a 1,000-model report (about 200 KB parsed) takes seven.
+  // Blocks from 4 KiB up to 64 KiB: a 1,000-model report (41 KB on the wire) takes seven, 252 KiB.
   google::protobuf::ArenaOptions options;
   options.start_block_size = size_t{4} << 10;
   options.max_block_size = size_t{64} << 10;
