@@ -94,8 +94,8 @@ class ReportTlsTest : public ::testing::Test {
   // The sidecar's warnings come at most once a second, and the first may be only "connecting"
   // (a handshake slower than the report interval): wait for the one that says why.
   void ExpectWarning(const SidecarProcess& s, const std::string& text) {
-    EXPECT_TRUE(Eventually(
-        [&] { return s.process->stderr_text().find(text) != std::string::npos; }, 20s))
+    EXPECT_TRUE(
+        Eventually([&] { return s.process->stderr_text().find(text) != std::string::npos; }, 20s))
         << s.process->stderr_text();
   }
 
