@@ -40,29 +40,33 @@ Coordinator::~Coordinator() {
   if (phase_ == Phase::kServing) Stop();
 }
 
-// The actuator the flags choose, behind the leader-only gate when several replicas run, on the
-// actuation worker's thread; and in Seldon mode a Kubernetes reader for the resources' bounds.
+// The actuator the flags choose, behind the leader-only gate when several replicas run, one per
+// actuation thread; and in Seldon mode a Kubernetes reader for the resources' bounds.
 void Coordinator::BuildActuators() {
   elector_ = MakeLeaderElector(options_.leader, [this] { return Connection(options_.kubeconfig); });
-  std::unique_ptr<Actuator> actuator;
-  switch (options_.actuator) {
-    case ActuatorKind::kWebhook:
-      if (options_.webhook_url.empty())
-        throw std::runtime_error("--webhook-url: required with --actuator webhook");
-      actuator = MakeWebhookActuator({options_.webhook_url});
-      break;
-    case ActuatorKind::kKubernetes: {
-      KubernetesOptions kube_options;
-      if (elector_) kube_options.may_write = [e = elector_.get()] { return e->Leading(); };
-      actuator = MakeKubernetesActuator(Connection(options_.kubeconfig), kube_options);
-      break;
-    }
-    case ActuatorKind::kDryRun:
-      actuator = MakeDryRunActuator();
-      break;
+  if (options_.actuator == ActuatorKind::kWebhook && options_.webhook_url.empty()) {
+    throw std::runtime_error("--webhook-url: required with --actuator webhook");
   }
-  if (elector_) actuator = MakeLeaderOnlyActuator(std::move(actuator), *elector_);
-  worker_ = std::make_unique<ActuationWorker>(std::move(actuator), WorkerOptions{});
+  const auto make = [this]() -> std::unique_ptr<Actuator> {
+    std::unique_ptr<Actuator> actuator;
+    switch (options_.actuator) {
+      case ActuatorKind::kWebhook:
+        actuator = MakeWebhookActuator({options_.webhook_url});
+        break;
+      case ActuatorKind::kKubernetes: {
+        KubernetesOptions kube_options;
+        if (elector_) kube_options.may_write = [e = elector_.get()] { return e->Leading(); };
+        actuator = MakeKubernetesActuator(Connection(options_.kubeconfig), kube_options);
+        break;
+      }
+      case ActuatorKind::kDryRun:
+        actuator = MakeDryRunActuator();
+        break;
+    }
+    if (elector_) actuator = MakeLeaderOnlyActuator(std::move(actuator), *elector_);
+    return actuator;
+  };
+  worker_ = std::make_unique<ActuationWorker>(make, options_.actuation_threads, WorkerOptions{});
   if (config_->seldon.enabled && options_.actuator != ActuatorKind::kKubernetes) {
     reader_ = std::make_unique<ActuationWorker>(
         MakeKubernetesActuator(Connection(options_.kubeconfig)), WorkerOptions{});

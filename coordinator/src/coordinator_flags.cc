@@ -64,6 +64,11 @@ void AddCoordinatorFlags(CLI::App& app, CoordinatorOptions& o) {
       ->envname("LAGSCALE_HISTORY_MODELS")
       ->check(CLI::Range(0, 1'000'000))
       ->capture_default_str();
+  app.add_option("--actuation-threads", o.actuation_threads,
+                 "targets written at the same time; each target by one thread at a time")
+      ->envname("LAGSCALE_ACTUATION_THREADS")
+      ->check(CLI::Range(1, ActuationWorker::kMaxThreads))
+      ->capture_default_str();
   AddLeaderElectionFlags(app, o.leader);
 }
 

@@ -124,17 +124,6 @@ class LeaderElectionTest : public ::testing::Test {
     std::ofstream(pki_.Path("config.yaml")) << kConfig;
   }
 
-  // A kubeconfig whose user presents `token`: the emulator records it as the writer.
-  std::string Kubeconfig(const std::string& token) {
-    const std::string path = pki_.Path("kubeconfig-" + token);
-    std::ofstream(path) << "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
-                        << "contexts:\n- name: test\n  context: {cluster: emu, user: me}\n"
-                        << "clusters:\n- name: emu\n  cluster:\n    server: " << api_.url()
-                        << "\n    certificate-authority: " << pki_.Path("ca.crt") << "\n"
-                        << "users:\n- name: me\n  user:\n    token: " << token << "\n";
-    return path;
-  }
-
   struct Coordinator {
     std::unique_ptr<ChildProcess> process;
     std::string grpc, http;
@@ -148,7 +137,7 @@ class LeaderElectionTest : public ::testing::Test {
                                             "--grpc-listen",  "127.0.0.1:0",
                                             "--http-listen",  "127.0.0.1:0",
                                             "--actuator",     "kubernetes",
-                                            "--kubeconfig",   Kubeconfig(identity),
+                                            "--kubeconfig",   pki_.Kubeconfig(api_.url(), identity),
                                             "--leader-elect", "--leader-elect-identity",
                                             identity,         "--leader-elect-resource-namespace",
                                             "lagscale",       "--leader-elect-lease-duration",

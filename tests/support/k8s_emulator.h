@@ -58,6 +58,17 @@ struct TestPki {
     client_key_pem = Read("client.key");
   }
   std::string Path(const std::string& name) const { return dir.Path(name); }
+  // A kubeconfig for the API server at `server_url` (trusting this CA) whose user presents
+  // `token`: KubeObjects records it as the writer.
+  std::string Kubeconfig(const std::string& server_url, const std::string& token) const {
+    const std::string path = Path("kubeconfig-" + token);
+    std::ofstream(path) << "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+                        << "contexts:\n- name: test\n  context: {cluster: emu, user: me}\n"
+                        << "clusters:\n- name: emu\n  cluster:\n    server: " << server_url
+                        << "\n    certificate-authority: " << Path("ca.crt") << "\n"
+                        << "users:\n- name: me\n  user:\n    token: " << token << "\n";
+    return path;
+  }
   std::string Read(const std::string& name) const {
     std::ifstream in(Path(name));
     std::stringstream s;
@@ -158,10 +169,11 @@ class KubeObjects {
     std::lock_guard lock(mu_);
     return lease_writes_;
   }
-  // A slow API server: each scale PATCH is applied and answered `delay` after it arrived.
-  void DelayScaleWrites(std::chrono::milliseconds delay) {
+  // A slow API server: each scale PATCH (to `scale_path` only, when given) is applied and
+  // answered `delay` after it arrived.
+  void DelayScaleWrites(std::chrono::milliseconds delay, const std::string& scale_path = "") {
     std::lock_guard lock(mu_);
-    scale_write_delay_ = delay;
+    scale_write_delays_[scale_path] = delay;
   }
   // When set, every request fails with this status (an API server outage); 0 serves again.
   void FailEverything(int status) {
@@ -193,10 +205,12 @@ class KubeObjects {
     static const std::regex kScale(R"(^(/apis?/.+)/scale$)");
     const std::string path = r.target.substr(0, r.target.find('?'));
     if (r.method == "PATCH") {
-      std::chrono::milliseconds delay;
+      std::chrono::milliseconds delay{0};
       {
         std::lock_guard lock(mu_);
-        delay = scale_write_delay_;
+        auto it = scale_write_delays_.find(path);
+        if (it == scale_write_delays_.end()) it = scale_write_delays_.find("");
+        if (it != scale_write_delays_.end()) delay = it->second;
       }
       std::this_thread::sleep_for(delay);  // the emulated server's slowness, not synchronisation
     }
@@ -312,7 +326,7 @@ class KubeObjects {
 
   std::mutex mu_;  // guards everything below
   int fail_ = 0;
-  std::chrono::milliseconds scale_write_delay_{0};
+  std::map<std::string, std::chrono::milliseconds> scale_write_delays_;  // by path; "": any
   uint64_t version_ = 100;
   std::map<std::string, nlohmann::json> leases_;
   std::map<std::string, int> replicas_;

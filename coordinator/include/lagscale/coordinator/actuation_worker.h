@@ -1,22 +1,29 @@
 #pragma once
 
-// ActuationWorker: runs an Actuator on its own thread so that a slow or hanging API never delays
-// the decision loop. Submit() queues a decision; for each target only the newest pending decision
-// is applied. Transient failures are retried with exponential backoff (at least Retry-After), and
-// every target is actuated at most once per `min_interval_s`. Results come back through
-// PollResult() for the decision loop to show on /status.
-// Thread safety: Submit() and PollResult() may be called from any thread; the actuator itself
-// only ever runs on the worker thread.
+// ActuationWorker: runs Actuators on threads of their own so that a slow or hanging API never
+// delays the decision loop. Submit() queues a decision; for each target only the newest pending
+// decision is applied. Transient failures are retried with exponential backoff (at least
+// Retry-After), and every target is actuated at most once per `min_interval_s`. With several
+// threads, different targets are written in parallel (a slow target holds up only itself), while
+// each target is written by one thread at a time, its decisions in order. Results come back
+// through PollResult() for the decision loop to show on /status.
+// Thread safety: Submit(), RequestRead(), PollResult() and PollRead() may be called from any
+// thread; each actuator only ever runs on its own worker thread.
 
-#include <concurrentqueue/blockingconcurrentqueue.h>
+#include <concurrentqueue/concurrentqueue.h>
 
-#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include "lagscale/coordinator/actuator.h"
 
@@ -55,9 +62,16 @@ struct ReadReport {
 
 class ActuationWorker {
  public:
+  using ActuatorFactory = std::function<std::unique_ptr<Actuator>()>;
+  static constexpr int kMaxThreads = 64;
+
+  // One thread, writing through `actuator`.
   ActuationWorker(std::unique_ptr<Actuator> actuator, WorkerOptions options);
+  // `threads` threads (1 to kMaxThreads), each with an actuator of its own from `make` (all made
+  // before any thread starts; what `make` throws comes out of the constructor).
+  ActuationWorker(const ActuatorFactory& make, int threads, WorkerOptions options);
   ~ActuationWorker();  // Stop()
-  // Stops the thread once the call in progress (if any) has returned; pending decisions are
+  // Stops the threads once the calls in progress (if any) have returned; pending decisions are
   // dropped. After it, nothing this worker started can still reach the target. Idempotent.
   void Stop();
   ActuationWorker(const ActuationWorker&) = delete;
@@ -71,45 +85,48 @@ class ActuationWorker {
   bool PollRead(ReadReport& out) { return reads_done_.try_dequeue(out); }
 
  private:
-  struct Command {
-    enum class Kind { kWake, kDecide, kRead };
-    Kind kind = Kind::kWake;  // kWake only wakes the thread (to stop)
-    ScaleRequest request;     // kDecide
-    // kRead: what to read, and the key its answer carries.
-    TargetKey key;
-    ScaleTarget target;
-  };
   using SteadyTime = std::chrono::steady_clock::time_point;
   // A decision waiting for its turn: the newest for its target, with the backoff it earned.
   struct Pending {
     ScaleRequest request;
     int attempts = 0;
     SteadyTime not_before;
+    uint64_t version = 0;  // moves when a newer decision replaces the request
   };
-  // State of the worker thread only.
-  struct RunState {
-    std::map<std::string, Pending> pending;  // newest decision per target (ScaleRequest::Key())
-    std::map<std::string, SteadyTime> last;  // last actuation per target
-    std::map<TargetKey, ScaleTarget> reads;  // reads asked for since the last pass
+  // Work a thread took under the lock, to do without it.
+  struct Job {
+    std::string key;
+    Pending pending;                 // a decision to apply, or
+    std::optional<ReadReport> read;  // a target to read
   };
 
-  void Run();
-  // Blocks until a command arrives or the next pending decision is due; absorbs what came.
-  void WaitForCommands(RunState& st);
-  void Absorb(Command& c, RunState& st);
-  void AnswerReads(RunState& st);
-  void ApplyDue(RunState& st);
-  // Applies one due decision; returns true when it is finished (applied, skipped or failed).
-  bool ApplyOne(const std::string& key, Pending& p, RunState& st);
+  void StartThreads();
+  void Run(Actuator& actuator);
+  // The next job no other thread is doing for its target; none when nothing is due before
+  // `wake` (then `wake` is when something will be). REQUIRES: mu_ held.
+  bool Take(Job& job, SteadyTime& wake);
+  struct LogLine {
+    bool error = false;
+    std::string text;  // empty: nothing to log
+  };
+  // Records an applied decision's result; returns the line to log. REQUIRES: mu_ held.
+  LogLine Finish(const Job& job, ActuationResult& r);
 
-  std::unique_ptr<Actuator> actuator_;
+  std::vector<std::unique_ptr<Actuator>> actuators_;
   const char* name_;
   WorkerOptions options_;
-  std::atomic<bool> stop_{false};
-  moodycamel::BlockingConcurrentQueue<Command> commands_;
   moodycamel::ConcurrentQueue<ActuationReport> results_;
   moodycamel::ConcurrentQueue<ReadReport> reads_done_;
-  std::thread thread_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;                       // guarded by mu_
+  uint64_t versions_ = 0;                   // guarded by mu_
+  std::map<std::string, Pending> pending_;  // newest decision per target (ScaleRequest::Key())
+  std::map<std::string, SteadyTime> last_;  // last actuation per target
+  std::map<TargetKey, ScaleTarget> reads_;  // reads asked for and not taken yet
+  std::set<std::string> busy_;              // targets a thread is writing or reading now
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace lagscale::coordinator

@@ -3,8 +3,8 @@
 // Actuator: where replica decisions go (the seam between deciding and changing the cluster).
 // Implementations: dry-run (log only), webhook (POST the decision as JSON), kubernetes (PATCH the
 // scale subresource). Each Apply() writes an absolute replica count, so repeating one is harmless.
-// Thread safety: an Actuator is used by exactly one thread, the ActuationWorker's; Apply() may
-// block, bounded by the implementation's own timeouts.
+// Thread safety: an Actuator is used by exactly one thread, one of the ActuationWorker's (which
+// makes one per thread); Apply() may block, bounded by the implementation's own timeouts.
 
 #include <cstdint>
 #include <memory>

@@ -57,6 +57,8 @@ struct CoordinatorOptions {
   ReportTlsOptions report_tls;
   InjectorFlags injector;
   size_t history_models = EngineOptions{}.history_models;
+  // Targets written at the same time (each target by one thread at a time).
+  int actuation_threads = 4;
   LeaderElectionFlags leader;
 };
 
