@@ -321,8 +321,9 @@ TEST(HttpHardening, AdminPortOutOfDescriptorsWaitsInsteadOfSpinning) {
   ASSERT_TRUE(SetFdLimit(pid, LowestFreeFd(pid)));  // not one descriptor more
   RawClient probe(sidecar.admin);
   probe.Send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
-  const double cpu_start = ThreadCpuSeconds(pid, "admin");
-  ASSERT_GE(cpu_start, 0);
+  // The thread names itself once it runs, which can be just after the ready line.
+  double cpu_start = -1;
+  ASSERT_TRUE(Eventually([&] { return (cpu_start = ThreadCpuSeconds(pid, "admin")) >= 0; }));
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   double cpu = 0;
   while (std::chrono::steady_clock::now() < end && cpu < 0.3) {

@@ -315,8 +315,9 @@ TEST_F(ReportLimitsTest, HttpPortOutOfDescriptorsWaitsInsteadOfSpinning) {
   ASSERT_TRUE(SetFdLimit(pid, LowestFreeFd(pid)));  // not one descriptor more
   RawClient probe(http_);
   ASSERT_TRUE(probe.socket().Send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
-  const double cpu_start = ThreadCpuSeconds(pid, "http");
-  ASSERT_GE(cpu_start, 0);
+  // The thread names itself once it runs, which can be just after the ready line.
+  double cpu_start = -1;
+  ASSERT_TRUE(Eventually([&] { return (cpu_start = ThreadCpuSeconds(pid, "http")) >= 0; }));
   // A rate needs a window: the thread's CPU over one second, polled so a spin fails early.
   const auto end = std::chrono::steady_clock::now() + 1s;
   double cpu = 0;
