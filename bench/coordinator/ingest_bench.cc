@@ -155,6 +155,8 @@ void BM_DecisionCycle(benchmark::State& state) {
   state.counters["models"] = static_cast<double>(f.engine->aggregator().models().size());
 }
 BENCHMARK(BM_DecisionCycle)
+    ->Args({1'000, 1, 0})
+    ->Args({1'000, 0, 0})
     ->Args({10'000, 1, 1'000})
     ->Args({10'000, 1, 0})
     ->Args({10'000, 0, 1'000})

@@ -2,6 +2,7 @@
 #include "lagscale/coordinator/aggregator.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -17,12 +18,19 @@ uint64_t Completions(const v1::ModelCounters& m) {
          o.timeout();
 }
 
+// Buckets for `history_s` and a few more, rounded up to a power of two: a ring slot is then a
+// mask away (ModelDemand::Slot), where a division took a tenth of a window sum.
+size_t RingBuckets(double history_s, int64_t bucket_ns) {
+  return std::bit_ceil(static_cast<size_t>(std::ceil(history_s * 1e9 / bucket_ns)) + 4);
+}
+
 }  // namespace
 
 Aggregator::Aggregator(Options options)
     : options_(options),
-      bucket_ns_(std::max<int64_t>(1'000'000, static_cast<int64_t>(options.bucket_s * 1e9))),
-      buckets_(static_cast<size_t>(std::ceil(options.history_s * 1e9 / bucket_ns_)) + 4) {}
+      bucket_ns_(std::clamp<int64_t>(static_cast<int64_t>(options.bucket_s * 1e9), 1'000'000,
+                                     kMaxBucketNs)),
+      buckets_(RingBuckets(options.history_s, bucket_ns_)) {}
 
 Aggregator::~Aggregator() = default;
 

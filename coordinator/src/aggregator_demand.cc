@@ -18,17 +18,30 @@ ModelDemand::ModelDemand(const Aggregator& owner, std::string name, int64_t buck
                          size_t buckets)
     : owner_(owner), name_(std::move(name)), bucket_ns_(bucket_ns), capacity_(buckets) {}
 
+double ModelDemand::ValueAt(size_t slot, Field field) const {
+  if (field < kRingFields) return ring_[slot].values[field];
+  return tokens_.empty() ? 0 : tokens_[slot].values[field - kRingFields];
+}
+
+double ModelDemand::TotalAt(size_t slot, Field field) const {
+  if (field < kRingFields) return ring_[slot].totals[field];
+  return tokens_.empty() ? 0 : tokens_[slot].totals[field - kRingFields];
+}
+
 void ModelDemand::Extend(int64_t k) {
   if (ring_.empty()) ring_.resize(capacity_);
   const auto n = static_cast<int64_t>(capacity_);
-  Deltas carry{};
-  if (newest_k_ >= 0) carry = ring_[Slot(newest_k_)].totals;
+  Bucket carry;
+  TokenBucket token_carry;
+  if (newest_k_ >= 0) {
+    carry.totals = ring_[Slot(newest_k_)].totals;
+    if (!tokens_.empty()) token_carry.totals = tokens_[Slot(newest_k_)].totals;
+  }
   const int64_t first = newest_k_ < 0 || k - newest_k_ >= n ? k - n + 1 : newest_k_ + 1;
   for (int64_t j = std::max<int64_t>(first, 0); j <= k; ++j) {
-    Bucket& b = ring_[Slot(j)];
-    b = Bucket{};
-    b.index = j;
-    b.totals = carry;
+    carry.index = j;
+    ring_[Slot(j)] = carry;
+    if (!tokens_.empty()) tokens_[Slot(j)] = token_carry;
   }
   newest_k_ = k;
 }
@@ -42,9 +55,11 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, const Deltas& deltas) {
   const int64_t from = std::max(t0, oldest);
   // Zeros add nothing to any sum: only the data's time coverage moves, and no ring is needed.
   const bool zero = std::all_of(deltas.begin(), deltas.end(), [](double d) { return d == 0; });
+  const bool tokens = deltas[kPromptTokens] != 0 || deltas[kCompletionTokens] != 0;
   for (int64_t k = from / bucket_ns_; !zero && k * bucket_ns_ < t1; ++k) {
-    const int64_t lo = std::max(from, k * bucket_ns_);
-    const int64_t hi = std::min(t1, (k + 1) * bucket_ns_);
+    const int64_t base = k * bucket_ns_;
+    const int64_t lo = std::max(from, base);
+    const int64_t hi = std::min(t1, base + bucket_ns_);
     if (hi <= lo) continue;
     const double f = static_cast<double>(hi - lo) / static_cast<double>(span);
     if (k > newest_k_) Extend(k);
@@ -52,18 +67,32 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, const Deltas& deltas) {
     if (ring_.empty()) continue;
     Bucket& b = ring_[Slot(k)];
     if (b.index != k) continue;
-    if (b.span.hi <= b.span.lo) b.span = Span{lo, hi};
-    b.span.lo = std::min(b.span.lo, lo);
-    b.span.hi = std::max(b.span.hi, hi);
-    llm_ = llm_ || deltas[kPromptTokens] != 0 || deltas[kCompletionTokens] != 0;
+    const auto lo_in = static_cast<uint32_t>(lo - base);
+    const auto hi_in = static_cast<uint32_t>(hi - base);
+    if (b.hi <= b.lo) b.lo = lo_in, b.hi = hi_in;
+    b.lo = std::min(b.lo, lo_in);
+    b.hi = std::max(b.hi, hi_in);
+    llm_ = llm_ || tokens;
+    // Zeros in every slot are the token totals of a model that never had tokens.
+    if (tokens && tokens_.empty()) tokens_.resize(capacity_);
     Deltas add = deltas;
     for (double& d : add) d *= f;
-    for (int field = 0; field < kFieldCount; ++field) b.values[field] += add[field];
+    for (int field = 0; field < kRingFields; ++field) b.values[field] += add[field];
+    if (tokens) {
+      for (int field = 0; field < kTokenFields; ++field) {
+        tokens_[Slot(k)].values[field] += add[kRingFields + field];
+      }
+    }
     // Later buckets' running totals include this one (usually none or a few: reports arrive in
     // time order, so k is at or near the newest bucket).
     for (int64_t j = k; j <= newest_k_; ++j) {
       Bucket& later = ring_[Slot(j)];
-      for (int field = 0; field < kFieldCount; ++field) later.totals[field] += add[field];
+      for (int field = 0; field < kRingFields; ++field) later.totals[field] += add[field];
+      if (!tokens) continue;
+      TokenBucket& later_tokens = tokens_[Slot(j)];
+      for (int field = 0; field < kTokenFields; ++field) {
+        later_tokens.totals[field] += add[kRingFields + field];
+      }
     }
   }
   if (first_data_ns_ < 0 || t0 < first_data_ns_) first_data_ns_ = std::max(t0, oldest);
@@ -73,25 +102,22 @@ void ModelDemand::Spread(int64_t t0, int64_t t1, const Deltas& deltas) {
 double ModelDemand::Partial(int64_t k, int64_t from, int64_t to, Field field) const {
   if (ring_.empty()) return 0;
   const Bucket& b = ring_[Slot(k)];
-  if (b.index != k) return 0;
+  if (b.index != k || b.hi <= b.lo) return 0;
   // The bucket's data is taken as spread evenly over the part it covers, so windows that start
   // or end where the data does (a report's snapshot) count exactly.
-  const int64_t lo = std::max(from, b.span.lo);
-  const int64_t hi = std::min(to, b.span.hi);
-  if (hi <= lo || b.span.hi <= b.span.lo) return 0;
-  return b.values[field] * static_cast<double>(hi - lo) /
-         static_cast<double>(b.span.hi - b.span.lo);
+  const int64_t base = k * bucket_ns_;
+  const int64_t lo = std::max(from, base + b.lo);
+  const int64_t hi = std::min(to, base + b.hi);
+  if (hi <= lo) return 0;
+  return ValueAt(Slot(k), field) * static_cast<double>(hi - lo) / static_cast<double>(b.hi - b.lo);
 }
 
 double ModelDemand::TotalThrough(int64_t k, Field field) const {
   if (newest_k_ < 0) return 0;
-  if (k >= newest_k_) return ring_[Slot(newest_k_)].totals[field];
+  if (k >= newest_k_) return TotalAt(Slot(newest_k_), field);
   const int64_t oldest = newest_k_ - static_cast<int64_t>(capacity_) + 1;
-  if (k < oldest) {
-    const Bucket& b = ring_[Slot(oldest)];
-    return b.totals[field] - b.values[field];
-  }
-  return ring_[Slot(k)].totals[field];
+  if (k < oldest) return TotalAt(Slot(oldest), field) - ValueAt(Slot(oldest), field);
+  return TotalAt(Slot(k), field);
 }
 
 double ModelDemand::Sum(int64_t from, int64_t to, Field field) const {
@@ -118,6 +144,28 @@ void ModelDemand::Refresh() const {
   }
   cached_end_ns_ = end;
   cached_fresh_ = fresh;
+  PrefetchWindows(end);
+}
+
+void ModelDemand::WindowSet::Add(int64_t window_ns) {
+  const auto end = ns.begin() + size;
+  if (size < kMax && std::find(ns.begin(), end, window_ns) == end) ns[size++] = window_ns;
+}
+
+void ModelDemand::Prefetch() const {
+  prefetched_ = asked_;
+  asked_.size = 0;
+  if (!hosts_.empty()) __builtin_prefetch(hosts_.data());
+  PrefetchWindows(newest_data_ns_);
+}
+
+void ModelDemand::PrefetchWindows(int64_t end) const {
+  if (ring_.empty()) return;
+  for (size_t i = 0; i < prefetched_.size; ++i) {
+    const int64_t start = std::max<int64_t>(0, end - prefetched_.ns[i]);
+    __builtin_prefetch(&ring_[Slot(start / bucket_ns_)]);
+  }
+  if (end > 0) __builtin_prefetch(&ring_[Slot((end - 1) / bucket_ns_)]);
 }
 
 bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
@@ -126,7 +174,9 @@ bool ModelDemand::Window(double window_s, int64_t& start, int64_t& end) const {
   end = cached_end_ns_;
   const int64_t oldest =
       (owner_.now_ns() / bucket_ns_ - static_cast<int64_t>(capacity_) + 1) * bucket_ns_;
-  start = std::max({end - static_cast<int64_t>(window_s * 1e9), first_data_ns_, oldest});
+  const auto window_ns = static_cast<int64_t>(window_s * 1e9);
+  asked_.Add(window_ns);
+  start = std::max({end - window_ns, first_data_ns_, oldest});
   return end > start;
 }
 

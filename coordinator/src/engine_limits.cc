@@ -25,6 +25,8 @@ void Engine::RebuildRoster() {
       ++it;
     }
   }
+  model_order_.clear();
+  for (auto& [name, e] : models_) model_order_.push_back(e.get());
 }
 
 void Engine::ReportRefusals() {

@@ -61,6 +61,32 @@ TEST_F(AggregatorLlmTest, TokenRatesAreDeltasOverTheWindowSummedOverPods) {
   EXPECT_TRUE(Model().llm());
 }
 
+// Token counts are kept apart from the other fields, and only from a model's first token on: the
+// first tokens must count exactly, even after the history filled and wrapped around without any.
+TEST_F(AggregatorLlmTest, TokensThatBeginAfterLongTrafficWithoutThemCountExactly) {
+  // 10 requests a second without tokens for 200 s, longer than the 120 s history.
+  uint64_t seq = 0;
+  for (int s = 10; s <= 210; ++s) {
+    Apply(Report("a", ++seq, s, {static_cast<uint64_t>(10 * (s - 10)), 0, 0, {}}));
+  }
+  EXPECT_FALSE(Model().llm());
+  EXPECT_EQ(Model().TokenRate(100), 0);
+  // Then 300 prompt and 600 completion tokens a second, for two seconds.
+  Apply(Report("a", ++seq, 211, {2010, 300, 600, {}}));
+  Apply(Report("a", ++seq, 212, {2020, 600, 1200, {}}));
+  EXPECT_TRUE(Model().llm());
+  EXPECT_NEAR(Model().TokenRate(2), 600, 1e-9);
+  EXPECT_NEAR(Model().PromptTokenRate(2), 300, 1e-9);
+  // Over the whole history, those two seconds' tokens and nothing before them.
+  EXPECT_NEAR(Model().TokenRate(100), 1200.0 / 100, 1e-9);
+  EXPECT_NEAR(Model().PromptTokenRate(100), 600.0 / 100, 1e-9);
+  EXPECT_NEAR(Model().ArrivalRate(100), 10, 1e-9);
+  // And the running totals carry on past them.
+  Apply(Report("a", ++seq, 213, {2030, 600, 1200, {}}));
+  EXPECT_NEAR(Model().TokenRate(1), 0, 1e-9);
+  EXPECT_NEAR(Model().TokenRate(3), 1200.0 / 3, 1e-9);
+}
+
 TEST_F(AggregatorLlmTest, ModelsWithoutTokensOrFirstBytesAreNotLlm) {
   Apply(Report("a", 1, 10, {1, 0, 0, {}}));
   Apply(Report("a", 2, 11, {9, 0, 0, {}}));

@@ -73,6 +73,10 @@ class ModelDemand final : public DemandView {
   uint64_t CompletionsTotal() const;
   uint64_t PromptTokensTotal() const;
   uint64_t CompletionTokensTotal() const;
+  // Asks the CPU for what the next decision reads: the hosting pods' list and the ring buckets
+  // where the windows asked so far start and end. The decision loop calls it a few models ahead
+  // (Engine::DecideModels), so those cache misses overlap instead of coming one after the other.
+  void Prefetch() const;
   // How long after a restart or expiry the data counts as disturbed (Fresh() false).
   void set_hold_seconds(double s) {
     hold_ns_ = static_cast<int64_t>(s * 1e9);
@@ -98,11 +102,13 @@ class ModelDemand final : public DemandView {
   bool Forgettable(int64_t now_ns, int64_t history_ns) const;
 
  private:
-  // The ring keeps each bucket's data in one cache line and running totals per field at each
-  // bucket's end, so a window sum costs two edge buckets and one subtraction whatever its length.
-  struct Span {
-    int64_t lo = 0, hi = 0;  // the part of the bucket the data covers
-  };
+  // The ring keeps running totals per field at each bucket's end, so a window sum costs two edge
+  // buckets and one subtraction whatever its length. A decision cycle reads a few buckets of every
+  // model, far apart in memory, so a bucket is one cache line: the fields every model has sit in
+  // the ring, and the token fields, which only LLM traffic fills, in a second ring of the same
+  // slots, allocated at the first token.
+  static constexpr int kRingFields = kPromptTokens;  // busy, arrivals, completions
+  static constexpr int kTokenFields = kFieldCount - kRingFields;
   double Rate(double window_s, Field field) const;
   // First-byte counts per histogram bucket over the last `window_s` seconds.
   std::vector<uint64_t> FirstByteWindow(double window_s) const;
@@ -114,7 +120,7 @@ class ModelDemand final : public DemandView {
   double Partial(int64_t k, int64_t from, int64_t to, Field field) const;
   // Running total of `field` up to the end of bucket k.
   double TotalThrough(int64_t k, Field field) const;
-  size_t Slot(int64_t k) const { return static_cast<size_t>(k) % capacity_; }
+  size_t Slot(int64_t k) const { return static_cast<size_t>(k) & (capacity_ - 1); }
   // The window [start, end] the data fully covers, ending where every hosting pod has reported.
   bool Window(double window_s, int64_t& start, int64_t& end) const;
 
@@ -122,12 +128,22 @@ class ModelDemand final : public DemandView {
   std::string name_;
   std::string server_;
   int64_t bucket_ns_;
-  struct Bucket {
+  struct alignas(64) Bucket {
     int64_t index = -1;  // absolute bucket number (time / width); -1 = empty
-    Span span;
-    Deltas values{};
-    Deltas totals{};  // running totals through the end of this bucket
+    // The part of the bucket the data covers, in ns from the bucket's start (a bucket is at most
+    // Aggregator::kMaxBucketNs wide); lo == hi: no data.
+    uint32_t lo = 0, hi = 0;
+    std::array<double, kRingFields> values{};
+    std::array<double, kRingFields> totals{};  // running totals through the end of this bucket
   };
+  static_assert(sizeof(Bucket) == 64);
+  struct TokenBucket {
+    std::array<double, kTokenFields> values{};
+    std::array<double, kTokenFields> totals{};
+  };
+  // Bucket data of `field` in ring slot `slot`: a value or a running total.
+  double ValueAt(size_t slot, Field field) const;
+  double TotalAt(size_t slot, Field field) const;
   // First-byte counts per histogram bucket, summed per slot of a few seconds; kept only for
   // models that have seen OpenAI-compatible requests.
   struct FirstByteSlot {
@@ -140,7 +156,8 @@ class ModelDemand final : public DemandView {
   // Allocated at the first non-zero delta: a model that only ever reports zeros (idle, or a name
   // nobody sends traffic to) costs no ring at all.
   std::vector<Bucket> ring_;
-  size_t capacity_;        // ring size once allocated
+  std::vector<TokenBucket> tokens_;  // empty until the first token; then ring_'s slots
+  size_t capacity_;        // ring size once allocated: a power of two, so a slot is a mask away
   int64_t newest_k_ = -1;  // highest bucket number that exists
   std::vector<PodModel*> hosts_;
   mutable std::shared_ptr<const std::vector<std::string>> hosting_pods_;  // null: build again
@@ -156,7 +173,19 @@ class ModelDemand final : public DemandView {
   mutable uint64_t cached_at_ = 0;
   mutable bool cached_fresh_ = false;
   mutable int64_t cached_end_ns_ = 0;
+  // The window lengths asked for since the last Prefetch() and before it, so that a cycle can
+  // fetch the start bucket of every window at once: they lie far apart in memory, and read one
+  // after the other, each was a cache miss of its own. Some lengths follow a learned time per
+  // request, so the set is the last cycle's, not every length ever asked.
+  struct WindowSet {
+    static constexpr size_t kMax = 8;
+    std::array<int64_t, kMax> ns{};
+    size_t size = 0;
+    void Add(int64_t window_ns);
+  };
+  mutable WindowSet asked_, prefetched_;
   void Refresh() const;
+  void PrefetchWindows(int64_t end) const;
 };
 
 struct PodView {
@@ -172,8 +201,9 @@ class Aggregator {
   struct Options {
     double ttl_s = 10;
     double history_s = 60;  // the longest window anyone asks for
-    double bucket_s = 0.25;
+    double bucket_s = 0.25;  // 1 ms to kMaxBucketNs
   };
+  static constexpr int64_t kMaxBucketNs = 4'000'000'000;  // a bucket's offsets fit 32 bits
   // Caps on what untrusted reporters can make the coordinator hold in memory.
   using Limits = LimitsConfig;
   // Everything refused so far; `last` says what and why, for logs and /status.

@@ -147,6 +147,8 @@ class Engine {
   void FollowRoster();
   void DecideModels(double now_s, bool sample_history);
   void DecideModel(ModelEntry& e, double now_s, bool sample_history);
+  static void PrefetchEntry(const ModelEntry& e);
+  static void PrefetchEntryObjects(const ModelEntry& e);
   void DecideServers(double now_s);
   // Holds the decision for a hand-over, stores it and records it when it changed.
   void Conclude(TargetEntry& e, const std::string& server, int current, Decision d);
@@ -208,6 +210,7 @@ class Engine {
   moodycamel::BlockingConcurrentQueue<Received> reports_;
   moodycamel::ConcurrentQueue<std::shared_ptr<const Config>> reloads_;
   std::unordered_map<std::string, std::unique_ptr<ModelEntry>> models_;
+  std::vector<ModelEntry*> model_order_;  // models_' entries, as DecideModels() walks them
   std::unordered_map<std::string, std::unique_ptr<ServerEntry>> servers_;
   std::deque<DecisionRecord> recent_;
   ActuatorHealth health_;
