@@ -24,7 +24,9 @@ namespace lagscale::coordinator {
 class VerifiedTlsCopies {
  public:
   // Reads and checks `files` (throws std::runtime_error naming the flag and the path), writes the
-  // copies into a new private directory under $TMPDIR (else /tmp) and starts watching.
+  // copies into a new private directory under $TMPDIR (else /tmp), lagscale-tls-<pid>-XXXXXX, and
+  // starts watching. First it removes the directories there of this user's processes that have
+  // ended: a killed coordinator cannot remove its own.
   VerifiedTlsCopies(const base::TlsFileSet& files, std::chrono::seconds interval);
   ~VerifiedTlsCopies();  // stops watching, removes the copies
   VerifiedTlsCopies(const VerifiedTlsCopies&) = delete;

@@ -86,7 +86,7 @@ std::string Compressed(const std::string& message, bool gzip) {
   z.next_out = reinterpret_cast<Bytef*>(out.data());
   z.avail_out = static_cast<uInt>(out.size());
   deflate(&z, Z_FINISH);
-  out.resize(out.size() - z.avail_out);
+  out.erase(out.size() - z.avail_out);  // a truncation: resize() would inline a growth path
   deflateEnd(&z);
   return out;
 }
